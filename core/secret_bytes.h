@@ -1,0 +1,74 @@
+// SecretBytes: the one type that holds plaintext secret values and keys.
+//
+// Memory comes from libsodium's guarded allocator (sodium_malloc: guard pages,
+// mlock'd, wiped with sodium_memzero on free). The type is move-only; copies
+// are explicit (Clone()). It never prints its contents: there is no
+// operator<<, and DebugString() is "[REDACTED]". Raw bytes are reachable only
+// through one greppable accessor, InsecureView().
+//
+//   SecretBytes value = SecretBytes::FromString(input);
+//   if (value.ConstantTimeEquals(other)) ...
+//   Write(fd, value.InsecureView());  // the one place bytes leave the type
+#ifndef ZLAYER_SECRETS_CORE_SECRET_BYTES_H_
+#define ZLAYER_SECRETS_CORE_SECRET_BYTES_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace zlayer::secrets {
+
+class SecretBytes {
+ public:
+  // An empty value (no allocation).
+  SecretBytes() = default;
+  // Uninitialised storage of `size` bytes to be filled via MutableData().
+  explicit SecretBytes(size_t size);
+  // Copies `bytes` into secure memory. The caller should wipe its own copy.
+  static SecretBytes FromString(absl::string_view bytes);
+  // `size` bytes from libsodium's CSPRNG.
+  static SecretBytes Random(size_t size);
+
+  SecretBytes(SecretBytes&& other) noexcept;
+  SecretBytes& operator=(SecretBytes&& other) noexcept;
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+  ~SecretBytes();
+
+  // An explicit deep copy (copies of secrets should be rare and visible).
+  SecretBytes Clone() const;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // Constant-time comparison of contents (length is not secret).
+  bool ConstantTimeEquals(const SecretBytes& other) const;
+  bool ConstantTimeEquals(absl::string_view other) const;
+
+  // The raw bytes. Named so that every use is easy to find and review.
+  absl::string_view InsecureView() const {
+    return absl::string_view(reinterpret_cast<const char*>(data_), size_);
+  }
+  // Writable bytes (for filling freshly sized storage).
+  uint8_t* MutableData() { return data_; }
+  const uint8_t* data() const { return data_; }
+
+  // Always "[REDACTED]".
+  std::string DebugString() const { return "[REDACTED]"; }
+
+ private:
+  void Release();
+
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Overwrites `s` with zeros (sodium_memzero) and clears it; for the few
+// std::string buffers that must hold a secret briefly (protobuf fields, I/O).
+void WipeString(std::string* s);
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_CORE_SECRET_BYTES_H_
