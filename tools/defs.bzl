@@ -63,3 +63,31 @@ def zs_proto_library(name, srcs, deps = [], grpc = True, visibility = None):
         deps = deps + ["@system_grpc//:lib"],
         visibility = visibility,
     )
+
+def zs_fuzz_test(name, srcs, deps = [], corpus = None, **kwargs):
+    """A libFuzzer target that is also an ordinary regression test.
+
+    `name` is a cc_test that replays every file of the corpus directory
+    (`corpus`, default "corpus/<name>") through LLVMFuzzerTestOneInput with a
+    small driver, so gcc builds check the corpus on every `bazel test`.
+    `name + "_fuzzer"` is the real libFuzzer binary; it needs clang and
+    `--config=fuzz` (see tools/fuzz.sh) and is tagged manual.
+    """
+    corpus = corpus or ("corpus/" + name)
+    native.cc_test(
+        name = name,
+        srcs = srcs,
+        copts = ZS_COPTS,
+        deps = deps + ["//tools:fuzz_replay_main"],
+        data = native.glob([corpus + "/**"]),
+        args = [native.package_name() + "/" + corpus],
+        **kwargs
+    )
+    native.cc_binary(
+        name = name + "_fuzzer",
+        srcs = srcs,
+        copts = ZS_COPTS,
+        deps = deps,
+        linkopts = ["-fsanitize=fuzzer"],
+        tags = ["manual"],
+    )
