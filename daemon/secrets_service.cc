@@ -13,7 +13,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "core/env_file_format.h"
 #include "core/json_field.h"
 #include "core/resolver.h"
 #include "core/secret_bytes.h"
@@ -113,6 +116,26 @@ void ToProto(const SecretMetadata& in, v1::SecretMetadata* out) {
 void SetBytes(const SecretBytes& value, std::string* out) {
   absl::string_view bytes = value.InsecureView();
   out->assign(bytes.data(), bytes.size());
+}
+
+absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format) {
+  switch (format) {
+    case v1::SECRET_FORMAT_UNSPECIFIED:
+    case v1::SECRET_FORMAT_DOTENV:
+      return SecretFileFormat::kDotenv;
+    case v1::SECRET_FORMAT_JSON:
+      return SecretFileFormat::kJson;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown secret format ", static_cast<int>(format)));
+  }
+}
+
+// Where an imported entry came from, for messages: "line N" (dotenv) or
+// "key 'K'" (JSON, which has no useful line numbers). Names are not secret.
+std::string ImportLocation(const ImportedSecret& entry) {
+  if (entry.line > 0) return absl::StrCat("line ", entry.line);
+  return absl::StrCat("key '", entry.name, "'");
 }
 
 }  // namespace
@@ -600,6 +623,176 @@ grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
       if (!out->error().empty()) all_ok = false;
     }
     response->set_ok(all_ok);
+    return absl::OkStatus();
+  }();
+  return log.Finish(status);
+}
+
+// ---------------------------------------------------------------------------
+// Import and export
+
+grpc::Status SecretsService::ImportSecrets(
+    grpc::ServerContext* context, const v1::ImportSecretsRequest* request,
+    v1::ImportSecretsResponse* response) {
+  CallLog log("ImportSecrets");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
+    if (request->content().size() > ctx_->limits.max_import_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("import content is ", request->content().size(),
+                       " bytes; the limit is ", ctx_->limits.max_import_bytes));
+    }
+    ASSIGN_OR_RETURN(SecretFileFormat format,
+                     FormatFromRequest(request->format()));
+    // Names come from the file, so the grant must cover the whole scope. The
+    // dry run needs it too: its diff tells whether stored values equal the
+    // file's.
+    RETURN_IF_ERROR(
+        ctx_->authorizer->Check(principal, {scope, ""}, AccessLevel::kWrite));
+    const SecretBytes content = TakeSecret(request->content());
+
+    // All or nothing: any problem in the file is reported and nothing is
+    // written (OK status, applied=false, `errors` listed: a failed status
+    // could not carry the list). Duplicate keys are not errors: the last
+    // definition wins (core/env_file_format.h).
+    absl::StatusOr<SecretFileImport> parsed =
+        ::zlayer::secrets::ImportSecrets(content.InsecureView(), format);
+    if (!parsed.ok()) {
+      response->add_errors(std::string(parsed.status().message()));
+      response->set_applied(false);
+      return absl::OkStatus();
+    }
+    for (const ImportedSecret& entry : parsed->entries) {
+      absl::Status valid = ValidateName(entry.name);
+      if (valid.ok()) valid = CheckValueSize(entry.value.size(), ctx_->limits);
+      if (!valid.ok()) {
+        parsed->errors.push_back(
+            absl::StrCat(ImportLocation(entry), ": ", valid.message()));
+      }
+    }
+    log.detail = absl::StrCat("entries=", parsed->entries.size(),
+                              " errors=", parsed->errors.size(),
+                              " dry_run=", request->dry_run());
+    if (!parsed->errors.empty()) {
+      for (std::string& error : parsed->errors)
+        response->add_errors(std::move(error));
+      response->set_applied(false);
+      return absl::OkStatus();
+    }
+
+    // The diff, against one snapshot of the current values.
+    std::vector<SecretKey> keys;
+    keys.reserve(parsed->entries.size());
+    for (const ImportedSecret& entry : parsed->entries)
+      keys.push_back({scope, entry.name});
+    ASSIGN_OR_RETURN(std::vector<absl::StatusOr<VersionedValue>> current,
+                     ctx_->store->ReadBatch(keys));
+    std::vector<absl::optional<uint32_t>> expected(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const ImportedSecret& entry = parsed->entries[i];
+      v1::ImportAction action;
+      if (current[i].ok()) {
+        expected[i] = current[i]->version;
+        if (current[i]->value.ConstantTimeEquals(entry.value)) {
+          action = v1::IMPORT_ACTION_UNCHANGED;
+          response->set_unchanged(response->unchanged() + 1);
+        } else {
+          action = v1::IMPORT_ACTION_UPDATE;
+          response->set_updated(response->updated() + 1);
+        }
+      } else if (absl::IsNotFound(current[i].status())) {
+        expected[i] = 0;
+        action = v1::IMPORT_ACTION_CREATE;
+        response->set_created(response->created() + 1);
+      } else {
+        response->Clear();
+        return current[i].status();
+      }
+      v1::ImportChange* change = response->add_changes();
+      change->set_name(entry.name);
+      change->set_action(action);
+      change->set_line(static_cast<uint32_t>(entry.line));
+    }
+    if (request->dry_run()) {
+      response->set_applied(false);
+      return absl::OkStatus();
+    }
+
+    // SecretStore has no multi-secret transaction, so entries are written
+    // one by one; unchanged ones are skipped (no new version). Each write is
+    // a check-and-set against the version the diff saw, so the reported
+    // create/update is what happened. A failure stops the import; its
+    // status names the entry and every secret already written.
+    std::vector<std::string> written;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const v1::ImportChange& change = response->changes(static_cast<int>(i));
+      if (change.action() == v1::IMPORT_ACTION_UNCHANGED) continue;
+      WriteOptions options;
+      options.expected_version = expected[i];
+      absl::StatusOr<SecretMetadata> result = ctx_->store->SetSecret(
+          scope, keys[i].name, parsed->entries[i].value, options);
+      if (!result.ok()) {
+        response->Clear();
+        std::string why(result.status().message());
+        if (absl::IsAlreadyExists(result.status()) ||
+            absl::IsFailedPrecondition(result.status())) {
+          why = "it changed while the import ran";
+        }
+        return absl::Status(
+            result.status().code(),
+            absl::StrCat("import stopped at ",
+                         ImportLocation(parsed->entries[i]), " ('",
+                         keys[i].name, "'): ", why, "; written before it (",
+                         written.size(), "): ", absl::StrJoin(written, ", ")));
+      }
+      written.push_back(keys[i].name);
+    }
+    response->set_applied(true);
+    return absl::OkStatus();
+  }();
+  return log.Finish(status);
+}
+
+grpc::Status SecretsService::ExportSecrets(
+    grpc::ServerContext* context, const v1::ExportSecretsRequest* request,
+    v1::ExportSecretsResponse* response) {
+  CallLog log("ExportSecrets");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
+    ASSIGN_OR_RETURN(SecretFileFormat format,
+                     FormatFromRequest(request->format()));
+    RETURN_IF_ERROR(
+        ctx_->authorizer->Check(principal, {scope, ""}, AccessLevel::kRead));
+
+    // Names from every page, then every value from one snapshot. A secret
+    // deleted between the two is left out; one created after the listing
+    // is not included.
+    std::vector<SecretKey> keys;
+    ListOptions options;
+    options.page_size = kMaxPageSize;
+    do {
+      ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, options));
+      for (const SecretMetadata& m : page.secrets)
+        keys.push_back({scope, m.name});
+      options.page_token = std::move(page.next_page_token);
+    } while (!options.page_token.empty());
+    ASSIGN_OR_RETURN(std::vector<absl::StatusOr<VersionedValue>> reads,
+                     ctx_->store->ReadBatch(keys));
+    std::map<std::string, SecretBytes> values;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (reads[i].ok()) {
+        values.emplace(keys[i].name, std::move(reads[i]->value));
+      } else if (!absl::IsNotFound(reads[i].status())) {
+        return reads[i].status();
+      }
+    }
+    ASSIGN_OR_RETURN(SecretBytes rendered,
+                     ::zlayer::secrets::ExportSecrets(values, format));
+    SetBytes(rendered, response->mutable_content());
+    response->set_count(static_cast<uint32_t>(values.size()));
+    log.detail = absl::StrCat("count=", values.size());
     return absl::OkStatus();
   }();
   return log.Finish(status);
