@@ -12,11 +12,13 @@
 //   offset 29 n bytes  ciphertext (n = plaintext length)
 //   then      16 bytes Poly1305 tag
 //
-//   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring, Keyring::Create(1,
-//   std::move(key))); std::string ad = SecretAssociatedData("prod", "db", 3,
-//   ring->active_key_id()); ASSIGN_OR_RETURN(std::string blob,
-//   ring->Encrypt(plain, ad)); ASSIGN_OR_RETURN(SecretBytes back,
-//   ring->Decrypt(blob, ad));  // DataLoss if tampered
+//   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+//                    Keyring::Create(1, std::move(key)));
+//   std::string ad =
+//       SecretAssociatedData("prod", "db", 3, ring->active_key_id());
+//   ASSIGN_OR_RETURN(std::string blob, ring->Encrypt(plain, ad));
+//   // DataLoss if tampered with, moved, or under another key:
+//   ASSIGN_OR_RETURN(SecretBytes back, ring->Decrypt(blob, ad));
 #ifndef ZLAYER_SECRETS_CORE_AEAD_H_
 #define ZLAYER_SECRETS_CORE_AEAD_H_
 
