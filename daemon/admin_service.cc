@@ -16,8 +16,6 @@ namespace {
 
 // The size of a master key (XChaCha20-Poly1305).
 constexpr size_t kMasterKeyBytes = 32;
-// Environment descriptions are free text, bounded.
-constexpr size_t kMaxDescriptionBytes = 4096;
 
 void ToProto(const Environment& in, v1::Environment* out) {
   out->set_id(in.id);
@@ -27,19 +25,6 @@ void ToProto(const Environment& in, v1::Environment* out) {
   out->set_created_at(in.created_at);
   out->set_updated_at(in.updated_at);
   out->set_scope(EnvironmentScope(in));
-}
-
-absl::Status ValidateProject(absl::string_view project) {
-  if (project.empty()) return absl::OkStatus();  // global
-  return ValidateText(project, "project", 1, kMaxNameBytes);
-}
-
-absl::Status ValidateDescription(absl::string_view description) {
-  if (description.size() > kMaxDescriptionBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("description exceeds ", kMaxDescriptionBytes, " bytes"));
-  }
-  return absl::OkStatus();
 }
 
 const char* TransportName(Transport transport) {

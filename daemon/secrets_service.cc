@@ -172,9 +172,7 @@ absl::StatusOr<std::string> SecretsService::ResolveTarget(
       const v1::EnvironmentTarget& e = target.environment();
       RETURN_IF_ERROR(
           ValidateText(e.name_or_id(), "environment", 1, kMaxNameBytes));
-      if (!e.project().empty()) {
-        RETURN_IF_ERROR(ValidateText(e.project(), "project", 1, kMaxNameBytes));
-      }
+      RETURN_IF_ERROR(ValidateProject(e.project()));
       if (ctx_->environments == nullptr) {
         return absl::FailedPreconditionError(
             "this daemon has no environment registry");
