@@ -15,16 +15,18 @@ std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
 
 grpc::Status CallLog::Finish(const absl::Status& status) const {
   const std::string code = absl::StatusCodeToString(status.code());
+  const char* sep = detail.empty() ? "" : " ";
   switch (status.code()) {
     case absl::StatusCode::kDataLoss:
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kUnknown:
-      spdlog::error("rpc={} subject={} scope={} name={} {} -> {}: {}", rpc_,
-                    subject, scope, name, detail, code, Std(status.message()));
+      spdlog::error("rpc={} subject={} scope={} name={}{}{} -> {}: {}", rpc_,
+                    subject, scope, name, sep, detail, code,
+                    Std(status.message()));
       break;
     default:
-      spdlog::debug("rpc={} subject={} scope={} name={} {} -> {}", rpc_,
-                    subject, scope, name, detail, code);
+      spdlog::debug("rpc={} subject={} scope={} name={}{}{} -> {}", rpc_,
+                    subject, scope, name, sep, detail, code);
       break;
   }
   return ToGrpcStatus(status);

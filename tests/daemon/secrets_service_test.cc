@@ -2,8 +2,6 @@
 // SqliteSecretStore: every RPC, its success path and its error codes.
 #include "daemon/secrets_service.h"
 
-#include <sqlite3.h>
-
 #include <map>
 #include <string>
 #include <vector>
@@ -490,32 +488,10 @@ TEST_F(SecretsServiceTest, RotateVersionsAndRollback) {
 // --- Integrity
 // --------------------------------------------------------------------
 
-// Copies one row's ciphertext over another's behind the store's back.
-void SwapCiphertext(const std::string& db_path, const std::string& from,
-                    const std::string& to) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db,
-                         "UPDATE secret_versions SET ciphertext = (SELECT "
-                         "ciphertext FROM secret_versions WHERE name = ?1) "
-                         "WHERE name = ?2",
-                         -1, &stmt, nullptr),
-      SQLITE_OK);
-  sqlite3_bind_text(stmt, 1, from.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(stmt, 2, to.c_str(), -1, SQLITE_TRANSIENT);
-  EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
-  EXPECT_EQ(sqlite3_changes(db), 1);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-}
-
 TEST_F(SecretsServiceTest, TamperedRowIsDataLossWithGenericMessage) {
   ASSERT_TRUE(Set(ScopeTarget("prod"), "a", "value-a").ok());
   ASSERT_TRUE(Set(ScopeTarget("prod"), "b", "value-b").ok());
-  SwapCiphertext(h_.db_path(), "a", "b");
+  ASSERT_TRUE(testing::CopyCiphertext(h_.db_path(), "a", "b").ok());
 
   v1::GetSecretResponse got;
   grpc::Status s = Get(ScopeTarget("prod"), "b", &got);

@@ -1,5 +1,6 @@
 #include "tests/daemon/service_harness.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -142,6 +143,35 @@ absl::Status ServiceHarness::Start(HarnessOptions options) {
   secrets_ = v1::Secrets::NewStub(channel);
   admin_ = v1::Admin::NewStub(channel);
   return absl::OkStatus();
+}
+
+absl::Status CopyCiphertext(const std::string& db_path, const std::string& from,
+                            const std::string& to) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open(db_path.c_str(), &db);
+  absl::Status status;
+  sqlite3_stmt* stmt = nullptr;
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, 5000);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v2(db,
+                            "UPDATE secret_versions SET ciphertext = (SELECT "
+                            "ciphertext FROM secret_versions WHERE name = ?1) "
+                            "WHERE name = ?2",
+                            -1, &stmt, nullptr);
+  }
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_text(stmt, 1, from.c_str(), -1, SQLITE_TRANSIENT);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_text(stmt, 2, to.c_str(), -1, SQLITE_TRANSIENT);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) {
+    status = absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
+  } else if (sqlite3_changes(db) != 1) {
+    status = absl::InternalError("expected exactly one row to change");
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return status;
 }
 
 v1::Target ScopeTarget(const std::string& scope) {

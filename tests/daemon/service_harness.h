@@ -120,6 +120,13 @@ class ServiceHarness {
   std::unique_ptr<v1::Admin::Stub> admin_;
 };
 
+// Tampers with the SQLite file behind the store's back: copies the
+// ciphertext of the (single) version row of secret `from` over that of
+// secret `to`, so `to` fails its integrity check. Internal unless exactly one
+// row changed.
+absl::Status CopyCiphertext(const std::string& db_path, const std::string& from,
+                            const std::string& to);
+
 // Target helpers.
 v1::Target ScopeTarget(const std::string& scope);
 v1::Target DeploymentTarget(const std::string& deployment,
