@@ -3,7 +3,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
-#include <regex>
 #include <string>
 #include <utility>
 
@@ -471,7 +470,7 @@ TEST(SecretUrlRefToStringTest, RendersHandBuiltRefs) {
 
 // ---------------------------------------------------------------------------
 // Round trip over a large generated set, checked against an independent
-// oracle: the formal grammar of upstream §3 written as regular expressions.
+// oracle written from the formal grammar of upstream §3.
 
 // Deterministic strings over an alphabet heavy in the structural characters.
 class RefGenerator {
@@ -495,33 +494,75 @@ class RefGenerator {
   std::mt19937 rng_;  // Its output sequence is fixed by the standard.
 };
 
-// What upstream's formal grammar says `input` parses to, or nullopt.
-absl::optional<SecretRef> OracleParse(const std::string& input) {
-  static const std::regex kService(R"(\$S:@([^/]+)/([^/]+)(?:/([\s\S]*))?)");
-  static const std::regex kEnvironment(
-      R"(\$S:([^/:@][^/:]*)?:([^/:]+)/([^/]+)(?:/([^/]+))?)");
-  static const std::regex kDeployment(R"(\$S:([^/:@][^/:]*)(?:/([^/]+))?)");
-  std::smatch m;
+// A maximal run of characters not in `excluded`, starting at `*pos`; advances
+// `*pos` past it.
+absl::string_view Run(absl::string_view s, size_t* pos,
+                      absl::string_view excluded) {
+  size_t begin = *pos;
+  while (*pos < s.size() && excluded.find(s[*pos]) == absl::string_view::npos) {
+    ++*pos;
+  }
+  return s.substr(begin, *pos - begin);
+}
+
+// Consumes `c` at `*pos` if it is there.
+bool Eat(absl::string_view s, size_t* pos, char c) {
+  if (*pos >= s.size() || s[*pos] != c) return false;
+  ++*pos;
+  return true;
+}
+
+// What upstream's formal grammar (§3, the `body :=` productions) says `input`
+// parses to, or nullopt. Written from the character classes of the grammar,
+// independently of the parser's step-by-step algorithm.
+absl::optional<SecretRef> OracleParse(absl::string_view input) {
+  if (input.substr(0, 3) != "$S:") return absl::nullopt;
+  absl::string_view body = input.substr(3);
+  size_t pos = 0;
   SecretRef ref;
-  if (std::regex_match(input, m, kService)) {
-    ref.service = m[1].str();
-    ref.name = m[2].str();
-    if (m[3].matched && m[3].length() > 0) ref.field = m[3].str();
+  // "@" SVC "/" NAME [ "/" FIELD_SVC ]
+  if (Eat(body, &pos, '@')) {
+    absl::string_view svc = Run(body, &pos, "/");
+    if (svc.empty() || !Eat(body, &pos, '/')) return absl::nullopt;
+    absl::string_view name = Run(body, &pos, "/");
+    if (name.empty()) return absl::nullopt;
+    ref.service = std::string(svc);
+    ref.name = std::string(name);
+    if (Eat(body, &pos, '/') && pos < body.size()) {
+      ref.field = std::string(body.substr(pos));
+    }
     return ref;
   }
-  if (std::regex_match(input, m, kEnvironment)) {
-    if (m[1].matched && m[1].length() > 0) ref.project = m[1].str();
-    ref.environment = m[2].str();
-    ref.name = m[3].str();
-    if (m[4].matched) ref.field = m[4].str();
+  // [ PROJ ] ":" ENV "/" NAME2 [ "/" FIELD ]   or   DNAME [ "/" FIELD ]
+  absl::string_view first = Run(body, &pos, "/:");
+  if (Eat(body, &pos, ':')) {
+    absl::string_view env = Run(body, &pos, "/:");
+    if (env.empty() || !Eat(body, &pos, '/')) return absl::nullopt;
+    if (!first.empty()) ref.project = std::string(first);
+    ref.environment = std::string(env);
+  } else {
+    if (first.empty()) return absl::nullopt;
+    if (pos == body.size()) {
+      ref.name = std::string(first);
+      return ref;
+    }
+    ref.name = std::string(first);
+    Eat(body, &pos, '/');
+    absl::string_view field = Run(body, &pos, "/");
+    if (field.empty() || pos != body.size()) return absl::nullopt;
+    ref.field = std::string(field);
     return ref;
   }
-  if (std::regex_match(input, m, kDeployment)) {
-    ref.name = m[1].str();
-    if (m[2].matched) ref.field = m[2].str();
-    return ref;
+  absl::string_view name = Run(body, &pos, "/");
+  if (name.empty()) return absl::nullopt;
+  ref.name = std::string(name);
+  if (Eat(body, &pos, '/')) {
+    absl::string_view field = Run(body, &pos, "/");
+    if (field.empty()) return absl::nullopt;
+    ref.field = std::string(field);
   }
-  return absl::nullopt;
+  if (pos != body.size()) return absl::nullopt;
+  return ref;
 }
 
 TEST(SecretRefRoundTripTest, GeneratedStringsMatchGrammarAndRenderBack) {
