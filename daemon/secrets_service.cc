@@ -353,17 +353,18 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
                                        const v1::SetSecretRequest* request,
                                        v1::SetSecretResponse* response) {
   CallLog log("SetSecret");
+  // Out of the request at once, so that every path (errors too) wipes it.
+  const SecretBytes value = TakeSecret(request->value());
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
     const std::string& name = request->name();
     RETURN_IF_ERROR(ValidateName(name));
     log.name = name;
-    RETURN_IF_ERROR(CheckValueSize(request->value().size(), ctx_->limits));
+    RETURN_IF_ERROR(CheckValueSize(value.size(), ctx_->limits));
     RETURN_IF_ERROR(CheckMaxVersions(request->max_versions()));
     RETURN_IF_ERROR(
         ctx_->authorizer->Check(principal, {scope, name}, AccessLevel::kWrite));
-    SecretBytes value = TakeSecret(request->value());
     WriteOptions options;
     options.max_versions = request->max_versions();
 
@@ -474,15 +475,15 @@ grpc::Status SecretsService::RotateSecret(
     grpc::ServerContext* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
   CallLog log("RotateSecret");
+  const SecretBytes value = TakeSecret(request->value());
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
     RETURN_IF_ERROR(ValidateName(request->name()));
     log.name = request->name();
-    RETURN_IF_ERROR(CheckValueSize(request->value().size(), ctx_->limits));
+    RETURN_IF_ERROR(CheckValueSize(value.size(), ctx_->limits));
     RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
                                             AccessLevel::kWrite));
-    SecretBytes value = TakeSecret(request->value());
     ASSIGN_OR_RETURN(RotationResult rotated,
                      ctx_->store->RotateSecret(scope, request->name(), value));
     response->set_previous_version(rotated.previous_version);
@@ -633,12 +634,13 @@ grpc::Status SecretsService::ImportSecrets(
     grpc::ServerContext* context, const v1::ImportSecretsRequest* request,
     v1::ImportSecretsResponse* response) {
   CallLog log("ImportSecrets");
+  const SecretBytes content = TakeSecret(request->content());
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    if (request->content().size() > ctx_->limits.max_import_bytes) {
+    if (content.size() > ctx_->limits.max_import_bytes) {
       return absl::InvalidArgumentError(
-          absl::StrCat("import content is ", request->content().size(),
+          absl::StrCat("import content is ", content.size(),
                        " bytes; the limit is ", ctx_->limits.max_import_bytes));
     }
     ASSIGN_OR_RETURN(SecretFileFormat format,
@@ -648,7 +650,6 @@ grpc::Status SecretsService::ImportSecrets(
     // file's.
     RETURN_IF_ERROR(
         ctx_->authorizer->Check(principal, {scope, ""}, AccessLevel::kWrite));
-    const SecretBytes content = TakeSecret(request->content());
 
     // All or nothing: any problem in the file is reported and nothing is
     // written (OK status, applied=false, `errors` listed: a failed status
