@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "core/access.h"
 #include "core/clock.h"
+#include "core/key_manager.h"
 #include "core/secret_bytes.h"
 #include "core/status_macros.h"
 #include "daemon/caller_identity.h"
@@ -282,6 +283,8 @@ class TlsFiles {
 // What the services use, in destruction order (services last out).
 struct DaemonState {
   RealClock clock;
+  // Held until the store takes it.
+  absl::optional<MasterKey> master_key;
   std::unique_ptr<LocalAdminAuthorizer> authorizer;
   std::unique_ptr<UnixListener> listener;
   std::unique_ptr<UnixPeerIdentifier> unix_identifier;
@@ -315,6 +318,8 @@ absl::Status Daemon::Init() {
   ASSIGN_OR_RETURN(state_->listener,
                    UnixListener::Create(std::move(listener_options)));
 
+  RETURN_IF_ERROR(OpenStorage());
+
   LocalAdminOptions admin;
   admin.daemon_uid = geteuid();
   admin.admin_uids = options_.admin_uids;
@@ -347,6 +352,23 @@ absl::Status Daemon::Init() {
     ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
   }
   return StartServer();
+}
+
+absl::Status Daemon::OpenStorage() {
+  KeyManagerOptions key_options;
+  key_options.deployment = options_.deployment;
+  key_options.key_dir = options_.data_dir;
+  key_options.key_file = options_.key_file;
+  key_options.env = RealEnvironment();
+  ASSIGN_OR_RETURN(std::unique_ptr<KeyManager> keys,
+                   KeyManager::Create(std::move(key_options)));
+  ASSIGN_OR_RETURN(MasterKey master, keys->GetOrCreateKey());
+  // The source and the file, never the key.
+  spdlog::info("event=master_key source=\"{}\" path={} deployment={}",
+               std::string(KeySourceName(master.source)),
+               master.path.empty() ? "-" : master.path, options_.deployment);
+  state_->master_key = std::move(master);
+  return absl::OkStatus();
 }
 
 absl::Status Daemon::StartServer() {

@@ -92,6 +92,7 @@ class Daemon {
   explicit Daemon(DaemonOptions options);
 
   absl::Status Init();
+  absl::Status OpenStorage();
   absl::Status StartServer();
   void SetHealth(bool serving);
   void SignalLoop();
