@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -25,10 +26,12 @@
 #include "core/key_manager.h"
 #include "core/secret_bytes.h"
 #include "core/status_macros.h"
+#include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/local_admin_authorizer.h"
 #include "daemon/service_context.h"
 #include "daemon/unix_listener.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -283,6 +286,7 @@ class TlsFiles {
 // What the services use, in destruction order (services last out).
 struct DaemonState {
   RealClock clock;
+  CallTracker calls;
   // Held until the store takes it.
   absl::optional<MasterKey> master_key;
   std::unique_ptr<LocalAdminAuthorizer> authorizer;
@@ -387,6 +391,7 @@ absl::Status Daemon::StartServer() {
   grpc::ResourceQuota quota("zlayer-secretsd");
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
+  builder.experimental().SetInterceptorCreators(state_->calls.Factories());
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              kMaxConnectionIdleMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
@@ -530,21 +535,29 @@ void Daemon::Drain() {
   }
   serving_ = false;
   absl::Time start = absl::Now();
-  if (server_ != nullptr) {
-    // NOT_SERVING for everything, and frozen there: health watchers learn
-    // about the drain before connections go away.
-    if (grpc::HealthCheckServiceInterface* health =
-            server_->GetHealthCheckService()) {
-      health->Shutdown();
-    }
+  absl::Time deadline = start + options_.drain_timeout;
+  state_->calls.BeginDrain();
+  // NOT_SERVING for everything, and frozen there: health watchers learn
+  // about the drain before connections go away.
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService()) {
+    health->Shutdown();
   }
-  if (state_->listener != nullptr) state_->listener->Stop();
-  if (server_ != nullptr) {
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::microseconds(
-                          absl::ToInt64Microseconds(options_.drain_timeout)));
-    server_->Wait();
-  }
+  state_->listener->Stop();
+  // Shutdown() refuses new calls at once and waits for the ones in flight
+  // until the deadline (then cancels them).
+  std::thread shutdown(
+      [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+  // Health Watch streams never end by themselves: once every other call is
+  // done and the watchers were sent NOT_SERVING (bounded: a watcher of an
+  // unknown service gets no update), end them instead of idling until the
+  // deadline.
+  bool finished = state_->calls.WaitForCalls(deadline);
+  state_->calls.WaitForWatchers(
+      std::min(deadline, absl::Now() + absl::Milliseconds(500)));
+  if (finished) grpc_server_cancel_all_calls(server_->c_server());
+  shutdown.join();
+  server_->Wait();
   spdlog::info("event=drained duration_ms={}",
                absl::ToInt64Milliseconds(absl::Now() - start));
   // Close the store before returning: SQLite checkpoints and releases its

@@ -152,12 +152,17 @@ TEST(DaemonProcessTest, SigtermDrainsAndExitsZero) {
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
 
+  absl::Time signalled = absl::Now();
   daemon->Signal(SIGTERM);
   ASSERT_TRUE(reader->Read(&response));
   EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
   auto exit_status = daemon->WaitForExit(kWait);
   ASSERT_TRUE(exit_status.ok()) << exit_status.status();
   EXPECT_EQ(ExitCode(*exit_status), 0) << daemon->Stderr();
+  // The open Watch stream did not hold the drain for the whole 10 s
+  // --drain-timeout.
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(5));
+  EXPECT_FALSE(reader->Read(&response));
   EXPECT_TRUE(absl::StrContains(daemon->Stderr(), "event=drained"));
   EXPECT_TRUE(ReadFile(dir.Sub("d.sock")).status().code() ==
               absl::StatusCode::kNotFound);
