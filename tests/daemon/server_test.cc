@@ -99,6 +99,35 @@ TEST(DaemonTest, CreateBuildsDataDirAndSocket) {
   EXPECT_FALSE((*daemon)->serving());
 }
 
+TEST(DaemonTest, HealthIsNotServingUntilRunAndServingAfter) {
+  TempDir dir;
+  TestingService service;
+  DaemonOptions options = TestOptions(dir, &service);
+  options.listen = "127.0.0.1:0";
+  options.insecure_loopback = true;
+  auto created = Daemon::Create(options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_NE((*created)->tcp_port(), 0);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string((*created)->tcp_port()),
+      grpc::InsecureChannelCredentials(), args);
+  // The TCP port answers as soon as the server is built, before Run().
+  auto before = zlayer::secrets::testing::CheckHealth(channel, "", kWait);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(*before, HealthCheckResponse::NOT_SERVING);
+
+  RunningDaemon daemon(*std::move(created));
+  HealthWatch watch(options.socket_path, "");
+  HealthCheckResponse::ServingStatus status = watch.Next();
+  if (status == HealthCheckResponse::NOT_SERVING) status = watch.Next();
+  EXPECT_EQ(status, HealthCheckResponse::SERVING);
+  auto after = zlayer::secrets::testing::CheckHealth(channel, "", kWait);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, HealthCheckResponse::SERVING);
+}
+
 TEST(DaemonTest, SecondDaemonOnTheSameSocketIsRefused) {
   TempDir dir;
   TestingService service;
