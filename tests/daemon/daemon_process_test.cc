@@ -76,7 +76,10 @@ std::shared_ptr<grpc::Channel> TlsChannel(int port, const std::string& ca_pem,
   ssl.pem_private_key = key_pem;
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(absl::StrCat("localhost:", port),
+  // The certificate names localhost; connecting to the literal address
+  // avoids a DNS lookup (c-ares leaks a little under LeakSanitizer).
+  args.SetSslTargetNameOverride("localhost");
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
                                    grpc::SslCredentials(ssl), args);
 }
 
