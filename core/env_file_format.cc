@@ -55,7 +55,7 @@ size_t LeadingWhitespaceChar(absl::string_view s) {
 size_t TrailingWhitespaceChar(absl::string_view s) {
   for (size_t n = 1; n <= 4 && n <= s.size(); ++n) {
     const unsigned char c = static_cast<unsigned char>(s[s.size() - n]);
-    if (n > 1 && c < 0xC0 && c >= 0x80) continue;  // continuation byte
+    if (c >= 0x80 && c < 0xC0) continue;  // a continuation byte: look further
     uint32_t cp;
     size_t len = DecodeUtf8(s.substr(s.size() - n), &cp);
     return len == n && IsUnicodeWhitespace(cp) ? n : 0;
