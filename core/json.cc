@@ -436,9 +436,9 @@ class JsonParser {
                      });
     size_t kept = 0;
     for (size_t i = 0; i < members.size(); ++i) {
-      bool superseded = i + 1 < members.size() &&
-                        absl::string_view(members[i].key) ==
-                            absl::string_view(members[i + 1].key);
+      bool superseded =
+          i + 1 < members.size() && absl::string_view(members[i].key) ==
+                                        absl::string_view(members[i + 1].key);
       if (superseded) continue;
       if (kept != i) members[kept] = std::move(members[i]);
       ++kept;
@@ -542,7 +542,8 @@ class JsonParser {
     uint32_t cp;
     if (!ParseHex4(&cp)) return false;
     if (cp >= 0xDC00 && cp <= 0xDFFF) {
-      return FailAt(escape_start, "expected a high surrogate before \\uDC00-\\uDFFF");
+      return FailAt(escape_start,
+                    "expected a high surrogate before \\uDC00-\\uDFFF");
     }
     if (cp >= 0xD800 && cp <= 0xDBFF) {
       size_t low_start = pos_;
@@ -565,7 +566,8 @@ class JsonParser {
     const size_t start = pos_;
     const bool negative = Peek() == '-';
     if (negative) ++pos_;
-    if (AtEnd() || Peek() < '0' || Peek() > '9') return Fail("expected a digit");
+    if (AtEnd() || Peek() < '0' || Peek() > '9')
+      return Fail("expected a digit");
     const size_t int_start = pos_;
     if (Peek() == '0') {
       ++pos_;
@@ -629,18 +631,17 @@ class JsonParser {
         }
         // serde_json: "-0" is the double -0.0, not the integer 0.
         if (magnitude != 0 && magnitude <= kMinMagnitude) {
-          *out = JsonValue::FromInt(
-              magnitude == kMinMagnitude
-                  ? std::numeric_limits<int64_t>::min()
-                  : -static_cast<int64_t>(magnitude));
+          *out = JsonValue::FromInt(magnitude == kMinMagnitude
+                                        ? std::numeric_limits<int64_t>::min()
+                                        : -static_cast<int64_t>(magnitude));
           return true;
         }
       }
     }
 
     double value = 0;
-    auto result = std::from_chars(literal.data(),
-                                  literal.data() + literal.size(), value);
+    auto result =
+        std::from_chars(literal.data(), literal.data() + literal.size(), value);
     if (result.ec == std::errc::result_out_of_range) {
       // Overflow or underflow: decide by the decimal magnitude.
       int64_t magnitude;
@@ -658,7 +659,8 @@ class JsonParser {
                result.ptr != literal.data() + literal.size()) {
       return FailAt(start, "expected a number");
     }
-    if (!std::isfinite(value)) return FailAt(start, "expected a number in range");
+    if (!std::isfinite(value))
+      return FailAt(start, "expected a number in range");
     if (is_integer && value == 0 && negative) value = -0.0;
     out->type_ = JsonValue::Type::kNumber;
     out->number_kind_ = JsonValue::NumberKind::kDouble;

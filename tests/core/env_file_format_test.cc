@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "core/json.h"
 #include "core/secret_bytes.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -94,8 +94,8 @@ TEST(DotenvExportTest, RejectsNamesThatCannotBeImported) {
        {std::string(""), std::string("a/b"), std::string("a=b"),
         std::string("#a"), std::string(" a"), std::string("a\n"),
         std::string(257, 'k')}) {
-    absl::StatusOr<SecretBytes> out =
-        ExportSecrets(Secrets({{bad, "canary-value"}}), SecretFileFormat::kDotenv);
+    absl::StatusOr<SecretBytes> out = ExportSecrets(
+        Secrets({{bad, "canary-value"}}), SecretFileFormat::kDotenv);
     ASSERT_FALSE(out.ok()) << bad;
     EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(out.status().message(), Not(HasSubstr("canary")));
@@ -103,17 +103,20 @@ TEST(DotenvExportTest, RejectsNamesThatCannotBeImported) {
 }
 
 TEST(JsonExportTest, WritesPrettySortedObject) {
-  EXPECT_EQ(Export({{"b", "x\"y\n"}, {"a", "1"}, {"c/", ""}}, SecretFileFormat::kJson),
-            "ERROR: INVALID_ARGUMENT: cannot export secret 'c/': key contains '/'");
+  EXPECT_EQ(
+      Export({{"b", "x\"y\n"}, {"a", "1"}, {"c/", ""}},
+             SecretFileFormat::kJson),
+      "ERROR: INVALID_ARGUMENT: cannot export secret 'c/': key contains '/'");
   EXPECT_EQ(Export({{"b", "x\"y\n"}, {"a", "1"}, {"c", "\xC3\xA9/"}},
                    SecretFileFormat::kJson),
-            "{\n  \"a\": \"1\",\n  \"b\": \"x\\\"y\\n\",\n  \"c\": \"\xC3\xA9/\"\n}\n");
+            "{\n  \"a\": \"1\",\n  \"b\": \"x\\\"y\\n\",\n  \"c\": "
+            "\"\xC3\xA9/\"\n}\n");
   EXPECT_EQ(Export({}, SecretFileFormat::kJson), "{}\n");
 }
 
 TEST(JsonExportTest, RejectsValuesThatAreNotUtf8WithoutQuotingThem) {
-  absl::StatusOr<SecretBytes> out = ExportSecrets(
-      Secrets({{"K", "canary\xFF"}}), SecretFileFormat::kJson);
+  absl::StatusOr<SecretBytes> out =
+      ExportSecrets(Secrets({{"K", "canary\xFF"}}), SecretFileFormat::kJson);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(out.status().message(), HasSubstr("'K'"));
@@ -162,28 +165,30 @@ TEST(DotenvImportTest, TrimsUnicodeWhitespace) {
 TEST(DotenvImportTest, ReportsLineErrorsWithoutValuesAndKeepsGoing) {
   const std::string long_key(257, 'k');
   SecretFileImport imported = ImportDotenv(
-      "canary-no-equals\n"               // 1
-      "=canary-empty-key\n"              // 2
-      + long_key + "=canary\n" +         // 3
-      std::string(256, 'k') + "=ok\n"    // 4
-      "a/b=canary\n"                     // 5
-      "a\x01" "b=canary\n"               // 6
-      "\xFF=canary\n"                    // 7
-      "export #x=canary\n"               // 8
-      "Q=\"canary\"tail\n"               // 9
-      "S='canary\n"                      // 10
-      "T='canary' tail\n"                // 11
-      "GOOD=yes\n");                     // 12
-  EXPECT_THAT(imported.errors,
-              ElementsAre("line 1: missing '='", "line 2: empty key",
-                          "line 3: key exceeds 256 bytes",
-                          "line 5: key contains '/'",
-                          "line 6: key contains a control character",
-                          "line 7: key is not valid UTF-8",
-                          "line 8: key starts with '#'",
-                          "line 9: unexpected characters after closing quote",
-                          "line 10: unterminated single-quoted value",
-                          "line 11: unexpected characters after closing quote"));
+      "canary-no-equals\n"        // 1
+      "=canary-empty-key\n"       // 2
+      + long_key + "=canary\n" +  // 3
+      std::string(256, 'k') +
+      "=ok\n"         // 4
+      "a/b=canary\n"  // 5
+      "a\x01"
+      "b=canary\n"          // 6
+      "\xFF=canary\n"       // 7
+      "export #x=canary\n"  // 8
+      "Q=\"canary\"tail\n"  // 9
+      "S='canary\n"         // 10
+      "T='canary' tail\n"   // 11
+      "GOOD=yes\n");        // 12
+  EXPECT_THAT(
+      imported.errors,
+      ElementsAre("line 1: missing '='", "line 2: empty key",
+                  "line 3: key exceeds 256 bytes", "line 5: key contains '/'",
+                  "line 6: key contains a control character",
+                  "line 7: key is not valid UTF-8",
+                  "line 8: key starts with '#'",
+                  "line 9: unexpected characters after closing quote",
+                  "line 10: unterminated single-quoted value",
+                  "line 11: unexpected characters after closing quote"));
   for (const std::string& e : imported.errors) {
     EXPECT_THAT(e, Not(HasSubstr("canary")));
   }
@@ -215,14 +220,17 @@ TEST(DotenvImportTest, DuplicateKeyLastWinsWithWarning) {
 // Dotenv import: extensions
 
 TEST(DotenvImportTest, StripsExportPrefix) {
-  EXPECT_EQ(ImportEnvClean("export A=1\nexport\t  B=2\nexport=3\nexportC=4\n"),
-            (PlainMap{{"A", "1"}, {"B", "2"}, {"export", "3"}, {"exportC", "4"}}));
+  EXPECT_EQ(
+      ImportEnvClean("export A=1\nexport\t  B=2\nexport=3\nexportC=4\n"),
+      (PlainMap{{"A", "1"}, {"B", "2"}, {"export", "3"}, {"exportC", "4"}}));
 }
 
 TEST(DotenvImportTest, DecodesDoubleQuoteEscapes) {
-  EXPECT_EQ(ImportEnvClean(R"(A="a\\b\"c\nd\re\tf\$g\qh\")" "\"\n"),
+  EXPECT_EQ(ImportEnvClean(R"(A="a\\b\"c\nd\re\tf\$g\qh\")"
+                           "\"\n"),
             (PlainMap{{"A", "a\\b\"c\nd\re\tf$g\\qh\""}}));
-  EXPECT_EQ(ImportEnvClean(R"(A="  spaced  ")"), (PlainMap{{"A", "  spaced  "}}));
+  EXPECT_EQ(ImportEnvClean(R"(A="  spaced  ")"),
+            (PlainMap{{"A", "  spaced  "}}));
 }
 
 TEST(DotenvImportTest, DoubleQuotedValuesMaySpanLines) {
@@ -234,10 +242,12 @@ TEST(DotenvImportTest, DoubleQuotedValuesMaySpanLines) {
       "x\"\r\n"
       "C=after\n");
   EXPECT_THAT(imported.errors, IsEmpty());
-  EXPECT_EQ(Plain(imported),
-            (PlainMap{{"A", "-----BEGIN KEY-----\nabc # not a comment\n-----END KEY-----"},
-                      {"B", "crlf\nx"},
-                      {"C", "after"}}));
+  EXPECT_EQ(
+      Plain(imported),
+      (PlainMap{
+          {"A", "-----BEGIN KEY-----\nabc # not a comment\n-----END KEY-----"},
+          {"B", "crlf\nx"},
+          {"C", "after"}}));
   ASSERT_EQ(imported.entries.size(), 3u);
   EXPECT_EQ(imported.entries[0].line, 1);
   EXPECT_EQ(imported.entries[1].line, 4);
@@ -284,12 +294,11 @@ TEST(JsonImportTest, ReadsFlatObjectOfStrings) {
       R"({"B":"two","A":"o\"ne\n","A":"one","bad/key":"canary","N":5,"O":{},"L":[],"Z":null})");
   ASSERT_TRUE(imported.ok()) << imported.status();
   EXPECT_EQ(Plain(*imported), (PlainMap{{"A", "one"}, {"B", "two"}}));
-  EXPECT_THAT(imported->errors,
-              ElementsAre("key 'L': value must be a string",
-                          "key 'N': value must be a string",
-                          "key 'O': value must be a string",
-                          "key 'Z': value must be a string",
-                          "key 'bad/key': key contains '/'"));
+  EXPECT_THAT(imported->errors, ElementsAre("key 'L': value must be a string",
+                                            "key 'N': value must be a string",
+                                            "key 'O': value must be a string",
+                                            "key 'Z': value must be a string",
+                                            "key 'bad/key': key contains '/'"));
 }
 
 TEST(JsonImportTest, QuotesControlCharactersInKeysEscaped) {
@@ -356,11 +365,26 @@ TEST(SecretFileFormatTest, ParsesNames) {
 
 std::string RandomValue(std::mt19937* rng, bool utf8_only) {
   static const std::vector<std::string> kPieces = {
-      "\"", "'", "\\", "\r", "\n", "\r\n", "=", "#", " ", "  ", "\t", "$",
-      "${HOME}", "\\n", "\\\"", "export ", " #", "# ", "\xC3\xA9",
-      "\xF0\x9F\x98\x80", "\xC2\xA0", "\xE2\x80\xA8", "\xC2\x85", "\x0B",
-      "\x0C", std::string("\0", 1), "\x01", "\x7F", "a", "Z", "9", "-", "_",
-      "/", ":", "@", "%", "\"\"", "''", "`"};
+      "\"",       "'",
+      "\\",       "\r",
+      "\n",       "\r\n",
+      "=",        "#",
+      " ",        "  ",
+      "\t",       "$",
+      "${HOME}",  "\\n",
+      "\\\"",     "export ",
+      " #",       "# ",
+      "\xC3\xA9", "\xF0\x9F\x98\x80",
+      "\xC2\xA0", "\xE2\x80\xA8",
+      "\xC2\x85", "\x0B",
+      "\x0C",     std::string("\0", 1),
+      "\x01",     "\x7F",
+      "a",        "Z",
+      "9",        "-",
+      "_",        "/",
+      ":",        "@",
+      "%",        "\"\"",
+      "''",       "`"};
   std::string v;
   const int pieces = static_cast<int>((*rng)() % 12);
   for (int i = 0; i < pieces; ++i) {
@@ -375,8 +399,8 @@ std::string RandomValue(std::mt19937* rng, bool utf8_only) {
 
 std::string RandomKey(std::mt19937* rng) {
   static const std::vector<std::string> kPieces = {
-      "A", "b", "_", "9", ".", "-", "\xC3\xA9", " ", "\"", "'", "#", "$",
-      "\xC2\xA0", "export ", "export"};
+      "A",  "b", "_", "9", ".",        "-",       "\xC3\xA9", " ",
+      "\"", "'", "#", "$", "\xC2\xA0", "export ", "export"};
   std::string k;
   do {
     k.clear();
@@ -391,9 +415,11 @@ void ExpectRoundTrip(SecretFileFormat format, bool utf8_only, int seed) {
   for (int round = 0; round < 200; ++round) {
     PlainMap original;
     const int n = static_cast<int>(rng() % 15);
-    for (int i = 0; i < n; ++i) original[RandomKey(&rng)] = RandomValue(&rng, utf8_only);
+    for (int i = 0; i < n; ++i)
+      original[RandomKey(&rng)] = RandomValue(&rng, utf8_only);
     original["EMPTY"] = "";
-    absl::StatusOr<SecretBytes> exported = ExportSecrets(Secrets(original), format);
+    absl::StatusOr<SecretBytes> exported =
+        ExportSecrets(Secrets(original), format);
     ASSERT_TRUE(exported.ok()) << exported.status();
     absl::StatusOr<SecretFileImport> imported =
         ImportSecrets(exported->InsecureView(), format);
@@ -424,8 +450,10 @@ TEST(RoundTripTest, ReExportOfImportIsStable) {
   SecretFileImport first = ImportDotenv(messy);
   EXPECT_THAT(first.errors, IsEmpty());
   SecretMap map;
-  for (ImportedSecret& e : first.entries) map.emplace(e.name, std::move(e.value));
-  absl::StatusOr<SecretBytes> exported = ExportSecrets(map, SecretFileFormat::kDotenv);
+  for (ImportedSecret& e : first.entries)
+    map.emplace(e.name, std::move(e.value));
+  absl::StatusOr<SecretBytes> exported =
+      ExportSecrets(map, SecretFileFormat::kDotenv);
   ASSERT_TRUE(exported.ok());
   EXPECT_EQ(ImportEnvClean(exported->InsecureView()),
             (PlainMap{{"A", "again"},
