@@ -106,21 +106,19 @@ JsonValue::JsonValue(JsonValue&& other) noexcept
 
 JsonValue& JsonValue::operator=(JsonValue&& other) noexcept {
   if (this == &other) return *this;
+  // `other` may live inside this value (v = std::move(v.elements()[0])), so
+  // take it out before the old contents are released.
+  JsonValue taken(std::move(other));
   WipeWipingString(&string_);
-  type_ = other.type_;
-  number_kind_ = other.number_kind_;
-  bool_ = other.bool_;
-  int_ = other.int_;
-  uint_ = other.uint_;
-  double_ = other.double_;
-  string_ = std::move(other.string_);
-  array_ = std::move(other.array_);
-  object_ = std::move(other.object_);
-  WipeWipingString(&other.string_);
-  other.array_.clear();
-  other.object_.clear();
-  other.type_ = Type::kNull;
-  other.number_kind_ = NumberKind::kNone;
+  type_ = taken.type_;
+  number_kind_ = taken.number_kind_;
+  bool_ = taken.bool_;
+  int_ = taken.int_;
+  uint_ = taken.uint_;
+  double_ = taken.double_;
+  string_ = std::move(taken.string_);
+  array_ = std::move(taken.array_);
+  object_ = std::move(taken.object_);
   return *this;
 }
 
@@ -204,10 +202,10 @@ JsonMember::JsonMember(JsonMember&& other) noexcept
 
 JsonMember& JsonMember::operator=(JsonMember&& other) noexcept {
   if (this == &other) return *this;
+  JsonMember taken(std::move(other));  // `other` may live inside `value`
   WipeWipingString(&key);
-  key = std::move(other.key);
-  value = std::move(other.value);
-  WipeWipingString(&other.key);
+  key = std::move(taken.key);
+  value = std::move(taken.value);
   return *this;
 }
 

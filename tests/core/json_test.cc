@@ -351,6 +351,15 @@ TEST(JsonValueTest, BuildsValues) {
   EXPECT_EQ(Str(SerializeJson(moved)), Str(SerializeJson(copy)));
 }
 
+TEST(JsonValueTest, MoveAssignFromOwnChild) {
+  absl::StatusOr<JsonValue> v =
+      ParseJson(R"([["inner string value", [1]], 2])");
+  ASSERT_TRUE(v.ok());
+  JsonValue& root = *v;
+  root = std::move(const_cast<JsonValue&>(root.elements()[0]));
+  EXPECT_EQ(Str(SerializeJson(root)), R"(["inner string value",[1]])");
+}
+
 TEST(JsonValueTest, WipeWipingStringEmptiesTheString) {
   WipingString s = "short";
   WipeWipingString(&s);
