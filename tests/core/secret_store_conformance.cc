@@ -52,7 +52,8 @@ std::vector<std::string> Names(const std::vector<SecretMetadata>& list) {
 
 using Strings = std::vector<std::string>;
 
-// --- Basic reads and writes ---------------------------------------------------
+// --- Basic reads and writes
+// ---------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, SetThenGetReturnsTheValue) {
   auto m = store_->SetSecret("prod", "db_password", V("hunter2"), {});
@@ -104,7 +105,8 @@ TEST_P(SecretStoreConformanceTest, UnicodeNamesAreAccepted) {
   EXPECT_EQ(Str(*store_->GetSecret("prod", "пароль-🔑")), "v");
 }
 
-// --- Versions -----------------------------------------------------------------
+// --- Versions
+// -----------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, EveryWriteMakesTheNextVersion) {
   for (uint32_t i = 1; i <= 4; ++i) {
@@ -169,7 +171,8 @@ TEST_P(SecretStoreConformanceTest, PruningKeepsOnlyMaxVersions) {
 }
 
 TEST_P(SecretStoreConformanceTest, DefaultRetentionIsTenVersions) {
-  for (int i = 0; i < 12; ++i) ASSERT_OK(store_->SetSecret("s", "k", V("x"), {}));
+  for (int i = 0; i < 12; ++i)
+    ASSERT_OK(store_->SetSecret("s", "k", V("x"), {}));
   EXPECT_EQ(store_->GetMetadata("s", "k")->max_versions, kDefaultMaxVersions);
   EXPECT_EQ(store_->ListVersions("s", "k")->size(), kDefaultMaxVersions);
 }
@@ -195,7 +198,8 @@ TEST_P(SecretStoreConformanceTest, RollbackToMissingVersionIsNotFound) {
   EXPECT_EQ(store_->GetMetadata("prod", "k")->version, 3u);
 }
 
-// --- Check-and-set ------------------------------------------------------------
+// --- Check-and-set
+// ------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, CreateOnlyOnLiveSecretIsAlreadyExists) {
   ASSERT_OK(store_->SetSecret("prod", "k", V("a"), Expect(0)));
@@ -226,7 +230,8 @@ TEST_P(SecretStoreConformanceTest, CreateOnlyRevivesSoftDeletedSecret) {
   EXPECT_EQ(m->version, 2u);
 }
 
-// --- Delete, undelete, destroy ------------------------------------------------
+// --- Delete, undelete, destroy
+// ------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, SoftDeleteHidesTheSecret) {
   ASSERT_OK(store_->SetSecret("prod", "k", V("a"), {}));
@@ -306,7 +311,8 @@ TEST_P(SecretStoreConformanceTest, DestroyWorksOnSoftDeletedSecret) {
   EXPECT_STATUS(store_->UndeleteSecret("prod", "k"), kNotFound);
 }
 
-// --- Rotate -------------------------------------------------------------------
+// --- Rotate
+// -------------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, RotateReportsPreviousAndNewVersion) {
   ASSERT_OK(store_->SetSecret("prod", "k", V("a"), {}));
@@ -326,7 +332,8 @@ TEST_P(SecretStoreConformanceTest, RotateOfAbsentSecretIsNotFound) {
   EXPECT_FALSE(*store_->Exists("prod", "k"));
 }
 
-// --- Batch reads --------------------------------------------------------------
+// --- Batch reads
+// --------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, GetSecretsOmitsMissingAndDeleted) {
   ASSERT_OK(store_->SetSecret("prod", "a", V("1"), {}));
@@ -338,15 +345,16 @@ TEST_P(SecretStoreConformanceTest, GetSecretsOmitsMissingAndDeleted) {
   ASSERT_EQ(got->size(), 2u);
   EXPECT_EQ(Str(got->at("a")), "1");
   EXPECT_EQ(Str(got->at("b")), "2");
-  EXPECT_STATUS(store_->GetSecrets("prod", {"a", "bad/name"}), kInvalidArgument);
+  EXPECT_STATUS(store_->GetSecrets("prod", {"a", "bad/name"}),
+                kInvalidArgument);
 }
 
 TEST_P(SecretStoreConformanceTest, ReadBatchAnswersEachKeyAcrossScopes) {
   ASSERT_OK(store_->SetSecret("a", "x", V("ax"), {}));
   ASSERT_OK(store_->SetSecret("b", "x", V("bx1"), {}));
   ASSERT_OK(store_->SetSecret("b", "x", V("bx2"), {}));
-  auto batch = store_->ReadBatch({{"a", "x"}, {"b", "x"}, {"c", "x"},
-                                  {"a", "bad/name"}, {"a", "x"}});
+  auto batch = store_->ReadBatch(
+      {{"a", "x"}, {"b", "x"}, {"c", "x"}, {"a", "bad/name"}, {"a", "x"}});
   ASSERT_OK(batch);
   ASSERT_EQ(batch->size(), 5u);
   ASSERT_OK((*batch)[0]);
@@ -361,7 +369,8 @@ TEST_P(SecretStoreConformanceTest, ReadBatchAnswersEachKeyAcrossScopes) {
   EXPECT_TRUE(store_->ReadBatch({})->empty());
 }
 
-// --- Listing ------------------------------------------------------------------
+// --- Listing
+// ------------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, ListSecretsIsOrderedAndNeverMixesScopes) {
   for (const char* n : {"b", "a", "B", "ab"}) {
@@ -407,7 +416,8 @@ TEST_P(SecretStoreConformanceTest, ListPagesThroughEveryNameOnce) {
 }
 
 TEST_P(SecretStoreConformanceTest, ExactlyFullPageHasNoNextToken) {
-  for (const char* n : {"a", "b"}) ASSERT_OK(store_->SetSecret("s", n, V("x"), {}));
+  for (const char* n : {"a", "b"})
+    ASSERT_OK(store_->SetSecret("s", n, V("x"), {}));
   ListOptions options;
   options.page_size = 2;
   auto page = store_->List("s", options);
@@ -477,7 +487,8 @@ TEST_P(SecretStoreConformanceTest, ListReportsMetadataWithoutValues) {
   EXPECT_FALSE(m.deleted);
 }
 
-// --- Validation ---------------------------------------------------------------
+// --- Validation
+// ---------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, InvalidInputIsRejectedAndNothingWritten) {
   const std::string too_long_name(kMaxNameBytes + 1, 'n');
@@ -490,8 +501,8 @@ TEST_P(SecretStoreConformanceTest, InvalidInputIsRejectedAndNothingWritten) {
       {"s", "del\x7f"},
       {"s", "c1\xc2\x85"},
       {"s", "\xff\xfe"},
-      {"s", "\xc0\xaf"},          // overlong '/'
-      {"s", "\xed\xa0\x80"},      // surrogate
+      {"s", "\xc0\xaf"},      // overlong '/'
+      {"s", "\xed\xa0\x80"},  // surrogate
       {"s", too_long_name},
       {"", "k"},
       {"s\n", "k"},
@@ -499,17 +510,17 @@ TEST_P(SecretStoreConformanceTest, InvalidInputIsRejectedAndNothingWritten) {
       {too_long_scope, "k"},
   };
   for (const auto& [scope, name] : bad) {
-    SCOPED_TRACE(absl::StrCat("scope size ", scope.size(), " name size ",
-                              name.size()));
+    SCOPED_TRACE(
+        absl::StrCat("scope size ", scope.size(), " name size ", name.size()));
     EXPECT_STATUS(store_->SetSecret(scope, name, V("canary"), {}),
                   kInvalidArgument);
     EXPECT_STATUS(store_->GetSecret(scope, name), kInvalidArgument);
     EXPECT_STATUS(store_->Exists(scope, name), kInvalidArgument);
     EXPECT_STATUS(store_->DeleteSecret(scope, name), kInvalidArgument);
   }
-  EXPECT_STATUS(
-      store_->SetSecret("s", "big", V(std::string(kMaxValueBytes + 1, 'x')), {}),
-      kInvalidArgument);
+  EXPECT_STATUS(store_->SetSecret("s", "big",
+                                  V(std::string(kMaxValueBytes + 1, 'x')), {}),
+                kInvalidArgument);
   EXPECT_STATUS(store_->SetSecret("s", "k", V("x"), Keep(kMaxMaxVersions + 1)),
                 kInvalidArgument);
   ListOptions with_deleted;
@@ -533,7 +544,8 @@ TEST_P(SecretStoreConformanceTest, ErrorMessagesNeverEchoValues) {
   EXPECT_EQ(cas.status().message().find(canary), absl::string_view::npos);
 }
 
-// --- Time ---------------------------------------------------------------------
+// --- Time
+// ---------------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, TimestampsComeFromTheClock) {
   ASSERT_OK(store_->SetSecret("s", "k", V("a"), {}));
@@ -556,12 +568,14 @@ TEST_P(SecretStoreConformanceTest, TimestampsComeFromTheClock) {
             kStart + 101);
 }
 
-// --- Concurrency --------------------------------------------------------------
+// --- Concurrency
+// --------------------------------------------------------------
 
 TEST_P(SecretStoreConformanceTest, ConcurrentWritersLoseNothing) {
   constexpr int kThreads = 6;
   constexpr int kWrites = 25;
-  ASSERT_OK(store_->SetSecret("s", "shared", V("start"), Keep(kMaxMaxVersions)));
+  ASSERT_OK(
+      store_->SetSecret("s", "shared", V("start"), Keep(kMaxMaxVersions)));
   std::atomic<int> read_failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {

@@ -4,7 +4,8 @@
 //   INSTANTIATE_TEST_SUITE_P(
 //       Memory, SecretStoreConformanceTest,
 //       ::testing::Values(SecretStoreFactory{
-//           "Memory", [](Clock* clock) -> absl::StatusOr<std::unique_ptr<SecretStore>> {
+//           "Memory",
+//           [](Clock* clock) -> absl::StatusOr<std::unique_ptr<SecretStore>> {
 //             return std::make_unique<MemorySecretStore>(clock);
 //           }}),
 //       SecretStoreFactoryName);

@@ -10,8 +10,8 @@ namespace zlayer::secrets {
 namespace {
 
 TEST(ValidateNameTest, AcceptsOrdinaryNames) {
-  for (const char* n : {"db_password", "API-KEY.v2", "a", "пароль", "🔑", "a b",
-                        "a%_:b"}) {
+  for (const char* n :
+       {"db_password", "API-KEY.v2", "a", "пароль", "🔑", "a b", "a%_:b"}) {
     EXPECT_OK(ValidateName(n));
   }
   EXPECT_OK(ValidateName(std::string(kMaxNameBytes, 'n')));

@@ -31,7 +31,8 @@ INSTANTIATE_TEST_SUITE_P(
           auto store = OpenStore(MakeTempDir() + "/secrets.sqlite", clock);
           if (!store.ok()) return store.status();
           std::shared_ptr<SqliteSecretStore> shared = *std::move(store);
-          auto registry = SqliteEnvironmentRegistry::Create(shared.get(), clock);
+          auto registry =
+              SqliteEnvironmentRegistry::Create(shared.get(), clock);
           if (!registry.ok()) return registry.status();
           RegistryHandle h;
           h.keepalive = shared;

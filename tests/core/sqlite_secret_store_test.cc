@@ -55,9 +55,9 @@ INSTANTIATE_TEST_SUITE_P(
 class RawDb {
  public:
   explicit RawDb(const std::string& path) {
-    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE,
-                              nullptr),
-              SQLITE_OK);
+    EXPECT_EQ(
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr),
+        SQLITE_OK);
     sqlite3_busy_timeout(db_, 5000);
   }
   ~RawDb() { sqlite3_close(db_); }
@@ -138,7 +138,9 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool FileExists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
 
 class SqliteSecretStoreTest : public ::testing::Test {
  protected:
@@ -179,7 +181,8 @@ class SqliteSecretStoreTest : public ::testing::Test {
   std::unique_ptr<SqliteSecretStore> store_;
 };
 
-// --- Tampering ------------------------------------------------------------------
+// --- Tampering
+// ------------------------------------------------------------------
 
 TEST_F(SqliteSecretStoreTest, FlippedCiphertextBitIsDataLoss) {
   ASSERT_OK(store_->SetSecret("prod", "a", V("value-a"), {}));
@@ -225,14 +228,16 @@ TEST_F(SqliteSecretStoreTest, RowCopiedToAnotherNameOrScopeIsDataLoss) {
     for (const auto& [scope, name] :
          std::vector<std::pair<std::string, std::string>>{{"prod", "copy"},
                                                           {"staging", "a"}}) {
-      raw.Exec("INSERT INTO secrets SELECT ?1, ?2, current_version, "
-               "created_at, updated_at, max_versions, deleted_at FROM secrets "
-               "WHERE scope = 'prod' AND name = 'a'",
-               {scope, name});
-      raw.Exec("INSERT INTO secret_versions SELECT ?1, ?2, version, key_id, "
-               "created_at, ciphertext FROM secret_versions "
-               "WHERE scope = 'prod' AND name = 'a'",
-               {scope, name});
+      raw.Exec(
+          "INSERT INTO secrets SELECT ?1, ?2, current_version, "
+          "created_at, updated_at, max_versions, deleted_at FROM secrets "
+          "WHERE scope = 'prod' AND name = 'a'",
+          {scope, name});
+      raw.Exec(
+          "INSERT INTO secret_versions SELECT ?1, ?2, version, key_id, "
+          "created_at, ciphertext FROM secret_versions "
+          "WHERE scope = 'prod' AND name = 'a'",
+          {scope, name});
     }
   }
   EXPECT_STATUS(store_->GetSecret("prod", "copy"), kDataLoss);
@@ -257,12 +262,10 @@ TEST_F(SqliteSecretStoreTest, CurrentVersionRolledBackIsDataLoss) {
   }
   ASSERT_OK(store_->SetSecret("prod", "other", V("fine"), {}));
   // To a pruned version (its row is gone)...
-  RawDb(path_).Exec(
-      "UPDATE secrets SET current_version = 1 WHERE name = 'k'");
+  RawDb(path_).Exec("UPDATE secrets SET current_version = 1 WHERE name = 'k'");
   EXPECT_STATUS(store_->GetSecret("prod", "k"), kDataLoss);
   // ...and to a kept older version: newer rows betray it.
-  RawDb(path_).Exec(
-      "UPDATE secrets SET current_version = 2 WHERE name = 'k'");
+  RawDb(path_).Exec("UPDATE secrets SET current_version = 2 WHERE name = 'k'");
   EXPECT_STATUS(store_->GetSecret("prod", "k"), kDataLoss);
   EXPECT_STATUS(store_->SetSecret("prod", "k", V("v4"), {}), kDataLoss);
   EXPECT_EQ(Str(*store_->GetSecret("prod", "other")), "fine");
@@ -286,7 +289,8 @@ TEST_F(SqliteSecretStoreTest, EditedKeyIdIsDataLoss) {
   EXPECT_STATUS(store_->GetSecret("prod", "k"), kDataLoss);
 }
 
-// --- Keys -----------------------------------------------------------------------
+// --- Keys
+// -----------------------------------------------------------------------
 
 TEST_F(SqliteSecretStoreTest, WrongKeyIsRefusedAndFileUnchanged) {
   ASSERT_OK(store_->SetSecret("prod", "a", V("value-a"), {}));
@@ -389,9 +393,9 @@ TEST_F(SqliteSecretStoreTest, RotateKeyStopsAtTamperedRowAndChangesNothing) {
 
   EXPECT_STATUS(store_->RotateKey(2, KeyB()), kDataLoss);
   EXPECT_EQ(*store_->ActiveKeyId(), 1u);
-  EXPECT_EQ(RawDb(path_).Int(
-                "SELECT COUNT(*) FROM secret_versions WHERE key_id = 1"),
-            2);
+  EXPECT_EQ(
+      RawDb(path_).Int("SELECT COUNT(*) FROM secret_versions WHERE key_id = 1"),
+      2);
   // Repaired, the same rotation can be retried (the key already sits in the
   // ring from the failed attempt).
   SetCiphertext("prod", "b", 1, good_b);
@@ -399,11 +403,13 @@ TEST_F(SqliteSecretStoreTest, RotateKeyStopsAtTamperedRowAndChangesNothing) {
   EXPECT_EQ(Str(*store_->GetSecret("prod", "b")), "b1");
   // A different key under an id the ring already holds is refused.
   EXPECT_STATUS(store_->RotateKey(3, KeyA()), kOk);
-  EXPECT_STATUS(store_->RotateKey(2, SecretBytes::FromString(std::string(32, 'C'))),
-                kAlreadyExists);
+  EXPECT_STATUS(
+      store_->RotateKey(2, SecretBytes::FromString(std::string(32, 'C'))),
+      kAlreadyExists);
 }
 
-// --- File and pragmas -----------------------------------------------------------
+// --- File and pragmas
+// -----------------------------------------------------------
 
 TEST_F(SqliteSecretStoreTest, WalAndSynchronousFullByDefault) {
   EXPECT_EQ(RawDb(path_).Text("PRAGMA journal_mode"), "wal");
@@ -441,8 +447,9 @@ TEST_F(SqliteSecretStoreTest, SchemaVersionIsRecorded) {
   EXPECT_EQ(raw.Int("PRAGMA user_version"), kSqliteSchemaVersion);
   EXPECT_EQ(raw.Int("SELECT MAX(version) FROM schema_migrations"),
             kSqliteSchemaVersion);
-  EXPECT_EQ(raw.Int("SELECT applied_at FROM schema_migrations WHERE version = 1"),
-            1700000000);
+  EXPECT_EQ(
+      raw.Int("SELECT applied_at FROM schema_migrations WHERE version = 1"),
+      1700000000);
 }
 
 TEST_F(SqliteSecretStoreTest, NewerSchemaIsRefused) {
@@ -469,9 +476,9 @@ TEST(SqliteSecretStoreOpenTest, NotADatabaseIsDataLossAndUntouched) {
 TEST(SqliteSecretStoreOpenTest, BadArgumentsAreInvalidArgument) {
   FakeClock clock;
   SqliteStoreOptions options;
-  EXPECT_STATUS(SqliteSecretStore::Open(options, *Keyring::Create(1, KeyA()),
-                                        &clock),
-                kInvalidArgument);
+  EXPECT_STATUS(
+      SqliteSecretStore::Open(options, *Keyring::Create(1, KeyA()), &clock),
+      kInvalidArgument);
   options.path = MakeTempDir() + "/s.sqlite";
   EXPECT_STATUS(SqliteSecretStore::Open(options, nullptr, &clock),
                 kInvalidArgument);

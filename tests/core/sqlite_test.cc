@@ -19,9 +19,9 @@ class SqliteTest : public ::testing::Test {
     auto db = Database::Open(path_, {});
     ASSERT_OK(db);
     db_ = *std::move(db);
-    ASSERT_OK(db_->Execute(
-        "CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB, n INTEGER);"
-        "CREATE TABLE c (x INTEGER CHECK (x > 0))"));
+    ASSERT_OK(
+        db_->Execute("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB, n INTEGER);"
+                     "CREATE TABLE c (x INTEGER CHECK (x > 0))"));
   }
 
   absl::Status Insert(absl::string_view k, absl::string_view v, int64_t n) {

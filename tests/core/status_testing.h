@@ -20,25 +20,25 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
 
 }  // namespace zlayer::secrets::testing
 
-#define EXPECT_STATUS(expr, code_name)                                    \
-  do {                                                                    \
-    const ::absl::Status zs_status =                                      \
-        ::zlayer::secrets::testing::StatusOf(expr);                       \
+#define EXPECT_STATUS(expr, code_name)                                       \
+  do {                                                                       \
+    const ::absl::Status zs_status =                                         \
+        ::zlayer::secrets::testing::StatusOf(expr);                          \
     EXPECT_EQ(zs_status.code(), ::absl::StatusCode::code_name) << zs_status; \
   } while (0)
 
-#define ASSERT_OK(expr)                                 \
-  do {                                                  \
-    const ::absl::Status zs_status =                    \
-        ::zlayer::secrets::testing::StatusOf(expr);     \
-    ASSERT_TRUE(zs_status.ok()) << zs_status;           \
+#define ASSERT_OK(expr)                             \
+  do {                                              \
+    const ::absl::Status zs_status =                \
+        ::zlayer::secrets::testing::StatusOf(expr); \
+    ASSERT_TRUE(zs_status.ok()) << zs_status;       \
   } while (0)
 
-#define EXPECT_OK(expr)                                 \
-  do {                                                  \
-    const ::absl::Status zs_status =                    \
-        ::zlayer::secrets::testing::StatusOf(expr);     \
-    EXPECT_TRUE(zs_status.ok()) << zs_status;           \
+#define EXPECT_OK(expr)                             \
+  do {                                              \
+    const ::absl::Status zs_status =                \
+        ::zlayer::secrets::testing::StatusOf(expr); \
+    EXPECT_TRUE(zs_status.ok()) << zs_status;       \
   } while (0)
 
 #endif  // ZLAYER_SECRETS_TESTS_CORE_STATUS_TESTING_H_

@@ -10,7 +10,8 @@ namespace zlayer::secrets::testing {
 
 std::string MakeTempDir() {
   const char* base = std::getenv("TEST_TMPDIR");
-  std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/zs.XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr ? base : "/tmp") + "/zs.XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) {
