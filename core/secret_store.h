@@ -111,7 +111,7 @@ struct WriteOptions {
 };
 
 struct ListOptions {
-  std::string name_prefix;   // only names starting with this (byte-wise)
+  std::string name_prefix;  // only names starting with this (byte-wise)
   // From a previous ListPage; "" = first page. A malformed token is
   // InvalidArgument.
   std::string page_token;
