@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/environment_registry.h"
 #include "core/identity_records.h"
 #include "core/status_macros.h"
 

@@ -1,14 +1,16 @@
 // Shared plumbing of the identity stores (API keys, grants, registry and git
-// credentials, audit log): the names of the internal system scopes, UUID v4
-// ids, and a small codec for the flat JSON records those stores keep.
+// credentials, audit log): the names of the internal system scopes and a
+// small codec for the flat JSON records those stores keep. (UUID v4 ids come
+// from NewUuidV4 in core/environment_registry.h.)
 //
 // Every identity record lives in a SecretStore scope whose name starts with
 // "system:" and is encrypted like any other secret. Those scopes are internal:
 // the daemon refuses client access to any scope for which IsSystemScope() is
 // true, and GrantAuthorizer never grants access to them.
 //
-//   std::string json = RecordWriter().Str("id", id).Int("created_at",
-//   t).Finish(); ASSIGN_OR_RETURN(FlatRecord r, FlatRecord::Parse(json));
+//   std::string json =
+//       RecordWriter().Str("id", id).Int("created_at", t).Finish();
+//   ASSIGN_OR_RETURN(FlatRecord r, FlatRecord::Parse(json));
 //   ASSIGN_OR_RETURN(std::string id, r.String("id"));
 //
 // The codec is deliberately small: one JSON object whose members are null,
@@ -42,10 +44,6 @@ inline constexpr absl::string_view kGitCredentialsMetaScope =
 
 // True when `scope` is internal ("system:..."). Thread-safe.
 bool IsSystemScope(absl::string_view scope);
-
-// A fresh random UUID v4, lowercase and hyphenated (36 chars), from
-// libsodium's CSPRNG. Thread-safe.
-std::string NewUuidV4();
 
 // Appends `text` to `out` as a JSON string literal (quotes included). Escapes
 // '"', '\\' and control characters; other bytes are copied as they are.
