@@ -297,10 +297,18 @@ class Parser {
       Consume('[');
       value->type = Type::kStringList;
       if (Consume(']')) return true;
+      // The first element decides whether this is a string or an int list.
+      if (Peek() != '"') value->type = Type::kIntList;
       do {
-        std::string item;
-        if (!ParseString(&item)) return false;
-        value->list.push_back(std::move(item));
+        if (value->type == Type::kStringList) {
+          std::string item;
+          if (!ParseString(&item)) return false;
+          value->list.push_back(std::move(item));
+        } else {
+          int64_t item = 0;
+          if (!ParseInt(&item)) return false;
+          value->int_list.push_back(item);
+        }
       } while (Consume(','));
       return Consume(']');
     }
@@ -408,6 +416,19 @@ absl::StatusOr<std::vector<std::string>> FlatRecord::StringList(
     return MemberError(key, "is not a list of strings");
   }
   return it->second.list;
+}
+
+absl::StatusOr<std::vector<int64_t>> FlatRecord::IntList(
+    absl::string_view key) const {
+  auto it = members_.find(key);
+  if (it == members_.end()) return MemberError(key, "is missing");
+  if (it->second.type == Value::Type::kStringList && it->second.list.empty()) {
+    return std::vector<int64_t>();
+  }
+  if (it->second.type != Value::Type::kIntList) {
+    return MemberError(key, "is not a list of integers");
+  }
+  return it->second.int_list;
 }
 
 }  // namespace zlayer::secrets

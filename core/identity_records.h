@@ -14,8 +14,8 @@
 //   ASSIGN_OR_RETURN(std::string id, r.String("id"));
 //
 // The codec is deliberately small: one JSON object whose members are null,
-// booleans, integers, strings, or arrays of strings. Unknown members are kept
-// and ignored by readers, so records can grow new fields.
+// booleans, integers, strings, or arrays of strings or of integers. Unknown
+// members are kept and ignored by readers, so records can grow new fields.
 #ifndef ZLAYER_SECRETS_CORE_IDENTITY_RECORDS_H_
 #define ZLAYER_SECRETS_CORE_IDENTITY_RECORDS_H_
 
@@ -88,14 +88,17 @@ class FlatRecord {
   absl::StatusOr<bool> Bool(absl::string_view key) const;
   absl::StatusOr<std::vector<std::string>> StringList(
       absl::string_view key) const;
+  absl::StatusOr<std::vector<int64_t>> IntList(absl::string_view key) const;
 
   struct Value {
-    enum class Type { kNull, kBool, kInt, kString, kStringList };
+    // An empty array parses as kStringList; IntList() accepts it too.
+    enum class Type { kNull, kBool, kInt, kString, kStringList, kIntList };
     Type type = Type::kNull;
     bool boolean = false;
     int64_t integer = 0;
     std::string string;
     std::vector<std::string> list;
+    std::vector<int64_t> int_list;
   };
 
  private:
