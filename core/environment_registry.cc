@@ -72,9 +72,9 @@ absl::Status ValidateProject(absl::string_view project) {
 
 absl::Status ValidateDescription(absl::string_view description) {
   if (description.size() > kMaxEnvironmentDescriptionBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "description is longer than ", kMaxEnvironmentDescriptionBytes,
-        " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("description is longer than ",
+                     kMaxEnvironmentDescriptionBytes, " bytes"));
   }
   if (!IsValidUtf8(description)) {
     return absl::InvalidArgumentError("description is not valid UTF-8");
@@ -85,20 +85,21 @@ absl::Status ValidateDescription(absl::string_view description) {
 absl::Status EnvironmentNotFound(absl::string_view name_or_id,
                                  absl::string_view project,
                                  const std::vector<std::string>& known_names) {
-  const std::string where =
-      project.empty() ? "global scope" : absl::StrCat("project '", project,
-                                                      "' scope");
+  const std::string where = project.empty()
+                                ? "global scope"
+                                : absl::StrCat("project '", project, "' scope");
   if (LooksLikeUuid(name_or_id)) {
     return absl::NotFoundError(
         absl::StrCat("no environment has id '", name_or_id, "'"));
   }
   if (known_names.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "environment '", name_or_id, "' not found: no environments in ", where));
+    return absl::NotFoundError(absl::StrCat("environment '", name_or_id,
+                                            "' not found: no environments in ",
+                                            where));
   }
-  return absl::NotFoundError(absl::StrCat(
-      "environment '", name_or_id, "' not found in ", where,
-      "; known environments: ", absl::StrJoin(known_names, ", ")));
+  return absl::NotFoundError(
+      absl::StrCat("environment '", name_or_id, "' not found in ", where,
+                   "; known environments: ", absl::StrJoin(known_names, ", ")));
 }
 
 }  // namespace zlayer::secrets

@@ -24,9 +24,9 @@
 namespace zlayer::secrets {
 
 struct Environment {
-  std::string id;          // UUID v4, lowercase
-  std::string name;        // 1..256 bytes, unique within project
-  std::string project;     // "" = global
+  std::string id;       // UUID v4, lowercase
+  std::string name;     // 1..256 bytes, unique within project
+  std::string project;  // "" = global
   std::string description;
   int64_t created_at = 0;  // Unix seconds
   int64_t updated_at = 0;
@@ -73,7 +73,8 @@ class EnvironmentRegistry {
   // NotFound if no environment has this id.
   virtual absl::StatusOr<Environment> Get(absl::string_view id) = 0;
   // Environments of `project` ("" = global ones), ordered by name.
-  virtual absl::StatusOr<std::vector<Environment>> List(absl::string_view project) = 0;
+  virtual absl::StatusOr<std::vector<Environment>> List(
+      absl::string_view project) = 0;
   // Renames / re-describes. An empty `name` keeps the current name; the
   // description is always replaced. NotFound, AlreadyExists as above.
   virtual absl::StatusOr<Environment> Update(absl::string_view id,

@@ -107,8 +107,8 @@ absl::Status MemoryEnvironmentRegistry::Delete(absl::string_view id) {
 
 absl::StatusOr<Environment> MemoryEnvironmentRegistry::Find(
     absl::string_view name_or_id, absl::string_view project) {
-  RETURN_IF_ERROR(ValidateText(name_or_id, "environment", 1,
-                               kMaxEnvironmentNameBytes));
+  RETURN_IF_ERROR(
+      ValidateText(name_or_id, "environment", 1, kMaxEnvironmentNameBytes));
   RETURN_IF_ERROR(ValidateProject(project));
   absl::ReaderMutexLock lock(&mu_);
   if (LooksLikeUuid(name_or_id)) {

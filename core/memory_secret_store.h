@@ -53,19 +53,18 @@ class MemorySecretStore final : public SecretStore {
                                               uint32_t version) override;
   absl::StatusOr<SecretMetadata> GetMetadata(absl::string_view scope,
                                              absl::string_view name) override;
-  absl::StatusOr<SecretMetadata> SetSecret(absl::string_view scope,
-                                           absl::string_view name,
-                                           const SecretBytes& value,
-                                           const WriteOptions& options) override;
+  absl::StatusOr<SecretMetadata> SetSecret(
+      absl::string_view scope, absl::string_view name, const SecretBytes& value,
+      const WriteOptions& options) override;
   absl::Status DeleteSecret(absl::string_view scope,
                             absl::string_view name) override;
   absl::Status UndeleteSecret(absl::string_view scope,
                               absl::string_view name) override;
   absl::Status DestroySecret(absl::string_view scope,
                              absl::string_view name) override;
-  absl::StatusOr<RotationResult> RotateSecret(absl::string_view scope,
-                                              absl::string_view name,
-                                              const SecretBytes& value) override;
+  absl::StatusOr<RotationResult> RotateSecret(
+      absl::string_view scope, absl::string_view name,
+      const SecretBytes& value) override;
   absl::StatusOr<std::vector<VersionInfo>> ListVersions(
       absl::string_view scope, absl::string_view name) override;
   absl::StatusOr<SecretMetadata> RollbackSecret(absl::string_view scope,

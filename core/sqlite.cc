@@ -32,7 +32,8 @@ absl::Status SqliteStatus(int rc, sqlite3* db, absl::string_view context) {
     case SQLITE_NOTADB:
       return absl::DataLossError(message);
     case SQLITE_CONSTRAINT:
-      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+          rc == SQLITE_CONSTRAINT_UNIQUE) {
         return absl::AlreadyExistsError(message);
       }
       return absl::FailedPreconditionError(message);
@@ -66,10 +67,10 @@ absl::Status Statement::BindText(int index, absl::string_view text) {
   }
   // A null pointer would bind SQL NULL; an empty view must bind ''.
   const char* data = text.empty() ? "" : text.data();
-  return SqliteStatus(sqlite3_bind_text(stmt_, index, data,
-                                        static_cast<int>(text.size()),
-                                        SQLITE_TRANSIENT),
-                      db_, "bind text");
+  return SqliteStatus(
+      sqlite3_bind_text(stmt_, index, data, static_cast<int>(text.size()),
+                        SQLITE_TRANSIENT),
+      db_, "bind text");
 }
 
 absl::Status Statement::BindBlob(int index, absl::string_view bytes) {
@@ -124,8 +125,7 @@ absl::string_view Statement::ColumnBlob(int column) const {
   const void* p = sqlite3_column_blob(stmt_, column);
   const int n = sqlite3_column_bytes(stmt_, column);
   if (p == nullptr || n <= 0) return absl::string_view();
-  return absl::string_view(static_cast<const char*>(p),
-                           static_cast<size_t>(n));
+  return absl::string_view(static_cast<const char*>(p), static_cast<size_t>(n));
 }
 
 bool Statement::ColumnIsNull(int column) const {
@@ -172,10 +172,9 @@ absl::StatusOr<Statement> Database::PrepareUncached(absl::string_view sql,
   }
   sqlite3_stmt* stmt = nullptr;
   const char* end = nullptr;
-  const int rc =
-      sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                         tail == nullptr ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,
-                         &end);
+  const int rc = sqlite3_prepare_v3(
+      db_, sql.data(), static_cast<int>(sql.size()),
+      tail == nullptr ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, &end);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return SqliteStatus(rc, db_, "prepare");
@@ -241,10 +240,10 @@ int64_t Database::Changes() const { return sqlite3_changes64(db_); }
 
 absl::StatusOr<Transaction> Transaction::Begin(Database* db,
                                                TransactionMode mode) {
-  ASSIGN_OR_RETURN(ScopedStatement begin,
-                   db->Prepare(mode == TransactionMode::kImmediate
-                                   ? "BEGIN IMMEDIATE"
-                                   : "BEGIN DEFERRED"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement begin,
+      db->Prepare(mode == TransactionMode::kImmediate ? "BEGIN IMMEDIATE"
+                                                      : "BEGIN DEFERRED"));
   RETURN_IF_ERROR(begin->Run());
   return Transaction(db);
 }

@@ -3,8 +3,9 @@
 // with bound parameters, and each connection caches its prepared statements.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(path, {}));
-//   ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db.get(),
-//                                                        TransactionMode::kImmediate));
+//   ASSIGN_OR_RETURN(
+//       Transaction txn,
+//       Transaction::Begin(db.get(), TransactionMode::kImmediate));
 //   ASSIGN_OR_RETURN(ScopedStatement st,
 //                    db->Prepare("SELECT value FROM meta WHERE key = ?1"));
 //   RETURN_IF_ERROR(st->BindText(1, "key_check"));

@@ -36,8 +36,8 @@ absl::Status NoSuchId() {
 // False when absent.
 absl::StatusOr<bool> SelectById(Database& db, absl::string_view id,
                                 Environment* out) {
-  static const std::string kSql = absl::StrCat(
-      "SELECT ", kColumns, " FROM environments WHERE id = ?1");
+  static const std::string kSql =
+      absl::StrCat("SELECT ", kColumns, " FROM environments WHERE id = ?1");
   ASSIGN_OR_RETURN(ScopedStatement st, db.Prepare(kSql));
   RETURN_IF_ERROR(st->BindText(1, absl::AsciiStrToLower(id)));
   ASSIGN_OR_RETURN(bool found, st->Step());
@@ -97,34 +97,35 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::Create(
   env.project = std::string(project);
   env.description = std::string(description);
   env.created_at = env.updated_at = clock_->NowUnixSeconds();
-  RETURN_IF_ERROR(store_->RunInWriteTransaction([&](Database& db)
-                                                    -> absl::Status {
-    Environment existing;
-    ASSIGN_OR_RETURN(bool taken,
-                     SelectByName(db, env.name, env.project, &existing));
-    if (taken) return AlreadyTaken();
-    ASSIGN_OR_RETURN(ScopedStatement st,
-                     db.Prepare("INSERT INTO environments (id, name, project, "
-                                "description, created_at, updated_at) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"));
-    RETURN_IF_ERROR(st->BindText(1, env.id));
-    RETURN_IF_ERROR(st->BindText(2, env.name));
-    RETURN_IF_ERROR(st->BindText(3, env.project));
-    RETURN_IF_ERROR(st->BindText(4, env.description));
-    RETURN_IF_ERROR(st->BindInt64(5, env.created_at));
-    return st->Run();
-  }));
+  RETURN_IF_ERROR(
+      store_->RunInWriteTransaction([&](Database& db) -> absl::Status {
+        Environment existing;
+        ASSIGN_OR_RETURN(bool taken,
+                         SelectByName(db, env.name, env.project, &existing));
+        if (taken) return AlreadyTaken();
+        ASSIGN_OR_RETURN(
+            ScopedStatement st,
+            db.Prepare("INSERT INTO environments (id, name, project, "
+                       "description, created_at, updated_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"));
+        RETURN_IF_ERROR(st->BindText(1, env.id));
+        RETURN_IF_ERROR(st->BindText(2, env.name));
+        RETURN_IF_ERROR(st->BindText(3, env.project));
+        RETURN_IF_ERROR(st->BindText(4, env.description));
+        RETURN_IF_ERROR(st->BindInt64(5, env.created_at));
+        return st->Run();
+      }));
   return env;
 }
 
 absl::StatusOr<Environment> SqliteEnvironmentRegistry::Get(
     absl::string_view id) {
   Environment env;
-  RETURN_IF_ERROR(store_->RunInReadTransaction([&](Database& db)
-                                                   -> absl::Status {
-    ASSIGN_OR_RETURN(bool found, SelectById(db, id, &env));
-    return found ? absl::OkStatus() : NoSuchId();
-  }));
+  RETURN_IF_ERROR(
+      store_->RunInReadTransaction([&](Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(bool found, SelectById(db, id, &env));
+        return found ? absl::OkStatus() : NoSuchId();
+      }));
   return env;
 }
 
@@ -132,11 +133,11 @@ absl::StatusOr<std::vector<Environment>> SqliteEnvironmentRegistry::List(
     absl::string_view project) {
   RETURN_IF_ERROR(ValidateProject(project));
   std::vector<Environment> out;
-  RETURN_IF_ERROR(store_->RunInReadTransaction([&](Database& db)
-                                                   -> absl::Status {
-    ASSIGN_OR_RETURN(out, SelectProject(db, project));
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      store_->RunInReadTransaction([&](Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(out, SelectProject(db, project));
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -149,28 +150,29 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::Update(
   }
   RETURN_IF_ERROR(ValidateDescription(description));
   Environment env;
-  RETURN_IF_ERROR(store_->RunInWriteTransaction([&](Database& db)
-                                                    -> absl::Status {
-    ASSIGN_OR_RETURN(bool found, SelectById(db, id, &env));
-    if (!found) return NoSuchId();
-    if (!clean.empty() && clean != env.name) {
-      Environment other;
-      ASSIGN_OR_RETURN(bool taken, SelectByName(db, clean, env.project, &other));
-      if (taken) return AlreadyTaken();
-      env.name = clean;
-    }
-    env.description = std::string(description);
-    env.updated_at = clock_->NowUnixSeconds();
-    ASSIGN_OR_RETURN(ScopedStatement st,
-                     db.Prepare("UPDATE environments SET name = ?2, "
-                                "description = ?3, updated_at = ?4 "
-                                "WHERE id = ?1"));
-    RETURN_IF_ERROR(st->BindText(1, env.id));
-    RETURN_IF_ERROR(st->BindText(2, env.name));
-    RETURN_IF_ERROR(st->BindText(3, env.description));
-    RETURN_IF_ERROR(st->BindInt64(4, env.updated_at));
-    return st->Run();
-  }));
+  RETURN_IF_ERROR(
+      store_->RunInWriteTransaction([&](Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(bool found, SelectById(db, id, &env));
+        if (!found) return NoSuchId();
+        if (!clean.empty() && clean != env.name) {
+          Environment other;
+          ASSIGN_OR_RETURN(bool taken,
+                           SelectByName(db, clean, env.project, &other));
+          if (taken) return AlreadyTaken();
+          env.name = clean;
+        }
+        env.description = std::string(description);
+        env.updated_at = clock_->NowUnixSeconds();
+        ASSIGN_OR_RETURN(ScopedStatement st,
+                         db.Prepare("UPDATE environments SET name = ?2, "
+                                    "description = ?3, updated_at = ?4 "
+                                    "WHERE id = ?1"));
+        RETURN_IF_ERROR(st->BindText(1, env.id));
+        RETURN_IF_ERROR(st->BindText(2, env.name));
+        RETURN_IF_ERROR(st->BindText(3, env.description));
+        RETURN_IF_ERROR(st->BindInt64(4, env.updated_at));
+        return st->Run();
+      }));
   return env;
 }
 
@@ -186,8 +188,8 @@ absl::Status SqliteEnvironmentRegistry::Delete(absl::string_view id) {
 
 absl::StatusOr<Environment> SqliteEnvironmentRegistry::Find(
     absl::string_view name_or_id, absl::string_view project) {
-  RETURN_IF_ERROR(ValidateText(name_or_id, "environment", 1,
-                               kMaxEnvironmentNameBytes));
+  RETURN_IF_ERROR(
+      ValidateText(name_or_id, "environment", 1, kMaxEnvironmentNameBytes));
   RETURN_IF_ERROR(ValidateProject(project));
   Environment env;
   RETURN_IF_ERROR(store_->RunInReadTransaction([&](Database& db)

@@ -15,7 +15,8 @@
 namespace zlayer::secrets {
 namespace {
 
-// --- Schema -------------------------------------------------------------------
+// --- Schema
+// -------------------------------------------------------------------
 
 struct Migration {
   int version;
@@ -88,7 +89,8 @@ std::string KeyCheckAd(uint32_t key_id) {
   return SecretAssociatedData("", "zlayer-secrets/key-check", 0, key_id);
 }
 
-// --- Rows ---------------------------------------------------------------------
+// --- Rows
+// ---------------------------------------------------------------------
 
 struct Row {
   uint32_t current_version = 0;
@@ -140,9 +142,10 @@ absl::StatusOr<bool> ReadRow(Database& db, absl::string_view scope,
 // counter was rolled back underneath its values.
 absl::Status CheckNoNewerVersions(Database& db, absl::string_view scope,
                                   absl::string_view name, uint32_t current) {
-  ASSIGN_OR_RETURN(ScopedStatement st,
-                   db.Prepare("SELECT EXISTS (SELECT 1 FROM secret_versions "
-                              "WHERE scope = ?1 AND name = ?2 AND version > ?3)"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement st,
+      db.Prepare("SELECT EXISTS (SELECT 1 FROM secret_versions "
+                 "WHERE scope = ?1 AND name = ?2 AND version > ?3)"));
   RETURN_IF_ERROR(st->BindText(1, scope));
   RETURN_IF_ERROR(st->BindText(2, name));
   RETURN_IF_ERROR(st->BindInt64(3, current));
@@ -181,7 +184,8 @@ absl::StatusOr<std::vector<SecretMetadata>> ListRows(
       "SELECT s.name, s.current_version, s.created_at, s.updated_at, "
       "s.max_versions, s.deleted_at, v.key_id "
       "FROM secrets AS s LEFT JOIN secret_versions AS v "
-      "ON v.scope = s.scope AND v.name = s.name AND v.version = s.current_version "
+      "ON v.scope = s.scope AND v.name = s.name AND v.version = "
+      "s.current_version "
       "WHERE s.scope = ?1 AND s.name >= ?2 AND s.name > ?3 "
       "AND (?4 OR s.deleted_at IS NULL) ";
   static const std::string kUnbounded =
@@ -221,8 +225,8 @@ absl::StatusOr<std::vector<SecretMetadata>> ListRows(
 absl::Status CreateFileIfMissing(const std::string& path) {
   // SQLite would create the file with the umask's mode; secrets metadata is
   // not for other users, and SQLite gives -wal/-shm the main file's mode.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                        0600);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
     ::close(fd);
     return absl::OkStatus();
@@ -253,7 +257,8 @@ absl::Status ApplyPragmas(Database& db, const SqliteStoreOptions& options) {
 
 }  // namespace
 
-// --- Reader pool --------------------------------------------------------------
+// --- Reader pool
+// --------------------------------------------------------------
 
 // Reader connections, opened lazily up to a limit; callers beyond it wait.
 class SqliteSecretStore::ReaderPool {
@@ -306,7 +311,8 @@ class SqliteSecretStore::ReaderPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// --- Open ---------------------------------------------------------------------
+// --- Open
+// ---------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<SqliteSecretStore>> SqliteSecretStore::Open(
     const SqliteStoreOptions& options, std::unique_ptr<Keyring> keyring,
@@ -330,8 +336,9 @@ absl::StatusOr<std::unique_ptr<SqliteSecretStore>> SqliteSecretStore::Open(
   {
     // Check the key, migrate, and record the key check value in one write
     // transaction: any failure rolls back and leaves the file as it was.
-    ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(
-                                          writer.get(), TransactionMode::kImmediate));
+    ASSIGN_OR_RETURN(
+        Transaction txn,
+        Transaction::Begin(writer.get(), TransactionMode::kImmediate));
     ASSIGN_OR_RETURN(int64_t schema, writer->QueryInt64("PRAGMA user_version"));
     if (schema > kSqliteSchemaVersion || schema < 0) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -339,8 +346,9 @@ absl::StatusOr<std::unique_ptr<SqliteSecretStore>> SqliteSecretStore::Open(
           kSqliteSchemaVersion, ")"));
     }
     if (schema > 0) {
-      ASSIGN_OR_RETURN(ScopedStatement st,
-                       writer->Prepare("SELECT value FROM meta WHERE key = ?1"));
+      ASSIGN_OR_RETURN(
+          ScopedStatement st,
+          writer->Prepare("SELECT value FROM meta WHERE key = ?1"));
       RETURN_IF_ERROR(st->BindText(1, kKeyCheckMetaKey));
       ASSIGN_OR_RETURN(bool found, st->Step());
       if (!found) return absl::DataLossError("store has no key check value");
@@ -407,13 +415,15 @@ SqliteSecretStore::SqliteSecretStore(SqliteStoreOptions options,
 
 SqliteSecretStore::~SqliteSecretStore() = default;
 
-// --- Transactions -------------------------------------------------------------
+// --- Transactions
+// -------------------------------------------------------------
 
 absl::Status SqliteSecretStore::RunInWriteTransaction(
     absl::FunctionRef<absl::Status(Database&)> fn) {
   absl::MutexLock lock(&write_mu_);
-  ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(
-                                        writer_.get(), TransactionMode::kImmediate));
+  ASSIGN_OR_RETURN(
+      Transaction txn,
+      Transaction::Begin(writer_.get(), TransactionMode::kImmediate));
   RETURN_IF_ERROR(fn(*writer_));
   return txn.Commit();
 }
@@ -431,7 +441,8 @@ absl::Status SqliteSecretStore::RunInReadTransaction(
   return status;
 }
 
-// --- Reads --------------------------------------------------------------------
+// --- Reads
+// --------------------------------------------------------------------
 
 absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
     Database& db, absl::string_view scope, absl::string_view name,
@@ -445,9 +456,10 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
   if (version > row.current_version) {
     return absl::NotFoundError(absl::StrCat("version ", version, " not found"));
   }
-  ASSIGN_OR_RETURN(ScopedStatement st,
-                   db.Prepare("SELECT key_id, ciphertext FROM secret_versions "
-                              "WHERE scope = ?1 AND name = ?2 AND version = ?3"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement st,
+      db.Prepare("SELECT key_id, ciphertext FROM secret_versions "
+                 "WHERE scope = ?1 AND name = ?2 AND version = ?3"));
   RETURN_IF_ERROR(st->BindText(1, scope));
   RETURN_IF_ERROR(st->BindText(2, name));
   RETURN_IF_ERROR(st->BindInt64(3, version));
@@ -546,10 +558,10 @@ absl::StatusOr<ListPage> SqliteSecretStore::List(absl::string_view scope,
   ListPage page;
   RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
     // One extra row tells whether another page follows.
-    ASSIGN_OR_RETURN(page.secrets,
-                     ListRows(db, scope, options.name_prefix, upper, after,
-                              options.include_deleted,
-                              static_cast<int64_t>(page_size) + 1));
+    ASSIGN_OR_RETURN(
+        page.secrets,
+        ListRows(db, scope, options.name_prefix, upper, after,
+                 options.include_deleted, static_cast<int64_t>(page_size) + 1));
     return absl::OkStatus();
   }));
   if (page.secrets.size() > page_size) {
@@ -580,9 +592,10 @@ absl::StatusOr<SecretMetadata> SqliteSecretStore::GetMetadata(
     Row row;
     ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
     if (!found || row.deleted) return NotFound();
-    ASSIGN_OR_RETURN(ScopedStatement st,
-                     db.Prepare("SELECT key_id FROM secret_versions "
-                                "WHERE scope = ?1 AND name = ?2 AND version = ?3"));
+    ASSIGN_OR_RETURN(
+        ScopedStatement st,
+        db.Prepare("SELECT key_id FROM secret_versions "
+                   "WHERE scope = ?1 AND name = ?2 AND version = ?3"));
     RETURN_IF_ERROR(st->BindText(1, scope));
     RETURN_IF_ERROR(st->BindText(2, name));
     RETURN_IF_ERROR(st->BindInt64(3, row.current_version));
@@ -626,7 +639,8 @@ absl::StatusOr<std::vector<VersionInfo>> SqliteSecretStore::ListVersions(
   return out;
 }
 
-// --- Writes -------------------------------------------------------------------
+// --- Writes
+// -------------------------------------------------------------------
 
 absl::StatusOr<SecretMetadata> SqliteSecretStore::Write(
     Database& db, absl::string_view scope, absl::string_view name,
@@ -688,8 +702,8 @@ absl::StatusOr<SecretMetadata> SqliteSecretStore::Write(
                                 "AND name = ?2 AND version < ?3"));
     RETURN_IF_ERROR(st->BindText(1, scope));
     RETURN_IF_ERROR(st->BindText(2, name));
-    RETURN_IF_ERROR(st->BindInt64(
-        3, OldestKeptVersion(version, row.max_versions)));
+    RETURN_IF_ERROR(
+        st->BindInt64(3, OldestKeptVersion(version, row.max_versions)));
     RETURN_IF_ERROR(st->Run());
   }
   return MakeMetadata(scope, name, row, key_id);
@@ -797,7 +811,8 @@ absl::Status SqliteSecretStore::DestroySecret(absl::string_view scope,
   });
 }
 
-// --- Keys ---------------------------------------------------------------------
+// --- Keys
+// ---------------------------------------------------------------------
 
 absl::Status SqliteSecretStore::ReencryptAll(Database& db,
                                              const Aead& new_aead) {
@@ -830,16 +845,17 @@ absl::Status SqliteSecretStore::ReencryptAll(Database& db,
   const uint32_t new_id = new_aead.key_id();
   for (const Sealed& s : rows) {
     absl::StatusOr<SecretBytes> plain = keyring_->Decrypt(
-        s.ciphertext, SecretAssociatedData(s.scope, s.name, s.version, s.key_id));
+        s.ciphertext,
+        SecretAssociatedData(s.scope, s.name, s.version, s.key_id));
     if (!plain.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "key rotation stopped: stored version ", s.version,
-          " failed its integrity check"));
+      return absl::DataLossError(
+          absl::StrCat("key rotation stopped: stored version ", s.version,
+                       " failed its integrity check"));
     }
-    ASSIGN_OR_RETURN(std::string blob,
-                     new_aead.Encrypt(*plain, SecretAssociatedData(
-                                                  s.scope, s.name, s.version,
-                                                  new_id)));
+    ASSIGN_OR_RETURN(
+        std::string blob,
+        new_aead.Encrypt(
+            *plain, SecretAssociatedData(s.scope, s.name, s.version, new_id)));
     ASSIGN_OR_RETURN(ScopedStatement st,
                      db.Prepare("UPDATE secret_versions SET key_id = ?4, "
                                 "ciphertext = ?5 WHERE scope = ?1 "
@@ -880,9 +896,9 @@ absl::Status SqliteSecretStore::RotateKey(uint32_t new_key_id,
     // The id is already in the ring (given by the caller, or left by an
     // earlier rotation that failed). Carry on only if it is the same key.
     static constexpr absl::string_view kProbeAd = "zlayer-secrets/key-probe";
-    ASSIGN_OR_RETURN(std::string probe,
-                     new_aead->Encrypt(SecretBytes::FromString("probe"),
-                                       kProbeAd));
+    ASSIGN_OR_RETURN(
+        std::string probe,
+        new_aead->Encrypt(SecretBytes::FromString("probe"), kProbeAd));
     if (!keyring_->Decrypt(probe, kProbeAd).ok()) {
       return absl::AlreadyExistsError(
           "the keyring holds a different key under this id");

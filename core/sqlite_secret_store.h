@@ -7,10 +7,12 @@
 //
 //   SqliteStoreOptions options;
 //   options.path = "/var/lib/zlayer/secrets.sqlite";
-//   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring, Keyring::Create(1, std::move(key)));
+//   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+//                    Keyring::Create(1, std::move(key)));
 //   ASSIGN_OR_RETURN(std::unique_ptr<SqliteSecretStore> store,
 //                    SqliteSecretStore::Open(options, std::move(ring), clock));
-//   ASSIGN_OR_RETURN(SecretMetadata m, store->SetSecret("prod", "db", value, {}));
+//   ASSIGN_OR_RETURN(SecretMetadata m,
+//                    store->SetSecret("prod", "db", value, {}));
 //
 // Thread-safe. Writes go through one writer connection, serialised by a
 // mutex, each in one BEGIN IMMEDIATE transaction; reads use a small pool of
@@ -92,19 +94,18 @@ class SqliteSecretStore final : public SecretStore {
                                               uint32_t version) override;
   absl::StatusOr<SecretMetadata> GetMetadata(absl::string_view scope,
                                              absl::string_view name) override;
-  absl::StatusOr<SecretMetadata> SetSecret(absl::string_view scope,
-                                           absl::string_view name,
-                                           const SecretBytes& value,
-                                           const WriteOptions& options) override;
+  absl::StatusOr<SecretMetadata> SetSecret(
+      absl::string_view scope, absl::string_view name, const SecretBytes& value,
+      const WriteOptions& options) override;
   absl::Status DeleteSecret(absl::string_view scope,
                             absl::string_view name) override;
   absl::Status UndeleteSecret(absl::string_view scope,
                               absl::string_view name) override;
   absl::Status DestroySecret(absl::string_view scope,
                              absl::string_view name) override;
-  absl::StatusOr<RotationResult> RotateSecret(absl::string_view scope,
-                                              absl::string_view name,
-                                              const SecretBytes& value) override;
+  absl::StatusOr<RotationResult> RotateSecret(
+      absl::string_view scope, absl::string_view name,
+      const SecretBytes& value) override;
   absl::StatusOr<std::vector<VersionInfo>> ListVersions(
       absl::string_view scope, absl::string_view name) override;
   absl::StatusOr<SecretMetadata> RollbackSecret(absl::string_view scope,

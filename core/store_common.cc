@@ -18,8 +18,8 @@ absl::Status ValidateWrite(absl::string_view scope, absl::string_view name,
                            const WriteOptions& options) {
   RETURN_IF_ERROR(ValidateKey(scope, name));
   if (value.size() > kMaxValueBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "secret value is larger than ", kMaxValueBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("secret value is larger than ", kMaxValueBytes, " bytes"));
   }
   if (options.max_versions > kMaxMaxVersions) {
     return absl::InvalidArgumentError(
@@ -40,14 +40,13 @@ absl::Status CheckExpectedVersion(const absl::optional<uint32_t>& expected,
     return absl::OkStatus();
   }
   if (!live) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("expected version ", *expected,
-                     " but the secret does not exist"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "expected version ", *expected, " but the secret does not exist"));
   }
   if (current_version != *expected) {
     return absl::FailedPreconditionError(
-        absl::StrCat("expected version ", *expected, " but the current version is ",
-                     current_version));
+        absl::StrCat("expected version ", *expected,
+                     " but the current version is ", current_version));
   }
   return absl::OkStatus();
 }
@@ -115,7 +114,8 @@ absl::optional<std::string> PrefixUpperBound(absl::string_view prefix) {
     bound.pop_back();
   }
   if (bound.empty()) return absl::nullopt;
-  bound.back() = static_cast<char>(static_cast<unsigned char>(bound.back()) + 1);
+  bound.back() =
+      static_cast<char>(static_cast<unsigned char>(bound.back()) + 1);
   return bound;
 }
 

@@ -3,7 +3,8 @@
 // check-and-set, version retention, and paging.
 //
 //   RETURN_IF_ERROR(ValidateWrite(scope, name, value, options));
-//   RETURN_IF_ERROR(CheckExpectedVersion(options.expected_version, live, current));
+//   RETURN_IF_ERROR(
+//       CheckExpectedVersion(options.expected_version, live, current));
 //   uint32_t max = EffectiveMaxVersions(options.max_versions, existing_max);
 //
 // Everything here is a pure function; thread-safe.

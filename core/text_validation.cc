@@ -63,9 +63,9 @@ absl::Status ValidateText(absl::string_view text, absl::string_view what,
                           size_t min_bytes, size_t max_bytes) {
   if (text.size() < min_bytes) {
     return absl::InvalidArgumentError(
-        min_bytes == 1 ? absl::StrCat(what, " is empty")
-                       : absl::StrCat(what, " is shorter than ", min_bytes,
-                                      " bytes"));
+        min_bytes == 1
+            ? absl::StrCat(what, " is empty")
+            : absl::StrCat(what, " is shorter than ", min_bytes, " bytes"));
   }
   if (text.size() > max_bytes) {
     return absl::InvalidArgumentError(
