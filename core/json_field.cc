@@ -1,0 +1,41 @@
+#include "core/json_field.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/json.h"
+
+namespace zlayer::secrets {
+
+absl::StatusOr<SecretBytes> ExtractJsonField(const SecretBytes& json,
+                                             absl::string_view field) {
+  absl::StatusOr<JsonValue> parsed = ParseJson(json.InsecureView());
+  if (!parsed.ok()) {
+    // The parser's message holds an offset and an expectation, no value bytes.
+    return absl::FailedPreconditionError(
+        absl::StrCat("secret is not valid JSON: ", parsed.status().message()));
+  }
+  const JsonValue* member = parsed->Find(field);
+  if (member == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("field '", field, "' not found in secret"));
+  }
+  switch (member->type()) {
+    case JsonValue::Type::kNull:
+      return SecretBytes();
+    case JsonValue::Type::kString:
+      return SecretBytes::FromString(member->string_value());
+    case JsonValue::Type::kBool:
+      return SecretBytes::FromString(member->bool_value() ? "true" : "false");
+    case JsonValue::Type::kNumber:
+    case JsonValue::Type::kArray:
+    case JsonValue::Type::kObject:
+      break;
+  }
+  // WipingString wipes its buffer when it goes out of scope.
+  WipingString rendered = SerializeJson(*member);
+  return SecretBytes::FromString(rendered);
+}
+
+}  // namespace zlayer::secrets
