@@ -12,16 +12,20 @@
 //   offset 29 n bytes  ciphertext (n = plaintext length)
 //   then      16 bytes Poly1305 tag
 //
-//   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring, Keyring::Create(1, std::move(key)));
-//   std::string ad = SecretAssociatedData("prod", "db", 3, ring->active_key_id());
+//   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+//                    Keyring::Create(1, std::move(key)));
+//   std::string ad =
+//       SecretAssociatedData("prod", "db", 3, ring->active_key_id());
 //   ASSIGN_OR_RETURN(std::string blob, ring->Encrypt(plain, ad));
-//   ASSIGN_OR_RETURN(SecretBytes back, ring->Decrypt(blob, ad));  // DataLoss if tampered
+//   // DataLoss if tampered with, moved, or under another key:
+//   ASSIGN_OR_RETURN(SecretBytes back, ring->Decrypt(blob, ad));
 #ifndef ZLAYER_SECRETS_CORE_AEAD_H_
 #define ZLAYER_SECRETS_CORE_AEAD_H_
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -36,8 +40,9 @@ inline constexpr size_t kBlobOverheadBytes = 1 + 4 + 24 + 16;
 // The associated data binding a stored value to its place. `key_id` is the
 // id recorded in the blob header. Length-prefixed, so no two different
 // tuples give the same bytes.
-std::string SecretAssociatedData(absl::string_view scope, absl::string_view name,
-                                 uint32_t version, uint32_t key_id);
+std::string SecretAssociatedData(absl::string_view scope,
+                                 absl::string_view name, uint32_t version,
+                                 uint32_t key_id);
 
 // Reads the key id from a blob header without decrypting. DataLoss if the
 // blob is too short or of an unknown format version.
@@ -49,12 +54,13 @@ class Aead {
   virtual ~Aead() = default;
   // Returns a blob in the layout above. Never fails for valid keys except on
   // impossible sizes (InvalidArgument).
-  virtual absl::StatusOr<std::string> Encrypt(const SecretBytes& plaintext,
-                                              absl::string_view associated_data) const = 0;
+  virtual absl::StatusOr<std::string> Encrypt(
+      const SecretBytes& plaintext,
+      absl::string_view associated_data) const = 0;
   // DataLoss when the blob is malformed, names another key id, or fails
   // authentication (wrong key, tampering, different associated data).
-  virtual absl::StatusOr<SecretBytes> Decrypt(absl::string_view blob,
-                                              absl::string_view associated_data) const = 0;
+  virtual absl::StatusOr<SecretBytes> Decrypt(
+      absl::string_view blob, absl::string_view associated_data) const = 0;
   virtual uint32_t key_id() const = 0;
 };
 
@@ -64,10 +70,11 @@ class SodiumAead final : public Aead {
   // InvalidArgument unless key is exactly kKeyBytes.
   static absl::StatusOr<std::unique_ptr<SodiumAead>> Create(uint32_t key_id,
                                                             SecretBytes key);
-  absl::StatusOr<std::string> Encrypt(const SecretBytes& plaintext,
-                                      absl::string_view associated_data) const override;
-  absl::StatusOr<SecretBytes> Decrypt(absl::string_view blob,
-                                      absl::string_view associated_data) const override;
+  absl::StatusOr<std::string> Encrypt(
+      const SecretBytes& plaintext,
+      absl::string_view associated_data) const override;
+  absl::StatusOr<SecretBytes> Decrypt(
+      absl::string_view blob, absl::string_view associated_data) const override;
   uint32_t key_id() const override { return key_id_; }
 
  private:
