@@ -12,6 +12,9 @@
 //   offset 29 n bytes  ciphertext (n = plaintext length)
 //   then      16 bytes Poly1305 tag
 //
+// The header (version byte and key id) is authenticated too: libsodium's
+// associated data is header || caller's associated data.
+//
 //   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
 //                    Keyring::Create(1, std::move(key)));
 //   std::string ad =

@@ -2,8 +2,8 @@
 //
 //   $S:name                 deployment scope
 //   $S:name/field           deployment scope, JSON field of the value
-//   $S:@service/name[/f]    service scope "{deployment}/{service}"; f may hold '/'
-//   $S::env/name[/field]    environment `env` (global)
+//   $S:@service/name[/f]    service scope "{deployment}/{service}"; f may hold
+//   '/' $S::env/name[/field]    environment `env` (global)
 //   $S:project:env/name[/f] environment `env` of `project`
 //   $secret://env/KEY[/f]   URL form: environment `env`, secret KEY
 //
@@ -40,15 +40,20 @@ struct SecretRef {
   absl::optional<std::string> environment;
   absl::optional<std::string> field;
 
-  // InvalidArgument with a message that says which part is wrong and at which
-  // byte offset (e.g. "secret reference: empty name at offset 6"). The
-  // message quotes the reference itself (references are not secret).
+  // Returns InvalidArgument, with a message that says which part is wrong
+  // and at which byte offset of `input`, for anything upstream rejects, e.g.
+  //   invalid secret reference "$S:a:b": ':' is only allowed in environment
+  //   references (offset 4)
+  // The message quotes the reference itself, C-escaped (references are not
+  // secret). Thread-safe (no shared state).
   static absl::StatusOr<SecretRef> Parse(absl::string_view input);
 
   // Canonical rendering (upstream §3.1).
   std::string ToString() const;
 
-  bool is_deployment_level() const { return !service && !project && !environment; }
+  bool is_deployment_level() const {
+    return !service && !project && !environment;
+  }
   bool is_service_level() const { return service.has_value(); }
   bool is_environment_level() const { return environment.has_value(); }
   bool is_project_environment_level() const { return project && environment; }

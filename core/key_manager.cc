@@ -1,0 +1,520 @@
+#include "core/key_manager.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "core/aead.h"
+#include "core/secret_bytes.h"
+#include "core/status_macros.h"
+
+namespace zlayer::secrets {
+namespace {
+
+static_assert(kPasswordSaltBytes == crypto_pwhash_SALTBYTES,
+              "salt size must match libsodium's crypto_pwhash");
+
+// Wipes a std::string that briefly held a secret when leaving scope.
+class StringWiper {
+ public:
+  explicit StringWiper(std::string* s) : s_(s) {}
+  ~StringWiper() { WipeString(s_); }
+  StringWiper(const StringWiper&) = delete;
+  StringWiper& operator=(const StringWiper&) = delete;
+
+ private:
+  std::string* s_;
+};
+
+// Closes a file descriptor when leaving scope (errors on close of a
+// read-only descriptor carry no information worth reporting).
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  // Closes now and reports the result (for descriptors that were written).
+  int Close() {
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string ModeString(mode_t mode) {
+  return absl::StrFormat("%04o", static_cast<unsigned>(mode & 07777));
+}
+
+absl::Status ErrnoStatus(int err, absl::string_view what,
+                         absl::string_view path) {
+  std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::PermissionDeniedError(message);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::UnavailableError(message);
+    case ENOTDIR:
+      return absl::FailedPreconditionError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+int HexNibble(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes exactly kKeyBytes from hex. Messages name `what` and positions,
+// never characters of the input.
+absl::StatusOr<SecretBytes> DecodeHexKey(absl::string_view hex,
+                                         absl::string_view what,
+                                         absl::StatusCode code) {
+  if (hex.size() % 2 != 0) {
+    return absl::Status(
+        code,
+        absl::StrCat(what, " must be ", 2 * kKeyBytes, " hex characters (",
+                     kKeyBytes, " bytes); it has an odd number of characters (",
+                     hex.size(), ")"));
+  }
+  for (size_t i = 0; i < hex.size(); ++i) {
+    if (HexNibble(hex[i]) < 0) {
+      return absl::Status(
+          code,
+          absl::StrCat(what, " has a character that is not hex at position ", i,
+                       " (0-based)"));
+    }
+  }
+  if (hex.size() != 2 * kKeyBytes) {
+    return absl::Status(
+        code,
+        absl::StrCat(what, " must be ", 2 * kKeyBytes, " hex characters (",
+                     kKeyBytes, " bytes); got ", hex.size(), " characters (",
+                     hex.size() / 2, " bytes)"));
+  }
+  SecretBytes key(kKeyBytes);
+  for (size_t i = 0; i < kKeyBytes; ++i) {
+    key.MutableData()[i] = static_cast<uint8_t>((HexNibble(hex[2 * i]) << 4) |
+                                                HexNibble(hex[2 * i + 1]));
+  }
+  return key;
+}
+
+struct FileReadOptions {
+  // Refuse a path whose last component is a symbolic link.
+  bool no_follow = true;
+  // Refuse group/other permission bits (key material).
+  bool require_private = true;
+  // Read at most this many bytes; a longer file is reported by size.
+  size_t max_bytes = 0;
+  // For messages: "key file", "salt file", ...
+  absl::string_view what;
+};
+
+// Reads a small file into secure memory after checking it. NotFound if it
+// does not exist; FailedPrecondition if it is not a regular file, has
+// group/other permissions (when required) or is larger than max_bytes.
+absl::StatusOr<SecretBytes> ReadCheckedFile(const std::string& path,
+                                            const FileReadOptions& opts) {
+  // O_NONBLOCK: opening a FIFO planted at the path must not hang the daemon.
+  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  if (opts.no_follow) flags |= O_NOFOLLOW;
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ELOOP && opts.no_follow) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(opts.what, " ", path,
+                       " is a symbolic link; it must be a regular file"));
+    }
+    return ErrnoStatus(err, absl::StrCat("cannot open ", opts.what), path);
+  }
+  FdCloser closer(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;  // read before StrCat can allocate
+    return ErrnoStatus(err, absl::StrCat("cannot stat ", opts.what), path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        opts.what, " ", path, " is not a regular file (mode ",
+        absl::StrFormat("%06o", static_cast<unsigned>(st.st_mode)), ")"));
+  }
+  if (opts.require_private && (st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        opts.what, " ", path, " has mode ", ModeString(st.st_mode),
+        "; it must not be accessible by group or others (chmod 600 ", path,
+        ")"));
+  }
+  if (st.st_size < 0 || static_cast<size_t>(st.st_size) > opts.max_bytes) {
+    return absl::FailedPreconditionError(absl::StrCat(opts.what, " ", path,
+                                                      " has the wrong length (",
+                                                      st.st_size, " bytes)"));
+  }
+  // One spare byte detects a file that grew after fstat.
+  SecretBytes buffer(opts.max_bytes + 1);
+  size_t got = 0;
+  while (got < buffer.size()) {
+    ssize_t n = ::read(fd, buffer.MutableData() + got, buffer.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;  // read before StrCat can allocate
+      return ErrnoStatus(err, absl::StrCat("cannot read ", opts.what), path);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > opts.max_bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(opts.what, " ", path, " has the wrong length (more than ",
+                     opts.max_bytes, " bytes)"));
+  }
+  return SecretBytes::FromString(buffer.InsecureView().substr(0, got));
+}
+
+// Creates `dir` and missing parents with mode 0700.
+absl::Status EnsureDirectory(const std::string& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("key directory is empty");
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string prefix = dir.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0700) == 0) continue;
+    int err = errno;
+    if (err != EEXIST) {
+      return ErrnoStatus(err, "cannot create key directory", prefix);
+    }
+    struct stat st;
+    if (::stat(prefix.c_str(), &st) != 0) {
+      return ErrnoStatus(errno, "cannot stat key directory", prefix);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(prefix,
+                       " is in the key directory path but is not a "
+                       "directory"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open directory", dir);
+  FdCloser closer(fd);
+  if (::fsync(fd) != 0)
+    return ErrnoStatus(errno, "cannot fsync directory", dir);
+  return absl::OkStatus();
+}
+
+absl::Status WriteAll(int fd, absl::string_view bytes,
+                      const std::string& path) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot write", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Moves `from` to `to` unless `to` exists. Returns false if it existed.
+absl::StatusOr<bool> RenameNoReplace(const std::string& from,
+                                     const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(),
+                  RENAME_NOREPLACE) == 0) {
+    return true;
+  }
+  int err = errno;
+  if (err == EEXIST) return false;
+  if (err != EINVAL && err != ENOSYS) {
+    return ErrnoStatus(err, "cannot rename into place", to);
+  }
+  // File systems without RENAME_NOREPLACE: link() also refuses to replace.
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    err = errno;
+    if (err == EEXIST) return false;
+    return ErrnoStatus(err, "cannot link into place", to);
+  }
+  ::unlink(from.c_str());
+  return true;
+}
+
+// Writes `bytes` to `path` so that the file never exists with other contents
+// or looser permissions: a 0600 temp file is created exclusively in the same
+// directory, written, fsynced, then moved into place without replacing an
+// existing file, and the directory is fsynced. Returns false (and writes
+// nothing) if `path` already exists, e.g. because another process won a race.
+absl::StatusOr<bool> CreateFileAtomically(const std::string& dir,
+                                          const std::string& path,
+                                          absl::string_view bytes) {
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
+    uint8_t suffix[8];
+    randombytes_buf(suffix, sizeof(suffix));
+    char hex[2 * sizeof(suffix) + 1];
+    sodium_bin2hex(hex, sizeof(hex), suffix, sizeof(suffix));
+    tmp = absl::StrCat(path, ".tmp-", hex);
+    fd = ::open(tmp.c_str(),
+                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      return ErrnoStatus(errno, "cannot create", tmp);
+    }
+  }
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot create a unique temporary file beside ", path));
+  }
+  FdCloser closer(fd);
+  absl::Status status = WriteAll(fd, bytes, tmp);
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = ErrnoStatus(errno, "cannot fsync", tmp);
+  }
+  if (status.ok() && closer.Close() != 0) {
+    status = ErrnoStatus(errno, "cannot close", tmp);
+  }
+  if (!status.ok()) {
+    ::unlink(tmp.c_str());
+    return status;
+  }
+  absl::StatusOr<bool> moved = RenameNoReplace(tmp, path);
+  if (!moved.ok() || !*moved) {
+    ::unlink(tmp.c_str());
+    return moved;
+  }
+  RETURN_IF_ERROR(FsyncDirectory(dir));
+  return true;
+}
+
+absl::Status ValidateDeployment(absl::string_view deployment) {
+  if (deployment.empty()) {
+    return absl::InvalidArgumentError("deployment name must not be empty");
+  }
+  if (deployment.find('/') != absl::string_view::npos ||
+      deployment.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "deployment name must not contain '/' or NUL");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view KeySourceName(KeySource source) {
+  switch (source) {
+    case KeySource::kEnvKey:
+      return "env ZLAYER_SECRETS_KEY";
+    case KeySource::kPassword:
+      return "password";
+    case KeySource::kKeyFile:
+      return "key file";
+    case KeySource::kGenerated:
+      return "generated";
+    case KeySource::kCredentialFile:
+      return "credential file";
+  }
+  return "unknown";
+}
+
+EnvLookup RealEnvironment() {
+  return [](absl::string_view name) -> absl::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return absl::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::StatusOr<std::string> DefaultKeyDir(uid_t euid, absl::string_view home) {
+  if (euid == 0) return std::string("/var/lib/zlayer/secrets");
+  if (home.empty() || home[0] != '/') {
+    return absl::FailedPreconditionError(
+        "HOME is not set to an absolute path; set a key directory explicitly");
+  }
+  while (home.size() > 1 && home.back() == '/') home.remove_suffix(1);
+  return absl::StrCat(home == "/" ? "" : home, "/.zlayer/secrets");
+}
+
+absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(
+    KeyManagerOptions options) {
+  RETURN_IF_ERROR(ValidateDeployment(options.deployment));
+  if (options.key_file.has_value() && options.key_file->empty()) {
+    return absl::InvalidArgumentError("key_file is set but empty");
+  }
+  std::string key_dir = options.key_dir;
+  if (key_dir.empty()) {
+    absl::optional<std::string> home;
+    if (options.env) home = options.env("HOME");
+    ASSIGN_OR_RETURN(key_dir, DefaultKeyDir(::geteuid(), home.value_or("")));
+  }
+  return std::unique_ptr<KeyManager>(
+      new KeyManager(std::move(options), std::move(key_dir)));
+}
+
+KeyManager::KeyManager(KeyManagerOptions options, std::string key_dir)
+    : options_(std::move(options)), key_dir_(std::move(key_dir)) {}
+
+std::string KeyManager::key_path() const {
+  return absl::StrCat(key_dir_, "/secrets_", options_.deployment, ".key");
+}
+
+std::string KeyManager::salt_path() const {
+  return absl::StrCat(key_dir_, "/secrets_", options_.deployment, ".salt");
+}
+
+absl::StatusOr<MasterKey> KeyManager::GetOrCreateKey() const {
+  if (sodium_init() < 0) {
+    return absl::InternalError("libsodium failed to initialise");
+  }
+  if (options_.env) {
+    // Upstream's rule: a set variable wins even when empty (and then fails)
+    // rather than silently falling through to the next source.
+    absl::optional<std::string> hex = options_.env(kEnvSecretsKey);
+    if (hex.has_value()) return FromEnvKey(std::move(*hex));
+    absl::optional<std::string> password = options_.env(kEnvSecretsPassword);
+    if (password.has_value()) return FromPassword(std::move(*password));
+  }
+  if (options_.key_file.has_value()) {
+    return FromCredentialFile(*options_.key_file);
+  }
+  return FromKeyDir();
+}
+
+absl::StatusOr<MasterKey> KeyManager::FromEnvKey(std::string hex) const {
+  StringWiper wiper(&hex);
+  ASSIGN_OR_RETURN(SecretBytes key,
+                   DecodeHexKey(absl::StripAsciiWhitespace(hex), kEnvSecretsKey,
+                                absl::StatusCode::kInvalidArgument));
+  return MasterKey{std::move(key), KeySource::kEnvKey, ""};
+}
+
+absl::StatusOr<MasterKey> KeyManager::FromPassword(std::string password) const {
+  StringWiper wiper(&password);
+  if (password.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kEnvSecretsPassword, " is set but empty"));
+  }
+  const std::string path = salt_path();
+  FileReadOptions read_opts;
+  read_opts.require_private = false;  // a salt is not secret
+  read_opts.max_bytes = kPasswordSaltBytes;
+  read_opts.what = "salt file";
+
+  absl::StatusOr<SecretBytes> salt = ReadCheckedFile(path, read_opts);
+  if (absl::IsNotFound(salt.status())) {
+    RETURN_IF_ERROR(EnsureDirectory(key_dir_));
+    uint8_t fresh[kPasswordSaltBytes];
+    randombytes_buf(fresh, sizeof(fresh));
+    // If another process created the salt first, CreateFileAtomically
+    // leaves it alone and the re-read below picks it up.
+    RETURN_IF_ERROR(CreateFileAtomically(
+                        key_dir_, path,
+                        absl::string_view(reinterpret_cast<const char*>(fresh),
+                                          sizeof(fresh)))
+                        .status());
+    salt = ReadCheckedFile(path, read_opts);
+  }
+  if (!salt.ok()) return salt.status();
+  if (salt->size() != kPasswordSaltBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "salt file ", path, " has the wrong length (", salt->size(),
+        " bytes, expected ", kPasswordSaltBytes, ")"));
+  }
+
+  SecretBytes key(kKeyBytes);
+  if (crypto_pwhash(key.MutableData(), key.size(), password.data(),
+                    password.size(), salt->data(), kArgon2OpsLimit,
+                    kArgon2MemLimitBytes, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return absl::ResourceExhaustedError(
+        "Argon2id key derivation failed (out of memory?)");
+  }
+  return MasterKey{std::move(key), KeySource::kPassword, path};
+}
+
+absl::StatusOr<MasterKey> KeyManager::FromCredentialFile(
+    const std::string& path) const {
+  FileReadOptions read_opts;
+  // The caller named this path; systemd may expose credentials through links.
+  read_opts.no_follow = false;
+  read_opts.max_bytes = 2 * kKeyBytes + 2;  // hex plus "\r\n" at most
+  read_opts.what = "credential file";
+  ASSIGN_OR_RETURN(SecretBytes contents, ReadCheckedFile(path, read_opts));
+
+  absl::string_view bytes = contents.InsecureView();
+  if (bytes.size() == kKeyBytes) {
+    return MasterKey{std::move(contents), KeySource::kCredentialFile, path};
+  }
+  if (!bytes.empty() && bytes.back() == '\n') bytes.remove_suffix(1);
+  if (!bytes.empty() && bytes.back() == '\r') bytes.remove_suffix(1);
+  if (bytes.size() != 2 * kKeyBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "credential file ", path, " has the wrong length (", contents.size(),
+        " bytes); it must hold ", kKeyBytes, " raw bytes or ", 2 * kKeyBytes,
+        " hex characters and an optional newline"));
+  }
+  ASSIGN_OR_RETURN(SecretBytes key,
+                   DecodeHexKey(bytes, absl::StrCat("credential file ", path),
+                                absl::StatusCode::kFailedPrecondition));
+  return MasterKey{std::move(key), KeySource::kCredentialFile, path};
+}
+
+absl::StatusOr<MasterKey> KeyManager::FromKeyDir() const {
+  const std::string path = key_path();
+  FileReadOptions read_opts;
+  read_opts.max_bytes = kKeyBytes;
+  read_opts.what = "key file";
+
+  absl::StatusOr<SecretBytes> contents = ReadCheckedFile(path, read_opts);
+  if (absl::IsNotFound(contents.status())) {
+    RETURN_IF_ERROR(EnsureDirectory(key_dir_));
+    SecretBytes fresh = SecretBytes::Random(kKeyBytes);
+    ASSIGN_OR_RETURN(bool created, CreateFileAtomically(key_dir_, path,
+                                                        fresh.InsecureView()));
+    if (created) {
+      return MasterKey{std::move(fresh), KeySource::kGenerated, path};
+    }
+    // Another process created the key first; use theirs.
+    contents = ReadCheckedFile(path, read_opts);
+  }
+  if (!contents.ok()) return contents.status();
+  if (contents->size() != kKeyBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key file ", path, " has the wrong length (", contents->size(),
+        " bytes, expected ", kKeyBytes, " raw bytes)"));
+  }
+  return MasterKey{*std::move(contents), KeySource::kKeyFile, path};
+}
+
+}  // namespace zlayer::secrets
