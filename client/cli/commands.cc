@@ -331,10 +331,10 @@ class Runner {
             ? (t_.is_default ? ""
                              : absl::StrCat(" into scope '", t_.scope, "'"))
             : absl::StrCat(" into environment ", t_.env_id);
-    *io_.out << (cmd_.dry_run ? "Dry run (nothing written)" : "Imported")
-             << where << ": " << resp->created() << " created, "
-             << resp->updated() << " updated, " << resp->unchanged()
-             << " unchanged, " << resp->errors_size() << " error(s)\n";
+    *io_.out << (cmd_.dry_run ? "Dry run, would import" : "Imported") << where
+             << ": " << resp->created() << " created, " << resp->updated()
+             << " updated, " << resp->unchanged() << " unchanged, "
+             << resp->errors_size() << " error(s)\n";
     for (const std::string& e : resp->errors()) *io_.err << "  " << e << "\n";
     if (!resp->errors().empty()) {
       return PrintFailure(*io_.err, "Import completed with errors");
