@@ -318,7 +318,7 @@ TEST_F(CliE2eTest, MissingSecretFailsWithOneLine) {
   CliResult r = Cli({"get", "no-such-secret", "--reveal"});
   ExpectOneLineError(r);
   EXPECT_EQ(r.out, "");
-  ExpectOneLineError(Cli({"rotate", "no-such-secret", "--value", "x"}));
+  ExpectOneLineError(Cli({"rotate", "no-such-secret", "--from-stdin"}, "x"));
   ExpectOneLineError(Cli({"rm", "no-such-secret"}));
   ExpectOneLineError(Cli({"versions", "no-such-secret"}));
 }
