@@ -37,10 +37,9 @@ size_t DecodeUtf8(absl::string_view s, uint32_t* cp) {
 
 // Unicode White_Space (what Rust's str::trim and char::is_whitespace use).
 bool IsUnicodeWhitespace(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 ||
-         cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 // Byte length of the whitespace character starting `s`, or 0.
@@ -55,7 +54,7 @@ size_t LeadingWhitespaceChar(absl::string_view s) {
 size_t TrailingWhitespaceChar(absl::string_view s) {
   for (size_t n = 1; n <= 4 && n <= s.size(); ++n) {
     const unsigned char c = static_cast<unsigned char>(s[s.size() - n]);
-    if (n > 1 && c < 0xC0 && c >= 0x80) continue;  // continuation byte
+    if (c >= 0x80 && c < 0xC0) continue;  // a continuation byte: look further
     uint32_t cp;
     size_t len = DecodeUtf8(s.substr(s.size() - n), &cp);
     return len == n && IsUnicodeWhitespace(cp) ? n : 0;
@@ -107,14 +106,13 @@ std::string DescribeKey(absl::string_view key) {
     return absl::StrCat("of ", key.size(), " bytes");
   }
   std::string quoted = JsonQuote(key);
-  return absl::StrCat("'", absl::string_view(quoted).substr(1, quoted.size() - 2),
-                      "'");
+  return absl::StrCat(
+      "'", absl::string_view(quoted).substr(1, quoted.size() - 2), "'");
 }
 
 // The physical line (without its CR LF / LF) that contains text[pos], starting
 // at pos, and the offset just past its line break.
-absl::string_view RestOfLine(absl::string_view text, size_t pos,
-                             size_t* next) {
+absl::string_view RestOfLine(absl::string_view text, size_t pos, size_t* next) {
   size_t eol = text.find('\n', pos);
   if (eol == absl::string_view::npos) eol = text.size();
   *next = eol < text.size() ? eol + 1 : text.size();
@@ -199,9 +197,9 @@ class Importer {
           std::string(key), SecretBytes::FromString(*value), line});
     } else {
       ImportedSecret& entry = result_.entries[it->second];
-      result_.warnings.push_back(absl::StrCat("line ", line, ": duplicate key ",
-                                              DescribeKey(key), " (also on line ",
-                                              entry.line, ")"));
+      result_.warnings.push_back(
+          absl::StrCat("line ", line, ": duplicate key ", DescribeKey(key),
+                       " (also on line ", entry.line, ")"));
       entry.value = SecretBytes::FromString(*value);
       entry.line = line;
     }
@@ -265,7 +263,8 @@ SecretFileImport ImportDotenv(absl::string_view text) {
       importer.AddError(line_no, "missing '='");
       continue;
     }
-    const absl::string_view key = StripExportPrefix(Trim(trimmed.substr(0, eq)));
+    const absl::string_view key =
+        StripExportPrefix(Trim(trimmed.substr(0, eq)));
     const absl::string_view after_eq = trimmed.substr(eq + 1);
     const absl::string_view raw_value = TrimLeft(after_eq);
 
@@ -407,7 +406,8 @@ absl::StatusOr<SecretBytes> ExportSecrets(
       return absl::InvalidArgumentError(absl::StrCat(
           "cannot export secret ", DescribeKey(name), ": ", s.message()));
     }
-    if (format == SecretFileFormat::kJson && !IsValidUtf8(value.InsecureView())) {
+    if (format == SecretFileFormat::kJson &&
+        !IsValidUtf8(value.InsecureView())) {
       return absl::InvalidArgumentError(
           absl::StrCat("cannot export secret ", DescribeKey(name),
                        " as JSON: its value is not valid UTF-8"));

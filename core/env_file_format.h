@@ -2,7 +2,7 @@
 // (a flat object of strings), for the CLI's `import`/`export` verbs and the
 // daemon's bulk import.
 //
-// Export (both formats sorts by name, byte-wise):
+// Export (both formats sort by name, byte-wise):
 //  * dotenv: one `NAME=VALUE\n` line per secret. VALUE is written verbatim
 //    unless it contains Unicode whitespace (incl. CR/LF/tab), `#`, `=`, `"`,
 //    `'` or `\`; then it is double-quoted with `\` -> `\\`, `"` -> `\"`,
@@ -21,7 +21,8 @@
 //    Each line is trimmed of Unicode whitespace; blank lines and lines
 //    starting with `#` are skipped.
 //  * An optional `export ` prefix (`export` then spaces/tabs) before the key.
-//  * Split at the first `=`: key = left part trimmed (see ValidateSecretFileKey),
+//  * Split at the first `=`: key = left part trimmed (see
+//  ValidateSecretFileKey),
 //    value = right part trimmed.
 //  * `"..."`: escapes `\\ \" \n \r \t \$` are decoded; any other backslash is
 //    kept literally. The value may span lines: raw line breaks inside the
@@ -72,10 +73,9 @@ inline constexpr size_t kMaxSecretFileKeyBytes = 256;
 
 // OK, or InvalidArgument naming the first broken rule (the message does not
 // quote the key). A key must be non-empty, at most 256 bytes, valid UTF-8,
-// without control characters (U+0000-U+001F, U+007F-U+009F), '/' or '=',
-// without
-// leading or trailing whitespace, and must not start with '#'. (The last three
-// rules keep every key expressible as a dotenv line.)
+// without control characters (U+0000-U+001F, U+007F-U+009F) or '/'. Also,
+// so that every key can be written as a dotenv line: no '=', no leading or
+// trailing (Unicode) whitespace, and no leading '#'.
 absl::Status ValidateSecretFileKey(absl::string_view key);
 
 struct ImportedSecret {

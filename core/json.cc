@@ -106,21 +106,19 @@ JsonValue::JsonValue(JsonValue&& other) noexcept
 
 JsonValue& JsonValue::operator=(JsonValue&& other) noexcept {
   if (this == &other) return *this;
+  // `other` may live inside this value (v = std::move(v.elements()[0])), so
+  // take it out before the old contents are released.
+  JsonValue taken(std::move(other));
   WipeWipingString(&string_);
-  type_ = other.type_;
-  number_kind_ = other.number_kind_;
-  bool_ = other.bool_;
-  int_ = other.int_;
-  uint_ = other.uint_;
-  double_ = other.double_;
-  string_ = std::move(other.string_);
-  array_ = std::move(other.array_);
-  object_ = std::move(other.object_);
-  WipeWipingString(&other.string_);
-  other.array_.clear();
-  other.object_.clear();
-  other.type_ = Type::kNull;
-  other.number_kind_ = NumberKind::kNone;
+  type_ = taken.type_;
+  number_kind_ = taken.number_kind_;
+  bool_ = taken.bool_;
+  int_ = taken.int_;
+  uint_ = taken.uint_;
+  double_ = taken.double_;
+  string_ = std::move(taken.string_);
+  array_ = std::move(taken.array_);
+  object_ = std::move(taken.object_);
   return *this;
 }
 
@@ -204,10 +202,10 @@ JsonMember::JsonMember(JsonMember&& other) noexcept
 
 JsonMember& JsonMember::operator=(JsonMember&& other) noexcept {
   if (this == &other) return *this;
+  JsonMember taken(std::move(other));  // `other` may live inside `value`
   WipeWipingString(&key);
-  key = std::move(other.key);
-  value = std::move(other.value);
-  WipeWipingString(&other.key);
+  key = std::move(taken.key);
+  value = std::move(taken.value);
   return *this;
 }
 
@@ -436,9 +434,9 @@ class JsonParser {
                      });
     size_t kept = 0;
     for (size_t i = 0; i < members.size(); ++i) {
-      bool superseded = i + 1 < members.size() &&
-                        absl::string_view(members[i].key) ==
-                            absl::string_view(members[i + 1].key);
+      bool superseded =
+          i + 1 < members.size() && absl::string_view(members[i].key) ==
+                                        absl::string_view(members[i + 1].key);
       if (superseded) continue;
       if (kept != i) members[kept] = std::move(members[i]);
       ++kept;
@@ -542,7 +540,8 @@ class JsonParser {
     uint32_t cp;
     if (!ParseHex4(&cp)) return false;
     if (cp >= 0xDC00 && cp <= 0xDFFF) {
-      return FailAt(escape_start, "expected a high surrogate before \\uDC00-\\uDFFF");
+      return FailAt(escape_start,
+                    "expected a high surrogate before \\uDC00-\\uDFFF");
     }
     if (cp >= 0xD800 && cp <= 0xDBFF) {
       size_t low_start = pos_;
@@ -565,7 +564,8 @@ class JsonParser {
     const size_t start = pos_;
     const bool negative = Peek() == '-';
     if (negative) ++pos_;
-    if (AtEnd() || Peek() < '0' || Peek() > '9') return Fail("expected a digit");
+    if (AtEnd() || Peek() < '0' || Peek() > '9')
+      return Fail("expected a digit");
     const size_t int_start = pos_;
     if (Peek() == '0') {
       ++pos_;
@@ -629,18 +629,17 @@ class JsonParser {
         }
         // serde_json: "-0" is the double -0.0, not the integer 0.
         if (magnitude != 0 && magnitude <= kMinMagnitude) {
-          *out = JsonValue::FromInt(
-              magnitude == kMinMagnitude
-                  ? std::numeric_limits<int64_t>::min()
-                  : -static_cast<int64_t>(magnitude));
+          *out = JsonValue::FromInt(magnitude == kMinMagnitude
+                                        ? std::numeric_limits<int64_t>::min()
+                                        : -static_cast<int64_t>(magnitude));
           return true;
         }
       }
     }
 
     double value = 0;
-    auto result = std::from_chars(literal.data(),
-                                  literal.data() + literal.size(), value);
+    auto result =
+        std::from_chars(literal.data(), literal.data() + literal.size(), value);
     if (result.ec == std::errc::result_out_of_range) {
       // Overflow or underflow: decide by the decimal magnitude.
       int64_t magnitude;
@@ -658,7 +657,8 @@ class JsonParser {
                result.ptr != literal.data() + literal.size()) {
       return FailAt(start, "expected a number");
     }
-    if (!std::isfinite(value)) return FailAt(start, "expected a number in range");
+    if (!std::isfinite(value))
+      return FailAt(start, "expected a number in range");
     if (is_integer && value == 0 && negative) value = -0.0;
     out->type_ = JsonValue::Type::kNumber;
     out->number_kind_ = JsonValue::NumberKind::kDouble;

@@ -12,9 +12,10 @@ absl::StatusOr<SecretBytes> ExtractJsonField(const SecretBytes& json,
                                              absl::string_view field) {
   absl::StatusOr<JsonValue> parsed = ParseJson(json.InsecureView());
   if (!parsed.ok()) {
-    // The parser's message holds an offset and an expectation, no value bytes.
+    // "secret value is invalid JSON at byte N: expected ..."; the parser's
+    // message never contains input bytes.
     return absl::FailedPreconditionError(
-        absl::StrCat("secret is not valid JSON: ", parsed.status().message()));
+        absl::StrCat("secret value is ", parsed.status().message()));
   }
   const JsonValue* member = parsed->Find(field);
   if (member == nullptr) {

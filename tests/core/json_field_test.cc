@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/secret_bytes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/secret_bytes.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -94,9 +94,8 @@ TEST(ExtractJsonFieldTest, MissingFieldIsNotFound) {
 }
 
 TEST(ExtractJsonFieldTest, NonObjectTopLevelIsNotFound) {
-  for (absl::string_view doc :
-       {R"([{"password":"x"}])", R"("password")", "5432", "null", "true",
-        R"([])"}) {
+  for (absl::string_view doc : {R"([{"password":"x"}])", R"("password")",
+                                "5432", "null", "true", R"([])"}) {
     absl::StatusOr<SecretBytes> v = Extract(doc, "password");
     ASSERT_FALSE(v.ok()) << doc;
     EXPECT_EQ(v.status().code(), absl::StatusCode::kNotFound) << doc;
@@ -111,15 +110,16 @@ TEST(ExtractJsonFieldTest, AllowsSurroundingWhitespace) {
   EXPECT_EQ(Field(" \n\t{\"pw\":\"x\"}\r\n ", "pw"), "x");
 }
 
-TEST(ExtractJsonFieldTest, InvalidJsonIsFailedPreconditionWithOffsetAndNoValue) {
+TEST(ExtractJsonFieldTest,
+     InvalidJsonIsFailedPreconditionWithOffsetAndNoValue) {
   const std::vector<std::string> inputs = {
-      "s3cr3t-canary",                       // plain text secret
-      R"({"pw":"s3cr3t-canary")",            // unterminated object
-      R"({"pw":"s3cr3t-canary"} trailing)",  // trailing garbage
-      R"({"pw":s3cr3t-canary})",             // bare word
-      "{\"pw\":\"s3cr3t-canary\xFF\"}",      // invalid UTF-8
-      R"({"pw":"s3cr3t-canary\ud800"})",     // lone surrogate
-      R"({"pw":1e400,"x":"s3cr3t-canary"})", // out of range
+      "s3cr3t-canary",                        // plain text secret
+      R"({"pw":"s3cr3t-canary")",             // unterminated object
+      R"({"pw":"s3cr3t-canary"} trailing)",   // trailing garbage
+      R"({"pw":s3cr3t-canary})",              // bare word
+      "{\"pw\":\"s3cr3t-canary\xFF\"}",       // invalid UTF-8
+      R"({"pw":"s3cr3t-canary\ud800"})",      // lone surrogate
+      R"({"pw":1e400,"x":"s3cr3t-canary"})",  // out of range
       "",
   };
   for (const std::string& in : inputs) {
@@ -136,13 +136,16 @@ TEST(ExtractJsonFieldTest, InvalidJsonIsFailedPreconditionWithOffsetAndNoValue) 
 }
 
 TEST(ExtractJsonFieldTest, RejectsNestingDeeperThan128Levels) {
-  std::string ok = "{\"pw\":" + std::string(127, '[') + std::string(127, ']') + "}";
+  std::string ok =
+      "{\"pw\":" + std::string(127, '[') + std::string(127, ']') + "}";
   EXPECT_TRUE(Extract(ok, "pw").ok());
-  std::string deep = "{\"pw\":" + std::string(128, '[') + std::string(128, ']') + "}";
+  std::string deep =
+      "{\"pw\":" + std::string(128, '[') + std::string(128, ']') + "}";
   absl::StatusOr<SecretBytes> v = Extract(deep, "pw");
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(v.status().message(), HasSubstr("nesting deeper than 128 levels"));
+  EXPECT_THAT(v.status().message(),
+              HasSubstr("nesting deeper than 128 levels"));
   EXPECT_EQ(Extract(std::string(100000, '['), "pw").status().code(),
             absl::StatusCode::kFailedPrecondition);
 }

@@ -18,7 +18,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Str(const WipingString& s) { return std::string(s.data(), s.size()); }
+std::string Str(const WipingString& s) {
+  return std::string(s.data(), s.size());
+}
 
 // Parses `text` and re-serialises it compactly.
 std::string Compact(absl::string_view text) {
@@ -46,7 +48,9 @@ TEST(JsonParseTest, ParsesLiterals) {
 TEST(JsonParseTest, AllowsSurroundingWhitespaceOnlyOfTheFourKinds) {
   EXPECT_EQ(Compact(" \t\r\n{ \"a\" : [ 1 , 2 ] }\n "), "{\"a\":[1,2]}");
   EXPECT_THAT(ParseError("\f1"), HasSubstr("byte 0: expected a value"));
-  EXPECT_THAT(ParseError("\xC2\xA0" "1"), HasSubstr("byte 0"));
+  EXPECT_THAT(ParseError("\xC2\xA0"
+                         "1"),
+              HasSubstr("byte 0"));
   EXPECT_THAT(ParseError("\xEF\xBB\xBF{}"), HasSubstr("byte 0"));  // BOM
 }
 
@@ -109,8 +113,10 @@ TEST(JsonParseTest, KeepsIntegersExact) {
 }
 
 TEST(JsonParseTest, RejectsNumbersOutOfDoubleRange) {
-  EXPECT_THAT(ParseError("1e400"), HasSubstr("byte 0: expected a number in range"));
-  EXPECT_THAT(ParseError("[-1e400]"), HasSubstr("byte 1: expected a number in range"));
+  EXPECT_THAT(ParseError("1e400"),
+              HasSubstr("byte 0: expected a number in range"));
+  EXPECT_THAT(ParseError("[-1e400]"),
+              HasSubstr("byte 1: expected a number in range"));
   EXPECT_THAT(ParseError("1e99999999999999999999"), HasSubstr("in range"));
   EXPECT_THAT(ParseError(std::string(400, '9')), HasSubstr("in range"));
 }
@@ -119,9 +125,11 @@ TEST(JsonParseTest, RejectsMalformedNumbers) {
   EXPECT_THAT(ParseError("01"), HasSubstr("byte 1: expected no leading zero"));
   EXPECT_THAT(ParseError("-01"), HasSubstr("byte 2: expected no leading zero"));
   EXPECT_THAT(ParseError("-"), HasSubstr("byte 1: expected a digit"));
-  EXPECT_THAT(ParseError("1."), HasSubstr("byte 2: expected a digit after '.'"));
+  EXPECT_THAT(ParseError("1."),
+              HasSubstr("byte 2: expected a digit after '.'"));
   EXPECT_THAT(ParseError("1.e5"), HasSubstr("byte 2"));
-  EXPECT_THAT(ParseError("1e"), HasSubstr("byte 2: expected a digit in the exponent"));
+  EXPECT_THAT(ParseError("1e"),
+              HasSubstr("byte 2: expected a digit in the exponent"));
   EXPECT_THAT(ParseError("1e+"), HasSubstr("byte 3"));
   EXPECT_THAT(ParseError(".5"), HasSubstr("byte 0: expected a value"));
   EXPECT_THAT(ParseError("+1"), HasSubstr("byte 0: expected a value"));
@@ -143,19 +151,25 @@ TEST(JsonParseTest, DecodesAllEscapes) {
 }
 
 TEST(JsonParseTest, RejectsBadEscapes) {
-  EXPECT_THAT(ParseError(R"("\x")"), HasSubstr("byte 2: expected an escape character"));
+  EXPECT_THAT(ParseError(R"("\x")"),
+              HasSubstr("byte 2: expected an escape character"));
   EXPECT_THAT(ParseError(R"("\')"), HasSubstr("byte 2"));
-  EXPECT_THAT(ParseError(R"("\u12")"), HasSubstr("byte 5: expected 4 hex digits"));
+  EXPECT_THAT(ParseError(R"("\u12")"),
+              HasSubstr("byte 5: expected 4 hex digits"));
   EXPECT_THAT(ParseError(R"("\u12G4")"), HasSubstr("expected 4 hex digits"));
-  EXPECT_THAT(ParseError("\"\\"), HasSubstr("byte 2: expected an escape character"));
+  EXPECT_THAT(ParseError("\"\\"),
+              HasSubstr("byte 2: expected an escape character"));
 }
 
 TEST(JsonParseTest, RejectsLoneSurrogates) {
-  EXPECT_THAT(ParseError(R"("\ud800")"), HasSubstr("byte 7: expected a \\uDC00-\\uDFFF low surrogate"));
+  EXPECT_THAT(ParseError(R"("\ud800")"),
+              HasSubstr("byte 7: expected a \\uDC00-\\uDFFF low surrogate"));
   EXPECT_THAT(ParseError(R"("\ud800x")"), HasSubstr("low surrogate"));
-  EXPECT_THAT(ParseError(R"("\ud800\u0041")"), HasSubstr("byte 7: expected a \\uDC00"));
+  EXPECT_THAT(ParseError(R"("\ud800\u0041")"),
+              HasSubstr("byte 7: expected a \\uDC00"));
   EXPECT_THAT(ParseError(R"("\ud800\ud800")"), HasSubstr("low surrogate"));
-  EXPECT_THAT(ParseError(R"("\udc00")"), HasSubstr("byte 1: expected a high surrogate"));
+  EXPECT_THAT(ParseError(R"("\udc00")"),
+              HasSubstr("byte 1: expected a high surrogate"));
   EXPECT_THAT(ParseError(R"("\uDFFF\uD800")"), HasSubstr("high surrogate"));
 }
 
@@ -173,13 +187,15 @@ TEST(JsonParseTest, RejectsInvalidUtf8) {
   for (const std::string& s : bad) {
     EXPECT_THAT(ParseError(s), HasSubstr("expected valid UTF-8")) << s.size();
   }
-  EXPECT_THAT(ParseError("\"a\xFF\""), HasSubstr("byte 2: expected valid UTF-8"));
+  EXPECT_THAT(ParseError("\"a\xFF\""),
+              HasSubstr("byte 2: expected valid UTF-8"));
   EXPECT_EQ(Compact("\"\xF4\x8F\xBF\xBF\""), "\"\xF4\x8F\xBF\xBF\"");
   EXPECT_EQ(Compact("\"\xEF\xBF\xBF\""), "\"\xEF\xBF\xBF\"");
 }
 
 TEST(JsonParseTest, RejectsRawControlCharactersInStrings) {
-  EXPECT_THAT(ParseError("\"a\nb\""), HasSubstr("byte 2: expected no raw control character"));
+  EXPECT_THAT(ParseError("\"a\nb\""),
+              HasSubstr("byte 2: expected no raw control character"));
   EXPECT_THAT(ParseError(std::string("\"\0\"", 3)), HasSubstr("byte 1"));
   EXPECT_THAT(ParseError("\"\t\""), HasSubstr("control"));
   EXPECT_EQ(Compact("\"\x7F\""), "\"\x7F\"");  // DEL is not a control here
@@ -191,12 +207,16 @@ TEST(JsonParseTest, RejectsStructuralErrorsWithOffsets) {
   EXPECT_THAT(ParseError("[1,]"), HasSubstr("byte 3: expected a value"));
   EXPECT_THAT(ParseError("[1 2]"), HasSubstr("byte 3: expected ',' or ']'"));
   EXPECT_THAT(ParseError("[1"), HasSubstr("byte 2: expected ',' or ']'"));
-  EXPECT_THAT(ParseError("{\"a\":1,}"), HasSubstr("byte 7: expected '\"' (object key)"));
-  EXPECT_THAT(ParseError("{a:1}"), HasSubstr("byte 1: expected '\"' (object key)"));
+  EXPECT_THAT(ParseError("{\"a\":1,}"),
+              HasSubstr("byte 7: expected '\"' (object key)"));
+  EXPECT_THAT(ParseError("{a:1}"),
+              HasSubstr("byte 1: expected '\"' (object key)"));
   EXPECT_THAT(ParseError("{\"a\" 1}"), HasSubstr("byte 5: expected ':'"));
-  EXPECT_THAT(ParseError("{\"a\":1 \"b\":2}"), HasSubstr("byte 7: expected ',' or '}'"));
+  EXPECT_THAT(ParseError("{\"a\":1 \"b\":2}"),
+              HasSubstr("byte 7: expected ',' or '}'"));
   EXPECT_THAT(ParseError("{"), HasSubstr("byte 1"));
-  EXPECT_THAT(ParseError("\"abc"), HasSubstr("byte 4: expected '\"' (unterminated string)"));
+  EXPECT_THAT(ParseError("\"abc"),
+              HasSubstr("byte 4: expected '\"' (unterminated string)"));
   EXPECT_THAT(ParseError("'a'"), HasSubstr("byte 0: expected a value"));
   EXPECT_THAT(ParseError("tru"), HasSubstr("byte 0: expected 'true'"));
   EXPECT_THAT(ParseError("nul"), HasSubstr("expected 'null'"));
@@ -229,10 +249,13 @@ TEST(JsonParseTest, AcceptsNestingUpTo128Levels) {
 TEST(JsonParseTest, RejectsNestingDeeperThan128Levels) {
   EXPECT_THAT(ParseError(Nested(129, '[', ']', "1")),
               HasSubstr("byte 128: nesting deeper than 128 levels"));
-  EXPECT_THAT(ParseError(Nested(129, '{', '}', "1")), HasSubstr("nesting deeper"));
-  EXPECT_THAT(ParseError(Nested(128, '[', ']', "{}")), HasSubstr("nesting deeper"));
+  EXPECT_THAT(ParseError(Nested(129, '{', '}', "1")),
+              HasSubstr("nesting deeper"));
+  EXPECT_THAT(ParseError(Nested(128, '[', ']', "{}")),
+              HasSubstr("nesting deeper"));
   // Far deeper input fails fast instead of exhausting the stack.
-  EXPECT_THAT(ParseError(std::string(1000000, '[')), HasSubstr("nesting deeper"));
+  EXPECT_THAT(ParseError(std::string(1000000, '[')),
+              HasSubstr("nesting deeper"));
   EXPECT_TRUE(ParseJson(Nested(10, '[', ']', "1"), 10).ok());
   EXPECT_FALSE(ParseJson(Nested(11, '[', ']', "1"), 10).ok());
 }
@@ -328,6 +351,15 @@ TEST(JsonValueTest, BuildsValues) {
   EXPECT_EQ(Str(SerializeJson(moved)), Str(SerializeJson(copy)));
 }
 
+TEST(JsonValueTest, MoveAssignFromOwnChild) {
+  absl::StatusOr<JsonValue> v =
+      ParseJson(R"([["inner string value", [1]], 2])");
+  ASSERT_TRUE(v.ok());
+  JsonValue& root = *v;
+  root = std::move(const_cast<JsonValue&>(root.elements()[0]));
+  EXPECT_EQ(Str(SerializeJson(root)), R"(["inner string value",[1]])");
+}
+
 TEST(JsonValueTest, WipeWipingStringEmptiesTheString) {
   WipingString s = "short";
   WipeWipingString(&s);
@@ -353,8 +385,18 @@ TEST(JsonUtf8Test, ValidatesUtf8) {
 JsonValue RandomValue(std::mt19937* rng, int depth) {
   std::uniform_int_distribution<int> kind(0, depth > 4 ? 4 : 6);
   static const std::vector<std::string> kStrings = {
-      "", "a", "\"", "\\", "/", "\n\r\t\b\f", std::string("\0\x01\x1f", 3),
-      "\x7F", "\xC3\xA9", "\xF0\x9F\x98\x80", "\xE2\x80\xA8", "key with space"};
+      "",
+      "a",
+      "\"",
+      "\\",
+      "/",
+      "\n\r\t\b\f",
+      std::string("\0\x01\x1f", 3),
+      "\x7F",
+      "\xC3\xA9",
+      "\xF0\x9F\x98\x80",
+      "\xE2\x80\xA8",
+      "key with space"};
   switch (kind(*rng)) {
     case 0:
       return JsonValue();
@@ -372,13 +414,15 @@ JsonValue RandomValue(std::mt19937* rng, int depth) {
                                    kStrings[(*rng)() % kStrings.size()]);
     case 5: {
       JsonValue a = JsonValue::EmptyArray();
-      for (int i = (*rng)() % 4; i > 0; --i) a.Append(RandomValue(rng, depth + 1));
+      for (int i = (*rng)() % 4; i > 0; --i)
+        a.Append(RandomValue(rng, depth + 1));
       return a;
     }
     default: {
       JsonValue o = JsonValue::EmptyObject();
       for (int i = (*rng)() % 4; i > 0; --i) {
-        o.Set(kStrings[(*rng)() % kStrings.size()], RandomValue(rng, depth + 1));
+        o.Set(kStrings[(*rng)() % kStrings.size()],
+              RandomValue(rng, depth + 1));
       }
       return o;
     }
@@ -393,7 +437,8 @@ TEST(JsonRoundTripTest, SerializeParseSerializeIsIdentity) {
     absl::StatusOr<JsonValue> parsed = ParseJson(compact);
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(Str(SerializeJson(*parsed)), compact);
-    absl::StatusOr<JsonValue> from_pretty = ParseJson(Str(SerializeJsonPretty(v)));
+    absl::StatusOr<JsonValue> from_pretty =
+        ParseJson(Str(SerializeJsonPretty(v)));
     ASSERT_TRUE(from_pretty.ok()) << from_pretty.status();
     EXPECT_EQ(Str(SerializeJson(*from_pretty)), compact);
   }

@@ -1,0 +1,233 @@
+#include "core/resolver.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/memory_environment_registry.h"
+#include "core/memory_secret_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace zlayer::secrets {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class ResolverTest : public ::testing::Test {
+ protected:
+  ResolverTest() : store_(&clock_), envs_(&clock_), resolver_(&store_, &envs_) {}
+
+  void Put(const std::string& scope, const std::string& name, const std::string& value) {
+    ASSERT_TRUE(store_.SetSecret(scope, name, SecretBytes::FromString(value), {}).ok());
+  }
+
+  std::string EnvScope(const std::string& name, const std::string& project = "") {
+    auto env = envs_.Find(name, project);
+    EXPECT_TRUE(env.ok()) << env.status();
+    return EnvironmentScope(*env);
+  }
+
+  static std::string Value(const ResolvedEnv& out, const std::string& key) {
+    auto it = out.values.find(key);
+    if (it == out.values.end()) return "<missing>";
+    return std::string(it->second.InsecureView());
+  }
+
+  FakeClock clock_;
+  MemorySecretStore store_;
+  MemoryEnvironmentRegistry envs_;
+  Resolver resolver_;
+  ResolveContext ctx_{"shop", ""};
+};
+
+TEST_F(ResolverTest, ResolvesEveryReferenceFormInItsOwnScope) {
+  ASSERT_TRUE(envs_.Create("staging", "", "").ok());
+  ASSERT_TRUE(envs_.Create("staging", "payments", "").ok());
+  Put("shop", "db", "deployment-db");
+  Put("shop/api", "token", "service-token");
+  Put(EnvScope("staging"), "db", "global-staging-db");
+  Put(EnvScope("staging", "payments"), "db", "payments-staging-db");
+  Put(EnvScope("staging"), "API_KEY", "url-form-key");
+
+  std::map<std::string, std::string> env = {
+      {"A", "$S:db"},
+      {"B", "$S:@api/token"},
+      {"C", "$S::staging/db"},
+      {"D", "$S:payments:staging/db"},
+      {"E", "$secret://staging/API_KEY"},
+      {"F", "plain value"},
+      {"G", "$E:HOME"},
+  };
+  auto out = resolver_.Resolve(env, ctx_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "A"), "deployment-db");
+  EXPECT_EQ(Value(*out, "B"), "service-token");
+  EXPECT_EQ(Value(*out, "C"), "global-staging-db");
+  EXPECT_EQ(Value(*out, "D"), "payments-staging-db");
+  EXPECT_EQ(Value(*out, "E"), "url-form-key");
+  EXPECT_EQ(Value(*out, "F"), "plain value");
+  EXPECT_EQ(Value(*out, "G"), "$E:HOME");
+  EXPECT_EQ(out->values.size(), env.size());
+  EXPECT_EQ(out->receipt.size(), 5u);
+}
+
+TEST_F(ResolverTest, EnvironmentRefUsesContextProjectForNameLookup) {
+  ASSERT_TRUE(envs_.Create("prod", "", "").ok());
+  ASSERT_TRUE(envs_.Create("prod", "payments", "").ok());
+  Put(EnvScope("prod"), "db", "global");
+  Put(EnvScope("prod", "payments"), "db", "payments");
+  ResolveContext ctx{"shop", "payments"};
+  auto out = resolver_.Resolve({{"X", "$S::prod/db"}, {"Y", "$secret://prod/db"}}, ctx);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "X"), "payments");
+  EXPECT_EQ(Value(*out, "Y"), "payments");
+}
+
+TEST_F(ResolverTest, EnvironmentCanBeNamedById) {
+  auto env = envs_.Create("qa", "", "");
+  ASSERT_TRUE(env.ok());
+  Put(EnvironmentScope(*env), "k", "v");
+  auto out = resolver_.Resolve({{"X", "$S::" + env->id + "/k"}}, ctx_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "X"), "v");
+}
+
+TEST_F(ResolverTest, ExtractsJsonFields) {
+  Put("shop", "db", R"({"user":"app","port":5432,"ssl":true,"opts":{"b":1,"a":[1,"x"]},"n":null})");
+  Put("shop/api", "cfg", R"({"a/b":"slash key"})");
+  auto out = resolver_.Resolve({{"U", "$S:db/user"},
+                                {"P", "$S:db/port"},
+                                {"S", "$S:db/ssl"},
+                                {"O", "$S:db/opts"},
+                                {"N", "$S:db/n"},
+                                {"K", "$S:@api/cfg/a/b"}},
+                               ctx_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "U"), "app");
+  EXPECT_EQ(Value(*out, "P"), "5432");
+  EXPECT_EQ(Value(*out, "S"), "true");
+  EXPECT_EQ(Value(*out, "O"), R"({"a":[1,"x"],"b":1})");
+  EXPECT_EQ(Value(*out, "N"), "");
+  EXPECT_EQ(Value(*out, "K"), "slash key");
+}
+
+TEST_F(ResolverTest, ReceiptNamesScopeNameVersionAndField) {
+  Put("shop", "db", R"({"password":"p1"})");
+  Put("shop", "db", R"({"password":"p2"})");
+  auto out = resolver_.Resolve({{"PW", "$S:db/password"}, {"PLAIN", "x"}}, ctx_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->receipt.size(), 1u);
+  const ReceiptEntry& r = out->receipt[0];
+  EXPECT_EQ(r.key, "PW");
+  EXPECT_EQ(r.reference, "$S:db/password");
+  EXPECT_EQ(r.target.scope, "shop");
+  EXPECT_EQ(r.target.name, "db");
+  EXPECT_EQ(r.version, 2u);
+  EXPECT_EQ(r.field, "password");
+  EXPECT_EQ(Value(*out, "PW"), "p2");
+}
+
+TEST_F(ResolverTest, FailsAllOrNothingListingEveryBadEntryWithoutValues) {
+  Put("shop", "good", "canary-good-value");
+  Put("shop", "notjson", "canary-not-json");
+  std::map<std::string, std::string> env = {
+      {"OK", "$S:good"},
+      {"MISSING", "$S:nope"},
+      {"BADREF", "$S:a:b"},
+      {"NOENV", "$S::ghost/x"},
+      {"NOFIELD", "$S:notjson/f"},
+  };
+  std::vector<EntryError> errors;
+  auto out = resolver_.Resolve(env, ctx_, &errors);
+  ASSERT_FALSE(out.ok());
+  // The most severe code wins: a malformed reference is INVALID_ARGUMENT.
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string msg(out.status().message());
+  EXPECT_THAT(msg, HasSubstr("4 of 5 env entries"));
+  for (const char* key : {"MISSING", "BADREF", "NOENV", "NOFIELD"}) {
+    EXPECT_THAT(msg, HasSubstr(key));
+  }
+  EXPECT_THAT(msg, Not(HasSubstr("OK (")));
+  EXPECT_THAT(msg, Not(HasSubstr("canary")));
+  ASSERT_EQ(errors.size(), 4u);
+  for (const EntryError& e : errors) {
+    EXPECT_THAT(std::string(e.status.message()), Not(HasSubstr("canary")));
+  }
+}
+
+TEST_F(ResolverTest, MissingSecretIsNotFoundNamingScopeAndName) {
+  auto out = resolver_.Resolve({{"X", "$S:@api/nope"}}, ctx_);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(out.status().message()),
+              HasSubstr("X ($S:@api/nope): secret 'nope' not found in scope 'shop/api'"));
+}
+
+TEST_F(ResolverTest, DeploymentReferenceWithoutDeploymentFails) {
+  Put("shop", "db", "v");
+  auto out = resolver_.Resolve({{"X", "$S:db"}}, ResolveContext{});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ResolverTest, EnvironmentReferenceWithoutRegistryFails) {
+  Resolver no_envs(&store_, nullptr);
+  auto out = no_envs.Resolve({{"X", "$secret://staging/K"}}, ctx_);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ResolverTest, SoftDeletedSecretDoesNotResolve) {
+  Put("shop", "db", "v");
+  ASSERT_TRUE(store_.DeleteSecret("shop", "db").ok());
+  auto out = resolver_.Resolve({{"X", "$S:db"}}, ctx_);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ResolverTest, PlanReportsTargetsWithoutReadingValues) {
+  ASSERT_TRUE(envs_.Create("staging", "", "").ok());
+  ResolvePlan plan = resolver_.Plan(
+      {{"A", "$S:@api/db/pw"}, {"B", "$S::staging/k"}, {"C", "x"}, {"D", "$S:/x"}}, ctx_);
+  ASSERT_EQ(plan.entries.size(), 4u);
+  EXPECT_FALSE(plan.ok());
+  EXPECT_EQ(plan.entries[0].target.scope, "shop/api");
+  EXPECT_EQ(plan.entries[0].target.name, "db");
+  EXPECT_EQ(plan.entries[0].field, "pw");
+  EXPECT_EQ(plan.entries[1].target.scope, EnvScope("staging"));
+  EXPECT_FALSE(plan.entries[2].is_reference);
+  EXPECT_TRUE(plan.entries[3].is_reference);
+  EXPECT_EQ(plan.entries[3].status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ResolverTest, CanonicalReferenceDropsEmptyServiceField) {
+  Put("shop/api", "db", "v");
+  auto out = resolver_.Resolve({{"X", "$S:@api/db/"}}, ctx_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "X"), "v");
+  EXPECT_EQ(out->receipt[0].reference, "$S:@api/db");
+}
+
+TEST_F(ResolverTest, SameSecretReferencedTwiceIsReadOnce) {
+  Put("shop", "db", R"({"u":"a","p":"b"})");
+  auto out = resolver_.Resolve({{"U", "$S:db/u"}, {"P", "$S:db/p"}, {"W", "$S:db"}}, ctx_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "U"), "a");
+  EXPECT_EQ(Value(*out, "P"), "b");
+  EXPECT_EQ(Value(*out, "W"), R"({"u":"a","p":"b"})");
+}
+
+TEST(CombineEntryErrorsTest, DataLossOutranksEverything) {
+  absl::Status s = CombineEntryErrors(
+      {{"A", "$S:a", absl::NotFoundError("x")},
+       {"B", "$S:b", absl::DataLossError("y")},
+       {"C", "$S:c", absl::InvalidArgumentError("z")}},
+      3);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("3 of 3"));
+}
+
+}  // namespace
+}  // namespace zlayer::secrets
