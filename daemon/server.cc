@@ -585,8 +585,14 @@ void Daemon::Drain() {
   // unknown service gets no update), end them instead of idling until the
   // deadline.
   bool finished = state_->calls.WaitForCalls(deadline);
-  state_->calls.WaitForWatchers(
+  bool notified = state_->calls.WaitForWatchers(
       std::min(deadline, absl::Now() + absl::Milliseconds(500)));
+  if (notified && state_->calls.watchers() > 0) {
+    // "Sent" means handed to the transport: cancelling at once can overtake
+    // the NOT_SERVING frame on its way to the client, which then sees only
+    // the cancellation. A short grace lets the frames out first.
+    absl::SleepFor(std::min(absl::Milliseconds(200), deadline - absl::Now()));
+  }
   if (finished) grpc_server_cancel_all_calls(server_->c_server());
   shutdown.join();
   server_->Wait();
