@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/audit_log.h"
 #include "core/environment_registry.h"
 #include "core/secret_bytes.h"
 #include "core/secret_store.h"
@@ -27,19 +28,6 @@ void ToProto(const Environment& in, v1::Environment* out) {
   out->set_scope(EnvironmentScope(in));
 }
 
-const char* TransportName(Transport transport) {
-  switch (transport) {
-    case Transport::kUnix:
-      return "unix";
-    case Transport::kTls:
-      return "tls";
-    case Transport::kInsecureTcp:
-      return "tcp";
-    case Transport::kInProcess:
-      return "inprocess";
-  }
-  return "unknown";
-}
 
 }  // namespace
 
@@ -64,7 +52,7 @@ absl::StatusOr<EnvironmentRegistry*> AdminService::Registry() const {
 grpc::Status AdminService::CreateEnvironment(
     grpc::ServerContext* context, const v1::CreateEnvironmentRequest* request,
     v1::Environment* response) {
-  CallLog log("CreateEnvironment");
+  CallLog log(ctx_, *context, "CreateEnvironment");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
     RETURN_IF_ERROR(ValidateProject(request->project()));
@@ -84,7 +72,7 @@ grpc::Status AdminService::CreateEnvironment(
 grpc::Status AdminService::GetEnvironment(
     grpc::ServerContext* context, const v1::GetEnvironmentRequest* request,
     v1::Environment* response) {
-  CallLog log("GetEnvironment");
+  CallLog log(ctx_, *context, "GetEnvironment");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/false, &log).status());
     RETURN_IF_ERROR(
@@ -103,7 +91,7 @@ grpc::Status AdminService::GetEnvironment(
 grpc::Status AdminService::ListEnvironments(
     grpc::ServerContext* context, const v1::ListEnvironmentsRequest* request,
     v1::ListEnvironmentsResponse* response) {
-  CallLog log("ListEnvironments");
+  CallLog log(ctx_, *context, "ListEnvironments");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/false, &log).status());
     RETURN_IF_ERROR(ValidateProject(request->project()));
@@ -121,7 +109,7 @@ grpc::Status AdminService::ListEnvironments(
 grpc::Status AdminService::UpdateEnvironment(
     grpc::ServerContext* context, const v1::UpdateEnvironmentRequest* request,
     v1::Environment* response) {
-  CallLog log("UpdateEnvironment");
+  CallLog log(ctx_, *context, "UpdateEnvironment");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
     RETURN_IF_ERROR(
@@ -141,7 +129,7 @@ grpc::Status AdminService::UpdateEnvironment(
 grpc::Status AdminService::DeleteEnvironment(
     grpc::ServerContext* context, const v1::DeleteEnvironmentRequest* request,
     v1::DeleteEnvironmentResponse* response) {
-  CallLog log("DeleteEnvironment");
+  CallLog log(ctx_, *context, "DeleteEnvironment");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
     RETURN_IF_ERROR(
@@ -168,7 +156,7 @@ grpc::Status AdminService::DeleteEnvironment(
 grpc::Status AdminService::RotateMasterKey(
     grpc::ServerContext* context, const v1::RotateMasterKeyRequest* request,
     v1::RotateMasterKeyResponse* response) {
-  CallLog log("RotateMasterKey");
+  CallLog log(ctx_, *context, "RotateMasterKey");
   SecretBytes new_key = TakeSecret(request->new_key());
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
@@ -195,13 +183,13 @@ grpc::Status AdminService::RotateMasterKey(
 grpc::Status AdminService::WhoAmI(grpc::ServerContext* context,
                                   const v1::WhoAmIRequest* request,
                                   v1::WhoAmIResponse* response) {
-  CallLog log("WhoAmI");
+  CallLog log(ctx_, *context, "WhoAmI");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal,
                      Identify(*context, /*admin=*/false, &log));
     response->set_subject(principal.Subject());
     for (const std::string& role : principal.roles) response->add_roles(role);
-    response->set_transport(TransportName(principal.transport));
+    response->set_transport(std::string(TransportName(principal.transport)));
     return absl::OkStatus();
   }();
   return log.Finish(status);
