@@ -530,9 +530,6 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     cmd.subject = *subject;
   }
   if (cmd.verb == "credential" && cmd.positionals[1] == "add") {
-    if (value_flags.random) {
-      return Usage("--random does not apply to credentials");
-    }
     absl::StatusOr<ValueSource> source = SelectValueSource(value_flags);
     if (!source.ok()) {
       return Usage(

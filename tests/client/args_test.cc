@@ -188,7 +188,7 @@ TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
             "the credential's secret");
   EXPECT_EQ(UsageError({"credential", "git", "add", "--label", "x", "--host",
                         "h", "--random"}),
-            "--random does not apply to credentials");
+            "option '--random' does not apply to 'credential'");
 }
 
 TEST(ArgsTest, DestroyNeedsYes) {
