@@ -13,16 +13,21 @@
 //
 //   ASSIGN_OR_RETURN(SecretMetadata m,
 //                    store->SetSecret("prod", "db_password", value, {}));
-//   ASSIGN_OR_RETURN(VersionedValue v, store->GetVersioned("prod", "db_password"));
+//   ASSIGN_OR_RETURN(VersionedValue v,
+//                    store->GetVersioned("prod", "db_password"));
 //
 // Error codes used by every implementation (the conformance suite checks them):
 //   InvalidArgument    bad scope/name/value (see ValidateScope/ValidateName)
 //   NotFound           no live secret (or no such version)
-//   AlreadyExists      create-only write (expected_version == 0) on a live secret
-//   FailedPrecondition check-and-set mismatch (expected_version differs)
+//   AlreadyExists      create-only write (expected_version == 0) on a live
+//                      secret
+//   FailedPrecondition check-and-set mismatch (expected_version differs, or
+//                      expected_version > 0 and no live secret)
 //   DataLoss           stored ciphertext fails authentication or is malformed;
 //                      never reported as NotFound and never a wrong value
-//   Unavailable        the backing storage cannot be written (disk full, read-only)
+//   Unavailable        the backing storage cannot be written (disk full,
+//                      read-only, locked past the busy timeout)
+//   OutOfRange         a secret's version counter is exhausted (2^32 - 1)
 // All implementations are thread-safe.
 #ifndef ZLAYER_SECRETS_CORE_SECRET_STORE_H_
 #define ZLAYER_SECRETS_CORE_SECRET_STORE_H_
@@ -71,12 +76,12 @@ struct SecretKey {
 struct SecretMetadata {
   std::string scope;
   std::string name;
-  uint32_t version = 0;     // current (newest) version
-  int64_t created_at = 0;   // Unix seconds, first version
-  int64_t updated_at = 0;   // Unix seconds, newest version
-  uint32_t key_id = 0;      // id of the key that sealed the newest version
+  uint32_t version = 0;    // current (newest) version
+  int64_t created_at = 0;  // Unix seconds, first version
+  int64_t updated_at = 0;  // Unix seconds, newest version
+  uint32_t key_id = 0;     // id of the key that sealed the newest version
   uint32_t max_versions = kDefaultMaxVersions;
-  bool deleted = false;     // soft-deleted (only in listings that ask for it)
+  bool deleted = false;  // soft-deleted (only in listings that ask for it)
   int64_t deleted_at = 0;
 };
 
@@ -106,9 +111,11 @@ struct WriteOptions {
 };
 
 struct ListOptions {
-  std::string name_prefix;     // only names starting with this (byte-wise)
-  std::string page_token;      // from a previous ListPage; "" = first page
-  uint32_t page_size = 100;    // 1..1000; 0 = 100
+  std::string name_prefix;  // only names starting with this (byte-wise)
+  // From a previous ListPage; "" = first page. A malformed token is
+  // InvalidArgument.
+  std::string page_token;
+  uint32_t page_size = 100;  // 0 = 100; larger than 1000 is coerced to 1000
   bool include_deleted = false;
 };
 
@@ -129,7 +136,8 @@ class SecretsProvider {
   // Batch read in one snapshot; missing names are omitted (not errors), but
   // an integrity failure of any present name fails the call with DataLoss.
   virtual absl::StatusOr<absl::flat_hash_map<std::string, SecretBytes>>
-  GetSecrets(absl::string_view scope, const std::vector<std::string>& names) = 0;
+  GetSecrets(absl::string_view scope,
+             const std::vector<std::string>& names) = 0;
   // Metadata of every live secret in `scope`, ordered by name.
   virtual absl::StatusOr<std::vector<SecretMetadata>> ListSecrets(
       absl::string_view scope) = 0;
@@ -151,15 +159,14 @@ class SecretStore : public SecretsProvider {
   virtual absl::StatusOr<VersionedValue> GetVersioned(absl::string_view scope,
                                                       absl::string_view name,
                                                       uint32_t version = 0) = 0;
-  virtual absl::StatusOr<SecretMetadata> GetMetadata(absl::string_view scope,
-                                                     absl::string_view name) = 0;
+  virtual absl::StatusOr<SecretMetadata> GetMetadata(
+      absl::string_view scope, absl::string_view name) = 0;
 
   // Creates or overwrites (new version); a soft-deleted secret is revived
   // with the next version number. Returns the metadata after the write.
-  virtual absl::StatusOr<SecretMetadata> SetSecret(absl::string_view scope,
-                                                   absl::string_view name,
-                                                   const SecretBytes& value,
-                                                   const WriteOptions& options) = 0;
+  virtual absl::StatusOr<SecretMetadata> SetSecret(
+      absl::string_view scope, absl::string_view name, const SecretBytes& value,
+      const WriteOptions& options) = 0;
   // Soft delete. NotFound if there is no live secret.
   virtual absl::Status DeleteSecret(absl::string_view scope,
                                     absl::string_view name) = 0;
@@ -170,18 +177,19 @@ class SecretStore : public SecretsProvider {
   virtual absl::Status DestroySecret(absl::string_view scope,
                                      absl::string_view name) = 0;
   // Writes a new version of an existing live secret; NotFound otherwise.
-  virtual absl::StatusOr<RotationResult> RotateSecret(absl::string_view scope,
-                                                      absl::string_view name,
-                                                      const SecretBytes& value) = 0;
+  virtual absl::StatusOr<RotationResult> RotateSecret(
+      absl::string_view scope, absl::string_view name,
+      const SecretBytes& value) = 0;
   // Newest first. NotFound if there is no live secret.
   virtual absl::StatusOr<std::vector<VersionInfo>> ListVersions(
       absl::string_view scope, absl::string_view name) = 0;
   // Copies the value of `version` into a new version. NotFound if the secret
-  // or that version does not exist.
+  // or that version does not exist; InvalidArgument for version 0.
   virtual absl::StatusOr<SecretMetadata> RollbackSecret(absl::string_view scope,
                                                         absl::string_view name,
                                                         uint32_t version) = 0;
-  // A page of metadata in `scope`, ordered by name.
+  // A page of metadata in `scope`, ordered by name (byte-wise); the prefix
+  // is matched literally (no wildcards).
   virtual absl::StatusOr<ListPage> List(absl::string_view scope,
                                         const ListOptions& options) = 0;
 };

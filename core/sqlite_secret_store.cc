@@ -1,0 +1,919 @@
+#include "core/sqlite_secret_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "core/store_common.h"
+
+namespace zlayer::secrets {
+namespace {
+
+// --- Schema
+// -------------------------------------------------------------------
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// Ordered; each runs once, in the same transaction that records it in
+// schema_migrations and PRAGMA user_version. Never edit a shipped entry:
+// append a new one. docs/storage.md describes every table and column.
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", R"sql(
+CREATE TABLE schema_migrations (
+  version     INTEGER PRIMARY KEY NOT NULL,
+  description TEXT NOT NULL,
+  applied_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE secrets (
+  scope           TEXT NOT NULL,
+  name            TEXT NOT NULL,
+  current_version INTEGER NOT NULL CHECK (current_version BETWEEN 1 AND 4294967295),
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  max_versions    INTEGER NOT NULL CHECK (max_versions BETWEEN 1 AND 1000),
+  deleted_at      INTEGER,
+  PRIMARY KEY (scope, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE secret_versions (
+  scope      TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  version    INTEGER NOT NULL CHECK (version BETWEEN 1 AND 4294967295),
+  key_id     INTEGER NOT NULL CHECK (key_id BETWEEN 0 AND 4294967295),
+  created_at INTEGER NOT NULL,
+  ciphertext BLOB NOT NULL,
+  PRIMARY KEY (scope, name, version),
+  FOREIGN KEY (scope, name) REFERENCES secrets (scope, name) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE environments (
+  id          TEXT PRIMARY KEY NOT NULL,
+  name        TEXT NOT NULL,
+  project     TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  UNIQUE (project, name)
+) STRICT;
+)sql"},
+};
+
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
+                  static_cast<size_t>(kSqliteSchemaVersion),
+              "kSqliteSchemaVersion must be the last migration");
+
+// The key check value: a fixed plaintext sealed under associated data that no
+// secret row can produce (secret scopes are never empty, versions never 0).
+constexpr absl::string_view kKeyCheckMetaKey = "key_check";
+constexpr absl::string_view kKeyCheckPlaintext = "zlayer-secrets key check v1";
+constexpr absl::string_view kKeyMismatch =
+    "the master key does not match this store (key check failed)";
+
+std::string KeyCheckAd(uint32_t key_id) {
+  return SecretAssociatedData("", "zlayer-secrets/key-check", 0, key_id);
+}
+
+// --- Rows
+// ---------------------------------------------------------------------
+
+struct Row {
+  uint32_t current_version = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  uint32_t max_versions = kDefaultMaxVersions;
+  bool deleted = false;
+  int64_t deleted_at = 0;
+};
+
+absl::Status NotFound() { return absl::NotFoundError("secret not found"); }
+
+// Integer columns read back from the file are checked: a value outside its
+// range means someone edited the file.
+absl::StatusOr<uint32_t> ColumnU32(const Statement& st, int column,
+                                   absl::string_view what) {
+  const int64_t v = st.ColumnInt64(column);
+  if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
+    return absl::DataLossError(absl::StrCat("stored ", what, " out of range"));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+// Reads the `secrets` row of (scope, name). False when there is none.
+absl::StatusOr<bool> ReadRow(Database& db, absl::string_view scope,
+                             absl::string_view name, Row* row) {
+  ASSIGN_OR_RETURN(ScopedStatement st,
+                   db.Prepare("SELECT current_version, created_at, updated_at, "
+                              "max_versions, deleted_at FROM secrets "
+                              "WHERE scope = ?1 AND name = ?2"));
+  RETURN_IF_ERROR(st->BindText(1, scope));
+  RETURN_IF_ERROR(st->BindText(2, name));
+  ASSIGN_OR_RETURN(bool found, st->Step());
+  if (!found) return false;
+  ASSIGN_OR_RETURN(row->current_version, ColumnU32(*st, 0, "version"));
+  row->created_at = st->ColumnInt64(1);
+  row->updated_at = st->ColumnInt64(2);
+  ASSIGN_OR_RETURN(row->max_versions, ColumnU32(*st, 3, "max_versions"));
+  if (row->current_version == 0 || row->max_versions == 0 ||
+      row->max_versions > kMaxMaxVersions) {
+    return absl::DataLossError("stored secret row is malformed");
+  }
+  row->deleted = !st->ColumnIsNull(4);
+  row->deleted_at = row->deleted ? st->ColumnInt64(4) : 0;
+  return true;
+}
+
+// DataLoss if version rows newer than `current` exist: the secret's version
+// counter was rolled back underneath its values.
+absl::Status CheckNoNewerVersions(Database& db, absl::string_view scope,
+                                  absl::string_view name, uint32_t current) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement st,
+      db.Prepare("SELECT EXISTS (SELECT 1 FROM secret_versions "
+                 "WHERE scope = ?1 AND name = ?2 AND version > ?3)"));
+  RETURN_IF_ERROR(st->BindText(1, scope));
+  RETURN_IF_ERROR(st->BindText(2, name));
+  RETURN_IF_ERROR(st->BindInt64(3, current));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (row && st->ColumnInt64(0) != 0) {
+    return absl::DataLossError(
+        "stored versions are newer than the secret's current version");
+  }
+  return absl::OkStatus();
+}
+
+SecretMetadata MakeMetadata(absl::string_view scope, absl::string_view name,
+                            const Row& row, uint32_t key_id) {
+  SecretMetadata m;
+  m.scope = std::string(scope);
+  m.name = std::string(name);
+  m.version = row.current_version;
+  m.created_at = row.created_at;
+  m.updated_at = row.updated_at;
+  m.key_id = key_id;
+  m.max_versions = row.max_versions;
+  m.deleted = row.deleted;
+  m.deleted_at = row.deleted_at;
+  return m;
+}
+
+// One page of `scope`, in name order: names in [prefix, upper) and > after.
+// `limit` < 0 = no limit.
+absl::StatusOr<std::vector<SecretMetadata>> ListRows(
+    Database& db, absl::string_view scope, absl::string_view prefix,
+    const absl::optional<std::string>& upper, absl::string_view after,
+    bool include_deleted, int64_t limit) {
+  // Two texts rather than an "?6 IS NULL OR" clause, so the planner always
+  // sees a plain range on the primary key.
+  static constexpr absl::string_view kBase =
+      "SELECT s.name, s.current_version, s.created_at, s.updated_at, "
+      "s.max_versions, s.deleted_at, v.key_id "
+      "FROM secrets AS s LEFT JOIN secret_versions AS v "
+      "ON v.scope = s.scope AND v.name = s.name AND v.version = "
+      "s.current_version "
+      "WHERE s.scope = ?1 AND s.name >= ?2 AND s.name > ?3 "
+      "AND (?4 OR s.deleted_at IS NULL) ";
+  static const std::string kUnbounded =
+      absl::StrCat(kBase, "ORDER BY s.name LIMIT ?5");
+  static const std::string kBounded =
+      absl::StrCat(kBase, "AND s.name < ?6 ORDER BY s.name LIMIT ?5");
+  ASSIGN_OR_RETURN(ScopedStatement st,
+                   db.Prepare(upper.has_value() ? kBounded : kUnbounded));
+  RETURN_IF_ERROR(st->BindText(1, scope));
+  RETURN_IF_ERROR(st->BindText(2, prefix));
+  RETURN_IF_ERROR(st->BindText(3, after));
+  RETURN_IF_ERROR(st->BindInt64(4, include_deleted ? 1 : 0));
+  RETURN_IF_ERROR(st->BindInt64(5, limit));
+  if (upper.has_value()) RETURN_IF_ERROR(st->BindText(6, *upper));
+  std::vector<SecretMetadata> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, st->Step());
+    if (!more) break;
+    Row row;
+    ASSIGN_OR_RETURN(row.current_version, ColumnU32(*st, 1, "version"));
+    row.created_at = st->ColumnInt64(2);
+    row.updated_at = st->ColumnInt64(3);
+    ASSIGN_OR_RETURN(row.max_versions, ColumnU32(*st, 4, "max_versions"));
+    row.deleted = !st->ColumnIsNull(5);
+    row.deleted_at = row.deleted ? st->ColumnInt64(5) : 0;
+    // Listings are metadata only: a missing current row shows key id 0 here
+    // and fails as DataLoss when the value is read.
+    uint32_t key_id = 0;
+    if (!st->ColumnIsNull(6)) {
+      ASSIGN_OR_RETURN(key_id, ColumnU32(*st, 6, "key id"));
+    }
+    out.push_back(MakeMetadata(scope, st->ColumnText(0), row, key_id));
+  }
+  return out;
+}
+
+absl::Status CreateFileIfMissing(const std::string& path) {
+  // SQLite would create the file with the umask's mode; secrets metadata is
+  // not for other users, and SQLite gives -wal/-shm the main file's mode.
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return absl::OkStatus();
+  }
+  if (errno == EEXIST) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status ApplyPragmas(Database& db, const SqliteStoreOptions& options) {
+  ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode = WAL"));
+  if (mode != "wal") {
+    return absl::UnavailableError(
+        absl::StrCat("could not enable WAL mode (journal_mode is ", mode, ")"));
+  }
+  const bool full =
+      options.synchronous == SqliteStoreOptions::Synchronous::kFull;
+  RETURN_IF_ERROR(db.Execute(full ? "PRAGMA synchronous = FULL"
+                                  : "PRAGMA synchronous = NORMAL"));
+  RETURN_IF_ERROR(db.Execute("PRAGMA foreign_keys = ON"));
+  ASSIGN_OR_RETURN(int64_t sync, db.QueryInt64("PRAGMA synchronous"));
+  ASSIGN_OR_RETURN(int64_t fk, db.QueryInt64("PRAGMA foreign_keys"));
+  if (sync != (full ? 2 : 1) || fk != 1) {
+    return absl::InternalError("SQLite did not accept the store's pragmas");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// --- Reader pool
+// --------------------------------------------------------------
+
+// Reader connections, opened lazily up to a limit; callers beyond it wait.
+class SqliteSecretStore::ReaderPool {
+ public:
+  ReaderPool(std::string path, absl::Duration busy_timeout, int max_open)
+      : path_(std::move(path)),
+        busy_timeout_(busy_timeout),
+        max_open_(std::max(max_open, 1)) {}
+
+  absl::StatusOr<std::unique_ptr<Database>> Take() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &ReaderPool::CanTake));
+    if (!idle_.empty()) {
+      std::unique_ptr<Database> db = std::move(idle_.back());
+      idle_.pop_back();
+      return db;
+    }
+    ++open_;
+    absl::StatusOr<std::unique_ptr<Database>> db = OpenReader();
+    if (!db.ok()) --open_;
+    return db;
+  }
+
+  void Give(std::unique_ptr<Database> db) {
+    absl::MutexLock lock(&mu_);
+    idle_.push_back(std::move(db));
+  }
+
+ private:
+  bool CanTake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !idle_.empty() || open_ < max_open_;
+  }
+
+  absl::StatusOr<std::unique_ptr<Database>> OpenReader() {
+    DatabaseOptions options;
+    options.flags = SQLITE_OPEN_READWRITE;  // never create: the writer did
+    options.busy_timeout = busy_timeout_;
+    ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                     Database::Open(path_, options));
+    // Readers only read; make SQLite enforce it.
+    RETURN_IF_ERROR(db->Execute("PRAGMA query_only = ON"));
+    return db;
+  }
+
+  const std::string path_;
+  const absl::Duration busy_timeout_;
+  const int max_open_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Database>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// --- Open
+// ---------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<SqliteSecretStore>> SqliteSecretStore::Open(
+    const SqliteStoreOptions& options, std::unique_ptr<Keyring> keyring,
+    Clock* clock) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("store path is empty");
+  }
+  if (keyring == nullptr || clock == nullptr) {
+    return absl::InvalidArgumentError("store needs a keyring and a clock");
+  }
+  if (options.max_readers < 1) {
+    return absl::InvalidArgumentError("max_readers must be at least 1");
+  }
+  RETURN_IF_ERROR(CreateFileIfMissing(options.path));
+  DatabaseOptions db_options;
+  db_options.busy_timeout = options.busy_timeout;
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> writer,
+                   Database::Open(options.path, db_options));
+  RETURN_IF_ERROR(ApplyPragmas(*writer, options));
+
+  {
+    // Check the key, migrate, and record the key check value in one write
+    // transaction: any failure rolls back and leaves the file as it was.
+    ASSIGN_OR_RETURN(
+        Transaction txn,
+        Transaction::Begin(writer.get(), TransactionMode::kImmediate));
+    ASSIGN_OR_RETURN(int64_t schema, writer->QueryInt64("PRAGMA user_version"));
+    if (schema > kSqliteSchemaVersion || schema < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store schema version ", schema, " is newer than this build (",
+          kSqliteSchemaVersion, ")"));
+    }
+    if (schema > 0) {
+      ASSIGN_OR_RETURN(
+          ScopedStatement st,
+          writer->Prepare("SELECT value FROM meta WHERE key = ?1"));
+      RETURN_IF_ERROR(st->BindText(1, kKeyCheckMetaKey));
+      ASSIGN_OR_RETURN(bool found, st->Step());
+      if (!found) return absl::DataLossError("store has no key check value");
+      const std::string blob(st->ColumnBlob(0));
+      ASSIGN_OR_RETURN(uint32_t key_id, BlobKeyId(blob));
+      absl::StatusOr<SecretBytes> plain =
+          keyring->Decrypt(blob, KeyCheckAd(key_id));
+      if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
+        return absl::FailedPreconditionError(kKeyMismatch);
+      }
+      // The store, not the caller, decides which key seals new values; it
+      // changes only through RotateKey.
+      RETURN_IF_ERROR(keyring->SetActive(key_id));
+    }
+    const int64_t now = clock->NowUnixSeconds();
+    for (const Migration& m : kMigrations) {
+      if (m.version <= schema) continue;
+      RETURN_IF_ERROR(writer->Execute(m.sql));
+      ASSIGN_OR_RETURN(ScopedStatement st,
+                       writer->Prepare("INSERT INTO schema_migrations "
+                                       "(version, description, applied_at) "
+                                       "VALUES (?1, ?2, ?3)"));
+      RETURN_IF_ERROR(st->BindInt64(1, m.version));
+      RETURN_IF_ERROR(st->BindText(2, m.description));
+      RETURN_IF_ERROR(st->BindInt64(3, now));
+      RETURN_IF_ERROR(st->Run());
+      // PRAGMA takes no parameters; the value is a compile-time constant.
+      RETURN_IF_ERROR(
+          writer->Execute(absl::StrCat("PRAGMA user_version = ", m.version)));
+    }
+    if (schema == 0) {
+      const uint32_t key_id = keyring->active_key_id();
+      ASSIGN_OR_RETURN(
+          std::string blob,
+          keyring->Encrypt(SecretBytes::FromString(kKeyCheckPlaintext),
+                           KeyCheckAd(key_id)));
+      ASSIGN_OR_RETURN(ScopedStatement st,
+                       writer->Prepare("INSERT INTO meta (key, value) "
+                                       "VALUES (?1, ?2)"));
+      RETURN_IF_ERROR(st->BindText(1, kKeyCheckMetaKey));
+      RETURN_IF_ERROR(st->BindBlob(2, blob));
+      RETURN_IF_ERROR(st->Run());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+  }
+
+  auto readers = std::make_unique<ReaderPool>(
+      options.path, options.busy_timeout, options.max_readers);
+  return std::unique_ptr<SqliteSecretStore>(
+      new SqliteSecretStore(options, std::move(writer), std::move(readers),
+                            std::move(keyring), clock));
+}
+
+SqliteSecretStore::SqliteSecretStore(SqliteStoreOptions options,
+                                     std::unique_ptr<Database> writer,
+                                     std::unique_ptr<ReaderPool> readers,
+                                     std::unique_ptr<Keyring> keyring,
+                                     Clock* clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      keyring_(std::move(keyring)),
+      writer_(std::move(writer)),
+      readers_(std::move(readers)) {}
+
+SqliteSecretStore::~SqliteSecretStore() = default;
+
+// --- Transactions
+// -------------------------------------------------------------
+
+absl::Status SqliteSecretStore::RunInWriteTransaction(
+    absl::FunctionRef<absl::Status(Database&)> fn) {
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(
+      Transaction txn,
+      Transaction::Begin(writer_.get(), TransactionMode::kImmediate));
+  RETURN_IF_ERROR(fn(*writer_));
+  return txn.Commit();
+}
+
+absl::Status SqliteSecretStore::RunInReadTransaction(
+    absl::FunctionRef<absl::Status(Database&)> fn) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, readers_->Take());
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Transaction txn,
+                     Transaction::Begin(db.get(), TransactionMode::kDeferred));
+    RETURN_IF_ERROR(fn(*db));
+    return txn.Commit();
+  }();
+  readers_->Give(std::move(db));
+  return status;
+}
+
+// --- Reads
+// --------------------------------------------------------------------
+
+absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
+    Database& db, absl::string_view scope, absl::string_view name,
+    uint32_t version) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  Row row;
+  ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+  if (!found || row.deleted) return NotFound();
+  RETURN_IF_ERROR(CheckNoNewerVersions(db, scope, name, row.current_version));
+  if (version == 0) version = row.current_version;
+  if (version > row.current_version) {
+    return absl::NotFoundError(absl::StrCat("version ", version, " not found"));
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement st,
+      db.Prepare("SELECT key_id, ciphertext FROM secret_versions "
+                 "WHERE scope = ?1 AND name = ?2 AND version = ?3"));
+  RETURN_IF_ERROR(st->BindText(1, scope));
+  RETURN_IF_ERROR(st->BindText(2, name));
+  RETURN_IF_ERROR(st->BindInt64(3, version));
+  ASSIGN_OR_RETURN(bool has_version, st->Step());
+  if (!has_version) {
+    // Versions inside the retention window are never deleted by the store.
+    if (version >= OldestKeptVersion(row.current_version, row.max_versions)) {
+      return absl::DataLossError(
+          absl::StrCat("stored version ", version, " is missing"));
+    }
+    return absl::NotFoundError(
+        absl::StrCat("version ", version, " was pruned"));
+  }
+  ASSIGN_OR_RETURN(uint32_t key_id, ColumnU32(*st, 0, "key id"));
+  absl::StatusOr<SecretBytes> value = keyring_->Decrypt(
+      st->ColumnBlob(1), SecretAssociatedData(scope, name, version, key_id));
+  if (!value.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored version ", version,
+        " failed its integrity check: ", value.status().message()));
+  }
+  return VersionedValue{*std::move(value), version};
+}
+
+absl::StatusOr<SecretBytes> SqliteSecretStore::GetSecret(
+    absl::string_view scope, absl::string_view name) {
+  ASSIGN_OR_RETURN(VersionedValue v, GetVersioned(scope, name, 0));
+  return std::move(v.value);
+}
+
+absl::StatusOr<VersionedValue> SqliteSecretStore::GetVersioned(
+    absl::string_view scope, absl::string_view name, uint32_t version) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  absl::StatusOr<VersionedValue> out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) {
+    out = ReadValue(db, scope, name, version);
+    return out.status();
+  }));
+  return out;
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, SecretBytes>>
+SqliteSecretStore::GetSecrets(absl::string_view scope,
+                              const std::vector<std::string>& names) {
+  RETURN_IF_ERROR(ValidateScope(scope));
+  for (const std::string& name : names) RETURN_IF_ERROR(ValidateName(name));
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  absl::flat_hash_map<std::string, SecretBytes> out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    for (const std::string& name : names) {
+      absl::StatusOr<VersionedValue> v = ReadValue(db, scope, name, 0);
+      if (absl::IsNotFound(v.status())) continue;
+      if (!v.ok()) return v.status();
+      out.insert_or_assign(name, std::move(v->value));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+SqliteSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  std::vector<absl::StatusOr<VersionedValue>> out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) {
+    out.clear();
+    out.reserve(keys.size());
+    for (const SecretKey& k : keys) {
+      out.push_back(ReadValue(db, k.scope, k.name, 0));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<SecretMetadata>> SqliteSecretStore::ListSecrets(
+    absl::string_view scope) {
+  RETURN_IF_ERROR(ValidateScope(scope));
+  std::vector<SecretMetadata> out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(out, ListRows(db, scope, "", absl::nullopt, "",
+                                   /*include_deleted=*/false, /*limit=*/-1));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<ListPage> SqliteSecretStore::List(absl::string_view scope,
+                                                 const ListOptions& options) {
+  RETURN_IF_ERROR(ValidateScope(scope));
+  ASSIGN_OR_RETURN(std::string after, DecodePageToken(options.page_token));
+  const uint32_t page_size = EffectivePageSize(options.page_size);
+  const absl::optional<std::string> upper =
+      PrefixUpperBound(options.name_prefix);
+  ListPage page;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    // One extra row tells whether another page follows.
+    ASSIGN_OR_RETURN(
+        page.secrets,
+        ListRows(db, scope, options.name_prefix, upper, after,
+                 options.include_deleted, static_cast<int64_t>(page_size) + 1));
+    return absl::OkStatus();
+  }));
+  if (page.secrets.size() > page_size) {
+    page.secrets.resize(page_size);
+    page.next_page_token = EncodePageToken(page.secrets.back().name);
+  }
+  return page;
+}
+
+absl::StatusOr<bool> SqliteSecretStore::Exists(absl::string_view scope,
+                                               absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  bool live = false;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    Row row;
+    ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+    live = found && !row.deleted;
+    return absl::OkStatus();
+  }));
+  return live;
+}
+
+absl::StatusOr<SecretMetadata> SqliteSecretStore::GetMetadata(
+    absl::string_view scope, absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  SecretMetadata out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    Row row;
+    ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+    if (!found || row.deleted) return NotFound();
+    ASSIGN_OR_RETURN(
+        ScopedStatement st,
+        db.Prepare("SELECT key_id FROM secret_versions "
+                   "WHERE scope = ?1 AND name = ?2 AND version = ?3"));
+    RETURN_IF_ERROR(st->BindText(1, scope));
+    RETURN_IF_ERROR(st->BindText(2, name));
+    RETURN_IF_ERROR(st->BindInt64(3, row.current_version));
+    ASSIGN_OR_RETURN(bool has_version, st->Step());
+    if (!has_version) {
+      return absl::DataLossError("the current version's row is missing");
+    }
+    ASSIGN_OR_RETURN(uint32_t key_id, ColumnU32(*st, 0, "key id"));
+    out = MakeMetadata(scope, name, row, key_id);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<VersionInfo>> SqliteSecretStore::ListVersions(
+    absl::string_view scope, absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  std::vector<VersionInfo> out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    Row row;
+    ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+    if (!found || row.deleted) return NotFound();
+    ASSIGN_OR_RETURN(ScopedStatement st,
+                     db.Prepare("SELECT version, created_at, key_id "
+                                "FROM secret_versions "
+                                "WHERE scope = ?1 AND name = ?2 "
+                                "ORDER BY version DESC"));
+    RETURN_IF_ERROR(st->BindText(1, scope));
+    RETURN_IF_ERROR(st->BindText(2, name));
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, st->Step());
+      if (!more) break;
+      VersionInfo info;
+      ASSIGN_OR_RETURN(info.version, ColumnU32(*st, 0, "version"));
+      info.created_at = st->ColumnInt64(1);
+      ASSIGN_OR_RETURN(info.key_id, ColumnU32(*st, 2, "key id"));
+      out.push_back(info);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// --- Writes
+// -------------------------------------------------------------------
+
+absl::StatusOr<SecretMetadata> SqliteSecretStore::Write(
+    Database& db, absl::string_view scope, absl::string_view name,
+    const SecretBytes& value, const WriteOptions& options) {
+  RETURN_IF_ERROR(ValidateWrite(scope, name, value, options));
+  Row row;
+  ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+  const bool live = found && !row.deleted;
+  RETURN_IF_ERROR(CheckExpectedVersion(options.expected_version, live,
+                                       live ? row.current_version : 0));
+  const uint32_t previous = found ? row.current_version : 0;
+  RETURN_IF_ERROR(CheckNoNewerVersions(db, scope, name, previous));
+  ASSIGN_OR_RETURN(uint32_t version, NextVersion(previous));
+  const int64_t now = clock_->NowUnixSeconds();
+  if (!found) row.created_at = now;
+  row.current_version = version;
+  row.updated_at = now;
+  row.max_versions =
+      EffectiveMaxVersions(options.max_versions, found ? row.max_versions : 0);
+  row.deleted = false;
+  row.deleted_at = 0;
+
+  const uint32_t key_id = keyring_->active_key_id();
+  ASSIGN_OR_RETURN(std::string blob,
+                   keyring_->Encrypt(value, SecretAssociatedData(
+                                                scope, name, version, key_id)));
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement st,
+        db.Prepare(found ? "UPDATE secrets SET current_version = ?3, "
+                           "updated_at = ?4, max_versions = ?5, "
+                           "deleted_at = NULL WHERE scope = ?1 AND name = ?2"
+                         : "INSERT INTO secrets (scope, name, current_version, "
+                           "created_at, updated_at, max_versions, deleted_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?4, ?5, NULL)"));
+    RETURN_IF_ERROR(st->BindText(1, scope));
+    RETURN_IF_ERROR(st->BindText(2, name));
+    RETURN_IF_ERROR(st->BindInt64(3, version));
+    RETURN_IF_ERROR(st->BindInt64(4, now));
+    RETURN_IF_ERROR(st->BindInt64(5, row.max_versions));
+    RETURN_IF_ERROR(st->Run());
+  }
+  {
+    ASSIGN_OR_RETURN(ScopedStatement st,
+                     db.Prepare("INSERT INTO secret_versions (scope, name, "
+                                "version, key_id, created_at, ciphertext) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    RETURN_IF_ERROR(st->BindText(1, scope));
+    RETURN_IF_ERROR(st->BindText(2, name));
+    RETURN_IF_ERROR(st->BindInt64(3, version));
+    RETURN_IF_ERROR(st->BindInt64(4, key_id));
+    RETURN_IF_ERROR(st->BindInt64(5, now));
+    RETURN_IF_ERROR(st->BindBlob(6, blob));
+    RETURN_IF_ERROR(st->Run());
+  }
+  {
+    ASSIGN_OR_RETURN(ScopedStatement st,
+                     db.Prepare("DELETE FROM secret_versions WHERE scope = ?1 "
+                                "AND name = ?2 AND version < ?3"));
+    RETURN_IF_ERROR(st->BindText(1, scope));
+    RETURN_IF_ERROR(st->BindText(2, name));
+    RETURN_IF_ERROR(
+        st->BindInt64(3, OldestKeptVersion(version, row.max_versions)));
+    RETURN_IF_ERROR(st->Run());
+  }
+  return MakeMetadata(scope, name, row, key_id);
+}
+
+absl::StatusOr<SecretMetadata> SqliteSecretStore::SetSecret(
+    absl::string_view scope, absl::string_view name, const SecretBytes& value,
+    const WriteOptions& options) {
+  // Validated before any lock or transaction: bad input writes nothing.
+  RETURN_IF_ERROR(ValidateWrite(scope, name, value, options));
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  SecretMetadata out;
+  RETURN_IF_ERROR(RunInWriteTransaction([&](Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(out, Write(db, scope, name, value, options));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<RotationResult> SqliteSecretStore::RotateSecret(
+    absl::string_view scope, absl::string_view name, const SecretBytes& value) {
+  RETURN_IF_ERROR(ValidateWrite(scope, name, value, WriteOptions{}));
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  RotationResult out;
+  RETURN_IF_ERROR(RunInWriteTransaction([&](Database& db) -> absl::Status {
+    Row row;
+    ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+    if (!found || row.deleted) return NotFound();
+    WriteOptions options;
+    options.expected_version = row.current_version;
+    ASSIGN_OR_RETURN(SecretMetadata m, Write(db, scope, name, value, options));
+    out = RotationResult{row.current_version, m.version};
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<SecretMetadata> SqliteSecretStore::RollbackSecret(
+    absl::string_view scope, absl::string_view name, uint32_t version) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  if (version == 0) {
+    return absl::InvalidArgumentError("rollback needs a version (>= 1)");
+  }
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  SecretMetadata out;
+  RETURN_IF_ERROR(RunInWriteTransaction([&](Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(VersionedValue old, ReadValue(db, scope, name, version));
+    ASSIGN_OR_RETURN(out, Write(db, scope, name, old.value, WriteOptions{}));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status SqliteSecretStore::DeleteSecret(absl::string_view scope,
+                                             absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  return RunInWriteTransaction([&](Database& db) -> absl::Status {
+    Row row;
+    ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+    if (!found || row.deleted) return NotFound();
+    ASSIGN_OR_RETURN(ScopedStatement st,
+                     db.Prepare("UPDATE secrets SET deleted_at = ?3 "
+                                "WHERE scope = ?1 AND name = ?2"));
+    RETURN_IF_ERROR(st->BindText(1, scope));
+    RETURN_IF_ERROR(st->BindText(2, name));
+    RETURN_IF_ERROR(st->BindInt64(3, clock_->NowUnixSeconds()));
+    return st->Run();
+  });
+}
+
+absl::Status SqliteSecretStore::UndeleteSecret(absl::string_view scope,
+                                               absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  return RunInWriteTransaction([&](Database& db) -> absl::Status {
+    Row row;
+    ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
+    if (!found || !row.deleted) {
+      return absl::NotFoundError("no soft-deleted secret with this name");
+    }
+    ASSIGN_OR_RETURN(ScopedStatement st,
+                     db.Prepare("UPDATE secrets SET deleted_at = NULL "
+                                "WHERE scope = ?1 AND name = ?2"));
+    RETURN_IF_ERROR(st->BindText(1, scope));
+    RETURN_IF_ERROR(st->BindText(2, name));
+    return st->Run();
+  });
+}
+
+absl::Status SqliteSecretStore::DestroySecret(absl::string_view scope,
+                                              absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  return RunInWriteTransaction([&](Database& db) -> absl::Status {
+    // Versions first and explicitly, rather than relying on the cascade.
+    for (const char* sql :
+         {"DELETE FROM secret_versions WHERE scope = ?1 AND name = ?2",
+          "DELETE FROM secrets WHERE scope = ?1 AND name = ?2"}) {
+      ASSIGN_OR_RETURN(ScopedStatement st, db.Prepare(sql));
+      RETURN_IF_ERROR(st->BindText(1, scope));
+      RETURN_IF_ERROR(st->BindText(2, name));
+      RETURN_IF_ERROR(st->Run());
+    }
+    // The last statement's count: the secrets row decides existence.
+    if (db.Changes() == 0) return NotFound();
+    return absl::OkStatus();
+  });
+}
+
+// --- Keys
+// ---------------------------------------------------------------------
+
+absl::Status SqliteSecretStore::ReencryptAll(Database& db,
+                                             const Aead& new_aead) {
+  struct Sealed {
+    std::string scope;
+    std::string name;
+    uint32_t version;
+    uint32_t key_id;
+    std::string ciphertext;
+  };
+  // Collected first: updating rows of a table while stepping through it is
+  // not well-defined in SQLite.
+  std::vector<Sealed> rows;
+  {
+    ASSIGN_OR_RETURN(ScopedStatement st,
+                     db.Prepare("SELECT scope, name, version, key_id, "
+                                "ciphertext FROM secret_versions"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, st->Step());
+      if (!more) break;
+      Sealed s;
+      s.scope = std::string(st->ColumnText(0));
+      s.name = std::string(st->ColumnText(1));
+      ASSIGN_OR_RETURN(s.version, ColumnU32(*st, 2, "version"));
+      ASSIGN_OR_RETURN(s.key_id, ColumnU32(*st, 3, "key id"));
+      s.ciphertext = std::string(st->ColumnBlob(4));
+      rows.push_back(std::move(s));
+    }
+  }
+  const uint32_t new_id = new_aead.key_id();
+  for (const Sealed& s : rows) {
+    absl::StatusOr<SecretBytes> plain = keyring_->Decrypt(
+        s.ciphertext,
+        SecretAssociatedData(s.scope, s.name, s.version, s.key_id));
+    if (!plain.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("key rotation stopped: stored version ", s.version,
+                       " failed its integrity check"));
+    }
+    ASSIGN_OR_RETURN(
+        std::string blob,
+        new_aead.Encrypt(
+            *plain, SecretAssociatedData(s.scope, s.name, s.version, new_id)));
+    ASSIGN_OR_RETURN(ScopedStatement st,
+                     db.Prepare("UPDATE secret_versions SET key_id = ?4, "
+                                "ciphertext = ?5 WHERE scope = ?1 "
+                                "AND name = ?2 AND version = ?3"));
+    RETURN_IF_ERROR(st->BindText(1, s.scope));
+    RETURN_IF_ERROR(st->BindText(2, s.name));
+    RETURN_IF_ERROR(st->BindInt64(3, s.version));
+    RETURN_IF_ERROR(st->BindInt64(4, new_id));
+    RETURN_IF_ERROR(st->BindBlob(5, blob));
+    RETURN_IF_ERROR(st->Run());
+  }
+  ASSIGN_OR_RETURN(std::string check,
+                   new_aead.Encrypt(SecretBytes::FromString(kKeyCheckPlaintext),
+                                    KeyCheckAd(new_id)));
+  ASSIGN_OR_RETURN(ScopedStatement st,
+                   db.Prepare("UPDATE meta SET value = ?2 WHERE key = ?1"));
+  RETURN_IF_ERROR(st->BindText(1, kKeyCheckMetaKey));
+  RETURN_IF_ERROR(st->BindBlob(2, check));
+  RETURN_IF_ERROR(st->Run());
+  if (db.Changes() != 1) {
+    return absl::DataLossError("store has no key check value");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteSecretStore::RotateKey(uint32_t new_key_id,
+                                          SecretBytes new_key) {
+  absl::MutexLock key_lock(&key_mu_);
+  if (new_key_id == keyring_->active_key_id()) {
+    return absl::InvalidArgumentError("the new key id is already active");
+  }
+  // A standalone AEAD seals the re-encrypted rows, so the ring's active key
+  // changes only once the transaction has committed.
+  ASSIGN_OR_RETURN(std::unique_ptr<SodiumAead> new_aead,
+                   SodiumAead::Create(new_key_id, new_key.Clone()));
+  absl::Status added = keyring_->AddKey(new_key_id, std::move(new_key));
+  if (absl::IsAlreadyExists(added)) {
+    // The id is already in the ring (given by the caller, or left by an
+    // earlier rotation that failed). Carry on only if it is the same key.
+    static constexpr absl::string_view kProbeAd = "zlayer-secrets/key-probe";
+    ASSIGN_OR_RETURN(
+        std::string probe,
+        new_aead->Encrypt(SecretBytes::FromString("probe"), kProbeAd));
+    if (!keyring_->Decrypt(probe, kProbeAd).ok()) {
+      return absl::AlreadyExistsError(
+          "the keyring holds a different key under this id");
+    }
+  } else if (!added.ok()) {
+    return added;
+  }
+  RETURN_IF_ERROR(RunInWriteTransaction(
+      [&](Database& db) { return ReencryptAll(db, *new_aead); }));
+  return keyring_->SetActive(new_key_id);
+}
+
+absl::StatusOr<uint32_t> SqliteSecretStore::ActiveKeyId() {
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  return keyring_->active_key_id();
+}
+
+}  // namespace zlayer::secrets
