@@ -1,0 +1,143 @@
+// The daemon's options (DaemonOptions) and how they are read from the command
+// line and an optional config file.
+//
+// Flags take `--name=value` or `--name value`; booleans may be bare
+// (`--insecure-loopback`). `--config FILE` reads `key = value` lines whose keys
+// are the flag names without the dashes ('#' starts a comment, values may be
+// double-quoted); flags given on the command line override the file, and a
+// list flag given on the command line replaces the file's list.
+//
+//   ProcessEnvironment env{geteuid(), getenv("HOME") ? getenv("HOME") : ""};
+//   absl::StatusOr<CommandLine> cl = ParseCommandLine(args, env);
+//   if (!cl.ok()) { /* one-line error */ }
+//   if (cl->help) std::cout << UsageText("zlayer-secretsd");
+//
+// Defaults (documented in UsageText too):
+//   --data-dir  /var/lib/zlayer/secrets for root, else ~/.zlayer/secrets
+//               (`./x run` passes .data)
+//   --socket    {data-dir}/zlayer-secretsd.sock
+#ifndef ZLAYER_SECRETS_DAEMON_CONFIG_H_
+#define ZLAYER_SECRETS_DAEMON_CONFIG_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+
+namespace grpc {
+class Service;
+}  // namespace grpc
+
+namespace zlayer::secrets {
+
+inline constexpr char kDaemonVersion[] = "0.1.0";
+
+// SQLite's PRAGMA synchronous: FULL makes every acknowledged write durable
+// across power loss; NORMAL (in WAL mode) may lose the last commits on power
+// loss but never corrupts.
+enum class SynchronousMode { kFull, kNormal };
+
+struct DaemonOptions {
+  // Where the store, the key file (unless --key-file) and TLS state live.
+  // Created 0700 if missing. Required (ParseCommandLine fills the default).
+  std::string data_dir;
+  // Unix socket path ("" = {data_dir}/zlayer-secretsd.sock); its directory
+  // is created 0750 if missing, the socket is 0660.
+  std::string socket_path;
+  // Names the key file secrets_{deployment}.key.
+  std::string deployment = "zlayer";
+  // Explicit master key file (e.g. a systemd credential, --key-file
+  // %d/master-key); never generated.
+  absl::optional<std::string> key_file;
+
+  // Optional TCP endpoint "HOST:PORT" ("[::1]:PORT" for IPv6; port 0 picks
+  // a free one). Requires TLS (tls_cert + tls_key) unless HOST is a loopback
+  // address and insecure_loopback is set.
+  std::string listen;
+  std::string tls_cert;       // PEM certificate chain
+  std::string tls_key;        // PEM private key
+  std::string tls_client_ca;  // PEM CA bundle: set = mTLS (client certs
+                              // required and verified)
+  bool insecure_loopback = false;
+
+  // Unix peers treated as administrators besides the daemon's uid and root.
+  std::vector<int64_t> admin_uids;
+  std::vector<int64_t> admin_gids;
+
+  SynchronousMode synchronous = SynchronousMode::kFull;
+  // How long in-flight calls may run after SIGTERM/SIGINT before they are
+  // cancelled.
+  absl::Duration drain_timeout = absl::Seconds(10);
+  // Upper bound of threads serving calls (gRPC ResourceQuota).
+  int max_threads = 16;
+
+  // Request limits (see Limits in daemon/service_context.h).
+  size_t max_message_bytes = size_t{8} << 20;
+  size_t max_value_bytes = size_t{1} << 20;
+  size_t max_names_per_batch = 1000;
+  size_t max_env_entries = 1000;
+  size_t max_import_bytes = size_t{4} << 20;
+
+  // trace, debug, info, warn, error, off.
+  std::string log_level = "info";
+
+  // Embedding and tests only: further services registered on the server
+  // (not owned; must outlive the Daemon). Never set from flags.
+  std::vector<grpc::Service*> extra_services;
+};
+
+// Checks the combination of options: TLS/plaintext rules, ranges, names.
+// InvalidArgument naming the offending flag.
+absl::Status ValidateOptions(const DaemonOptions& options);
+
+// The host and port of DaemonOptions::listen. InvalidArgument if malformed.
+struct HostPort {
+  std::string host;  // without IPv6 brackets
+  int port = 0;
+};
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view listen);
+// True for "localhost", 127.0.0.0/8 and ::1.
+bool IsLoopbackHost(absl::string_view host);
+
+// What the process environment contributes to the defaults.
+struct ProcessEnvironment {
+  uid_t euid = 0;
+  std::string home;  // $HOME; may be empty
+};
+
+// The default --data-dir: /var/lib/zlayer/secrets for root, else
+// {home}/.zlayer/secrets. FailedPrecondition without an absolute home.
+absl::StatusOr<std::string> DefaultDataDir(const ProcessEnvironment& env);
+
+struct CommandLine {
+  DaemonOptions options;
+  bool help = false;     // --help: print UsageText and exit 0
+  bool version = false;  // --version
+  std::string config_file;
+};
+
+// Parses `args` (argv without argv[0]), reading --config if given, fills the
+// defaults and validates. InvalidArgument with a one-line message for an
+// unknown flag, a missing or bad value, or a bad config line
+// ("FILE:LINE: ..."); NotFound when the config file is missing.
+absl::StatusOr<CommandLine> ParseCommandLine(
+    const std::vector<std::string>& args, const ProcessEnvironment& env);
+
+// Parses config file text onto `options` (keys as in the file format above).
+// `source` names the file in error messages.
+absl::Status ApplyConfigText(absl::string_view text, absl::string_view source,
+                             DaemonOptions* options);
+
+std::string UsageText(absl::string_view program);
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_DAEMON_CONFIG_H_

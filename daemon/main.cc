@@ -1,0 +1,62 @@
+// zlayer-secretsd: parses flags, creates the Daemon, runs it until
+// SIGTERM/SIGINT. Exit codes: 0 after a clean drain (or --help/--version),
+// 2 for bad flags or config, 1 for any other failure. Errors are one line on
+// stderr.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "daemon/config.h"
+#include "daemon/server.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+int Fail(const absl::Status& status, int code) {
+  std::cerr << "zlayer-secretsd: " << status.message() << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using zlayer::secrets::CommandLine;
+  using zlayer::secrets::Daemon;
+
+  // Logs go to stderr (the journal under systemd), as key=value fields.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("zlayer-secretsd"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v",
+                      spdlog::pattern_time_type::utc);
+
+  const char* home = std::getenv("HOME");
+  zlayer::secrets::ProcessEnvironment env{geteuid(), home ? home : ""};
+  absl::StatusOr<CommandLine> cl = zlayer::secrets::ParseCommandLine(
+      std::vector<std::string>(argv + 1, argv + argc), env);
+  if (!cl.ok()) return Fail(cl.status(), 2);
+  if (cl->help) {
+    std::cout << zlayer::secrets::UsageText("zlayer-secretsd");
+    return 0;
+  }
+  if (cl->version) {
+    std::cout << "zlayer-secretsd " << zlayer::secrets::kDaemonVersion << "\n";
+    return 0;
+  }
+
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon =
+      Daemon::Create(std::move(cl->options));
+  if (!daemon.ok()) {
+    spdlog::error("event=start_failed error=\"{}\"",
+                  std::string(daemon.status().message()));
+    return Fail(daemon.status(), 1);
+  }
+  absl::Status status = (*daemon)->Run();
+  daemon->reset();
+  if (!status.ok()) return Fail(status, 1);
+  spdlog::info("event=exit code=0");
+  return 0;
+}

@@ -1,0 +1,591 @@
+#include "daemon/server.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/access.h"
+#include "core/clock.h"
+#include "core/key_manager.h"
+#include "core/secret_bytes.h"
+#include "core/status_macros.h"
+#include "daemon/call_tracker.h"
+#include "daemon/caller_identity.h"
+#include "daemon/local_admin_authorizer.h"
+#include "daemon/service_context.h"
+#include "daemon/unix_listener.h"
+#include "grpc/grpc.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/service_type.h"
+#include "grpcpp/resource_quota.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
+#include "spdlog/spdlog.h"
+
+namespace zlayer::secrets {
+namespace {
+
+// Connections with no call for this long are closed. It also bounds
+// connections handed over with AddInsecureChannelFromFd, which the handshake
+// timeout does not cover.
+constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
+// Server keepalive pings find dead peers of long-lived calls (e.g. health
+// Watch) and of idle connections.
+constexpr int kKeepaliveTimeMs = 2 * 60 * 1000;
+constexpr int kKeepaliveTimeoutMs = 20 * 1000;
+// How often gRPC's FileWatcherCertificateProvider re-reads the staged TLS
+// files (they change only when SIGHUP stages new ones).
+constexpr unsigned int kTlsRefreshSeconds = 1;
+
+absl::Status ErrnoStatus(absl::string_view what, absl::string_view path,
+                         int err) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(err)));
+}
+
+void BlockDaemonSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Writes to a closed peer must be errors, not process death.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+absl::Status DisableCoreDumps() {
+  rlimit none{0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) {
+    return ErrnoStatus("setrlimit", "RLIMIT_CORE", errno);
+  }
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return ErrnoStatus("prctl", "PR_SET_DUMPABLE", errno);
+  }
+  return absl::OkStatus();
+}
+
+// mkdir -p with `mode` for the directories it creates (the last one is
+// chmod'ed to `mode` even if the umask is stricter or looser).
+absl::Status MakeDirectories(const std::string& path, mode_t mode) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " exists and is not a directory"));
+    }
+    return absl::OkStatus();
+  }
+  size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    RETURN_IF_ERROR(MakeDirectories(path.substr(0, slash), mode));
+  }
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return ErrnoStatus("mkdir", path, errno);
+  }
+  if (chmod(path.c_str(), mode) != 0) return ErrnoStatus("chmod", path, errno);
+  return absl::OkStatus();
+}
+
+absl::Status PrepareDataDir(const std::string& dir) {
+  RETURN_IF_ERROR(MakeDirectories(dir, 0700));
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir, errno);
+  if ((st.st_mode & 0077) != 0) {
+    spdlog::warn(
+        "event=data_dir_permissions path={} mode={:o} advice=\"chmod 0700\"",
+        dir, st.st_mode & 0777);
+  }
+  return absl::OkStatus();
+}
+
+// Removes `dir` and the files and directories directly below it (TLS state
+// is at most two levels deep).
+void RemoveTree(const std::string& dir, int depth = 2) {
+  DIR* d = opendir(dir.c_str());
+  if (d != nullptr) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = absl::StrCat(dir, "/", name);
+      struct stat st;
+      if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && depth > 1) {
+        RemoveTree(path, depth - 1);
+      } else {
+        unlink(path.c_str());
+      }
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
+                                          absl::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status WriteNewFile(const std::string& path, absl::string_view data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("create", path, errno);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return ErrnoStatus("write", path, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) return ErrnoStatus("close", path, errno);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// TLS files and their reload.
+//
+// gRPC 1.51 offers no way to swap the credentials of a listening port, but
+// its FileWatcherCertificateProvider re-reads its files every
+// kTlsRefreshSeconds and hands new ones to later handshakes (checking that
+// key and certificate belong together). The operator's files are not watched
+// directly: edits would then take effect half-way through. Instead the
+// daemon stages a validated copy in {data_dir}/tls/gen-N/ (0700 directory,
+// 0600 files) and the provider watches {data_dir}/tls/current/*.pem, where
+// `current` is a symlink switched atomically with rename(). So new files are
+// taken exactly when SIGHUP asks (within a second), a bad file is refused
+// with the old ones still served, and the previous generation is kept until
+// the next switch so that a read racing the switch never hits a missing file.
+// The staged copies are removed when the daemon stops.
+class TlsFiles {
+ public:
+  static absl::StatusOr<std::unique_ptr<TlsFiles>> Create(
+      const DaemonOptions& options) {
+    std::string dir = absl::StrCat(options.data_dir, "/tls");
+    RemoveTree(dir);  // left over by a daemon that did not stop cleanly
+    if (mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir", dir, errno);
+    auto files = std::unique_ptr<TlsFiles>(new TlsFiles(options, dir));
+    RETURN_IF_ERROR(files->Stage());
+    return files;
+  }
+
+  ~TlsFiles() { RemoveTree(dir_); }
+
+  // Validates and stages the operator's files, then switches `current`.
+  absl::Status Stage() {
+    ASSIGN_OR_RETURN(std::string cert, ReadWholeFile(cert_src_, "--tls-cert"));
+    ASSIGN_OR_RETURN(std::string key, ReadWholeFile(key_src_, "--tls-key"));
+    std::string ca;
+    if (!ca_src_.empty()) {
+      ASSIGN_OR_RETURN(ca, ReadWholeFile(ca_src_, "--tls-client-ca"));
+    }
+    absl::Status status = Validate(cert, key, ca);
+    if (status.ok()) status = Switch(cert, key, ca);
+    WipeString(&key);
+    return status;
+  }
+
+  std::string cert_path() const { return dir_ + "/current/cert.pem"; }
+  std::string key_path() const { return dir_ + "/current/key.pem"; }
+  std::string ca_path() const {
+    return ca_src_.empty() ? std::string() : dir_ + "/current/ca.pem";
+  }
+  bool mutual() const { return !ca_src_.empty(); }
+
+ private:
+  TlsFiles(const DaemonOptions& options, std::string dir)
+      : dir_(std::move(dir)),
+        cert_src_(options.tls_cert),
+        key_src_(options.tls_key),
+        ca_src_(options.tls_client_ca) {}
+
+  absl::Status Validate(absl::string_view cert, absl::string_view key,
+                        absl::string_view ca) const {
+    if (!absl::StrContains(cert, "-----BEGIN CERTIFICATE-----")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls-cert ", cert_src_, ": no PEM certificate in the file"));
+    }
+    if (!absl::StrContains(key, "-----BEGIN ") ||
+        !absl::StrContains(key, "PRIVATE KEY-----")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls-key ", key_src_, ": no PEM private key in the file"));
+    }
+    if (!ca_src_.empty() &&
+        !absl::StrContains(ca, "-----BEGIN CERTIFICATE-----")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls-client-ca ", ca_src_, ": no PEM certificate in the file"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Switch(absl::string_view cert, absl::string_view key,
+                      absl::string_view ca) {
+    std::string gen_name = absl::StrCat("gen-", ++generation_);
+    std::string gen = absl::StrCat(dir_, "/", gen_name);
+    if (mkdir(gen.c_str(), 0700) != 0) return ErrnoStatus("mkdir", gen, errno);
+    absl::Status status = WriteNewFile(gen + "/cert.pem", cert);
+    if (status.ok()) status = WriteNewFile(gen + "/key.pem", key);
+    if (status.ok() && !ca_src_.empty()) {
+      status = WriteNewFile(gen + "/ca.pem", ca);
+    }
+    std::string link_tmp = dir_ + "/current.tmp";
+    unlink(link_tmp.c_str());
+    if (status.ok() && symlink(gen_name.c_str(), link_tmp.c_str()) != 0) {
+      status = ErrnoStatus("symlink", link_tmp, errno);
+    }
+    std::string link = dir_ + "/current";
+    if (status.ok() && rename(link_tmp.c_str(), link.c_str()) != 0) {
+      status = ErrnoStatus("rename", link, errno);
+    }
+    if (!status.ok()) {
+      RemoveTree(gen, 1);
+      return status;
+    }
+    if (generation_ > 2) {
+      RemoveTree(absl::StrCat(dir_, "/gen-", generation_ - 2), 1);
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string dir_;
+  const std::string cert_src_;
+  const std::string key_src_;
+  const std::string ca_src_;
+  uint64_t generation_ = 0;
+};
+
+// What the services use, in destruction order (services last out).
+struct DaemonState {
+  RealClock clock;
+  CallTracker calls;
+  // Held until the store takes it.
+  absl::optional<MasterKey> master_key;
+  std::unique_ptr<LocalAdminAuthorizer> authorizer;
+  std::unique_ptr<UnixListener> listener;
+  std::unique_ptr<UnixPeerIdentifier> unix_identifier;
+  std::unique_ptr<ApiKeyIdentifier> tcp_identifier;
+  std::unique_ptr<TransportIdentifier> identifier;
+  ServiceContext context;
+  std::vector<std::unique_ptr<grpc::Service>> services;
+};
+
+Daemon::Daemon(DaemonOptions options)
+    : options_(std::move(options)), state_(std::make_unique<DaemonState>()) {}
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
+  // Before any thread exists, so that every thread inherits the mask.
+  BlockDaemonSignals();
+  RETURN_IF_ERROR(DisableCoreDumps());
+  RETURN_IF_ERROR(ValidateOptions(options));
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  auto daemon = std::unique_ptr<Daemon>(new Daemon(std::move(options)));
+  RETURN_IF_ERROR(daemon->Init());
+  return daemon;
+}
+
+absl::Status Daemon::Init() {
+  RETURN_IF_ERROR(PrepareDataDir(options_.data_dir));
+
+  // The socket first: a second daemon on the same socket stops here, before
+  // it touches the key or the store.
+  UnixListenerOptions listener_options;
+  listener_options.path = options_.socket_path;
+  ASSIGN_OR_RETURN(state_->listener,
+                   UnixListener::Create(std::move(listener_options)));
+
+  RETURN_IF_ERROR(OpenStorage());
+
+  LocalAdminOptions admin;
+  admin.daemon_uid = geteuid();
+  admin.admin_uids = options_.admin_uids;
+  admin.admin_gids = options_.admin_gids;
+  state_->authorizer = std::make_unique<LocalAdminAuthorizer>(admin);
+
+  state_->unix_identifier =
+      std::make_unique<UnixPeerIdentifier>(state_->listener.get());
+  if (!options_.listen.empty()) {
+    // No API key store yet (issue "identity"): TCP callers are
+    // UNAUTHENTICATED until one is plugged in here.
+    state_->tcp_identifier = std::make_unique<ApiKeyIdentifier>(
+        /*verifier=*/nullptr,
+        options_.tls_cert.empty() ? Transport::kInsecureTcp : Transport::kTls);
+  }
+  state_->identifier = std::make_unique<TransportIdentifier>(
+      state_->unix_identifier.get(), state_->tcp_identifier.get());
+
+  ServiceContext& context = state_->context;
+  context.authorizer = state_->authorizer.get();
+  context.identifier = state_->identifier.get();
+  context.clock = &state_->clock;
+  context.limits.max_message_bytes = options_.max_message_bytes;
+  context.limits.max_value_bytes = options_.max_value_bytes;
+  context.limits.max_names_per_batch = options_.max_names_per_batch;
+  context.limits.max_env_entries = options_.max_env_entries;
+  context.limits.max_import_bytes = options_.max_import_bytes;
+
+  if (!options_.tls_cert.empty()) {
+    ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
+  }
+  return StartServer();
+}
+
+absl::Status Daemon::OpenStorage() {
+  KeyManagerOptions key_options;
+  key_options.deployment = options_.deployment;
+  key_options.key_dir = options_.data_dir;
+  key_options.key_file = options_.key_file;
+  key_options.env = RealEnvironment();
+  ASSIGN_OR_RETURN(std::unique_ptr<KeyManager> keys,
+                   KeyManager::Create(std::move(key_options)));
+  ASSIGN_OR_RETURN(MasterKey master, keys->GetOrCreateKey());
+  // The source and the file, never the key.
+  spdlog::info("event=master_key source=\"{}\" path={} deployment={}",
+               std::string(KeySourceName(master.source)),
+               master.path.empty() ? "-" : master.path, options_.deployment);
+  state_->master_key = std::move(master);
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartServer() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  for (auto& service : state_->services) builder.RegisterService(service.get());
+  for (grpc::Service* service : options_.extra_services) {
+    builder.RegisterService(service);
+  }
+  const int max_message =
+      static_cast<int>(std::min<size_t>(options_.max_message_bytes, INT32_MAX));
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(max_message);
+  grpc::ResourceQuota quota("zlayer-secretsd");
+  quota.SetMaxThreads(options_.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.experimental().SetInterceptorCreators(state_->calls.Factories());
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             kMaxConnectionIdleMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             kKeepaliveTimeoutMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+
+  if (!options_.listen.empty()) {
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    if (tls_files_ != nullptr) {
+      auto provider =
+          tls_files_->mutual()
+              ? std::make_shared<
+                    grpc::experimental::FileWatcherCertificateProvider>(
+                    tls_files_->key_path(), tls_files_->cert_path(),
+                    tls_files_->ca_path(), kTlsRefreshSeconds)
+              : std::make_shared<
+                    grpc::experimental::FileWatcherCertificateProvider>(
+                    tls_files_->key_path(), tls_files_->cert_path(),
+                    kTlsRefreshSeconds);
+      grpc::experimental::TlsServerCredentialsOptions tls(provider);
+      tls.watch_identity_key_cert_pairs();
+      if (tls_files_->mutual()) {
+        tls.watch_root_certs();
+        tls.set_cert_request_type(
+            GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+      } else {
+        tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+      }
+      credentials = grpc::experimental::TlsServerCredentials(tls);
+    } else {
+      // ValidateOptions allowed this only for loopback + --insecure-loopback.
+      credentials = grpc::InsecureServerCredentials();
+    }
+    builder.AddListeningPort(options_.listen, credentials, &tcp_port_);
+  }
+
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
+    return absl::UnavailableError(
+        options_.listen.empty()
+            ? std::string("cannot start the gRPC server")
+            : absl::StrCat("cannot start the gRPC server (is --listen ",
+                           options_.listen, " free and valid?)"));
+  }
+  if (!options_.listen.empty() && tcp_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen));
+  }
+  SetHealth(false);
+  return absl::OkStatus();
+}
+
+void Daemon::SetHealth(bool serving) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);
+  health->SetServingStatus("", serving);
+  for (const std::string& name : service_names_) {
+    health->SetServingStatus(name, serving);
+  }
+}
+
+absl::Status Daemon::Run() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (ran_) return absl::FailedPreconditionError("Daemon::Run called twice");
+    ran_ = true;
+  }
+  signal_thread_ = std::thread([this] { SignalLoop(); });
+  absl::Status status = state_->listener->Start(server_.get());
+  if (status.ok()) {
+    SetHealth(true);
+    serving_ = true;
+    spdlog::info(
+        "event=ready socket={} tcp_port={} tls={} mtls={} threads={} pid={}",
+        options_.socket_path, tcp_port_, tls_files_ != nullptr,
+        tls_files_ != nullptr && tls_files_->mutual(), options_.max_threads,
+        getpid());
+    mu_.LockWhen(absl::Condition(&shutdown_requested_));
+    mu_.Unlock();
+  }
+  Drain();
+  signal_thread_exit_ = true;
+  // Wakes sigwait() in the signal thread if it is still waiting; the signal
+  // is directed at that thread only, where it is blocked and consumed.
+  pthread_kill(signal_thread_.native_handle(), SIGHUP);
+  signal_thread_.join();
+  return status;
+}
+
+void Daemon::RequestShutdown() {
+  absl::MutexLock lock(&mu_);
+  shutdown_requested_ = true;
+}
+
+void Daemon::SignalLoop() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  while (!signal_thread_exit_) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (signal_thread_exit_) return;
+    if (sig == SIGHUP) {
+      if (tls_files_ == nullptr) {
+        spdlog::info("event=signal signal=SIGHUP action=none reason=no_tls");
+        continue;
+      }
+      absl::Status status = ReloadTls();
+      if (status.ok()) {
+        spdlog::info("event=tls_reloaded");
+      } else {
+        spdlog::error("event=tls_reload_failed error=\"{}\" action=kept_old",
+                      std::string(status.message()));
+      }
+      continue;
+    }
+    spdlog::info("event=signal signal={} action=drain drain_timeout={}",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 absl::FormatDuration(options_.drain_timeout));
+    RequestShutdown();
+    return;
+  }
+}
+
+absl::Status Daemon::ReloadTls() {
+  if (tls_files_ == nullptr) {
+    return absl::FailedPreconditionError("TLS is not configured");
+  }
+  return tls_files_->Stage();
+}
+
+void Daemon::Drain() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (drained_) return;
+    drained_ = true;
+  }
+  serving_ = false;
+  absl::Time start = absl::Now();
+  absl::Time deadline = start + options_.drain_timeout;
+  state_->calls.BeginDrain();
+  // NOT_SERVING for everything, and frozen there: health watchers learn
+  // about the drain before connections go away.
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService()) {
+    health->Shutdown();
+  }
+  state_->listener->Stop();
+  // Shutdown() refuses new calls at once and waits for the ones in flight
+  // until the deadline (then cancels them).
+  std::thread shutdown(
+      [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+  // Health Watch streams never end by themselves: once every other call is
+  // done and the watchers were sent NOT_SERVING (bounded: a watcher of an
+  // unknown service gets no update), end them instead of idling until the
+  // deadline.
+  bool finished = state_->calls.WaitForCalls(deadline);
+  state_->calls.WaitForWatchers(
+      std::min(deadline, absl::Now() + absl::Milliseconds(500)));
+  if (finished) grpc_server_cancel_all_calls(server_->c_server());
+  shutdown.join();
+  server_->Wait();
+  spdlog::info("event=drained duration_ms={}",
+               absl::ToInt64Milliseconds(absl::Now() - start));
+  // Close the store before returning: SQLite checkpoints and releases its
+  // files here.
+  state_->context.store = nullptr;
+  state_->context.environments = nullptr;
+  tls_files_.reset();
+}
+
+Daemon::~Daemon() {
+  if (server_ != nullptr) {
+    bool drained;
+    {
+      absl::MutexLock lock(&mu_);
+      drained = drained_;
+    }
+    if (!drained) {
+      // Never ran: stop at once.
+      if (grpc::HealthCheckServiceInterface* health =
+              server_->GetHealthCheckService()) {
+        health->Shutdown();
+      }
+      if (state_->listener != nullptr) state_->listener->Stop();
+      server_->Shutdown(std::chrono::system_clock::now());
+      server_->Wait();
+    }
+  }
+  server_.reset();
+}
+
+}  // namespace zlayer::secrets

@@ -1,0 +1,120 @@
+// Daemon: the zlayer-secretsd process. Owns the store, the gRPC server, the
+// Unix socket listener, the optional TLS TCP port, health, reflection and
+// signal handling.
+//
+//   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Create(options);
+//   if (!daemon.ok()) return Fail(daemon.status());
+//   return (*daemon)->Run().ok() ? 0 : 1;  // until SIGTERM/SIGINT
+//
+// Lifecycle
+//   Create()  blocks SIGTERM/SIGINT/SIGHUP in the calling thread (threads
+//             started later inherit the mask, so only the signal thread of
+//             Run() ever sees them: no async handlers), disables core dumps
+//             (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), creates the data directory
+//             0700, binds the Unix socket (refusing a live one), resolves the
+//             master key, opens the store and the environment registry, and
+//             starts the gRPC server with health NOT_SERVING.
+//   Run()     starts accepting on the socket, sets health SERVING (overall
+//             and per service) and waits for SIGTERM/SIGINT or
+//             RequestShutdown(). Then drains: health NOT_SERVING, the socket
+//             stops accepting and is removed, Server::Shutdown(now +
+//             drain_timeout) lets in-flight calls finish (and cancels what
+//             is left after the deadline), the store is closed. Returns OK
+//             after a drain.
+//   SIGHUP    reloads the TLS files (see ReloadTls()).
+//
+// Threading model: gRPC's synchronous API with a bounded pool (a
+// ResourceQuota caps the threads at max_threads). SQLite calls block (fsync
+// for FULL durability takes ~125 us, a busy database longer); in the sync
+// model each call runs on a pool thread where blocking is expected, so no
+// completion-queue reactor thread is ever held up by storage, and the
+// handlers stay plain straight-line code.
+//
+// Call Create() before starting other threads (so they inherit the blocked
+// signals). One Daemon per process at a time.
+#ifndef ZLAYER_SECRETS_DAEMON_SERVER_H_
+#define ZLAYER_SECRETS_DAEMON_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/config.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace zlayer::secrets {
+
+class TlsFiles;
+struct DaemonState;
+
+class Daemon {
+ public:
+  // Everything up to a started server (see above). InvalidArgument for bad
+  // options; AlreadyExists when another daemon serves the socket;
+  // FailedPrecondition / InvalidArgument / NotFound from the key manager
+  // (wrong or unreadable key); Unavailable when the TCP port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Create(DaemonOptions options);
+
+  // Stops everything still running (as a drain with no grace).
+  ~Daemon();
+
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Serves until SIGTERM/SIGINT or RequestShutdown(), then drains. Call once.
+  absl::Status Run();
+
+  // Asks Run() to drain and return. Thread-safe; not async-signal-safe
+  // (signals reach the daemon through its signal thread instead).
+  void RequestShutdown();
+
+  // Re-reads --tls-cert/--tls-key/--tls-client-ca (what SIGHUP does).
+  // FailedPrecondition without TLS; the error of a missing or malformed file,
+  // in which case the old files stay in use.
+  absl::Status ReloadTls();
+
+  // The bound TCP port (useful with --listen HOST:0); 0 without TCP.
+  int tcp_port() const { return tcp_port_; }
+  const std::string& socket_path() const { return options_.socket_path; }
+  // True between the end of start-up and the start of the drain.
+  bool serving() const { return serving_.load(); }
+
+ private:
+  explicit Daemon(DaemonOptions options);
+
+  absl::Status Init();
+  absl::Status OpenStorage();
+  absl::Status StartServer();
+  void SetHealth(bool serving);
+  void SignalLoop();
+  void Drain();
+
+  const DaemonOptions options_;
+  std::unique_ptr<DaemonState> state_;
+  std::unique_ptr<TlsFiles> tls_files_;
+  std::unique_ptr<grpc::Server> server_;
+  int tcp_port_ = 0;
+  std::atomic<bool> serving_{false};
+  std::vector<std::string> service_names_;
+
+  absl::Mutex mu_;
+  bool shutdown_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool ran_ ABSL_GUARDED_BY(mu_) = false;
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread signal_thread_;
+  std::atomic<bool> signal_thread_exit_{false};
+};
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_DAEMON_SERVER_H_

@@ -1,0 +1,274 @@
+#include "daemon/unix_listener.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_posix.h"
+#include "spdlog/spdlog.h"
+
+namespace zlayer::secrets {
+namespace {
+
+absl::Status ErrnoStatus(absl::string_view what, absl::string_view path,
+                         int err) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(err)));
+}
+
+absl::StatusOr<sockaddr_un> SocketAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty()) return absl::InvalidArgumentError("socket path is empty");
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path is ", path.size(), " bytes; at most ",
+                     sizeof(addr.sun_path) - 1, " fit in sun_path: ", path));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+std::string ParentDirectory(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Creates the socket's parent directory (one level) with `mode` if missing.
+absl::Status EnsureParentDirectory(const std::string& path, mode_t mode) {
+  std::string dir = ParentDirectory(path);
+  struct stat st;
+  if (stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("socket directory ", dir, " is not a directory"));
+    }
+    return absl::OkStatus();
+  }
+  if (errno != ENOENT) return ErrnoStatus("stat", dir, errno);
+  if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+    return ErrnoStatus("mkdir", dir, errno);
+  }
+  // mkdir() applies the umask; the mode is part of the contract.
+  if (chmod(dir.c_str(), mode) != 0) return ErrnoStatus("chmod", dir, errno);
+  return absl::OkStatus();
+}
+
+// Removes a socket file nobody answers on. AlreadyExists when a server
+// accepts connections on it.
+absl::Status RemoveStaleSocket(const std::string& path,
+                               const sockaddr_un& addr) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoStatus("lstat", path, errno);
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " exists and is not a socket; refusing to replace it"));
+  }
+  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return ErrnoStatus("socket", path, errno);
+  int rc =
+      connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  close(probe);
+  if (rc == 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("another server is listening on ", path,
+                     " (is zlayer-secretsd already running?)"));
+  }
+  if (err != ECONNREFUSED) {
+    return ErrnoStatus("probing existing socket", path, err);
+  }
+  spdlog::info("event=stale_socket_removed path={}", path);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus("unlink stale socket", path, errno);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Create(
+    UnixListenerOptions options) {
+  absl::StatusOr<sockaddr_un> addr = SocketAddress(options.path);
+  if (!addr.ok()) return addr.status();
+  absl::Status status =
+      EnsureParentDirectory(options.path, options.directory_mode);
+  if (!status.ok()) return status;
+  status = RemoveStaleSocket(options.path, *addr);
+  if (!status.ok()) return status;
+
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket", options.path, errno);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EADDRINUSE) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("socket path ", options.path, " is in use"));
+    }
+    return ErrnoStatus("bind", options.path, err);
+  }
+  struct stat st;
+  // The mode is set before listen(): until then nobody can connect.
+  if (chmod(options.path.c_str(), options.socket_mode) != 0 ||
+      lstat(options.path.c_str(), &st) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(options.path.c_str());
+    return ErrnoStatus("chmod", options.path, err);
+  }
+  if (listen(fd, options.backlog) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(options.path.c_str());
+    return ErrnoStatus("listen", options.path, err);
+  }
+  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) {
+    int err = errno;
+    close(fd);
+    unlink(options.path.c_str());
+    return ErrnoStatus("eventfd for", options.path, err);
+  }
+  auto listener = std::unique_ptr<UnixListener>(
+      new UnixListener(std::move(options), fd, wake));
+  listener->socket_dev_ = st.st_dev;
+  listener->socket_ino_ = st.st_ino;
+  return listener;
+}
+
+UnixListener::UnixListener(UnixListenerOptions options, int listen_fd,
+                           int wake_fd)
+    : options_(std::move(options)), listen_fd_(listen_fd), wake_fd_(wake_fd) {}
+
+UnixListener::~UnixListener() { Stop(); }
+
+absl::Status UnixListener::Start(grpc::Server* server) {
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (started_ || stopped_) {
+    return absl::FailedPreconditionError(
+        "unix listener already started or stopped");
+  }
+  started_ = true;
+  accept_thread_ = std::thread([this, server] { AcceptLoop(server); });
+  spdlog::info("event=listening transport=unix path={}", options_.path);
+  return absl::OkStatus();
+}
+
+void UnixListener::Stop() {
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  if (accept_thread_.joinable()) {
+    uint64_t one = 1;
+    // A full eventfd counter still wakes poll(); the result needs no check.
+    (void)!write(wake_fd_, &one, sizeof(one));
+    accept_thread_.join();
+  }
+  CloseAndUnlink();
+}
+
+void UnixListener::CloseAndUnlink() {
+  struct stat st;
+  // Remove the file only if it is still the socket we bound (another
+  // process may have replaced it after we stopped answering).
+  if (lstat(options_.path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
+      st.st_ino == socket_ino_) {
+    unlink(options_.path.c_str());
+  }
+  close(listen_fd_);
+  close(wake_fd_);
+  listen_fd_ = -1;
+  wake_fd_ = -1;
+}
+
+void UnixListener::AcceptLoop(grpc::Server* server) {
+  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  int poll_timeout_ms = -1;
+  while (true) {
+    int n = poll(fds, 2, poll_timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("event=accept_poll_failed error=\"{}\"",
+                    std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;  // Stop()
+    poll_timeout_ms = -1;
+    if (n == 0 || (fds[0].revents & POLLIN) == 0) continue;
+
+    int fd =
+        accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR ||
+          err == ECONNABORTED) {
+        continue;
+      }
+      spdlog::warn("event=accept_failed path={} error=\"{}\"", options_.path,
+                   std::strerror(err));
+      // Out of fds or memory: back off briefly (the wake fd still ends the
+      // wait at once) instead of spinning on a readable listening socket.
+      poll_timeout_ms = 100;
+      fds[0].events = 0;
+      n = poll(&fds[1], 1, poll_timeout_ms);
+      fds[0].events = POLLIN;
+      if (n > 0) return;
+      continue;
+    }
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      spdlog::warn("event=peercred_failed fd={} error=\"{}\"", fd,
+                   std::strerror(errno));
+      close(fd);
+      continue;
+    }
+    {
+      absl::MutexLock lock(&peers_mu_);
+      // A new connection may reuse the number of a closed one: replace.
+      peers_[fd] = PeerCredentials{cred.uid, cred.gid, cred.pid};
+      ++accepted_;
+    }
+    spdlog::debug("event=accepted transport=unix fd={} uid={} gid={} pid={}",
+                  fd, cred.uid, cred.gid, cred.pid);
+    grpc::AddInsecureChannelFromFd(server, fd);
+  }
+}
+
+absl::optional<PeerCredentials> UnixListener::PeerOf(
+    absl::string_view peer) const {
+  if (!absl::ConsumePrefix(&peer, "fd:")) return absl::nullopt;
+  int fd = -1;
+  if (!absl::SimpleAtoi(peer, &fd) || fd < 0) return absl::nullopt;
+  absl::MutexLock lock(&peers_mu_);
+  auto it = peers_.find(fd);
+  if (it == peers_.end()) return absl::nullopt;
+  return it->second;
+}
+
+uint64_t UnixListener::accepted_connections() const {
+  absl::MutexLock lock(&peers_mu_);
+  return accepted_;
+}
+
+}  // namespace zlayer::secrets

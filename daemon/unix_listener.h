@@ -1,0 +1,143 @@
+// UnixListener: the daemon's Unix socket, with the kernel-verified identity
+// (SO_PEERCRED uid/gid/pid) of every connection.
+//
+// Why not a "unix:" listening port: with gRPC C++ 1.51 a handler on such a
+// port learns nothing about its caller (ServerContext::peer() is "unix:" and
+// the auth context carries no uid/gid/pid, even with LocalServerCredentials).
+// So the gRPC server is built without this port, and UnixListener
+//
+//   1. creates the socket itself: the parent directory is created 0750 if it
+//      is missing; an existing socket file is removed only when nothing
+//      answers on it (a live one makes Create() fail: another daemon owns
+//      it); bind(), chmod 0660 and only then listen(), so no client can
+//      connect before the mode is right;
+//   2. accepts in its own thread with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)
+//      (a blocking fd would make gRPC calls on it hang until their deadline);
+//   3. reads SO_PEERCRED and records it keyed by the accepted fd number,
+//      replacing any record a previous connection left under that number;
+//   4. hands the fd to the server with grpc::AddInsecureChannelFromFd().
+//
+// In a handler, ServerContext::peer() is then exactly "fd:N" (gRPC 1.51's
+// format; tests/daemon/unix_listener_test.cc pins it), and PeerOf("fd:N")
+// returns the recorded credentials. gRPC keeps the fd open while any call on
+// the connection lives, so the number cannot be reused by another connection
+// while a handler still runs, and recording before handing over is safe. A
+// pid is only meaningful while that process lives.
+//
+// The server must set GRPC_ARG_MAX_CONNECTION_IDLE_MS or keepalive with
+// permit-without-calls (see Daemon): connections added from an fd are not
+// covered by the handshake timeout.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<UnixListener> listener,
+//                    UnixListener::Create({.path = "/run/zs/zs.sock"}));
+//   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+//   RETURN_IF_ERROR(listener->Start(server.get()));
+//   ...
+//   listener->Stop();  // before server->Shutdown()
+//   server->Shutdown(deadline);
+#ifndef ZLAYER_SECRETS_DAEMON_UNIX_LISTENER_H_
+#define ZLAYER_SECRETS_DAEMON_UNIX_LISTENER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace zlayer::secrets {
+
+// What the kernel says about the process at the other end of a connection,
+// as of connect() time.
+struct PeerCredentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+};
+
+struct UnixListenerOptions {
+  // Socket path; at most 107 bytes (sun_path). Required.
+  std::string path;
+  // Mode of the socket file: owner and group may connect.
+  mode_t socket_mode = 0660;
+  // Mode of the parent directory when the listener has to create it.
+  mode_t directory_mode = 0750;
+  // listen() backlog.
+  int backlog = 128;
+};
+
+class UnixListener {
+ public:
+  // Creates, binds and listens (see above); accepting starts with Start().
+  // Returns InvalidArgument for an empty or too long path; AlreadyExists
+  // when a live server answers on `path`; FailedPrecondition when `path`
+  // exists and is not a socket; Internal (with errno text) for system call
+  // failures.
+  static absl::StatusOr<std::unique_ptr<UnixListener>> Create(
+      UnixListenerOptions options);
+
+  // Stops accepting (if started), closes the listening socket and removes
+  // the socket file.
+  ~UnixListener();
+
+  UnixListener(const UnixListener&) = delete;
+  UnixListener& operator=(const UnixListener&) = delete;
+
+  // Starts the accept thread, handing connections to `server` (not owned;
+  // must be started and outlive Stop()). FailedPrecondition if already
+  // started or stopped.
+  absl::Status Start(grpc::Server* server);
+
+  // Stops the accept thread, closes the listening socket and removes the
+  // socket file. Connections already handed to the server are untouched.
+  // Idempotent. Call it before grpc::Server::Shutdown().
+  void Stop();
+
+  // The credentials recorded for `peer`, which must be a
+  // ServerContext::peer() string of the form "fd:N"; nullopt for any other
+  // peer or an fd this listener never accepted. Thread-safe.
+  absl::optional<PeerCredentials> PeerOf(absl::string_view peer) const;
+
+  // Connections accepted so far. Thread-safe.
+  uint64_t accepted_connections() const;
+
+  const std::string& path() const { return options_.path; }
+
+ private:
+  UnixListener(UnixListenerOptions options, int listen_fd, int wake_fd);
+
+  void AcceptLoop(grpc::Server* server);
+  void CloseAndUnlink();
+
+  const UnixListenerOptions options_;
+  int listen_fd_;
+  int wake_fd_;  // eventfd: Stop() writes to it to wake the accept thread
+  // Identity of the socket file we created, so we unlink only our own.
+  dev_t socket_dev_ = 0;
+  ino_t socket_ino_ = 0;
+
+  absl::Mutex lifecycle_mu_;
+  std::thread accept_thread_ ABSL_GUARDED_BY(lifecycle_mu_);
+  bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
+
+  mutable absl::Mutex peers_mu_;
+  absl::flat_hash_map<int, PeerCredentials> peers_ ABSL_GUARDED_BY(peers_mu_);
+  uint64_t accepted_ ABSL_GUARDED_BY(peers_mu_) = 0;
+};
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_DAEMON_UNIX_LISTENER_H_
