@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -418,14 +419,124 @@ SqliteSecretStore::~SqliteSecretStore() = default;
 // --- Transactions
 // -------------------------------------------------------------
 
+// One write waiting in (or taken from) the commit queue. Lives on its
+// caller's stack; the caller blocks until `done`.
+struct SqliteSecretStore::PendingWrite {
+  explicit PendingWrite(absl::FunctionRef<absl::Status(Database&)> f)
+      : fn(f) {}
+  absl::FunctionRef<absl::Status(Database&)> fn;
+  absl::Status status;  // set by the leader before `done`
+  bool done = false;    // guarded by queue_mu_
+};
+
 absl::Status SqliteSecretStore::RunInWriteTransaction(
     absl::FunctionRef<absl::Status(Database&)> fn) {
+  PendingWrite self(fn);
+  std::vector<PendingWrite*> group;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back(&self);
+    struct Ready {
+      SqliteSecretStore* store;
+      PendingWrite* self;
+      bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->queue_mu_) {
+        return self->done || (!store->leader_active_ &&
+                              !store->queue_.empty() &&
+                              store->queue_.front() == self);
+      }
+    } ready{this, &self};
+    queue_mu_.Await(absl::Condition(&ready));
+    if (self.done) return self.status;
+    // Lead: take everything queued so far (self first), up to the limit.
+    leader_active_ = true;
+    const size_t n = std::min(queue_.size(), kMaxWritesPerCommit);
+    group.assign(queue_.begin(), queue_.begin() + n);
+    queue_.erase(queue_.begin(), queue_.begin() + n);
+  }
+  // Writes arriving from here on queue up for the next group.
+  CommitGroup(group);
+  {
+    absl::MutexLock lock(&queue_mu_);
+    for (PendingWrite* write : group) write->done = true;
+    leader_active_ = false;
+  }
+  return self.status;
+}
+
+void SqliteSecretStore::CommitGroup(const std::vector<PendingWrite*>& group) {
   absl::MutexLock lock(&write_mu_);
+  if (group.size() == 1) {
+    group[0]->status = CommitOne(*group[0]);
+    return;
+  }
+  absl::Status status = TryCommitGroup(group);
+  if (status.ok()) return;
+  // Nothing of the group was committed. Retry each write on its own, so
+  // that a write which broke the whole transaction fails alone and every
+  // caller gets the outcome of its own write.
+  for (PendingWrite* write : group) write->status = CommitOne(*write);
+}
+
+absl::Status SqliteSecretStore::TryCommitGroup(
+    const std::vector<PendingWrite*>& group) {
+  Database& db = *writer_;
+  ASSIGN_OR_RETURN(Transaction txn,
+                   Transaction::Begin(&db, TransactionMode::kImmediate));
+  for (PendingWrite* write : group) {
+    {
+      ASSIGN_OR_RETURN(ScopedStatement savepoint,
+                       db.Prepare("SAVEPOINT group_write"));
+      RETURN_IF_ERROR(savepoint->Run());
+    }
+    write->status = write->fn(db);
+    if (!write->status.ok()) {
+      // Some errors (e.g. SQLITE_FULL, IOERR) end the whole transaction;
+      // then nothing of the group survives and it is retried write by write.
+      if (sqlite3_get_autocommit(db.raw())) return write->status;
+      ASSIGN_OR_RETURN(ScopedStatement rollback,
+                       db.Prepare("ROLLBACK TO group_write"));
+      RETURN_IF_ERROR(rollback->Run());
+    }
+    // RELEASE after ROLLBACK TO keeps nothing of the failed write: it only
+    // removes the (now empty) savepoint.
+    ASSIGN_OR_RETURN(ScopedStatement release,
+                     db.Prepare("RELEASE group_write"));
+    RETURN_IF_ERROR(release->Run());
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  committed_writes_.fetch_add(group.size(), std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteSecretStore::CommitOne(PendingWrite& write) {
   ASSIGN_OR_RETURN(
       Transaction txn,
       Transaction::Begin(writer_.get(), TransactionMode::kImmediate));
-  RETURN_IF_ERROR(fn(*writer_));
-  return txn.Commit();
+  RETURN_IF_ERROR(write.fn(*writer_));
+  RETURN_IF_ERROR(txn.Commit());
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  committed_writes_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+SqliteSecretStore::WriteStats SqliteSecretStore::write_stats() const {
+  WriteStats stats;
+  stats.commits = commits_.load(std::memory_order_relaxed);
+  stats.writes = committed_writes_.load(std::memory_order_relaxed);
+  return stats;
+}
+
+void SqliteSecretStore::WaitForQueuedWritesForTesting(size_t n) {
+  absl::MutexLock lock(&queue_mu_);
+  struct Queued {
+    SqliteSecretStore* store;
+    size_t n;
+    bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->queue_mu_) {
+      return store->queue_.size() >= n;
+    }
+  } queued{this, n};
+  queue_mu_.Await(absl::Condition(&queued));
 }
 
 absl::Status SqliteSecretStore::RunInReadTransaction(
