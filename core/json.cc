@@ -273,14 +273,6 @@ void AppendUtf8(uint32_t cp, WipingString* out) {
 
 }  // namespace
 
-bool IsValidUtf8(absl::string_view text) {
-  while (!text.empty()) {
-    size_t n = Utf8SequenceLength(text);
-    if (n == 0) return false;
-    text.remove_prefix(n);
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------
 // Parser

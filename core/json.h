@@ -52,6 +52,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/text_validation.h"
 
 namespace zlayer::secrets {
 
@@ -205,7 +206,7 @@ std::string JsonQuote(absl::string_view text);
 
 // True if `text` is well-formed UTF-8 (no overlong forms, no surrogates, at
 // most U+10FFFF).
-bool IsValidUtf8(absl::string_view text);
+
 
 }  // namespace zlayer::secrets
 

@@ -24,7 +24,8 @@ TEST(SecretBytesTest, DebugStringIsRedacted) {
 TEST(SecretBytesTest, MoveLeavesSourceEmpty) {
   SecretBytes a = SecretBytes::FromString("abc");
   SecretBytes b = std::move(a);
-  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): checked on purpose
+  EXPECT_TRUE(
+      a.empty());  // NOLINT(bugprone-use-after-move): checked on purpose
   EXPECT_EQ(b.InsecureView(), "abc");
 }
 

@@ -353,9 +353,10 @@ TEST_F(SqliteSecretStoreTest, RotateKeyReencryptsEveryVersion) {
   EXPECT_EQ(Str(store_->GetVersioned("prod", "a", 1)->value), "a1");
   EXPECT_EQ(Str(*store_->GetSecret("env:x", "b")), "b1");
   EXPECT_EQ(store_->GetMetadata("prod", "a")->key_id, 2u);
-  for (const VersionInfo& v : *store_->ListVersions("prod", "a")) {
-    EXPECT_EQ(v.key_id, 2u);
-  }
+  auto versions = store_->ListVersions("prod", "a");
+  ASSERT_OK(versions);
+  ASSERT_EQ(versions->size(), 2u);
+  for (const VersionInfo& v : *versions) EXPECT_EQ(v.key_id, 2u);
   {
     RawDb raw(path_);
     EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM secret_versions"), 4);

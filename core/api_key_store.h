@@ -1,0 +1,186 @@
+// API keys for callers over TCP/TLS (upstream's CredentialStore, improved).
+//
+// A key has a public id and a random secret; the caller presents
+// "zs_<id>.<secret>" (the secret is 32 CSPRNG bytes, unpadded base64url, 43
+// chars). Only an Argon2id hash of the secret is stored (libsodium
+// crypto_pwhash_str, ALG_ARGON2ID13, OPSLIMIT/MEMLIMIT_INTERACTIVE by default:
+// t=2, m=64 MiB, ~60 ms), with the key's roles and timestamps, as a flat JSON
+// record in the internal scope "system:api_keys" (name = id) of any
+// SecretStore, so it is encrypted like every secret. Clients can never read
+// "system:" scopes (see core/identity_records.h).
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<ApiKeyStore> keys,
+//                    ApiKeyStore::Create(store, clock, {}));
+//   ASSIGN_OR_RETURN(NewApiKey k, keys->Create("ci", {"deployer"}));
+//   // show k.presentable_key once; it cannot be recovered later
+//   ASSIGN_OR_RETURN(ApiKeyInfo who, keys->Verify(presented));
+//
+// Argon2id is too slow (~60 ms) for every call, so Verify keeps a bounded LRU
+// cache of successful verifications keyed by a keyed BLAKE2b hash
+// (crypto_generichash with a random per-process key) of the whole presented
+// key: a hit costs one fast hash and a map lookup. Entries expire after
+// `cache_ttl` (injected Clock) and are dropped at once when their key is
+// deleted, rotated or has its roles changed, so those changes take effect on
+// the next call. Failed verifications are never cached. The cache is per
+// process: another process writing the same store is not seen until entries
+// expire.
+//
+// All methods are thread-safe. Argon2 runs outside the lock.
+#ifndef ZLAYER_SECRETS_CORE_API_KEY_STORE_H_
+#define ZLAYER_SECRETS_CORE_API_KEY_STORE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "core/clock.h"
+#include "core/secret_bytes.h"
+#include "core/secret_store.h"
+
+namespace zlayer::secrets {
+
+// Prefix of every presentable key.
+inline constexpr absl::string_view kApiKeyPrefix = "zs_";
+// The id of the key EnsureBootstrapAdmin creates, and the admin role.
+inline constexpr absl::string_view kBootstrapAdminId = "admin";
+inline constexpr absl::string_view kAdminRole = "admin";
+
+// Returns InvalidArgument unless `id` is 1..64 of [A-Za-z0-9_-].
+absl::Status ValidateApiKeyId(absl::string_view id);
+// Returns InvalidArgument unless `role` is 1..64 of [A-Za-z0-9_.:-].
+absl::Status ValidateRole(absl::string_view role);
+
+// What is known about a key; never its secret or hash.
+struct ApiKeyInfo {
+  std::string id;
+  std::vector<std::string> roles;
+  int64_t created_at = 0;  // Unix seconds
+  int64_t updated_at = 0;  // Unix seconds (last rotation or role change)
+};
+
+// Returned by Create/Rotate: the only time the full key exists.
+struct NewApiKey {
+  ApiKeyInfo info;
+  SecretBytes presentable_key;  // "zs_<id>.<secret>"
+};
+
+struct ApiKeyStoreOptions {
+  // Argon2id cost (crypto_pwhash_str). Verification uses the parameters
+  // embedded in each stored hash, so changing these affects new keys only.
+  uint64_t argon2_opslimit = 2;  // crypto_pwhash_OPSLIMIT_INTERACTIVE
+  size_t argon2_memlimit =
+      64 * 1024 * 1024;  // crypto_pwhash_MEMLIMIT_INTERACTIVE
+  // Verification cache: most entries kept (least recently used evicted
+  // first; 0 disables the cache) and how long a verified key is trusted
+  // without re-running Argon2.
+  size_t cache_capacity = 1024;
+  absl::Duration cache_ttl = absl::Minutes(5);
+};
+
+class ApiKeyStore {
+ public:
+  // Counters for metrics and tests.
+  struct Stats {
+    uint64_t argon2_hashes = 0;  // crypto_pwhash_str calls (create/rotate)
+    uint64_t argon2_verifications = 0;  // crypto_pwhash_str_verify calls
+    uint64_t cache_hits = 0;
+    size_t cache_size = 0;
+  };
+
+  // `store` and `clock` are borrowed and must outlive the ApiKeyStore.
+  // InvalidArgument for Argon2 limits outside libsodium's bounds.
+  static absl::StatusOr<std::unique_ptr<ApiKeyStore>> Create(
+      SecretStore* store, const Clock* clock, ApiKeyStoreOptions options);
+
+  ApiKeyStore(const ApiKeyStore&) = delete;
+  ApiKeyStore& operator=(const ApiKeyStore&) = delete;
+  ~ApiKeyStore();
+
+  // Creates key `id` with `roles` (duplicates removed, order kept).
+  // InvalidArgument for a bad id or role; AlreadyExists when `id` exists;
+  // store errors (Unavailable, ...) propagate.
+  absl::StatusOr<NewApiKey> Create(absl::string_view id,
+                                   const std::vector<std::string>& roles);
+  // Replaces the secret of `id`, keeping its roles; the old key stops
+  // working at once. NotFound if `id` does not exist.
+  absl::StatusOr<NewApiKey> Rotate(absl::string_view id);
+  // Every key, ordered by id. DataLoss if a record is corrupt.
+  absl::StatusOr<std::vector<ApiKeyInfo>> List();
+  // One key. NotFound if absent.
+  absl::StatusOr<ApiKeyInfo> Get(absl::string_view id);
+  // Replaces the roles of `id`; visible to the next Verify. NotFound if absent.
+  absl::Status SetRoles(absl::string_view id,
+                        const std::vector<std::string>& roles);
+  // Removes `id` (every version); the key is refused from the next Verify
+  // on. NotFound if absent.
+  absl::Status Delete(absl::string_view id);
+
+  // Checks a presented "zs_<id>.<secret>". Unauthenticated "invalid API key"
+  // (one message for a malformed key, an unknown id and a wrong secret);
+  // other store errors (Unavailable, DataLoss) propagate.
+  absl::StatusOr<ApiKeyInfo> Verify(absl::string_view presented);
+
+  // On first start (no "admin" record) creates key "admin" with role
+  // "admin" and writes "zs_admin.<secret>\n" to `path`; if the record exists
+  // but `path` does not, rotates the key and writes the file again. The file
+  // is created with mode 0600 (O_CREAT|O_EXCL on a temporary name, fsync,
+  // rename over `path`, fsync of the directory), never wider. Returns true
+  // when a key was created or rotated, false when both already existed.
+  // Internal (or the underlying error) if the file cannot be written; the
+  // record then exists without its file, so the next start rotates again.
+  absl::StatusOr<bool> EnsureBootstrapAdmin(const std::string& path);
+
+  Stats stats() const;
+
+ private:
+  struct CacheEntry {
+    std::string cache_key;  // keyed hash of the presented key
+    ApiKeyInfo info;
+    absl::Time expires;
+  };
+  using CacheList = std::list<CacheEntry>;
+
+  ApiKeyStore(SecretStore* store, const Clock* clock,
+              ApiKeyStoreOptions options);
+
+  absl::StatusOr<ApiKeyInfo> ReadInfo(absl::string_view id, std::string* hash);
+  absl::StatusOr<NewApiKey> WriteNewSecret(
+      absl::string_view id, const std::vector<std::string>& roles,
+      int64_t created_at, absl::optional<uint32_t> expected);
+  std::string CacheKey(absl::string_view presented) const;
+  void InvalidateId(absl::string_view id) ABSL_LOCKS_EXCLUDED(mu_);
+
+  SecretStore* const store_;
+  const Clock* const clock_;
+  const ApiKeyStoreOptions options_;
+  // Key of the cache's keyed hash; random per process, never stored.
+  SecretBytes cache_hash_key_;
+
+  mutable absl::Mutex mu_;
+  CacheList lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
+  absl::flat_hash_map<std::string, CacheList::iterator> cache_
+      ABSL_GUARDED_BY(mu_);
+  // Bumped by every invalidation; a Verify that read the store before a
+  // bump does not insert its (possibly stale) result.
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+
+  std::atomic<uint64_t> argon2_hashes_{0};
+  std::atomic<uint64_t> argon2_verifications_{0};
+  std::atomic<uint64_t> cache_hits_{0};
+};
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_CORE_API_KEY_STORE_H_
