@@ -1,7 +1,7 @@
 // scale_bench: the daemon on a store of 1,000,000 secrets (opt-in:
 // `./x bench --scale`, or tools/run_bench.sh --scale).
 //
-//   bazel-bin/bench/scale_bench --daemon bazel-bin/daemon/zlayer-secretsd \
+//   bazel-bin/bench/scale_bench --daemon bazel-bin/daemon/zlayer-secretsd
 //       [--secrets 1000000] [--dir /tmp/zs-scale] [--runs 5] [--seconds 1]
 //
 // The store is generated once into --dir (reused while its marker file
@@ -20,9 +20,11 @@
 // the 100k scope.
 #include <sqlite3.h>
 #include <sodium.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>

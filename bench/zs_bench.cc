@@ -1,7 +1,7 @@
 // zs_bench: the daemon against the machine's floor, side by side.
 //
 //   bazel build -c opt //bench/... && tools/run_bench.sh   (or ./x bench)
-//   bazel-bin/bench/zs_bench --daemon bazel-bin/daemon/zlayer-secretsd \
+//   bazel-bin/bench/zs_bench --daemon bazel-bin/daemon/zlayer-secretsd
 //       [--runs 5] [--seconds 1]
 //
 // Floors, measured in the same run:
@@ -529,24 +529,24 @@ int RunBench(const Options& options) {
   std::vector<Pair> pairs;
   for (int n : {1, 4}) {
     pairs.push_back({"get_secret", n, "echo_get_secret_bytes",
-                     echo_calls(n, echo_get), get_calls(n)});
+                     echo_calls(n, echo_get), get_calls(n), {}, {}});
   }
   for (int n : {1, 4}) {
     pairs.push_back({"get_secrets_20", n, "echo_get_secrets_bytes",
-                     echo_calls(n, echo_many), many_calls(n)});
+                     echo_calls(n, echo_many), many_calls(n), {}, {}});
   }
   for (int n : {1, 4}) {
     pairs.push_back({"resolve_env_20", n, "echo_resolve_env_bytes",
-                     echo_calls(n, echo_resolve), resolve_calls(n)});
+                     echo_calls(n, echo_resolve), resolve_calls(n), {}, {}});
   }
   // SetSecret against one raw durable insert at a time (the single-row
   // floor); the raw figure is measured next to each daemon figure.
   for (int n : {1, 4, 8}) {
     pairs.push_back({"set_secret_full", n, "sqlite_insert_full_1row",
-                     sqlite_calls, set_calls(n)});
+                     sqlite_calls, set_calls(n), {}, {}});
   }
   Pair aead{"aead_seal_open_64b", 1, "", [] { return std::vector<Call>{AeadCall()}; },
-            nullptr};
+            nullptr, {}, {}};
 
   const absl::Duration duration = absl::Seconds(options.seconds);
   std::vector<double> loads;
