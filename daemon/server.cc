@@ -22,9 +22,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/access.h"
+#include "core/aead.h"
 #include "core/clock.h"
 #include "core/key_manager.h"
 #include "core/secret_bytes.h"
+#include "core/sqlite_environment_registry.h"
+#include "core/sqlite_secret_store.h"
 #include "core/status_macros.h"
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
@@ -287,8 +290,9 @@ class TlsFiles {
 struct DaemonState {
   RealClock clock;
   CallTracker calls;
-  // Held until the store takes it.
-  absl::optional<MasterKey> master_key;
+  // Declared before the services, so destroyed after them.
+  std::unique_ptr<SqliteSecretStore> store;
+  std::unique_ptr<SqliteEnvironmentRegistry> environments;
   std::unique_ptr<LocalAdminAuthorizer> authorizer;
   std::unique_ptr<UnixListener> listener;
   std::unique_ptr<UnixPeerIdentifier> unix_identifier;
@@ -343,6 +347,12 @@ absl::Status Daemon::Init() {
       state_->unix_identifier.get(), state_->tcp_identifier.get());
 
   ServiceContext& context = state_->context;
+  context.store = state_->store.get();
+  context.environments = state_->environments.get();
+  // rotate_master_key stays unset (Admin.RotateMasterKey answers
+  // UNIMPLEMENTED): after SqliteSecretStore::RotateKey the store is sealed
+  // under key id 2+, but the daemon opens it with a one-key ring under id 1,
+  // so it could not reopen the store after a restart.
   context.authorizer = state_->authorizer.get();
   context.identifier = state_->identifier.get();
   context.clock = &state_->clock;
@@ -351,6 +361,9 @@ absl::Status Daemon::Init() {
   context.limits.max_names_per_batch = options_.max_names_per_batch;
   context.limits.max_env_entries = options_.max_env_entries;
   context.limits.max_import_bytes = options_.max_import_bytes;
+
+  // The Secrets and Admin services (daemon/secrets_service.h,
+  // daemon/admin_service.h) are registered here once they are on main.
 
   if (!options_.tls_cert.empty()) {
     ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
@@ -371,7 +384,22 @@ absl::Status Daemon::OpenStorage() {
   spdlog::info("event=master_key source=\"{}\" path={} deployment={}",
                std::string(KeySourceName(master.source)),
                master.path.empty() ? "-" : master.path, options_.deployment);
-  state_->master_key = std::move(master);
+  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+                   Keyring::Create(1, std::move(master.key)));
+  SqliteStoreOptions store_options;
+  store_options.path = absl::StrCat(options_.data_dir, "/secrets.db");
+  store_options.synchronous = options_.synchronous == SynchronousMode::kFull
+                                  ? SqliteStoreOptions::Synchronous::kFull
+                                  : SqliteStoreOptions::Synchronous::kNormal;
+  ASSIGN_OR_RETURN(
+      state_->store,
+      SqliteSecretStore::Open(store_options, std::move(ring), &state_->clock));
+  ASSIGN_OR_RETURN(
+      state_->environments,
+      SqliteEnvironmentRegistry::Create(state_->store.get(), &state_->clock));
+  spdlog::info(
+      "event=store_opened path={} synchronous={}", store_options.path,
+      options_.synchronous == SynchronousMode::kFull ? "full" : "normal");
   return absl::OkStatus();
 }
 
@@ -561,9 +589,12 @@ void Daemon::Drain() {
   spdlog::info("event=drained duration_ms={}",
                absl::ToInt64Milliseconds(absl::Now() - start));
   // Close the store before returning: SQLite checkpoints and releases its
-  // files here.
+  // files here. No call is running any more.
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
+  state_->environments.reset();
+  state_->store.reset();
+  spdlog::info("event=store_closed");
   tls_files_.reset();
 }
 

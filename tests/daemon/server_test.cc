@@ -96,6 +96,9 @@ TEST(DaemonTest, CreateBuildsDataDirAndSocket) {
   // The generated master key file.
   ASSERT_EQ(stat(dir.Sub("data/secrets_zlayer.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The SQLite store.
+  ASSERT_EQ(stat(dir.Sub("data/secrets.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u);
   EXPECT_FALSE((*daemon)->serving());
 }
 
