@@ -29,9 +29,11 @@
 #include "core/sqlite_environment_registry.h"
 #include "core/sqlite_secret_store.h"
 #include "core/status_macros.h"
+#include "daemon/admin_service.h"
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/local_admin_authorizer.h"
+#include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "daemon/unix_listener.h"
 #include "grpc/grpc.h"
@@ -363,7 +365,12 @@ absl::Status Daemon::Init() {
   context.limits.max_import_bytes = options_.max_import_bytes;
 
   // The Secrets and Admin services (daemon/secrets_service.h,
-  // daemon/admin_service.h) are registered here once they are on main.
+  // daemon/admin_service.h). (Registered on branch bench so the benchmarks
+  // can run before the official wiring lands; same shape as that wiring.)
+  state_->services.push_back(std::make_unique<SecretsService>(&context));
+  state_->services.push_back(std::make_unique<AdminService>(&context));
+  service_names_ = {v1::Secrets::service_full_name(),
+                    v1::Admin::service_full_name()};
 
   if (!options_.tls_cert.empty()) {
     ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
