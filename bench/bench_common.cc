@@ -37,8 +37,8 @@ int64_t NowNs() {
 
 double Percentile(const std::vector<int64_t>& sorted, double p) {
   if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) +
-                                 0.5);
+  size_t i =
+      static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
   return static_cast<double>(sorted[std::min(i, sorted.size() - 1)]);
 }
 
@@ -124,8 +124,7 @@ Figure RunClosedLoop(const std::vector<Call>& clients, absl::Duration duration,
     errs += errors[c];
     last_end = std::max(last_end, ends[c]);
   }
-  const double seconds =
-      static_cast<double>(last_end - begin_ns.load()) / 1e9;
+  const double seconds = static_cast<double>(last_end - begin_ns.load()) / 1e9;
   Figure f = Summarize(&all, seconds);
   f.errors = errs;
   return f;
@@ -168,7 +167,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     const std::vector<std::string>& argv,
     const std::vector<std::string>& extra_env, const std::string& log_path) {
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.push_back(*e);
@@ -240,8 +240,8 @@ void RemoveTree(const std::string& path) {
 
 void PrintHeader(const std::string& title) {
   std::printf("\n== %s\n", title.c_str());
-  std::printf("%-34s %7s %12s %10s %10s  %s\n", "figure", "clients",
-              "calls/s", "p50_us", "p99_us", "notes");
+  std::printf("%-34s %7s %12s %10s %10s  %s\n", "figure", "clients", "calls/s",
+              "p50_us", "p99_us", "notes");
   std::fflush(stdout);
 }
 

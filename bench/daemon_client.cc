@@ -14,8 +14,8 @@ absl::StatusOr<StartedDaemon> StartDaemon(
     const std::vector<std::string>& extra_args, absl::Duration timeout) {
   StartedDaemon out;
   out.socket = absl::StrCat(data_dir, "/d.sock");
-  std::vector<std::string> argv = {daemon_path,  "--data-dir", data_dir,
-                                   "--socket",   out.socket,   "--log-level",
+  std::vector<std::string> argv = {daemon_path, "--data-dir", data_dir,
+                                   "--socket",  out.socket,   "--log-level",
                                    "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   const auto t0 = std::chrono::steady_clock::now();
@@ -50,8 +50,8 @@ absl::StatusOr<StartedDaemon> StartDaemon(
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return absl::DeadlineExceededError(absl::StrCat(
-      "daemon did not answer within ", absl::FormatDuration(timeout),
-      " (see ", data_dir, "/daemon.log)"));
+      "daemon did not answer within ", absl::FormatDuration(timeout), " (see ",
+      data_dir, "/daemon.log)"));
 }
 
 std::string Value64(uint64_t i) {

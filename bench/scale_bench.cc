@@ -18,9 +18,9 @@
 // (1M store vs 1k store, alternating runs), ListSecrets page time (100 and
 // 1,000 per page, random positions in the 100k scope), and ExportSecrets of
 // the 100k scope.
-#include <sqlite3.h>
-#include <sodium.h>
 #include <signal.h>
+#include <sodium.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,8 +195,8 @@ void SetDeadline(grpc::ClientContext* ctx) {
 }
 
 // GetSecret of random names of the store, one client.
-Call RandomGet(const std::string& socket, int64_t count,
-               bool with_export_scope, uint64_t seed) {
+Call RandomGet(const std::string& socket, int64_t count, bool with_export_scope,
+               uint64_t seed) {
   auto stub = std::shared_ptr<v1::Secrets::Stub>(
       v1::Secrets::NewStub(UnixChannel(socket)));
   auto rng = std::make_shared<std::mt19937_64>(seed);
@@ -319,9 +319,9 @@ int Run(const Options& o) {
       v1::ExportSecretsResponse resp;
       const auto t0 = std::chrono::steady_clock::now();
       grpc::Status s = stub->ExportSecrets(&ctx, req, &resp);
-      const double secs = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - t0)
-                              .count();
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+              .count();
       if (!s.ok()) {
         export_error = absl::StrCat(static_cast<int>(s.error_code()), " ",
                                     s.error_message());
@@ -347,14 +347,15 @@ int Run(const Options& o) {
   const double start_b = Median(start_big), start_s = Median(start_small);
   std::printf("\nstart time (fork to first answer): 1M %.1f ms, 1k %.1f ms\n",
               start_b, start_s);
-  std::printf("VmRSS 1M store: idle %.1f MiB, after reads %.1f MiB, after "
-              "export %s (peak %s)\n",
-              rss_big_idle / 1024.0, rss_big_reads / 1024.0,
-              rss_big_after >= 0
-                  ? absl::StrFormat("%.1f MiB", rss_big_after / 1024.0).c_str()
-                  : "n/a (daemon died)",
-              hwm_big >= 0 ? absl::StrFormat("%.1f MiB", hwm_big / 1024.0).c_str()
-                           : "n/a");
+  std::printf(
+      "VmRSS 1M store: idle %.1f MiB, after reads %.1f MiB, after "
+      "export %s (peak %s)\n",
+      rss_big_idle / 1024.0, rss_big_reads / 1024.0,
+      rss_big_after >= 0
+          ? absl::StrFormat("%.1f MiB", rss_big_after / 1024.0).c_str()
+          : "n/a (daemon died)",
+      hwm_big >= 0 ? absl::StrFormat("%.1f MiB", hwm_big / 1024.0).c_str()
+                   : "n/a");
   std::printf("VmRSS 1k store: idle %.1f MiB\n", rss_small_idle / 1024.0);
   if (export_error.empty() && !export_s.empty()) {
     std::printf("export of %u secrets: %.2f s (median of %zu), %.1f MiB\n",
@@ -396,9 +397,8 @@ int Run(const Options& o) {
   for (const Target& t : targets) {
     std::printf("%-34s %8.2f  %-7s %s\n", t.name.c_str(), t.value,
                 t.limit.c_str(), t.met ? "met" : "MISSED");
-    AddBenchLine(absl::StrFormat("target=%s value=%.2f limit=%s met=%s",
-                                 t.name, t.value, t.limit,
-                                 t.met ? "yes" : "no"));
+    AddBenchLine(absl::StrFormat("target=%s value=%.2f limit=%s met=%s", t.name,
+                                 t.value, t.limit, t.met ? "yes" : "no"));
   }
   PrintBenchLines();
   small->process->Stop();

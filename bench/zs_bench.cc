@@ -105,11 +105,11 @@ int ServeEcho(const std::string& socket, int max_threads) {
 // Clients.
 
 template <typename Stub>
-std::vector<std::unique_ptr<Stub>> MakeStubs(const std::string& socket, int n,
-                                             std::unique_ptr<Stub> (*make)(
-                                                 const std::shared_ptr<
-                                                     grpc::ChannelInterface>&,
-                                                 const grpc::StubOptions&)) {
+std::vector<std::unique_ptr<Stub>> MakeStubs(
+    const std::string& socket, int n,
+    std::unique_ptr<Stub> (*make)(
+        const std::shared_ptr<grpc::ChannelInterface>&,
+        const grpc::StubOptions&)) {
   std::vector<std::unique_ptr<Stub>> stubs;
   for (int i = 0; i < n; ++i) {
     stubs.push_back(make(UnixChannel(socket), grpc::StubOptions()));
@@ -129,7 +129,8 @@ std::unique_ptr<v1::Secrets::Stub> NewSecretsStub(
 }
 
 void SetDeadline(grpc::ClientContext* ctx) {
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
 }
 
 // A unary call as a benchmark Call: the request is built once, `vary` may
@@ -164,8 +165,8 @@ class SqliteInsertFloor {
     Exec(
         "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB NOT "
         "NULL)");
-    Check(sqlite3_prepare_v2(db_, "INSERT INTO t (v) VALUES (?1)", -1,
-                             &insert_, nullptr),
+    Check(sqlite3_prepare_v2(db_, "INSERT INTO t (v) VALUES (?1)", -1, &insert_,
+                             nullptr),
           "prepare");
     blob_.assign(109, '\x5a');
   }
@@ -184,8 +185,7 @@ class SqliteInsertFloor {
  private:
   void Check(int rc, const char* what) {
     if (rc != SQLITE_OK) {
-      std::fprintf(stderr, "sqlite floor: %s: %s\n", what,
-                   sqlite3_errmsg(db_));
+      std::fprintf(stderr, "sqlite floor: %s: %s\n", what, sqlite3_errmsg(db_));
       std::exit(1);
     }
   }
@@ -385,8 +385,8 @@ bool Populate(const std::string& socket, Workload* w) {
 EchoRequest EchoOf(size_t request_bytes, size_t reply_bytes) {
   EchoRequest req;
   // The payload's tag and length take 2-3 bytes, reply_bytes another 2-3.
-  req.set_reply_bytes(static_cast<uint32_t>(reply_bytes > 3 ? reply_bytes - 3
-                                                             : 0));
+  req.set_reply_bytes(
+      static_cast<uint32_t>(reply_bytes > 3 ? reply_bytes - 3 : 0));
   const size_t overhead = 3 + (reply_bytes > 127 ? 3 : 2);
   req.mutable_payload()->assign(
       request_bytes > overhead ? request_bytes - overhead : 0, 'r');
@@ -413,9 +413,10 @@ struct Options {
 
 int RunBench(const Options& options) {
   const std::string dir = MakeTempDir();
-  std::printf("zs_bench: %d runs of %.1f s per figure; load average %.2f at "
-              "start (2 cores shared: figures are medians)\n",
-              options.runs, options.seconds, LoadAverage1());
+  std::printf(
+      "zs_bench: %d runs of %.1f s per figure; load average %.2f at "
+      "start (2 cores shared: figures are medians)\n",
+      options.runs, options.seconds, LoadAverage1());
   // Floors first: the echo server.
   char self[4096];
   const ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -473,7 +474,8 @@ int RunBench(const Options& options) {
                                   v1::GetSecretResponse>(
             stubs[c].get(), &v1::Secrets::Stub::GetSecret, w.get,
             [c](v1::GetSecretRequest* r, uint64_t i) {
-              r->set_name(Name("k", static_cast<int>((i * 7 + c * 131) % 1000)));
+              r->set_name(
+                  Name("k", static_cast<int>((i * 7 + c * 131) % 1000)));
             }));
       }
       return calls;
@@ -528,25 +530,50 @@ int RunBench(const Options& options) {
   const EchoRequest echo_resolve = EchoOf(w.resolve_req, w.resolve_resp);
   std::vector<Pair> pairs;
   for (int n : {1, 4}) {
-    pairs.push_back({"get_secret", n, "echo_get_secret_bytes",
-                     echo_calls(n, echo_get), get_calls(n), {}, {}});
+    pairs.push_back({"get_secret",
+                     n,
+                     "echo_get_secret_bytes",
+                     echo_calls(n, echo_get),
+                     get_calls(n),
+                     {},
+                     {}});
   }
   for (int n : {1, 4}) {
-    pairs.push_back({"get_secrets_20", n, "echo_get_secrets_bytes",
-                     echo_calls(n, echo_many), many_calls(n), {}, {}});
+    pairs.push_back({"get_secrets_20",
+                     n,
+                     "echo_get_secrets_bytes",
+                     echo_calls(n, echo_many),
+                     many_calls(n),
+                     {},
+                     {}});
   }
   for (int n : {1, 4}) {
-    pairs.push_back({"resolve_env_20", n, "echo_resolve_env_bytes",
-                     echo_calls(n, echo_resolve), resolve_calls(n), {}, {}});
+    pairs.push_back({"resolve_env_20",
+                     n,
+                     "echo_resolve_env_bytes",
+                     echo_calls(n, echo_resolve),
+                     resolve_calls(n),
+                     {},
+                     {}});
   }
   // SetSecret against one raw durable insert at a time (the single-row
   // floor); the raw figure is measured next to each daemon figure.
   for (int n : {1, 4, 8}) {
-    pairs.push_back({"set_secret_full", n, "sqlite_insert_full_1row",
-                     sqlite_calls, set_calls(n), {}, {}});
+    pairs.push_back({"set_secret_full",
+                     n,
+                     "sqlite_insert_full_1row",
+                     sqlite_calls,
+                     set_calls(n),
+                     {},
+                     {}});
   }
-  Pair aead{"aead_seal_open_64b", 1, "", [] { return std::vector<Call>{AeadCall()}; },
-            nullptr, {}, {}};
+  Pair aead{"aead_seal_open_64b",
+            1,
+            "",
+            [] { return std::vector<Call>{AeadCall()}; },
+            nullptr,
+            {},
+            {}};
 
   const absl::Duration duration = absl::Seconds(options.seconds);
   std::vector<double> loads;
@@ -585,9 +612,9 @@ int RunBench(const Options& options) {
     return Median(rs);
   };
 
-  PrintHeader(absl::StrFormat(
-      "floor vs daemon (medians of %d runs; load average %.1f)", options.runs,
-      Median(loads)));
+  PrintHeader(
+      absl::StrFormat("floor vs daemon (medians of %d runs; load average %.1f)",
+                      options.runs, Median(loads)));
   std::map<std::string, double> ratios;
   for (const Pair& p : pairs) {
     const Figure floor = Median(p.floor_runs);
@@ -639,9 +666,8 @@ int RunBench(const Options& options) {
   for (const Target& t : targets) {
     std::printf("%-34s %8.2f  %-7s %s\n", t.name.c_str(), t.value,
                 t.limit.c_str(), t.met ? "met" : "MISSED");
-    AddBenchLine(absl::StrFormat("target=%s value=%.2f limit=%s met=%s",
-                                 t.name, t.value, t.limit,
-                                 t.met ? "yes" : "no"));
+    AddBenchLine(absl::StrFormat("target=%s value=%.2f limit=%s met=%s", t.name,
+                                 t.value, t.limit, t.met ? "yes" : "no"));
   }
   PrintBenchLines();
 

@@ -112,7 +112,8 @@ void FreeSecure(uint8_t* p, size_t size) {
 
 }  // namespace
 
-SecretBytes::SecretBytes(size_t size) : data_(AllocateSecure(size)), size_(size) {}
+SecretBytes::SecretBytes(size_t size)
+    : data_(AllocateSecure(size)), size_(size) {}
 
 SecretBytes SecretBytes::FromString(absl::string_view bytes) {
   SecretBytes out(bytes.size());

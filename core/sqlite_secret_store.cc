@@ -422,8 +422,7 @@ SqliteSecretStore::~SqliteSecretStore() = default;
 // One write waiting in (or taken from) the commit queue. Lives on its
 // caller's stack; the caller blocks until `done`.
 struct SqliteSecretStore::PendingWrite {
-  explicit PendingWrite(absl::FunctionRef<absl::Status(Database&)> f)
-      : fn(f) {}
+  explicit PendingWrite(absl::FunctionRef<absl::Status(Database&)> f) : fn(f) {}
   absl::FunctionRef<absl::Status(Database&)> fn;
   absl::Status status;  // set by the leader before `done`
   bool done = false;    // guarded by queue_mu_
@@ -440,9 +439,9 @@ absl::Status SqliteSecretStore::RunInWriteTransaction(
       SqliteSecretStore* store;
       PendingWrite* self;
       bool operator()() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->queue_mu_) {
-        return self->done || (!store->leader_active_ &&
-                              !store->queue_.empty() &&
-                              store->queue_.front() == self);
+        return self->done ||
+               (!store->leader_active_ && !store->queue_.empty() &&
+                store->queue_.front() == self);
       }
     } ready{this, &self};
     queue_mu_.Await(absl::Condition(&ready));

@@ -148,10 +148,9 @@ TEST(SqliteGroupCommitTest, QueuedWritesFormOneGroup) {
   std::vector<absl::Status> results(kWriters);
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] {
-      results[i] = store
-                       ->SetSecret("prod", absl::StrCat("s", i),
-                                   V("value"), {})
-                       .status();
+      results[i] =
+          store->SetSecret("prod", absl::StrCat("s", i), V("value"), {})
+              .status();
     });
   }
   store->WaitForQueuedWritesForTesting(kWriters);
@@ -191,8 +190,8 @@ TEST(SqliteGroupCommitTest, FailingWriteInGroupRollsBackAloneOthersCommit) {
     threads.emplace_back([&] {
       // Changes the file, then fails: its change must not survive.
       partial = store->RunInWriteTransaction([](Database& db) -> absl::Status {
-        absl::StatusOr<ScopedStatement> st =
-            db.Prepare("INSERT INTO meta (key, value) VALUES ('partial', x'00')");
+        absl::StatusOr<ScopedStatement> st = db.Prepare(
+            "INSERT INTO meta (key, value) VALUES ('partial', x'00')");
         if (!st.ok()) return st.status();
         absl::Status run = (*st)->Run();
         if (!run.ok()) return run;
