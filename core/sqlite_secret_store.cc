@@ -1,6 +1,7 @@
 #include "core/sqlite_secret_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -936,8 +937,8 @@ absl::Status SqliteSecretStore::DestroySecret(absl::string_view scope,
 // --- Keys
 // ---------------------------------------------------------------------
 
-absl::Status SqliteSecretStore::ReencryptAll(Database& db,
-                                             const Aead& new_aead) {
+absl::Status SqliteSecretStore::ReencryptAll(Database& db, const Aead& new_aead,
+                                             uint64_t* count) {
   struct Sealed {
     std::string scope;
     std::string name;
@@ -988,6 +989,7 @@ absl::Status SqliteSecretStore::ReencryptAll(Database& db,
     RETURN_IF_ERROR(st->BindInt64(4, new_id));
     RETURN_IF_ERROR(st->BindBlob(5, blob));
     RETURN_IF_ERROR(st->Run());
+    ++*count;
   }
   ASSIGN_OR_RETURN(std::string check,
                    new_aead.Encrypt(SecretBytes::FromString(kKeyCheckPlaintext),
@@ -1003,8 +1005,31 @@ absl::Status SqliteSecretStore::ReencryptAll(Database& db,
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint32_t> SqliteSecretStore::RecordedKeyId(
+    const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return kFirstKeyId;
+    return absl::UnavailableError(
+        absl::StrCat("cannot stat ", path, ": ", std::strerror(errno)));
+  }
+  DatabaseOptions db_options;
+  db_options.flags = SQLITE_OPEN_READONLY;
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                   Database::Open(path, db_options));
+  ASSIGN_OR_RETURN(int64_t schema, db->QueryInt64("PRAGMA user_version"));
+  if (schema == 0) return kFirstKeyId;  // an empty file: a new store
+  ASSIGN_OR_RETURN(ScopedStatement query,
+                   db->Prepare("SELECT value FROM meta WHERE key = ?1"));
+  RETURN_IF_ERROR(query->BindText(1, kKeyCheckMetaKey));
+  ASSIGN_OR_RETURN(bool found, query->Step());
+  if (!found) return absl::DataLossError("store has no key check value");
+  return BlobKeyId(query->ColumnBlob(0));
+}
+
 absl::Status SqliteSecretStore::RotateKey(uint32_t new_key_id,
-                                          SecretBytes new_key) {
+                                          SecretBytes new_key,
+                                          uint64_t* versions_reencrypted) {
   absl::MutexLock key_lock(&key_mu_);
   if (new_key_id == keyring_->active_key_id()) {
     return absl::InvalidArgumentError("the new key id is already active");
@@ -1028,8 +1053,12 @@ absl::Status SqliteSecretStore::RotateKey(uint32_t new_key_id,
   } else if (!added.ok()) {
     return added;
   }
-  RETURN_IF_ERROR(RunInWriteTransaction(
-      [&](Database& db) { return ReencryptAll(db, *new_aead); }));
+  uint64_t count = 0;
+  RETURN_IF_ERROR(RunInWriteTransaction([&](Database& db) {
+    count = 0;  // the body may run again (a group commit retried alone)
+    return ReencryptAll(db, *new_aead, &count);
+  }));
+  if (versions_reencrypted != nullptr) *versions_reencrypted = count;
   return keyring_->SetActive(new_key_id);
 }
 

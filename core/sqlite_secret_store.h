@@ -86,6 +86,14 @@ class SqliteSecretStore final : public SecretStore {
       const SqliteStoreOptions& options, std::unique_ptr<Keyring> keyring,
       Clock* clock);
 
+  // The id of the key that seals the store at `path` (read from its key
+  // check value without decrypting anything), or kFirstKeyId when there is
+  // no store there yet. A master key carries no id of its own, so callers
+  // build the Keyring for Open() under this id (after RotateKey it is > 1).
+  // DataLoss if the file is not a store or its key check value is damaged.
+  static absl::StatusOr<uint32_t> RecordedKeyId(const std::string& path);
+  static constexpr uint32_t kFirstKeyId = 1;
+
   ~SqliteSecretStore() override;
   SqliteSecretStore(const SqliteSecretStore&) = delete;
   SqliteSecretStore& operator=(const SqliteSecretStore&) = delete;
@@ -137,7 +145,10 @@ class SqliteSecretStore final : public SecretStore {
   //   DataLoss            a stored value fails authentication (nothing changed)
   //   Unavailable         storage failure (nothing changed)
   // Blocks every other call on this store while it runs.
-  absl::Status RotateKey(uint32_t new_key_id, SecretBytes new_key);
+  // If `versions_reencrypted` is given it receives the number of stored
+  // versions sealed anew.
+  absl::Status RotateKey(uint32_t new_key_id, SecretBytes new_key,
+                         uint64_t* versions_reencrypted = nullptr);
   // The id of the key new values are sealed with.
   absl::StatusOr<uint32_t> ActiveKeyId();
 
@@ -193,7 +204,8 @@ class SqliteSecretStore final : public SecretStore {
                                        const WriteOptions& options);
   // Re-seals every stored version and the key check value with `new_aead`
   // (write transaction; key_mu_ held exclusively).
-  absl::Status ReencryptAll(Database& db, const Aead& new_aead);
+  absl::Status ReencryptAll(Database& db, const Aead& new_aead,
+                            uint64_t* count);
 
   // Runs `group` (taken off the queue by its leader) on the writer and sets
   // each write's status. Takes write_mu_.

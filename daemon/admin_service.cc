@@ -169,20 +169,20 @@ grpc::Status AdminService::RotateMasterKey(
     grpc::ServerContext* context, const v1::RotateMasterKeyRequest* request,
     v1::RotateMasterKeyResponse* response) {
   CallLog log("RotateMasterKey");
+  SecretBytes new_key = TakeSecret(request->new_key());
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
     if (!ctx_->rotate_master_key) {
       return absl::UnimplementedError(
           "this store cannot rotate its master key");
     }
-    if (!request->new_key().empty() &&
-        request->new_key().size() != kMasterKeyBytes) {
+    if (!new_key.empty() && new_key.size() != kMasterKeyBytes) {
       return absl::InvalidArgumentError(
           absl::StrCat("new_key must be ", kMasterKeyBytes,
                        " bytes (or empty to generate one)"));
     }
     ASSIGN_OR_RETURN(KeyRotationResult result,
-                     ctx_->rotate_master_key(TakeSecret(request->new_key())));
+                     ctx_->rotate_master_key(std::move(new_key)));
     response->set_new_key_id(result.new_key_id);
     response->set_versions_reencrypted(result.versions_reencrypted);
     log.detail = absl::StrCat("new_key_id=", result.new_key_id,

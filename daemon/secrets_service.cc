@@ -189,6 +189,19 @@ absl::StatusOr<std::string> SecretsService::ResolveTarget(
   return scope;
 }
 
+absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
+    const grpc::ServerContext& context, const v1::Target& target,
+    const std::string& name, AccessLevel level, CallLog* log,
+    absl::Status input) const {
+  ASSIGN_OR_RETURN(Principal principal, Identify(context, log));
+  ASSIGN_OR_RETURN(std::string scope, ResolveTarget(target, log));
+  RETURN_IF_ERROR(ValidateName(name));
+  log->name = name;
+  RETURN_IF_ERROR(input);
+  RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, name}, level));
+  return scope;
+}
+
 // ---------------------------------------------------------------------------
 // Reads
 
@@ -197,17 +210,14 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
                                        v1::GetSecretResponse* response) {
   CallLog log("GetSecret");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
     const bool want_field = !request->field().empty();
-    if (want_field) {
-      RETURN_IF_ERROR(
-          ValidateText(request->field(), "field", 1, kMaxNameBytes));
-    }
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kRead));
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kRead, &log,
+                        want_field ? ValidateText(request->field(), "field", 1,
+                                                  kMaxNameBytes)
+                                   : absl::OkStatus()));
     ASSIGN_OR_RETURN(
         VersionedValue read,
         ctx_->store->GetVersioned(scope, request->name(), request->version()));
@@ -309,12 +319,10 @@ grpc::Status SecretsService::SecretExists(
     v1::SecretExistsResponse* response) {
   CallLog log("SecretExists");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kRead));
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kRead, &log));
     ASSIGN_OR_RETURN(bool exists, ctx_->store->Exists(scope, request->name()));
     response->set_exists(exists);
     return absl::OkStatus();
@@ -327,12 +335,10 @@ grpc::Status SecretsService::ListVersions(
     v1::ListVersionsResponse* response) {
   CallLog log("ListVersions");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kRead));
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kRead, &log));
     ASSIGN_OR_RETURN(std::vector<VersionInfo> versions,
                      ctx_->store->ListVersions(scope, request->name()));
     for (const VersionInfo& v : versions) {
@@ -353,17 +359,15 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
                                        const v1::SetSecretRequest* request,
                                        v1::SetSecretResponse* response) {
   CallLog log("SetSecret");
+  // Out of the request at once, so that every path (errors too) wipes it.
+  const SecretBytes value = TakeSecret(request->value());
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
     const std::string& name = request->name();
-    RETURN_IF_ERROR(ValidateName(name));
-    log.name = name;
-    RETURN_IF_ERROR(CheckValueSize(request->value().size(), ctx_->limits));
-    RETURN_IF_ERROR(CheckMaxVersions(request->max_versions()));
-    RETURN_IF_ERROR(
-        ctx_->authorizer->Check(principal, {scope, name}, AccessLevel::kWrite));
-    SecretBytes value = TakeSecret(request->value());
+    absl::Status input = CheckValueSize(value.size(), ctx_->limits);
+    if (input.ok()) input = CheckMaxVersions(request->max_versions());
+    ASSIGN_OR_RETURN(std::string scope,
+                     AuthorizeSecret(*context, request->target(), name,
+                                     AccessLevel::kWrite, &log, input));
     WriteOptions options;
     options.max_versions = request->max_versions();
 
@@ -423,12 +427,10 @@ grpc::Status SecretsService::DeleteSecret(
     v1::DeleteSecretResponse* response) {
   CallLog log("DeleteSecret");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kWrite));
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kWrite, &log));
     return ctx_->store->DeleteSecret(scope, request->name());
   }();
   return log.Finish(status);
@@ -439,12 +441,10 @@ grpc::Status SecretsService::UndeleteSecret(
     v1::UndeleteSecretResponse* response) {
   CallLog log("UndeleteSecret");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kWrite));
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kWrite, &log));
     RETURN_IF_ERROR(ctx_->store->UndeleteSecret(scope, request->name()));
     ASSIGN_OR_RETURN(SecretMetadata metadata,
                      ctx_->store->GetMetadata(scope, request->name()));
@@ -459,12 +459,10 @@ grpc::Status SecretsService::DestroySecret(
     v1::DestroySecretResponse* response) {
   CallLog log("DestroySecret");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kWrite));
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kWrite, &log));
     return ctx_->store->DestroySecret(scope, request->name());
   }();
   return log.Finish(status);
@@ -474,15 +472,13 @@ grpc::Status SecretsService::RotateSecret(
     grpc::ServerContext* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
   CallLog log("RotateSecret");
+  const SecretBytes value = TakeSecret(request->value());
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
-    RETURN_IF_ERROR(CheckValueSize(request->value().size(), ctx_->limits));
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kWrite));
-    SecretBytes value = TakeSecret(request->value());
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kWrite, &log,
+                        CheckValueSize(value.size(), ctx_->limits)));
     ASSIGN_OR_RETURN(RotationResult rotated,
                      ctx_->store->RotateSecret(scope, request->name(), value));
     response->set_previous_version(rotated.previous_version);
@@ -497,15 +493,13 @@ grpc::Status SecretsService::RollbackSecret(
     v1::RollbackSecretResponse* response) {
   CallLog log("RollbackSecret");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    RETURN_IF_ERROR(ValidateName(request->name()));
-    log.name = request->name();
-    if (request->version() == 0) {
-      return absl::InvalidArgumentError("version is required (> 0)");
-    }
-    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
-                                            AccessLevel::kWrite));
+    ASSIGN_OR_RETURN(std::string scope,
+                     AuthorizeSecret(*context, request->target(),
+                                     request->name(), AccessLevel::kWrite, &log,
+                                     request->version() == 0
+                                         ? absl::InvalidArgumentError(
+                                               "version is required (> 0)")
+                                         : absl::OkStatus()));
     ASSIGN_OR_RETURN(SecretMetadata metadata,
                      ctx_->store->RollbackSecret(scope, request->name(),
                                                  request->version()));
@@ -633,12 +627,13 @@ grpc::Status SecretsService::ImportSecrets(
     grpc::ServerContext* context, const v1::ImportSecretsRequest* request,
     v1::ImportSecretsResponse* response) {
   CallLog log("ImportSecrets");
+  const SecretBytes content = TakeSecret(request->content());
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    if (request->content().size() > ctx_->limits.max_import_bytes) {
+    if (content.size() > ctx_->limits.max_import_bytes) {
       return absl::InvalidArgumentError(
-          absl::StrCat("import content is ", request->content().size(),
+          absl::StrCat("import content is ", content.size(),
                        " bytes; the limit is ", ctx_->limits.max_import_bytes));
     }
     ASSIGN_OR_RETURN(SecretFileFormat format,
@@ -648,7 +643,6 @@ grpc::Status SecretsService::ImportSecrets(
     // file's.
     RETURN_IF_ERROR(
         ctx_->authorizer->Check(principal, {scope, ""}, AccessLevel::kWrite));
-    const SecretBytes content = TakeSecret(request->content());
 
     // All or nothing: any problem in the file is reported and nothing is
     // written (OK status, applied=false, `errors` listed: a failed status

@@ -36,7 +36,9 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/access.h"
 #include "daemon/service_common.h"
 #include "daemon/service_context.h"
 #include "proto/secrets.grpc.pb.h"
@@ -105,6 +107,14 @@ class SecretsService final : public v1::Secrets::Service {
   // the daemon has no environment registry. Records the scope in `log`.
   absl::StatusOr<std::string> ResolveTarget(const v1::Target& target,
                                             CallLog* log) const;
+  // Steps 1-4 for an RPC on one secret: identifies the caller, resolves
+  // `target`, validates `name`, returns `input` (the handler's checks of the
+  // rest of the request) if it failed, then checks `level` on the secret.
+  // Returns the scope; records subject, scope and name in `log`.
+  absl::StatusOr<std::string> AuthorizeSecret(
+      const grpc::ServerContext& context, const v1::Target& target,
+      const std::string& name, AccessLevel level, CallLog* log,
+      absl::Status input = absl::OkStatus()) const;
 
   const ServiceContext* ctx_;
 };

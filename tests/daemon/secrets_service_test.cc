@@ -242,6 +242,24 @@ TEST_F(SecretsServiceTest, InvalidUtf8NameIsInvalidArgument) {
   EXPECT_THAT(StoredScope("prod"), IsEmpty());
 }
 
+TEST_F(SecretsServiceTest, HandlersWipeTheRequestValue) {
+  SecretsService service(&h_.context());
+  grpc::ServerContext context;
+  v1::SetSecretRequest req;
+  *req.mutable_target() = ScopeTarget("prod");
+  req.set_name("db");
+  req.set_value("plaintext");
+  v1::SetSecretResponse resp;
+  ASSERT_TRUE(service.SetSecret(&context, &req, &resp).ok());
+  EXPECT_TRUE(req.value().empty());
+  EXPECT_EQ(*Stored("prod", "db"), "plaintext");
+  // Error paths wipe too.
+  req.set_name("bad/name");
+  req.set_value("plaintext");
+  EXPECT_FALSE(service.SetSecret(&context, &req, &resp).ok());
+  EXPECT_TRUE(req.value().empty());
+}
+
 TEST_F(SecretsServiceTest, UnidentifiedCallerIsUnauthenticated) {
   h_.identifier().Fail(absl::UnauthenticatedError("no credentials"));
   v1::GetSecretResponse got;

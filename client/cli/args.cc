@@ -1,0 +1,475 @@
+#include "client/cli/args.h"
+
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace zlayer::secrets::cli {
+namespace {
+
+// Which options exist, whether they take a value, and which verbs accept
+// them ("*" = every verb).
+struct OptionSpec {
+  absl::string_view name;
+  bool takes_value;
+  absl::string_view verbs;
+};
+
+constexpr OptionSpec kOptions[] = {
+    {"socket", true, "*"},
+    {"address", true, "*"},
+    {"tls-ca", true, "*"},
+    {"tls-cert", true, "*"},
+    {"tls-key", true, "*"},
+    {"tls-server-name", true, "*"},
+    {"api-key-file", true, "*"},
+    {"env", true, "*"},
+    {"project", true, "*"},
+    {"deployment", true, "*"},
+    {"service", true, "*"},
+    {"output", true, "*"},
+    {"timeout", true, "*"},
+    {"wait-for-ready", false, "*"},
+    {"help", false, "*"},
+    {"value", true, "create set rotate"},
+    {"from-file", true, "create set rotate"},
+    {"from-stdin", false, "create set rotate"},
+    {"random", false, "create set rotate"},
+    {"random-length", true, "create set rotate"},
+    {"if-version", true, "create set"},
+    {"create-only", false, "create set"},
+    {"reveal", false, "get"},
+    {"version", true, "get"},
+    {"field", true, "get"},
+    {"file", true, "import"},
+    {"format", true, "import export"},
+    {"dry-run", false, "import"},
+    {"yes", false, "destroy"},
+    {"env-file", true, "check run"},
+    {"description", true, "env"},
+};
+
+const OptionSpec* FindOption(absl::string_view name) {
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+bool VerbAccepts(const OptionSpec& spec, absl::string_view verb) {
+  if (spec.verbs == "*") return true;
+  for (absl::string_view v : absl::StrSplit(spec.verbs, ' ')) {
+    if (v == verb) return true;
+  }
+  return false;
+}
+
+absl::Status Usage(absl::string_view message) {
+  return absl::InvalidArgumentError(message);
+}
+
+absl::StatusOr<uint32_t> ParseUint(absl::string_view option,
+                                   absl::string_view text, uint32_t min) {
+  uint32_t v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < min || absl::StartsWith(text, "+") ||
+      absl::StartsWith(text, "-")) {
+    return Usage(absl::StrCat(option, " expects a whole number",
+                              min > 0 ? " of at least 1" : "", ", got '", text,
+                              "'"));
+  }
+  return v;
+}
+
+// Canonical verb, or "" when unknown.
+std::string CanonicalVerb(absl::string_view verb) {
+  if (verb == "list") return "ls";
+  if (verb == "remove") return "rm";
+  static constexpr absl::string_view kVerbs[] = {
+      "ls",      "create", "get",        "set",      "rm",       "rotate",
+      "unset",   "import", "export",     "versions", "rollback", "undelete",
+      "destroy", "check",  "run",        "env",      "whoami",   "help",
+      "grant",   "revoke", "permissions"};
+  for (absl::string_view v : kVerbs) {
+    if (v == verb) return std::string(verb);
+  }
+  return "";
+}
+
+absl::Status CheckPositionals(const Command& cmd) {
+  const std::vector<std::string>& p = cmd.positionals;
+  auto want = [&](size_t n, absl::string_view what) -> absl::Status {
+    if (p.size() < n) {
+      return Usage(absl::StrCat("'", cmd.verb, "' needs ", what));
+    }
+    if (p.size() > n) {
+      return Usage(absl::StrCat("unexpected argument '", p[n], "' for '",
+                                cmd.verb, "'"));
+    }
+    return absl::OkStatus();
+  };
+  const std::string& v = cmd.verb;
+  if (v == "ls" || v == "import" || v == "export" || v == "check" ||
+      v == "run" || v == "whoami" || v == "help") {
+    return want(0, "");
+  }
+  if (v == "rollback") return want(2, "NAME VERSION");
+  if (v == "env") {
+    if (p.empty()) return Usage("'env' needs a sub-command: ls, create or rm");
+    if (p[0] == "ls" || p[0] == "list") {
+      if (p.size() > 1) {
+        return Usage(
+            absl::StrCat("unexpected argument '", p[1], "' for 'env ls'"));
+      }
+      return absl::OkStatus();
+    }
+    if (p[0] == "create" || p[0] == "rm" || p[0] == "remove") {
+      if (p.size() < 2) {
+        return Usage(absl::StrCat("'env ", p[0], "' needs ",
+                                  p[0] == "create" ? "NAME" : "NAME|ID"));
+      }
+      if (p.size() > 2) {
+        return Usage(absl::StrCat("unexpected argument '", p[2], "' for 'env ",
+                                  p[0], "'"));
+      }
+      return absl::OkStatus();
+    }
+    return Usage(absl::StrCat("unknown 'env' sub-command '", p[0],
+                              "' (expected ls, create or rm)"));
+  }
+  return want(1, "NAME");
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
+  absl::Duration d;
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds) && !absl::StrContains(text, "n")) {
+    d = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &d)) {
+    return Usage(
+        absl::StrCat("--timeout expects a duration such as 5s or "
+                     "500ms, got '",
+                     text, "'"));
+  }
+  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return Usage(absl::StrCat("--timeout must be positive, got '", text, "'"));
+  }
+  return d;
+}
+
+absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags) {
+  int given = (flags.value ? 1 : 0) + (flags.from_file ? 1 : 0) +
+              (flags.from_stdin ? 1 : 0) + (flags.random ? 1 : 0);
+  if (given == 0) {
+    return Usage(
+        "Provide exactly one of --value / --from-stdin / --from-file / "
+        "--random");
+  }
+  if (given > 1) {
+    return Usage(
+        "--value, --from-stdin, --from-file, --random are mutually exclusive");
+  }
+  ValueSource source;
+  if (flags.value) {
+    source.kind = ValueSource::Kind::kValue;
+    source.text = *flags.value;
+  } else if (flags.from_file) {
+    source.kind = ValueSource::Kind::kFile;
+    source.text = *flags.from_file;
+  } else if (flags.from_stdin) {
+    source.kind = ValueSource::Kind::kStdin;
+  } else {
+    source.kind = ValueSource::Kind::kRandom;
+    source.random_length = kDefaultRandomLength;
+    if (flags.random_length) {
+      absl::StatusOr<uint32_t> n =
+          ParseUint("--random-length", *flags.random_length, 1);
+      if (!n.ok()) return n.status();
+      // The daemon enforces its value limit; this only keeps the request sane.
+      if (*n > (1u << 20)) {
+        return Usage("--random-length must be at most 1048576");
+      }
+      source.random_length = *n;
+    }
+  }
+  return source;
+}
+
+absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
+  Command cmd;
+  // Options in order of appearance: name -> value ("" for flags).
+  std::vector<std::pair<std::string, std::string>> options;
+  std::vector<std::string> positionals;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      cmd.exec_argv.assign(args.begin() + i + 1, args.end());
+      if (cmd.exec_argv.empty()) return Usage("nothing to run after '--'");
+      break;
+    }
+    if (arg == "-h") {
+      options.emplace_back("help", "");
+      continue;
+    }
+    if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
+      if (absl::StartsWith(arg, "-") && arg.size() > 1) {
+        return Usage(absl::StrCat("unknown option '", arg, "'"));
+      }
+      positionals.push_back(arg);
+      continue;
+    }
+    absl::string_view body = absl::string_view(arg).substr(2);
+    absl::string_view name = body;
+    absl::optional<std::string> inline_value;
+    if (size_t eq = body.find('='); eq != absl::string_view::npos) {
+      name = body.substr(0, eq);
+      inline_value = std::string(body.substr(eq + 1));
+    }
+    const OptionSpec* spec = FindOption(name);
+    if (spec == nullptr) {
+      return Usage(absl::StrCat("unknown option '--", name, "'"));
+    }
+    if (!spec->takes_value) {
+      if (inline_value) {
+        return Usage(absl::StrCat("option '--", name, "' takes no value"));
+      }
+      options.emplace_back(std::string(name), "");
+      continue;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        return Usage(absl::StrCat("option '--", name, "' needs a value"));
+      }
+      inline_value = args[++i];
+    }
+    options.emplace_back(std::string(name), *std::move(inline_value));
+  }
+
+  bool help = false;
+  for (const auto& [name, value] : options) help |= name == "help";
+  if (positionals.empty()) {
+    if (help) {
+      cmd.verb = "help";
+      return cmd;
+    }
+    return Usage("missing command (try 'zlayer-secret --help')");
+  }
+  cmd.verb = CanonicalVerb(positionals[0]);
+  if (cmd.verb.empty()) {
+    return Usage(absl::StrCat("unknown command '", positionals[0],
+                              "' (try 'zlayer-secret --help')"));
+  }
+  if (help) {
+    cmd.verb = "help";
+    return cmd;
+  }
+  cmd.positionals.assign(positionals.begin() + 1, positionals.end());
+  if (!cmd.exec_argv.empty() && cmd.verb != "run") {
+    return Usage(absl::StrCat("'", cmd.verb, "' takes no command after '--'"));
+  }
+
+  ValueFlags value_flags;
+  bool create_only = false;
+  absl::optional<uint32_t> if_version;
+  GlobalOptions& g = cmd.global;
+  for (const auto& [name, value] : options) {
+    const OptionSpec* spec = FindOption(name);
+    if (!VerbAccepts(*spec, cmd.verb)) {
+      return Usage(absl::StrCat("option '--", name, "' does not apply to '",
+                                cmd.verb, "'"));
+    }
+    if (name == "socket") {
+      g.socket = value;
+    } else if (name == "address") {
+      g.address = value;
+    } else if (name == "tls-ca") {
+      g.tls_ca_file = value;
+    } else if (name == "tls-cert") {
+      g.tls_cert_file = value;
+    } else if (name == "tls-key") {
+      g.tls_key_file = value;
+    } else if (name == "tls-server-name") {
+      g.tls_server_name = value;
+    } else if (name == "api-key-file") {
+      g.api_key_file = value;
+    } else if (name == "env") {
+      g.env = value;
+    } else if (name == "project") {
+      g.project = value;
+    } else if (name == "deployment") {
+      if (value.empty()) return Usage("--deployment cannot be empty");
+      g.deployment = value;
+    } else if (name == "service") {
+      g.service = value;
+    } else if (name == "output") {
+      if (value == "table") {
+        g.output = OutputFormat::kTable;
+      } else if (value == "json") {
+        g.output = OutputFormat::kJson;
+      } else {
+        return Usage(absl::StrCat("Unsupported --output '", value,
+                                  "' (expected 'table' or 'json')"));
+      }
+    } else if (name == "timeout") {
+      absl::StatusOr<absl::Duration> d = ParseTimeout(value);
+      if (!d.ok()) return d.status();
+      g.timeout = *d;
+    } else if (name == "wait-for-ready") {
+      g.wait_for_ready = true;
+    } else if (name == "value") {
+      value_flags.value = value;
+    } else if (name == "from-file") {
+      value_flags.from_file = value;
+    } else if (name == "from-stdin") {
+      value_flags.from_stdin = true;
+    } else if (name == "random") {
+      value_flags.random = true;
+    } else if (name == "random-length") {
+      value_flags.random_length = value;
+    } else if (name == "if-version") {
+      absl::StatusOr<uint32_t> v = ParseUint("--if-version", value, 0);
+      if (!v.ok()) return v.status();
+      if_version = *v;
+    } else if (name == "create-only") {
+      create_only = true;
+    } else if (name == "reveal") {
+      cmd.reveal = true;
+    } else if (name == "version") {
+      absl::StatusOr<uint32_t> v = ParseUint("--version", value, 1);
+      if (!v.ok()) return v.status();
+      cmd.version = *v;
+    } else if (name == "field") {
+      cmd.field = value;
+    } else if (name == "file") {
+      cmd.file = value;
+    } else if (name == "format") {
+      if (value != "env" && value != "json") {
+        return Usage(absl::StrCat("Unsupported --format '", value,
+                                  "' (expected 'env' or 'json')"));
+      }
+      cmd.format = value;
+    } else if (name == "dry-run") {
+      cmd.dry_run = true;
+    } else if (name == "yes") {
+      cmd.yes = true;
+    } else if (name == "env-file") {
+      cmd.env_file = value;
+    } else if (name == "description") {
+      cmd.description = value;
+    }
+  }
+
+  if (cmd.verb == "grant" || cmd.verb == "revoke" ||
+      cmd.verb == "permissions") {
+    return Usage(absl::StrCat("'", cmd.verb, "' is not supported yet"));
+  }
+  absl::Status positional_status = CheckPositionals(cmd);
+  if (!positional_status.ok()) return positional_status;
+
+  if (!g.socket.empty() && !g.address.empty()) {
+    return Usage("--socket and --address are mutually exclusive");
+  }
+  if (!g.env.empty() && !g.service.empty() && cmd.verb != "check" &&
+      cmd.verb != "run") {
+    return Usage("--env and --service are mutually exclusive");
+  }
+  if (cmd.verb == "create" || cmd.verb == "set" || cmd.verb == "rotate") {
+    absl::StatusOr<ValueSource> source = SelectValueSource(value_flags);
+    if (!source.ok()) return source.status();
+    cmd.value = *std::move(source);
+    if (cmd.verb != "create" && cmd.verb != "set") {
+      // rotate: never a check-and-set (the verb itself requires existence).
+    } else if (create_only && if_version) {
+      return Usage("--create-only and --if-version are mutually exclusive");
+    } else if (create_only) {
+      cmd.expected_version = 0;
+    } else {
+      cmd.expected_version = if_version;
+    }
+    if (cmd.positionals[0].find_first_not_of(" \t\r\n") == std::string::npos) {
+      return Usage("Secret name cannot be empty");
+    }
+  }
+  if (cmd.verb == "get" && !cmd.reveal &&
+      (cmd.version != 0 || !cmd.field.empty())) {
+    return Usage("--version and --field need --reveal");
+  }
+  if (cmd.verb == "rollback") {
+    absl::StatusOr<uint32_t> v = ParseUint("VERSION", cmd.positionals[1], 1);
+    if (!v.ok()) return v.status();
+    cmd.version = *v;
+  }
+  if (cmd.verb == "import" && cmd.file.empty()) {
+    return Usage("'import' needs --file PATH");
+  }
+  if ((cmd.verb == "check" || cmd.verb == "run") && cmd.env_file.empty()) {
+    return Usage(absl::StrCat("'", cmd.verb, "' needs --env-file PATH"));
+  }
+  if (cmd.verb == "run" && cmd.exec_argv.empty()) {
+    return Usage("'run' needs a command after '--'");
+  }
+  if (cmd.verb == "destroy" && !cmd.yes) {
+    return Usage(
+        "'destroy' removes every version for good; pass --yes to confirm");
+  }
+  return cmd;
+}
+
+std::string UsageText() {
+  return R"(Usage: zlayer-secret [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]
+
+Secrets (target: --env NAME|ID [--project P], else --deployment D [--service S]):
+  ls | list                        list secrets (metadata only)
+  create NAME VALUE-SOURCE [--create-only | --if-version N]
+                                   create or overwrite (upsert)
+  set NAME VALUE-SOURCE [--create-only | --if-version N]
+                                   same as create (upstream's env verb)
+  get NAME [--reveal [--version N] [--field F]]
+                                   metadata; the value only with --reveal
+  rm | remove NAME                 soft delete (undo with 'undelete')
+  unset NAME                       same as rm (upstream's env verb)
+  rotate NAME VALUE-SOURCE         new version of an existing secret
+  versions NAME                    list versions, newest first
+  rollback NAME VERSION            copy VERSION's value into a new version
+  undelete NAME                    restore a soft-deleted secret
+  destroy NAME --yes               remove every version for good
+  import --file F [--format env|json] [--dry-run]
+  export [--format env|json]       print every value (dotenv or JSON)
+  check --env-file F               check the references of a dotenv file
+  run --env-file F -- CMD [ARGS]   resolve the references, then exec CMD
+                                   with them in its environment
+  env ls | env create NAME [--description D] | env rm NAME|ID
+  whoami                           who the daemon thinks you are
+  grant, revoke, permissions       reserved (not supported yet)
+
+VALUE-SOURCE (exactly one):
+  --value V        the value itself (visible in the process list: avoid)
+  --from-file F    the file's content (one trailing newline removed)
+  --from-stdin     standard input (one trailing newline removed)
+  --random [--random-length N]  N random letters and digits (default 32),
+                   printed once
+
+Global options:
+  --socket PATH            Unix socket (default: $ZLAYER_SECRETS_SOCKET,
+                           ./.data/zlayer-secretsd.sock if present,
+                           /var/lib/zlayer/secrets/zlayer-secretsd.sock as
+                           root, else ~/.zlayer/secrets/zlayer-secretsd.sock)
+  --address HOST:PORT      TCP with TLS instead of the socket
+  --tls-ca F  --tls-cert F  --tls-key F  --tls-server-name NAME
+  --api-key-file F         API key (sent as a Bearer token)
+  --env NAME|ID  --project P  --deployment D (default 'default')  --service S
+  --output table|json      (default table)
+  --timeout DURATION       deadline of each call (default 5s)
+  --wait-for-ready         wait (up to the timeout) for the daemon to start
+
+Exit status: 0 success, 1 the operation failed, 2 usage error.
+)";
+}
+
+}  // namespace zlayer::secrets::cli

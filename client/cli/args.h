@@ -1,0 +1,105 @@
+// Command-line parsing of zlayer-secret: argv in, a Command out, no I/O.
+//
+//   absl::StatusOr<Command> cmd = ParseCommandLine({"get", "db", "--reveal"});
+//   // cmd->verb == "get", cmd->positionals == {"db"}, cmd->reveal
+//
+// Every error returned here is a usage error (the CLI exits 2). Options may
+// appear before or after the verb, as `--opt VALUE` or `--opt=VALUE`; `--`
+// ends the options (what follows is the command of `run`). Aliases are
+// folded into canonical verbs (`list` -> `ls`, `remove` -> `rm`).
+#ifndef ZLAYER_SECRETS_CLIENT_CLI_ARGS_H_
+#define ZLAYER_SECRETS_CLIENT_CLI_ARGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+
+namespace zlayer::secrets::cli {
+
+enum class OutputFormat { kTable, kJson };
+
+// Options every verb accepts.
+struct GlobalOptions {
+  std::string socket;           // --socket PATH (Unix socket)
+  std::string address;          // --address HOST:PORT (TLS)
+  std::string tls_ca_file;      // --tls-ca FILE
+  std::string tls_cert_file;    // --tls-cert FILE (mutual TLS)
+  std::string tls_key_file;     // --tls-key FILE
+  std::string tls_server_name;  // --tls-server-name NAME
+  std::string api_key_file;     // --api-key-file FILE (never the key itself)
+  std::string env;              // --env NAME|ID: environment target
+  std::string project;          // --project P
+  // --deployment D: the target when there is no --env, and the deployment of
+  // `$S:name` references in check/run. Default "default" (upstream's scope).
+  std::string deployment = "default";
+  // --service S: service scope "D/S" as target; for check/run it is recorded
+  // in the audit trail (ResolveContext.service).
+  std::string service;
+  OutputFormat output = OutputFormat::kTable;  // --output table|json
+  absl::Duration timeout = absl::Seconds(5);   // --timeout 5s | 500ms | 10
+  bool wait_for_ready = false;                 // --wait-for-ready
+};
+
+// Where a new value comes from (create / set / rotate): exactly one.
+struct ValueSource {
+  enum class Kind { kValue, kFile, kStdin, kRandom };
+  Kind kind = Kind::kValue;
+  std::string text;  // the --value text, or the --from-file path
+  size_t random_length = 32;
+};
+
+inline constexpr size_t kDefaultRandomLength = 32;
+
+// The four value flags as given; SelectValueSource() applies upstream's rules
+// (§14.1) with its messages.
+struct ValueFlags {
+  absl::optional<std::string> value;
+  absl::optional<std::string> from_file;
+  bool from_stdin = false;
+  bool random = false;
+  absl::optional<std::string>
+      random_length;  // accepted and ignored without --random
+};
+absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags);
+
+struct Command {
+  // ls create get set rm rotate unset import export versions rollback
+  // undelete destroy check run env whoami help
+  std::string verb;
+  std::vector<std::string> positionals;  // after the verb (env: sub-verb first)
+  GlobalOptions global;
+
+  absl::optional<ValueSource> value;  // create / set / rotate
+  absl::optional<uint32_t>
+      expected_version;                // --if-version N / --create-only (0)
+  bool reveal = false;                 // get
+  uint32_t version = 0;                // get --version (0 = current)
+  std::string field;                   // get --field
+  std::string file;                    // import --file
+  std::string format = "env";          // import / export --format env|json
+  bool dry_run = false;                // import
+  bool yes = false;                    // destroy
+  std::string env_file;                // check / run --env-file
+  std::string description;             // env create --description
+  std::vector<std::string> exec_argv;  // run: after `--`
+};
+
+// `args` excludes argv[0]. InvalidArgument (a usage error) with a message fit
+// for `zlayer-secret: <message>`.
+absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args);
+
+// The usage text (`zlayer-secret --help`).
+std::string UsageText();
+
+// "5s", "1m30s", "500ms" (absl::ParseDuration) or plain seconds ("10").
+// InvalidArgument unless positive.
+absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text);
+
+}  // namespace zlayer::secrets::cli
+
+#endif  // ZLAYER_SECRETS_CLIENT_CLI_ARGS_H_

@@ -1,0 +1,642 @@
+#include "client/cli/commands.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "client/cli/output.h"
+#include "client/cli/value_input.h"
+#include "core/env_file_format.h"
+#include "core/secret_bytes.h"
+
+extern char** environ;
+
+namespace zlayer::secrets::cli {
+namespace {
+
+// The target of a secret verb, and how messages name it.
+struct ResolvedTarget {
+  v1::Target target;
+  std::string env_id;       // set for environment targets
+  bool is_default = false;  // the default deployment scope
+  std::string scope;        // "D" or "D/S" for deployment targets
+};
+
+absl::StatusOr<ResolvedTarget> ResolveTarget(const GlobalOptions& g,
+                                             SecretsClient* client) {
+  ResolvedTarget t;
+  if (g.env.empty()) {
+    v1::DeploymentTarget* d = t.target.mutable_deployment();
+    d->set_deployment(g.deployment);
+    d->set_service(g.service);
+    t.scope = g.service.empty() ? g.deployment
+                                : absl::StrCat(g.deployment, "/", g.service);
+    t.is_default = g.deployment == "default" && g.service.empty();
+    return t;
+  }
+  v1::EnvironmentTarget* e = t.target.mutable_environment();
+  e->set_project(g.project);
+  v1::GetEnvironmentRequest req;
+  req.set_name_or_id(g.env);
+  req.set_project(g.project);
+  absl::StatusOr<v1::Environment> env = client->GetEnvironment(req);
+  if (env.ok()) {
+    e->set_name_or_id(env->id());
+    t.env_id = env->id();
+    return t;
+  }
+  // Callers without Admin access still reach environments they may use: the
+  // daemon resolves the name itself.
+  if (env.status().code() == absl::StatusCode::kPermissionDenied ||
+      env.status().code() == absl::StatusCode::kUnimplemented) {
+    e->set_name_or_id(g.env);
+    t.env_id = g.env;
+    return t;
+  }
+  return env.status();
+}
+
+// " in environment <id>" / " in scope 'prod'" / "" (default scope).
+std::string Where(const ResolvedTarget& t, absl::string_view env_word) {
+  if (!t.env_id.empty()) return absl::StrCat(" ", env_word, " ", t.env_id);
+  if (t.is_default) return "";
+  return absl::StrCat(" ", env_word == "from environment" ? "from" : "in",
+                      " scope '", t.scope, "'");
+}
+
+// Puts a SecretBytes value into a proto bytes field.
+void SetValueField(const SecretBytes& value, std::string* field) {
+  field->assign(value.InsecureView().data(), value.size());
+}
+
+// Writes a value to stdout, the one way values leave the CLI.
+void WriteValue(std::ostream& out, absl::string_view value) {
+  out.write(value.data(), static_cast<std::streamsize>(value.size()));
+}
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("Failed to read ", path, ": ", std::strerror(errno)));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    WipeString(&text);
+    return absl::UnavailableError(absl::StrCat("Failed to read ", path));
+  }
+  return text;
+}
+
+// The KEY=VALUE map of a dotenv file (core/env_file_format.h rules). Parse
+// errors are listed on `err` and fail the call.
+absl::StatusOr<std::map<std::string, std::string>> ReadEnvFile(
+    const std::string& path, std::ostream& err) {
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  SecretFileImport parsed = ImportDotenv(*text);
+  WipeString(&*text);
+  if (!parsed.errors.empty()) {
+    for (const std::string& e : parsed.errors) err << "  " << e << "\n";
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", parsed.errors.size(), " error(s) in the env file"));
+  }
+  std::map<std::string, std::string> env;
+  for (ImportedSecret& entry : parsed.entries) {
+    env[entry.name] = std::string(entry.value.InsecureView());
+  }
+  return env;
+}
+
+void WipeMap(std::map<std::string, std::string>* env) {
+  for (auto& [key, value] : *env) WipeString(&value);
+}
+
+v1::ResolveContext ContextFor(const GlobalOptions& g) {
+  v1::ResolveContext context;
+  context.set_deployment(g.deployment);
+  context.set_project(g.project);
+  context.set_service(g.service);
+  return context;
+}
+
+// All live secrets of a target, every page.
+absl::StatusOr<std::vector<v1::SecretMetadata>> ListAll(
+    SecretsClient* client, const v1::Target& target) {
+  std::vector<v1::SecretMetadata> all;
+  v1::ListSecretsRequest req;
+  *req.mutable_target() = target;
+  req.set_page_size(1000);
+  do {
+    absl::StatusOr<v1::ListSecretsResponse> page = client->ListSecrets(req);
+    if (!page.ok()) return page.status();
+    for (v1::SecretMetadata& m : *page->mutable_secrets()) {
+      all.push_back(std::move(m));
+    }
+    req.set_page_token(page->next_page_token());
+  } while (!req.page_token().empty());
+  return all;
+}
+
+class Runner {
+ public:
+  Runner(const Command& cmd, SecretsClient* client, Io io)
+      : cmd_(cmd), g_(cmd.global), client_(client), io_(io) {}
+
+  int Run() {
+    const std::string& v = cmd_.verb;
+    if (v == "whoami") return WhoAmI();
+    if (v == "env") return Env();
+    if (v == "check") return Check();
+    if (v == "run") return RunChild();
+    absl::StatusOr<ResolvedTarget> target = ResolveTarget(g_, client_);
+    if (!target.ok()) return Fail(target.status());
+    t_ = *std::move(target);
+    if (v == "ls") return List();
+    if (v == "create" || v == "set") return Set();
+    if (v == "get") return Get();
+    if (v == "rm" || v == "unset") return Remove();
+    if (v == "rotate") return Rotate();
+    if (v == "import") return Import();
+    if (v == "export") return Export();
+    if (v == "versions") return Versions();
+    if (v == "rollback") return Rollback();
+    if (v == "undelete") return Undelete();
+    if (v == "destroy") return Destroy();
+    *io_.err << "zlayer-secret: unknown command '" << v << "'\n";
+    return kExitUsage;
+  }
+
+ private:
+  int Fail(const absl::Status& status) {
+    return PrintFailure(*io_.err, status.message());
+  }
+  bool Json() const { return g_.output == OutputFormat::kJson; }
+  const std::string& Name() const { return cmd_.positionals[0]; }
+
+  int WhoAmI() {
+    absl::StatusOr<v1::WhoAmIResponse> who =
+        client_->WhoAmI(v1::WhoAmIRequest());
+    if (!who.ok()) return Fail(who.status());
+    *io_.out << (Json() ? WhoAmIJson(*who) : WhoAmIText(*who));
+    return kExitOk;
+  }
+
+  int List() {
+    absl::StatusOr<std::vector<v1::SecretMetadata>> all =
+        ListAll(client_, t_.target);
+    if (!all.ok()) return Fail(all.status());
+    *io_.out << (Json() ? SecretsJson(*all) : SecretsTable(*all));
+    return kExitOk;
+  }
+
+  int Set() {
+    absl::StatusOr<SecretBytes> value = ReadValue(*cmd_.value, *io_.in);
+    if (!value.ok()) return Fail(value.status());
+    if (cmd_.value->kind == ValueSource::Kind::kValue) {
+      *io_.err << kValueFlagWarning << "\n";
+    }
+    v1::SetSecretRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    SetValueField(*value, req.mutable_value());
+    if (cmd_.expected_version) req.set_expected_version(*cmd_.expected_version);
+    absl::StatusOr<v1::SetSecretResponse> resp = client_->SetSecret(req);
+    WipeString(req.mutable_value());
+    if (!resp.ok()) return Fail(resp.status());
+    const bool create = cmd_.verb == "create";
+    if (Json()) {
+      *io_.out << MetadataJson(resp->metadata());
+    } else {
+      *io_.out << "Secret '" << Name() << "' " << (create ? "stored" : "set")
+               << Where(t_, "in environment") << " (version "
+               << resp->metadata().version() << ")\n";
+    }
+    PrintRandomNotice(*value);
+    return kExitOk;
+  }
+
+  void PrintRandomNotice(const SecretBytes& value) {
+    if (cmd_.value->kind != ValueSource::Kind::kRandom) return;
+    std::string notice = RandomValueNotice(Name(), value.InsecureView());
+    WriteValue(*io_.out, notice);
+    WipeString(&notice);
+  }
+
+  int Get() {
+    if (cmd_.reveal) {
+      v1::GetSecretRequest req;
+      *req.mutable_target() = t_.target;
+      req.set_name(Name());
+      req.set_version(cmd_.version);
+      req.set_field(cmd_.field);
+      absl::StatusOr<v1::GetSecretResponse> resp = client_->GetSecret(req);
+      if (!resp.ok()) return Fail(resp.status());
+      WriteValue(*io_.out, resp->value());
+      *io_.out << "\n";
+      WipeString(resp->mutable_value());
+      return kExitOk;
+    }
+    // The exact name sorts first among the names it prefixes.
+    v1::ListSecretsRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name_prefix(Name());
+    req.set_page_size(1);
+    absl::StatusOr<v1::ListSecretsResponse> resp = client_->ListSecrets(req);
+    if (!resp.ok()) return Fail(resp.status());
+    if (resp->secrets().empty() || resp->secrets(0).name() != Name()) {
+      return PrintFailure(*io_.err,
+                          absl::StrCat("Secret '", Name(), "' not found",
+                                       Where(t_, "in environment")));
+    }
+    *io_.out << (Json() ? MetadataJson(resp->secrets(0))
+                        : MetadataText(resp->secrets(0)));
+    return kExitOk;
+  }
+
+  int Remove() {
+    v1::DeleteSecretRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    absl::StatusOr<v1::DeleteSecretResponse> resp = client_->DeleteSecret(req);
+    if (!resp.ok()) return Fail(resp.status());
+    if (cmd_.verb == "unset") {
+      *io_.out << "Unset secret '" << Name() << "'"
+               << Where(t_, "in environment") << "\n";
+    } else {
+      *io_.out << "Removed secret '" << Name() << "'"
+               << Where(t_, "from environment") << "\n";
+    }
+    return kExitOk;
+  }
+
+  int Rotate() {
+    absl::StatusOr<SecretBytes> value = ReadValue(*cmd_.value, *io_.in);
+    if (!value.ok()) return Fail(value.status());
+    if (cmd_.value->kind == ValueSource::Kind::kValue) {
+      *io_.err << kValueFlagWarning << "\n";
+    }
+    v1::RotateSecretRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    SetValueField(*value, req.mutable_value());
+    absl::StatusOr<v1::RotateSecretResponse> resp = client_->RotateSecret(req);
+    WipeString(req.mutable_value());
+    if (!resp.ok()) return Fail(resp.status());
+    std::string where = t_.env_id.empty()
+                            ? Where(t_, "in environment")
+                            : absl::StrCat(" in env '", t_.env_id, "'");
+    *io_.out << RotatedMessage(Name(), where, resp->previous_version(),
+                               resp->new_version());
+    PrintRandomNotice(*value);
+    return kExitOk;
+  }
+
+  int Import() {
+    absl::StatusOr<std::string> content = ReadTextFile(cmd_.file);
+    if (!content.ok()) return Fail(content.status());
+    v1::ImportSecretsRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_format(cmd_.format == "json" ? v1::SECRET_FORMAT_JSON
+                                         : v1::SECRET_FORMAT_DOTENV);
+    *req.mutable_content() = std::move(*content);
+    req.set_dry_run(cmd_.dry_run);
+    absl::StatusOr<v1::ImportSecretsResponse> resp =
+        client_->ImportSecrets(req);
+    WipeString(req.mutable_content());
+    if (!resp.ok()) return Fail(resp.status());
+    if (cmd_.dry_run) {
+      for (const v1::ImportChange& c : resp->changes()) {
+        absl::string_view action =
+            c.action() == v1::IMPORT_ACTION_CREATE   ? "create"
+            : c.action() == v1::IMPORT_ACTION_UPDATE ? "update"
+                                                     : "unchanged";
+        *io_.out << "  " << action << " " << c.name() << " (line " << c.line()
+                 << ")\n";
+      }
+    }
+    std::string where =
+        t_.env_id.empty()
+            ? (t_.is_default ? ""
+                             : absl::StrCat(" into scope '", t_.scope, "'"))
+            : absl::StrCat(" into environment ", t_.env_id);
+    *io_.out << (cmd_.dry_run ? "Dry run, would import" : "Imported") << where
+             << ": " << resp->created() << " created, " << resp->updated()
+             << " updated, " << resp->unchanged() << " unchanged, "
+             << resp->errors_size() << " error(s)\n";
+    for (const std::string& e : resp->errors()) *io_.err << "  " << e << "\n";
+    if (!resp->errors().empty()) {
+      return PrintFailure(*io_.err, "Import completed with errors");
+    }
+    return kExitOk;
+  }
+
+  int Export() {
+    v1::ExportSecretsRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_format(cmd_.format == "json" ? v1::SECRET_FORMAT_JSON
+                                         : v1::SECRET_FORMAT_DOTENV);
+    absl::StatusOr<v1::ExportSecretsResponse> resp =
+        client_->ExportSecrets(req);
+    if (!resp.ok()) return Fail(resp.status());
+    WriteValue(*io_.out, resp->content());
+    WipeString(resp->mutable_content());
+    return kExitOk;
+  }
+
+  int Versions() {
+    v1::ListVersionsRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    absl::StatusOr<v1::ListVersionsResponse> resp = client_->ListVersions(req);
+    if (!resp.ok()) return Fail(resp.status());
+    *io_.out << (Json() ? VersionsJson(*resp) : VersionsTable(*resp));
+    return kExitOk;
+  }
+
+  int Rollback() {
+    v1::RollbackSecretRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    req.set_version(cmd_.version);
+    absl::StatusOr<v1::RollbackSecretResponse> resp =
+        client_->RollbackSecret(req);
+    if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << MetadataJson(resp->metadata());
+    } else {
+      *io_.out << "Rolled back '" << Name() << "'"
+               << Where(t_, "in environment") << " to version " << cmd_.version
+               << " (now version " << resp->metadata().version() << ")\n";
+    }
+    return kExitOk;
+  }
+
+  int Undelete() {
+    v1::UndeleteSecretRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    absl::StatusOr<v1::UndeleteSecretResponse> resp =
+        client_->UndeleteSecret(req);
+    if (!resp.ok()) return Fail(resp.status());
+    *io_.out << "Restored secret '" << Name() << "'"
+             << Where(t_, "in environment") << " (version "
+             << resp->metadata().version() << ")\n";
+    return kExitOk;
+  }
+
+  int Destroy() {
+    v1::DestroySecretRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    absl::StatusOr<v1::DestroySecretResponse> resp =
+        client_->DestroySecret(req);
+    if (!resp.ok()) return Fail(resp.status());
+    *io_.out << "Destroyed secret '" << Name() << "'"
+             << Where(t_, "in environment") << " (every version)\n";
+    return kExitOk;
+  }
+
+  int Check() {
+    absl::StatusOr<std::map<std::string, std::string>> env =
+        ReadEnvFile(cmd_.env_file, *io_.err);
+    if (!env.ok()) return Fail(env.status());
+    v1::CheckEnvRequest req;
+    req.mutable_env()->insert(env->begin(), env->end());
+    WipeMap(&*env);
+    *req.mutable_context() = ContextFor(g_);
+    absl::StatusOr<v1::CheckEnvResponse> resp = client_->CheckEnv(req);
+    for (auto& [key, value] : *req.mutable_env()) WipeString(&value);
+    if (!resp.ok()) return Fail(resp.status());
+    *io_.out << (Json() ? CheckJson(*resp) : CheckTable(*resp));
+    if (resp->ok()) return kExitOk;
+    int bad = 0;
+    for (const v1::CheckedEntry& e : resp->entries()) bad += !e.error().empty();
+    return PrintFailure(*io_.err,
+                        absl::StrCat(bad, " of ", resp->entries_size(),
+                                     " entries would not resolve"));
+  }
+
+  int RunChild() {
+    absl::StatusOr<std::map<std::string, std::string>> env =
+        ReadEnvFile(cmd_.env_file, *io_.err);
+    if (!env.ok()) return Fail(env.status());
+    v1::ResolveEnvRequest req;
+    req.mutable_env()->insert(env->begin(), env->end());
+    *req.mutable_context() = ContextFor(g_);
+    absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
+    if (!resp.ok()) {
+      ReportResolveFailure(*env, resp.status());
+      WipeMap(&*env);
+      return PrintFailure(*io_.err,
+                          absl::StrCat("cannot resolve ", cmd_.env_file, "; '",
+                                       cmd_.exec_argv[0], "' was not started"));
+    }
+    WipeMap(&*env);
+    std::map<std::string, std::string> resolved(resp->env().begin(),
+                                                resp->env().end());
+    for (auto& [key, value] : *resp->mutable_env()) WipeString(&value);
+    std::vector<std::string> inherited;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      inherited.emplace_back(*e);
+    }
+    std::vector<std::string> child_env =
+        OverlayEnvironment(inherited, resolved);
+    WipeMap(&resolved);
+    io_.out->flush();
+    io_.err->flush();
+    int err = Exec(cmd_.exec_argv, &child_env);
+    for (std::string& e : child_env) WipeString(&e);
+    PrintFailure(*io_.err, absl::StrCat("cannot execute '", cmd_.exec_argv[0],
+                                        "': ", std::strerror(err)));
+    return err == ENOENT ? 127 : 126;
+  }
+
+  // Lists every bad entry (key, reference, reason) on stderr: CheckEnv
+  // explains each entry; if it finds nothing wrong (a failure it cannot see,
+  // such as an integrity error), the ResolveEnv message is all there is.
+  void ReportResolveFailure(const std::map<std::string, std::string>& env,
+                            const absl::Status& status) {
+    v1::CheckEnvRequest check;
+    check.mutable_env()->insert(env.begin(), env.end());
+    *check.mutable_context() = ContextFor(g_);
+    absl::StatusOr<v1::CheckEnvResponse> resp = client_->CheckEnv(check);
+    for (auto& [key, value] : *check.mutable_env()) WipeString(&value);
+    int listed = 0;
+    if (resp.ok()) {
+      for (const v1::CheckedEntry& e : resp->entries()) {
+        if (e.error().empty()) continue;
+        *io_.err << "  " << e.key() << " ("
+                 << (e.reference().empty() ? "unparsable reference"
+                                           : e.reference())
+                 << "): " << e.error() << "\n";
+        ++listed;
+      }
+    }
+    if (listed == 0) {
+      for (absl::string_view line : absl::StrSplit(status.message(), '\n')) {
+        if (!line.empty()) *io_.err << "  " << line << "\n";
+      }
+    }
+  }
+
+  // execve with a PATH search (in the child's PATH) when the command has no
+  // '/'. Returns errno when nothing could be executed.
+  static int Exec(const std::vector<std::string>& argv,
+                  std::vector<std::string>* env) {
+    std::vector<char*> c_argv;
+    for (const std::string& a : argv)
+      c_argv.push_back(const_cast<char*>(a.c_str()));
+    c_argv.push_back(nullptr);
+    std::vector<char*> c_env;
+    std::string path = "/usr/local/bin:/usr/bin:/bin";
+    for (std::string& e : *env) {
+      c_env.push_back(e.data());
+      if (absl::StartsWith(e, "PATH=")) path = e.substr(5);
+    }
+    c_env.push_back(nullptr);
+    if (absl::StrContains(argv[0], '/')) {
+      ::execve(argv[0].c_str(), c_argv.data(), c_env.data());
+      return errno;
+    }
+    int result = ENOENT;
+    for (absl::string_view dir : absl::StrSplit(path, ':')) {
+      std::string candidate =
+          absl::StrCat(dir.empty() ? "." : dir, "/", argv[0]);
+      ::execve(candidate.c_str(), c_argv.data(), c_env.data());
+      // Keep looking past missing files; remember a permission problem.
+      if (errno == EACCES) result = EACCES;
+      if (errno != ENOENT && errno != ENOTDIR && errno != EACCES) return errno;
+    }
+    return result;
+  }
+
+  int Env() {
+    const std::string& sub = cmd_.positionals[0];
+    if (sub == "ls" || sub == "list") {
+      v1::ListEnvironmentsRequest req;
+      req.set_project(g_.project);
+      absl::StatusOr<v1::ListEnvironmentsResponse> resp =
+          client_->ListEnvironments(req);
+      if (!resp.ok()) return Fail(resp.status());
+      *io_.out << (Json() ? EnvironmentsJson(*resp) : EnvironmentsTable(*resp));
+      return kExitOk;
+    }
+    if (sub == "create") {
+      v1::CreateEnvironmentRequest req;
+      req.set_name(cmd_.positionals[1]);
+      req.set_project(g_.project);
+      req.set_description(cmd_.description);
+      absl::StatusOr<v1::Environment> env = client_->CreateEnvironment(req);
+      if (!env.ok()) return Fail(env.status());
+      if (Json()) {
+        *io_.out << EnvironmentJson(*env);
+      } else {
+        *io_.out << "Created environment '" << env->name() << "' (id "
+                 << env->id() << ")\n";
+      }
+      return kExitOk;
+    }
+    // rm: find the id first (a name is only unique within its project).
+    v1::GetEnvironmentRequest get;
+    get.set_name_or_id(cmd_.positionals[1]);
+    get.set_project(g_.project);
+    absl::StatusOr<v1::Environment> env = client_->GetEnvironment(get);
+    if (!env.ok()) return Fail(env.status());
+    v1::DeleteEnvironmentRequest req;
+    req.set_id(env->id());
+    absl::StatusOr<v1::DeleteEnvironmentResponse> resp =
+        client_->DeleteEnvironment(req);
+    if (!resp.ok()) return Fail(resp.status());
+    *io_.out << "Removed environment '" << env->name() << "' (id " << env->id()
+             << ")\n";
+    return kExitOk;
+  }
+
+  const Command& cmd_;
+  const GlobalOptions& g_;
+  SecretsClient* client_;
+  Io io_;
+  ResolvedTarget t_;
+};
+
+}  // namespace
+
+int PrintFailure(std::ostream& err, absl::string_view message) {
+  std::string line =
+      absl::StrReplaceAll(message, {{"\r\n", "; "}, {"\n", "; "}});
+  err << "zlayer-secret: " << line << "\n";
+  return kExitFailure;
+}
+
+std::vector<std::string> OverlayEnvironment(
+    const std::vector<std::string>& inherited,
+    const std::map<std::string, std::string>& overlay) {
+  std::vector<std::string> out;
+  std::set<std::string> placed;
+  for (const std::string& entry : inherited) {
+    size_t eq = entry.find('=');
+    std::string key = entry.substr(0, eq);
+    auto it = overlay.find(key);
+    if (it == overlay.end()) {
+      out.push_back(entry);
+    } else if (placed.insert(key).second) {
+      out.push_back(absl::StrCat(key, "=", it->second));
+    }
+  }
+  for (const auto& [key, value] : overlay) {
+    if (placed.count(key) == 0) out.push_back(absl::StrCat(key, "=", value));
+  }
+  return out;
+}
+
+absl::StatusOr<ClientOptions> ClientOptionsFor(const GlobalOptions& g) {
+  ClientOptions options;
+  options.address = !g.address.empty() ? g.address : g.socket;
+  if (!g.socket.empty() && !absl::StartsWith(g.socket, "unix:")) {
+    // --socket is always a path, even one without '/'.
+    options.address = absl::StrCat("unix:", g.socket);
+  }
+  options.tls_ca_file = g.tls_ca_file;
+  options.tls_cert_file = g.tls_cert_file;
+  options.tls_key_file = g.tls_key_file;
+  options.tls_server_name = g.tls_server_name;
+  options.default_deadline = g.timeout;
+  options.wait_for_ready = g.wait_for_ready;
+  if (!g.api_key_file.empty()) {
+    absl::StatusOr<SecretBytes> key = ReadSecretFile(g.api_key_file);
+    if (!key.ok()) return key.status();
+    options.api_key = *std::move(key);
+  }
+  return options;
+}
+
+int RunCommandWith(const Command& cmd, SecretsClient* client, Io io) {
+  return Runner(cmd, client, io).Run();
+}
+
+int RunCommand(const Command& cmd, Io io) {
+  if (cmd.verb == "help") {
+    *io.out << UsageText();
+    return kExitOk;
+  }
+  absl::StatusOr<ClientOptions> options = ClientOptionsFor(cmd.global);
+  if (!options.ok()) return PrintFailure(*io.err, options.status().message());
+  absl::StatusOr<std::unique_ptr<SecretsClient>> client =
+      SecretsClient::Connect(*std::move(options));
+  if (!client.ok()) return PrintFailure(*io.err, client.status().message());
+  return RunCommandWith(cmd, client->get(), io);
+}
+
+}  // namespace zlayer::secrets::cli

@@ -1,0 +1,243 @@
+// SecretsClient: the C++ client of zlayer-secretsd (Secrets and Admin
+// services of proto/secrets.proto).
+//
+// It wraps the generated stubs and adds what every caller needs:
+//   * a deadline on every call (ClientOptions::default_deadline, or a
+//     per-call CallOptions::timeout);
+//   * retries with exponential backoff and jitter on UNAVAILABLE, for
+//     idempotent reads only (Get*, List*, SecretExists, CheckEnv,
+//     ExportSecrets, ResolveEnv, WhoAmI). Writes are sent exactly once: a
+//     write that timed out or failed UNAVAILABLE may or may not have been
+//     applied, and only the caller can decide whether to repeat it;
+//   * an API key sent as `authorization: Bearer <key>` metadata;
+//   * grpc::Status turned into absl::Status by FromGrpcStatus (codes one to
+//     one, messages kept).
+//
+//   ClientOptions options;                  // default socket, 5 s deadline
+//   ASSIGN_OR_RETURN(std::unique_ptr<SecretsClient> client,
+//                    SecretsClient::Connect(std::move(options)));
+//   v1::GetSecretRequest req;
+//   req.mutable_target()->set_scope("prod");
+//   req.set_name("db_password");
+//   ASSIGN_OR_RETURN(v1::GetSecretResponse resp, client->GetSecret(req));
+//
+// Addresses (ClientOptions::address):
+//   ""                  the default Unix socket (DefaultSocketPath())
+//   "unix:/run/x.sock"  a Unix socket, as gRPC spells it
+//   "/run/x.sock", "./x.sock", "x/y.sock"  a Unix socket path (contains '/')
+//   "host:port", "dns:///host:port", "[::1]:port"  TCP with TLS (always; the
+//                       daemon refuses plaintext TCP)
+//
+// Default socket path (DefaultSocketPath()), first match wins:
+//   1. $ZLAYER_SECRETS_SOCKET when set and non-empty;
+//   2. ./.data/zlayer-secretsd.sock when it exists (what `./x run` starts);
+//   3. /var/lib/zlayer/secrets/zlayer-secretsd.sock when running as root;
+//   4. $HOME/.zlayer/secrets/zlayer-secretsd.sock otherwise (upstream's
+//      per-user data directory).
+//
+// SecretsClient is thread-safe; responses that carry values (GetSecret,
+// GetSecrets, ResolveEnv, ExportSecrets) hold them in plain protobuf strings:
+// callers should move them into SecretBytes and WipeString() the field.
+#ifndef ZLAYER_SECRETS_CLIENT_SECRETS_CLIENT_H_
+#define ZLAYER_SECRETS_CLIENT_SECRETS_CLIENT_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/random/bit_gen_ref.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "core/secret_bytes.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+#include "proto/secrets.grpc.pb.h"
+#include "proto/secrets.pb.h"
+
+namespace zlayer::secrets {
+
+// The one conversion of a gRPC status into an absl::Status: the numeric codes
+// are shared (both follow google.rpc.Code) and the message is kept verbatim.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Retries of idempotent reads that failed with UNAVAILABLE.
+//
+// The delay before retry n (n = 1 after the first attempt) is
+//   min(max_backoff, initial_backoff * multiplier^(n-1)) * U(1-jitter,
+//   1+jitter)
+// and no retry starts if its delay would pass the call's deadline: the
+// deadline bounds the whole call, retries included.
+struct RetryPolicy {
+  int max_attempts = 4;  // attempts in total; 1 disables retries
+  absl::Duration initial_backoff = absl::Milliseconds(50);
+  absl::Duration max_backoff = absl::Seconds(1);
+  double multiplier = 2.0;
+  double jitter = 0.2;  // 0..1: fraction of the delay drawn at random
+};
+
+// The delay before retry `retry` (1-based) under `policy`, drawing the
+// jitter from `bitgen`. Pure apart from the random draw.
+absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
+                            absl::BitGenRef bitgen);
+
+struct ClientOptions {
+  // See the header comment; "" = DefaultSocketPath().
+  std::string address;
+  // TLS (TCP addresses only). Empty CA file = the system's trust store.
+  std::string tls_ca_file;
+  // Client certificate and key for mutual TLS: both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Overrides the name checked against the server certificate.
+  std::string tls_server_name;
+  // Sent as `authorization: Bearer <key>` on every call when non-empty.
+  SecretBytes api_key;
+  // Deadline of every call that does not set its own; must be positive.
+  absl::Duration default_deadline = absl::Seconds(5);
+  RetryPolicy retry;
+  // Calls wait (up to their deadline) for the daemon to become reachable
+  // instead of failing fast with UNAVAILABLE; handy right after starting it.
+  bool wait_for_ready = false;
+};
+
+// Per-call overrides.
+struct CallOptions {
+  absl::optional<absl::Duration> timeout;  // unset = default_deadline
+};
+
+// What DefaultSocketPathFor() looks at (DefaultSocketPath() fills it from the
+// process: getenv, stat, geteuid, $HOME / getpwuid).
+struct SocketPathInputs {
+  absl::optional<std::string> env_socket;  // $ZLAYER_SECRETS_SOCKET
+  bool local_data_socket_exists = false;   // ./.data/zlayer-secretsd.sock
+  uid_t euid = 0;
+  std::string home;
+};
+
+inline constexpr absl::string_view kSocketEnvVar = "ZLAYER_SECRETS_SOCKET";
+inline constexpr absl::string_view kLocalDataSocket =
+    "./.data/zlayer-secretsd.sock";
+inline constexpr absl::string_view kRootSocket =
+    "/var/lib/zlayer/secrets/zlayer-secretsd.sock";
+
+std::string DefaultSocketPathFor(const SocketPathInputs& inputs);
+std::string DefaultSocketPath();
+
+// How an address is dialled.
+struct ChannelTarget {
+  std::string grpc_target;  // what grpc::CreateChannel gets
+  bool tls = false;
+};
+// InvalidArgument when `address` is neither a socket path nor host:port.
+// "" yields the default socket.
+absl::StatusOr<ChannelTarget> ParseAddress(absl::string_view address);
+
+class SecretsClient {
+ public:
+  // Validates `options`, reads the TLS files, and creates the channel. The
+  // channel connects lazily: an unreachable daemon shows up as UNAVAILABLE
+  // on the first call. InvalidArgument for a bad address, a non-positive
+  // deadline, or half a client certificate; NotFound/PermissionDenied when a
+  // TLS file cannot be read.
+  static absl::StatusOr<std::unique_ptr<SecretsClient>> Connect(
+      ClientOptions options);
+
+  // For tests and embedders with their own channel (e.g. in-process).
+  static std::unique_ptr<SecretsClient> FromChannel(
+      std::shared_ptr<grpc::Channel> channel, ClientOptions options);
+
+  SecretsClient(const SecretsClient&) = delete;
+  SecretsClient& operator=(const SecretsClient&) = delete;
+  ~SecretsClient();
+
+  // Waits until the channel is connected; DeadlineExceeded otherwise.
+  absl::Status WaitForConnected(absl::Duration timeout);
+
+  // Secrets service. Reads (retried on UNAVAILABLE):
+  absl::StatusOr<v1::GetSecretResponse> GetSecret(
+      const v1::GetSecretRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::GetSecretsResponse> GetSecrets(
+      const v1::GetSecretsRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ListSecretsResponse> ListSecrets(
+      const v1::ListSecretsRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::SecretExistsResponse> SecretExists(
+      const v1::SecretExistsRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ListVersionsResponse> ListVersions(
+      const v1::ListVersionsRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ResolveEnvResponse> ResolveEnv(
+      const v1::ResolveEnvRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::CheckEnvResponse> CheckEnv(
+      const v1::CheckEnvRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ExportSecretsResponse> ExportSecrets(
+      const v1::ExportSecretsRequest& request, const CallOptions& call = {});
+  // Writes (never retried):
+  absl::StatusOr<v1::SetSecretResponse> SetSecret(
+      const v1::SetSecretRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::DeleteSecretResponse> DeleteSecret(
+      const v1::DeleteSecretRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::UndeleteSecretResponse> UndeleteSecret(
+      const v1::UndeleteSecretRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::DestroySecretResponse> DestroySecret(
+      const v1::DestroySecretRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::RotateSecretResponse> RotateSecret(
+      const v1::RotateSecretRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::RollbackSecretResponse> RollbackSecret(
+      const v1::RollbackSecretRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ImportSecretsResponse> ImportSecrets(
+      const v1::ImportSecretsRequest& request, const CallOptions& call = {});
+
+  // Admin service. Reads (retried):
+  absl::StatusOr<v1::Environment> GetEnvironment(
+      const v1::GetEnvironmentRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ListEnvironmentsResponse> ListEnvironments(
+      const v1::ListEnvironmentsRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI(const v1::WhoAmIRequest& request,
+                                            const CallOptions& call = {});
+  // Writes (never retried):
+  absl::StatusOr<v1::Environment> CreateEnvironment(
+      const v1::CreateEnvironmentRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::Environment> UpdateEnvironment(
+      const v1::UpdateEnvironmentRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::DeleteEnvironmentResponse> DeleteEnvironment(
+      const v1::DeleteEnvironmentRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::RotateMasterKeyResponse> RotateMasterKey(
+      const v1::RotateMasterKeyRequest& request, const CallOptions& call = {});
+
+ private:
+  enum class Idempotency { kRead, kWrite };
+
+  SecretsClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
+
+  // Runs one RPC with deadline, metadata and (for reads) retries.
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> Call(
+      Stub* stub,
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                   Response*),
+      const Request& request, Idempotency idempotency, const CallOptions& call);
+
+  absl::Duration NextBackoff(int retry);
+
+  std::shared_ptr<grpc::Channel> channel_;
+  ClientOptions options_;
+  std::string authorization_;  // "Bearer <key>" or ""; wiped on destruction
+  std::unique_ptr<v1::Secrets::Stub> secrets_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+  absl::Mutex mu_;
+  absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_CLIENT_SECRETS_CLIENT_H_

@@ -1,0 +1,228 @@
+// Argument parsing of zlayer-secret: verbs, options, value-source rules and
+// usage errors (pure functions, no daemon).
+#include "client/cli/args.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace zlayer::secrets::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<Command> Parse(std::vector<std::string> args) {
+  return ParseCommandLine(args);
+}
+
+std::string UsageError(std::vector<std::string> args) {
+  absl::StatusOr<Command> cmd = Parse(std::move(args));
+  EXPECT_FALSE(cmd.ok());
+  if (cmd.ok()) return "";
+  EXPECT_EQ(cmd.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(cmd.status().message());
+}
+
+TEST(ArgsTest, AliasesFoldIntoCanonicalVerbs) {
+  EXPECT_EQ(Parse({"list"})->verb, "ls");
+  EXPECT_EQ(Parse({"remove", "x"})->verb, "rm");
+}
+
+TEST(ArgsTest, OptionsMayComeBeforeOrAfterTheVerbInBothSpellings) {
+  absl::StatusOr<Command> cmd =
+      Parse({"--socket", "/tmp/s.sock", "get", "db", "--reveal", "--version=3",
+             "--field", "password", "--output=json"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->verb, "get");
+  EXPECT_THAT(cmd->positionals, ElementsAre("db"));
+  EXPECT_EQ(cmd->global.socket, "/tmp/s.sock");
+  EXPECT_TRUE(cmd->reveal);
+  EXPECT_EQ(cmd->version, 3u);
+  EXPECT_EQ(cmd->field, "password");
+  EXPECT_EQ(cmd->global.output, OutputFormat::kJson);
+}
+
+TEST(ArgsTest, DefaultsAreTheDefaultDeploymentTableAndFiveSeconds) {
+  absl::StatusOr<Command> cmd = Parse({"ls"});
+  ASSERT_TRUE(cmd.ok());
+  EXPECT_EQ(cmd->global.deployment, "default");
+  EXPECT_EQ(cmd->global.output, OutputFormat::kTable);
+  EXPECT_EQ(cmd->global.timeout, absl::Seconds(5));
+  EXPECT_FALSE(cmd->global.wait_for_ready);
+}
+
+TEST(ArgsTest, ValueSourceNoneUsesUpstreamMessage) {
+  EXPECT_EQ(UsageError({"create", "db"}),
+            "Provide exactly one of --value / --from-stdin / --from-file / "
+            "--random");
+}
+
+TEST(ArgsTest, ValueSourceSeveralUsesUpstreamMessage) {
+  EXPECT_EQ(UsageError({"set", "db", "--from-stdin", "--random"}),
+            "--value, --from-stdin, --from-file, --random are mutually "
+            "exclusive");
+  EXPECT_EQ(UsageError({"rotate", "db", "--value", "a", "--from-file", "f"}),
+            "--value, --from-stdin, --from-file, --random are mutually "
+            "exclusive");
+}
+
+TEST(ArgsTest, EachValueSourceIsRecognised) {
+  EXPECT_EQ(Parse({"create", "db", "--value", ""})->value->kind,
+            ValueSource::Kind::kValue);
+  EXPECT_EQ(Parse({"create", "db", "--from-file", "f"})->value->text, "f");
+  EXPECT_EQ(Parse({"create", "db", "--from-stdin"})->value->kind,
+            ValueSource::Kind::kStdin);
+  absl::StatusOr<Command> random = Parse({"create", "db", "--random"});
+  EXPECT_EQ(random->value->kind, ValueSource::Kind::kRandom);
+  EXPECT_EQ(random->value->random_length, 32u);
+  EXPECT_EQ(Parse({"create", "db", "--random", "--random-length", "8"})
+                ->value->random_length,
+            8u);
+}
+
+TEST(ArgsTest, RandomLengthWithoutRandomIsAcceptedAndIgnored) {
+  absl::StatusOr<Command> cmd =
+      Parse({"create", "db", "--value", "v", "--random-length", "8"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->value->kind, ValueSource::Kind::kValue);
+}
+
+TEST(ArgsTest, RandomLengthMustBePositive) {
+  EXPECT_THAT(UsageError({"create", "db", "--random", "--random-length", "0"}),
+              HasSubstr("--random-length"));
+}
+
+TEST(ArgsTest, ValueFlagsOnlyApplyToWriteVerbs) {
+  EXPECT_THAT(UsageError({"get", "db", "--value", "x"}),
+              HasSubstr("does not apply to 'get'"));
+}
+
+TEST(ArgsTest, CreateIsAnUpsertUnlessCheckAndSetIsAsked) {
+  EXPECT_FALSE(Parse({"create", "db", "--random"})->expected_version);
+  EXPECT_EQ(
+      *Parse({"create", "db", "--random", "--create-only"})->expected_version,
+      0u);
+  EXPECT_EQ(
+      *Parse({"set", "db", "--random", "--if-version", "4"})->expected_version,
+      4u);
+  EXPECT_THAT(UsageError({"set", "db", "--random", "--if-version", "4",
+                          "--create-only"}),
+              HasSubstr("mutually exclusive"));
+}
+
+TEST(ArgsTest, BlankSecretNameIsRejected) {
+  EXPECT_EQ(UsageError({"set", "  ", "--random"}),
+            "Secret name cannot be empty");
+}
+
+TEST(ArgsTest, UnknownCommandsAndOptionsAreUsageErrors) {
+  EXPECT_THAT(UsageError({"frobnicate"}), HasSubstr("unknown command"));
+  EXPECT_THAT(UsageError({"ls", "--bogus"}), HasSubstr("unknown option"));
+  EXPECT_THAT(UsageError({"ls", "-x"}), HasSubstr("unknown option"));
+  EXPECT_THAT(UsageError({}), HasSubstr("missing command"));
+  EXPECT_THAT(UsageError({"get"}), HasSubstr("needs NAME"));
+  EXPECT_THAT(UsageError({"get", "a", "b"}), HasSubstr("unexpected argument"));
+  EXPECT_THAT(UsageError({"ls", "--socket"}), HasSubstr("needs a value"));
+  EXPECT_THAT(UsageError({"ls", "--wait-for-ready=yes"}),
+              HasSubstr("takes no value"));
+}
+
+TEST(ArgsTest, OutputAndFormatAreChecked) {
+  EXPECT_EQ(UsageError({"ls", "--output", "yaml"}),
+            "Unsupported --output 'yaml' (expected 'table' or 'json')");
+  EXPECT_EQ(UsageError({"export", "--format", "xml"}),
+            "Unsupported --format 'xml' (expected 'env' or 'json')");
+  EXPECT_EQ(Parse({"export", "--format", "json"})->format, "json");
+  EXPECT_EQ(Parse({"export"})->format, "env");
+}
+
+TEST(ArgsTest, ReservedVerbsAreNotSupportedYet) {
+  EXPECT_EQ(UsageError({"grant", "u", "e", "read"}),
+            "'grant' is not supported yet");
+  EXPECT_EQ(UsageError({"revoke", "u", "e"}), "'revoke' is not supported yet");
+  EXPECT_EQ(UsageError({"permissions", "e"}),
+            "'permissions' is not supported yet");
+}
+
+TEST(ArgsTest, DestroyNeedsYes) {
+  EXPECT_THAT(UsageError({"destroy", "db"}), HasSubstr("--yes"));
+  EXPECT_TRUE(Parse({"destroy", "db", "--yes"}).ok());
+}
+
+TEST(ArgsTest, GetVersionAndFieldNeedReveal) {
+  EXPECT_THAT(UsageError({"get", "db", "--field", "f"}), HasSubstr("--reveal"));
+  EXPECT_THAT(UsageError({"get", "db", "--version", "0"}),
+              HasSubstr("at least 1"));
+}
+
+TEST(ArgsTest, RollbackTakesNameAndVersion) {
+  absl::StatusOr<Command> cmd = Parse({"rollback", "db", "2"});
+  ASSERT_TRUE(cmd.ok());
+  EXPECT_EQ(cmd->version, 2u);
+  EXPECT_THAT(UsageError({"rollback", "db", "two"}), HasSubstr("VERSION"));
+  EXPECT_THAT(UsageError({"rollback", "db"}), HasSubstr("NAME VERSION"));
+}
+
+TEST(ArgsTest, RunTakesTheCommandAfterDoubleDash) {
+  absl::StatusOr<Command> cmd =
+      Parse({"run", "--env-file", ".env", "--service", "api", "--", "sh", "-c",
+             "echo --value"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_THAT(cmd->exec_argv, ElementsAre("sh", "-c", "echo --value"));
+  EXPECT_EQ(cmd->global.service, "api");
+  EXPECT_THAT(UsageError({"run", "--env-file", ".env"}), HasSubstr("'--'"));
+  EXPECT_THAT(UsageError({"run", "--", "true"}), HasSubstr("--env-file"));
+  EXPECT_THAT(UsageError({"ls", "--", "true"}), HasSubstr("after '--'"));
+}
+
+TEST(ArgsTest, CheckNeedsEnvFile) {
+  EXPECT_THAT(UsageError({"check"}), HasSubstr("--env-file"));
+  EXPECT_EQ(Parse({"check", "--env-file", "f", "--deployment", "shop"})
+                ->global.deployment,
+            "shop");
+}
+
+TEST(ArgsTest, EnvSubcommands) {
+  EXPECT_THAT(Parse({"env", "ls"})->positionals, ElementsAre("ls"));
+  absl::StatusOr<Command> create =
+      Parse({"env", "create", "staging", "--description", "d"});
+  ASSERT_TRUE(create.ok());
+  EXPECT_EQ(create->description, "d");
+  EXPECT_THAT(UsageError({"env"}), HasSubstr("sub-command"));
+  EXPECT_THAT(UsageError({"env", "frob"}), HasSubstr("unknown 'env'"));
+  EXPECT_THAT(UsageError({"env", "rm"}), HasSubstr("NAME|ID"));
+}
+
+TEST(ArgsTest, SocketAndAddressAreExclusive) {
+  EXPECT_THAT(UsageError({"ls", "--socket", "s", "--address", "h:1"}),
+              HasSubstr("mutually exclusive"));
+}
+
+TEST(ArgsTest, ImportNeedsFile) {
+  EXPECT_THAT(UsageError({"import"}), HasSubstr("--file"));
+  absl::StatusOr<Command> cmd =
+      Parse({"import", "--file", "x.json", "--format", "json", "--dry-run"});
+  ASSERT_TRUE(cmd.ok());
+  EXPECT_TRUE(cmd->dry_run);
+}
+
+TEST(ArgsTest, HelpWinsOverEverythingElse) {
+  EXPECT_EQ(Parse({"--help"})->verb, "help");
+  EXPECT_EQ(Parse({"create", "-h"})->verb, "help");
+}
+
+TEST(ArgsTest, TimeoutAcceptsDurationsAndSeconds) {
+  EXPECT_EQ(*ParseTimeout("500ms"), absl::Milliseconds(500));
+  EXPECT_EQ(*ParseTimeout("2"), absl::Seconds(2));
+  EXPECT_EQ(*ParseTimeout("1m"), absl::Minutes(1));
+  EXPECT_FALSE(ParseTimeout("0").ok());
+  EXPECT_FALSE(ParseTimeout("-1s").ok());
+  EXPECT_FALSE(ParseTimeout("soon").ok());
+  EXPECT_FALSE(ParseTimeout("inf").ok());
+}
+
+}  // namespace
+}  // namespace zlayer::secrets::cli
