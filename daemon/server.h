@@ -57,6 +57,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/secret_bytes.h"
 #include "daemon/config.h"
+#include "daemon/service_context.h"
 
 namespace grpc {
 class Server;
@@ -103,6 +104,7 @@ class Daemon {
   explicit Daemon(DaemonOptions options);
 
   absl::Status Init();
+  absl::StatusOr<KeyRotationResult> RotateMasterKey(SecretBytes new_key);
   absl::Status OpenStorage();
   absl::Status OpenIdentity();
   // The audit name-hash key, created in the store on first use.
@@ -121,7 +123,9 @@ class Daemon {
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;
   std::atomic<bool> serving_{false};
+  // Written under audit_mu_ (with the health change it causes).
   std::atomic<bool> audit_healthy_{true};
+  absl::Mutex audit_mu_;
   std::vector<std::string> service_names_;
 
   absl::Mutex mu_;
