@@ -502,8 +502,10 @@ absl::Status Daemon::OpenIdentity() {
           ? absl::StrCat(absl::StripSuffix(options_.data_dir, "/"),
                          "/audit.log")
           : options_.audit_log;
+  FileAuditSinkOptions sink_options;
+  sink_options.sync_every_record = options_.audit_fsync;
   absl::StatusOr<std::unique_ptr<FileAuditSink>> sink =
-      FileAuditSink::Open(audit_path, {});
+      FileAuditSink::Open(audit_path, sink_options);
   if (!sink.ok()) {
     return absl::Status(sink.status().code(),
                         absl::StrCat("--audit-log: ", sink.status().message()));
@@ -517,8 +519,8 @@ absl::Status Daemon::OpenIdentity() {
   ASSIGN_OR_RETURN(state_->audit,
                    AuditLog::Create(state_->audit_sink.get(), &state_->clock,
                                     std::move(audit_options)));
-  spdlog::info("event=audit_log path={} hash_names={}", audit_path,
-               options_.audit_hash_names);
+  spdlog::info("event=audit_log path={} hash_names={} fsync={}", audit_path,
+               options_.audit_hash_names, options_.audit_fsync);
   return absl::OkStatus();
 }
 
