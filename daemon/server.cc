@@ -38,8 +38,8 @@
 #include "core/sqlite_secret_store.h"
 #include "core/status_macros.h"
 #include "daemon/admin_service.h"
-#include "daemon/call_tracker.h"
 #include "daemon/api_key_store_verifier.h"
+#include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
@@ -532,9 +532,9 @@ absl::StatusOr<SecretBytes> Daemon::AuditNameKey() {
   if (!absl::IsNotFound(existing.status())) return existing.status();
   WriteOptions create_only;
   create_only.expected_version = 0;
-  absl::StatusOr<SecretMetadata> written = store->SetSecret(
-      kAuditScope, kAuditNameKey, SecretBytes::Random(kAuditNameKeyBytes),
-      create_only);
+  absl::StatusOr<SecretMetadata> written =
+      store->SetSecret(kAuditScope, kAuditNameKey,
+                       SecretBytes::Random(kAuditNameKeyBytes), create_only);
   // Created meanwhile by nobody else (one daemon per store), but read back
   // either way so that the key in use is the stored one.
   if (!written.ok() && !absl::IsAlreadyExists(written.status())) {

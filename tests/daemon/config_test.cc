@@ -63,8 +63,8 @@ TEST(ConfigTest, AuditFlags) {
   EXPECT_EQ(defaults->options.audit_log, "");  // {data-dir}/audit.log
   EXPECT_FALSE(defaults->options.audit_hash_names);
   EXPECT_FALSE(defaults->options.audit_fsync);
-  auto cl = Parse({"--audit-log", "/var/log/zs/audit.log",
-                   "--audit-hash-names", "--audit-fsync=true"});
+  auto cl = Parse({"--audit-log", "/var/log/zs/audit.log", "--audit-hash-names",
+                   "--audit-fsync=true"});
   ASSERT_TRUE(cl.ok()) << cl.status();
   EXPECT_EQ(cl->options.audit_log, "/var/log/zs/audit.log");
   EXPECT_TRUE(cl->options.audit_hash_names);
