@@ -72,6 +72,13 @@ struct DaemonOptions {
   std::vector<int64_t> admin_uids;
   std::vector<int64_t> admin_gids;
 
+  // The audit trail: one JSON line per call (core/audit_log.h), created 0600
+  // ("" = {data_dir}/audit.log). SIGHUP reopens it (log rotation).
+  std::string audit_log;
+  // Replace secret names in audit records by a keyed hash (the key is kept,
+  // encrypted, in the store's internal scope "system:audit").
+  bool audit_hash_names = false;
+
   SynchronousMode synchronous = SynchronousMode::kFull;
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
