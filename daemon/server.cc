@@ -77,6 +77,10 @@ void BlockDaemonSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // Writes to a closed peer must be errors, not process death.
   signal(SIGPIPE, SIG_IGN);
+  // Likewise a write past RLIMIT_FSIZE (systemd LimitFSIZE=, ulimit -f):
+  // SQLite then sees EFBIG and the write fails with UNAVAILABLE, where the
+  // default action would kill the daemon (and ask for a core dump).
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 absl::Status DisableCoreDumps() {
