@@ -33,6 +33,7 @@
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/local_admin_authorizer.h"
+#include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "daemon/unix_listener.h"
@@ -427,7 +428,9 @@ absl::Status Daemon::StartServer() {
   grpc::ResourceQuota quota("zlayer-secretsd");
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
-  builder.experimental().SetInterceptorCreators(state_->calls.Factories());
+  auto interceptors = state_->calls.Factories();
+  interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              kMaxConnectionIdleMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
