@@ -541,7 +541,7 @@ class JsonParser {
         return FailAt(low_start, "expected a \\uDC00-\\uDFFF low surrogate");
       }
       pos_ += 2;
-      uint32_t low;
+      uint32_t low = 0;
       if (!ParseHex4(&low)) return false;
       if (low < 0xDC00 || low > 0xDFFF) {
         return FailAt(low_start, "expected a \\uDC00-\\uDFFF low surrogate");

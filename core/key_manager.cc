@@ -517,4 +517,54 @@ absl::StatusOr<MasterKey> KeyManager::FromKeyDir() const {
   return MasterKey{*std::move(contents), KeySource::kKeyFile, path};
 }
 
+std::string KeyManager::staged_key_path() const {
+  return absl::StrCat(key_path(), ".next");
+}
+
+absl::Status KeyManager::StageNextKey(const SecretBytes& key) const {
+  if (key.size() != kKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a master key has ", kKeyBytes, " bytes"));
+  }
+  RETURN_IF_ERROR(DiscardStagedKey());
+  RETURN_IF_ERROR(EnsureDirectory(key_dir_));
+  ASSIGN_OR_RETURN(
+      bool created,
+      CreateFileAtomically(key_dir_, staged_key_path(), key.InsecureView()));
+  if (!created) {
+    return absl::AbortedError(
+        absl::StrCat("another rotation staged ", staged_key_path()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KeyManager::PromoteNextKey() const {
+  const std::string staged = staged_key_path();
+  if (::rename(staged.c_str(), key_path().c_str()) != 0) {
+    return ErrnoStatus(errno, "cannot move the new key into place", staged);
+  }
+  return FsyncDirectory(key_dir_);
+}
+
+absl::StatusOr<SecretBytes> KeyManager::ReadStagedKey() const {
+  FileReadOptions read_opts;
+  read_opts.max_bytes = kKeyBytes;
+  read_opts.what = "staged key file";
+  ASSIGN_OR_RETURN(SecretBytes key,
+                   ReadCheckedFile(staged_key_path(), read_opts));
+  if (key.size() != kKeyBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "staged key file ", staged_key_path(), " has the wrong length"));
+  }
+  return key;
+}
+
+absl::Status KeyManager::DiscardStagedKey() const {
+  const std::string staged = staged_key_path();
+  if (::unlink(staged.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, "cannot remove", staged);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace zlayer::secrets

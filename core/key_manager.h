@@ -127,6 +127,22 @@ class KeyManager {
   //                      and errno) and Argon2 running out of memory.
   absl::StatusOr<MasterKey> GetOrCreateKey() const;
 
+  // Master-key rotation for keys this manager keeps in its key file
+  // (sources kKeyFile and kGenerated). The new key is staged first, so a
+  // crash at any point leaves a key that opens the store:
+  //   StageNextKey(k)  writes {key_path}.next (0600, fsynced)
+  //   ... the store re-encrypts everything under k ...
+  //   PromoteNextKey() renames it over the key file (fsynced)
+  // At start, a store that the key file cannot open is retried with
+  // ReadStagedKey(); DiscardStagedKey() drops a stage that never committed.
+  absl::Status StageNextKey(const SecretBytes& key) const;
+  absl::Status PromoteNextKey() const;
+  // NotFound when nothing is staged; FailedPrecondition for a bad file.
+  absl::StatusOr<SecretBytes> ReadStagedKey() const;
+  absl::Status DiscardStagedKey() const;
+  // {key_path}.next
+  std::string staged_key_path() const;
+
   const std::string& key_dir() const { return key_dir_; }
   // {key_dir}/secrets_{deployment}.key
   std::string key_path() const;

@@ -1,7 +1,9 @@
 // SecretBytes: the one type that holds plaintext secret values and keys.
 //
-// Memory comes from libsodium's guarded allocator (sodium_malloc: guard pages,
-// mlock'd, wiped with sodium_memzero on free). The type is move-only; copies
+// Memory is locked (mlock, best effort), kept out of core dumps and wiped
+// with sodium_memzero on free: values up to 4 KiB come from a pool of such
+// slabs, larger ones from libsodium's guarded allocator (sodium_malloc); see
+// secret_bytes.cc for why. The type is move-only; copies
 // are explicit (Clone()). It never prints its contents: there is no
 // operator<<, and DebugString() is "[REDACTED]". Raw bytes are reachable only
 // through one greppable accessor, InsecureView().

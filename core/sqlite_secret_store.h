@@ -14,14 +14,28 @@
 //   ASSIGN_OR_RETURN(SecretMetadata m,
 //                    store->SetSecret("prod", "db", value, {}));
 //
-// Thread-safe. Writes go through one writer connection, serialised by a
-// mutex, each in one BEGIN IMMEDIATE transaction; reads use a small pool of
-// reader connections that run alongside the writer (WAL), each multi-row
-// read in one snapshot.
+// Thread-safe. Writes go through one writer connection; reads use a small
+// pool of reader connections that run alongside the writer (WAL), each
+// multi-row read in one snapshot.
+//
+// Group commit: concurrent writes share commits. Every write joins a queue;
+// the writer at its head becomes the leader, takes the queued writes (up to
+// kMaxWritesPerCommit) and runs them in one BEGIN IMMEDIATE ... COMMIT, each
+// inside its own SAVEPOINT, so a write that fails is rolled back alone and the
+// others go on. Each caller is woken with its own result only after COMMIT
+// has returned (with synchronous=FULL: after the fsync), so no write is ever
+// acknowledged before it is durable. While a leader commits, new writes queue
+// up for the next group: one fsync then covers many writers. If a group
+// cannot commit as a whole (the transaction was lost or COMMIT failed), its
+// writes are retried one transaction each, so every caller still gets the
+// outcome of its own write.
 #ifndef ZLAYER_SECRETS_CORE_SQLITE_SECRET_STORE_H_
 #define ZLAYER_SECRETS_CORE_SQLITE_SECRET_STORE_H_
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +85,14 @@ class SqliteSecretStore final : public SecretStore {
   static absl::StatusOr<std::unique_ptr<SqliteSecretStore>> Open(
       const SqliteStoreOptions& options, std::unique_ptr<Keyring> keyring,
       Clock* clock);
+
+  // The id of the key that seals the store at `path` (read from its key
+  // check value without decrypting anything), or kFirstKeyId when there is
+  // no store there yet. A master key carries no id of its own, so callers
+  // build the Keyring for Open() under this id (after RotateKey it is > 1).
+  // DataLoss if the file is not a store or its key check value is damaged.
+  static absl::StatusOr<uint32_t> RecordedKeyId(const std::string& path);
+  static constexpr uint32_t kFirstKeyId = 1;
 
   ~SqliteSecretStore() override;
   SqliteSecretStore(const SqliteSecretStore&) = delete;
@@ -123,14 +145,35 @@ class SqliteSecretStore final : public SecretStore {
   //   DataLoss            a stored value fails authentication (nothing changed)
   //   Unavailable         storage failure (nothing changed)
   // Blocks every other call on this store while it runs.
-  absl::Status RotateKey(uint32_t new_key_id, SecretBytes new_key);
+  // If `versions_reencrypted` is given it receives the number of stored
+  // versions sealed anew.
+  absl::Status RotateKey(uint32_t new_key_id, SecretBytes new_key,
+                         uint64_t* versions_reencrypted = nullptr);
   // The id of the key new values are sealed with.
   absl::StatusOr<uint32_t> ActiveKeyId();
 
+  // Most writes one group commit carries.
+  static constexpr size_t kMaxWritesPerCommit = 64;
+
+  // Write transactions committed so far and the writes they carried
+  // (writes / commits = average group size). Thread-safe.
+  struct WriteStats {
+    uint64_t commits = 0;
+    uint64_t writes = 0;
+  };
+  WriteStats write_stats() const;
+
+  // Blocks until at least `n` writes are waiting in the commit queue (not
+  // counting a group being committed). For tests that need a known group.
+  void WaitForQueuedWritesForTesting(size_t n);
+
   // For tables that live in the same file (SqliteEnvironmentRegistry):
-  // runs `fn` on the writer connection inside one BEGIN IMMEDIATE
-  // transaction, committed iff `fn` returns OK; or on a reader connection
-  // inside one read snapshot. `fn` must not call back into the store.
+  // runs `fn` on the writer connection inside a BEGIN IMMEDIATE transaction
+  // (possibly shared with other writers: see "Group commit"; `fn`'s changes
+  // are kept iff it returns OK, and the call returns only once they are
+  // committed); or on a reader connection inside one read snapshot. `fn` must
+  // not call back into the store, must not begin or end transactions itself,
+  // and may run more than once (on a retry after a failed group commit).
   absl::Status RunInWriteTransaction(
       absl::FunctionRef<absl::Status(Database&)> fn);
   absl::Status RunInReadTransaction(
@@ -138,6 +181,7 @@ class SqliteSecretStore final : public SecretStore {
 
  private:
   class ReaderPool;
+  struct PendingWrite;
 
   SqliteSecretStore(SqliteStoreOptions options,
                     std::unique_ptr<Database> writer,
@@ -160,7 +204,19 @@ class SqliteSecretStore final : public SecretStore {
                                        const WriteOptions& options);
   // Re-seals every stored version and the key check value with `new_aead`
   // (write transaction; key_mu_ held exclusively).
-  absl::Status ReencryptAll(Database& db, const Aead& new_aead);
+  absl::Status ReencryptAll(Database& db, const Aead& new_aead,
+                            uint64_t* count);
+
+  // Runs `group` (taken off the queue by its leader) on the writer and sets
+  // each write's status. Takes write_mu_.
+  void CommitGroup(const std::vector<PendingWrite*>& group);
+  // One transaction for the whole group, a SAVEPOINT per write. An error
+  // means nothing of the group was committed.
+  absl::Status TryCommitGroup(const std::vector<PendingWrite*>& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // `write` alone in its own transaction.
+  absl::Status CommitOne(PendingWrite& write)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const SqliteStoreOptions options_;
   Clock* const clock_;
@@ -168,9 +224,16 @@ class SqliteSecretStore final : public SecretStore {
   // RotateKey (the Keyring must not change under a concurrent Decrypt).
   absl::Mutex key_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
   std::unique_ptr<Keyring> keyring_;  // see key_mu_
+  // The commit queue: writes waiting for a leader, and whether one is
+  // committing a group right now.
+  absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
+  std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
   absl::Mutex write_mu_;
   std::unique_ptr<Database> writer_ ABSL_PT_GUARDED_BY(write_mu_);
   std::unique_ptr<ReaderPool> readers_;
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> committed_writes_{0};
 };
 
 }  // namespace zlayer::secrets

@@ -297,6 +297,9 @@ class TlsFiles {
 struct DaemonState {
   RealClock clock;
   CallTracker calls;
+  std::unique_ptr<KeyManager> keys;
+  KeySource key_source = KeySource::kGenerated;
+  absl::Mutex rotation_mu;  // one master-key rotation at a time
   // Declared before the services, so destroyed after them.
   std::unique_ptr<SqliteSecretStore> store;
   std::unique_ptr<SqliteEnvironmentRegistry> environments;
@@ -356,10 +359,9 @@ absl::Status Daemon::Init() {
   ServiceContext& context = state_->context;
   context.store = state_->store.get();
   context.environments = state_->environments.get();
-  // rotate_master_key stays unset (Admin.RotateMasterKey answers
-  // UNIMPLEMENTED): after SqliteSecretStore::RotateKey the store is sealed
-  // under key id 2+, but the daemon opens it with a one-key ring under id 1,
-  // so it could not reopen the store after a restart.
+  context.rotate_master_key = [this](SecretBytes key) {
+    return RotateMasterKey(std::move(key));
+  };
   context.authorizer = state_->authorizer.get();
   context.identifier = state_->identifier.get();
   context.clock = &state_->clock;
@@ -380,29 +382,66 @@ absl::Status Daemon::Init() {
   return StartServer();
 }
 
+namespace {
+
+// Opens the store with `key` under the key id the store records (a master
+// key has no id of its own; rotation moves the store to id 2, 3, ...).
+absl::StatusOr<std::unique_ptr<SqliteSecretStore>> OpenStoreWithKey(
+    const SqliteStoreOptions& options, SecretBytes key, Clock* clock) {
+  ASSIGN_OR_RETURN(uint32_t key_id,
+                   SqliteSecretStore::RecordedKeyId(options.path));
+  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+                   Keyring::Create(key_id, std::move(key)));
+  return SqliteSecretStore::Open(options, std::move(ring), clock);
+}
+
+bool KeyLivesInKeyFile(KeySource source) {
+  return source == KeySource::kKeyFile || source == KeySource::kGenerated;
+}
+
+}  // namespace
+
 absl::Status Daemon::OpenStorage() {
   KeyManagerOptions key_options;
   key_options.deployment = options_.deployment;
   key_options.key_dir = options_.data_dir;
   key_options.key_file = options_.key_file;
   key_options.env = RealEnvironment();
-  ASSIGN_OR_RETURN(std::unique_ptr<KeyManager> keys,
-                   KeyManager::Create(std::move(key_options)));
-  ASSIGN_OR_RETURN(MasterKey master, keys->GetOrCreateKey());
+  ASSIGN_OR_RETURN(state_->keys, KeyManager::Create(std::move(key_options)));
+  ASSIGN_OR_RETURN(MasterKey master, state_->keys->GetOrCreateKey());
+  state_->key_source = master.source;
   // The source and the file, never the key.
   spdlog::info("event=master_key source=\"{}\" path={} deployment={}",
                std::string(KeySourceName(master.source)),
                master.path.empty() ? "-" : master.path, options_.deployment);
-  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
-                   Keyring::Create(1, std::move(master.key)));
   SqliteStoreOptions store_options;
   store_options.path = absl::StrCat(options_.data_dir, "/secrets.db");
   store_options.synchronous = options_.synchronous == SynchronousMode::kFull
                                   ? SqliteStoreOptions::Synchronous::kFull
                                   : SqliteStoreOptions::Synchronous::kNormal;
-  ASSIGN_OR_RETURN(
-      state_->store,
-      SqliteSecretStore::Open(store_options, std::move(ring), &state_->clock));
+  absl::StatusOr<std::unique_ptr<SqliteSecretStore>> store =
+      OpenStoreWithKey(store_options, std::move(master.key), &state_->clock);
+  if (KeyLivesInKeyFile(master.source)) {
+    absl::StatusOr<SecretBytes> staged = state_->keys->ReadStagedKey();
+    if (staged.ok() && absl::IsFailedPrecondition(store.status())) {
+      // A rotation re-encrypted the store but stopped before the new key
+      // replaced the key file: finish it.
+      store =
+          OpenStoreWithKey(store_options, *std::move(staged), &state_->clock);
+      if (store.ok()) {
+        RETURN_IF_ERROR(state_->keys->PromoteNextKey());
+        spdlog::warn("event=master_key_rotation_completed_at_start path={}",
+                     state_->keys->key_path());
+      }
+    } else if (staged.ok() && store.ok()) {
+      // A rotation that never committed: the old key is still the key.
+      RETURN_IF_ERROR(state_->keys->DiscardStagedKey());
+      spdlog::warn("event=master_key_rotation_discarded path={}",
+                   state_->keys->staged_key_path());
+    }
+  }
+  if (!store.ok()) return store.status();
+  state_->store = *std::move(store);
   ASSIGN_OR_RETURN(
       state_->environments,
       SqliteEnvironmentRegistry::Create(state_->store.get(), &state_->clock));
@@ -410,6 +449,37 @@ absl::Status Daemon::OpenStorage() {
       "event=store_opened path={} synchronous={}", store_options.path,
       options_.synchronous == SynchronousMode::kFull ? "full" : "normal");
   return absl::OkStatus();
+}
+
+absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
+  absl::MutexLock lock(&state_->rotation_mu);
+  if (!KeyLivesInKeyFile(state_->key_source)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the master key comes from ", KeySourceName(state_->key_source),
+        "; only a key in the daemon's key file can be rotated online"));
+  }
+  if (new_key.empty()) new_key = SecretBytes::Random(kKeyBytes);
+  ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
+  const uint32_t new_id = active + 1;
+  // Staged before the store changes, promoted after it committed: a crash
+  // in between is finished (or discarded) at the next start.
+  RETURN_IF_ERROR(state_->keys->StageNextKey(new_key));
+  KeyRotationResult result;
+  result.new_key_id = new_id;
+  absl::Status rotated = state_->store->RotateKey(new_id, std::move(new_key),
+                                                  &result.versions_reencrypted);
+  if (!rotated.ok()) {
+    absl::Status discarded = state_->keys->DiscardStagedKey();
+    if (!discarded.ok()) {
+      spdlog::error("event=master_key_stage_not_removed error=\"{}\"",
+                    std::string(discarded.message()));
+    }
+    return rotated;
+  }
+  RETURN_IF_ERROR(state_->keys->PromoteNextKey());
+  spdlog::info("event=master_key_rotated key_id={} versions={}", new_id,
+               result.versions_reencrypted);
+  return result;
 }
 
 absl::Status Daemon::StartServer() {

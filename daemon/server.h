@@ -45,7 +45,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/secret_bytes.h"
 #include "daemon/config.h"
+#include "daemon/service_context.h"
 
 namespace grpc {
 class Server;
@@ -92,6 +94,7 @@ class Daemon {
   explicit Daemon(DaemonOptions options);
 
   absl::Status Init();
+  absl::StatusOr<KeyRotationResult> RotateMasterKey(SecretBytes new_key);
   absl::Status OpenStorage();
   absl::Status StartServer();
   void SetHealth(bool serving);
