@@ -41,6 +41,7 @@
 #include "daemon/call_tracker.h"
 #include "daemon/api_key_store_verifier.h"
 #include "daemon/caller_identity.h"
+#include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "daemon/unix_listener.h"
@@ -92,6 +93,10 @@ void BlockDaemonSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // Writes to a closed peer must be errors, not process death.
   signal(SIGPIPE, SIG_IGN);
+  // Likewise a write past RLIMIT_FSIZE (systemd LimitFSIZE=, ulimit -f):
+  // SQLite then sees EFBIG and the write fails with UNAVAILABLE, where the
+  // default action would kill the daemon (and ask for a core dump).
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 absl::Status DisableCoreDumps() {
@@ -607,7 +612,9 @@ absl::Status Daemon::StartServer() {
   grpc::ResourceQuota quota("zlayer-secretsd");
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
-  builder.experimental().SetInterceptorCreators(state_->calls.Factories());
+  auto interceptors = state_->calls.Factories();
+  interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              kMaxConnectionIdleMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
