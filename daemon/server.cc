@@ -41,6 +41,7 @@
 #include "daemon/api_key_store_verifier.h"
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
+#include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "daemon/unix_listener.h"
@@ -92,6 +93,10 @@ void BlockDaemonSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // Writes to a closed peer must be errors, not process death.
   signal(SIGPIPE, SIG_IGN);
+  // Likewise a write past RLIMIT_FSIZE (systemd LimitFSIZE=, ulimit -f):
+  // SQLite then sees EFBIG and the write fails with UNAVAILABLE, where the
+  // default action would kill the daemon (and ask for a core dump).
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 absl::Status DisableCoreDumps() {
@@ -469,6 +474,37 @@ absl::Status Daemon::OpenStorage() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
+  absl::MutexLock lock(&state_->rotation_mu);
+  if (!KeyLivesInKeyFile(state_->key_source)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the master key comes from ", KeySourceName(state_->key_source),
+        "; only a key in the daemon's key file can be rotated online"));
+  }
+  if (new_key.empty()) new_key = SecretBytes::Random(kKeyBytes);
+  ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
+  const uint32_t new_id = active + 1;
+  // Staged before the store changes, promoted after it committed: a crash
+  // in between is finished (or discarded) at the next start.
+  RETURN_IF_ERROR(state_->keys->StageNextKey(new_key));
+  KeyRotationResult result;
+  result.new_key_id = new_id;
+  absl::Status rotated = state_->store->RotateKey(new_id, std::move(new_key),
+                                                  &result.versions_reencrypted);
+  if (!rotated.ok()) {
+    absl::Status discarded = state_->keys->DiscardStagedKey();
+    if (!discarded.ok()) {
+      spdlog::error("event=master_key_stage_not_removed error=\"{}\"",
+                    std::string(discarded.message()));
+    }
+    return rotated;
+  }
+  RETURN_IF_ERROR(state_->keys->PromoteNextKey());
+  spdlog::info("event=master_key_rotated key_id={} versions={}", new_id,
+               result.versions_reencrypted);
+  return result;
+}
+
 absl::Status Daemon::OpenIdentity() {
   SecretStore* store = state_->store.get();
   ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
@@ -567,37 +603,6 @@ void Daemon::RetryAudit() {
   if (state_->audit_sink->Reopen().ok()) OnAuditWritten(true);
 }
 
-absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
-  absl::MutexLock lock(&state_->rotation_mu);
-  if (!KeyLivesInKeyFile(state_->key_source)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the master key comes from ", KeySourceName(state_->key_source),
-        "; only a key in the daemon's key file can be rotated online"));
-  }
-  if (new_key.empty()) new_key = SecretBytes::Random(kKeyBytes);
-  ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
-  const uint32_t new_id = active + 1;
-  // Staged before the store changes, promoted after it committed: a crash
-  // in between is finished (or discarded) at the next start.
-  RETURN_IF_ERROR(state_->keys->StageNextKey(new_key));
-  KeyRotationResult result;
-  result.new_key_id = new_id;
-  absl::Status rotated = state_->store->RotateKey(new_id, std::move(new_key),
-                                                  &result.versions_reencrypted);
-  if (!rotated.ok()) {
-    absl::Status discarded = state_->keys->DiscardStagedKey();
-    if (!discarded.ok()) {
-      spdlog::error("event=master_key_stage_not_removed error=\"{}\"",
-                    std::string(discarded.message()));
-    }
-    return rotated;
-  }
-  RETURN_IF_ERROR(state_->keys->PromoteNextKey());
-  spdlog::info("event=master_key_rotated key_id={} versions={}", new_id,
-               result.versions_reencrypted);
-  return result;
-}
-
 absl::Status Daemon::StartServer() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -614,7 +619,9 @@ absl::Status Daemon::StartServer() {
   grpc::ResourceQuota quota("zlayer-secretsd");
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
-  builder.experimental().SetInterceptorCreators(state_->calls.Factories());
+  auto interceptors = state_->calls.Factories();
+  interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              kMaxConnectionIdleMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
