@@ -3,10 +3,10 @@
 // Callers on the TLS port send `authorization: Bearer <key-id>.<secret>` or
 // `x-zlayer-api-key: <key-id>.<secret>`; ApiKeyIdentifier
 // (daemon/caller_identity.h) splits the key at the first '.' and asks the
-// verifier. The API key store (hashed with Argon2id, with a cache of verified
-// keys so that calls are not bound by Argon2) implements this interface;
-// until it exists the daemon runs without a verifier and TCP callers are
-// UNAUTHENTICATED.
+// verifier. The daemon plugs in ApiKeyStoreVerifier
+// (daemon/api_key_store_verifier.h): core's ApiKeyStore, hashed with
+// Argon2id, with a cache of verified keys so that calls are not bound by
+// Argon2.
 //
 //   absl::StatusOr<Principal> p = verifier->Verify("ci", secret);
 #ifndef ZLAYER_SECRETS_DAEMON_API_KEY_VERIFIER_H_

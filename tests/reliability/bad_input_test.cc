@@ -76,7 +76,9 @@ class BadInputTest : public ::testing::Test {
     delete client_;
     delete channel_;
     // Stop, then look at the file itself: one secret, one version, in the
-    // test's scope; the JSON secrets below live in their own scope.
+    // test's scope; the JSON secrets below live in their own scope. The
+    // daemon's own "system:" records (the bootstrap API key) are not the
+    // test's business.
     daemon_->Signal(SIGTERM);
     auto exited = daemon_->WaitExit(kTimeout);
     EXPECT_TRUE(exited.ok());
@@ -86,7 +88,7 @@ class BadInputTest : public ::testing::Test {
     std::string db = options_->data_dir + "/secrets.db";
     auto rows = Query(db,
                       "SELECT scope, name, current_version FROM secrets "
-                      "ORDER BY scope, name");
+                      "WHERE scope NOT LIKE 'system:%' ORDER BY scope, name");
     ASSERT_TRUE(rows.ok()) << rows.status();
     std::vector<std::string> found;
     for (const auto& row : *rows) {
@@ -96,7 +98,9 @@ class BadInputTest : public ::testing::Test {
                                      "json/deep_array@1", "json/deep_object@1",
                                      "json/not_object@1"};
     EXPECT_EQ(found, want);
-    auto versions = Query(db, "SELECT count(*) FROM secret_versions");
+    auto versions = Query(db,
+                          "SELECT count(*) FROM secret_versions "
+                          "WHERE scope NOT LIKE 'system:%'");
     ASSERT_TRUE(versions.ok());
     EXPECT_EQ((*versions)[0][0], "5");
     EXPECT_EQ(IntegrityCheck(db), "ok");
