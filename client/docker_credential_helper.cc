@@ -172,8 +172,9 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (op != "get" && op != "store" && op != "erase" && op != "list") {
-    return Fail(absl::StrCat("unknown operation '", op,
-                             "' (expected get, store, erase, list or version)"));
+    return Fail(
+        absl::StrCat("unknown operation '", op,
+                     "' (expected get, store, erase, list or version)"));
   }
   absl::StatusOr<std::unique_ptr<SecretsClient>> client =
       ConnectHelper(*std::move(args));

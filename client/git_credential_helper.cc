@@ -92,9 +92,11 @@ int DoGet(SecretsClient* client,
   return 0;
 }
 
-absl::StatusOr<std::vector<std::string>> Matching(
-    SecretsClient* client, const std::string& host, const std::string& path,
-    const std::string& username, bool exact_path) {
+absl::StatusOr<std::vector<std::string>> Matching(SecretsClient* client,
+                                                  const std::string& host,
+                                                  const std::string& path,
+                                                  const std::string& username,
+                                                  bool exact_path) {
   absl::StatusOr<v1::ListGitCredentialsResponse> all =
       client->ListGitCredentials(v1::ListGitCredentialsRequest());
   if (!all.ok()) return all.status();

@@ -20,8 +20,7 @@ absl::StatusOr<SecretBytes> ReadKeyFile(const std::string& path) {
   }
   std::string text((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
-  SecretBytes key =
-      SecretBytes::FromString(absl::StripAsciiWhitespace(text));
+  SecretBytes key = SecretBytes::FromString(absl::StripAsciiWhitespace(text));
   WipeString(&text);
   if (key.empty()) return absl::InvalidArgumentError(path + " is empty");
   return key;

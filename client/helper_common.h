@@ -30,8 +30,7 @@ struct HelperArgs {
 // operation. Reads --api-key-file.
 absl::StatusOr<HelperArgs> ParseHelperArgs(int argc, char** argv);
 
-absl::StatusOr<std::unique_ptr<SecretsClient>> ConnectHelper(
-    HelperArgs args);
+absl::StatusOr<std::unique_ptr<SecretsClient>> ConnectHelper(HelperArgs args);
 
 }  // namespace zlayer::secrets
 

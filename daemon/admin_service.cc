@@ -8,12 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "core/access.h"
 #include "core/api_key_store.h"
-#include "core/git_credential_store.h"
-#include "core/identity_records.h"
-#include "core/grant_store.h"
-#include "core/registry_credential_store.h"
 #include "core/audit_log.h"
 #include "core/environment_registry.h"
+#include "core/git_credential_store.h"
+#include "core/grant_store.h"
+#include "core/identity_records.h"
+#include "core/registry_credential_store.h"
 #include "core/secret_bytes.h"
 #include "core/secret_store.h"
 #include "core/status_macros.h"
@@ -34,8 +34,6 @@ void ToProto(const Environment& in, v1::Environment* out) {
   out->set_updated_at(in.updated_at);
   out->set_scope(EnvironmentScope(in));
 }
-
-
 
 // A store the daemon wires; FailedPrecondition when absent (tests).
 template <typename T>
@@ -528,9 +526,9 @@ grpc::Status AdminService::CreateRegistryCredential(
   const SecretBytes password = TakeSecret(request->password());
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(RegistryCredentialStore * creds,
-                     Need(ctx_->registry_credentials,
-                          "registry credential store"));
+    ASSIGN_OR_RETURN(
+        RegistryCredentialStore * creds,
+        Need(ctx_->registry_credentials, "registry credential store"));
     RETURN_IF_ERROR(
         ValidateText(request->registry(), "registry", 1, kMaxNameBytes));
     RETURN_IF_ERROR(
@@ -566,9 +564,9 @@ grpc::Status AdminService::ListRegistryCredentials(
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal,
                      Identify(*context, /*admin=*/false, &log));
-    ASSIGN_OR_RETURN(RegistryCredentialStore * creds,
-                     Need(ctx_->registry_credentials,
-                          "registry credential store"));
+    ASSIGN_OR_RETURN(
+        RegistryCredentialStore * creds,
+        Need(ctx_->registry_credentials, "registry credential store"));
     log.scope = kRegistryCredentialResource;
     ASSIGN_OR_RETURN(std::vector<RegistryCredential> all, creds->List());
     int shown = 0;
@@ -595,9 +593,9 @@ grpc::Status AdminService::DeleteRegistryCredential(
   CallLog log(ctx_, *context, "DeleteRegistryCredential");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(RegistryCredentialStore * creds,
-                     Need(ctx_->registry_credentials,
-                          "registry credential store"));
+    ASSIGN_OR_RETURN(
+        RegistryCredentialStore * creds,
+        Need(ctx_->registry_credentials, "registry credential store"));
     log.scope = kRegistryCredentialResource;
     log.detail = absl::StrCat("id=", request->id());
     ASSIGN_OR_RETURN(RegistryCredential c, creds->Get(request->id()));
@@ -615,9 +613,9 @@ grpc::Status AdminService::GetRegistryCredential(
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal,
                      Identify(*context, /*admin=*/false, &log));
-    ASSIGN_OR_RETURN(RegistryCredentialStore * creds,
-                     Need(ctx_->registry_credentials,
-                          "registry credential store"));
+    ASSIGN_OR_RETURN(
+        RegistryCredentialStore * creds,
+        Need(ctx_->registry_credentials, "registry credential store"));
     log.scope = kRegistryCredentialResource;
     RegistryCredential found;
     switch (request->key_case()) {
@@ -763,9 +761,8 @@ grpc::Status AdminService::GetGitCredential(
         log.name = resource.name;
         RETURN_IF_ERROR(
             ctx_->authorizer->Check(principal, resource, AccessLevel::kRead));
-        ASSIGN_OR_RETURN(found,
-                         creds->FindForUrl(url.protocol(), url.host(),
-                                           url.path()));
+        ASSIGN_OR_RETURN(
+            found, creds->FindForUrl(url.protocol(), url.host(), url.path()));
         break;
       }
       case v1::GetGitCredentialRequest::KEY_NOT_SET:

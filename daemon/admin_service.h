@@ -130,9 +130,9 @@ class AdminService final : public v1::Admin::Service {
       grpc::ServerContext* context,
       const v1::DeleteGitCredentialRequest* request,
       v1::DeleteGitCredentialResponse* response) override;
-  grpc::Status GetGitCredential(grpc::ServerContext* context,
-                                const v1::GetGitCredentialRequest* request,
-                                v1::GetGitCredentialResponse* response) override;
+  grpc::Status GetGitCredential(
+      grpc::ServerContext* context, const v1::GetGitCredentialRequest* request,
+      v1::GetGitCredentialResponse* response) override;
 
  private:
   // The caller, checked to be an admin when `admin` is set.

@@ -154,6 +154,15 @@ const std::vector<OptionSpec>& Specs() {
          o->audit_hash_names = *b;
          return absl::OkStatus();
        }},
+      {"audit-fsync", Kind::kBool,
+       "fdatasync the audit log after every record (survives power loss; "
+       "one disk flush per call). Default: off (survives a daemon crash)",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::StatusOr<bool> b = ParseBool("audit-fsync", v);
+         if (!b.ok()) return b.status();
+         o->audit_fsync = *b;
+         return absl::OkStatus();
+       }},
       {"synchronous", Kind::kValue,
        "SQLite durability: full (default; acknowledged writes survive power "
        "loss) or normal",

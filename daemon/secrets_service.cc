@@ -189,14 +189,16 @@ absl::StatusOr<std::string> SecretsService::ResolveTarget(
   // Said clearly here, before any access check: the identity records live
   // in "system:" scopes, and the credential grant resources hold no secrets.
   if (IsSystemScope(scope)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scope '", scope, "' is internal to the daemon; no client may read or "
-        "write it (use the Admin RPCs)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is internal to the daemon; no client may read or "
+                     "write it (use the Admin RPCs)"));
   }
   if (scope == kRegistryCredentialResource || scope == kGitCredentialResource) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scope '", scope, "' is reserved for credential grants; it holds no "
-        "secrets"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is reserved for credential grants; it holds no "
+                     "secrets"));
   }
   log->scope = scope;
   return scope;

@@ -38,8 +38,8 @@
 #include "core/sqlite_secret_store.h"
 #include "core/status_macros.h"
 #include "daemon/admin_service.h"
-#include "daemon/call_tracker.h"
 #include "daemon/api_key_store_verifier.h"
+#include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
@@ -538,8 +538,10 @@ absl::Status Daemon::OpenIdentity() {
           ? absl::StrCat(absl::StripSuffix(options_.data_dir, "/"),
                          "/audit.log")
           : options_.audit_log;
+  FileAuditSinkOptions sink_options;
+  sink_options.sync_every_record = options_.audit_fsync;
   absl::StatusOr<std::unique_ptr<FileAuditSink>> sink =
-      FileAuditSink::Open(audit_path, {});
+      FileAuditSink::Open(audit_path, sink_options);
   if (!sink.ok()) {
     return absl::Status(sink.status().code(),
                         absl::StrCat("--audit-log: ", sink.status().message()));
@@ -553,8 +555,8 @@ absl::Status Daemon::OpenIdentity() {
   ASSIGN_OR_RETURN(state_->audit,
                    AuditLog::Create(state_->audit_sink.get(), &state_->clock,
                                     std::move(audit_options)));
-  spdlog::info("event=audit_log path={} hash_names={}", audit_path,
-               options_.audit_hash_names);
+  spdlog::info("event=audit_log path={} hash_names={} fsync={}", audit_path,
+               options_.audit_hash_names, options_.audit_fsync);
   return absl::OkStatus();
 }
 
@@ -566,9 +568,9 @@ absl::StatusOr<SecretBytes> Daemon::AuditNameKey() {
   if (!absl::IsNotFound(existing.status())) return existing.status();
   WriteOptions create_only;
   create_only.expected_version = 0;
-  absl::StatusOr<SecretMetadata> written = store->SetSecret(
-      kAuditScope, kAuditNameKey, SecretBytes::Random(kAuditNameKeyBytes),
-      create_only);
+  absl::StatusOr<SecretMetadata> written =
+      store->SetSecret(kAuditScope, kAuditNameKey,
+                       SecretBytes::Random(kAuditNameKeyBytes), create_only);
   // Created meanwhile by nobody else (one daemon per store), but read back
   // either way so that the key in use is the stored one.
   if (!written.ok() && !absl::IsAlreadyExists(written.status())) {
@@ -580,7 +582,13 @@ absl::StatusOr<SecretBytes> Daemon::AuditNameKey() {
 }
 
 void Daemon::OnAuditWritten(bool written) {
-  if (audit_healthy_.exchange(written) == written) return;
+  // Every call reports here: the common case (no change) takes no lock.
+  if (audit_healthy_.load() == written) return;
+  absl::MutexLock lock(&audit_mu_);
+  if (audit_healthy_.load() == written) return;
+  audit_healthy_ = written;
+  // Health first, then the log line: whoever sees the line sees the health.
+  if (serving_) SetHealth(written);
   if (written) {
     spdlog::info("event=audit_log_recovered action=serving");
   } else {
@@ -588,7 +596,6 @@ void Daemon::OnAuditWritten(bool written) {
         "event=audit_log_unwritable action=not_serving "
         "detail=\"value-revealing calls are refused until it recovers\"");
   }
-  if (serving_) SetHealth(written);
 }
 
 void Daemon::RetryAudit() {
@@ -687,8 +694,11 @@ absl::Status Daemon::Run() {
   signal_thread_ = std::thread([this] { SignalLoop(); });
   absl::Status status = state_->listener->Start(server_.get());
   if (status.ok()) {
-    serving_ = true;
-    SetHealth(audit_healthy_.load());
+    {
+      absl::MutexLock lock(&audit_mu_);
+      serving_ = true;
+      SetHealth(audit_healthy_.load());
+    }
     spdlog::info(
         "event=ready socket={} tcp_port={} tls={} mtls={} threads={} pid={}",
         options_.socket_path, tcp_port_, tls_files_ != nullptr,

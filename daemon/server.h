@@ -123,7 +123,9 @@ class Daemon {
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;
   std::atomic<bool> serving_{false};
+  // Written under audit_mu_ (with the health change it causes).
   std::atomic<bool> audit_healthy_{true};
+  absl::Mutex audit_mu_;
   std::vector<std::string> service_names_;
 
   absl::Mutex mu_;

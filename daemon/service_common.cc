@@ -90,8 +90,9 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
     absl::Status written = ctx_->audit->Record(record);
     if (ctx_->audit_written) ctx_->audit_written(written.ok());
     if (!written.ok()) {
-      spdlog::error("event=audit_write_failed rpc={} request_id={} error=\"{}\"",
-                    rpc_, request_id_, Std(written.message()));
+      spdlog::error(
+          "event=audit_write_failed rpc={} request_id={} error=\"{}\"", rpc_,
+          request_id_, Std(written.message()));
       if (status.ok() && RevealsValues(rpc_)) {
         outcome = absl::UnavailableError(
             "audit log unavailable; values are not served until the audit "
@@ -107,12 +108,13 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
     case absl::StatusCode::kUnknown:
       spdlog::error(
           "rpc={} subject={} scope={} name={}{}{} -> {}: {} request_id={}",
-          rpc_, subject, scope, name, sep, detail, code,
-          Std(outcome.message()), request_id_);
+          rpc_, subject, scope, name, sep, detail, code, Std(outcome.message()),
+          request_id_);
       break;
     default:
-      spdlog::debug("rpc={} subject={} scope={} name={}{}{} -> {} request_id={}",
-                    rpc_, subject, scope, name, sep, detail, code, request_id_);
+      spdlog::debug(
+          "rpc={} subject={} scope={} name={}{}{} -> {} request_id={}", rpc_,
+          subject, scope, name, sep, detail, code, request_id_);
       break;
   }
   return ToGrpcStatus(outcome);

@@ -77,7 +77,7 @@ class CallLog {
   std::string scope;          // set only once validated
   std::string name;           // set only once validated
   std::string detail;         // counts and flags, never values
-  std::vector<uint32_t> versions;   // versions read or written
+  std::vector<uint32_t> versions;    // versions read or written
   std::vector<AuditTarget> targets;  // batch calls: every secret touched
 
   const std::string& request_id() const { return request_id_; }

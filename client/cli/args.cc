@@ -104,10 +104,10 @@ std::string CanonicalVerb(absl::string_view verb) {
   if (verb == "list") return "ls";
   if (verb == "remove") return "rm";
   static constexpr absl::string_view kVerbs[] = {
-      "ls",      "create", "get",        "set",      "rm",       "rotate",
-      "unset",   "import", "export",     "versions", "rollback", "undelete",
-      "destroy", "check",  "run",        "env",      "whoami",   "help",
-      "grant",   "revoke", "permissions", "apikey", "credential"};
+      "ls",      "create", "get",         "set",      "rm",        "rotate",
+      "unset",   "import", "export",      "versions", "rollback",  "undelete",
+      "destroy", "check",  "run",         "env",      "whoami",    "help",
+      "grant",   "revoke", "permissions", "apikey",   "credential"};
   for (absl::string_view v : kVerbs) {
     if (v == verb) return std::string(verb);
   }
@@ -147,8 +147,7 @@ absl::Status CheckPositionals(const Command& cmd) {
     return want(2, "SUBJECT ENV (or SUBJECT --scope S, or --id ID)");
   }
   if (v == "permissions") {
-    if (!cmd.scope.empty() || !cmd.subject.empty() ||
-        !cmd.global.env.empty()) {
+    if (!cmd.scope.empty() || !cmd.subject.empty() || !cmd.global.env.empty()) {
       return want(0, "");
     }
     return want(1, "ENV (or --scope S, or --subject X)");
@@ -196,14 +195,13 @@ absl::Status CheckPositionals(const Command& cmd) {
     }
     if (sub == "rm" || sub == "remove" || sub == "delete") {
       if (p.size() != 3) {
-        return Usage(absl::StrCat("'credential ", p[0], " ", sub,
-                                  "' needs ID"));
+        return Usage(
+            absl::StrCat("'credential ", p[0], " ", sub, "' needs ID"));
       }
       return absl::OkStatus();
     }
-    return Usage(absl::StrCat("unknown 'credential ", p[0],
-                              "' sub-command '", sub,
-                              "' (expected add, ls or rm)"));
+    return Usage(absl::StrCat("unknown 'credential ", p[0], "' sub-command '",
+                              sub, "' (expected add, ls or rm)"));
   }
   if (v == "env") {
     if (p.empty()) return Usage("'env' needs a sub-command: ls, create or rm");
@@ -461,7 +459,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     } else if (name == "id") {
       cmd.grant_id = value;
     } else if (name == "role") {
-      for (absl::string_view r : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+      for (absl::string_view r :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
         cmd.roles.emplace_back(r);
       }
     } else if (name == "registry") {
@@ -499,7 +498,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     }
     if (cmd.verb == "permissions" && !cmd.subject.empty() &&
         (!cmd.scope.empty() || !g.env.empty())) {
-      return Usage("--subject lists every grant of a subject; drop --scope/--env");
+      return Usage(
+          "--subject lists every grant of a subject; drop --scope/--env");
     }
   }
   absl::Status positional_status = CheckPositionals(cmd);
@@ -516,8 +516,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     absl::StatusOr<std::string> subject = NormalizeSubject(cmd.positionals[0]);
     if (!subject.ok()) return subject.status();
     cmd.subject = *subject;
-    std::string level =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(cmd.positionals.back()));
+    std::string level = absl::AsciiStrToLower(
+        absl::StripAsciiWhitespace(cmd.positionals.back()));
     if (level != "read" && level != "execute" && level != "write") {
       return Usage(absl::StrCat("Invalid permission level '", level,
                                 "' (expected 'read', 'execute', or 'write')"));
@@ -541,7 +541,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
         (cmd.registry.empty() || cmd.username.empty())) {
       return Usage("'credential registry add' needs --registry and --username");
     }
-    if (cmd.positionals[0] == "git" && (cmd.label.empty() || cmd.host.empty())) {
+    if (cmd.positionals[0] == "git" &&
+        (cmd.label.empty() || cmd.host.empty())) {
       return Usage("'credential git add' needs --label NAME and --host HOST");
     }
   } else if (cmd.verb == "credential" &&

@@ -61,13 +61,14 @@ std::string KindName(const v1::GrantResource& r) {
 
 std::string GrantJson(const v1::AccessGrant& g) {
   std::string out = absl::StrCat(
-      "  {\n    \"id\": ", JsonQuote(g.id()), ",\n    \"subject\": ",
-      JsonQuote(g.subject()), ",\n    \"resource_kind\": ",
-      JsonQuote(KindName(g.resource())), ",\n    \"resource_id\": ",
+      "  {\n    \"id\": ", JsonQuote(g.id()),
+      ",\n    \"subject\": ", JsonQuote(g.subject()),
+      ",\n    \"resource_kind\": ", JsonQuote(KindName(g.resource())),
+      ",\n    \"resource_id\": ",
       g.resource().id().empty() ? "null" : JsonQuote(g.resource().id()));
   if (g.resource().kind() == v1::RESOURCE_KIND_SECRET) {
-    absl::StrAppend(&out, ",\n    \"resource_name\": ",
-                    JsonQuote(g.resource().name()));
+    absl::StrAppend(
+        &out, ",\n    \"resource_name\": ", JsonQuote(g.resource().name()));
   }
   absl::StrAppend(&out, ",\n    \"level\": ", JsonQuote(LevelName(g.level())),
                   ",\n    \"created_at\": ", g.created_at(), "\n  }");
@@ -93,8 +94,8 @@ std::string GrantsTable(const v1::ListGrantsResponse& resp) {
     absl::string_view subject = g.subject();
     size_t colon = subject.find(':');
     std::string kind(subject.substr(0, colon));
-    std::string id(colon == absl::string_view::npos ? ""
-                                                    : subject.substr(colon + 1));
+    std::string id(
+        colon == absl::string_view::npos ? "" : subject.substr(colon + 1));
     out += TrimRight(absl::StrFormat("%-38s %-6s %-38s %-8s", g.id(), kind, id,
                                      LevelName(g.level())));
   }
@@ -102,9 +103,8 @@ std::string GrantsTable(const v1::ListGrantsResponse& resp) {
 }
 
 std::string SubjectGrantsTable(const v1::ListGrantsResponse& resp) {
-  std::string out = TrimRight(absl::StrFormat("%-38s %-40s %-8s",
-                                              "PERMISSION_ID", "RESOURCE",
-                                              "LEVEL"));
+  std::string out = TrimRight(absl::StrFormat(
+      "%-38s %-40s %-8s", "PERMISSION_ID", "RESOURCE", "LEVEL"));
   for (const v1::AccessGrant& g : resp.grants()) {
     out += TrimRight(absl::StrFormat("%-38s %-40s %-8s", g.id(),
                                      Describe(g.resource()),
@@ -255,13 +255,13 @@ class IdentityRunner {
           for (const std::string& r : k.roles()) roles.push_back(JsonQuote(r));
           items.push_back(absl::StrCat(
               "  {\"id\": ", JsonQuote(k.id()), ", \"roles\": [",
-              absl::StrJoin(roles, ", "), "], \"created_at\": ",
-              k.created_at(), ", \"updated_at\": ", k.updated_at(), "}"));
+              absl::StrJoin(roles, ", "), "], \"created_at\": ", k.created_at(),
+              ", \"updated_at\": ", k.updated_at(), "}"));
         }
-        *io_.out << (items.empty() ? "[]\n"
-                                   : absl::StrCat("[\n",
-                                                  absl::StrJoin(items, ",\n"),
-                                                  "\n]\n"));
+        *io_.out << (items.empty()
+                         ? "[]\n"
+                         : absl::StrCat("[\n", absl::StrJoin(items, ",\n"),
+                                        "\n]\n"));
         return kExitOk;
       }
       if (resp->keys().empty()) {
@@ -398,16 +398,16 @@ class IdentityRunner {
       std::vector<std::string> items;
       for (const v1::RegistryCredential& c : resp->credentials()) {
         items.push_back(absl::StrCat(
-            "  {\"id\": ", JsonQuote(c.id()), ", \"registry\": ",
-            JsonQuote(c.registry()), ", \"username\": ", JsonQuote(c.username()),
-            ", \"auth_type\": \"",
+            "  {\"id\": ", JsonQuote(c.id()),
+            ", \"registry\": ", JsonQuote(c.registry()),
+            ", \"username\": ", JsonQuote(c.username()), ", \"auth_type\": \"",
             c.auth_type() == v1::REGISTRY_AUTH_TYPE_TOKEN ? "token" : "basic",
             "\"}"));
       }
-      *io_.out << (items.empty() ? "[]\n"
-                                 : absl::StrCat("[\n",
-                                                absl::StrJoin(items, ",\n"),
-                                                "\n]\n"));
+      *io_.out << (items.empty()
+                       ? "[]\n"
+                       : absl::StrCat("[\n", absl::StrJoin(items, ",\n"),
+                                      "\n]\n"));
       return kExitOk;
     }
     if (resp->credentials().empty()) {
@@ -434,17 +434,17 @@ class IdentityRunner {
     if (Json()) {
       std::vector<std::string> items;
       for (const v1::GitCredential& c : resp->credentials()) {
-        items.push_back(absl::StrCat(
-            "  {\"id\": ", JsonQuote(c.id()), ", \"name\": ",
-            JsonQuote(c.name()), ", \"kind\": \"", kind(c),
-            "\", \"host\": ", JsonQuote(c.host()), ", \"path_prefix\": ",
-            JsonQuote(c.path_prefix()), ", \"username\": ",
-            JsonQuote(c.username()), "}"));
+        items.push_back(
+            absl::StrCat("  {\"id\": ", JsonQuote(c.id()),
+                         ", \"name\": ", JsonQuote(c.name()), ", \"kind\": \"",
+                         kind(c), "\", \"host\": ", JsonQuote(c.host()),
+                         ", \"path_prefix\": ", JsonQuote(c.path_prefix()),
+                         ", \"username\": ", JsonQuote(c.username()), "}"));
       }
-      *io_.out << (items.empty() ? "[]\n"
-                                 : absl::StrCat("[\n",
-                                                absl::StrJoin(items, ",\n"),
-                                                "\n]\n"));
+      *io_.out << (items.empty()
+                       ? "[]\n"
+                       : absl::StrCat("[\n", absl::StrJoin(items, ",\n"),
+                                      "\n]\n"));
       return kExitOk;
     }
     if (resp->credentials().empty()) {
@@ -454,9 +454,9 @@ class IdentityRunner {
     *io_.out << TrimRight(absl::StrFormat("%-36s %-24s %-8s %-30s %s", "ID",
                                           "NAME", "KIND", "HOST", "PATH"));
     for (const v1::GitCredential& c : resp->credentials()) {
-      *io_.out << TrimRight(absl::StrFormat("%-36s %-24s %-8s %-30s %s",
-                                            c.id(), c.name(), kind(c),
-                                            c.host(), c.path_prefix()));
+      *io_.out << TrimRight(absl::StrFormat("%-36s %-24s %-8s %-30s %s", c.id(),
+                                            c.name(), kind(c), c.host(),
+                                            c.path_prefix()));
     }
     return kExitOk;
   }

@@ -145,8 +145,8 @@ TEST(ArgsTest, GrantTakesSubjectTargetAndLevel) {
   EXPECT_EQ(env->subject, "uid:1000");
   EXPECT_EQ(env->positionals[1], "prod");
   EXPECT_EQ(env->positionals[2], "execute");
-  auto scope = Parse({"grant", "role:ci", "--scope", "prod", "--name", "db",
-                      "read"});
+  auto scope =
+      Parse({"grant", "role:ci", "--scope", "prod", "--name", "db", "read"});
   ASSERT_TRUE(scope.ok()) << scope.status();
   EXPECT_EQ(scope->subject, "role:ci");
   EXPECT_EQ(scope->scope, "prod");
@@ -171,8 +171,8 @@ TEST(ArgsTest, RevokeAndPermissionsForms) {
 }
 
 TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
-  auto create = Parse({"apikey", "create", "ci", "--role", "a,b", "--role",
-                       "c"});
+  auto create =
+      Parse({"apikey", "create", "ci", "--role", "a,b", "--role", "c"});
   ASSERT_TRUE(create.ok()) << create.status();
   EXPECT_THAT(create->roles, ::testing::ElementsAre("a", "b", "c"));
   EXPECT_EQ(UsageError({"apikey", "frob"}),

@@ -188,11 +188,11 @@ TEST(AuditLogTest, BatchTargetsAreListedAndHashedLikeNames) {
   ASSERT_TRUE(hashed_log->Record(r).ok());
   auto hashed = FlatRecord::Parse(sink.lines()[1]);
   ASSERT_TRUE(hashed.ok()) << hashed.status();
-  EXPECT_THAT(*hashed->StringList("targets"),
-              ElementsAre(absl::StrCat("prod/api/", hashed_log->HashName("db")),
-                          absl::StrCat("env:e1/",
-                                       hashed_log->HashName("token"))));
-  EXPECT_FALSE(absl::StrContains(sink.lines()[1], "env:e1/token"));
+  EXPECT_THAT(
+      *hashed->StringList("targets"),
+      ElementsAre(absl::StrCat("prod/api/", hashed_log->HashName("db")),
+                  absl::StrCat("env:e1/", hashed_log->HashName("token"))));
+  EXPECT_FALSE(absl::StrContains(sink.lines()[1], "token\""));
 }
 
 TEST(AuditLogTest, HashNamesNeedAKeyOfTheRightSize) {

@@ -30,10 +30,10 @@
 namespace zlayer::secrets {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::CheckHealth;
 using testing::DaemonProcess;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::ReadFile;
 using testing::RunProgram;
 using testing::TempDir;
@@ -71,8 +71,8 @@ class Daemon {
   static std::unique_ptr<Daemon> Start(std::vector<std::string> extra = {}) {
     auto d = std::unique_ptr<Daemon>(new Daemon());
     EXPECT_EQ(chmod(d->dir_.path().c_str(), 0755), 0);
-    std::vector<std::string> args = {"--data-dir", d->data(), "--socket",
-                                     d->socket(), "--log-level", "info"};
+    std::vector<std::string> args = {"--data-dir", d->data(),     "--socket",
+                                     d->socket(),  "--log-level", "info"};
     args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<std::unique_ptr<DaemonProcess>> proc =
         DaemonProcess::Start(args, d->dir_.path());
@@ -111,8 +111,7 @@ class Daemon {
 
   // The CLI as the test's own user (an administrator: root).
   Result Cli(std::vector<std::string> args) const {
-    std::vector<std::string> all = {Bin("zlayer-secret"), "--socket",
-                                    socket()};
+    std::vector<std::string> all = {Bin("zlayer-secret"), "--socket", socket()};
     all.insert(all.end(), args.begin(), args.end());
     return Exec(all);
   }
@@ -150,10 +149,10 @@ absl::StatusOr<Peer> EnsurePeerUser() {
   }
   if (getpwnam(kPeerUser) == nullptr) {
     std::string out;
-    absl::StatusOr<int> code = RunProgram(
-        {"/usr/sbin/useradd", "--system", "--no-create-home", "--shell",
-         "/usr/sbin/nologin", kPeerUser},
-        &out);
+    absl::StatusOr<int> code =
+        RunProgram({"/usr/sbin/useradd", "--system", "--no-create-home",
+                    "--shell", "/usr/sbin/nologin", kPeerUser},
+                   &out);
     if (!code.ok() || (*code != 0 && getpwnam(kPeerUser) == nullptr)) {
       return absl::FailedPreconditionError(
           absl::StrCat("useradd ", kPeerUser, " failed: ", out));
@@ -178,10 +177,14 @@ class SecondUserTest : public ::testing::Test {
   // The real CLI, run as the peer user (real and effective ids, no
   // supplementary groups).
   Result AsPeer(std::vector<std::string> args) {
-    std::vector<std::string> all = {
-        "/usr/bin/setpriv", absl::StrCat("--reuid=", peer_.uid),
-        absl::StrCat("--regid=", peer_.gid), "--clear-groups", "--",
-        daemon_->Bin("zlayer-secret"), "--socket", daemon_->socket()};
+    std::vector<std::string> all = {"/usr/bin/setpriv",
+                                    absl::StrCat("--reuid=", peer_.uid),
+                                    absl::StrCat("--regid=", peer_.gid),
+                                    "--clear-groups",
+                                    "--",
+                                    daemon_->Bin("zlayer-secret"),
+                                    "--socket",
+                                    daemon_->socket()};
     all.insert(all.end(), args.begin(), args.end());
     return Exec(all);
   }
@@ -200,19 +203,20 @@ void ExpectDenied(const Result& r, absl::string_view what) {
 }
 
 TEST_F(SecondUserTest, PeerGetsExactlyWhatWasGrantedAndRevocationIsImmediate) {
-  ASSERT_EQ(Admin({"create", "db", "--deployment", "prod", "--value",
-                   "db-value-1"})
-                .code,
-            0);
-  ASSERT_EQ(Admin({"create", "api", "--deployment", "prod", "--value",
-                   "api-value-1"})
-                .code,
-            0);
+  ASSERT_EQ(
+      Admin({"create", "db", "--deployment", "prod", "--value", "db-value-1"})
+          .code,
+      0);
+  ASSERT_EQ(
+      Admin({"create", "api", "--deployment", "prod", "--value", "api-value-1"})
+          .code,
+      0);
   const std::string env_file = daemon_->Sub("peer.env");
   ASSERT_TRUE(WriteFile(env_file, "DB=$S:db\n", 0644).ok());
   const std::vector<std::string> run_db = {
-      "run", "--deployment", "prod", "--env-file", env_file, "--",
-      "/bin/sh", "-c", "printf 'child sees %s\\n' \"$DB\""};
+      "run",        "--deployment", "prod",
+      "--env-file", env_file,       "--",
+      "/bin/sh",    "-c",           "printf 'child sees %s\\n' \"$DB\""};
 
   // Who the daemon sees: the peer's uid, over the Unix socket.
   Result who = AsPeer({"whoami"});
@@ -229,8 +233,8 @@ TEST_F(SecondUserTest, PeerGetsExactlyWhatWasGrantedAndRevocationIsImmediate) {
                "is not an administrator");
 
   // read on prod/db: reveal works, execute and write do not, api stays hidden.
-  Result g = Admin({"grant", subject_, "--scope", "prod", "--name", "db",
-                    "read"});
+  Result g =
+      Admin({"grant", subject_, "--scope", "prod", "--name", "db", "read"});
   ASSERT_EQ(g.code, 0) << g.output;
   EXPECT_THAT(g.output, HasSubstr(absl::StrCat("Granted read on secret "
                                                "'prod/db' to ",
@@ -241,9 +245,9 @@ TEST_F(SecondUserTest, PeerGetsExactlyWhatWasGrantedAndRevocationIsImmediate) {
   ExpectDenied(AsPeer({"get", "api", "--deployment", "prod", "--reveal"}),
                "lacks read on prod/api");
   EXPECT_EQ(AsPeer(run_db).code, 1);
-  ExpectDenied(AsPeer({"set", "db", "--deployment", "prod", "--from-file",
-                       env_file}),
-               "lacks write on prod/db");
+  ExpectDenied(
+      AsPeer({"set", "db", "--deployment", "prod", "--from-file", env_file}),
+      "lacks write on prod/db");
 
   // execute: `run` resolves the reference for the child.
   ASSERT_EQ(
@@ -253,17 +257,17 @@ TEST_F(SecondUserTest, PeerGetsExactlyWhatWasGrantedAndRevocationIsImmediate) {
   Result ran = AsPeer(run_db);
   EXPECT_EQ(ran.code, 0) << ran.output;
   EXPECT_THAT(ran.output, HasSubstr("child sees db-value-1"));
-  ExpectDenied(AsPeer({"set", "db", "--deployment", "prod", "--from-file",
-                       env_file}),
-               "lacks write on prod/db");
+  ExpectDenied(
+      AsPeer({"set", "db", "--deployment", "prod", "--from-file", env_file}),
+      "lacks write on prod/db");
 
   // write on the whole scope.
-  ASSERT_EQ(Admin({"grant", std::to_string(peer_.uid), "--scope", "prod",
-                   "write"})
-                .code,
-            0);
-  Result set = AsPeer({"set", "api", "--deployment", "prod", "--from-file",
-                       env_file});
+  ASSERT_EQ(
+      Admin({"grant", std::to_string(peer_.uid), "--scope", "prod", "write"})
+          .code,
+      0);
+  Result set =
+      AsPeer({"set", "api", "--deployment", "prod", "--from-file", env_file});
   EXPECT_EQ(set.code, 0) << set.output;
 
   Result perms = Admin({"permissions", "--subject", subject_});
@@ -275,9 +279,9 @@ TEST_F(SecondUserTest, PeerGetsExactlyWhatWasGrantedAndRevocationIsImmediate) {
   Result rv = Admin({"revoke", subject_, "--scope", "prod"});
   EXPECT_EQ(rv.code, 0) << rv.output;
   EXPECT_THAT(rv.output, HasSubstr("Revoked write on scope 'prod' from"));
-  ExpectDenied(AsPeer({"set", "api", "--deployment", "prod", "--from-file",
-                       env_file}),
-               "lacks write on prod/api");
+  ExpectDenied(
+      AsPeer({"set", "api", "--deployment", "prod", "--from-file", env_file}),
+      "lacks write on prod/api");
   EXPECT_EQ(AsPeer({"get", "db", "--deployment", "prod", "--reveal"}).code, 0);
 
   Result rv2 = Admin({"revoke", subject_, "--scope", "prod", "--name", "db"});
@@ -291,9 +295,8 @@ TEST_F(SecondUserTest, PeerGetsExactlyWhatWasGrantedAndRevocationIsImmediate) {
 
 TEST_F(SecondUserTest, EnvironmentGrantsAndPermissionsTable) {
   ASSERT_EQ(Admin({"env", "create", "staging"}).code, 0);
-  ASSERT_EQ(Admin({"set", "token", "--env", "staging", "--value", "tok-1"})
-                .code,
-            0);
+  ASSERT_EQ(
+      Admin({"set", "token", "--env", "staging", "--value", "tok-1"}).code, 0);
   ExpectDenied(AsPeer({"get", "token", "--env", "staging", "--reveal"}),
                "lacks read");
   Result g = Admin({"grant", subject_, "staging", "read"});
@@ -307,8 +310,7 @@ TEST_F(SecondUserTest, EnvironmentGrantsAndPermissionsTable) {
   EXPECT_THAT(table.output,
               HasSubstr("PERMISSION_ID                          KIND   "
                         "SUBJECT_ID                             LEVEL"));
-  EXPECT_THAT(table.output, HasSubstr(absl::StrCat(
-                                "uid    ", peer_.uid)));
+  EXPECT_THAT(table.output, HasSubstr(absl::StrCat("uid    ", peer_.uid)));
   Result json = Admin({"permissions", "staging", "--output", "json"});
   EXPECT_THAT(json.output, HasSubstr("\"resource_kind\": \"environment\""));
   ASSERT_EQ(Admin({"revoke", subject_, "staging"}).code, 0);
@@ -322,8 +324,8 @@ TEST_F(SecondUserTest, SystemScopesAreRefusedClearlyEvenToAdmins) {
   Result admin = Admin({"ls", "--deployment", "system:grants"});
   EXPECT_EQ(admin.code, 1);
   EXPECT_THAT(admin.output, HasSubstr("is internal to the daemon"));
-  Result grant = Admin({"grant", subject_, "--scope", "system:api_keys",
-                        "read"});
+  Result grant =
+      Admin({"grant", subject_, "--scope", "system:api_keys", "read"});
   EXPECT_EQ(grant.code, 1);
   EXPECT_THAT(grant.output, HasSubstr("system"));
 }
@@ -384,11 +386,11 @@ TEST_F(TlsApiKeyTest, BootstrapKeyIsWritten0600AndIsAnAdmin) {
   EXPECT_EQ(who->transport(), "tls");
 
   // The CLI over TLS with --api-key-file.
-  Result cli = Exec({daemon_->Bin("zlayer-secret"), "--address",
-                    absl::StrCat("127.0.0.1:", daemon_->tcp_port()),
-                    "--tls-ca", tls_.ca_cert, "--tls-server-name", "localhost",
-                    "--api-key-file", daemon_->data() + "/admin.key",
-                    "whoami"});
+  Result cli =
+      Exec({daemon_->Bin("zlayer-secret"), "--address",
+            absl::StrCat("127.0.0.1:", daemon_->tcp_port()), "--tls-ca",
+            tls_.ca_cert, "--tls-server-name", "localhost", "--api-key-file",
+            daemon_->data() + "/admin.key", "whoami"});
   EXPECT_EQ(cli.code, 0) << cli.output;
   EXPECT_THAT(cli.output, HasSubstr("apikey:admin"));
 }
@@ -461,35 +463,35 @@ TEST(CredentialHelperTest, GitFetchesThePatThroughTheHelper) {
       "/usr/bin/git -c credential.helper= -c 'credential.helper=", helper,
       "' credential fill");
   Result fill = Exec({"/bin/sh", "-c",
-                     absl::StrCat("printf 'protocol=https\\nhost=github.com\\n"
-                                  "path=acme/app.git\\n\\n' | ",
-                                  git)});
+                      absl::StrCat("printf 'protocol=https\\nhost=github.com\\n"
+                                   "path=acme/app.git\\n\\n' | ",
+                                   git)});
   EXPECT_EQ(fill.code, 0) << fill.output;
   EXPECT_THAT(fill.output, HasSubstr("username=acme-bot\n"));
   EXPECT_THAT(fill.output, HasSubstr("password=ghp_canaryPAT123\n"));
 
   // Another host: the helper stays silent and git gives up (no prompt).
   Result other = Exec({"/bin/sh", "-c",
-                      absl::StrCat("printf 'protocol=https\\nhost=gitlab.com"
-                                   "\\n\\n' | ",
-                                   git)});
+                       absl::StrCat("printf 'protocol=https\\nhost=gitlab.com"
+                                    "\\n\\n' | ",
+                                    git)});
   EXPECT_NE(other.code, 0);
   EXPECT_THAT(other.output, Not(HasSubstr("ghp_canaryPAT123")));
 
   // Plain http never gets the token.
   Result http = Exec({"/bin/sh", "-c",
-                     absl::StrCat("printf 'protocol=http\\nhost=github.com"
-                                  "\\n\\n' | ",
-                                  git)});
+                      absl::StrCat("printf 'protocol=http\\nhost=github.com"
+                                   "\\n\\n' | ",
+                                   git)});
   EXPECT_THAT(http.output, Not(HasSubstr("ghp_canaryPAT123")));
 
   // git's store and erase through the helper.
-  Result store = Exec(
-      {"/bin/sh", "-c",
-       absl::StrCat("printf 'protocol=https\\nhost=git.example.com\\n"
-                    "username=u1\\npassword=pw-from-git\\n\\n' | ",
-                    d->Bin("git-credential-zlayer"), " --socket ", d->socket(),
-                    " store")});
+  Result store =
+      Exec({"/bin/sh", "-c",
+            absl::StrCat("printf 'protocol=https\\nhost=git.example.com\\n"
+                         "username=u1\\npassword=pw-from-git\\n\\n' | ",
+                         d->Bin("git-credential-zlayer"), " --socket ",
+                         d->socket(), " store")});
   EXPECT_EQ(store.code, 0) << store.output;
   Result ls = d->Cli({"credential", "git", "ls"});
   EXPECT_THAT(ls.output, HasSubstr("git.example.com"));
@@ -506,9 +508,8 @@ TEST(CredentialHelperTest, GitFetchesThePatThroughTheHelper) {
 TEST(CredentialHelperTest, DockerHelperRoundTrip) {
   std::unique_ptr<Daemon> d = Daemon::Start();
   ASSERT_NE(d, nullptr);
-  const std::string helper =
-      absl::StrCat(d->Bin("docker-credential-zlayer"), " --socket ",
-                   d->socket());
+  const std::string helper = absl::StrCat(d->Bin("docker-credential-zlayer"),
+                                          " --socket ", d->socket());
   Result store = Exec(
       {"/bin/sh", "-c",
        absl::StrCat("printf '%s' '{\"ServerURL\":\"https://index.docker.io/v1/"
@@ -518,19 +519,19 @@ TEST(CredentialHelperTest, DockerHelperRoundTrip) {
   EXPECT_EQ(store.code, 0) << store.output;
   ASSERT_TRUE(WriteFile(d->Sub("ghcr"), "ghcr-canary", 0600).ok());
   ASSERT_EQ(d->Cli({"credential", "registry", "add", "--registry", "ghcr.io",
-                    "--username", "bot", "--auth-type", "token",
-                    "--from-file", d->Sub("ghcr")})
+                    "--username", "bot", "--auth-type", "token", "--from-file",
+                    d->Sub("ghcr")})
                 .code,
             0);
 
-  Result get = Exec({"/bin/sh", "-c",
-                    absl::StrCat("echo docker.io | ", helper, " get")});
+  Result get = Exec(
+      {"/bin/sh", "-c", absl::StrCat("echo docker.io | ", helper, " get")});
   EXPECT_EQ(get.code, 0) << get.output;
   EXPECT_EQ(get.output,
             "{\"Secret\":\"hub-canary\",\"ServerURL\":\"docker.io\","
             "\"Username\":\"hubuser\"}\n");
   Result get2 = Exec({"/bin/sh", "-c",
-                     absl::StrCat("echo https://ghcr.io | ", helper, " get")});
+                      absl::StrCat("echo https://ghcr.io | ", helper, " get")});
   EXPECT_THAT(get2.output, HasSubstr("\"Secret\":\"ghcr-canary\""));
 
   Result list = Exec({"/bin/sh", "-c", absl::StrCat(helper, " list")});
@@ -539,11 +540,11 @@ TEST(CredentialHelperTest, DockerHelperRoundTrip) {
             "{\"ghcr.io\":\"bot\",\"https://index.docker.io/v1/\":"
             "\"hubuser\"}\n");
 
-  Result erase = Exec({"/bin/sh", "-c",
-                      absl::StrCat("echo ghcr.io | ", helper, " erase")});
+  Result erase = Exec(
+      {"/bin/sh", "-c", absl::StrCat("echo ghcr.io | ", helper, " erase")});
   EXPECT_EQ(erase.code, 0) << erase.output;
-  Result gone = Exec({"/bin/sh", "-c",
-                     absl::StrCat("echo ghcr.io | ", helper, " get")});
+  Result gone =
+      Exec({"/bin/sh", "-c", absl::StrCat("echo ghcr.io | ", helper, " get")});
   EXPECT_EQ(gone.code, 1);
   EXPECT_EQ(gone.output, "credentials not found in native keychain\n");
 }
@@ -555,12 +556,12 @@ TEST_F(SecondUserTest, HelperReadsNeedAGrantOnTheCredentialResource) {
                 .code,
             0);
   auto peer_get = [&] {
-    return Exec({"/bin/sh", "-c",
-                absl::StrCat("echo ghcr.io | /usr/bin/setpriv --reuid=",
-                             peer_.uid, " --regid=", peer_.gid,
-                             " --clear-groups -- ",
-                             daemon_->Bin("docker-credential-zlayer"),
-                             " --socket ", daemon_->socket(), " get")});
+    return Exec(
+        {"/bin/sh", "-c",
+         absl::StrCat("echo ghcr.io | /usr/bin/setpriv --reuid=", peer_.uid,
+                      " --regid=", peer_.gid, " --clear-groups -- ",
+                      daemon_->Bin("docker-credential-zlayer"), " --socket ",
+                      daemon_->socket(), " get")});
   };
   Result denied = peer_get();
   EXPECT_EQ(denied.code, 1);
@@ -770,8 +771,8 @@ TEST(AuditE2eTest, EveryCallOfEveryRpcIsRecordedAndNoValueIs) {
   }
   ASSERT_TRUE(made_key.ok());
   EXPECT_THAT(*all, Not(HasSubstr(made_key->presentable_key())));
-  EXPECT_THAT(*all, Not(HasSubstr(
-                        made_key->presentable_key().substr(7))));  // secret
+  EXPECT_THAT(*all,
+              Not(HasSubstr(made_key->presentable_key().substr(7))));  // secret
 }
 
 TEST(AuditE2eTest, HashedNamesHideSecretNames) {
