@@ -807,7 +807,11 @@ void Daemon::Drain() {
     // the cancellation. A short grace lets the frames out first.
     absl::SleepFor(std::min(absl::Milliseconds(200), deadline - absl::Now()));
   }
-  if (finished) grpc_server_cancel_all_calls(server_->c_server());
+  // Cancel only to end health Watch streams: with none open, Shutdown()
+  // lets every accepted call (also one still queued for a thread) finish.
+  if (finished && state_->calls.watchers() > 0) {
+    grpc_server_cancel_all_calls(server_->c_server());
+  }
   shutdown.join();
   server_->Wait();
   spdlog::info("event=drained duration_ms={}",

@@ -92,6 +92,8 @@ class BadInputTest : public ::testing::Test {
     ASSERT_TRUE(rows.ok()) << rows.status();
     std::vector<std::string> found;
     for (const auto& row : *rows) {
+      // The daemon's own records (the bootstrap admin key) are not the test's.
+      if (absl::StartsWith(row[0], "system:")) continue;
       found.push_back(absl::StrCat(row[0], "/", row[1], "@", row[2]));
     }
     std::vector<std::string> want = {"bad/keep@1", "json/bogus@1",
