@@ -284,6 +284,39 @@ ZS_CLIENT_METHOD(Admin, admin_, DeleteEnvironment, DeleteEnvironmentRequest,
                  DeleteEnvironmentResponse, kWrite)
 ZS_CLIENT_METHOD(Admin, admin_, RotateMasterKey, RotateMasterKeyRequest,
                  RotateMasterKeyResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, ListApiKeys, ListApiKeysRequest,
+                 ListApiKeysResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin_, CreateApiKey, CreateApiKeyRequest,
+                 CreateApiKeyResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, SetApiKeyRoles, SetApiKeyRolesRequest, ApiKey,
+                 kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, DeleteApiKey, DeleteApiKeyRequest,
+                 DeleteApiKeyResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, ListGrants, ListGrantsRequest,
+                 ListGrantsResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin_, Grant, GrantRequest, AccessGrant, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, Revoke, RevokeRequest, RevokeResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, RevokeMatching, RevokeMatchingRequest,
+                 RevokeMatchingResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, ListRegistryCredentials,
+                 ListRegistryCredentialsRequest,
+                 ListRegistryCredentialsResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin_, GetRegistryCredential,
+                 GetRegistryCredentialRequest, GetRegistryCredentialResponse,
+                 kRead)
+ZS_CLIENT_METHOD(Admin, admin_, CreateRegistryCredential,
+                 CreateRegistryCredentialRequest, RegistryCredential, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, DeleteRegistryCredential,
+                 DeleteRegistryCredentialRequest,
+                 DeleteRegistryCredentialResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, ListGitCredentials, ListGitCredentialsRequest,
+                 ListGitCredentialsResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin_, GetGitCredential, GetGitCredentialRequest,
+                 GetGitCredentialResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin_, CreateGitCredential, CreateGitCredentialRequest,
+                 GitCredential, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, DeleteGitCredential, DeleteGitCredentialRequest,
+                 DeleteGitCredentialResponse, kWrite)
 
 #undef ZS_CLIENT_METHOD
 

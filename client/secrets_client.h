@@ -214,6 +214,49 @@ class SecretsClient {
   absl::StatusOr<v1::RotateMasterKeyResponse> RotateMasterKey(
       const v1::RotateMasterKeyRequest& request, const CallOptions& call = {});
 
+  // Identity (Admin): reads are retried, writes are not. Responses of
+  // CreateApiKey, GetRegistryCredential and GetGitCredential hold secrets
+  // (presentable_key, password, value): wipe them after use.
+  absl::StatusOr<v1::ListApiKeysResponse> ListApiKeys(
+      const v1::ListApiKeysRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::CreateApiKeyResponse> CreateApiKey(
+      const v1::CreateApiKeyRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ApiKey> SetApiKeyRoles(
+      const v1::SetApiKeyRolesRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::DeleteApiKeyResponse> DeleteApiKey(
+      const v1::DeleteApiKeyRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ListGrantsResponse> ListGrants(
+      const v1::ListGrantsRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::AccessGrant> Grant(const v1::GrantRequest& request,
+                                        const CallOptions& call = {});
+  absl::StatusOr<v1::RevokeResponse> Revoke(const v1::RevokeRequest& request,
+                                            const CallOptions& call = {});
+  absl::StatusOr<v1::RevokeMatchingResponse> RevokeMatching(
+      const v1::RevokeMatchingRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ListRegistryCredentialsResponse> ListRegistryCredentials(
+      const v1::ListRegistryCredentialsRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::GetRegistryCredentialResponse> GetRegistryCredential(
+      const v1::GetRegistryCredentialRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::RegistryCredential> CreateRegistryCredential(
+      const v1::CreateRegistryCredentialRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::DeleteRegistryCredentialResponse> DeleteRegistryCredential(
+      const v1::DeleteRegistryCredentialRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::ListGitCredentialsResponse> ListGitCredentials(
+      const v1::ListGitCredentialsRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::GetGitCredentialResponse> GetGitCredential(
+      const v1::GetGitCredentialRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::GitCredential> CreateGitCredential(
+      const v1::CreateGitCredentialRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::DeleteGitCredentialResponse> DeleteGitCredential(
+      const v1::DeleteGitCredentialRequest& request,
+      const CallOptions& call = {});
+
  private:
   enum class Idempotency { kRead, kWrite };
 

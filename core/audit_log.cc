@@ -235,6 +235,12 @@ std::string AuditLog::Format(const AuditRecord& r, absl::Time time) const {
     message = absl::StrReplaceAll(message, {{r.name, name}});
   }
   std::vector<int64_t> versions(r.versions.begin(), r.versions.end());
+  std::vector<std::string> targets;
+  targets.reserve(r.targets.size());
+  for (const AuditTarget& t : r.targets) {
+    targets.push_back(absl::StrCat(
+        t.scope, "/", options_.hash_names ? HashName(t.name) : t.name));
+  }
   return RecordWriter()
       .Str("time", absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", time,
                                     absl::UTCTimeZone()))
@@ -245,6 +251,7 @@ std::string AuditLog::Format(const AuditRecord& r, absl::Time time) const {
       .Str("scope", r.scope)
       .Str("name", name)
       .IntList("versions", versions)
+      .StrList("targets", targets)
       .Str("code", absl::StatusCodeToString(r.code))
       .Str("message", message)
       .Finish();

@@ -2,7 +2,7 @@
 //
 //   {"time":"2023-11-14T22:13:20.000Z","request_id":"r-1","subject":"uid:1000",
 //    "transport":"unix","rpc":"GetSecret","scope":"prod","name":"db",
-//    "versions":[3],"code":"OK","message":""}
+//    "versions":[3],"targets":[],"code":"OK","message":""}
 //
 // AuditLog formats records (time from the injected Clock, RFC 3339 UTC with
 // milliseconds) and hands each line to an AuditSink. With `hash_names` the
@@ -53,6 +53,12 @@
 
 namespace zlayer::secrets {
 
+// One secret a batch call touched (GetSecrets, ResolveEnv).
+struct AuditTarget {
+  std::string scope;
+  std::string name;
+};
+
 // What one call did. No field may hold a secret value.
 struct AuditRecord {
   std::string request_id;
@@ -62,6 +68,10 @@ struct AuditRecord {
   std::string scope;
   std::string name;                // "" for scope-wide calls
   std::vector<uint32_t> versions;  // versions resolved or written
+  // Batch calls: every secret read, rendered as "scope/name" strings (names
+  // hashed like `name`; a name never holds '/', so the last '/' splits);
+  // `versions` is then aligned with `targets` (same order and length).
+  std::vector<AuditTarget> targets;
   absl::StatusCode code = absl::StatusCode::kOk;
   std::string message;  // status message ("" when OK)
 };

@@ -32,8 +32,9 @@ bool GrantAuthorizer::IsAdmin(const Principal& principal) const {
     return true;
   }
   // Only the kernel vouches for a uid, i.e. on the Unix socket.
-  return principal.transport == Transport::kUnix && principal.uid >= 0 &&
-         options_.admin_uids.contains(principal.uid);
+  if (principal.transport != Transport::kUnix) return false;
+  return (principal.uid >= 0 && options_.admin_uids.contains(principal.uid)) ||
+         (principal.gid >= 0 && options_.admin_gids.contains(principal.gid));
 }
 
 std::vector<std::string> GrantAuthorizer::SubjectsOf(

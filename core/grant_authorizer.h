@@ -3,7 +3,9 @@
 //
 // A principal is an administrator when it has the "admin" role (from its API
 // key or configuration) or when it is a Unix-socket peer whose uid is in
-// `admin_uids` (by default 0 and the daemon's own uid). Otherwise an access
+// `admin_uids` (by default 0 and the daemon's own uid) or whose primary gid
+// is in `admin_gids` (SO_PEERCRED reports the primary gid only, so
+// supplementary groups never count). Otherwise an access
 // is allowed when the best grant over the principal's subjects reaches the
 // level: "apikey:<id>" (if a key was verified), "role:<r>" for each role,
 // "uid:<n>" and "gid:<n>" (if known). Internal "system:" scopes are refused
@@ -33,6 +35,8 @@ struct GrantAuthorizerOptions {
   // Unix-socket peer uids treated as administrators. Empty = none; use
   // Default() for {0, getuid()}.
   absl::flat_hash_set<int64_t> admin_uids;
+  // Unix-socket peer primary gids treated as administrators. Default none.
+  absl::flat_hash_set<int64_t> admin_gids;
   // The role that makes a principal an administrator.
   std::string admin_role = "admin";
 

@@ -12,6 +12,20 @@
 //       `--env NAME` lookup lists them). Reading secrets in one still needs
 //       a grant on its scope.
 //   WhoAmI  any caller whose identity the daemon accepts.
+//   CreateApiKey, ListApiKeys, SetApiKeyRoles, DeleteApiKey, Grant, Revoke,
+//   RevokeMatching, ListGrants, Create/Delete{Registry,Git}Credential
+//       admin only.
+//   GetRegistryCredential, ListRegistryCredentials (the docker credential
+//   helper's reads)
+//       administrators, and callers holding read on the resource
+//       "credentials:registry" (a scope grant: every registry) or on the
+//       secret "credentials:registry"/<normalised host> (one registry);
+//       List returns only what the caller may read.
+//   GetGitCredential, ListGitCredentials (the git credential helper's)
+//       the same with "credentials:git"/<lower-cased host[:port]>.
+//   A Get by id looks the credential up before checking access, so a caller
+//   without access can tell an unknown id (NOT_FOUND) from a forbidden one
+//   (PERMISSION_DENIED); ids are random UUIDs.
 //
 //   AdminService admin(&context);
 //   builder.RegisterService(&admin);
@@ -60,6 +74,65 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status WhoAmI(grpc::ServerContext* context,
                       const v1::WhoAmIRequest* request,
                       v1::WhoAmIResponse* response) override;
+
+  grpc::Status CreateApiKey(grpc::ServerContext* context,
+                            const v1::CreateApiKeyRequest* request,
+                            v1::CreateApiKeyResponse* response) override;
+  grpc::Status ListApiKeys(grpc::ServerContext* context,
+                           const v1::ListApiKeysRequest* request,
+                           v1::ListApiKeysResponse* response) override;
+  grpc::Status SetApiKeyRoles(grpc::ServerContext* context,
+                              const v1::SetApiKeyRolesRequest* request,
+                              v1::ApiKey* response) override;
+  grpc::Status DeleteApiKey(grpc::ServerContext* context,
+                            const v1::DeleteApiKeyRequest* request,
+                            v1::DeleteApiKeyResponse* response) override;
+
+  grpc::Status Grant(grpc::ServerContext* context,
+                     const v1::GrantRequest* request,
+                     v1::AccessGrant* response) override;
+  grpc::Status Revoke(grpc::ServerContext* context,
+                      const v1::RevokeRequest* request,
+                      v1::RevokeResponse* response) override;
+  grpc::Status RevokeMatching(grpc::ServerContext* context,
+                              const v1::RevokeMatchingRequest* request,
+                              v1::RevokeMatchingResponse* response) override;
+  grpc::Status ListGrants(grpc::ServerContext* context,
+                          const v1::ListGrantsRequest* request,
+                          v1::ListGrantsResponse* response) override;
+
+  grpc::Status CreateRegistryCredential(
+      grpc::ServerContext* context,
+      const v1::CreateRegistryCredentialRequest* request,
+      v1::RegistryCredential* response) override;
+  grpc::Status ListRegistryCredentials(
+      grpc::ServerContext* context,
+      const v1::ListRegistryCredentialsRequest* request,
+      v1::ListRegistryCredentialsResponse* response) override;
+  grpc::Status DeleteRegistryCredential(
+      grpc::ServerContext* context,
+      const v1::DeleteRegistryCredentialRequest* request,
+      v1::DeleteRegistryCredentialResponse* response) override;
+  grpc::Status GetRegistryCredential(
+      grpc::ServerContext* context,
+      const v1::GetRegistryCredentialRequest* request,
+      v1::GetRegistryCredentialResponse* response) override;
+
+  grpc::Status CreateGitCredential(
+      grpc::ServerContext* context,
+      const v1::CreateGitCredentialRequest* request,
+      v1::GitCredential* response) override;
+  grpc::Status ListGitCredentials(
+      grpc::ServerContext* context,
+      const v1::ListGitCredentialsRequest* request,
+      v1::ListGitCredentialsResponse* response) override;
+  grpc::Status DeleteGitCredential(
+      grpc::ServerContext* context,
+      const v1::DeleteGitCredentialRequest* request,
+      v1::DeleteGitCredentialResponse* response) override;
+  grpc::Status GetGitCredential(
+      grpc::ServerContext* context, const v1::GetGitCredentialRequest* request,
+      v1::GetGitCredentialResponse* response) override;
 
  private:
   // The caller, checked to be an admin when `admin` is set.

@@ -142,6 +142,27 @@ const std::vector<OptionSpec>& Specs() {
        "primary gid treated as administrator (repeatable or comma-separated)",
        AppendIds("admin-gid", &DaemonOptions::admin_gids),
        [](DaemonOptions* o) { o->admin_gids.clear(); }},
+      {"audit-log", Kind::kValue,
+       "audit trail, one JSON line per call (created 0600; SIGHUP reopens "
+       "it). Default: {data-dir}/audit.log",
+       SetString(&DaemonOptions::audit_log)},
+      {"audit-hash-names", Kind::kBool,
+       "write a keyed hash instead of each secret name into the audit log",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::StatusOr<bool> b = ParseBool("audit-hash-names", v);
+         if (!b.ok()) return b.status();
+         o->audit_hash_names = *b;
+         return absl::OkStatus();
+       }},
+      {"audit-fsync", Kind::kBool,
+       "fdatasync the audit log after every record (survives power loss; "
+       "one disk flush per call). Default: off (survives a daemon crash)",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::StatusOr<bool> b = ParseBool("audit-fsync", v);
+         if (!b.ok()) return b.status();
+         o->audit_fsync = *b;
+         return absl::OkStatus();
+       }},
       {"synchronous", Kind::kValue,
        "SQLite durability: full (default; acknowledged writes survive power "
        "loss) or normal",

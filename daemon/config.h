@@ -72,6 +72,18 @@ struct DaemonOptions {
   std::vector<int64_t> admin_uids;
   std::vector<int64_t> admin_gids;
 
+  // The audit trail: one JSON line per call (core/audit_log.h), created 0600
+  // ("" = {data_dir}/audit.log). SIGHUP reopens it (log rotation).
+  std::string audit_log;
+  // Replace secret names in audit records by a keyed hash (the key is kept,
+  // encrypted, in the store's internal scope "system:audit").
+  bool audit_hash_names = false;
+  // fdatasync the audit log after every record. Off: a record reaches the
+  // page cache before the call's response is sent (it survives a daemon
+  // crash, not a power loss); on: it is on disk, at one flush per call
+  // (GetSecret ~4x slower, bench/auth_overhead_bench).
+  bool audit_fsync = false;
+
   SynchronousMode synchronous = SynchronousMode::kFull;
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.

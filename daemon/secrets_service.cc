@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "core/env_file_format.h"
+#include "core/identity_records.h"
 #include "core/json_field.h"
 #include "core/resolver.h"
 #include "core/secret_bytes.h"
@@ -185,6 +186,20 @@ absl::StatusOr<std::string> SecretsService::ResolveTarget(
       return absl::InvalidArgumentError(
           "target is required (scope, deployment or environment)");
   }
+  // Said clearly here, before any access check: the identity records live
+  // in "system:" scopes, and the credential grant resources hold no secrets.
+  if (IsSystemScope(scope)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is internal to the daemon; no client may read or "
+                     "write it (use the Admin RPCs)"));
+  }
+  if (scope == kRegistryCredentialResource || scope == kGitCredentialResource) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is reserved for credential grants; it holds no "
+                     "secrets"));
+  }
   log->scope = scope;
   return scope;
 }
@@ -208,7 +223,7 @@ absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
 grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
                                        const v1::GetSecretRequest* request,
                                        v1::GetSecretResponse* response) {
-  CallLog log("GetSecret");
+  CallLog log(ctx_, *context, "GetSecret");
   absl::Status status = [&]() -> absl::Status {
     const bool want_field = !request->field().empty();
     ASSIGN_OR_RETURN(
@@ -229,6 +244,7 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
       ASSIGN_OR_RETURN(read.value,
                        ExtractJsonField(read.value, request->field()));
     }
+    log.versions.push_back(read.version);
     SetBytes(read.value, response->mutable_value());
     ToProto(metadata, response->mutable_metadata());
     response->set_version(read.version);
@@ -240,7 +256,7 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
 grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
                                         const v1::GetSecretsRequest* request,
                                         v1::GetSecretsResponse* response) {
-  CallLog log("GetSecrets");
+  CallLog log(ctx_, *context, "GetSecrets");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
@@ -272,6 +288,8 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string& name = keys[i].name;
       if (reads[i].ok()) {
+        log.targets.push_back({keys[i].scope, name});
+        log.versions.push_back(reads[i]->version);
         SetBytes(reads[i]->value, &(*response->mutable_values())[name]);
         (*response->mutable_versions())[name] = reads[i]->version;
       } else if (absl::IsNotFound(reads[i].status())) {
@@ -289,7 +307,7 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
 grpc::Status SecretsService::ListSecrets(grpc::ServerContext* context,
                                          const v1::ListSecretsRequest* request,
                                          v1::ListSecretsResponse* response) {
-  CallLog log("ListSecrets");
+  CallLog log(ctx_, *context, "ListSecrets");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
@@ -317,7 +335,7 @@ grpc::Status SecretsService::ListSecrets(grpc::ServerContext* context,
 grpc::Status SecretsService::SecretExists(
     grpc::ServerContext* context, const v1::SecretExistsRequest* request,
     v1::SecretExistsResponse* response) {
-  CallLog log("SecretExists");
+  CallLog log(ctx_, *context, "SecretExists");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(
         std::string scope,
@@ -333,7 +351,7 @@ grpc::Status SecretsService::SecretExists(
 grpc::Status SecretsService::ListVersions(
     grpc::ServerContext* context, const v1::ListVersionsRequest* request,
     v1::ListVersionsResponse* response) {
-  CallLog log("ListVersions");
+  CallLog log(ctx_, *context, "ListVersions");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(
         std::string scope,
@@ -358,7 +376,7 @@ grpc::Status SecretsService::ListVersions(
 grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
                                        const v1::SetSecretRequest* request,
                                        v1::SetSecretResponse* response) {
-  CallLog log("SetSecret");
+  CallLog log(ctx_, *context, "SetSecret");
   // Out of the request at once, so that every path (errors too) wipes it.
   const SecretBytes value = TakeSecret(request->value());
   absl::Status status = [&]() -> absl::Status {
@@ -377,6 +395,7 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
       options.expected_version = request->expected_version();
       ASSIGN_OR_RETURN(SecretMetadata written,
                        ctx_->store->SetSecret(scope, name, value, options));
+      log.versions.push_back(written.version);
       ToProto(written, response->mutable_metadata());
       response->set_created(request->expected_version() == 0);
       return absl::OkStatus();
@@ -400,6 +419,7 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
       absl::StatusOr<SecretMetadata> written =
           ctx_->store->SetSecret(scope, name, value, options);
       if (written.ok()) {
+        log.versions.push_back(written->version);
         ToProto(*written, response->mutable_metadata());
         response->set_created(!live);
         return absl::OkStatus();
@@ -415,6 +435,7 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
     options.expected_version.reset();
     ASSIGN_OR_RETURN(SecretMetadata written,
                      ctx_->store->SetSecret(scope, name, value, options));
+    log.versions.push_back(written.version);
     ToProto(written, response->mutable_metadata());
     response->set_created(written.version == 1);
     return absl::OkStatus();
@@ -425,7 +446,7 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
 grpc::Status SecretsService::DeleteSecret(
     grpc::ServerContext* context, const v1::DeleteSecretRequest* request,
     v1::DeleteSecretResponse* response) {
-  CallLog log("DeleteSecret");
+  CallLog log(ctx_, *context, "DeleteSecret");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(
         std::string scope,
@@ -439,7 +460,7 @@ grpc::Status SecretsService::DeleteSecret(
 grpc::Status SecretsService::UndeleteSecret(
     grpc::ServerContext* context, const v1::UndeleteSecretRequest* request,
     v1::UndeleteSecretResponse* response) {
-  CallLog log("UndeleteSecret");
+  CallLog log(ctx_, *context, "UndeleteSecret");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(
         std::string scope,
@@ -448,6 +469,7 @@ grpc::Status SecretsService::UndeleteSecret(
     RETURN_IF_ERROR(ctx_->store->UndeleteSecret(scope, request->name()));
     ASSIGN_OR_RETURN(SecretMetadata metadata,
                      ctx_->store->GetMetadata(scope, request->name()));
+    log.versions.push_back(metadata.version);
     ToProto(metadata, response->mutable_metadata());
     return absl::OkStatus();
   }();
@@ -457,7 +479,7 @@ grpc::Status SecretsService::UndeleteSecret(
 grpc::Status SecretsService::DestroySecret(
     grpc::ServerContext* context, const v1::DestroySecretRequest* request,
     v1::DestroySecretResponse* response) {
-  CallLog log("DestroySecret");
+  CallLog log(ctx_, *context, "DestroySecret");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(
         std::string scope,
@@ -471,7 +493,7 @@ grpc::Status SecretsService::DestroySecret(
 grpc::Status SecretsService::RotateSecret(
     grpc::ServerContext* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
-  CallLog log("RotateSecret");
+  CallLog log(ctx_, *context, "RotateSecret");
   const SecretBytes value = TakeSecret(request->value());
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(
@@ -481,6 +503,7 @@ grpc::Status SecretsService::RotateSecret(
                         CheckValueSize(value.size(), ctx_->limits)));
     ASSIGN_OR_RETURN(RotationResult rotated,
                      ctx_->store->RotateSecret(scope, request->name(), value));
+    log.versions.push_back(rotated.new_version);
     response->set_previous_version(rotated.previous_version);
     response->set_new_version(rotated.new_version);
     return absl::OkStatus();
@@ -491,7 +514,7 @@ grpc::Status SecretsService::RotateSecret(
 grpc::Status SecretsService::RollbackSecret(
     grpc::ServerContext* context, const v1::RollbackSecretRequest* request,
     v1::RollbackSecretResponse* response) {
-  CallLog log("RollbackSecret");
+  CallLog log(ctx_, *context, "RollbackSecret");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::string scope,
                      AuthorizeSecret(*context, request->target(),
@@ -503,6 +526,7 @@ grpc::Status SecretsService::RollbackSecret(
     ASSIGN_OR_RETURN(SecretMetadata metadata,
                      ctx_->store->RollbackSecret(scope, request->name(),
                                                  request->version()));
+    log.versions.push_back(metadata.version);
     ToProto(metadata, response->mutable_metadata());
     return absl::OkStatus();
   }();
@@ -515,7 +539,7 @@ grpc::Status SecretsService::RollbackSecret(
 grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
                                         const v1::ResolveEnvRequest* request,
                                         v1::ResolveEnvResponse* response) {
-  CallLog log("ResolveEnv");
+  CallLog log(ctx_, *context, "ResolveEnv");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(auto env, EnvMapFromRequest(request->env(), ctx_->limits));
@@ -549,6 +573,8 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
       SetBytes(value, &(*response->mutable_env())[key]);
     }
     for (const ReceiptEntry& r : resolved.receipt) {
+      log.targets.push_back({r.target.scope, r.target.name});
+      log.versions.push_back(r.version);
       v1::ResolvedEntry* out = response->add_receipt();
       out->set_key(r.key);
       out->set_reference(r.reference);
@@ -565,7 +591,7 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
 grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
                                       const v1::CheckEnvRequest* request,
                                       v1::CheckEnvResponse* response) {
-  CallLog log("CheckEnv");
+  CallLog log(ctx_, *context, "CheckEnv");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(auto env, EnvMapFromRequest(request->env(), ctx_->limits));
@@ -626,7 +652,7 @@ grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
 grpc::Status SecretsService::ImportSecrets(
     grpc::ServerContext* context, const v1::ImportSecretsRequest* request,
     v1::ImportSecretsResponse* response) {
-  CallLog log("ImportSecrets");
+  CallLog log(ctx_, *context, "ImportSecrets");
   const SecretBytes content = TakeSecret(request->content());
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
@@ -739,6 +765,8 @@ grpc::Status SecretsService::ImportSecrets(
                          written.size(), "): ", absl::StrJoin(written, ", ")));
       }
       written.push_back(keys[i].name);
+      log.targets.push_back({scope, keys[i].name});
+      log.versions.push_back(result->version);
     }
     response->set_applied(true);
     return absl::OkStatus();
@@ -749,7 +777,7 @@ grpc::Status SecretsService::ImportSecrets(
 grpc::Status SecretsService::ExportSecrets(
     grpc::ServerContext* context, const v1::ExportSecretsRequest* request,
     v1::ExportSecretsResponse* response) {
-  CallLog log("ExportSecrets");
+  CallLog log(ctx_, *context, "ExportSecrets");
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
@@ -775,6 +803,8 @@ grpc::Status SecretsService::ExportSecrets(
     std::map<std::string, SecretBytes> values;
     for (size_t i = 0; i < keys.size(); ++i) {
       if (reads[i].ok()) {
+        log.targets.push_back({scope, keys[i].name});
+        log.versions.push_back(reads[i]->version);
         values.emplace(keys[i].name, std::move(reads[i]->value));
       } else if (!absl::IsNotFound(reads[i].status())) {
         return reads[i].status();

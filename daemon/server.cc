@@ -20,19 +20,27 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/access.h"
 #include "core/aead.h"
+#include "core/api_key_store.h"
+#include "core/audit_log.h"
 #include "core/clock.h"
+#include "core/git_credential_store.h"
+#include "core/grant_authorizer.h"
+#include "core/grant_store.h"
+#include "core/identity_records.h"
 #include "core/key_manager.h"
+#include "core/registry_credential_store.h"
 #include "core/secret_bytes.h"
 #include "core/sqlite_environment_registry.h"
 #include "core/sqlite_secret_store.h"
 #include "core/status_macros.h"
 #include "daemon/admin_service.h"
+#include "daemon/api_key_store_verifier.h"
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
-#include "daemon/local_admin_authorizer.h"
 #include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
@@ -62,6 +70,13 @@ constexpr int kKeepaliveTimeoutMs = 20 * 1000;
 // How often gRPC's FileWatcherCertificateProvider re-reads the staged TLS
 // files (they change only when SIGHUP stages new ones).
 constexpr unsigned int kTlsRefreshSeconds = 1;
+// While the audit log cannot be written, Run() tries to reopen it this
+// often, so health returns to SERVING even when no call arrives.
+constexpr absl::Duration kAuditRetryInterval = absl::Seconds(1);
+// Where the audit name-hash key lives (--audit-hash-names).
+constexpr absl::string_view kAuditScope = "system:audit";
+constexpr absl::string_view kAuditNameKey = "name_hash_key";
+constexpr size_t kAuditNameKeyBytes = 32;
 
 absl::Status ErrnoStatus(absl::string_view what, absl::string_view path,
                          int err) {
@@ -303,7 +318,14 @@ struct DaemonState {
   // Declared before the services, so destroyed after them.
   std::unique_ptr<SqliteSecretStore> store;
   std::unique_ptr<SqliteEnvironmentRegistry> environments;
-  std::unique_ptr<LocalAdminAuthorizer> authorizer;
+  std::unique_ptr<GrantStore> grants;
+  std::unique_ptr<ApiKeyStore> api_keys;
+  std::unique_ptr<RegistryCredentialStore> registry_credentials;
+  std::unique_ptr<GitCredentialStore> git_credentials;
+  std::unique_ptr<FileAuditSink> audit_sink;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<GrantAuthorizer> authorizer;
+  std::unique_ptr<ApiKeyStoreVerifier> verifier;
   std::unique_ptr<UnixListener> listener;
   std::unique_ptr<UnixPeerIdentifier> unix_identifier;
   std::unique_ptr<ApiKeyIdentifier> tcp_identifier;
@@ -337,20 +359,15 @@ absl::Status Daemon::Init() {
                    UnixListener::Create(std::move(listener_options)));
 
   RETURN_IF_ERROR(OpenStorage());
-
-  LocalAdminOptions admin;
-  admin.daemon_uid = geteuid();
-  admin.admin_uids = options_.admin_uids;
-  admin.admin_gids = options_.admin_gids;
-  state_->authorizer = std::make_unique<LocalAdminAuthorizer>(admin);
+  RETURN_IF_ERROR(OpenIdentity());
 
   state_->unix_identifier =
       std::make_unique<UnixPeerIdentifier>(state_->listener.get());
   if (!options_.listen.empty()) {
-    // No API key store yet (issue "identity"): TCP callers are
-    // UNAUTHENTICATED until one is plugged in here.
+    state_->verifier =
+        std::make_unique<ApiKeyStoreVerifier>(state_->api_keys.get());
     state_->tcp_identifier = std::make_unique<ApiKeyIdentifier>(
-        /*verifier=*/nullptr,
+        state_->verifier.get(),
         options_.tls_cert.empty() ? Transport::kInsecureTcp : Transport::kTls);
   }
   state_->identifier = std::make_unique<TransportIdentifier>(
@@ -370,6 +387,12 @@ absl::Status Daemon::Init() {
   context.limits.max_names_per_batch = options_.max_names_per_batch;
   context.limits.max_env_entries = options_.max_env_entries;
   context.limits.max_import_bytes = options_.max_import_bytes;
+  context.api_keys = state_->api_keys.get();
+  context.grants = state_->grants.get();
+  context.registry_credentials = state_->registry_credentials.get();
+  context.git_credentials = state_->git_credentials.get();
+  context.audit = state_->audit.get();
+  context.audit_written = [this](bool written) { OnAuditWritten(written); };
 
   state_->services.push_back(std::make_unique<SecretsService>(&context));
   state_->services.push_back(std::make_unique<AdminService>(&context));
@@ -482,6 +505,104 @@ absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
   return result;
 }
 
+absl::Status Daemon::OpenIdentity() {
+  SecretStore* store = state_->store.get();
+  ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
+  ASSIGN_OR_RETURN(state_->api_keys,
+                   ApiKeyStore::Create(store, &state_->clock, {}));
+  const std::string admin_key_path =
+      absl::StrCat(absl::StripSuffix(options_.data_dir, "/"), "/admin.key");
+  ASSIGN_OR_RETURN(bool created,
+                   state_->api_keys->EnsureBootstrapAdmin(admin_key_path));
+  if (created) {
+    spdlog::info("event=bootstrap_admin_key id={} path={}",
+                 std::string(kBootstrapAdminId), admin_key_path);
+  }
+  state_->registry_credentials =
+      std::make_unique<RegistryCredentialStore>(store, &state_->clock);
+  state_->git_credentials =
+      std::make_unique<GitCredentialStore>(store, &state_->clock);
+
+  GrantAuthorizerOptions authz;
+  authz.admin_uids = {0, static_cast<int64_t>(geteuid()),
+                      static_cast<int64_t>(getuid())};
+  authz.admin_uids.insert(options_.admin_uids.begin(),
+                          options_.admin_uids.end());
+  authz.admin_gids.insert(options_.admin_gids.begin(),
+                          options_.admin_gids.end());
+  state_->authorizer =
+      std::make_unique<GrantAuthorizer>(state_->grants.get(), authz);
+
+  const std::string audit_path =
+      options_.audit_log.empty()
+          ? absl::StrCat(absl::StripSuffix(options_.data_dir, "/"),
+                         "/audit.log")
+          : options_.audit_log;
+  FileAuditSinkOptions sink_options;
+  sink_options.sync_every_record = options_.audit_fsync;
+  absl::StatusOr<std::unique_ptr<FileAuditSink>> sink =
+      FileAuditSink::Open(audit_path, sink_options);
+  if (!sink.ok()) {
+    return absl::Status(sink.status().code(),
+                        absl::StrCat("--audit-log: ", sink.status().message()));
+  }
+  state_->audit_sink = *std::move(sink);
+  AuditLogOptions audit_options;
+  if (options_.audit_hash_names) {
+    ASSIGN_OR_RETURN(audit_options.name_hash_key, AuditNameKey());
+    audit_options.hash_names = true;
+  }
+  ASSIGN_OR_RETURN(state_->audit,
+                   AuditLog::Create(state_->audit_sink.get(), &state_->clock,
+                                    std::move(audit_options)));
+  spdlog::info("event=audit_log path={} hash_names={} fsync={}", audit_path,
+               options_.audit_hash_names, options_.audit_fsync);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> Daemon::AuditNameKey() {
+  SecretStore* store = state_->store.get();
+  absl::StatusOr<VersionedValue> existing =
+      store->GetVersioned(kAuditScope, kAuditNameKey, 0);
+  if (existing.ok()) return std::move(existing->value);
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  WriteOptions create_only;
+  create_only.expected_version = 0;
+  absl::StatusOr<SecretMetadata> written =
+      store->SetSecret(kAuditScope, kAuditNameKey,
+                       SecretBytes::Random(kAuditNameKeyBytes), create_only);
+  // Created meanwhile by nobody else (one daemon per store), but read back
+  // either way so that the key in use is the stored one.
+  if (!written.ok() && !absl::IsAlreadyExists(written.status())) {
+    return written.status();
+  }
+  ASSIGN_OR_RETURN(VersionedValue stored,
+                   store->GetVersioned(kAuditScope, kAuditNameKey, 0));
+  return std::move(stored.value);
+}
+
+void Daemon::OnAuditWritten(bool written) {
+  // Every call reports here: the common case (no change) takes no lock.
+  if (audit_healthy_.load() == written) return;
+  absl::MutexLock lock(&audit_mu_);
+  if (audit_healthy_.load() == written) return;
+  audit_healthy_ = written;
+  // Health first, then the log line: whoever sees the line sees the health.
+  if (serving_) SetHealth(written);
+  if (written) {
+    spdlog::info("event=audit_log_recovered action=serving");
+  } else {
+    spdlog::error(
+        "event=audit_log_unwritable action=not_serving "
+        "detail=\"value-revealing calls are refused until it recovers\"");
+  }
+}
+
+void Daemon::RetryAudit() {
+  if (state_->audit_sink == nullptr || state_->audit_sink->healthy()) return;
+  if (state_->audit_sink->Reopen().ok()) OnAuditWritten(true);
+}
+
 absl::Status Daemon::StartServer() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -573,14 +694,24 @@ absl::Status Daemon::Run() {
   signal_thread_ = std::thread([this] { SignalLoop(); });
   absl::Status status = state_->listener->Start(server_.get());
   if (status.ok()) {
-    SetHealth(true);
-    serving_ = true;
+    {
+      absl::MutexLock lock(&audit_mu_);
+      serving_ = true;
+      SetHealth(audit_healthy_.load());
+    }
     spdlog::info(
         "event=ready socket={} tcp_port={} tls={} mtls={} threads={} pid={}",
         options_.socket_path, tcp_port_, tls_files_ != nullptr,
         tls_files_ != nullptr && tls_files_->mutual(), options_.max_threads,
         getpid());
-    mu_.LockWhen(absl::Condition(&shutdown_requested_));
+    // Wakes up now and then while the audit log is failing, to reopen it.
+    mu_.Lock();
+    while (!mu_.AwaitWithTimeout(absl::Condition(&shutdown_requested_),
+                                 kAuditRetryInterval)) {
+      mu_.Unlock();
+      RetryAudit();
+      mu_.Lock();
+    }
     mu_.Unlock();
   }
   Drain();
@@ -608,6 +739,12 @@ void Daemon::SignalLoop() {
     if (sigwait(&set, &sig) != 0) continue;
     if (signal_thread_exit_) return;
     if (sig == SIGHUP) {
+      if (state_->audit_sink != nullptr) {
+        // Log rotation: the next record goes to a fresh file at the path.
+        absl::Status reopened = state_->audit_sink->Reopen();
+        OnAuditWritten(reopened.ok());
+        spdlog::info("event=audit_log_reopened ok={}", reopened.ok());
+      }
       if (tls_files_ == nullptr) {
         spdlog::info("event=signal signal=SIGHUP action=none reason=no_tls");
         continue;
@@ -670,7 +807,11 @@ void Daemon::Drain() {
     // the cancellation. A short grace lets the frames out first.
     absl::SleepFor(std::min(absl::Milliseconds(200), deadline - absl::Now()));
   }
-  if (finished) grpc_server_cancel_all_calls(server_->c_server());
+  // Cancel only to end health Watch streams: with none open, Shutdown()
+  // lets every accepted call (also one still queued for a thread) finish.
+  if (finished && state_->calls.watchers() > 0) {
+    grpc_server_cancel_all_calls(server_->c_server());
+  }
   shutdown.join();
   server_->Wait();
   spdlog::info("event=drained duration_ms={}",

@@ -21,7 +21,17 @@
 //             drain_timeout) lets in-flight calls finish (and cancels what
 //             is left after the deadline), the store is closed. Returns OK
 //             after a drain.
-//   SIGHUP    reloads the TLS files (see ReloadTls()).
+//   SIGHUP    reopens the audit log (rotation) and reloads the TLS files
+//             (see ReloadTls()).
+//
+// Identity (docs/identity.md): Unix-socket callers are known by SO_PEERCRED,
+// TCP callers by an API key (core/api_key_store.h; the bootstrap key
+// "admin" is written to {data_dir}/admin.key 0600 on first start); access is
+// GrantAuthorizer's (administrators: root, the daemon's uid, --admin-uid,
+// --admin-gid, role "admin"; everyone else by grants). Every call leaves
+// one audit record; while the audit log cannot be written, health is
+// NOT_SERVING and value-revealing calls fail UNAVAILABLE (retried every
+// second, and on every call, until the file is writable again).
 //
 // Threading model: gRPC's synchronous API with a bounded pool (a
 // ResourceQuota caps the threads at max_threads). SQLite calls block (fsync
@@ -96,6 +106,12 @@ class Daemon {
   absl::Status Init();
   absl::StatusOr<KeyRotationResult> RotateMasterKey(SecretBytes new_key);
   absl::Status OpenStorage();
+  absl::Status OpenIdentity();
+  // The audit name-hash key, created in the store on first use.
+  absl::StatusOr<SecretBytes> AuditNameKey();
+  // Health follows the audit log: NOT_SERVING while it cannot be written.
+  void OnAuditWritten(bool written);
+  void RetryAudit();
   absl::Status StartServer();
   void SetHealth(bool serving);
   void SignalLoop();
@@ -107,6 +123,9 @@ class Daemon {
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;
   std::atomic<bool> serving_{false};
+  // Written under audit_mu_ (with the health change it causes).
+  std::atomic<bool> audit_healthy_{true};
+  absl::Mutex audit_mu_;
   std::vector<std::string> service_names_;
 
   absl::Mutex mu_;

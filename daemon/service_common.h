@@ -1,17 +1,40 @@
-// Pieces every gRPC service handler uses: CallLog (the one log line per
-// call, and the status mapping) and TakeSecret (secret request fields into
-// SecretBytes).
+// Pieces every gRPC service handler uses: CallLog (the one log line and the
+// one audit record per call, and the status mapping) and TakeSecret (secret
+// request fields into SecretBytes).
 //
-// CallLog: the one log line each RPC handler writes when it finishes.
-// Handlers fill in log-safe facts as they learn them (the caller's subject,
-// then the scope and name once validated, a short detail such as
-// "entries=3") and end with `return log.Finish(status);`, which logs the
-// line and maps the status with ToGrpcStatus(). Requests, responses and
-// values are never logged: the line holds only what is set here.
+// CallLog: what each RPC handler records when it finishes. Handlers fill in
+// log-safe facts as they learn them (the caller's subject, then the scope
+// and name once validated, the versions read or written, a short detail such
+// as "entries=3") and end with `return log.Finish(status);`, which
+//   1. writes one audit record (core/audit_log.h) when the ServiceContext has
+//      an AuditLog: time, request id, subject, transport, RPC, scope, name,
+//      versions/targets, outcome code and message — never a value;
+//   2. logs one operator line (spdlog);
+//   3. maps the status with ToGrpcStatus().
+// Requests, responses and values are never logged: the line and the record
+// hold only what is set here.
 //
-//   CallLog log("GetSecret");
+//   CallLog log(ctx_, *context, "GetSecret");
 //   log.subject = principal.Subject();
+//   log.versions.push_back(read.version);
 //   return log.Finish(status);
+//
+// Fail-closed audit: for the RPCs that reveal values (RevealsValues(): Get
+// Secret, GetSecrets, ResolveEnv, ExportSecrets, GetRegistryCredential,
+// GetGitCredential) a record that cannot be written turns an OK call into
+// UNAVAILABLE "audit log unavailable; ..."; the sync gRPC API sends no
+// response message with a non-OK status, so the value never leaves the
+// daemon. Other calls keep their outcome (a write cannot be undone) and the
+// failure is logged at error level. Every write's outcome is reported to
+// ServiceContext::audit_written (health).
+//
+// Why here and not in a server interceptor: an interceptor sees serialised
+// messages only, so it would have to parse responses (which hold values) to
+// learn the versions a call resolved, and it runs after the handler decided
+// the outcome; the handler knows scope, name, versions and receipt directly.
+//
+// Request ids: the client's `x-request-id` metadata when it is 1..64
+// printable ASCII characters, else a random "r-<16 hex>".
 //
 // Successes and client errors log at debug level; DataLoss, Internal and
 // Unknown at error level with the status message (the operator's view of
@@ -20,29 +43,50 @@
 #ifndef ZLAYER_SECRETS_DAEMON_SERVICE_COMMON_H_
 #define ZLAYER_SECRETS_DAEMON_SERVICE_COMMON_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/access.h"
+#include "core/audit_log.h"
 #include "core/secret_bytes.h"
+#include "daemon/service_context.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 
 namespace zlayer::secrets {
 
+// True for the RPCs whose responses carry secret values (see above).
+bool RevealsValues(absl::string_view rpc);
+
 class CallLog {
  public:
+  // `ctx` may be null (no audit); `call` is the handler's ServerContext.
+  CallLog(const ServiceContext* ctx, const grpc::ServerContext& call,
+          absl::string_view rpc);
+  // Without a call context (tests of the log line only): no audit.
   explicit CallLog(absl::string_view rpc) : rpc_(rpc) {}
 
-  // Logs the call and returns ToGrpcStatus(status).
+  // Audits and logs the call and returns ToGrpcStatus(status), or
+  // UNAVAILABLE for a value-revealing call whose audit record failed.
   grpc::Status Finish(const absl::Status& status) const;
 
   std::string subject = "-";  // Principal::Subject(); "-" until identified
   std::string scope;          // set only once validated
   std::string name;           // set only once validated
   std::string detail;         // counts and flags, never values
+  std::vector<uint32_t> versions;    // versions read or written
+  std::vector<AuditTarget> targets;  // batch calls: every secret touched
+
+  const std::string& request_id() const { return request_id_; }
 
  private:
+  const ServiceContext* ctx_ = nullptr;
   std::string rpc_;
+  std::string request_id_;
+  Transport transport_ = Transport::kInProcess;
 };
 
 // Copies a request's secret field (a value, a key, import content) into

@@ -13,8 +13,13 @@
 
 #include "absl/status/statusor.h"
 #include "core/access.h"
+#include "core/api_key_store.h"
+#include "core/audit_log.h"
 #include "core/clock.h"
 #include "core/environment_registry.h"
+#include "core/git_credential_store.h"
+#include "core/grant_store.h"
+#include "core/registry_credential_store.h"
 #include "core/secret_bytes.h"
 #include "core/secret_store.h"
 #include "grpcpp/server_context.h"
@@ -41,6 +46,15 @@ class CallerIdentifier {
   virtual absl::StatusOr<Principal> Identify(const grpc::ServerContext& context) const = 0;
 };
 
+// Scopes that name the credential helpers' grant resources (see the Admin
+// credential RPCs in proto/secrets.proto): a grant of read on
+// "credentials:registry" (or on its secret <registry host>) lets a caller
+// fetch registry credentials, likewise "credentials:git"/<git host>. No
+// secret can be stored in them (SecretsService refuses these scopes, as it
+// refuses the internal "system:" scopes).
+inline constexpr char kRegistryCredentialResource[] = "credentials:registry";
+inline constexpr char kGitCredentialResource[] = "credentials:git";
+
 // Result of a master-key rotation (Admin.RotateMasterKey).
 struct KeyRotationResult {
   uint32_t new_key_id = 0;
@@ -57,6 +71,19 @@ struct ServiceContext {
   // Re-encrypts the store under a new key (empty = generate); unset when the
   // store cannot rotate (e.g. the in-memory store).
   std::function<absl::StatusOr<KeyRotationResult>(SecretBytes new_key)> rotate_master_key;
+
+  // Identity stores (daemon/server.cc wires them; tests may leave them null:
+  // the Admin RPCs that need one then answer FAILED_PRECONDITION).
+  ApiKeyStore* api_keys = nullptr;                          // not owned
+  GrantStore* grants = nullptr;                             // not owned
+  RegistryCredentialStore* registry_credentials = nullptr;  // not owned
+  GitCredentialStore* git_credentials = nullptr;            // not owned
+
+  // The audit trail (daemon/service_common.h, CallLog): null = no audit.
+  const AuditLog* audit = nullptr;  // not owned
+  // Told the outcome of every audit write (true = written), so the daemon
+  // can turn health NOT_SERVING while the audit log cannot be written.
+  std::function<void(bool written)> audit_written;
 };
 
 }  // namespace zlayer::secrets

@@ -4,10 +4,12 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace zlayer::secrets::cli {
 namespace {
@@ -36,9 +38,9 @@ constexpr OptionSpec kOptions[] = {
     {"timeout", true, "*"},
     {"wait-for-ready", false, "*"},
     {"help", false, "*"},
-    {"value", true, "create set rotate"},
-    {"from-file", true, "create set rotate"},
-    {"from-stdin", false, "create set rotate"},
+    {"value", true, "create set rotate credential"},
+    {"from-file", true, "create set rotate credential"},
+    {"from-stdin", false, "create set rotate credential"},
     {"random", false, "create set rotate"},
     {"random-length", true, "create set rotate"},
     {"if-version", true, "create set"},
@@ -52,6 +54,18 @@ constexpr OptionSpec kOptions[] = {
     {"yes", false, "destroy"},
     {"env-file", true, "check run"},
     {"description", true, "env"},
+    {"scope", true, "grant revoke permissions"},
+    {"name", true, "grant revoke permissions"},
+    {"subject", true, "permissions"},
+    {"id", true, "revoke"},
+    {"role", true, "apikey"},
+    {"registry", true, "credential"},
+    {"username", true, "credential"},
+    {"auth-type", true, "credential"},
+    {"host", true, "credential"},
+    {"path-prefix", true, "credential"},
+    {"kind", true, "credential"},
+    {"label", true, "credential"},
 };
 
 const OptionSpec* FindOption(absl::string_view name) {
@@ -90,10 +104,10 @@ std::string CanonicalVerb(absl::string_view verb) {
   if (verb == "list") return "ls";
   if (verb == "remove") return "rm";
   static constexpr absl::string_view kVerbs[] = {
-      "ls",      "create", "get",        "set",      "rm",       "rotate",
-      "unset",   "import", "export",     "versions", "rollback", "undelete",
-      "destroy", "check",  "run",        "env",      "whoami",   "help",
-      "grant",   "revoke", "permissions"};
+      "ls",      "create", "get",         "set",      "rm",        "rotate",
+      "unset",   "import", "export",      "versions", "rollback",  "undelete",
+      "destroy", "check",  "run",         "env",      "whoami",    "help",
+      "grant",   "revoke", "permissions", "apikey",   "credential"};
   for (absl::string_view v : kVerbs) {
     if (v == verb) return std::string(verb);
   }
@@ -118,6 +132,77 @@ absl::Status CheckPositionals(const Command& cmd) {
     return want(0, "");
   }
   if (v == "rollback") return want(2, "NAME VERSION");
+  if (v == "grant") {
+    // SUBJECT ENV LEVEL, or SUBJECT LEVEL with --scope / --env.
+    if (!cmd.scope.empty() || !cmd.global.env.empty()) {
+      return want(2, "SUBJECT LEVEL");
+    }
+    return want(3, "SUBJECT ENV LEVEL (or SUBJECT LEVEL --scope S)");
+  }
+  if (v == "revoke") {
+    if (!cmd.grant_id.empty()) return want(0, "");
+    if (!cmd.scope.empty() || !cmd.global.env.empty()) {
+      return want(1, "SUBJECT");
+    }
+    return want(2, "SUBJECT ENV (or SUBJECT --scope S, or --id ID)");
+  }
+  if (v == "permissions") {
+    if (!cmd.scope.empty() || !cmd.subject.empty() || !cmd.global.env.empty()) {
+      return want(0, "");
+    }
+    return want(1, "ENV (or --scope S, or --subject X)");
+  }
+  if (v == "apikey") {
+    if (p.empty()) {
+      return Usage("'apikey' needs a sub-command: create, ls, roles or rm");
+    }
+    const std::string& sub = p[0];
+    if (sub == "ls" || sub == "list") {
+      if (p.size() > 1) {
+        return Usage(
+            absl::StrCat("unexpected argument '", p[1], "' for 'apikey ls'"));
+      }
+      return absl::OkStatus();
+    }
+    if (sub == "create" || sub == "rm" || sub == "remove") {
+      if (p.size() != 2) {
+        return Usage(absl::StrCat("'apikey ", sub, "' needs ID"));
+      }
+      return absl::OkStatus();
+    }
+    if (sub == "roles") {
+      if (p.size() < 2) return Usage("'apikey roles' needs ID [ROLE...]");
+      return absl::OkStatus();
+    }
+    return Usage(absl::StrCat("unknown 'apikey' sub-command '", sub,
+                              "' (expected create, ls, roles or rm)"));
+  }
+  if (v == "credential") {
+    if (p.empty() || (p[0] != "registry" && p[0] != "git")) {
+      return Usage("'credential' needs 'registry' or 'git'");
+    }
+    if (p.size() < 2) {
+      return Usage(absl::StrCat("'credential ", p[0],
+                                "' needs a sub-command: add, ls or rm"));
+    }
+    const std::string& sub = p[1];
+    if (sub == "ls" || sub == "list" || sub == "add") {
+      if (p.size() > 2) {
+        return Usage(absl::StrCat("unexpected argument '", p[2],
+                                  "' for 'credential ", p[0], " ", sub, "'"));
+      }
+      return absl::OkStatus();
+    }
+    if (sub == "rm" || sub == "remove" || sub == "delete") {
+      if (p.size() != 3) {
+        return Usage(
+            absl::StrCat("'credential ", p[0], " ", sub, "' needs ID"));
+      }
+      return absl::OkStatus();
+    }
+    return Usage(absl::StrCat("unknown 'credential ", p[0], "' sub-command '",
+                              sub, "' (expected add, ls or rm)"));
+  }
   if (v == "env") {
     if (p.empty()) return Usage("'env' needs a sub-command: ls, create or rm");
     if (p[0] == "ls" || p[0] == "list") {
@@ -362,12 +447,60 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
       cmd.env_file = value;
     } else if (name == "description") {
       cmd.description = value;
+    } else if (name == "scope") {
+      if (value.empty()) return Usage("--scope cannot be empty");
+      cmd.scope = value;
+    } else if (name == "name") {
+      cmd.secret_name = value;
+    } else if (name == "subject") {
+      absl::StatusOr<std::string> subject = NormalizeSubject(value);
+      if (!subject.ok()) return subject.status();
+      cmd.subject = *subject;
+    } else if (name == "id") {
+      cmd.grant_id = value;
+    } else if (name == "role") {
+      for (absl::string_view r :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        cmd.roles.emplace_back(r);
+      }
+    } else if (name == "registry") {
+      cmd.registry = value;
+    } else if (name == "username") {
+      cmd.username = value;
+    } else if (name == "auth-type") {
+      if (value != "basic" && value != "token") {
+        return Usage(absl::StrCat("Unsupported --auth-type '", value,
+                                  "' (expected 'basic' or 'token')"));
+      }
+      cmd.auth_type = value;
+    } else if (name == "host") {
+      cmd.host = value;
+    } else if (name == "path-prefix") {
+      cmd.path_prefix = value;
+    } else if (name == "kind") {
+      if (value != "pat" && value != "ssh-key" && value != "ssh_key") {
+        return Usage(absl::StrCat("Unsupported --kind '", value,
+                                  "' (expected 'pat' or 'ssh-key')"));
+      }
+      cmd.kind = value;
+    } else if (name == "label") {
+      cmd.label = value;
     }
   }
 
   if (cmd.verb == "grant" || cmd.verb == "revoke" ||
       cmd.verb == "permissions") {
-    return Usage(absl::StrCat("'", cmd.verb, "' is not supported yet"));
+    if (!cmd.secret_name.empty() && cmd.scope.empty()) {
+      return Usage("--name needs --scope");
+    }
+    if (!cmd.scope.empty() && !g.env.empty()) {
+      return Usage("--scope and --env are mutually exclusive");
+    }
+    if (cmd.verb == "permissions" && !cmd.subject.empty() &&
+        (!cmd.scope.empty() || !g.env.empty())) {
+      return Usage(
+          "--subject lists every grant of a subject; drop --scope/--env");
+    }
   }
   absl::Status positional_status = CheckPositionals(cmd);
   if (!positional_status.ok()) return positional_status;
@@ -378,6 +511,44 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   if (!g.env.empty() && !g.service.empty() && cmd.verb != "check" &&
       cmd.verb != "run") {
     return Usage("--env and --service are mutually exclusive");
+  }
+  if (cmd.verb == "grant") {
+    absl::StatusOr<std::string> subject = NormalizeSubject(cmd.positionals[0]);
+    if (!subject.ok()) return subject.status();
+    cmd.subject = *subject;
+    std::string level = absl::AsciiStrToLower(
+        absl::StripAsciiWhitespace(cmd.positionals.back()));
+    if (level != "read" && level != "execute" && level != "write") {
+      return Usage(absl::StrCat("Invalid permission level '", level,
+                                "' (expected 'read', 'execute', or 'write')"));
+    }
+    cmd.positionals.back() = level;
+  }
+  if (cmd.verb == "revoke" && cmd.grant_id.empty()) {
+    absl::StatusOr<std::string> subject = NormalizeSubject(cmd.positionals[0]);
+    if (!subject.ok()) return subject.status();
+    cmd.subject = *subject;
+  }
+  if (cmd.verb == "credential" && cmd.positionals[1] == "add") {
+    absl::StatusOr<ValueSource> source = SelectValueSource(value_flags);
+    if (!source.ok()) {
+      return Usage(
+          "Provide exactly one of --from-file / --from-stdin / --value for "
+          "the credential's secret");
+    }
+    cmd.value = *std::move(source);
+    if (cmd.positionals[0] == "registry" &&
+        (cmd.registry.empty() || cmd.username.empty())) {
+      return Usage("'credential registry add' needs --registry and --username");
+    }
+    if (cmd.positionals[0] == "git" &&
+        (cmd.label.empty() || cmd.host.empty())) {
+      return Usage("'credential git add' needs --label NAME and --host HOST");
+    }
+  } else if (cmd.verb == "credential" &&
+             (value_flags.value || value_flags.from_file ||
+              value_flags.from_stdin)) {
+    return Usage("value options apply to 'credential ... add' only");
   }
   if (cmd.verb == "create" || cmd.verb == "set" || cmd.verb == "rotate") {
     absl::StatusOr<ValueSource> source = SelectValueSource(value_flags);
@@ -421,6 +592,24 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   return cmd;
 }
 
+absl::StatusOr<std::string> NormalizeSubject(absl::string_view subject) {
+  subject = absl::StripAsciiWhitespace(subject);
+  if (subject.empty()) return Usage("Subject cannot be empty");
+  uint32_t uid = 0;
+  if (absl::SimpleAtoi(subject, &uid) && !absl::StartsWith(subject, "+") &&
+      !absl::StartsWith(subject, "-")) {
+    return absl::StrCat("uid:", uid);
+  }
+  for (absl::string_view prefix : {"uid:", "gid:", "role:", "apikey:"}) {
+    if (absl::StartsWith(subject, prefix) && subject.size() > prefix.size()) {
+      return std::string(subject);
+    }
+  }
+  return Usage(absl::StrCat("Invalid subject '", subject,
+                            "' (expected uid:N, gid:N, role:NAME, apikey:ID "
+                            "or a uid number)"));
+}
+
 std::string UsageText() {
   return R"(Usage: zlayer-secret [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]
 
@@ -446,7 +635,20 @@ Secrets (target: --env NAME|ID [--project P], else --deployment D [--service S])
                                    with them in its environment
   env ls | env create NAME [--description D] | env rm NAME|ID
   whoami                           who the daemon thinks you are
-  grant, revoke, permissions       reserved (not supported yet)
+
+Access (admin; SUBJECT is uid:N, gid:N, role:NAME, apikey:ID or a uid number;
+LEVEL is read, execute or write):
+  grant SUBJECT ENV LEVEL | grant SUBJECT LEVEL --scope S [--name N]
+  revoke SUBJECT ENV | revoke SUBJECT --scope S [--name N] | revoke --id ID
+  permissions ENV | permissions --scope S [--name N] | permissions --subject X
+  apikey create ID [--role R]...   prints the key once
+  apikey ls | apikey roles ID [ROLE...] | apikey rm ID
+  credential registry add --registry R --username U [--auth-type basic|token]
+                     SECRET-SOURCE
+  credential git add --label NAME --host H [--path-prefix P] [--username U]
+                     [--kind pat|ssh-key] SECRET-SOURCE
+  credential registry|git ls | credential registry|git rm ID
+  (SECRET-SOURCE: --from-file F, --from-stdin, or --value V with a warning)
 
 VALUE-SOURCE (exactly one):
   --value V        the value itself (visible in the process list: avoid)

@@ -87,7 +87,27 @@ struct Command {
   std::string env_file;                // check / run --env-file
   std::string description;             // env create --description
   std::vector<std::string> exec_argv;  // run: after `--`
+
+  // Identity verbs (client/cli/identity_commands.h).
+  std::string scope;                // grant/revoke/permissions --scope S
+  std::string secret_name;          // grant/revoke/permissions --name N
+  std::string subject;              // permissions --subject X (normalised)
+  std::string grant_id;             // revoke --id ID
+  std::vector<std::string> roles;   // apikey --role R (repeatable)
+  std::string registry;             // credential registry add --registry R
+  std::string username;             // credential ... add --username U
+  std::string auth_type = "basic";  // credential registry add --auth-type
+  std::string host;                 // credential git add --host H
+  std::string path_prefix;          // credential git add --path-prefix P
+  std::string kind = "pat";         // credential git add --kind pat|ssh-key
+  std::string label;                // credential git add --label NAME
 };
+
+// A grant subject as typed: "uid:1000", "gid:100", "role:ci", "apikey:ID",
+// or a bare uid number ("1000" -> "uid:1000"); trimmed. InvalidArgument
+// "Subject cannot be empty" / "Invalid subject '<s>' (expected uid:N, gid:N,
+// role:NAME, apikey:ID or a uid number)".
+absl::StatusOr<std::string> NormalizeSubject(absl::string_view subject);
 
 // `args` excludes argv[0]. InvalidArgument (a usage error) with a message fit
 // for `zlayer-secret: <message>`.

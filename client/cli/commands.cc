@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "client/cli/identity_commands.h"
 #include "client/cli/output.h"
 #include "client/cli/value_input.h"
 #include "core/env_file_format.h"
@@ -156,6 +157,7 @@ class Runner {
 
   int Run() {
     const std::string& v = cmd_.verb;
+    if (IsIdentityVerb(v)) return RunIdentityCommand(cmd_, client_, io_);
     if (v == "whoami") return WhoAmI();
     if (v == "env") return Env();
     if (v == "check") return Check();

@@ -5,11 +5,12 @@
 //
 // Exit codes: 0 success; 1 the operation failed, with exactly one line
 // `zlayer-secret: <message>` on stderr (import, check and run may list the
-// bad entries first, indented by two spaces); 2 usage errors (the parser's,
-// and the reserved verbs grant/revoke/permissions).
+// bad entries first, indented by two spaces); 2 usage errors (the parser's).
+// The identity verbs (grant, revoke, permissions, apikey, credential) are in
+// client/cli/identity_commands.h.
 //
-// Secret values reach stdout only through `get --reveal`, `export` and
-// `--random`, and never appear in an error message.
+// Secret values reach stdout only through `get --reveal`, `export`,
+// `--random` and `apikey create`, and never appear in an error message.
 //
 // Target of the secret verbs: --env NAME|ID [--project P] selects an
 // environment (looked up once with Admin.GetEnvironment so messages can name

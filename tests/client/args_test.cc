@@ -139,12 +139,56 @@ TEST(ArgsTest, OutputAndFormatAreChecked) {
   EXPECT_EQ(Parse({"export"})->format, "env");
 }
 
-TEST(ArgsTest, ReservedVerbsAreNotSupportedYet) {
-  EXPECT_EQ(UsageError({"grant", "u", "e", "read"}),
-            "'grant' is not supported yet");
-  EXPECT_EQ(UsageError({"revoke", "u", "e"}), "'revoke' is not supported yet");
-  EXPECT_EQ(UsageError({"permissions", "e"}),
-            "'permissions' is not supported yet");
+TEST(ArgsTest, GrantTakesSubjectTargetAndLevel) {
+  auto env = Parse({"grant", "1000", "prod", " Execute "});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->subject, "uid:1000");
+  EXPECT_EQ(env->positionals[1], "prod");
+  EXPECT_EQ(env->positionals[2], "execute");
+  auto scope =
+      Parse({"grant", "role:ci", "--scope", "prod", "--name", "db", "read"});
+  ASSERT_TRUE(scope.ok()) << scope.status();
+  EXPECT_EQ(scope->subject, "role:ci");
+  EXPECT_EQ(scope->scope, "prod");
+  EXPECT_EQ(scope->secret_name, "db");
+  EXPECT_EQ(UsageError({"grant", "u", "e", "none"}),
+            "Invalid subject 'u' (expected uid:N, gid:N, role:NAME, apikey:ID "
+            "or a uid number)");
+  EXPECT_EQ(UsageError({"grant", "uid:1", "e", "None"}),
+            "Invalid permission level 'none' (expected 'read', 'execute', or "
+            "'write')");
+  EXPECT_EQ(UsageError({"grant", "uid:1", "read", "--name", "x"}),
+            "--name needs --scope");
+}
+
+TEST(ArgsTest, RevokeAndPermissionsForms) {
+  EXPECT_EQ(Parse({"revoke", "gid:100", "prod"})->subject, "gid:100");
+  EXPECT_EQ(Parse({"revoke", "--id", "abc"})->grant_id, "abc");
+  EXPECT_EQ(Parse({"permissions", "--subject", "7"})->subject, "uid:7");
+  EXPECT_EQ(Parse({"permissions", "--scope", "prod"})->scope, "prod");
+  EXPECT_EQ(UsageError({"permissions"}),
+            "'permissions' needs ENV (or --scope S, or --subject X)");
+}
+
+TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
+  auto create =
+      Parse({"apikey", "create", "ci", "--role", "a,b", "--role", "c"});
+  ASSERT_TRUE(create.ok()) << create.status();
+  EXPECT_THAT(create->roles, ::testing::ElementsAre("a", "b", "c"));
+  EXPECT_EQ(UsageError({"apikey", "frob"}),
+            "unknown 'apikey' sub-command 'frob' (expected create, ls, roles "
+            "or rm)");
+  auto reg = Parse({"credential", "registry", "add", "--registry", "ghcr.io",
+                    "--username", "bot", "--from-stdin"});
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->value->kind, ValueSource::Kind::kStdin);
+  EXPECT_EQ(UsageError({"credential", "registry", "add", "--registry", "r",
+                        "--username", "u"}),
+            "Provide exactly one of --from-file / --from-stdin / --value for "
+            "the credential's secret");
+  EXPECT_EQ(UsageError({"credential", "git", "add", "--label", "x", "--host",
+                        "h", "--random"}),
+            "option '--random' does not apply to 'credential'");
 }
 
 TEST(ArgsTest, DestroyNeedsYes) {

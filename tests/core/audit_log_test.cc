@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/clock.h"
 #include "core/identity_records.h"
@@ -160,6 +161,38 @@ TEST(AuditLogTest, HashedNamesHideTheNameEverywhere) {
   other.name_hash_key = SecretBytes::Random(32);
   auto log2 = MakeLog(&sink, &clock, std::move(other));
   EXPECT_NE(log2->HashName("db_password"), hashed);
+}
+
+TEST(AuditLogTest, BatchTargetsAreListedAndHashedLikeNames) {
+  FakeClock clock;
+  MemoryAuditSink sink;
+  AuditRecord r = SampleRecord();
+  r.rpc = "ResolveEnv";
+  r.name.clear();
+  r.targets = {{"prod/api", "db"}, {"env:e1", "token"}};
+  r.versions = {3, 7};
+  {
+    auto log = MakeLog(&sink, &clock);
+    ASSERT_TRUE(log->Record(r).ok());
+  }
+  auto plain = FlatRecord::Parse(sink.lines()[0]);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_THAT(*plain->StringList("targets"),
+              ElementsAre("prod/api/db", "env:e1/token"));
+  EXPECT_THAT(*plain->IntList("versions"), ElementsAre(3, 7));
+
+  AuditLogOptions options;
+  options.hash_names = true;
+  options.name_hash_key = SecretBytes::Random(32);
+  auto hashed_log = MakeLog(&sink, &clock, std::move(options));
+  ASSERT_TRUE(hashed_log->Record(r).ok());
+  auto hashed = FlatRecord::Parse(sink.lines()[1]);
+  ASSERT_TRUE(hashed.ok()) << hashed.status();
+  EXPECT_THAT(
+      *hashed->StringList("targets"),
+      ElementsAre(absl::StrCat("prod/api/", hashed_log->HashName("db")),
+                  absl::StrCat("env:e1/", hashed_log->HashName("token"))));
+  EXPECT_FALSE(absl::StrContains(sink.lines()[1], "token\""));
 }
 
 TEST(AuditLogTest, HashNamesNeedAKeyOfTheRightSize) {

@@ -304,6 +304,20 @@ TEST_P(GrantStoreTest, AdminRoleAndAdminUidsAreAdministrators) {
   EXPECT_FALSE(authz.CheckAdmin(UnixPeer(1000, 1000)).ok());
 }
 
+TEST_P(GrantStoreTest, AdminGidsCountForUnixPeersOnly) {
+  GrantAuthorizerOptions options;
+  options.admin_gids = {4300};
+  GrantAuthorizer authz(grants_.get(), options);
+  EXPECT_TRUE(authz.CheckAdmin(UnixPeer(1000, 4300)).ok());
+  EXPECT_TRUE(
+      authz.Check(UnixPeer(1000, 4300), {"prod", "db"}, AccessLevel::kWrite)
+          .ok());
+  EXPECT_FALSE(authz.CheckAdmin(UnixPeer(1000, 4301)).ok());
+  Principal tcp = UnixPeer(1000, 4300);
+  tcp.transport = Transport::kTls;
+  EXPECT_FALSE(authz.CheckAdmin(tcp).ok());
+}
+
 TEST_P(GrantStoreTest, SystemScopesAreRefusedEvenToAdministrators) {
   GrantAuthorizer authz(grants_.get(), GrantAuthorizerOptions::Default());
   absl::Status s = authz.Check(UnixPeer(0, 0), {"system:api_keys", "admin"},

@@ -57,6 +57,20 @@ TEST(ConfigTest, FlagsInBothForms) {
   EXPECT_EQ(o.admin_gids, (std::vector<int64_t>{100}));
 }
 
+TEST(ConfigTest, AuditFlags) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->options.audit_log, "");  // {data-dir}/audit.log
+  EXPECT_FALSE(defaults->options.audit_hash_names);
+  EXPECT_FALSE(defaults->options.audit_fsync);
+  auto cl = Parse({"--audit-log", "/var/log/zs/audit.log", "--audit-hash-names",
+                   "--audit-fsync=true"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->options.audit_log, "/var/log/zs/audit.log");
+  EXPECT_TRUE(cl->options.audit_hash_names);
+  EXPECT_TRUE(cl->options.audit_fsync);
+}
+
 TEST(ConfigTest, BareNumberDrainTimeoutIsSeconds) {
   auto cl = Parse({"--drain-timeout=3"});
   ASSERT_TRUE(cl.ok());

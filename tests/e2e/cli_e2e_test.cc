@@ -583,10 +583,12 @@ TEST_F(CliE2eTest, RunRefusesToStartWhenAnyReferenceFails) {
   EXPECT_FALSE(FileExists(out)) << "the command ran";
 }
 
-TEST_F(CliE2eTest, ReservedVerbsExitTwo) {
+TEST_F(CliE2eTest, GrantWithABadSubjectIsAUsageError) {
   CliResult r = Cli({"grant", "u", "e", "read"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "zlayer-secret: 'grant' is not supported yet\n");
+  EXPECT_EQ(r.err,
+            "zlayer-secret: Invalid subject 'u' (expected uid:N, gid:N, "
+            "role:NAME, apikey:ID or a uid number)\n");
 }
 
 TEST_F(CliE2eTest, UnreachableDaemonFailsWithOneLine) {

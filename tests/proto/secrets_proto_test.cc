@@ -39,6 +39,11 @@ TEST(SecretsProtoTest, ValueFieldsCarryTheSensitiveOption) {
       {"zlayer.secrets.v1.ImportSecretsRequest", "content"},
       {"zlayer.secrets.v1.ExportSecretsResponse", "content"},
       {"zlayer.secrets.v1.RotateMasterKeyRequest", "new_key"},
+      {"zlayer.secrets.v1.CreateApiKeyResponse", "presentable_key"},
+      {"zlayer.secrets.v1.CreateRegistryCredentialRequest", "password"},
+      {"zlayer.secrets.v1.GetRegistryCredentialResponse", "password"},
+      {"zlayer.secrets.v1.CreateGitCredentialRequest", "value"},
+      {"zlayer.secrets.v1.GetGitCredentialResponse", "value"},
   };
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   for (const auto& [message, field] : kMessagesWithValues) {

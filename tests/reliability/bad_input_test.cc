@@ -90,13 +90,17 @@ class BadInputTest : public ::testing::Test {
     ASSERT_TRUE(rows.ok()) << rows.status();
     std::vector<std::string> found;
     for (const auto& row : *rows) {
+      // The daemon's own records (the bootstrap admin key) are not the test's.
+      if (absl::StartsWith(row[0], "system:")) continue;
       found.push_back(absl::StrCat(row[0], "/", row[1], "@", row[2]));
     }
     std::vector<std::string> want = {"bad/keep@1", "json/bogus@1",
                                      "json/deep_array@1", "json/deep_object@1",
                                      "json/not_object@1"};
     EXPECT_EQ(found, want);
-    auto versions = Query(db, "SELECT count(*) FROM secret_versions");
+    auto versions = Query(db,
+                          "SELECT count(*) FROM secret_versions "
+                          "WHERE scope NOT LIKE 'system:%'");
     ASSERT_TRUE(versions.ok());
     EXPECT_EQ((*versions)[0][0], "5");
     EXPECT_EQ(IntegrityCheck(db), "ok");
