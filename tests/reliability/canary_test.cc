@@ -3,7 +3,8 @@
 // error paths); then the daemon's log (at trace level), every command's
 // stderr, every response that is not meant to reveal a value (metadata,
 // listings, CheckEnv, import reports, error messages) and the SQLite
-// database, WAL, shm and journal files are searched for every canary. A
+// files of the data directory (database, WAL, shm, journals, anything else but
+// the key) are searched for every canary. A
 // canary may appear only where a value is explicitly revealed (GetSecret(s),
 // ResolveEnv's env, ExportSecrets, `get --reveal`, `export`, run's child);
 // those outputs are checked to contain them, which proves the search works.
@@ -433,7 +434,12 @@ TEST_F(CanaryTest, CanariesAppearOnlyWhereAValueIsRevealed) {
     int files = 0;
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (!absl::StartsWith(name, "secrets.db")) continue;
+      // Every file of the data directory (database, WAL, shm, journals,
+      // audit or other logs) except the master key and the socket.
+      if (name == "." || name == ".." || absl::EndsWith(name, ".key") ||
+          absl::EndsWith(name, ".sock")) {
+        continue;
+      }
       auto bytes = ReadFileBytes(options_.data_dir + "/" + name);
       if (bytes.ok()) {
         Clean(absl::StrCat(when, " ", name), *bytes);
