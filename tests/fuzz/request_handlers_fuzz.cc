@@ -117,7 +117,8 @@ void FillOne(Reader* r, Message* m, const FieldDescriptor* f, int depth) {
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
-      rep ? refl->AddString(m, f, r->Chunk()) : refl->SetString(m, f, r->Chunk());
+      rep ? refl->AddString(m, f, r->Chunk())
+          : refl->SetString(m, f, r->Chunk());
       break;
     case FieldDescriptor::CPPTYPE_UINT32:
       rep ? refl->AddUInt32(m, f, r->U32()) : refl->SetUInt32(m, f, r->U32());
@@ -230,7 +231,8 @@ void CheckReadBack(Env* env, const v1::Target& target, const std::string& name,
   v1::GetSecretResponse got;
   grpc::ServerContext ctx;
   grpc::Status s = env->secrets->GetSecret(&ctx, &get, &got);
-  if (!s.ok()) Fail("a successful write does not read back: " + s.error_message());
+  if (!s.ok())
+    Fail("a successful write does not read back: " + s.error_message());
   if (got.value() != value) Fail("a successful write reads back differently");
 }
 
@@ -267,13 +269,13 @@ grpc::Status Run(Service* service, Handler<Service, Req, Resp> handler,
   return Call(service, handler, rpc, req, resp);
 }
 
-#define ZS_RPC(service, Name, Req, Resp)                                 \
-  {                                                                      \
-    v1::Req req;                                                         \
-    v1::Resp resp;                                                       \
-    Run(env.service.get(), &decltype(env.service)::element_type::Name,  \
-        data, size, #Name, &req, &resp);                                 \
-    break;                                                               \
+#define ZS_RPC(service, Name, Req, Resp)                                     \
+  {                                                                          \
+    v1::Req req;                                                             \
+    v1::Resp resp;                                                           \
+    Run(env.service.get(), &decltype(env.service)::element_type::Name, data, \
+        size, #Name, &req, &resp);                                           \
+    break;                                                                   \
   }
 
 int OneInput(const uint8_t* data, size_t size) {
@@ -283,10 +285,14 @@ int OneInput(const uint8_t* data, size_t size) {
   --size;
   Env env;
   switch (selector) {
-    case 0: ZS_RPC(secrets, GetSecret, GetSecretRequest, GetSecretResponse)
-    case 1: ZS_RPC(secrets, GetSecrets, GetSecretsRequest, GetSecretsResponse)
-    case 2: ZS_RPC(secrets, ListSecrets, ListSecretsRequest, ListSecretsResponse)
-    case 3: ZS_RPC(secrets, SecretExists, SecretExistsRequest, SecretExistsResponse)
+    case 0:
+      ZS_RPC(secrets, GetSecret, GetSecretRequest, GetSecretResponse)
+    case 1:
+      ZS_RPC(secrets, GetSecrets, GetSecretsRequest, GetSecretsResponse)
+    case 2:
+      ZS_RPC(secrets, ListSecrets, ListSecretsRequest, ListSecretsResponse)
+    case 3:
+      ZS_RPC(secrets, SecretExists, SecretExistsRequest, SecretExistsResponse)
     case 4: {
       v1::SetSecretRequest req;
       v1::SetSecretResponse resp;
@@ -301,9 +307,14 @@ int OneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
-    case 5: ZS_RPC(secrets, DeleteSecret, DeleteSecretRequest, DeleteSecretResponse)
-    case 6: ZS_RPC(secrets, UndeleteSecret, UndeleteSecretRequest, UndeleteSecretResponse)
-    case 7: ZS_RPC(secrets, DestroySecret, DestroySecretRequest, DestroySecretResponse)
+    case 5:
+      ZS_RPC(secrets, DeleteSecret, DeleteSecretRequest, DeleteSecretResponse)
+    case 6:
+      ZS_RPC(secrets, UndeleteSecret, UndeleteSecretRequest,
+             UndeleteSecretResponse)
+    case 7:
+      ZS_RPC(secrets, DestroySecret, DestroySecretRequest,
+             DestroySecretResponse)
     case 8: {
       v1::RotateSecretRequest req;
       v1::RotateSecretResponse resp;
@@ -317,19 +328,38 @@ int OneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
-    case 9: ZS_RPC(secrets, ListVersions, ListVersionsRequest, ListVersionsResponse)
-    case 10: ZS_RPC(secrets, RollbackSecret, RollbackSecretRequest, RollbackSecretResponse)
-    case 11: ZS_RPC(secrets, ResolveEnv, ResolveEnvRequest, ResolveEnvResponse)
-    case 12: ZS_RPC(secrets, CheckEnv, CheckEnvRequest, CheckEnvResponse)
-    case 13: ZS_RPC(secrets, ImportSecrets, ImportSecretsRequest, ImportSecretsResponse)
-    case 14: ZS_RPC(secrets, ExportSecrets, ExportSecretsRequest, ExportSecretsResponse)
-    case 15: ZS_RPC(admin, CreateEnvironment, CreateEnvironmentRequest, Environment)
-    case 16: ZS_RPC(admin, GetEnvironment, GetEnvironmentRequest, Environment)
-    case 17: ZS_RPC(admin, ListEnvironments, ListEnvironmentsRequest, ListEnvironmentsResponse)
-    case 18: ZS_RPC(admin, UpdateEnvironment, UpdateEnvironmentRequest, Environment)
-    case 19: ZS_RPC(admin, DeleteEnvironment, DeleteEnvironmentRequest, DeleteEnvironmentResponse)
-    case 20: ZS_RPC(admin, RotateMasterKey, RotateMasterKeyRequest, RotateMasterKeyResponse)
-    case 21: ZS_RPC(admin, WhoAmI, WhoAmIRequest, WhoAmIResponse)
+    case 9:
+      ZS_RPC(secrets, ListVersions, ListVersionsRequest, ListVersionsResponse)
+    case 10:
+      ZS_RPC(secrets, RollbackSecret, RollbackSecretRequest,
+             RollbackSecretResponse)
+    case 11:
+      ZS_RPC(secrets, ResolveEnv, ResolveEnvRequest, ResolveEnvResponse)
+    case 12:
+      ZS_RPC(secrets, CheckEnv, CheckEnvRequest, CheckEnvResponse)
+    case 13:
+      ZS_RPC(secrets, ImportSecrets, ImportSecretsRequest,
+             ImportSecretsResponse)
+    case 14:
+      ZS_RPC(secrets, ExportSecrets, ExportSecretsRequest,
+             ExportSecretsResponse)
+    case 15:
+      ZS_RPC(admin, CreateEnvironment, CreateEnvironmentRequest, Environment)
+    case 16:
+      ZS_RPC(admin, GetEnvironment, GetEnvironmentRequest, Environment)
+    case 17:
+      ZS_RPC(admin, ListEnvironments, ListEnvironmentsRequest,
+             ListEnvironmentsResponse)
+    case 18:
+      ZS_RPC(admin, UpdateEnvironment, UpdateEnvironmentRequest, Environment)
+    case 19:
+      ZS_RPC(admin, DeleteEnvironment, DeleteEnvironmentRequest,
+             DeleteEnvironmentResponse)
+    case 20:
+      ZS_RPC(admin, RotateMasterKey, RotateMasterKeyRequest,
+             RotateMasterKeyResponse)
+    case 21:
+      ZS_RPC(admin, WhoAmI, WhoAmIRequest, WhoAmIResponse)
   }
   return 0;
 }

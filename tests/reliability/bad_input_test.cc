@@ -189,15 +189,13 @@ TEST_F(BadInputTest, OversizedValuesAndNames) {
              StatusCode::kInvalidArgument, "limit", "value of 1 MiB + 1");
   ExpectCode(Set(std::string(257, 'n'), "v"), StatusCode::kInvalidArgument,
              "name", "name of 257 bytes");
-  ExpectCode(Set("v", "x", std::string(513, 's')),
-             StatusCode::kInvalidArgument, "scope", "scope of 513 bytes");
+  ExpectCode(Set("v", "x", std::string(513, 's')), StatusCode::kInvalidArgument,
+             "scope", "scope of 513 bytes");
   // Over the whole-message limit (8 MiB): gRPC refuses it before any handler.
-  grpc::Status huge = RawCall(
-      "/zlayer.secrets.v1.Secrets/SetSecret",
-      ScopeTargetField(kScope) + Bytes(2, "huge") +
-          Bytes(3, std::string(9 << 20, 'v')));
-  ExpectCode(huge, grpc::StatusCode::RESOURCE_EXHAUSTED, "",
-             "9 MiB message");
+  grpc::Status huge = RawCall("/zlayer.secrets.v1.Secrets/SetSecret",
+                              ScopeTargetField(kScope) + Bytes(2, "huge") +
+                                  Bytes(3, std::string(9 << 20, 'v')));
+  ExpectCode(huge, grpc::StatusCode::RESOURCE_EXHAUSTED, "", "9 MiB message");
 }
 
 TEST_F(BadInputTest, EmptyAndControlCharacterNames) {
@@ -206,7 +204,8 @@ TEST_F(BadInputTest, EmptyAndControlCharacterNames) {
         std::string("tab\there"), std::string("del\x7f"),
         std::string("nul\0x", 5)}) {
     ExpectCode(Set(name, "v"), StatusCode::kInvalidArgument, "name",
-               absl::StrCat("name of ", name.size(), " bytes with a control "
+               absl::StrCat("name of ", name.size(),
+                            " bytes with a control "
                             "character or empty"));
   }
   v1::GetSecretRequest get;
@@ -263,8 +262,8 @@ TEST_F(BadInputTest, InvalidUtf8WhereTextIsExpected) {
 
 TEST_F(BadInputTest, MalformedReferences) {
   for (const char* ref :
-       {"$S:", "$S:/x", "$S:a/b/c", "$S:@/x", "$S:@svc", "$S::/x",
-        "$secret://", "$secret://env", "$S:name/", "$S:p:/x"}) {
+       {"$S:", "$S:/x", "$S:a/b/c", "$S:@/x", "$S:@svc", "$S::/x", "$secret://",
+        "$secret://env", "$S:name/", "$S:p:/x"}) {
     v1::ResolveEnvRequest resolve;
     resolve.mutable_context()->set_deployment(kScope);
     (*resolve.mutable_env())["BAD"] = std::string(ref);
@@ -297,7 +296,8 @@ TEST_F(BadInputTest, HugeEnvMapsAndBatches) {
     (*resolve.mutable_env())[absl::StrCat("K", i)] = "$S:keep";
   }
   ExpectCode(client_->ResolveEnv(resolve).status(),
-             StatusCode::kInvalidArgument, "1000", "ResolveEnv of 1001 entries");
+             StatusCode::kInvalidArgument, "1000",
+             "ResolveEnv of 1001 entries");
   v1::CheckEnvRequest check;
   *check.mutable_env() = resolve.env();
   ExpectCode(client_->CheckEnv(check).status(), StatusCode::kInvalidArgument,
@@ -323,7 +323,8 @@ TEST_F(BadInputTest, HugeEnvMapsAndBatches) {
 TEST_F(BadInputTest, DeepOrBogusJsonInFieldExtraction) {
   // These writes are intended (their own scope); the reads must fail
   // cleanly without printing the value.
-  const std::string deep_array = std::string(200000, '[') + std::string(200000, ']');
+  const std::string deep_array =
+      std::string(200000, '[') + std::string(200000, ']');
   std::string deep_object;
   for (int i = 0; i < 50000; ++i) deep_object += "{\"a\":";
   deep_object += "1" + std::string(50000, '}');
@@ -362,7 +363,8 @@ TEST_F(BadInputTest, MalformedImports) {
     std::string content;
   };
   for (const Case& c : std::vector<Case>{
-           {"dotenv without '='", v1::SECRET_FORMAT_DOTENV, "GOOD=1\nNOEQUALS\n"},
+           {"dotenv without '='", v1::SECRET_FORMAT_DOTENV,
+            "GOOD=1\nNOEQUALS\n"},
            {"dotenv empty key", v1::SECRET_FORMAT_DOTENV, "GOOD=1\n=value\n"},
            {"dotenv unterminated quote", v1::SECRET_FORMAT_DOTENV,
             "GOOD=1\nQ=\"open\n"},
@@ -412,8 +414,7 @@ TEST_F(BadInputTest, MalformedMessagesAndMetadata) {
   ExpectCode(RawCall("/zlayer.secrets.v1.Secrets/NoSuchMethod", ""),
              grpc::StatusCode::UNIMPLEMENTED, "", "unknown method");
   // Metadata: a malformed authorization header, an oversized header.
-  std::string valid_get =
-      ScopeTargetField(kScope) + Bytes(2, "keep");
+  std::string valid_get = ScopeTargetField(kScope) + Bytes(2, "keep");
   // On the Unix socket the caller is its peer credentials; API-key metadata
   // is not consulted (it is over TCP). Malformed headers must be harmless:
   // never a crash, never another caller.
@@ -436,9 +437,8 @@ TEST_F(BadInputTest, MalformedMessagesAndMetadata) {
       RawCall("/zlayer.secrets.v1.Secrets/GetSecret", valid_get,
               {{"x-padding", std::string(64 << 10, 'm')}});
   EXPECT_FALSE(oversized.ok());
-  std::cout << "bad_input: 64 KiB metadata header -> "
-            << oversized.error_code() << " \"" << oversized.error_message()
-            << "\"\n";
+  std::cout << "bad_input: 64 KiB metadata header -> " << oversized.error_code()
+            << " \"" << oversized.error_message() << "\"\n";
   // gRPC drops that connection; the daemon serves the next one.
   *channel_ = grpc::CreateChannel("unix:" + options_->socket,
                                   grpc::InsecureChannelCredentials());

@@ -3,18 +3,18 @@
 // error paths); then the daemon's log (at trace level), every command's
 // stderr, every response that is not meant to reveal a value (metadata,
 // listings, CheckEnv, import reports, error messages) and the SQLite
-// database, WAL, shm and journal files are searched for every canary. A
+// files of the data directory (database, WAL, shm, journals, anything else but
+// the key) are searched for every canary. A
 // canary may appear only where a value is explicitly revealed (GetSecret(s),
 // ResolveEnv's env, ExportSecrets, `get --reveal`, `export`, run's child);
 // those outputs are checked to contain them, which proves the search works.
 //
 // CoreDumpsAreOffAndTheDaemonIsNotDumpable: RLIMIT_CORE is 0/0 and the
 // process is non-dumpable, seen from outside through /proc.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <dirent.h>
 
 #include <iostream>
 #include <map>
@@ -83,7 +83,8 @@ class CanaryTest : public ::testing::Test {
     ++reveals_;
   }
 
-  ProcessResult Cli(std::vector<std::string> args, const std::string& input = "") {
+  ProcessResult Cli(std::vector<std::string> args,
+                    const std::string& input = "") {
     std::vector<std::string> argv = {Runfile("client/zlayer-secret"),
                                      "--socket", options_.socket};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -306,8 +307,8 @@ TEST_F(CanaryTest, CanariesAppearOnlyWhereAValueIsRevealed) {
 
   // --- The CLI, every verb.
   const std::string cli_a = Canary();
-  ProcessResult r = Cli({"--deployment", "cli", "create", "token", "--from-stdin"},
-                        cli_a + "\n");
+  ProcessResult r = Cli(
+      {"--deployment", "cli", "create", "token", "--from-stdin"}, cli_a + "\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Clean("create stdout", r.out);
   const std::string file_value = Canary();
@@ -366,9 +367,9 @@ TEST_F(CanaryTest, CanariesAppearOnlyWhereAValueIsRevealed) {
   r = Cli({"--deployment", "cli", "import", "--file", dir_.Sub("in.env")});
   EXPECT_EQ(r.exit_code, 1) << "a file with a bad line is refused";
   Clean("import (bad line) stdout", r.out);
-  ASSERT_TRUE(
-      WriteFileBytes(dir_.Sub("in.env"), absl::StrCat("IMP=", import_value, "\n"))
-          .ok());
+  ASSERT_TRUE(WriteFileBytes(dir_.Sub("in.env"),
+                             absl::StrCat("IMP=", import_value, "\n"))
+                  .ok());
   r = Cli({"--deployment", "cli", "import", "--file", dir_.Sub("in.env"),
            "--dry-run"});
   Clean("import --dry-run stdout", r.out);
@@ -380,24 +381,24 @@ TEST_F(CanaryTest, CanariesAppearOnlyWhereAValueIsRevealed) {
   Revealed("export", r.out, import_value);
   r = Cli({"--deployment", "cli", "export", "--format", "json"});
   Revealed("export json", r.out, import_value);
-  ASSERT_TRUE(WriteFileBytes(dir_.Sub("run.env"),
-                             "TOKEN=$S:token\nPLAIN=plain\n")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileBytes(dir_.Sub("run.env"), "TOKEN=$S:token\nPLAIN=plain\n")
+          .ok());
   r = Cli({"--deployment", "cli", "check", "--env-file", dir_.Sub("run.env")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Clean("check stdout", r.out);
-  ASSERT_TRUE(WriteFileBytes(dir_.Sub("bad.env"),
-                             "TOKEN=$S:token\nGONE=$S:missing\n")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileBytes(dir_.Sub("bad.env"), "TOKEN=$S:token\nGONE=$S:missing\n")
+          .ok());
   r = Cli({"--deployment", "cli", "check", "--env-file", dir_.Sub("bad.env")});
   EXPECT_EQ(r.exit_code, 1);
   Clean("check (failing) stdout", r.out);
-  r = Cli({"--deployment", "cli", "run", "--env-file", dir_.Sub("run.env"), "--",
-           "/bin/sh", "-c", "printf '%s' \"$TOKEN\""});
+  r = Cli({"--deployment", "cli", "run", "--env-file", dir_.Sub("run.env"),
+           "--", "/bin/sh", "-c", "printf '%s' \"$TOKEN\""});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Revealed("run's child", r.out, cli_a);  // rolled back to version 1's value
-  r = Cli({"--deployment", "cli", "run", "--env-file", dir_.Sub("bad.env"), "--",
-           "/bin/true"});
+  r = Cli({"--deployment", "cli", "run", "--env-file", dir_.Sub("bad.env"),
+           "--", "/bin/true"});
   EXPECT_EQ(r.exit_code, 1);
   Clean("run (failing) stdout", r.out);
   r = Cli({"env", "create", "qa", "--description", "qa env"});
@@ -433,7 +434,12 @@ TEST_F(CanaryTest, CanariesAppearOnlyWhereAValueIsRevealed) {
     int files = 0;
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (!absl::StartsWith(name, "secrets.db")) continue;
+      // Every file of the data directory (database, WAL, shm, journals,
+      // audit or other logs) except the master key and the socket.
+      if (name == "." || name == ".." || absl::EndsWith(name, ".key") ||
+          absl::EndsWith(name, ".sock")) {
+        continue;
+      }
       auto bytes = ReadFileBytes(options_.data_dir + "/" + name);
       if (bytes.ok()) {
         Clean(absl::StrCat(when, " ", name), *bytes);
@@ -463,8 +469,8 @@ TEST_F(CanaryTest, CanariesAppearOnlyWhereAValueIsRevealed) {
   std::cout << "canary_test: " << canaries_.size() << " canaries, "
             << haystack_.size() << " plaintext-free outputs/files searched ("
             << cli_runs_ << " CLI runs, daemon log " << log.size()
-            << " bytes), " << reveals_ << " explicit reveals seen, canary hits = "
-            << hits << "\n";
+            << " bytes), " << reveals_
+            << " explicit reveals seen, canary hits = " << hits << "\n";
 }
 
 TEST(CoreDumpTest, CoreDumpsAreOffAndTheDaemonIsNotDumpable) {
@@ -505,7 +511,8 @@ TEST(CoreDumpTest, CoreDumpsAreOffAndTheDaemonIsNotDumpable) {
   for (absl::string_view line : absl::StrSplit(*limits, '\n')) {
     if (!absl::StartsWith(line, "Max core file size")) continue;
     found = true;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    std::vector<absl::string_view> f =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
     ASSERT_GE(f.size(), 6u);
     EXPECT_EQ(f[4], "0") << line;
     EXPECT_EQ(f[5], "0") << line;

@@ -78,8 +78,9 @@ struct Pending {
 
 // Writer `w` writes its own names (so it knows their versions) until a call
 // fails or `stop` is set.
-void WriterLoop(SecretsClient* client, int w, int cycle, std::atomic<bool>* stop,
-                absl::Mutex* mu, Model* model, Pending* pending) {
+void WriterLoop(SecretsClient* client, int w, int cycle,
+                std::atomic<bool>* stop, absl::Mutex* mu, Model* model,
+                Pending* pending) {
   absl::BitGen gen;
   for (uint64_t seq = 0; !stop->load(); ++seq) {
     v1::SetSecretRequest req;
@@ -88,7 +89,8 @@ void WriterLoop(SecretsClient* client, int w, int cycle, std::atomic<bool>* stop
     // Unique, and of varied size so WAL frames span pages now and then.
     std::string value = absl::StrCat("c", cycle, "-w", w, "-s", seq, "-",
                                      absl::Uniform<uint64_t>(gen), "-");
-    value.append(absl::Uniform(gen, 0, 6000), static_cast<char>('a' + seq % 26));
+    value.append(absl::Uniform(gen, 0, 6000),
+                 static_cast<char>('a' + seq % 26));
     req.set_value(value);
     req.set_max_versions(1000);
     absl::StatusOr<v1::SetSecretResponse> resp = client->SetSecret(req);
@@ -144,7 +146,8 @@ bool CheckCurrent(SecretsClient* client, Model* model,
                       << ", acknowledged " << expected;
         return false;
       }
-      if (expected > 0 && resp->values().at(name) != model->acked[name][expected]) {
+      if (expected > 0 &&
+          resp->values().at(name) != model->acked[name][expected]) {
         ADD_FAILURE() << name << " v" << expected << ": wrong value";
         return false;
       }
@@ -301,9 +304,9 @@ TEST(CrashTest, SnapshotCopyStartsWithEveryEarlierAcknowledgedWrite) {
                                       "secrets_zlayer.key"};
     if (c + 1 < kCopies) files.push_back("secrets.db-shm");
     for (const std::string& f : files) {
-      ASSERT_TRUE(CopyFileIfExists(options.data_dir + "/" + f,
-                                   copy_dir + "/" + f)
-                      .ok());
+      ASSERT_TRUE(
+          CopyFileIfExists(options.data_dir + "/" + f, copy_dir + "/" + f)
+              .ok());
     }
     (*daemon)->Signal(SIGCONT);
   }
@@ -332,9 +335,8 @@ TEST(CrashTest, SnapshotCopyStartsWithEveryEarlierAcknowledgedWrite) {
         get.set_name(name);
         get.set_version(version);
         absl::StatusOr<v1::GetSecretResponse> got = reader->GetSecret(get);
-        ASSERT_TRUE(got.ok())
-            << "copy " << c << " " << name << " v" << version << ": "
-            << got.status();
+        ASSERT_TRUE(got.ok()) << "copy " << c << " " << name << " v" << version
+                              << ": " << got.status();
         ASSERT_EQ(got->value(), value) << "copy " << c << " " << name;
         ++verified;
       }

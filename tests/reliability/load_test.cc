@@ -20,8 +20,10 @@
 // set the flag.
 //
 // SigtermDuringLoadLosesNothing: SIGTERM while 8 clients write: every call
-// either succeeded or failed UNAVAILABLE, the daemon exits 0, and after a
-// restart every acknowledged write is there.
+// either succeeded or failed UNAVAILABLE (or CANCELLED, which gRPC answers
+// for a call caught between arrival and its handler when Shutdown() begins),
+// the daemon exits 0, and after a restart every acknowledged write is there
+// and every refused one is absent or complete.
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -83,7 +85,8 @@ absl::Status Set(SecretsClient* client, const std::string& name,
   return client->SetSecret(req).status();
 }
 
-absl::StatusOr<std::string> Get(SecretsClient* client, const std::string& name) {
+absl::StatusOr<std::string> Get(SecretsClient* client,
+                                const std::string& name) {
   v1::GetSecretRequest req;
   *req.mutable_target() = ScopeTarget(kScope);
   req.set_name(name);
@@ -104,7 +107,8 @@ void Expect(const absl::Status& status, const char* what, Counts* counts,
   if (status.ok()) return;
   ++counts->errors;
   absl::MutexLock lock(mu);
-  if (first_error->empty()) *first_error = absl::StrCat(what, ": ", status.ToString());
+  if (first_error->empty())
+    *first_error = absl::StrCat(what, ": ", status.ToString());
 }
 
 TEST(LoadTest, MixedLoadHasNoErrorsAndFlatMemory) {
@@ -136,17 +140,20 @@ TEST(LoadTest, MixedLoadHasNoErrorsAndFlatMemory) {
         if (pick < 55) {
           absl::StatusOr<std::string> v = Get(client.get(), name);
           Expect(v.status(), "GetSecret", &counts, &mu, &first_error);
-          if (v.ok() && !absl::StartsWith(*v, name + ":")) ++counts.wrong_values;
+          if (v.ok() && !absl::StartsWith(*v, name + ":"))
+            ++counts.wrong_values;
         } else if (pick < 70) {
           ++seq;
-          Expect(Set(client.get(), name, absl::StrCat(name, ":", c, "-", seq,
-                                                      std::string(seq % 512, 'v'))),
+          Expect(Set(client.get(), name,
+                     absl::StrCat(name, ":", c, "-", seq,
+                                  std::string(seq % 512, 'v'))),
                  "SetSecret", &counts, &mu, &first_error);
         } else if (pick < 85) {
           v1::ResolveEnvRequest req;
           req.mutable_context()->set_deployment(kScope);
           (*req.mutable_env())["A"] = "$S:" + name;
-          (*req.mutable_env())["B"] = "$S:" + SecretName(absl::Uniform(gen, 0, kSecrets));
+          (*req.mutable_env())["B"] =
+              "$S:" + SecretName(absl::Uniform(gen, 0, kSecrets));
           (*req.mutable_env())["PLAIN"] = "x";
           auto resp = client->ResolveEnv(req);
           Expect(resp.status(), "ResolveEnv", &counts, &mu, &first_error);
@@ -189,8 +196,15 @@ TEST(LoadTest, MixedLoadHasNoErrorsAndFlatMemory) {
   size_t q = rss.size() / 4;
   int64_t second_quarter = peak(q, 2 * q);
   int64_t last_quarter = peak(3 * q, rss.size());
-  int64_t bound = second_quarter + std::max<int64_t>(32 * 1024, second_quarter / 2);
+  int64_t bound =
+      second_quarter + std::max<int64_t>(32 * 1024, second_quarter / 2);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Sanitizer builds keep freed memory in quarantine (ASan: up to 256 MiB)
+  // or shadow state: their RSS grows by design, so only print it.
+  (void)bound;
+#else
   EXPECT_LE(last_quarter, bound) << "daemon memory kept growing";
+#endif
   EXPECT_EQ(counts.errors.load(), 0u) << first_error;
   EXPECT_EQ(counts.wrong_values.load(), 0u);
   std::cout << "load_test: " << kClients << " clients, " << elapsed << " s, "
@@ -321,6 +335,7 @@ TEST(LoadTest, SigtermDuringLoadLosesNothing) {
   absl::Mutex mu;
   std::map<std::string, std::string> acked;  // name -> value (one write each)
   std::map<std::string, std::string> unavailable;
+  std::map<std::string, std::string> cancelled;
   std::vector<std::string> other_errors;
   std::atomic<int> started{0};
   std::vector<std::thread> writers;
@@ -332,13 +347,20 @@ TEST(LoadTest, SigtermDuringLoadLosesNothing) {
       ++started;
       for (int seq = 0;; ++seq) {
         std::string name = absl::StrCat("t", c, "-", seq);
-        std::string value = absl::StrCat("v", c, "-", seq, "-", absl::ToUnixNanos(absl::Now()));
+        std::string value =
+            absl::StrCat("v", c, "-", seq, "-", absl::ToUnixNanos(absl::Now()));
         absl::Status s = Set(client.get(), name, value);
         absl::MutexLock lock(&mu);
         if (s.ok()) {
           acked[name] = value;
         } else if (s.code() == absl::StatusCode::kUnavailable) {
           unavailable[name] = value;
+          return;
+        } else if (s.code() == absl::StatusCode::kCancelled) {
+          // gRPC 1.51 cancels calls that arrived but had not reached a
+          // handler thread when Server::Shutdown() began (see
+          // docs/reliability.md); such a write must be all or nothing.
+          cancelled[name] = value;
           return;
         } else {
           other_errors.push_back(s.ToString());
@@ -355,8 +377,8 @@ TEST(LoadTest, SigtermDuringLoadLosesNothing) {
   ASSERT_TRUE(exited.ok());
   EXPECT_EQ(ExitCode(*exited), 0) << (*daemon)->Log();
   EXPECT_TRUE(other_errors.empty())
-      << other_errors.size() << " calls failed otherwise, first: "
-      << other_errors.front();
+      << other_errors.size()
+      << " calls failed otherwise, first: " << other_errors.front();
   EXPECT_EQ(IntegrityCheck(options.data_dir + "/secrets.db"), "ok");
 
   auto again = DaemonChild::Start(options);
@@ -365,11 +387,14 @@ TEST(LoadTest, SigtermDuringLoadLosesNothing) {
   std::unique_ptr<SecretsClient> client = ConnectClient(options.socket);
   for (const auto& [name, value] : acked) {
     absl::StatusOr<std::string> got = Get(client.get(), name);
-    ASSERT_TRUE(got.ok()) << "acknowledged " << name << " lost: " << got.status();
+    ASSERT_TRUE(got.ok()) << "acknowledged " << name
+                          << " lost: " << got.status();
     ASSERT_EQ(*got, value) << name;
   }
   int applied_anyway = 0;
-  for (const auto& [name, value] : unavailable) {
+  std::map<std::string, std::string> not_acknowledged = unavailable;
+  not_acknowledged.insert(cancelled.begin(), cancelled.end());
+  for (const auto& [name, value] : not_acknowledged) {
     absl::StatusOr<std::string> got = Get(client.get(), name);
     if (got.ok()) {
       EXPECT_EQ(*got, value) << name;
@@ -380,8 +405,9 @@ TEST(LoadTest, SigtermDuringLoadLosesNothing) {
   }
   std::cout << "load_test: SIGTERM under load: " << acked.size()
             << " acknowledged writes all present after restart, "
-            << unavailable.size() << " calls refused UNAVAILABLE ("
-            << applied_anyway << " of them applied), " << other_errors.size()
+            << unavailable.size() << " calls refused UNAVAILABLE, "
+            << cancelled.size() << " CANCELLED by gRPC's shutdown ("
+            << applied_anyway << " of these applied), " << other_errors.size()
             << " other errors, exit code " << ExitCode(*exited) << "\n";
   EXPECT_GT(acked.size(), 0u);
 }

@@ -40,8 +40,7 @@ absl::Status Errno(const std::string& what) {
 
 uint64_t FileSize(const std::string& path) {
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size)
-                                        : 0;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
 }  // namespace
@@ -66,11 +65,10 @@ std::string Runfile(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
     Options options) {
-  std::vector<std::string> args = {options.binary.empty()
-                                       ? Runfile("daemon/zlayer-secretsd")
-                                       : options.binary,
-                                   "--data-dir", options.data_dir, "--socket",
-                                   options.socket};
+  std::vector<std::string> args = {
+      options.binary.empty() ? Runfile("daemon/zlayer-secretsd")
+                             : options.binary,
+      "--data-dir", options.data_dir, "--socket", options.socket};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -142,9 +140,8 @@ absl::Status DaemonChild::WaitReady(absl::Duration timeout) {
   while (true) {
     if (absl::StrContains(Log(), "event=ready")) return absl::OkStatus();
     if (!Running()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("daemon exited (status ", status_,
-                       ") before it was ready: ", Log()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "daemon exited (status ", status_, ") before it was ready: ", Log()));
     }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(
@@ -317,8 +314,7 @@ absl::StatusOr<std::vector<std::vector<std::string>>> Query(
   absl::Status opened = OpenDb(db_path, /*writable=*/false, &db);
   if (!opened.ok()) return opened;
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &stmt, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     return absl::InternalError(sqlite3_errmsg(db.db));
   }
   std::vector<std::vector<std::string>> rows;
@@ -345,7 +341,8 @@ std::string IntegrityCheck(const std::string& db_path) {
   if (!rows.ok()) return std::string(rows.status().message());
   std::string out;
   for (const auto& row : *rows) {
-    for (const auto& col : row) absl::StrAppend(&out, out.empty() ? "" : "; ", col);
+    for (const auto& col : row)
+      absl::StrAppend(&out, out.empty() ? "" : "; ", col);
   }
   return out;
 }
@@ -356,8 +353,7 @@ absl::StatusOr<int> Exec(const std::string& db_path, const std::string& sql,
   absl::Status opened = OpenDb(db_path, /*writable=*/true, &db);
   if (!opened.ok()) return opened;
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &stmt, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     return absl::InternalError(sqlite3_errmsg(db.db));
   }
   for (size_t i = 0; i < blobs.size(); ++i) {

@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <iostream>
-#include <random>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -99,10 +99,10 @@ void FlipByte(const std::string& path, size_t offset) {
 
 std::string Ciphertext(const std::string& db, const std::string& name,
                        int version) {
-  auto rows = Query(db, absl::StrCat(
-                            "SELECT ciphertext FROM secret_versions WHERE "
-                            "scope = 'tamper' AND name = '",
-                            name, "' AND version = ", version));
+  auto rows =
+      Query(db, absl::StrCat("SELECT ciphertext FROM secret_versions WHERE "
+                             "scope = 'tamper' AND name = '",
+                             name, "' AND version = ", version));
   if (!rows.ok() || rows->size() != 1) return "";
   return (*rows)[0][0];
 }
@@ -264,10 +264,10 @@ TEST(TamperTest, RandomByteFlipsNeverYieldAWrongValueOrACrash) {
     ASSERT_EQ(::mkdir(options.data_dir.c_str(), 0700), 0);
     std::string bytes = *original;
     // A quarter of the trials hit the 100-byte header, the rest anywhere.
-    size_t offset = trial % 4 == 0
-                        ? std::uniform_int_distribution<size_t>(0, 99)(gen)
-                        : std::uniform_int_distribution<size_t>(
-                              0, bytes.size() - 1)(gen);
+    size_t offset =
+        trial % 4 == 0
+            ? std::uniform_int_distribution<size_t>(0, 99)(gen)
+            : std::uniform_int_distribution<size_t>(0, bytes.size() - 1)(gen);
     bytes[offset] = static_cast<char>(bytes[offset] ^ (1 << (trial % 8)));
     ASSERT_TRUE(WriteFileBytes(DbPath(options), bytes).ok());
     ASSERT_TRUE(
@@ -296,13 +296,13 @@ TEST(TamperTest, RandomByteFlipsNeverYieldAWrongValueOrACrash) {
           if (got.status().code() == absl::StatusCode::kDataLoss) {
             EXPECT_EQ(got.status().message(), kGenericDataLoss);
           }
-          ++outcomes[absl::StrCat("read failed: ",
-                                  absl::StatusCodeToString(got.status().code()))];
+          ++outcomes[absl::StrCat(
+              "read failed: ", absl::StatusCodeToString(got.status().code()))];
         }
       }
     }
-    ASSERT_TRUE(d.process()->Running()) << "offset " << offset << " crashed "
-                                        << d.process()->Log();
+    ASSERT_TRUE(d.process()->Running())
+        << "offset " << offset << " crashed " << d.process()->Log();
   }
   std::cout << "tamper_test: " << kTrials << " random byte flips:";
   for (const auto& [what, n] : outcomes) std::cout << " " << what << "=" << n;
@@ -378,7 +378,8 @@ TEST(TamperTest, ReplacedKeyFileRefusesToStartAndChangesNothing) {
   };
   std::string other_key(32, '\0');
   absl::BitGen gen;
-  for (char& c : other_key) c = static_cast<char>(absl::Uniform<int>(gen, 0, 256));
+  for (char& c : other_key)
+    c = static_cast<char>(absl::Uniform<int>(gen, 0, 256));
   std::vector<Case> cases = {
       {"another 32-byte key", other_key, 0600, "does not match"},
       {"a short key", other_key.substr(0, 31), 0600, "32"},
