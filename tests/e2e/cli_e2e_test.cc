@@ -523,6 +523,38 @@ TEST_P(CliE2eTest, RegistryAndGitCredentials) {
   ExpectOneLineError(Cli({"credential", "git", "rm", "no-such-id"}));
 }
 
+TEST_P(CliE2eTest, KeyRotateKeepsEveryValueReadable) {
+  ASSERT_EQ(Cli({"create", "k", "--from-stdin", "--deployment", "mk"}, "v-1")
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      Cli({"set", "k", "--from-stdin", "--deployment", "mk"}, "v-2").exit_code,
+      0);
+  CliResult generated = Cli({"key", "rotate"});
+  EXPECT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_THAT(generated.out, StartsWith("Master key rotated: new key id "));
+  EXPECT_EQ(Cli({"get", "k", "--reveal", "--deployment", "mk"}).out, "v-2\n");
+  EXPECT_EQ(
+      Cli({"get", "k", "--reveal", "--version", "1", "--deployment", "mk"}).out,
+      "v-1\n");
+
+  // A key that is not 32 bytes / 64 hex characters: refused, nothing changed.
+  std::string bad = TempPath("bad-master.key");
+  WriteFile(bad, "not-a-key\n");
+  CliResult refused = Cli({"key", "rotate", "--from-file", bad});
+  ExpectOneLineError(refused);
+  EXPECT_THAT(refused.err, HasSubstr("wrong length"));
+  EXPECT_EQ(Cli({"get", "k", "--reveal", "--deployment", "mk"}).out, "v-2\n");
+
+  // The operator's own key, as hex on stdin.
+  CliResult given = Cli({"key", "rotate", "--from-stdin", "--output", "json"},
+                        std::string(64, 'a') + "\n");
+  EXPECT_EQ(given.exit_code, 0) << given.err;
+  EXPECT_THAT(given.out, HasSubstr("\"versions_reencrypted\": "));
+  EXPECT_EQ(Cli({"get", "k", "--reveal", "--deployment", "mk"}).out, "v-2\n");
+  EXPECT_EQ(Cli({"key", "rotate", "extra"}).exit_code, 2);
+}
+
 TEST_P(CliE2eTest, UnreachableDaemonFailsWithOneLine) {
   std::vector<std::string> where =
       GetParam() == Transport::kUnix
