@@ -27,9 +27,8 @@ namespace zlayer::secrets {
 namespace {
 
 using CliResult = testing::ProcessResult;
-using testing::E2eDaemon;
 using testing::Runfile;
-using testing::RunProcess;
+using testing::RunWithEnvironment;
 using testing::Transport;
 
 using ::testing::HasSubstr;
@@ -61,28 +60,8 @@ void ExpectOneLineError(const CliResult& r) {
   EXPECT_TRUE(absl::EndsWith(r.err, "\n")) << r.err;
 }
 
-// One daemon per transport, started by the first test that needs it and
-// stopped (SIGTERM, exit 0 checked) after the suite.
-class CliE2eTest : public ::testing::TestWithParam<Transport> {
+class CliE2eTest : public testing::TransportTest {
  protected:
-  static void TearDownTestSuite() {
-    delete daemons_;
-    daemons_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (daemons_ == nullptr) daemons_ = new DaemonMap();
-    std::unique_ptr<E2eDaemon>& d = (*daemons_)[GetParam()];
-    if (d == nullptr) {
-      absl::StatusOr<std::unique_ptr<E2eDaemon>> started =
-          E2eDaemon::Start(GetParam());
-      ASSERT_TRUE(started.ok()) << started.status();
-      d = *std::move(started);
-    }
-    daemon_ = d.get();
-    ASSERT_TRUE(daemon_->Running());
-  }
-
   // Runs zlayer-secret with the options that reach the daemon, then `args`.
   CliResult Cli(std::vector<std::string> args, const std::string& input = "",
                 const std::map<std::string, std::string>& env = {}) {
@@ -90,17 +69,11 @@ class CliE2eTest : public ::testing::TestWithParam<Transport> {
     argv.insert(argv.end(), daemon_->cli_args().begin(),
                 daemon_->cli_args().end());
     argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv, input, env);
+    return RunWithEnvironment(argv, input, env);
   }
 
   std::string TempPath(const std::string& name) { return daemon_->Path(name); }
-
-  using DaemonMap = std::map<Transport, std::unique_ptr<E2eDaemon>>;
-  static DaemonMap* daemons_;
-  E2eDaemon* daemon_ = nullptr;
 };
-
-CliE2eTest::DaemonMap* CliE2eTest::daemons_ = nullptr;
 
 TEST_P(CliE2eTest, WhoAmIReportsTransportAndCaller) {
   const bool tls = GetParam() == Transport::kTls;
@@ -563,7 +536,7 @@ TEST_P(CliE2eTest, UnreachableDaemonFailsWithOneLine) {
   std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
   argv.insert(argv.end(), where.begin(), where.end());
   argv.insert(argv.end(), {"--timeout", "2s", "ls"});
-  ExpectOneLineError(RunProcess(argv));
+  ExpectOneLineError(RunWithEnvironment(argv));
 }
 
 // The TLS daemon refuses a caller without an API key, and a wrong one.
@@ -575,20 +548,16 @@ TEST_P(CliE2eTest, TlsWithoutAValidApiKeyIsRefused) {
   argv.insert(argv.end(), base.begin(), base.end() - 2);
   std::vector<std::string> anonymous = argv;
   anonymous.push_back("ls");
-  CliResult r = RunProcess(anonymous);
+  CliResult r = RunWithEnvironment(anonymous);
   ExpectOneLineError(r);
   EXPECT_THAT(r.err, HasSubstr("API key"));
   std::string wrong = TempPath("wrong.key");
   WriteFile(wrong, "zs_admin.not-the-key\n");
   argv.insert(argv.end(), {"--api-key-file", wrong, "ls"});
-  ExpectOneLineError(RunProcess(argv));
+  ExpectOneLineError(RunWithEnvironment(argv));
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, CliE2eTest,
-                         ::testing::Values(Transport::kUnix, Transport::kTls),
-                         [](const ::testing::TestParamInfo<Transport>& info) {
-                           return testing::TransportName(info.param);
-                         });
+ZS_INSTANTIATE_FOR_TRANSPORTS(CliE2eTest);
 
 }  // namespace
 }  // namespace zlayer::secrets

@@ -69,100 +69,12 @@ std::string TransportName(Transport transport) {
   return transport == Transport::kUnix ? "unix" : "tls";
 }
 
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr) return path;
-  return absl::StrCat(srcdir, "/", workspace ? workspace : "zlayer_secrets",
-                      "/", path);
-}
-
-// poll(), so a full pipe never blocks the child (or the test).
-ProcessResult RunProcess(const std::vector<std::string>& argv,
-                         const std::string& input,
-                         const std::map<std::string, std::string>& extra_env) {
-  ProcessResult result;
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
-    return result;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::vector<char*> c_argv;
-  for (const std::string& a : argv) {
-    c_argv.push_back(const_cast<char*>(a.c_str()));
-  }
-  c_argv.push_back(nullptr);
-  std::vector<std::string> env = EnvironWith(extra_env);
-  std::vector<char*> c_env;
-  for (std::string& e : env) c_env.push_back(e.data());
-  c_env.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawn(&pid, c_argv[0], &actions, nullptr, c_argv.data(),
-                       c_env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  if (rc != 0) {
-    ADD_FAILURE() << "posix_spawn " << argv[0] << ": " << std::strerror(rc);
-    ::close(in_pipe[1]);
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    return result;
-  }
-  size_t written = 0;
-  int in_fd = in_pipe[1];
-  if (input.empty()) {
-    ::close(in_fd);
-    in_fd = -1;
-  }
-  int out_fd = out_pipe[0], err_fd = err_pipe[0];
-  char buf[65536];
-  while (out_fd >= 0 || err_fd >= 0) {
-    pollfd fds[3];
-    int n = 0;
-    if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
-    if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
-    if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
-    if (::poll(fds, n, 60000) <= 0) {
-      ADD_FAILURE() << "child " << argv[0] << " hung";
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
-      if (fds[i].fd == in_fd) {
-        ssize_t w =
-            ::write(in_fd, input.data() + written, input.size() - written);
-        if (w > 0) written += static_cast<size_t>(w);
-        if (w < 0 || written == input.size()) {
-          ::close(in_fd);
-          in_fd = -1;
-        }
-        continue;
-      }
-      ssize_t r = ::read(fds[i].fd, buf, sizeof(buf));
-      std::string& sink = fds[i].fd == out_fd ? result.out : result.err;
-      if (r > 0) {
-        sink.append(buf, static_cast<size_t>(r));
-      } else {
-        ::close(fds[i].fd);
-        (fds[i].fd == out_fd ? out_fd : err_fd) = -1;
-      }
-    }
-  }
-  if (in_fd >= 0) ::close(in_fd);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit_code =
-      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+ProcessResult RunWithEnvironment(
+    const std::vector<std::string>& argv, const std::string& input,
+    const std::map<std::string, std::string>& extra_env) {
+  ProcessResult r = RunProcess(argv, input, EnvironWith(extra_env));
+  if (r.exit_code < 0) ADD_FAILURE() << argv[0] << ": " << r.err;
+  return r;
 }
 
 absl::StatusOr<std::unique_ptr<E2eDaemon>> E2eDaemon::Start(
@@ -316,6 +228,33 @@ bool E2eDaemon::Running() {
     return false;
   }
   return true;
+}
+
+namespace {
+// One daemon per transport for the running suite.
+std::map<Transport, std::unique_ptr<E2eDaemon>>& SharedDaemons() {
+  static auto* daemons = new std::map<Transport, std::unique_ptr<E2eDaemon>>();
+  return *daemons;
+}
+}  // namespace
+
+void TransportTest::TearDownTestSuite() { SharedDaemons().clear(); }
+
+void TransportTest::SetUp() {
+  std::unique_ptr<E2eDaemon>& d = SharedDaemons()[GetParam()];
+  if (d == nullptr) {
+    absl::StatusOr<std::unique_ptr<E2eDaemon>> started =
+        E2eDaemon::Start(GetParam());
+    ASSERT_TRUE(started.ok()) << started.status();
+    d = *std::move(started);
+  }
+  daemon_ = d.get();
+  ASSERT_TRUE(daemon_->Running());
+}
+
+std::string TransportParamName(
+    const ::testing::TestParamInfo<Transport>& info) {
+  return TransportName(info.param);
 }
 
 }  // namespace zlayer::secrets::testing

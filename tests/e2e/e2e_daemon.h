@@ -15,6 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "client/secrets_client.h"
+#include "gtest/gtest.h"
+#include "tests/daemon/test_support.h"
 
 namespace zlayer::secrets::testing {
 
@@ -23,18 +25,9 @@ enum class Transport { kUnix, kTls };
 // "unix" / "tls": test-name suffixes and WhoAmI's transport field.
 std::string TransportName(Transport transport);
 
-// Path of a data dependency in the test's runfiles.
-std::string Runfile(const std::string& path);
-
-struct ProcessResult {
-  int exit_code = -1;  // 128 + signal when killed
-  std::string out;
-  std::string err;
-};
-
 // Runs `argv` (no shell) with `input` on stdin and `extra_env` on top of the
-// test's environment; collects stdout and stderr.
-ProcessResult RunProcess(
+// test's environment; collects stdout and stderr (testing::RunProcess).
+ProcessResult RunWithEnvironment(
     const std::vector<std::string>& argv, const std::string& input = "",
     const std::map<std::string, std::string>& extra_env = {});
 
@@ -70,6 +63,31 @@ class E2eDaemon {
   std::string tls_ca_;
   std::vector<std::string> cli_args_;
 };
+
+// A test run once per transport against that transport's daemon, which
+// the first test starts and the suite's end stops (SIGTERM, exit 0 checked).
+// Tests of one suite share the daemon: each uses its own scope or names.
+//
+//   class MyTest : public TransportTest {};
+//   TEST_P(MyTest, X) { ... daemon_->cli_args() ... }
+//   ZS_INSTANTIATE_FOR_TRANSPORTS(MyTest);
+class TransportTest : public ::testing::TestWithParam<Transport> {
+ protected:
+  static void TearDownTestSuite();
+  void SetUp() override;
+
+  E2eDaemon* daemon_ = nullptr;
+};
+
+// Test-name suffix: "unix" / "tls".
+std::string TransportParamName(const ::testing::TestParamInfo<Transport>& info);
+
+#define ZS_INSTANTIATE_FOR_TRANSPORTS(suite)                          \
+  INSTANTIATE_TEST_SUITE_P(                                           \
+      Transports, suite,                                              \
+      ::testing::Values(::zlayer::secrets::testing::Transport::kUnix, \
+                        ::zlayer::secrets::testing::Transport::kTls), \
+      ::zlayer::secrets::testing::TransportParamName)
 
 }  // namespace zlayer::secrets::testing
 

@@ -17,7 +17,6 @@
 namespace zlayer::secrets {
 namespace {
 
-using testing::E2eDaemon;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -36,24 +35,11 @@ absl::StatusCode CodeOf(const absl::StatusOr<T>& r) {
   return r.status().code();
 }
 
-class RpcE2eTest : public ::testing::TestWithParam<Transport> {
+class RpcE2eTest : public testing::TransportTest {
  protected:
-  static void TearDownTestSuite() {
-    delete daemons_;
-    daemons_ = nullptr;
-  }
-
   void SetUp() override {
-    if (daemons_ == nullptr) daemons_ = new DaemonMap();
-    std::unique_ptr<E2eDaemon>& d = (*daemons_)[GetParam()];
-    if (d == nullptr) {
-      absl::StatusOr<std::unique_ptr<E2eDaemon>> started =
-          E2eDaemon::Start(GetParam());
-      ASSERT_TRUE(started.ok()) << started.status();
-      d = *std::move(started);
-    }
-    daemon_ = d.get();
-    ASSERT_TRUE(daemon_->Running());
+    TransportTest::SetUp();
+    if (HasFatalFailure()) return;
     absl::StatusOr<std::unique_ptr<SecretsClient>> client =
         SecretsClient::Connect(daemon_->client_options());
     ASSERT_TRUE(client.ok()) << client.status();
@@ -96,13 +82,8 @@ class RpcE2eTest : public ::testing::TestWithParam<Transport> {
     return names;
   }
 
-  using DaemonMap = std::map<Transport, std::unique_ptr<E2eDaemon>>;
-  static DaemonMap* daemons_;
-  E2eDaemon* daemon_ = nullptr;
   std::unique_ptr<SecretsClient> client_;
 };
-
-RpcE2eTest::DaemonMap* RpcE2eTest::daemons_ = nullptr;
 
 TEST_P(RpcE2eTest, SetGetExistsAndBatch) {
   absl::StatusOr<v1::SetSecretResponse> set = Set("rpc-get", "db", "pw-1");
@@ -622,11 +603,7 @@ TEST_P(RpcE2eTest, RotateMasterKeyKeepsEveryValue) {
   EXPECT_EQ(after->metadata().key_id(), rotated->new_key_id());
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, RpcE2eTest,
-                         ::testing::Values(Transport::kUnix, Transport::kTls),
-                         [](const ::testing::TestParamInfo<Transport>& info) {
-                           return testing::TransportName(info.param);
-                         });
+ZS_INSTANTIATE_FOR_TRANSPORTS(RpcE2eTest);
 
 }  // namespace
 }  // namespace zlayer::secrets
