@@ -288,6 +288,8 @@ ZS_CLIENT_METHOD(Admin, admin_, ListApiKeys, ListApiKeysRequest,
                  ListApiKeysResponse, kRead)
 ZS_CLIENT_METHOD(Admin, admin_, CreateApiKey, CreateApiKeyRequest,
                  CreateApiKeyResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, RotateApiKey, RotateApiKeyRequest,
+                 CreateApiKeyResponse, kWrite)
 ZS_CLIENT_METHOD(Admin, admin_, SetApiKeyRoles, SetApiKeyRolesRequest, ApiKey,
                  kWrite)
 ZS_CLIENT_METHOD(Admin, admin_, DeleteApiKey, DeleteApiKeyRequest,

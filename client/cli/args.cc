@@ -154,7 +154,8 @@ absl::Status CheckPositionals(const Command& cmd) {
   }
   if (v == "apikey") {
     if (p.empty()) {
-      return Usage("'apikey' needs a sub-command: create, ls, roles or rm");
+      return Usage(
+          "'apikey' needs a sub-command: create, rotate, ls, roles or rm");
     }
     const std::string& sub = p[0];
     if (sub == "ls" || sub == "list") {
@@ -164,7 +165,7 @@ absl::Status CheckPositionals(const Command& cmd) {
       }
       return absl::OkStatus();
     }
-    if (sub == "create" || sub == "rm" || sub == "remove") {
+    if (sub == "create" || sub == "rotate" || sub == "rm" || sub == "remove") {
       if (p.size() != 2) {
         return Usage(absl::StrCat("'apikey ", sub, "' needs ID"));
       }
@@ -175,7 +176,7 @@ absl::Status CheckPositionals(const Command& cmd) {
       return absl::OkStatus();
     }
     return Usage(absl::StrCat("unknown 'apikey' sub-command '", sub,
-                              "' (expected create, ls, roles or rm)"));
+                              "' (expected create, rotate, ls, roles or rm)"));
   }
   if (v == "credential") {
     if (p.empty() || (p[0] != "registry" && p[0] != "git")) {
@@ -654,6 +655,8 @@ LEVEL is read, execute or write):
   revoke SUBJECT ENV | revoke SUBJECT --scope S [--name N] | revoke --id ID
   permissions ENV | permissions --scope S [--name N] | permissions --subject X
   apikey create ID [--role R]...   prints the key once
+  apikey rotate ID                 a new key for ID (same roles), printed once;
+                                   the old one stops working at once
   apikey ls | apikey roles ID [ROLE...] | apikey rm ID
   credential registry add --registry R --username U [--auth-type basic|token]
                      SECRET-SOURCE

@@ -457,6 +457,15 @@ TEST_P(CliE2eTest, ApiKeysCreateListRolesRemove) {
   EXPECT_THAT(roles.out, HasSubstr("reader"));
   EXPECT_THAT(roles.out, HasSubstr("writer"));
 
+  CliResult rotated = Cli({"apikey", "rotate", id});
+  EXPECT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_THAT(rotated.out,
+              StartsWith(absl::StrCat("Rotated API key '", id,
+                                      "' (roles: reader, writer)\n\n  zs_")));
+  EXPECT_NE(rotated.out.substr(0, rotated.out.find("This is")),
+            c.out.substr(0, c.out.find("This is")));
+  ExpectOneLineError(Cli({"apikey", "rotate", "no-such-key"}));
+
   CliResult rm = Cli({"apikey", "rm", id});
   EXPECT_EQ(rm.exit_code, 0) << rm.err;
   EXPECT_EQ(rm.out, absl::StrCat("Removed API key '", id, "'\n"));

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "client/secrets_client.h"
+#include "core/secret_bytes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_daemon.h"
@@ -457,6 +458,41 @@ TEST_P(RpcE2eTest, ApiKeysAndGrants) {
   absl::StatusOr<v1::ApiKey> changed = client_->SetApiKeyRoles(roles);
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_THAT(changed->roles(), ElementsAre("writer"));
+  // Rotation: a new secret with the same roles; the old secret stops
+  // working at once, even though the daemon had it in its verified cache.
+  auto client_with_key = [&](const std::string& presentable) {
+    ClientOptions options = daemon_->client_options();
+    options.api_key = SecretBytes::FromString(presentable);
+    return SecretsClient::Connect(std::move(options));
+  };
+  absl::StatusOr<std::unique_ptr<SecretsClient>> old_client =
+      client_with_key(key->presentable_key());
+  ASSERT_TRUE(old_client.ok());
+  if (GetParam() == Transport::kTls) {
+    absl::StatusOr<v1::WhoAmIResponse> who = (*old_client)->WhoAmI({});
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(who->subject(), "apikey:" + id);
+  }
+  v1::RotateApiKeyRequest rotate;
+  rotate.set_id(id);
+  absl::StatusOr<v1::CreateApiKeyResponse> rotated =
+      client_->RotateApiKey(rotate);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_NE(rotated->presentable_key(), key->presentable_key());
+  EXPECT_THAT(rotated->key().roles(), ElementsAre("writer"));
+  if (GetParam() == Transport::kTls) {
+    EXPECT_EQ(CodeOf((*old_client)->WhoAmI({})),
+              absl::StatusCode::kUnauthenticated);
+    absl::StatusOr<std::unique_ptr<SecretsClient>> new_client =
+        client_with_key(rotated->presentable_key());
+    ASSERT_TRUE(new_client.ok());
+    absl::StatusOr<v1::WhoAmIResponse> who = (*new_client)->WhoAmI({});
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(who->subject(), "apikey:" + id);
+  }
+  rotate.set_id("no-such-key");
+  EXPECT_EQ(CodeOf(client_->RotateApiKey(rotate)), absl::StatusCode::kNotFound);
+
   absl::StatusOr<v1::ListApiKeysResponse> keys = client_->ListApiKeys({});
   ASSERT_TRUE(keys.ok());
   std::vector<std::string> ids;
