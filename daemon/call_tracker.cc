@@ -1,33 +1,23 @@
 #include "daemon/call_tracker.h"
 
-#include <cstring>
-
 namespace zlayer::secrets {
 namespace {
-
-using grpc::experimental::InterceptionHookPoints;
 
 // Lives exactly as long as its call.
 class TrackingInterceptor final : public grpc::experimental::Interceptor {
  public:
-  TrackingInterceptor(CallTracker* tracker, bool watch)
-      : tracker_(tracker), watch_(watch) {
-    tracker_->CallStarted(this, watch_);
+  explicit TrackingInterceptor(CallTracker* tracker) : tracker_(tracker) {
+    tracker_->CallStarted();
   }
-  ~TrackingInterceptor() override { tracker_->CallEnded(this, watch_); }
+  ~TrackingInterceptor() override { tracker_->CallEnded(); }
 
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (watch_ && methods->QueryInterceptionHookPoint(
-                      InterceptionHookPoints::POST_SEND_MESSAGE)) {
-      tracker_->MessageSent(this);
-    }
     methods->Proceed();
   }
 
  private:
   CallTracker* tracker_;
-  bool watch_;
 };
 
 class TrackingFactory final
@@ -36,10 +26,7 @@ class TrackingFactory final
   explicit TrackingFactory(CallTracker* tracker) : tracker_(tracker) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    const char* method = info->method();
-    bool watch =
-        method != nullptr && std::strcmp(method, kHealthWatchMethod) == 0;
-    return new TrackingInterceptor(tracker_, watch);
+    return new TrackingInterceptor(tracker_);
   }
 
  private:
@@ -58,35 +45,14 @@ CallTracker::Factories() {
   return factories;
 }
 
-void CallTracker::CallStarted(const void* call, bool watch) {
+void CallTracker::CallStarted() {
   absl::MutexLock lock(&mu_);
-  if (watch) {
-    watchers_[call] = false;
-  } else {
-    ++calls_;
-  }
+  ++calls_;
 }
 
-void CallTracker::CallEnded(const void* call, bool watch) {
+void CallTracker::CallEnded() {
   absl::MutexLock lock(&mu_);
-  if (watch) {
-    watchers_.erase(call);
-  } else {
-    --calls_;
-  }
-}
-
-void CallTracker::MessageSent(const void* call) {
-  absl::MutexLock lock(&mu_);
-  if (!draining_) return;
-  auto it = watchers_.find(call);
-  if (it != watchers_.end()) it->second = true;
-}
-
-void CallTracker::BeginDrain() {
-  absl::MutexLock lock(&mu_);
-  draining_ = true;
-  for (auto& entry : watchers_) entry.second = false;
+  --calls_;
 }
 
 bool CallTracker::WaitForCalls(absl::Time deadline) {
@@ -96,25 +62,9 @@ bool CallTracker::WaitForCalls(absl::Time deadline) {
   return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
-bool CallTracker::WaitForWatchers(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  auto notified = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& entry : watchers_) {
-      if (!entry.second) return false;
-    }
-    return true;
-  };
-  return mu_.AwaitWithDeadline(absl::Condition(&notified), deadline);
-}
-
 int CallTracker::calls_in_flight() const {
   absl::MutexLock lock(&mu_);
   return calls_;
-}
-
-int CallTracker::watchers() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(watchers_.size());
 }
 
 }  // namespace zlayer::secrets
