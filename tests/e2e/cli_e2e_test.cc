@@ -225,8 +225,9 @@ TEST_P(CliE2eTest, RandomValueIsShownOnceAndStored) {
   ASSERT_EQ(lines[3].size(), 22u);
   std::string value = lines[3].substr(2);
   EXPECT_EQ(lines[5], "This is the only time it will be shown. Store it now.");
-  EXPECT_EQ(Cli({"get", "tok", "--reveal", "--deployment", "rnd"}).out,
-            value + "\n");
+  CliResult got = Cli({"get", "tok", "--reveal", "--deployment", "rnd"});
+  EXPECT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_EQ(got.out, value + "\n");
 }
 
 TEST_P(CliE2eTest, UndeleteAndDestroy) {
@@ -553,8 +554,14 @@ TEST_P(CliE2eTest, TlsWithoutAValidApiKeyIsRefused) {
   if (GetParam() != Transport::kTls) GTEST_SKIP() << "TLS only";
   std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
   const std::vector<std::string>& base = daemon_->cli_args();
-  // Everything but --api-key-file (the last two arguments).
-  argv.insert(argv.end(), base.begin(), base.end() - 2);
+  // Everything but --api-key-file.
+  for (size_t i = 0; i < base.size(); ++i) {
+    if (base[i] == "--api-key-file") {
+      ++i;
+      continue;
+    }
+    argv.push_back(base[i]);
+  }
   std::vector<std::string> anonymous = argv;
   anonymous.push_back("ls");
   CliResult r = RunWithEnvironment(anonymous);
