@@ -24,7 +24,8 @@
 // (authenticated / baseline calls per second); the target is >= 0.80.
 //
 //   bazel build -c opt //bench:auth_overhead_bench
-//   bazel-bin/bench/auth_overhead_bench [--seconds 2] [--runs 3] [--clients 1,4]
+//   bazel-bin/bench/auth_overhead_bench [--seconds 2] [--runs 3] [--clients
+//   1,4]
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -167,7 +168,8 @@ std::vector<Call> GetSecretCallers(
       req.mutable_target()->set_scope("bench");
       req.set_name("db");
       v1::GetSecretResponse resp;
-      return stub->GetSecret(&ctx, req, &resp).ok() && resp.value().size() == 64;
+      return stub->GetSecret(&ctx, req, &resp).ok() &&
+             resp.value().size() == 64;
     });
   }
   return calls;
@@ -183,9 +185,8 @@ int Main(int argc, char** argv) {
   store_options.path = dir + "/secrets.db";
   store_options.synchronous = SqliteStoreOptions::Synchronous::kNormal;
   auto ring = Must(Keyring::Create(1, SecretBytes::Random(32)), "keyring");
-  auto store = Must(SqliteSecretStore::Open(store_options, std::move(ring),
-                                            &clock),
-                    "store");
+  auto store = Must(
+      SqliteSecretStore::Open(store_options, std::move(ring), &clock), "store");
   Must(store->SetSecret("bench", "db",
                         SecretBytes::FromString(std::string(64, 'v')), {}),
        "seed");
@@ -257,9 +258,8 @@ int Main(int argc, char** argv) {
   };
 
   // Alternating runs, median of each mode.
-  auto pair = [&](const std::string& transport,
-                  const std::vector<Call>& calls, int clients,
-                  const std::string& auth_name) {
+  auto pair = [&](const std::string& transport, const std::vector<Call>& calls,
+                  int clients, const std::string& auth_name) {
     std::vector<Figure> base, auth;
     for (int r = 0; r < options.runs; ++r) {
       identifier.mode = Mode::kBaseline;
@@ -270,15 +270,15 @@ int Main(int argc, char** argv) {
     Figure b = Median(base), a = Median(auth);
     PrintFigure(absl::StrCat("get_secret_", transport, "_baseline"), clients,
                 b);
-    PrintFigure(absl::StrCat("get_secret_", transport, "_", auth_name),
-                clients, a);
+    PrintFigure(absl::StrCat("get_secret_", transport, "_", auth_name), clients,
+                a);
     double ratio = b.calls_per_s > 0 ? a.calls_per_s / b.calls_per_s : 0;
     std::cout << absl::StrFormat("  ratio %s/%s clients=%d: %.3f (%s)\n",
                                  auth_name, "baseline", clients, ratio,
                                  ratio >= 0.8 ? "within 20%" : "MISSED");
     AddBenchLine(absl::StrFormat(
-        "name=auth_ratio transport=%s auth=%s clients=%d ratio=%.3f",
-        transport, auth_name, clients, ratio));
+        "name=auth_ratio transport=%s auth=%s clients=%d ratio=%.3f", transport,
+        auth_name, clients, ratio));
     return a;
   };
 
@@ -295,9 +295,9 @@ int Main(int argc, char** argv) {
   for (bool sync : {true, false}) {
     FileAuditSinkOptions sink_options;
     sink_options.sync_every_record = sync;
-    auto sink = Must(FileAuditSink::Open(dir + (sync ? "/a1.log" : "/a2.log"),
-                                         sink_options),
-                     "audit sink");
+    auto sink = Must(
+        FileAuditSink::Open(dir + (sync ? "/a1.log" : "/a2.log"), sink_options),
+        "audit sink");
     auto audit = Must(AuditLog::Create(sink.get(), &clock, {}), "audit");
     context.audit = audit.get();
     for (int clients : options.clients) {

@@ -73,11 +73,11 @@ class CallLog {
   // UNAVAILABLE for a value-revealing call whose audit record failed.
   grpc::Status Finish(const absl::Status& status) const;
 
-  std::string subject = "-";  // Principal::Subject(); "-" until identified
-  std::string scope;          // set only once validated
-  std::string name;           // set only once validated
-  std::string detail;         // counts and flags, never values
-  std::vector<uint32_t> versions;    // versions read or written
+  std::string subject = "-";       // Principal::Subject(); "-" until identified
+  std::string scope;               // set only once validated
+  std::string name;                // set only once validated
+  std::string detail;              // counts and flags, never values
+  std::vector<uint32_t> versions;  // versions read or written
   std::vector<AuditTarget> targets;  // batch calls: every secret touched
 
   const std::string& request_id() const { return request_id_; }

@@ -29,11 +29,11 @@ namespace zlayer::secrets {
 // Request limits; beyond them calls fail with INVALID_ARGUMENT (or
 // RESOURCE_EXHAUSTED for whole-message size, enforced by gRPC itself).
 struct Limits {
-  size_t max_message_bytes = 8 << 20;   // gRPC receive/send limit
+  size_t max_message_bytes = 8 << 20;  // gRPC receive/send limit
   size_t max_value_bytes = kMaxValueBytes;
-  size_t max_names_per_batch = 1000;    // GetSecrets
-  size_t max_env_entries = 1000;        // ResolveEnv / CheckEnv
-  size_t max_import_bytes = 4 << 20;    // ImportSecrets content
+  size_t max_names_per_batch = 1000;  // GetSecrets
+  size_t max_env_entries = 1000;      // ResolveEnv / CheckEnv
+  size_t max_import_bytes = 4 << 20;  // ImportSecrets content
 };
 
 // Tells who is calling. Implemented by the server's transport layer (Unix
@@ -43,7 +43,8 @@ class CallerIdentifier {
   virtual ~CallerIdentifier() = default;
   // UNAUTHENTICATED when the call carries no identity the configuration
   // accepts.
-  virtual absl::StatusOr<Principal> Identify(const grpc::ServerContext& context) const = 0;
+  virtual absl::StatusOr<Principal> Identify(
+      const grpc::ServerContext& context) const = 0;
 };
 
 // Scopes that name the credential helpers' grant resources (see the Admin
@@ -62,15 +63,16 @@ struct KeyRotationResult {
 };
 
 struct ServiceContext {
-  SecretStore* store = nullptr;                 // not owned
-  EnvironmentRegistry* environments = nullptr;  // not owned
-  const Authorizer* authorizer = nullptr;       // not owned
-  const CallerIdentifier* identifier = nullptr; // not owned
-  Clock* clock = nullptr;                       // not owned
+  SecretStore* store = nullptr;                  // not owned
+  EnvironmentRegistry* environments = nullptr;   // not owned
+  const Authorizer* authorizer = nullptr;        // not owned
+  const CallerIdentifier* identifier = nullptr;  // not owned
+  Clock* clock = nullptr;                        // not owned
   Limits limits;
   // Re-encrypts the store under a new key (empty = generate); unset when the
   // store cannot rotate (e.g. the in-memory store).
-  std::function<absl::StatusOr<KeyRotationResult>(SecretBytes new_key)> rotate_master_key;
+  std::function<absl::StatusOr<KeyRotationResult>(SecretBytes new_key)>
+      rotate_master_key;
 
   // Identity stores (daemon/server.cc wires them; tests may leave them null:
   // the Admin RPCs that need one then answer FAILED_PRECONDITION).

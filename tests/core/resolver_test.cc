@@ -18,13 +18,17 @@ using ::testing::Not;
 
 class ResolverTest : public ::testing::Test {
  protected:
-  ResolverTest() : store_(&clock_), envs_(&clock_), resolver_(&store_, &envs_) {}
+  ResolverTest()
+      : store_(&clock_), envs_(&clock_), resolver_(&store_, &envs_) {}
 
-  void Put(const std::string& scope, const std::string& name, const std::string& value) {
-    ASSERT_TRUE(store_.SetSecret(scope, name, SecretBytes::FromString(value), {}).ok());
+  void Put(const std::string& scope, const std::string& name,
+           const std::string& value) {
+    ASSERT_TRUE(
+        store_.SetSecret(scope, name, SecretBytes::FromString(value), {}).ok());
   }
 
-  std::string EnvScope(const std::string& name, const std::string& project = "") {
+  std::string EnvScope(const std::string& name,
+                       const std::string& project = "") {
     auto env = envs_.Find(name, project);
     EXPECT_TRUE(env.ok()) << env.status();
     return EnvironmentScope(*env);
@@ -80,7 +84,8 @@ TEST_F(ResolverTest, EnvironmentRefUsesContextProjectForNameLookup) {
   Put(EnvScope("prod"), "db", "global");
   Put(EnvScope("prod", "payments"), "db", "payments");
   ResolveContext ctx{"shop", "payments"};
-  auto out = resolver_.Resolve({{"X", "$S::prod/db"}, {"Y", "$secret://prod/db"}}, ctx);
+  auto out = resolver_.Resolve(
+      {{"X", "$S::prod/db"}, {"Y", "$secret://prod/db"}}, ctx);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(Value(*out, "X"), "payments");
   EXPECT_EQ(Value(*out, "Y"), "payments");
@@ -96,7 +101,8 @@ TEST_F(ResolverTest, EnvironmentCanBeNamedById) {
 }
 
 TEST_F(ResolverTest, ExtractsJsonFields) {
-  Put("shop", "db", R"({"user":"app","port":5432,"ssl":true,"opts":{"b":1,"a":[1,"x"]},"n":null})");
+  Put("shop", "db",
+      R"({"user":"app","port":5432,"ssl":true,"opts":{"b":1,"a":[1,"x"]},"n":null})");
   Put("shop/api", "cfg", R"({"a/b":"slash key"})");
   auto out = resolver_.Resolve({{"U", "$S:db/user"},
                                 {"P", "$S:db/port"},
@@ -117,7 +123,8 @@ TEST_F(ResolverTest, ExtractsJsonFields) {
 TEST_F(ResolverTest, ReceiptNamesScopeNameVersionAndField) {
   Put("shop", "db", R"({"password":"p1"})");
   Put("shop", "db", R"({"password":"p2"})");
-  auto out = resolver_.Resolve({{"PW", "$S:db/password"}, {"PLAIN", "x"}}, ctx_);
+  auto out =
+      resolver_.Resolve({{"PW", "$S:db/password"}, {"PLAIN", "x"}}, ctx_);
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->receipt.size(), 1u);
   const ReceiptEntry& r = out->receipt[0];
@@ -134,10 +141,8 @@ TEST_F(ResolverTest, FailsAllOrNothingListingEveryBadEntryWithoutValues) {
   Put("shop", "good", "canary-good-value");
   Put("shop", "notjson", "canary-not-json");
   std::map<std::string, std::string> env = {
-      {"OK", "$S:good"},
-      {"MISSING", "$S:nope"},
-      {"BADREF", "$S:a:b"},
-      {"NOENV", "$S::ghost/x"},
+      {"OK", "$S:good"},           {"MISSING", "$S:nope"},
+      {"BADREF", "$S:a:b"},        {"NOENV", "$S::ghost/x"},
       {"NOFIELD", "$S:notjson/f"},
   };
   std::vector<EntryError> errors;
@@ -162,8 +167,10 @@ TEST_F(ResolverTest, MissingSecretIsNotFoundNamingScopeAndName) {
   auto out = resolver_.Resolve({{"X", "$S:@api/nope"}}, ctx_);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(out.status().message()),
-              HasSubstr("X ($S:@api/nope): secret 'nope' not found in scope 'shop/api'"));
+  EXPECT_THAT(
+      std::string(out.status().message()),
+      HasSubstr(
+          "X ($S:@api/nope): secret 'nope' not found in scope 'shop/api'"));
 }
 
 TEST_F(ResolverTest, DeploymentReferenceWithoutDeploymentFails) {
@@ -189,8 +196,11 @@ TEST_F(ResolverTest, SoftDeletedSecretDoesNotResolve) {
 
 TEST_F(ResolverTest, PlanReportsTargetsWithoutReadingValues) {
   ASSERT_TRUE(envs_.Create("staging", "", "").ok());
-  ResolvePlan plan = resolver_.Plan(
-      {{"A", "$S:@api/db/pw"}, {"B", "$S::staging/k"}, {"C", "x"}, {"D", "$S:/x"}}, ctx_);
+  ResolvePlan plan = resolver_.Plan({{"A", "$S:@api/db/pw"},
+                                     {"B", "$S::staging/k"},
+                                     {"C", "x"},
+                                     {"D", "$S:/x"}},
+                                    ctx_);
   ASSERT_EQ(plan.entries.size(), 4u);
   EXPECT_FALSE(plan.ok());
   EXPECT_EQ(plan.entries[0].target.scope, "shop/api");
@@ -212,7 +222,8 @@ TEST_F(ResolverTest, CanonicalReferenceDropsEmptyServiceField) {
 
 TEST_F(ResolverTest, SameSecretReferencedTwiceIsReadOnce) {
   Put("shop", "db", R"({"u":"a","p":"b"})");
-  auto out = resolver_.Resolve({{"U", "$S:db/u"}, {"P", "$S:db/p"}, {"W", "$S:db"}}, ctx_);
+  auto out = resolver_.Resolve(
+      {{"U", "$S:db/u"}, {"P", "$S:db/p"}, {"W", "$S:db"}}, ctx_);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(Value(*out, "U"), "a");
   EXPECT_EQ(Value(*out, "P"), "b");
@@ -220,11 +231,11 @@ TEST_F(ResolverTest, SameSecretReferencedTwiceIsReadOnce) {
 }
 
 TEST(CombineEntryErrorsTest, DataLossOutranksEverything) {
-  absl::Status s = CombineEntryErrors(
-      {{"A", "$S:a", absl::NotFoundError("x")},
-       {"B", "$S:b", absl::DataLossError("y")},
-       {"C", "$S:c", absl::InvalidArgumentError("z")}},
-      3);
+  absl::Status s =
+      CombineEntryErrors({{"A", "$S:a", absl::NotFoundError("x")},
+                          {"B", "$S:b", absl::DataLossError("y")},
+                          {"C", "$S:c", absl::InvalidArgumentError("z")}},
+                         3);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()), HasSubstr("3 of 3"));
 }

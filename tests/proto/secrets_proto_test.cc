@@ -24,7 +24,8 @@ TEST(SecretsProtoTest, SetSecretRequestRoundTripsThroughWireFormat) {
   EXPECT_EQ(back.target().deployment().service(), "api");
   EXPECT_EQ(back.name(), "db_password");
   EXPECT_EQ(back.value(), std::string("p\0ss", 4));
-  // proto3 `optional`: an explicit 0 (create-only) is distinguishable from unset.
+  // proto3 `optional`: an explicit 0 (create-only) is distinguishable from
+  // unset.
   EXPECT_TRUE(back.has_expected_version());
   EXPECT_EQ(back.expected_version(), 0u);
 }
@@ -51,7 +52,8 @@ TEST(SecretsProtoTest, ValueFieldsCarryTheSensitiveOption) {
     ASSERT_NE(desc, nullptr) << message;
     const auto* f = desc->FindFieldByName(field);
     ASSERT_NE(f, nullptr) << message << "." << field;
-    EXPECT_TRUE(f->options().GetExtension(v1::sensitive)) << message << "." << field;
+    EXPECT_TRUE(f->options().GetExtension(v1::sensitive))
+        << message << "." << field;
   }
   // And a non-value field is not marked.
   const auto* name = SetSecretRequest::descriptor()->FindFieldByName("name");

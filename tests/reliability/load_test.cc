@@ -3,10 +3,10 @@
 //
 // MixedLoadHasNoErrorsAndFlatMemory: 8 clients (own channels) run mixed
 // reads, writes, batch reads, listings and resolves for ZS_SOAK_SECONDS
-// (default 60, as the issue asks of CI); no call may fail, every read must return a value written for
-// that name, and the daemon's VmRSS (sampled every 250 ms) must not keep
-// growing: the peak of the last quarter may exceed the peak of the second
-// quarter by at most max(32 MiB, 50%).
+// (default 60, as the issue asks of CI); no call may fail, every read must
+// return a value written for that name, and the daemon's VmRSS (sampled every
+// 250 ms) must not keep growing: the peak of the last quarter may exceed the
+// peak of the second quarter by at most max(32 MiB, 50%).
 //
 // FileSizeLimitFailsWritesCleanlyAndRecovers: a "disk full" through
 // RLIMIT_FSIZE on the running daemon (prlimit(2); SIGXFSZ is not ignored by
