@@ -182,7 +182,7 @@ TSAN_OPTS="suppressions=$WORKSPACE/tools/tsan.supp:halt_on_error=0:exitcode=66:s
 
 bazel build --config=tsan --jobs="$JOBS" "${TARGETS[@]}" //daemon:zlayer-secretsd
 
-# The daemon and every test binary must resolve Abseil to the TSan build.
+# The daemon and a test binary must resolve Abseil to the TSan build.
 for bin in bazel-bin/daemon/zlayer-secretsd bazel-bin/tests/reliability/load_test; do
   if LD_LIBRARY_PATH=$LIBDIR ldd "$bin" | grep 'libabsl_' | grep -vq "$LIBDIR/"; then
     log "$bin resolves an Abseil library outside $LIBDIR:"
@@ -197,7 +197,7 @@ MAPS_LOG=$(mktemp /tmp/zs-tsan-maps-XXXXXX)
 (
   while :; do
     for pid in $(pgrep -x zlayer-secretsd || true); do
-      { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qx "LD_LIBRARY_PATH=$LIBDIR" || continue
+      { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "LD_LIBRARY_PATH=$LIBDIR" || continue
       lib=$(grep -o '/[^ ]*libabsl_synchronization[^ ]*' "/proc/$pid/maps" 2>/dev/null | head -1 || true)
       [ -z "$lib" ] || echo "$pid $lib" >>"$MAPS_LOG"
     done
@@ -227,20 +227,23 @@ wait "$WATCHER" 2>/dev/null || true
 # reliability_support.cc), so test.log holds them all; the daemons' files are
 # counted apart to show where they came from.
 total=0
+DIRS=()
 for t in "${TARGETS[@]}"; do
   dir=bazel-testlogs/${t#//}
   dir=${dir/://}
+  DIRS+=("$dir")
   in_log=$(grep -c '^WARNING: ThreadSanitizer' "$dir/test.log" 2>/dev/null || true)
   in_daemons=$(unzip -p "$dir/test.outputs/outputs.zip" 'tsan-daemon.*' 2>/dev/null |
     grep -c '^WARNING: ThreadSanitizer' || true)
   total=$((total + ${in_log:-0}))
   echo "tsan_absl: $t: ${in_log:-0} TSan reports (${in_daemons:-0} of them from its daemon children)"
 done
-# How often each suppression matched, over every process that exited.
+# How often each suppression matched, over every process that exited (a
+# daemon's statistics copied into a failed test's log count twice).
 {
-  cat bazel-testlogs/tests/*/*/test.log 2>/dev/null
-  for z in bazel-testlogs/tests/*/*/test.outputs/outputs.zip; do
-    unzip -p "$z" 'tsan-daemon.*' 2>/dev/null || true
+  for dir in "${DIRS[@]}"; do
+    cat "$dir/test.log" 2>/dev/null || true
+    unzip -p "$dir/test.outputs/outputs.zip" 'tsan-daemon.*' 2>/dev/null || true
   done
 } | awk '/^ThreadSanitizer: Matched/ {m = 1; next}
          m && /^[0-9]+ [a-z_]+:/ {n[$2] += $1; next}
