@@ -128,9 +128,13 @@ absl::StatusOr<std::unique_ptr<SecretsClient>> SecretsClient::Connect(
   grpc::ChannelArguments args;
   // Our own retry loop decides what is retried; gRPC's must not add attempts.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  // Reconnect quickly to a daemon that is (re)starting.
+  // Reconnect quickly to a daemon that is (re)starting. The minimum stays
+  // at gRPC's default on purpose: GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is also
+  // the least time a connection attempt (TCP, TLS handshake, HTTP/2
+  // SETTINGS) is given, and at 100 ms a TLS connect on a busy machine failed
+  // with "timed out before receiving SETTINGS frame". The call's own
+  // deadline still bounds every attempt.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
 
   std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -287,6 +291,8 @@ ZS_CLIENT_METHOD(Admin, admin_, RotateMasterKey, RotateMasterKeyRequest,
 ZS_CLIENT_METHOD(Admin, admin_, ListApiKeys, ListApiKeysRequest,
                  ListApiKeysResponse, kRead)
 ZS_CLIENT_METHOD(Admin, admin_, CreateApiKey, CreateApiKeyRequest,
+                 CreateApiKeyResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, RotateApiKey, RotateApiKeyRequest,
                  CreateApiKeyResponse, kWrite)
 ZS_CLIENT_METHOD(Admin, admin_, SetApiKeyRoles, SetApiKeyRolesRequest, ApiKey,
                  kWrite)

@@ -215,12 +215,15 @@ class SecretsClient {
       const v1::RotateMasterKeyRequest& request, const CallOptions& call = {});
 
   // Identity (Admin): reads are retried, writes are not. Responses of
-  // CreateApiKey, GetRegistryCredential and GetGitCredential hold secrets
+  // CreateApiKey, RotateApiKey, GetRegistryCredential and GetGitCredential
+  // hold secrets
   // (presentable_key, password, value): wipe them after use.
   absl::StatusOr<v1::ListApiKeysResponse> ListApiKeys(
       const v1::ListApiKeysRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::CreateApiKeyResponse> CreateApiKey(
       const v1::CreateApiKeyRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::CreateApiKeyResponse> RotateApiKey(
+      const v1::RotateApiKeyRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::ApiKey> SetApiKeyRoles(
       const v1::SetApiKeyRolesRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::DeleteApiKeyResponse> DeleteApiKey(

@@ -6,7 +6,8 @@
 // higher level implying the lower ones. Reading a value needs kRead,
 // resolving references for a container needs kExecute, writing needs kWrite.
 //
-//   RETURN_IF_ERROR(authorizer->Check(principal, {"prod", "db"}, AccessLevel::kRead));
+//   RETURN_IF_ERROR(authorizer->Check(principal, {"prod", "db"},
+//   AccessLevel::kRead));
 #ifndef ZLAYER_SECRETS_CORE_ACCESS_H_
 #define ZLAYER_SECRETS_CORE_ACCESS_H_
 
@@ -62,7 +63,8 @@ class Authorizer {
   virtual ~Authorizer() = default;
   // OK, or PermissionDenied "<subject> lacks <level> on <scope>[/<name>]".
   // Must be cheap: it runs before every store access.
-  virtual absl::Status Check(const Principal& principal, const Resource& resource,
+  virtual absl::Status Check(const Principal& principal,
+                             const Resource& resource,
                              AccessLevel level) const = 0;
   // Administrative actions (environments, keys, grants): admin only.
   virtual absl::Status CheckAdmin(const Principal& principal) const = 0;

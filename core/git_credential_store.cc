@@ -14,17 +14,6 @@
 namespace zlayer::secrets {
 namespace {
 
-absl::Status CheckId(absl::string_view id) {
-  if (!LooksLikeUuid(id)) {
-    return absl::InvalidArgumentError("credential id must be a UUID");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status NotFound(absl::string_view id) {
-  return absl::NotFoundError(absl::StrCat("git credential ", id, " not found"));
-}
-
 absl::string_view TrimSlashes(absl::string_view p) {
   while (absl::ConsumePrefix(&p, "/")) {
   }
@@ -40,14 +29,11 @@ bool SegmentPrefix(absl::string_view prefix, absl::string_view path) {
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
-absl::StatusOr<GitCredential> Decode(absl::string_view id,
+// nullopt unless `json` is a well-formed git credential record for `id`.
+absl::optional<GitCredential> Decode(absl::string_view id,
                                      absl::string_view json) {
-  auto corrupt = [&id]() {
-    return absl::DataLossError(
-        absl::StrCat("corrupt git credential '", id, "'"));
-  };
   absl::StatusOr<FlatRecord> r = FlatRecord::Parse(json);
-  if (!r.ok()) return corrupt();
+  if (!r.ok()) return absl::nullopt;
   absl::StatusOr<std::string> rid = r->String("id");
   absl::StatusOr<std::string> name = r->String("name");
   absl::StatusOr<std::string> kind = r->String("kind");
@@ -56,10 +42,10 @@ absl::StatusOr<GitCredential> Decode(absl::string_view id,
   absl::StatusOr<std::string> user = r->OptionalString("username");
   if (!rid.ok() || *rid != id || !name.ok() || !kind.ok() || !host.ok() ||
       !prefix.ok() || !user.ok()) {
-    return corrupt();
+    return absl::nullopt;
   }
   absl::optional<GitCredentialKind> k = ParseGitCredentialKind(*kind);
-  if (!k.has_value()) return corrupt();
+  if (!k.has_value()) return absl::nullopt;
   GitCredential c;
   c.id = *std::move(rid);
   c.name = *std::move(name);
@@ -84,6 +70,11 @@ absl::optional<GitCredentialKind> ParseGitCredentialKind(
   if (text == "ssh_key" || text == "ssh-key") return GitCredentialKind::kSshKey;
   return absl::nullopt;
 }
+
+GitCredentialStore::GitCredentialStore(SecretStore* store, const Clock* clock)
+    : records_(store, kGitCredentialsMetaScope, kGitCredentialsScope,
+               "git credential"),
+      clock_(clock) {}
 
 absl::StatusOr<GitCredential> GitCredentialStore::Create(
     absl::string_view name, const SecretBytes& value, GitCredentialKind kind,
@@ -110,11 +101,6 @@ absl::StatusOr<GitCredential> GitCredentialStore::Create(
   c.match.username = std::string(absl::StripAsciiWhitespace(match.username));
   c.created_at = clock_->NowUnixSeconds();
 
-  WriteOptions create_only;
-  create_only.expected_version = 0;
-  RETURN_IF_ERROR(
-      store_->SetSecret(kGitCredentialsScope, c.id, value, create_only)
-          .status());
   const std::string json = RecordWriter()
                                .Str("id", c.id)
                                .Str("name", c.name)
@@ -124,66 +110,24 @@ absl::StatusOr<GitCredential> GitCredentialStore::Create(
                                .Str("username", c.match.username)
                                .Int("created_at", c.created_at)
                                .Finish();
-  absl::Status meta =
-      store_
-          ->SetSecret(kGitCredentialsMetaScope, c.id,
-                      SecretBytes::FromString(json), create_only)
-          .status();
-  if (!meta.ok()) {
-    // Best effort: an orphaned value is invisible but should not linger.
-    store_->DestroySecret(kGitCredentialsScope, c.id).IgnoreError();
-    return meta;
-  }
+  RETURN_IF_ERROR(records_.Put(c.id, value, json));
   return c;
 }
 
 absl::StatusOr<GitCredential> GitCredentialStore::Get(absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
-  absl::StatusOr<SecretBytes> raw =
-      store_->GetSecret(kGitCredentialsMetaScope, id);
-  if (absl::IsNotFound(raw.status())) return NotFound(id);
-  if (!raw.ok()) return raw.status();
-  return Decode(id, raw->InsecureView());
+  return records_.GetRecord(id, &Decode);
 }
 
 absl::StatusOr<SecretBytes> GitCredentialStore::GetValue(absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
-  absl::StatusOr<SecretBytes> value =
-      store_->GetSecret(kGitCredentialsScope, id);
-  if (absl::IsNotFound(value.status())) return NotFound(id);
-  return value;
+  return records_.GetValue(id);
 }
 
 absl::StatusOr<std::vector<GitCredential>> GitCredentialStore::List() {
-  ASSIGN_OR_RETURN(std::vector<SecretMetadata> metas,
-                   store_->ListSecrets(kGitCredentialsMetaScope));
-  std::vector<std::string> ids;
-  ids.reserve(metas.size());
-  for (const SecretMetadata& m : metas) ids.push_back(m.name);
-  ASSIGN_OR_RETURN(auto values,
-                   store_->GetSecrets(kGitCredentialsMetaScope, ids));
-  std::vector<GitCredential> out;
-  for (const std::string& id : ids) {
-    auto it = values.find(id);
-    if (it == values.end()) continue;  // deleted since the listing
-    ASSIGN_OR_RETURN(GitCredential c, Decode(id, it->second.InsecureView()));
-    out.push_back(std::move(c));
-  }
-  std::sort(out.begin(), out.end(),
-            [](const GitCredential& a, const GitCredential& b) {
-              return a.id < b.id;
-            });
-  return out;
+  return records_.ListRecords(&Decode);
 }
 
 absl::Status GitCredentialStore::Delete(absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
-  absl::Status meta = store_->DestroySecret(kGitCredentialsMetaScope, id);
-  if (absl::IsNotFound(meta)) return NotFound(id);
-  RETURN_IF_ERROR(meta);
-  absl::Status value = store_->DestroySecret(kGitCredentialsScope, id);
-  if (!value.ok() && !absl::IsNotFound(value)) return value;
-  return absl::OkStatus();
+  return records_.Delete(id);
 }
 
 absl::StatusOr<GitCredential> GitCredentialStore::FindForUrl(

@@ -8,7 +8,8 @@
 //   "system:git_credentials"/<id>       the token or key text
 // "host", "path_prefix" and "username" are ours (upstream has only a display
 // name); they say where the credential applies. The value is written before
-// the metadata and deleted after it, so a listed credential has its value.
+// the metadata and deleted after it, so a listed credential has its value
+// (core/credential_records.h keeps the two in step).
 //
 //   GitCredentialStore creds(store, clock);
 //   GitCredentialMatch where;
@@ -43,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "core/clock.h"
+#include "core/credential_records.h"
 #include "core/secret_bytes.h"
 #include "core/secret_store.h"
 
@@ -75,8 +77,7 @@ struct GitCredential {
 class GitCredentialStore {
  public:
   // `store` and `clock` are borrowed and must outlive this object.
-  GitCredentialStore(SecretStore* store, const Clock* clock)
-      : store_(store), clock_(clock) {}
+  GitCredentialStore(SecretStore* store, const Clock* clock);
 
   // InvalidArgument for a blank name, an empty value, or a host with '/',
   // whitespace or control characters; store errors propagate.
@@ -100,7 +101,7 @@ class GitCredentialStore {
                                            absl::string_view path);
 
  private:
-  SecretStore* const store_;
+  CredentialRecords records_;
   const Clock* const clock_;
 };
 

@@ -273,7 +273,6 @@ void AppendUtf8(uint32_t cp, WipingString* out) {
 
 }  // namespace
 
-
 // ---------------------------------------------------------------------------
 // Parser
 

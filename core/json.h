@@ -207,7 +207,6 @@ std::string JsonQuote(absl::string_view text);
 // True if `text` is well-formed UTF-8 (no overlong forms, no surrogates, at
 // most U+10FFFF).
 
-
 }  // namespace zlayer::secrets
 
 #endif  // ZLAYER_SECRETS_CORE_JSON_H_

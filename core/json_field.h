@@ -5,7 +5,8 @@
 //   number -> its JSON text (integers as digits; floats shortest round-trip,
 //             integral floats with ".0")       true/false -> "true"/"false"
 //   array/object -> compact JSON, object keys sorted byte-wise, strings
-//             escaped the serde_json way (", \\, control chars; not '/' or non-ASCII)
+//             escaped the serde_json way (", \\, control chars; not '/' or
+//             non-ASCII)
 // No nesting: "a.b" is a literal key. Duplicate keys: the last one wins.
 //
 //   ASSIGN_OR_RETURN(SecretBytes pw, ExtractJsonField(value, "password"));

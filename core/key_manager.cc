@@ -333,6 +333,23 @@ absl::Status ValidateDeployment(absl::string_view deployment) {
 
 }  // namespace
 
+absl::StatusOr<SecretBytes> DecodeKeyFileContents(SecretBytes contents,
+                                                  absl::string_view what,
+                                                  absl::StatusCode code) {
+  absl::string_view bytes = contents.InsecureView();
+  if (bytes.size() == kKeyBytes) return contents;
+  if (!bytes.empty() && bytes.back() == '\n') bytes.remove_suffix(1);
+  if (!bytes.empty() && bytes.back() == '\r') bytes.remove_suffix(1);
+  if (bytes.size() != 2 * kKeyBytes) {
+    return absl::Status(
+        code,
+        absl::StrCat(what, " has the wrong length (", contents.size(),
+                     " bytes); it must hold ", kKeyBytes, " raw bytes or ",
+                     2 * kKeyBytes, " hex characters and an optional newline"));
+  }
+  return DecodeHexKey(bytes, what, code);
+}
+
 absl::string_view KeySourceName(KeySource source) {
   switch (source) {
     case KeySource::kEnvKey:
@@ -472,21 +489,10 @@ absl::StatusOr<MasterKey> KeyManager::FromCredentialFile(
   read_opts.what = "credential file";
   ASSIGN_OR_RETURN(SecretBytes contents, ReadCheckedFile(path, read_opts));
 
-  absl::string_view bytes = contents.InsecureView();
-  if (bytes.size() == kKeyBytes) {
-    return MasterKey{std::move(contents), KeySource::kCredentialFile, path};
-  }
-  if (!bytes.empty() && bytes.back() == '\n') bytes.remove_suffix(1);
-  if (!bytes.empty() && bytes.back() == '\r') bytes.remove_suffix(1);
-  if (bytes.size() != 2 * kKeyBytes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "credential file ", path, " has the wrong length (", contents.size(),
-        " bytes); it must hold ", kKeyBytes, " raw bytes or ", 2 * kKeyBytes,
-        " hex characters and an optional newline"));
-  }
-  ASSIGN_OR_RETURN(SecretBytes key,
-                   DecodeHexKey(bytes, absl::StrCat("credential file ", path),
-                                absl::StatusCode::kFailedPrecondition));
+  ASSIGN_OR_RETURN(SecretBytes key, DecodeKeyFileContents(
+                                        std::move(contents),
+                                        absl::StrCat("credential file ", path),
+                                        absl::StatusCode::kFailedPrecondition));
   return MasterKey{std::move(key), KeySource::kCredentialFile, path};
 }
 

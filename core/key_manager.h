@@ -67,6 +67,14 @@ enum class KeySource {
 // "credential file".
 absl::string_view KeySourceName(KeySource source);
 
+// The contents of a key file given by name (a systemd credential, or a new
+// key for rotation): exactly kKeyBytes raw bytes, or 2 * kKeyBytes hex
+// characters (either case) plus an optional "\n" or "\r\n". Errors carry
+// `code` and name `what`, never a byte of the contents.
+absl::StatusOr<SecretBytes> DecodeKeyFileContents(SecretBytes contents,
+                                                  absl::string_view what,
+                                                  absl::StatusCode code);
+
 // Looks up an environment variable; nullopt when unset.
 using EnvLookup =
     std::function<absl::optional<std::string>(absl::string_view name)>;

@@ -123,6 +123,16 @@ absl::StatusOr<SecretMetadata> MemorySecretStore::GetMetadata(
   return MetadataOf(*it);
 }
 
+absl::StatusOr<ValueWithMetadata> MemorySecretStore::GetWithMetadata(
+    absl::string_view scope, absl::string_view name, uint32_t version) {
+  absl::ReaderMutexLock lock(&mu_);
+  ValueWithMetadata out;
+  ASSIGN_OR_RETURN(out.read, ReadLocked(scope, name, version));
+  // ReadLocked succeeded: the secret exists and is live.
+  out.metadata = MetadataOf(*secrets_.find(MapKey(scope, name)));
+  return out;
+}
+
 absl::StatusOr<SecretMetadata> MemorySecretStore::WriteLocked(
     absl::string_view scope, absl::string_view name, const SecretBytes& value,
     const WriteOptions& options) {

@@ -53,6 +53,9 @@ class MemorySecretStore final : public SecretStore {
                                               uint32_t version) override;
   absl::StatusOr<SecretMetadata> GetMetadata(absl::string_view scope,
                                              absl::string_view name) override;
+  absl::StatusOr<ValueWithMetadata> GetWithMetadata(absl::string_view scope,
+                                                    absl::string_view name,
+                                                    uint32_t version) override;
   absl::StatusOr<SecretMetadata> SetSecret(
       absl::string_view scope, absl::string_view name, const SecretBytes& value,
       const WriteOptions& options) override;

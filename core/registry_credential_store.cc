@@ -1,6 +1,5 @@
 #include "core/registry_credential_store.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -14,36 +13,21 @@
 namespace zlayer::secrets {
 namespace {
 
-absl::Status CheckId(absl::string_view id) {
-  if (!LooksLikeUuid(id)) {
-    return absl::InvalidArgumentError("credential id must be a UUID");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status NotFound(absl::string_view id) {
-  return absl::NotFoundError(
-      absl::StrCat("registry credential ", id, " not found"));
-}
-
-absl::StatusOr<RegistryCredential> Decode(absl::string_view id,
+// nullopt unless `json` is a well-formed registry credential record for `id`.
+absl::optional<RegistryCredential> Decode(absl::string_view id,
                                           absl::string_view json) {
-  auto corrupt = [&id]() {
-    return absl::DataLossError(
-        absl::StrCat("corrupt registry credential '", id, "'"));
-  };
   absl::StatusOr<FlatRecord> r = FlatRecord::Parse(json);
-  if (!r.ok()) return corrupt();
+  if (!r.ok()) return absl::nullopt;
   absl::StatusOr<std::string> rid = r->String("id");
   absl::StatusOr<std::string> registry = r->String("registry");
   absl::StatusOr<std::string> username = r->String("username");
   absl::StatusOr<std::string> type = r->String("auth_type");
   if (!rid.ok() || *rid != id || !registry.ok() || !username.ok() ||
       !type.ok()) {
-    return corrupt();
+    return absl::nullopt;
   }
   absl::optional<RegistryAuthType> auth = ParseRegistryAuthType(*type);
-  if (!auth.has_value()) return corrupt();
+  if (!auth.has_value()) return absl::nullopt;
   RegistryCredential c;
   c.id = *std::move(rid);
   c.registry = *std::move(registry);
@@ -81,6 +65,12 @@ std::string NormalizeRegistryHost(absl::string_view registry) {
   return out;
 }
 
+RegistryCredentialStore::RegistryCredentialStore(SecretStore* store,
+                                                 const Clock* clock)
+    : records_(store, kRegistryCredentialsMetaScope, kRegistryCredentialsScope,
+               "registry credential"),
+      clock_(clock) {}
+
 absl::StatusOr<RegistryCredential> RegistryCredentialStore::Create(
     absl::string_view registry, absl::string_view username,
     const SecretBytes& password, RegistryAuthType auth_type) {
@@ -102,11 +92,6 @@ absl::StatusOr<RegistryCredential> RegistryCredentialStore::Create(
   c.auth_type = auth_type;
   c.created_at = clock_->NowUnixSeconds();
 
-  WriteOptions create_only;
-  create_only.expected_version = 0;
-  RETURN_IF_ERROR(
-      store_->SetSecret(kRegistryCredentialsScope, c.id, password, create_only)
-          .status());
   const std::string json =
       RecordWriter()
           .Str("id", c.id)
@@ -115,70 +100,27 @@ absl::StatusOr<RegistryCredential> RegistryCredentialStore::Create(
           .Str("auth_type", RegistryAuthTypeName(auth_type))
           .Int("created_at", c.created_at)
           .Finish();
-  absl::Status meta =
-      store_
-          ->SetSecret(kRegistryCredentialsMetaScope, c.id,
-                      SecretBytes::FromString(json), create_only)
-          .status();
-  if (!meta.ok()) {
-    // Best effort: an orphaned value is invisible but should not linger.
-    store_->DestroySecret(kRegistryCredentialsScope, c.id).IgnoreError();
-    return meta;
-  }
+  RETURN_IF_ERROR(records_.Put(c.id, password, json));
   return c;
 }
 
 absl::StatusOr<RegistryCredential> RegistryCredentialStore::Get(
     absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
-  absl::StatusOr<SecretBytes> raw =
-      store_->GetSecret(kRegistryCredentialsMetaScope, id);
-  if (absl::IsNotFound(raw.status())) return NotFound(id);
-  if (!raw.ok()) return raw.status();
-  return Decode(id, raw->InsecureView());
+  return records_.GetRecord(id, &Decode);
 }
 
 absl::StatusOr<SecretBytes> RegistryCredentialStore::GetPassword(
     absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
-  absl::StatusOr<SecretBytes> value =
-      store_->GetSecret(kRegistryCredentialsScope, id);
-  if (absl::IsNotFound(value.status())) return NotFound(id);
-  return value;
+  return records_.GetValue(id);
 }
 
 absl::StatusOr<std::vector<RegistryCredential>>
 RegistryCredentialStore::List() {
-  ASSIGN_OR_RETURN(std::vector<SecretMetadata> metas,
-                   store_->ListSecrets(kRegistryCredentialsMetaScope));
-  std::vector<std::string> ids;
-  ids.reserve(metas.size());
-  for (const SecretMetadata& m : metas) ids.push_back(m.name);
-  ASSIGN_OR_RETURN(auto values,
-                   store_->GetSecrets(kRegistryCredentialsMetaScope, ids));
-  std::vector<RegistryCredential> out;
-  for (const std::string& id : ids) {
-    auto it = values.find(id);
-    if (it == values.end()) continue;  // deleted since the listing
-    ASSIGN_OR_RETURN(RegistryCredential c,
-                     Decode(id, it->second.InsecureView()));
-    out.push_back(std::move(c));
-  }
-  std::sort(out.begin(), out.end(),
-            [](const RegistryCredential& a, const RegistryCredential& b) {
-              return a.id < b.id;
-            });
-  return out;
+  return records_.ListRecords(&Decode);
 }
 
 absl::Status RegistryCredentialStore::Delete(absl::string_view id) {
-  RETURN_IF_ERROR(CheckId(id));
-  absl::Status meta = store_->DestroySecret(kRegistryCredentialsMetaScope, id);
-  if (absl::IsNotFound(meta)) return NotFound(id);
-  RETURN_IF_ERROR(meta);
-  absl::Status value = store_->DestroySecret(kRegistryCredentialsScope, id);
-  if (!value.ok() && !absl::IsNotFound(value)) return value;
-  return absl::OkStatus();
+  return records_.Delete(id);
 }
 
 absl::StatusOr<RegistryCredential> RegistryCredentialStore::FindByRegistry(

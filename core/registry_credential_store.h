@@ -8,7 +8,8 @@
 //   "system:registry_credentials"/<id>       the raw password or token
 // Unlike upstream, the value is written before the metadata (and the
 // metadata deleted first), so a listed credential always has its value, and
-// Delete destroys every stored version of both.
+// Delete destroys every stored version of both (core/credential_records.h
+// keeps the two in step).
 //
 //   RegistryCredentialStore creds(store, clock);
 //   ASSIGN_OR_RETURN(RegistryCredential c,
@@ -34,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "core/clock.h"
+#include "core/credential_records.h"
 #include "core/secret_bytes.h"
 #include "core/secret_store.h"
 
@@ -63,8 +65,7 @@ struct RegistryCredential {
 class RegistryCredentialStore {
  public:
   // `store` and `clock` are borrowed and must outlive this object.
-  RegistryCredentialStore(SecretStore* store, const Clock* clock)
-      : store_(store), clock_(clock) {}
+  RegistryCredentialStore(SecretStore* store, const Clock* clock);
 
   // Stores a new credential (two creates with equal fields make two).
   // InvalidArgument for a blank registry or username or an empty password;
@@ -87,7 +88,7 @@ class RegistryCredentialStore {
   absl::StatusOr<RegistryCredential> FindByRegistry(absl::string_view registry);
 
  private:
-  SecretStore* const store_;
+  CredentialRecords records_;
   const Clock* const clock_;
 };
 

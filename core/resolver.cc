@@ -49,7 +49,8 @@ absl::Status CombineEntryErrors(const std::vector<EntryError>& errors,
   parts.reserve(errors.size());
   for (const EntryError& e : errors) {
     if (Severity(e.status.code()) > Severity(code)) code = e.status.code();
-    parts.push_back(absl::StrCat(e.key, " (", e.reference, "): ", e.status.message()));
+    parts.push_back(
+        absl::StrCat(e.key, " (", e.reference, "): ", e.status.message()));
   }
   return absl::Status(code, absl::StrCat(errors.size(), " of ", total_entries,
                                          " env entries cannot be resolved: ",
@@ -63,10 +64,12 @@ ResolvePlan Resolver::Plan(const std::map<std::string, std::string>& env,
                            const ResolveContext& context) const {
   ResolvePlan plan;
   plan.entries.reserve(env.size());
-  // Environment lookups are memoised: an env map usually names few environments.
+  // Environment lookups are memoised: an env map usually names few
+  // environments.
   absl::flat_hash_map<std::string, absl::StatusOr<std::string>> env_scopes;
-  auto env_scope = [&](const std::string& name_or_id,
-                       const std::string& project) -> absl::StatusOr<std::string> {
+  auto env_scope =
+      [&](const std::string& name_or_id,
+          const std::string& project) -> absl::StatusOr<std::string> {
     if (environments_ == nullptr) {
       return absl::FailedPreconditionError(
           "environment references are not supported: no environment registry");
@@ -74,7 +77,9 @@ ResolvePlan Resolver::Plan(const std::map<std::string, std::string>& env,
     std::string memo_key = absl::StrCat(project, "\n", name_or_id);
     auto it = env_scopes.find(memo_key);
     if (it == env_scopes.end()) {
-      it = env_scopes.emplace(memo_key, environments_->ResolveScope(name_or_id, project))
+      it = env_scopes
+               .emplace(memo_key,
+                        environments_->ResolveScope(name_or_id, project))
                .first;
     }
     return it->second;
@@ -97,7 +102,8 @@ ResolvePlan Resolver::Plan(const std::map<std::string, std::string>& env,
           entry.has_field = true;
           entry.field = *url->field;
         }
-        absl::StatusOr<std::string> scope = env_scope(url->environment, context.project);
+        absl::StatusOr<std::string> scope =
+            env_scope(url->environment, context.project);
         if (scope.ok()) {
           entry.target.scope = *scope;
         } else {
@@ -118,8 +124,9 @@ ResolvePlan Resolver::Plan(const std::map<std::string, std::string>& env,
           entry.field = *ref->field;
         }
         if (ref->is_environment_level()) {
-          absl::StatusOr<std::string> scope = env_scope(
-              *ref->environment, ref->project ? *ref->project : context.project);
+          absl::StatusOr<std::string> scope =
+              env_scope(*ref->environment,
+                        ref->project ? *ref->project : context.project);
           if (scope.ok()) {
             entry.target.scope = *scope;
           } else {
@@ -127,10 +134,12 @@ ResolvePlan Resolver::Plan(const std::map<std::string, std::string>& env,
           }
         } else if (context.deployment.empty()) {
           entry.status = absl::FailedPreconditionError(
-              "no deployment in the resolve context for a deployment or service "
+              "no deployment in the resolve context for a deployment or "
+              "service "
               "reference");
         } else if (ref->is_service_level()) {
-          entry.target.scope = absl::StrCat(DeploymentScope(context), "/", *ref->service);
+          entry.target.scope =
+              absl::StrCat(DeploymentScope(context), "/", *ref->service);
         } else {
           entry.target.scope = DeploymentScope(context);
         }
@@ -141,8 +150,8 @@ ResolvePlan Resolver::Plan(const std::map<std::string, std::string>& env,
   return plan;
 }
 
-absl::StatusOr<ResolvedEnv> Resolver::Execute(const ResolvePlan& plan,
-                                              std::vector<EntryError>* errors_out) const {
+absl::StatusOr<ResolvedEnv> Resolver::Execute(
+    const ResolvePlan& plan, std::vector<EntryError>* errors_out) const {
   std::vector<EntryError> errors;
   std::vector<SecretKey> keys;
   std::vector<size_t> key_index(plan.entries.size(), 0);
@@ -203,7 +212,8 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(const ResolvePlan& plan,
       value = got->value.Clone();
     }
     out.values.emplace(e.key, std::move(value));
-    out.receipt.push_back({e.key, e.reference, e.target, got->version, e.field});
+    out.receipt.push_back(
+        {e.key, e.reference, e.target, got->version, e.field});
   }
 
   if (!errors.empty()) {
@@ -214,9 +224,9 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(const ResolvePlan& plan,
   return out;
 }
 
-absl::StatusOr<ResolvedEnv> Resolver::Resolve(const std::map<std::string, std::string>& env,
-                                              const ResolveContext& context,
-                                              std::vector<EntryError>* errors) const {
+absl::StatusOr<ResolvedEnv> Resolver::Resolve(
+    const std::map<std::string, std::string>& env,
+    const ResolveContext& context, std::vector<EntryError>* errors) const {
   return Execute(Plan(env, context), errors);
 }
 

@@ -4,7 +4,8 @@
 //   Resolver resolver(&store, &environments);
 //   ResolveContext ctx{.deployment = "shop"};
 //   ASSIGN_OR_RETURN(ResolvedEnv out, resolver.Resolve(env, ctx));
-//   // out.values["DB_PASSWORD"], out.receipt: (scope, name, version) per reference
+//   // out.values["DB_PASSWORD"], out.receipt: (scope, name, version) per
+//   reference
 //
 // Scopes, unlike upstream (which ignores env/project):
 //   $S:name[/f]              -> deployment scope  "{deployment}"
@@ -40,13 +41,13 @@ struct ResolveContext {
 // One entry of an env map, parsed and located but not read.
 struct PlannedEntry {
   std::string key;
-  std::string raw_value;         // the input value (references are not secret)
-  bool is_reference = false;     // false: passes through unchanged
-  std::string reference;         // canonical form of the reference
-  SecretKey target;              // where the value is read
-  std::string field;             // "" = whole value
-  bool has_field = false;        // `$secret://e/K/` asks for the field ""
-  absl::Status status;           // parse or environment-lookup failure
+  std::string raw_value;      // the input value (references are not secret)
+  bool is_reference = false;  // false: passes through unchanged
+  std::string reference;      // canonical form of the reference
+  SecretKey target;           // where the value is read
+  std::string field;          // "" = whole value
+  bool has_field = false;     // `$secret://e/K/` asks for the field ""
+  absl::Status status;        // parse or environment-lookup failure
 };
 
 struct ResolvePlan {
@@ -95,13 +96,14 @@ class Resolver {
   // fields. On any failure (including failures recorded in the plan) returns
   // CombineEntryErrors of every bad entry and no values; `errors`, if given,
   // receives them one by one.
-  absl::StatusOr<ResolvedEnv> Execute(const ResolvePlan& plan,
-                                      std::vector<EntryError>* errors = nullptr) const;
+  absl::StatusOr<ResolvedEnv> Execute(
+      const ResolvePlan& plan, std::vector<EntryError>* errors = nullptr) const;
 
   // Plan + Execute.
-  absl::StatusOr<ResolvedEnv> Resolve(const std::map<std::string, std::string>& env,
-                                      const ResolveContext& context,
-                                      std::vector<EntryError>* errors = nullptr) const;
+  absl::StatusOr<ResolvedEnv> Resolve(
+      const std::map<std::string, std::string>& env,
+      const ResolveContext& context,
+      std::vector<EntryError>* errors = nullptr) const;
 
  private:
   SecretsProvider* provider_;

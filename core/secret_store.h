@@ -96,6 +96,12 @@ struct VersionedValue {
   uint32_t version = 0;
 };
 
+// A value and the metadata of its secret, read at one snapshot.
+struct ValueWithMetadata {
+  VersionedValue read;
+  SecretMetadata metadata;
+};
+
 struct RotationResult {
   uint32_t previous_version = 0;
   uint32_t new_version = 0;
@@ -161,6 +167,10 @@ class SecretStore : public SecretsProvider {
                                                       uint32_t version = 0) = 0;
   virtual absl::StatusOr<SecretMetadata> GetMetadata(
       absl::string_view scope, absl::string_view name) = 0;
+  // GetVersioned and GetMetadata at one snapshot: a write landing between
+  // two separate calls would make the metadata describe a newer version.
+  virtual absl::StatusOr<ValueWithMetadata> GetWithMetadata(
+      absl::string_view scope, absl::string_view name, uint32_t version) = 0;
 
   // Creates or overwrites (new version); a soft-deleted secret is revived
   // with the next version number. Returns the metadata after the write.

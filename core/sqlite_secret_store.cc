@@ -569,25 +569,46 @@ absl::Status SqliteSecretStore::RunInReadTransaction(
 
 absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
     Database& db, absl::string_view scope, absl::string_view name,
-    uint32_t version) {
+    uint32_t version, SecretMetadata* metadata) {
   RETURN_IF_ERROR(ValidateKey(scope, name));
   Row row;
   ASSIGN_OR_RETURN(bool found, ReadRow(db, scope, name, &row));
   if (!found || row.deleted) return NotFound();
-  RETURN_IF_ERROR(CheckNoNewerVersions(db, scope, name, row.current_version));
   if (version == 0) version = row.current_version;
   if (version > row.current_version) {
     return absl::NotFoundError(absl::StrCat("version ", version, " not found"));
   }
+  // One query, newest first, from the newest row down to `version` (for the
+  // usual read of the current version: one row). It also sees a row newer
+  // than the current version (the counter rolled back underneath its
+  // values) and the current version's key id (for the metadata).
   ASSIGN_OR_RETURN(
       ScopedStatement st,
-      db.Prepare("SELECT key_id, ciphertext FROM secret_versions "
-                 "WHERE scope = ?1 AND name = ?2 AND version = ?3"));
+      db.Prepare("SELECT version, key_id, ciphertext FROM secret_versions "
+                 "WHERE scope = ?1 AND name = ?2 AND version >= ?3 "
+                 "ORDER BY version DESC"));
   RETURN_IF_ERROR(st->BindText(1, scope));
   RETURN_IF_ERROR(st->BindText(2, name));
   RETURN_IF_ERROR(st->BindInt64(3, version));
-  ASSIGN_OR_RETURN(bool has_version, st->Step());
-  if (!has_version) {
+  absl::optional<uint32_t> current_key_id;
+  absl::optional<absl::StatusOr<SecretBytes>> value;  // set at `version`
+  while (!value.has_value()) {
+    ASSIGN_OR_RETURN(bool more, st->Step());
+    if (!more) break;
+    ASSIGN_OR_RETURN(uint32_t row_version, ColumnU32(*st, 0, "version"));
+    if (row_version > row.current_version) {
+      return absl::DataLossError(
+          "stored versions are newer than the secret's current version");
+    }
+    ASSIGN_OR_RETURN(uint32_t row_key_id, ColumnU32(*st, 1, "key id"));
+    if (row_version == row.current_version) current_key_id = row_key_id;
+    if (row_version == version) {
+      value = keyring_->Decrypt(
+          st->ColumnBlob(2),
+          SecretAssociatedData(scope, name, version, row_key_id));
+    }
+  }
+  if (!value.has_value()) {
     // Versions inside the retention window are never deleted by the store.
     if (version >= OldestKeptVersion(row.current_version, row.max_versions)) {
       return absl::DataLossError(
@@ -596,15 +617,18 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
     return absl::NotFoundError(
         absl::StrCat("version ", version, " was pruned"));
   }
-  ASSIGN_OR_RETURN(uint32_t key_id, ColumnU32(*st, 0, "key id"));
-  absl::StatusOr<SecretBytes> value = keyring_->Decrypt(
-      st->ColumnBlob(1), SecretAssociatedData(scope, name, version, key_id));
-  if (!value.ok()) {
+  if (!value->ok()) {
     return absl::DataLossError(absl::StrCat(
         "stored version ", version,
-        " failed its integrity check: ", value.status().message()));
+        " failed its integrity check: ", value->status().message()));
   }
-  return VersionedValue{*std::move(value), version};
+  if (metadata != nullptr) {
+    if (!current_key_id.has_value()) {
+      return absl::DataLossError("the current version's row is missing");
+    }
+    *metadata = MakeMetadata(scope, name, row, *current_key_id);
+  }
+  return VersionedValue{*std::move(*value), version};
 }
 
 absl::StatusOr<SecretBytes> SqliteSecretStore::GetSecret(
@@ -621,6 +645,19 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::GetVersioned(
   RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) {
     out = ReadValue(db, scope, name, version);
     return out.status();
+  }));
+  return out;
+}
+
+absl::StatusOr<ValueWithMetadata> SqliteSecretStore::GetWithMetadata(
+    absl::string_view scope, absl::string_view name, uint32_t version) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  ValueWithMetadata out;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(out.read,
+                     ReadValue(db, scope, name, version, &out.metadata));
+    return absl::OkStatus();
   }));
   return out;
 }

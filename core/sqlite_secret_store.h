@@ -116,6 +116,9 @@ class SqliteSecretStore final : public SecretStore {
                                               uint32_t version) override;
   absl::StatusOr<SecretMetadata> GetMetadata(absl::string_view scope,
                                              absl::string_view name) override;
+  absl::StatusOr<ValueWithMetadata> GetWithMetadata(absl::string_view scope,
+                                                    absl::string_view name,
+                                                    uint32_t version) override;
   absl::StatusOr<SecretMetadata> SetSecret(
       absl::string_view scope, absl::string_view name, const SecretBytes& value,
       const WriteOptions& options) override;
@@ -192,11 +195,13 @@ class SqliteSecretStore final : public SecretStore {
   // (RunIn*Transaction) and need key_mu_ held by the caller, at least shared.
   // (Not annotated: the lock is taken outside the lambdas that call them.)
 
-  // Opens the value of `version` (0 = current) of a live secret.
+  // Opens the value of `version` (0 = current) of a live secret; fills
+  // `metadata` (when not null) from the same reads.
   absl::StatusOr<VersionedValue> ReadValue(Database& db,
                                            absl::string_view scope,
                                            absl::string_view name,
-                                           uint32_t version);
+                                           uint32_t version,
+                                           SecretMetadata* metadata = nullptr);
   // Seals and stores a new version (write transaction).
   absl::StatusOr<SecretMetadata> Write(Database& db, absl::string_view scope,
                                        absl::string_view name,

@@ -13,14 +13,15 @@
 #define ZS_STATUS_CONCAT_INNER_(a, b) a##b
 #define ZS_STATUS_CONCAT_(a, b) ZS_STATUS_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status zs_status_ = (expr);                         \
+#define RETURN_IF_ERROR(expr)                                    \
+  do {                                                           \
+    ::absl::Status zs_status_ = (expr);                          \
     if (ABSL_PREDICT_FALSE(!zs_status_.ok())) return zs_status_; \
   } while (0)
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ZS_ASSIGN_OR_RETURN_IMPL_(ZS_STATUS_CONCAT_(zs_statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr)                                         \
+  ZS_ASSIGN_OR_RETURN_IMPL_(ZS_STATUS_CONCAT_(zs_statusor_, __LINE__), lhs, \
+                            expr)
 
 #define ZS_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)              \
   auto statusor = (expr);                                           \

@@ -358,6 +358,24 @@ grpc::Status AdminService::CreateApiKey(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
+grpc::Status AdminService::RotateApiKey(grpc::ServerContext* context,
+                                        const v1::RotateApiKeyRequest* request,
+                                        v1::CreateApiKeyResponse* response) {
+  CallLog log(ctx_, *context, "RotateApiKey");
+  absl::Status status = [&]() -> absl::Status {
+    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+    ASSIGN_OR_RETURN(ApiKeyStore * keys, Need(ctx_->api_keys, "API key store"));
+    log.scope = std::string(kApiKeysScope);
+    RETURN_IF_ERROR(ValidateApiKeyId(request->id()));
+    log.name = request->id();
+    ASSIGN_OR_RETURN(NewApiKey key, keys->Rotate(request->id()));
+    ToProto(key.info, response->mutable_key());
+    SetBytes(key.presentable_key, response->mutable_presentable_key());
+    return absl::OkStatus();
+  }();
+  return log.Finish(status);
+}
+
 grpc::Status AdminService::ListApiKeys(grpc::ServerContext* context,
                                        const v1::ListApiKeysRequest* request,
                                        v1::ListApiKeysResponse* response) {

@@ -12,8 +12,9 @@
 //       `--env NAME` lookup lists them). Reading secrets in one still needs
 //       a grant on its scope.
 //   WhoAmI  any caller whose identity the daemon accepts.
-//   CreateApiKey, ListApiKeys, SetApiKeyRoles, DeleteApiKey, Grant, Revoke,
-//   RevokeMatching, ListGrants, Create/Delete{Registry,Git}Credential
+//   CreateApiKey, RotateApiKey, ListApiKeys, SetApiKeyRoles, DeleteApiKey,
+//   Grant, Revoke, RevokeMatching, ListGrants,
+//   Create/Delete{Registry,Git}Credential
 //       admin only.
 //   GetRegistryCredential, ListRegistryCredentials (the docker credential
 //   helper's reads)
@@ -77,6 +78,9 @@ class AdminService final : public v1::Admin::Service {
 
   grpc::Status CreateApiKey(grpc::ServerContext* context,
                             const v1::CreateApiKeyRequest* request,
+                            v1::CreateApiKeyResponse* response) override;
+  grpc::Status RotateApiKey(grpc::ServerContext* context,
+                            const v1::RotateApiKeyRequest* request,
                             v1::CreateApiKeyResponse* response) override;
   grpc::Status ListApiKeys(grpc::ServerContext* context,
                            const v1::ListApiKeysRequest* request,

@@ -1,7 +1,5 @@
 #include "daemon/call_tracker.h"
 
-#include <cstring>
-
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 #endif
@@ -9,14 +7,12 @@
 namespace zlayer::secrets {
 namespace {
 
-using grpc::experimental::InterceptionHookPoints;
-
 // gRPC runs an interceptor's hooks and later deletes it (~ServerContextBase,
 // often on another thread) in an order that its own synchronisation
 // guarantees. Debian's gRPC is not built with ThreadSanitizer, so TSan does
-// not see that order and reports the delete as racing with the last hook's
-// reads of the interceptor's members. These tell TSan about the order gRPC
-// provides; they compile to nothing outside TSan builds.
+// not see that order and reports the delete as racing with the last hook
+// (its virtual call, its reads of the interceptor). These tell TSan about
+// the order gRPC provides; they compile to nothing outside TSan builds.
 void HookDone(const void* interceptor) {
 #if defined(__SANITIZE_THREAD__)
   __tsan_release(const_cast<void*>(interceptor));
@@ -35,21 +31,16 @@ void BeforeDelete(const void* interceptor) {
 // Lives exactly as long as its call.
 class TrackingInterceptor final : public grpc::experimental::Interceptor {
  public:
-  TrackingInterceptor(CallTracker* tracker, bool watch)
-      : tracker_(tracker), watch_(watch) {
-    tracker_->CallStarted(this, watch_);
+  explicit TrackingInterceptor(CallTracker* tracker) : tracker_(tracker) {
+    tracker_->CallStarted();
   }
   ~TrackingInterceptor() override {
     BeforeDelete(this);
-    tracker_->CallEnded(this, watch_);
+    tracker_->CallEnded();
   }
 
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (watch_ && methods->QueryInterceptionHookPoint(
-                      InterceptionHookPoints::POST_SEND_MESSAGE)) {
-      tracker_->MessageSent(this);
-    }
     HookDone(this);
     // May end the call and delete this interceptor: nothing after it.
     methods->Proceed();
@@ -57,7 +48,6 @@ class TrackingInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   CallTracker* tracker_;
-  bool watch_;
 };
 
 class TrackingFactory final
@@ -66,10 +56,7 @@ class TrackingFactory final
   explicit TrackingFactory(CallTracker* tracker) : tracker_(tracker) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    const char* method = info->method();
-    bool watch =
-        method != nullptr && std::strcmp(method, kHealthWatchMethod) == 0;
-    return new TrackingInterceptor(tracker_, watch);
+    return new TrackingInterceptor(tracker_);
   }
 
  private:
@@ -88,35 +75,14 @@ CallTracker::Factories() {
   return factories;
 }
 
-void CallTracker::CallStarted(const void* call, bool watch) {
+void CallTracker::CallStarted() {
   absl::MutexLock lock(&mu_);
-  if (watch) {
-    watchers_[call] = false;
-  } else {
-    ++calls_;
-  }
+  ++calls_;
 }
 
-void CallTracker::CallEnded(const void* call, bool watch) {
+void CallTracker::CallEnded() {
   absl::MutexLock lock(&mu_);
-  if (watch) {
-    watchers_.erase(call);
-  } else {
-    --calls_;
-  }
-}
-
-void CallTracker::MessageSent(const void* call) {
-  absl::MutexLock lock(&mu_);
-  if (!draining_) return;
-  auto it = watchers_.find(call);
-  if (it != watchers_.end()) it->second = true;
-}
-
-void CallTracker::BeginDrain() {
-  absl::MutexLock lock(&mu_);
-  draining_ = true;
-  for (auto& entry : watchers_) entry.second = false;
+  --calls_;
 }
 
 bool CallTracker::WaitForCalls(absl::Time deadline) {
@@ -126,25 +92,9 @@ bool CallTracker::WaitForCalls(absl::Time deadline) {
   return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
-bool CallTracker::WaitForWatchers(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  auto notified = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& entry : watchers_) {
-      if (!entry.second) return false;
-    }
-    return true;
-  };
-  return mu_.AwaitWithDeadline(absl::Condition(&notified), deadline);
-}
-
 int CallTracker::calls_in_flight() const {
   absl::MutexLock lock(&mu_);
   return calls_;
-}
-
-int CallTracker::watchers() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(watchers_.size());
 }
 
 }  // namespace zlayer::secrets

@@ -233,20 +233,18 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
                         want_field ? ValidateText(request->field(), "field", 1,
                                                   kMaxNameBytes)
                                    : absl::OkStatus()));
-    ASSIGN_OR_RETURN(
-        VersionedValue read,
-        ctx_->store->GetVersioned(scope, request->name(), request->version()));
-    // Metadata is a second read: a write landing in between makes it
-    // describe a newer version. `version` says where the value came from.
-    ASSIGN_OR_RETURN(SecretMetadata metadata,
-                     ctx_->store->GetMetadata(scope, request->name()));
+    // Value and metadata from one snapshot.
+    ASSIGN_OR_RETURN(ValueWithMetadata got,
+                     ctx_->store->GetWithMetadata(scope, request->name(),
+                                                  request->version()));
+    VersionedValue& read = got.read;
     if (want_field) {
       ASSIGN_OR_RETURN(read.value,
                        ExtractJsonField(read.value, request->field()));
     }
     log.versions.push_back(read.version);
     SetBytes(read.value, response->mutable_value());
-    ToProto(metadata, response->mutable_metadata());
+    ToProto(got.metadata, response->mutable_metadata());
     response->set_version(read.version);
     return absl::OkStatus();
   }();

@@ -41,14 +41,13 @@
 #include "daemon/api_key_store_verifier.h"
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
+#include "daemon/health_service.h"
 #include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "daemon/unix_listener.h"
-#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
@@ -63,8 +62,8 @@ namespace {
 // connections handed over with AddInsecureChannelFromFd, which the handshake
 // timeout does not cover.
 constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
-// Server keepalive pings find dead peers of long-lived calls (e.g. health
-// Watch) and of idle connections.
+// Server keepalive pings find dead peers of long-lived calls (health Watch)
+// and of idle connections.
 constexpr int kKeepaliveTimeMs = 2 * 60 * 1000;
 constexpr int kKeepaliveTimeoutMs = 20 * 1000;
 // How often gRPC's FileWatcherCertificateProvider re-reads the staged TLS
@@ -312,6 +311,8 @@ class TlsFiles {
 struct DaemonState {
   RealClock clock;
   CallTracker calls;
+  // grpc.health.v1.Health; outlives the server (server_ goes first).
+  HealthService health;
   std::unique_ptr<KeyManager> keys;
   KeySource key_source = KeySource::kGenerated;
   absl::Mutex rotation_mu;  // one master-key rotation at a time
@@ -604,10 +605,15 @@ void Daemon::RetryAudit() {
 }
 
 absl::Status Daemon::StartServer() {
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  // Our own health service, not gRPC's default one (which is left disabled):
+  // its Watch streams end by themselves when the drain starts (see
+  // daemon/health_service.h), and reflection can describe it. NOT_SERVING
+  // for every service until Run() is serving.
+  SetHealth(false);
   grpc::ServerBuilder builder;
+  builder.RegisterService(&state_->health);
   for (auto& service : state_->services) builder.RegisterService(service.get());
   for (grpc::Service* service : options_.extra_services) {
     builder.RegisterService(service);
@@ -671,17 +677,13 @@ absl::Status Daemon::StartServer() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options_.listen));
   }
-  SetHealth(false);
   return absl::OkStatus();
 }
 
 void Daemon::SetHealth(bool serving) {
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus(serving);
-  health->SetServingStatus("", serving);
+  state_->health.SetServingStatus("", serving);
   for (const std::string& name : service_names_) {
-    health->SetServingStatus(name, serving);
+    state_->health.SetServingStatus(name, serving);
   }
 }
 
@@ -782,40 +784,32 @@ void Daemon::Drain() {
   serving_ = false;
   absl::Time start = absl::Now();
   absl::Time deadline = start + options_.drain_timeout;
-  state_->calls.BeginDrain();
-  // NOT_SERVING for everything, and frozen there: health watchers learn
-  // about the drain before connections go away.
-  if (grpc::HealthCheckServiceInterface* health =
-          server_->GetHealthCheckService()) {
-    health->Shutdown();
-  }
+  // NOT_SERVING for everything, and frozen there. Every health Watch stream
+  // is sent NOT_SERVING and then finished with OK once that write is done,
+  // so watchers learn about the drain before connections go away and no
+  // stream is left open to hold up Shutdown().
+  const int in_flight = state_->calls.calls_in_flight();
+  const int watchers = state_->health.watchers();
+  state_->health.Shutdown();
   state_->listener->Stop();
   // Shutdown() refuses new calls at once and waits for the ones in flight
-  // until the deadline (then cancels them).
+  // (the watchers' too, which are ending) until the deadline, then cancels
+  // what is left. The tracker tells which of the two happened.
   std::thread shutdown(
       [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
-  // Health Watch streams never end by themselves: once every other call is
-  // done and the watchers were sent NOT_SERVING (bounded: a watcher of an
-  // unknown service gets no update), end them instead of idling until the
-  // deadline.
-  bool finished = state_->calls.WaitForCalls(deadline);
-  bool notified = state_->calls.WaitForWatchers(
-      std::min(deadline, absl::Now() + absl::Milliseconds(500)));
-  if (notified && state_->calls.watchers() > 0) {
-    // "Sent" means handed to the transport: cancelling at once can overtake
-    // the NOT_SERVING frame on its way to the client, which then sees only
-    // the cancellation. A short grace lets the frames out first.
-    absl::SleepFor(std::min(absl::Milliseconds(200), deadline - absl::Now()));
-  }
-  // Cancel only to end health Watch streams: with none open, Shutdown()
-  // lets every accepted call (also one still queued for a thread) finish.
-  if (finished && state_->calls.watchers() > 0) {
-    grpc_server_cancel_all_calls(server_->c_server());
+  if (!state_->calls.WaitForCalls(deadline)) {
+    spdlog::warn(
+        "event=drain_deadline_reached drain_timeout={} action=cancel "
+        "calls={}",
+        absl::FormatDuration(options_.drain_timeout),
+        state_->calls.calls_in_flight());
   }
   shutdown.join();
   server_->Wait();
-  spdlog::info("event=drained duration_ms={}",
-               absl::ToInt64Milliseconds(absl::Now() - start));
+  // calls: in flight when the drain began, health watchers included.
+  spdlog::info("event=drained duration_ms={} calls={} watchers={}",
+               absl::ToInt64Milliseconds(absl::Now() - start), in_flight,
+               watchers);
   // Close the store before returning: SQLite checkpoints and releases its
   // files here. No call is running any more.
   state_->context.store = nullptr;
@@ -835,10 +829,7 @@ Daemon::~Daemon() {
     }
     if (!drained) {
       // Never ran: stop at once.
-      if (grpc::HealthCheckServiceInterface* health =
-              server_->GetHealthCheckService()) {
-        health->Shutdown();
-      }
+      state_->health.Shutdown();
       if (state_->listener != nullptr) state_->listener->Stop();
       server_->Shutdown(std::chrono::system_clock::now());
       server_->Wait();

@@ -16,8 +16,10 @@
 //             starts the gRPC server with health NOT_SERVING.
 //   Run()     starts accepting on the socket, sets health SERVING (overall
 //             and per service) and waits for SIGTERM/SIGINT or
-//             RequestShutdown(). Then drains: health NOT_SERVING, the socket
-//             stops accepting and is removed, Server::Shutdown(now +
+//             RequestShutdown(). Then drains: health NOT_SERVING for good
+//             (each open health Watch stream is sent NOT_SERVING and then
+//             ends with OK, daemon/health_service.h), the socket stops
+//             accepting and is removed, Server::Shutdown(now +
 //             drain_timeout) lets in-flight calls finish (and cancels what
 //             is left after the deadline), the store is closed. Returns OK
 //             after a drain.
@@ -38,7 +40,10 @@
 // for FULL durability takes ~125 us, a busy database longer); in the sync
 // model each call runs on a pool thread where blocking is expected, so no
 // completion-queue reactor thread is ever held up by storage, and the
-// handlers stay plain straight-line code.
+// handlers stay plain straight-line code. The one exception is
+// grpc.health.v1.Health (HealthService), on the callback API: it never
+// blocks, and its Watch streams stay open for as long as the client likes,
+// which on the sync API would hold a pool thread each.
 //
 // Call Create() before starting other threads (so they inherit the blocked
 // signals). One Daemon per process at a time.

@@ -39,8 +39,8 @@ constexpr OptionSpec kOptions[] = {
     {"wait-for-ready", false, "*"},
     {"help", false, "*"},
     {"value", true, "create set rotate credential"},
-    {"from-file", true, "create set rotate credential"},
-    {"from-stdin", false, "create set rotate credential"},
+    {"from-file", true, "create set rotate credential key"},
+    {"from-stdin", false, "create set rotate credential key"},
     {"random", false, "create set rotate"},
     {"random-length", true, "create set rotate"},
     {"if-version", true, "create set"},
@@ -104,10 +104,10 @@ std::string CanonicalVerb(absl::string_view verb) {
   if (verb == "list") return "ls";
   if (verb == "remove") return "rm";
   static constexpr absl::string_view kVerbs[] = {
-      "ls",      "create", "get",         "set",      "rm",        "rotate",
-      "unset",   "import", "export",      "versions", "rollback",  "undelete",
-      "destroy", "check",  "run",         "env",      "whoami",    "help",
-      "grant",   "revoke", "permissions", "apikey",   "credential"};
+      "ls",      "create", "get",         "set",      "rm",         "rotate",
+      "unset",   "import", "export",      "versions", "rollback",   "undelete",
+      "destroy", "check",  "run",         "env",      "whoami",     "help",
+      "grant",   "revoke", "permissions", "apikey",   "credential", "key"};
   for (absl::string_view v : kVerbs) {
     if (v == verb) return std::string(verb);
   }
@@ -154,7 +154,8 @@ absl::Status CheckPositionals(const Command& cmd) {
   }
   if (v == "apikey") {
     if (p.empty()) {
-      return Usage("'apikey' needs a sub-command: create, ls, roles or rm");
+      return Usage(
+          "'apikey' needs a sub-command: create, rotate, ls, roles or rm");
     }
     const std::string& sub = p[0];
     if (sub == "ls" || sub == "list") {
@@ -164,7 +165,7 @@ absl::Status CheckPositionals(const Command& cmd) {
       }
       return absl::OkStatus();
     }
-    if (sub == "create" || sub == "rm" || sub == "remove") {
+    if (sub == "create" || sub == "rotate" || sub == "rm" || sub == "remove") {
       if (p.size() != 2) {
         return Usage(absl::StrCat("'apikey ", sub, "' needs ID"));
       }
@@ -175,7 +176,7 @@ absl::Status CheckPositionals(const Command& cmd) {
       return absl::OkStatus();
     }
     return Usage(absl::StrCat("unknown 'apikey' sub-command '", sub,
-                              "' (expected create, ls, roles or rm)"));
+                              "' (expected create, rotate, ls, roles or rm)"));
   }
   if (v == "credential") {
     if (p.empty() || (p[0] != "registry" && p[0] != "git")) {
@@ -202,6 +203,12 @@ absl::Status CheckPositionals(const Command& cmd) {
     }
     return Usage(absl::StrCat("unknown 'credential ", p[0], "' sub-command '",
                               sub, "' (expected add, ls or rm)"));
+  }
+  if (v == "key") {
+    if (p.size() != 1 || p[0] != "rotate") {
+      return Usage("'key' needs the sub-command 'rotate' and nothing else");
+    }
+    return absl::OkStatus();
   }
   if (v == "env") {
     if (p.empty()) return Usage("'env' needs a sub-command: ls, create or rm");
@@ -550,6 +557,12 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
               value_flags.from_stdin)) {
     return Usage("value options apply to 'credential ... add' only");
   }
+  if (cmd.verb == "key" && (value_flags.from_file || value_flags.from_stdin)) {
+    // The new master key given by the operator (else the daemon makes one).
+    absl::StatusOr<ValueSource> source = SelectValueSource(value_flags);
+    if (!source.ok()) return source.status();
+    cmd.value = *std::move(source);
+  }
   if (cmd.verb == "create" || cmd.verb == "set" || cmd.verb == "rotate") {
     absl::StatusOr<ValueSource> source = SelectValueSource(value_flags);
     if (!source.ok()) return source.status();
@@ -642,12 +655,18 @@ LEVEL is read, execute or write):
   revoke SUBJECT ENV | revoke SUBJECT --scope S [--name N] | revoke --id ID
   permissions ENV | permissions --scope S [--name N] | permissions --subject X
   apikey create ID [--role R]...   prints the key once
+  apikey rotate ID                 a new key for ID (same roles), printed once;
+                                   the old one stops working at once
   apikey ls | apikey roles ID [ROLE...] | apikey rm ID
   credential registry add --registry R --username U [--auth-type basic|token]
                      SECRET-SOURCE
   credential git add --label NAME --host H [--path-prefix P] [--username U]
                      [--kind pat|ssh-key] SECRET-SOURCE
   credential registry|git ls | credential registry|git rm ID
+  key rotate [--from-file F | --from-stdin]
+                     re-encrypt every stored version under a new master key:
+                     the daemon generates it and updates its key file, or
+                     takes 32 raw bytes / 64 hex characters (administrators)
   (SECRET-SOURCE: --from-file F, --from-stdin, or --value V with a warning)
 
 VALUE-SOURCE (exactly one):

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "client/cli/output.h"
 #include "client/cli/value_input.h"
 #include "core/env_file_format.h"
+#include "core/key_manager.h"
 #include "core/secret_bytes.h"
 
 extern char** environ;
@@ -162,6 +164,7 @@ class Runner {
     if (v == "env") return Env();
     if (v == "check") return Check();
     if (v == "run") return RunChild();
+    if (v == "key") return RotateMasterKey();
     absl::StatusOr<ResolvedTarget> target = ResolveTarget(g_, client_);
     if (!target.ok()) return Fail(target.status());
     t_ = *std::move(target);
@@ -192,6 +195,45 @@ class Runner {
         client_->WhoAmI(v1::WhoAmIRequest());
     if (!who.ok()) return Fail(who.status());
     *io_.out << (Json() ? WhoAmIJson(*who) : WhoAmIText(*who));
+    return kExitOk;
+  }
+
+  // key rotate: every stored version is re-encrypted under a new master key,
+  // online. A given key is read raw (it may be binary) and checked like a
+  // key file; none = the daemon generates one and updates its key file.
+  int RotateMasterKey() {
+    v1::RotateMasterKeyRequest req;
+    if (cmd_.value) {
+      absl::StatusOr<std::string> raw =
+          cmd_.value->kind == ValueSource::Kind::kFile
+              ? ReadTextFile(cmd_.value->text)
+              : std::string((std::istreambuf_iterator<char>(*io_.in)),
+                            std::istreambuf_iterator<char>());
+      if (!raw.ok()) return Fail(raw.status());
+      SecretBytes contents = SecretBytes::FromString(*raw);
+      WipeString(&*raw);
+      absl::StatusOr<SecretBytes> key =
+          DecodeKeyFileContents(std::move(contents), "the new master key",
+                                absl::StatusCode::kInvalidArgument);
+      if (!key.ok()) return Fail(key.status());
+      SetValueField(*key, req.mutable_new_key());
+    }
+    // Re-encrypting a large store takes longer than an ordinary call.
+    CallOptions call;
+    call.timeout = std::max(g_.timeout, absl::Minutes(10));
+    absl::StatusOr<v1::RotateMasterKeyResponse> resp =
+        client_->RotateMasterKey(req, call);
+    WipeString(req.mutable_new_key());
+    if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << "{\"new_key_id\": " << resp->new_key_id()
+               << ", \"versions_reencrypted\": " << resp->versions_reencrypted()
+               << "}\n";
+    } else {
+      *io_.out << "Master key rotated: new key id " << resp->new_key_id()
+               << ", " << resp->versions_reencrypted()
+               << " stored version(s) re-encrypted\n";
+    }
     return kExitOk;
   }
 

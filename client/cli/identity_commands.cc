@@ -275,12 +275,18 @@ class IdentityRunner {
       }
       return kExitOk;
     }
-    if (sub == "create") {
-      v1::CreateApiKeyRequest req;
-      req.set_id(p[1]);
-      for (const std::string& r : cmd_.roles) req.add_roles(r);
-      absl::StatusOr<v1::CreateApiKeyResponse> resp =
-          client_->CreateApiKey(req);
+    if (sub == "create" || sub == "rotate") {
+      absl::StatusOr<v1::CreateApiKeyResponse> resp;
+      if (sub == "create") {
+        v1::CreateApiKeyRequest req;
+        req.set_id(p[1]);
+        for (const std::string& r : cmd_.roles) req.add_roles(r);
+        resp = client_->CreateApiKey(req);
+      } else {
+        v1::RotateApiKeyRequest req;
+        req.set_id(p[1]);
+        resp = client_->RotateApiKey(req);
+      }
       if (!resp.ok()) return Fail(resp.status());
       if (Json()) {
         std::string line = absl::StrCat(
@@ -289,7 +295,8 @@ class IdentityRunner {
         WriteSecret(*io_.out, line);
         WipeString(&line);
       } else {
-        *io_.out << "Created API key '" << resp->key().id() << "' (roles: "
+        *io_.out << (sub == "create" ? "Created" : "Rotated") << " API key '"
+                 << resp->key().id() << "' (roles: "
                  << (resp->key().roles().empty()
                          ? std::string("none")
                          : absl::StrJoin(resp->key().roles(), ", "))

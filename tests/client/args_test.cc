@@ -176,8 +176,18 @@ TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
   ASSERT_TRUE(create.ok()) << create.status();
   EXPECT_THAT(create->roles, ::testing::ElementsAre("a", "b", "c"));
   EXPECT_EQ(UsageError({"apikey", "frob"}),
-            "unknown 'apikey' sub-command 'frob' (expected create, ls, roles "
-            "or rm)");
+            "unknown 'apikey' sub-command 'frob' (expected create, rotate, ls, "
+            "roles or rm)");
+  EXPECT_EQ(Parse({"apikey", "rotate", "ci"})->positionals,
+            (std::vector<std::string>{"rotate", "ci"}));
+  EXPECT_EQ(UsageError({"apikey", "rotate"}), "'apikey rotate' needs ID");
+  EXPECT_EQ(Parse({"key", "rotate", "--from-file", "k"})->value->kind,
+            ValueSource::Kind::kFile);
+  EXPECT_FALSE(Parse({"key", "rotate"})->value.has_value());
+  EXPECT_EQ(UsageError({"key", "rotate", "--random"}),
+            "option '--random' does not apply to 'key'");
+  EXPECT_EQ(UsageError({"key"}),
+            "'key' needs the sub-command 'rotate' and nothing else");
   auto reg = Parse({"credential", "registry", "add", "--registry", "ghcr.io",
                     "--username", "bot", "--from-stdin"});
   ASSERT_TRUE(reg.ok()) << reg.status();

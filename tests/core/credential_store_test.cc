@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "core/clock.h"
 #include "core/git_credential_store.h"
 #include "core/identity_records.h"
@@ -234,6 +235,39 @@ TEST_P(CredentialStoreTest, FindForUrlPrefersTheNewestAmongEquals) {
   auto found = git_->FindForUrl("https", "github.com", "acme/app");
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->id, newer.id);
+}
+
+// The daemon, the CLI and the credential helpers pass these on as they are.
+TEST_P(CredentialStoreTest, ErrorMessagesNameTheKindOfCredential) {
+  const std::string id = NewUuidV4();
+  EXPECT_EQ(registry_->Get(id).status(),
+            absl::NotFoundError(
+                absl::StrCat("registry credential ", id, " not found")));
+  EXPECT_EQ(registry_->GetPassword(id).status(),
+            absl::NotFoundError(
+                absl::StrCat("registry credential ", id, " not found")));
+  EXPECT_EQ(git_->Get(id).status(), absl::NotFoundError(absl::StrCat(
+                                        "git credential ", id, " not found")));
+  EXPECT_EQ(git_->Delete(id), absl::NotFoundError(absl::StrCat(
+                                  "git credential ", id, " not found")));
+  EXPECT_EQ(git_->GetValue("x").status(),
+            absl::InvalidArgumentError("credential id must be a UUID"));
+  EXPECT_EQ(registry_->Delete("x"),
+            absl::InvalidArgumentError("credential id must be a UUID"));
+
+  ASSERT_TRUE(store_
+                  ->SetSecret(kGitCredentialsMetaScope, id,
+                              SecretBytes::FromString("{}"), {})
+                  .ok());
+  EXPECT_EQ(git_->Get(id).status(), absl::DataLossError(absl::StrCat(
+                                        "corrupt git credential '", id, "'")));
+  ASSERT_TRUE(store_
+                  ->SetSecret(kRegistryCredentialsMetaScope, id,
+                              SecretBytes::FromString("{}"), {})
+                  .ok());
+  EXPECT_EQ(registry_->List().status(),
+            absl::DataLossError(
+                absl::StrCat("corrupt registry credential '", id, "'")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, CredentialStoreTest,

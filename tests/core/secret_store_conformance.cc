@@ -133,6 +133,32 @@ TEST_P(SecretStoreConformanceTest, GetVersionedReadsEachKeptVersion) {
   EXPECT_STATUS(store_->GetVersioned("prod", "k", 4), kNotFound);
 }
 
+TEST_P(SecretStoreConformanceTest, GetWithMetadataReadsBothAtOneSnapshot) {
+  ASSERT_OK(store_->SetSecret("prod", "k", V("v1"), Keep(3)));
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_OK(store_->SetSecret("prod", "k", V("v2"), {}));
+  auto current = store_->GetWithMetadata("prod", "k", 0);
+  ASSERT_OK(current);
+  EXPECT_EQ(Str(current->read.value), "v2");
+  EXPECT_EQ(current->read.version, 2u);
+  EXPECT_EQ(current->metadata.version, 2u);
+  EXPECT_EQ(current->metadata.max_versions, 3u);
+  EXPECT_EQ(current->metadata.created_at, kStart);
+  EXPECT_EQ(current->metadata.updated_at, kStart + 5);
+  EXPECT_EQ(current->metadata.key_id, store_->GetMetadata("prod", "k")->key_id);
+  // An older version: its value, and the metadata of the secret (current).
+  auto old = store_->GetWithMetadata("prod", "k", 1);
+  ASSERT_OK(old);
+  EXPECT_EQ(Str(old->read.value), "v1");
+  EXPECT_EQ(old->read.version, 1u);
+  EXPECT_EQ(old->metadata.version, 2u);
+  EXPECT_STATUS(store_->GetWithMetadata("prod", "k", 3), kNotFound);
+  EXPECT_STATUS(store_->GetWithMetadata("prod", "nope", 0), kNotFound);
+  ASSERT_OK(store_->DeleteSecret("prod", "k"));
+  EXPECT_STATUS(store_->GetWithMetadata("prod", "k", 0), kNotFound);
+  EXPECT_STATUS(store_->GetWithMetadata("", "k", 0), kInvalidArgument);
+}
+
 TEST_P(SecretStoreConformanceTest, ListVersionsIsNewestFirst) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_OK(store_->SetSecret("prod", "k", V("x"), {}));

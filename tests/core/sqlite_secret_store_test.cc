@@ -267,6 +267,8 @@ TEST_F(SqliteSecretStoreTest, CurrentVersionRolledBackIsDataLoss) {
   // ...and to a kept older version: newer rows betray it.
   RawDb(path_).Exec("UPDATE secrets SET current_version = 2 WHERE name = 'k'");
   EXPECT_STATUS(store_->GetSecret("prod", "k"), kDataLoss);
+  EXPECT_STATUS(store_->GetWithMetadata("prod", "k", 0), kDataLoss);
+  EXPECT_STATUS(store_->GetVersioned("prod", "k", 2), kDataLoss);
   EXPECT_STATUS(store_->SetSecret("prod", "k", V("v4"), {}), kDataLoss);
   EXPECT_EQ(Str(*store_->GetSecret("prod", "other")), "fine");
 }
@@ -278,6 +280,10 @@ TEST_F(SqliteSecretStoreTest, MissingVersionRowIsDataLossNotNotFound) {
       "DELETE FROM secret_versions WHERE name = 'k' AND version = 2");
   EXPECT_STATUS(store_->GetSecret("prod", "k"), kDataLoss);
   EXPECT_STATUS(store_->GetMetadata("prod", "k"), kDataLoss);
+  EXPECT_STATUS(store_->GetWithMetadata("prod", "k", 0), kDataLoss);
+  // An older version still reads, but not with the secret's metadata.
+  EXPECT_EQ(Str(store_->GetVersioned("prod", "k", 1)->value), "v1");
+  EXPECT_STATUS(store_->GetWithMetadata("prod", "k", 1), kDataLoss);
   RawDb(path_).Exec(
       "DELETE FROM secret_versions WHERE name = 'k' AND version = 1");
   EXPECT_STATUS(store_->GetVersioned("prod", "k", 1), kDataLoss);

@@ -36,9 +36,10 @@ int RemainingMs(absl::Time deadline) {
   return static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
 }
 
+// `stdin_fd` < 0 = /dev/null; `stderr_fd` < 0 = the same as `stdout_fd`.
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args,
-                            const std::vector<std::string>& env,
-                            int output_fd) {
+                            const std::vector<std::string>& env, int stdout_fd,
+                            int stdin_fd = -1, int stderr_fd = -1) {
   std::vector<char*> argv;
   for (const std::string& a : args)
     argv.push_back(const_cast<char*>(a.c_str()));
@@ -48,9 +49,14 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args,
   envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
+  if (stdin_fd < 0) {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  } else {
+    posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions,
+                                   stderr_fd < 0 ? stdout_fd : stderr_fd, 2);
   // The test process blocks SIGTERM & co. when it hosts a Daemon; the child
   // must start with a clean mask and default dispositions.
   posix_spawnattr_t attr;
@@ -247,13 +253,96 @@ absl::StatusOr<TlsMaterial> MakeTlsMaterial(const std::string& dir,
   return m;
 }
 
-std::string DaemonBinaryPath() {
-  const char* srcdir = getenv("TEST_SRCDIR");
-  const char* workspace = getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/",
-                      workspace ? workspace : "zlayer_secrets",
-                      "/daemon/zlayer-secretsd");
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         const std::string& input,
+                         const std::vector<std::string>& env) {
+  ProcessResult result;
+  // A child that exits without reading its stdin must not kill the test.
+  ::signal(SIGPIPE, SIG_IGN);
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) {
+    result.err = "pipe failed";
+    return result;
+  }
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    result.err = "pipe failed";
+    return result;
+  }
+  // An empty environment would mean "inherit" to Spawn.
+  std::vector<std::string> child_env = env;
+  if (child_env.empty()) child_env.push_back("ZS_EMPTY_ENV=1");
+  absl::StatusOr<pid_t> pid =
+      Spawn(argv, child_env, out_pipe[1], in_pipe[0], err_pipe[1]);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (!pid.ok()) {
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    result.err = std::string(pid.status().message());
+    return result;
+  }
+  size_t written = 0;
+  int in_fd = in_pipe[1];
+  if (input.empty()) {
+    close(in_fd);
+    in_fd = -1;
+  }
+  int out_fd = out_pipe[0], err_fd = err_pipe[0];
+  char buf[65536];
+  while (out_fd >= 0 || err_fd >= 0) {
+    pollfd fds[3];
+    int n = 0;
+    if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
+    if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
+    if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
+    if (poll(fds, n, 60000) <= 0) {
+      result.err += "\n[test: child silent for 60 s, killed]";
+      kill(*pid, SIGKILL);
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (fds[i].fd == in_fd) {
+        ssize_t w =
+            write(in_fd, input.data() + written, input.size() - written);
+        if (w > 0) written += static_cast<size_t>(w);
+        if (w < 0 || written == input.size()) {
+          close(in_fd);
+          in_fd = -1;
+        }
+        continue;
+      }
+      ssize_t r = read(fds[i].fd, buf, sizeof(buf));
+      std::string& sink = fds[i].fd == out_fd ? result.out : result.err;
+      if (r > 0) {
+        sink.append(buf, static_cast<size_t>(r));
+      } else {
+        close(fds[i].fd);
+        (fds[i].fd == out_fd ? out_fd : err_fd) = -1;
+      }
+    }
+  }
+  if (in_fd >= 0) close(in_fd);
+  if (out_fd >= 0) close(out_fd);
+  if (err_fd >= 0) close(err_fd);
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  result.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
 }
+
+std::string Runfile(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr) return path;
+  return absl::StrCat(srcdir, "/", workspace ? workspace : "zlayer_secrets",
+                      "/", path);
+}
+
+std::string DaemonBinaryPath() { return Runfile("daemon/zlayer-secretsd"); }
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const std::vector<std::string>& args, const std::string& home) {

@@ -120,8 +120,26 @@ class DaemonProcess {
   std::string output_;
 };
 
+// Path of a data dependency ("client/zlayer-secret") in the runfiles.
+std::string Runfile(const std::string& path);
+
 // Path of //daemon:zlayer-secretsd in the runfiles.
 std::string DaemonBinaryPath();
+
+// What RunProcess collected.
+struct ProcessResult {
+  int exit_code = -1;  // 128 + signal when killed; -1 when it did not start
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (no shell) with `input` on stdin and `env` ("K=V" entries) as
+// its whole environment, and collects stdout and stderr. poll() keeps every
+// pipe moving, so a child with much output never blocks; a child silent for
+// 60 s is killed. Failures to start are reported in `err`.
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         const std::string& input,
+                         const std::vector<std::string>& env);
 
 // Runs `args` (no shell) and returns its exit code plus its output.
 absl::StatusOr<int> RunProgram(const std::vector<std::string>& args,

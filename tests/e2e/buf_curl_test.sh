@@ -2,7 +2,9 @@
 # End to end with an independent client: buf (npm @bufbuild/buf, installed
 # by `./x setup` into tools/node_modules/.bin/buf) talks gRPC to the real
 # zlayer-secretsd over its Unix socket: server reflection, SetSecret,
-# GetSecret, ResolveEnv, an error status, and grpc.health.v1.Health/Check.
+# GetSecret, ResolveEnv, an error status, grpc.health.v1.Health/Check (its
+# schema from reflection too), and a health Watch stream across SIGTERM: the
+# drain sends NOT_SERVING and then ends the stream with OK.
 #
 # usage: buf_curl_test.sh DAEMON_BINARY CLI_BINARY
 # buf is found through $ZS_BUF (e.g. bazel test --test_env=ZS_BUF=/path/buf)
@@ -29,9 +31,6 @@ if [ -z "$BUF" ]; then
   BUF="$ROOT/tools/node_modules/.bin/buf"
 fi
 [ -x "$BUF" ] || fail "buf not found at '$BUF': run ./x setup (npm install in tools/) or set ZS_BUF"
-
-HEALTH_PROTO=/usr/share/grpc-proto/grpc/health/v1/health.proto
-[ -f "$HEALTH_PROTO" ] || fail "$HEALTH_PROTO missing (Debian package grpc-proto)"
 
 WORK=$(mktemp -d /tmp/zs-XXXXXX)
 SOCK="$WORK/d.sock"
@@ -64,6 +63,7 @@ SERVICES=$(bufcurl --list-services http://localhost) || fail "list-services fail
 echo "$SERVICES"
 echo "$SERVICES" | grep -qx 'zlayer.secrets.v1.Secrets' || fail "Secrets service not listed"
 echo "$SERVICES" | grep -qx 'zlayer.secrets.v1.Admin' || fail "Admin service not listed"
+echo "$SERVICES" | grep -qx 'grpc.health.v1.Health' || fail "Health service not listed"
 
 echo "== SetSecret"
 # "czNjcmV0" is base64 for "s3cret" (bytes fields are base64 in JSON).
@@ -92,10 +92,42 @@ echo "$OUT" | grep -q '"DB": "s3cret"' || fail "ResolveEnv did not resolve DB"
 echo "$OUT" | grep -q '"MODE": "plain"' || fail "ResolveEnv changed a plain value"
 echo "$OUT" | grep -q '"reference": "\$S:db"' || fail "ResolveEnv receipt missing"
 
-echo "== grpc.health.v1.Health/Check (schema from $HEALTH_PROTO)"
-OUT=$(bufcurl --schema "$HEALTH_PROTO" -d '{}' \
+echo "== grpc.health.v1.Health/Check (schema from reflection)"
+OUT=$(bufcurl -d '{}' \
   http://localhost/grpc.health.v1.Health/Check) || fail "Health/Check failed: $OUT"
 echo "$OUT"
 echo "$OUT" | grep -q '"status": "SERVING"' || fail "daemon is not SERVING"
+
+echo "== grpc.health.v1.Health/Watch across SIGTERM"
+# The stream goes through a fifo, so the script blocks on its lines instead
+# of sleeping; `timeout` bounds a stream that never ends.
+mkfifo "$WORK/watch"
+timeout 60 "$BUF" curl --protocol grpc --http2-prior-knowledge \
+  --unix-socket "$SOCK" -d '{}' http://localhost/grpc.health.v1.Health/Watch \
+  >"$WORK/watch" 2>&1 &
+WPID=$!
+exec 3<"$WORK/watch"
+SEEN=""
+while IFS= read -r line <&3; do
+  SEEN="$SEEN$line
+"
+  case "$line" in *'"SERVING"'*) break ;; esac
+done
+echo "$SEEN" | grep -q '"SERVING"' || fail "Watch did not report SERVING: $SEEN"
+kill -TERM "$DPID"
+REST=$(cat <&3)
+exec 3<&-
+echo "$REST"
+WATCH_RC=0
+wait "$WPID" || WATCH_RC=$?
+[ "$WATCH_RC" -eq 0 ] || fail "Watch did not end cleanly (exit $WATCH_RC): $REST"
+echo "$REST" | grep -q '"NOT_SERVING"' || fail "Watch ended without NOT_SERVING: $REST"
+DAEMON_RC=0
+wait "$DPID" || DAEMON_RC=$?
+[ "$DAEMON_RC" -eq 0 ] || fail "daemon exited $DAEMON_RC after SIGTERM"
+grep -q 'event=drained' "$LOG" || fail "no event=drained in the daemon log"
+if grep -q 'event=drain_deadline_reached' "$LOG"; then
+  fail "the drain ran into its deadline"
+fi
 
 echo "PASS"

@@ -1,21 +1,14 @@
-// End to end: the real zlayer-secretsd on a temporary data directory and
-// socket, driven by the real zlayer-secret binary run as a subprocess, for
-// every verb, on success and error paths.
+// End to end: the real zlayer-secretsd, driven by the real zlayer-secret
+// binary run as a subprocess, for every verb, on success and error paths.
+// Every test runs twice: over the Unix socket (the caller is the test's
+// uid) and over TLS TCP (the caller presents the bootstrap admin API key).
 //
-// Both binaries come in as data dependencies (runfiles). The daemon is
-// started once for the suite; each test uses its own deployment scope or
-// environment so that tests do not see each other's secrets.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
+// Both binaries come in as data dependencies (runfiles). Each transport's
+// daemon is started once for the suite; each test uses its own deployment
+// scope or environment so that tests do not see each other's secrets.
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -26,28 +19,21 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
-#include "client/secrets_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-
-extern char** environ;
+#include "tests/e2e/e2e_daemon.h"
 
 namespace zlayer::secrets {
 namespace {
 
+using CliResult = testing::ProcessResult;
+using testing::Runfile;
+using testing::RunWithEnvironment;
+using testing::Transport;
+
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr) return path;
-  return absl::StrCat(srcdir, "/", workspace ? workspace : "zlayer_secrets",
-                      "/", path);
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -66,112 +52,6 @@ bool FileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::vector<std::string> EnvironWith(
-    const std::map<std::string, std::string>& extra) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry(*e);
-    std::string key = entry.substr(0, entry.find('='));
-    if (extra.count(key) == 0) env.push_back(entry);
-  }
-  for (const auto& [k, v] : extra) env.push_back(absl::StrCat(k, "=", v));
-  return env;
-}
-
-// Runs `argv` with `input` on stdin and collects stdout/stderr (poll, so a
-// full pipe never blocks the child).
-CliResult RunProcess(const std::vector<std::string>& argv,
-                     const std::string& input,
-                     const std::map<std::string, std::string>& extra_env) {
-  CliResult result;
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
-    return result;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::vector<char*> c_argv;
-  for (const std::string& a : argv)
-    c_argv.push_back(const_cast<char*>(a.c_str()));
-  c_argv.push_back(nullptr);
-  std::vector<std::string> env = EnvironWith(extra_env);
-  std::vector<char*> c_env;
-  for (std::string& e : env) c_env.push_back(e.data());
-  c_env.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawn(&pid, c_argv[0], &actions, nullptr, c_argv.data(),
-                       c_env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  if (rc != 0) {
-    ADD_FAILURE() << "posix_spawn " << argv[0] << ": " << std::strerror(rc);
-    ::close(in_pipe[1]);
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    return result;
-  }
-  size_t written = 0;
-  int in_fd = in_pipe[1];
-  if (input.empty()) {
-    ::close(in_fd);
-    in_fd = -1;
-  }
-  int out_fd = out_pipe[0], err_fd = err_pipe[0];
-  char buf[65536];
-  while (out_fd >= 0 || err_fd >= 0) {
-    pollfd fds[3];
-    int n = 0;
-    if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
-    if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
-    if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
-    if (::poll(fds, n, 60000) <= 0) {
-      ADD_FAILURE() << "child " << argv[0] << " hung";
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
-      if (fds[i].fd == in_fd) {
-        ssize_t w =
-            ::write(in_fd, input.data() + written, input.size() - written);
-        if (w > 0) written += static_cast<size_t>(w);
-        if (w < 0 || written == input.size()) {
-          ::close(in_fd);
-          in_fd = -1;
-        }
-        continue;
-      }
-      ssize_t r = ::read(fds[i].fd, buf, sizeof(buf));
-      std::string& sink = fds[i].fd == out_fd ? result.out : result.err;
-      if (r > 0) {
-        sink.append(buf, static_cast<size_t>(r));
-      } else {
-        ::close(fds[i].fd);
-        (fds[i].fd == out_fd ? out_fd : err_fd) = -1;
-      }
-    }
-  }
-  if (in_fd >= 0) ::close(in_fd);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit_code =
-      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
-
 // A failed operation prints exactly one line "zlayer-secret: ...".
 void ExpectOneLineError(const CliResult& r) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -180,103 +60,36 @@ void ExpectOneLineError(const CliResult& r) {
   EXPECT_TRUE(absl::EndsWith(r.err, "\n")) << r.err;
 }
 
-class CliE2eTest : public ::testing::Test {
+class CliE2eTest : public testing::TransportTest {
  protected:
-  static void SetUpTestSuite() {
-    char dir[] = "/tmp/zs-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = new std::string(dir);
-    socket_ = new std::string(*dir_ + "/d.sock");
-    std::string data = *dir_ + "/data";
-    ASSERT_EQ(::mkdir(data.c_str(), 0700), 0);
-    std::string daemon = Runfile("daemon/zlayer-secretsd");
-    std::string log = *dir_ + "/daemon.log";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<std::string> args = {daemon, "--data-dir", data, "--socket",
-                                     *socket_};
-    std::vector<char*> c_argv;
-    for (std::string& a : args) c_argv.push_back(a.data());
-    c_argv.push_back(nullptr);
-    int rc = posix_spawn(&daemon_pid_, daemon.c_str(), &actions, nullptr,
-                         c_argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ASSERT_EQ(rc, 0) << "cannot start " << daemon << ": " << std::strerror(rc);
-
-    // Wait for the daemon: gRPC's own connect with a deadline (no sleeps),
-    // giving up at once if the daemon exits.
-    ClientOptions options;
-    options.address = *socket_;
-    auto client = SecretsClient::Connect(std::move(options));
-    ASSERT_TRUE(client.ok()) << client.status();
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    bool up = false;
-    while (!up && absl::Now() < deadline) {
-      int status;
-      if (::waitpid(daemon_pid_, &status, WNOHANG) == daemon_pid_) {
-        daemon_pid_ = 0;
-        FAIL() << "zlayer-secretsd exited during start:\n" << ReadFile(log);
-      }
-      up = (*client)->WaitForConnected(absl::Milliseconds(250)).ok();
-    }
-    ASSERT_TRUE(up) << "zlayer-secretsd did not come up:\n" << ReadFile(log);
-    absl::StatusOr<v1::WhoAmIResponse> who = (*client)->WhoAmI({});
-    ASSERT_TRUE(who.ok()) << who.status() << "\n" << ReadFile(log);
-  }
-
-  static void TearDownTestSuite() {
-    if (daemon_pid_ > 0) {
-      ::kill(daemon_pid_, SIGTERM);
-      int status;
-      ::waitpid(daemon_pid_, &status, 0);
-      daemon_pid_ = 0;
-    }
-    if (dir_ != nullptr) {
-      std::string cmd = absl::StrCat("rm -rf '", *dir_, "'");
-      EXPECT_EQ(std::system(cmd.c_str()), 0);
-    }
-  }
-
-  void SetUp() override {
-    if (daemon_pid_ <= 0) GTEST_SKIP() << "daemon not running";
-  }
-
-  // Runs zlayer-secret with --socket and `args`.
+  // Runs zlayer-secret with the options that reach the daemon, then `args`.
   CliResult Cli(std::vector<std::string> args, const std::string& input = "",
                 const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> argv = {Runfile("client/zlayer-secret"),
-                                     "--socket", *socket_};
+    std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
+    argv.insert(argv.end(), daemon_->cli_args().begin(),
+                daemon_->cli_args().end());
     argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv, input, env);
+    return RunWithEnvironment(argv, input, env);
   }
 
-  std::string TempPath(const std::string& name) {
-    return absl::StrCat(*dir_, "/", name);
-  }
-
-  static std::string* dir_;
-  static std::string* socket_;
-  static pid_t daemon_pid_;
+  std::string TempPath(const std::string& name) { return daemon_->Path(name); }
 };
 
-std::string* CliE2eTest::dir_ = nullptr;
-std::string* CliE2eTest::socket_ = nullptr;
-pid_t CliE2eTest::daemon_pid_ = 0;
-
-TEST_F(CliE2eTest, WhoAmIOverTheUnixSocket) {
+TEST_P(CliE2eTest, WhoAmIReportsTransportAndCaller) {
+  const bool tls = GetParam() == Transport::kTls;
   CliResult r = Cli({"whoami"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("Transport: unix"));
-  EXPECT_THAT(r.out, HasSubstr("Subject:   "));
+  EXPECT_THAT(r.out, HasSubstr(tls ? "Transport: tls" : "Transport: unix"));
+  EXPECT_THAT(r.out,
+              HasSubstr(tls ? "Subject:   apikey:admin"
+                            : absl::StrCat("Subject:   uid:", getuid())));
   CliResult j = Cli({"whoami", "--output", "json"});
   EXPECT_EQ(j.exit_code, 0) << j.err;
-  EXPECT_THAT(j.out, HasSubstr("\"transport\": \"unix\""));
+  EXPECT_THAT(j.out, HasSubstr(tls ? "\"transport\": \"tls\""
+                                   : "\"transport\": \"unix\""));
 }
 
-TEST_F(CliE2eTest, CreateGetRevealListRemove) {
+TEST_P(CliE2eTest, CreateGetRevealListRemove) {
   CliResult c = Cli({"create", "db", "--from-stdin"}, "s3cret-1\n");
   EXPECT_EQ(c.exit_code, 0) << c.err;
   EXPECT_EQ(c.out, "Secret 'db' stored (version 1)\n");
@@ -308,13 +121,13 @@ TEST_F(CliE2eTest, CreateGetRevealListRemove) {
   ExpectOneLineError(Cli({"get", "db", "--reveal"}));
 }
 
-TEST_F(CliE2eTest, EmptyScopeListsNoSecrets) {
+TEST_P(CliE2eTest, EmptyScopeListsNoSecrets) {
   CliResult ls = Cli({"ls", "--deployment", "empty-scope"});
   EXPECT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_EQ(ls.out, "(no secrets)\n");
 }
 
-TEST_F(CliE2eTest, MissingSecretFailsWithOneLine) {
+TEST_P(CliE2eTest, MissingSecretFailsWithOneLine) {
   CliResult r = Cli({"get", "no-such-secret", "--reveal"});
   ExpectOneLineError(r);
   EXPECT_EQ(r.out, "");
@@ -323,7 +136,7 @@ TEST_F(CliE2eTest, MissingSecretFailsWithOneLine) {
   ExpectOneLineError(Cli({"versions", "no-such-secret"}));
 }
 
-TEST_F(CliE2eTest, ValueFlagWarnsOnStderr) {
+TEST_P(CliE2eTest, ValueFlagWarnsOnStderr) {
   CliResult r = Cli({"set", "warned", "--value", "v1", "--deployment", "w"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Secret 'warned' set in scope 'w' (version 1)\n");
@@ -331,7 +144,7 @@ TEST_F(CliE2eTest, ValueFlagWarnsOnStderr) {
   EXPECT_THAT(r.err, Not(HasSubstr("v1")));
 }
 
-TEST_F(CliE2eTest, ValueSourceRulesAreUsageErrors) {
+TEST_P(CliE2eTest, ValueSourceRulesAreUsageErrors) {
   CliResult none = Cli({"create", "x"});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_EQ(none.err,
@@ -344,7 +157,7 @@ TEST_F(CliE2eTest, ValueSourceRulesAreUsageErrors) {
             "mutually exclusive\n");
 }
 
-TEST_F(CliE2eTest, CheckAndSet) {
+TEST_P(CliE2eTest, CheckAndSet) {
   const std::vector<std::string> d = {"--deployment", "cas"};
   auto with = [&](std::vector<std::string> args) {
     args.insert(args.end(), d.begin(), d.end());
@@ -365,7 +178,7 @@ TEST_F(CliE2eTest, CheckAndSet) {
   EXPECT_EQ(v.out, "d\n");
 }
 
-TEST_F(CliE2eTest, RotateVersionsRollback) {
+TEST_P(CliE2eTest, RotateVersionsRollback) {
   const std::vector<std::string> d = {"--deployment", "rot"};
   auto with = [&](std::vector<std::string> args) {
     args.insert(args.end(), d.begin(), d.end());
@@ -388,7 +201,7 @@ TEST_F(CliE2eTest, RotateVersionsRollback) {
   ExpectOneLineError(Cli(with({"rollback", "api", "99"})));
 }
 
-TEST_F(CliE2eTest, JsonFieldOfAValue) {
+TEST_P(CliE2eTest, JsonFieldOfAValue) {
   const std::vector<std::string> d = {"--deployment", "fld"};
   ASSERT_EQ(Cli({"create", "cfg", "--from-stdin", "--deployment", "fld"},
                 R"({"user":"app","password":"pw-123"})")
@@ -400,7 +213,7 @@ TEST_F(CliE2eTest, JsonFieldOfAValue) {
   EXPECT_EQ(f.out, "pw-123\n");
 }
 
-TEST_F(CliE2eTest, RandomValueIsShownOnceAndStored) {
+TEST_P(CliE2eTest, RandomValueIsShownOnceAndStored) {
   CliResult r = Cli({"create", "tok", "--random", "--random-length", "20",
                      "--deployment", "rnd"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -412,11 +225,12 @@ TEST_F(CliE2eTest, RandomValueIsShownOnceAndStored) {
   ASSERT_EQ(lines[3].size(), 22u);
   std::string value = lines[3].substr(2);
   EXPECT_EQ(lines[5], "This is the only time it will be shown. Store it now.");
-  EXPECT_EQ(Cli({"get", "tok", "--reveal", "--deployment", "rnd"}).out,
-            value + "\n");
+  CliResult got = Cli({"get", "tok", "--reveal", "--deployment", "rnd"});
+  EXPECT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_EQ(got.out, value + "\n");
 }
 
-TEST_F(CliE2eTest, UndeleteAndDestroy) {
+TEST_P(CliE2eTest, UndeleteAndDestroy) {
   const std::vector<std::string> d = {"--deployment", "del"};
   auto with = [&](std::vector<std::string> args) {
     args.insert(args.end(), d.begin(), d.end());
@@ -435,7 +249,7 @@ TEST_F(CliE2eTest, UndeleteAndDestroy) {
   ExpectOneLineError(Cli(with({"get", "gone"})));
 }
 
-TEST_F(CliE2eTest, OversizedValueIsRefused) {
+TEST_P(CliE2eTest, OversizedValueIsRefused) {
   std::string path = TempPath("big.txt");
   WriteFile(path, std::string((1 << 20) + 1, 'Q'));
   CliResult r =
@@ -445,7 +259,7 @@ TEST_F(CliE2eTest, OversizedValueIsRefused) {
   ExpectOneLineError(Cli({"get", "big", "--deployment", "big"}));
 }
 
-TEST_F(CliE2eTest, ImportAndExport) {
+TEST_P(CliE2eTest, ImportAndExport) {
   std::string file = TempPath("import.env");
   WriteFile(file, "# comment\nDB_USER=app\nDB_PASS=\"p w\"\n");
   const std::vector<std::string> d = {"--deployment", "imp"};
@@ -482,7 +296,7 @@ TEST_F(CliE2eTest, ImportAndExport) {
   ExpectOneLineError(Cli(with({"import", "--file", TempPath("missing.env")})));
 }
 
-TEST_F(CliE2eTest, EnvironmentsAndEnvTargets) {
+TEST_P(CliE2eTest, EnvironmentsAndEnvTargets) {
   CliResult created = Cli({"env", "create", "staging"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   ASSERT_THAT(created.out, StartsWith("Created environment 'staging' (id "));
@@ -511,7 +325,7 @@ TEST_F(CliE2eTest, EnvironmentsAndEnvTargets) {
             absl::StrCat("Removed environment 'staging' (id ", id, ")\n"));
 }
 
-TEST_F(CliE2eTest, CheckReportsBadReferences) {
+TEST_P(CliE2eTest, CheckReportsBadReferences) {
   ASSERT_EQ(
       Cli({"create", "db_password", "--from-stdin", "--deployment", "shop"},
           "pw-shop")
@@ -537,7 +351,7 @@ TEST_F(CliE2eTest, CheckReportsBadReferences) {
   EXPECT_THAT(j.out, HasSubstr("\"ok\": false"));
 }
 
-TEST_F(CliE2eTest, RunStartsTheCommandWithResolvedValues) {
+TEST_P(CliE2eTest, RunStartsTheCommandWithResolvedValues) {
   ASSERT_EQ(Cli({"set", "db_password", "--from-stdin", "--deployment", "runok"},
                 "pw-run\n")
                 .exit_code,
@@ -561,7 +375,7 @@ TEST_F(CliE2eTest, RunStartsTheCommandWithResolvedValues) {
   EXPECT_EQ(code.exit_code, 7);
 }
 
-TEST_F(CliE2eTest, RunRefusesToStartWhenAnyReferenceFails) {
+TEST_P(CliE2eTest, RunRefusesToStartWhenAnyReferenceFails) {
   ASSERT_EQ(
       Cli({"set", "db_password", "--from-stdin", "--deployment", "runbad"},
           "pw")
@@ -583,7 +397,40 @@ TEST_F(CliE2eTest, RunRefusesToStartWhenAnyReferenceFails) {
   EXPECT_FALSE(FileExists(out)) << "the command ran";
 }
 
-TEST_F(CliE2eTest, GrantWithABadSubjectIsAUsageError) {
+TEST_P(CliE2eTest, GrantPermissionsRevoke) {
+  ASSERT_EQ(Cli({"env", "create", "granted"}).exit_code, 0);
+  CliResult g =
+      Cli({"grant", "uid:4242", "--scope", "gscope", "--name", "db", "read"});
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_THAT(g.out, StartsWith("Granted read on secret 'gscope/db' to "
+                                "uid:4242 (permission id "));
+  CliResult ge = Cli({"grant", "role:ops", "granted", "write"});
+  EXPECT_EQ(ge.exit_code, 0) << ge.err;
+  EXPECT_THAT(ge.out, StartsWith("Granted write on environment "));
+
+  CliResult by_subject = Cli({"permissions", "--subject", "uid:4242"});
+  EXPECT_EQ(by_subject.exit_code, 0) << by_subject.err;
+  EXPECT_THAT(by_subject.out, HasSubstr("secret 'gscope/db'"));
+  CliResult on_env = Cli({"permissions", "granted", "--output", "json"});
+  EXPECT_EQ(on_env.exit_code, 0) << on_env.err;
+  EXPECT_THAT(on_env.out, HasSubstr("\"resource_kind\": \"environment\""));
+
+  CliResult rv =
+      Cli({"revoke", "uid:4242", "--scope", "gscope", "--name", "db"});
+  EXPECT_EQ(rv.exit_code, 0) << rv.err;
+  EXPECT_THAT(rv.out, StartsWith("Revoked read on secret 'gscope/db' from "
+                                 "uid:4242 (permission id "));
+  CliResult none =
+      Cli({"revoke", "uid:4242", "--scope", "gscope", "--name", "db"});
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("No grant to revoke"));
+  EXPECT_EQ(Cli({"permissions", "--subject", "uid:4242"}).out,
+            "(no grants for uid:4242)\n");
+  ASSERT_EQ(Cli({"revoke", "role:ops", "granted"}).exit_code, 0);
+  ExpectOneLineError(Cli({"grant", "uid:4242", "no-such-env", "read"}));
+}
+
+TEST_P(CliE2eTest, GrantWithABadSubjectIsAUsageError) {
   CliResult r = Cli({"grant", "u", "e", "read"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
@@ -591,13 +438,142 @@ TEST_F(CliE2eTest, GrantWithABadSubjectIsAUsageError) {
             "role:NAME, apikey:ID or a uid number)\n");
 }
 
-TEST_F(CliE2eTest, UnreachableDaemonFailsWithOneLine) {
-  CliResult r =
-      RunProcess({Runfile("client/zlayer-secret"), "--socket",
-                  TempPath("nobody-here.sock"), "--timeout", "2s", "ls"},
-                 "", {});
-  ExpectOneLineError(r);
+TEST_P(CliE2eTest, ApiKeysCreateListRolesRemove) {
+  const std::string id =
+      absl::StrCat("ci-", testing::TransportName(GetParam()));
+  CliResult c = Cli({"apikey", "create", id, "--role", "reader"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_THAT(c.out, StartsWith(absl::StrCat("Created API key '", id, "'")));
+  EXPECT_THAT(c.out, HasSubstr("This is the only time it will be shown."));
+  ExpectOneLineError(Cli({"apikey", "create", id}));
+
+  CliResult ls = Cli({"apikey", "ls"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_THAT(ls.out, HasSubstr(id));
+  EXPECT_THAT(ls.out, HasSubstr("admin"));
+  EXPECT_THAT(ls.out, Not(HasSubstr("zs_")));  // never a key itself
+
+  CliResult roles = Cli({"apikey", "roles", id, "reader", "writer"});
+  EXPECT_EQ(roles.exit_code, 0) << roles.err;
+  EXPECT_THAT(roles.out, HasSubstr("reader"));
+  EXPECT_THAT(roles.out, HasSubstr("writer"));
+
+  CliResult rotated = Cli({"apikey", "rotate", id});
+  EXPECT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_THAT(rotated.out,
+              StartsWith(absl::StrCat("Rotated API key '", id,
+                                      "' (roles: reader, writer)\n\n  zs_")));
+  EXPECT_NE(rotated.out.substr(0, rotated.out.find("This is")),
+            c.out.substr(0, c.out.find("This is")));
+  ExpectOneLineError(Cli({"apikey", "rotate", "no-such-key"}));
+
+  CliResult rm = Cli({"apikey", "rm", id});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(rm.out, absl::StrCat("Removed API key '", id, "'\n"));
+  EXPECT_THAT(Cli({"apikey", "ls"}).out, Not(HasSubstr(id)));
+  ExpectOneLineError(Cli({"apikey", "rm", id}));
 }
+
+TEST_P(CliE2eTest, RegistryAndGitCredentials) {
+  std::string token = TempPath("registry-token");
+  WriteFile(token, "tok-registry-1\n");
+  CliResult add =
+      Cli({"credential", "registry", "add", "--registry",
+           "registry.example.com", "--username", "bot", "--from-file", token});
+  EXPECT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_THAT(add.out, StartsWith("Added registry credential "));
+  CliResult ls = Cli({"credential", "registry", "ls"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_THAT(ls.out, HasSubstr("registry.example.com"));
+  EXPECT_THAT(ls.out, Not(HasSubstr("tok-registry-1")));
+  std::string id =
+      add.out.substr(std::string("Added registry credential ").size(), 36);
+  CliResult rm = Cli({"credential", "registry", "rm", id});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(rm.out, absl::StrCat("Removed registry credential ", id, "\n"));
+  EXPECT_THAT(Cli({"credential", "registry", "ls"}).out,
+              Not(HasSubstr("registry.example.com")));
+
+  CliResult git = Cli({"credential", "git", "add", "--label", "bot", "--host",
+                       "git.example.com", "--username", "bot", "--from-stdin"},
+                      "pat-git-1\n");
+  EXPECT_EQ(git.exit_code, 0) << git.err;
+  EXPECT_THAT(git.out, StartsWith("Added git credential "));
+  CliResult gls = Cli({"credential", "git", "ls", "--output", "json"});
+  EXPECT_EQ(gls.exit_code, 0) << gls.err;
+  EXPECT_THAT(gls.out, HasSubstr("git.example.com"));
+  EXPECT_THAT(gls.out, Not(HasSubstr("pat-git-1")));
+  ExpectOneLineError(Cli({"credential", "git", "rm", "no-such-id"}));
+}
+
+TEST_P(CliE2eTest, KeyRotateKeepsEveryValueReadable) {
+  ASSERT_EQ(Cli({"create", "k", "--from-stdin", "--deployment", "mk"}, "v-1")
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      Cli({"set", "k", "--from-stdin", "--deployment", "mk"}, "v-2").exit_code,
+      0);
+  CliResult generated = Cli({"key", "rotate"});
+  EXPECT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_THAT(generated.out, StartsWith("Master key rotated: new key id "));
+  EXPECT_EQ(Cli({"get", "k", "--reveal", "--deployment", "mk"}).out, "v-2\n");
+  EXPECT_EQ(
+      Cli({"get", "k", "--reveal", "--version", "1", "--deployment", "mk"}).out,
+      "v-1\n");
+
+  // A key that is not 32 bytes / 64 hex characters: refused, nothing changed.
+  std::string bad = TempPath("bad-master.key");
+  WriteFile(bad, "not-a-key\n");
+  CliResult refused = Cli({"key", "rotate", "--from-file", bad});
+  ExpectOneLineError(refused);
+  EXPECT_THAT(refused.err, HasSubstr("wrong length"));
+  EXPECT_EQ(Cli({"get", "k", "--reveal", "--deployment", "mk"}).out, "v-2\n");
+
+  // The operator's own key, as hex on stdin.
+  CliResult given = Cli({"key", "rotate", "--from-stdin", "--output", "json"},
+                        std::string(64, 'a') + "\n");
+  EXPECT_EQ(given.exit_code, 0) << given.err;
+  EXPECT_THAT(given.out, HasSubstr("\"versions_reencrypted\": "));
+  EXPECT_EQ(Cli({"get", "k", "--reveal", "--deployment", "mk"}).out, "v-2\n");
+  EXPECT_EQ(Cli({"key", "rotate", "extra"}).exit_code, 2);
+}
+
+TEST_P(CliE2eTest, UnreachableDaemonFailsWithOneLine) {
+  std::vector<std::string> where =
+      GetParam() == Transport::kUnix
+          ? std::vector<std::string>{"--socket", TempPath("nobody-here.sock")}
+          : std::vector<std::string>{"--address", "127.0.0.1:1"};
+  std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
+  argv.insert(argv.end(), where.begin(), where.end());
+  argv.insert(argv.end(), {"--timeout", "2s", "ls"});
+  ExpectOneLineError(RunWithEnvironment(argv));
+}
+
+// The TLS daemon refuses a caller without an API key, and a wrong one.
+TEST_P(CliE2eTest, TlsWithoutAValidApiKeyIsRefused) {
+  if (GetParam() != Transport::kTls) GTEST_SKIP() << "TLS only";
+  std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
+  const std::vector<std::string>& base = daemon_->cli_args();
+  // Everything but --api-key-file.
+  for (size_t i = 0; i < base.size(); ++i) {
+    if (base[i] == "--api-key-file") {
+      ++i;
+      continue;
+    }
+    argv.push_back(base[i]);
+  }
+  std::vector<std::string> anonymous = argv;
+  anonymous.push_back("ls");
+  CliResult r = RunWithEnvironment(anonymous);
+  ExpectOneLineError(r);
+  EXPECT_THAT(r.err, HasSubstr("API key"));
+  std::string wrong = TempPath("wrong.key");
+  WriteFile(wrong, "zs_admin.not-the-key\n");
+  argv.insert(argv.end(), {"--api-key-file", wrong, "ls"});
+  ExpectOneLineError(RunWithEnvironment(argv));
+}
+
+ZS_INSTANTIATE_FOR_TRANSPORTS(CliE2eTest);
 
 }  // namespace
 }  // namespace zlayer::secrets

@@ -35,19 +35,13 @@ using testing::DaemonProcess;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::ReadFile;
+using testing::Runfile;
 using testing::RunProgram;
 using testing::TempDir;
 using testing::WriteFile;
 
 constexpr char kPeerUser[] = "zs-test-peer";
 const absl::Duration kStartTimeout = absl::Seconds(30);
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/",
-                      workspace ? workspace : "zlayer_secrets", "/", path);
-}
 
 struct Result {
   int code = -1;

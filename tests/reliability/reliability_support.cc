@@ -104,14 +104,6 @@ TempDir::~TempDir() {
   ::nftw(path_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr) return path;
-  return absl::StrCat(srcdir, "/", workspace ? workspace : "zlayer_secrets",
-                      "/", path);
-}
-
 absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
     Options options) {
   std::vector<std::string> args = {
@@ -424,83 +416,9 @@ absl::StatusOr<int> Exec(const std::string& db_path, const std::string& sql,
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::string& input,
                          const std::map<std::string, std::string>& env) {
-  ProcessResult result;
-  // A child that exits without reading its stdin must not kill the test.
-  ::signal(SIGPIPE, SIG_IGN);
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    result.err = "pipe failed";
-    return result;
-  }
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_argv;
-  for (std::string& a : args) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env) env_strings.push_back(absl::StrCat(k, "=", v));
-  std::vector<char*> c_env;
-  for (std::string& e : env_strings) c_env.push_back(e.data());
-  c_env.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_pipe[0], 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    sigset_t empty;
-    sigemptyset(&empty);
-    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
-    ::execve(c_argv[0], c_argv.data(), c_env.data());
-    ::_exit(127);
-  }
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  int in_fd = in_pipe[1];
-  size_t written = 0;
-  if (input.empty()) {
-    ::close(in_fd);
-    in_fd = -1;
-  }
-  int out_fd = out_pipe[0], err_fd = err_pipe[0];
-  char buf[65536];
-  while (out_fd >= 0 || err_fd >= 0) {
-    pollfd fds[3];
-    int n = 0;
-    if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
-    if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
-    if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
-    if (::poll(fds, n, 60000) <= 0) {
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
-      if (fds[i].fd == in_fd) {
-        ssize_t w =
-            ::write(in_fd, input.data() + written, input.size() - written);
-        if (w > 0) written += static_cast<size_t>(w);
-        if (w < 0 || written == input.size()) {
-          ::close(in_fd);
-          in_fd = -1;
-        }
-        continue;
-      }
-      ssize_t r = ::read(fds[i].fd, buf, sizeof(buf));
-      std::string& sink = fds[i].fd == out_fd ? result.out : result.err;
-      if (r > 0) {
-        sink.append(buf, static_cast<size_t>(r));
-      } else {
-        ::close(fds[i].fd);
-        (fds[i].fd == out_fd ? out_fd : err_fd) = -1;
-      }
-    }
-  }
-  if (in_fd >= 0) ::close(in_fd);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit_code = ExitCode(status);
-  return result;
+  std::vector<std::string> entries;
+  for (const auto& [k, v] : env) entries.push_back(absl::StrCat(k, "=", v));
+  return testing::RunProcess(argv, input, entries);
 }
 
 }  // namespace zlayer::secrets::reliability

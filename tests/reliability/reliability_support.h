@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "client/secrets_client.h"
+#include "tests/daemon/test_support.h"
 
 namespace zlayer::secrets::reliability {
 
@@ -53,7 +54,7 @@ class TempDir {
 std::vector<std::string> SanitizerEnv();
 
 // Path of a runfile of this workspace ("daemon/zlayer-secretsd").
-std::string Runfile(const std::string& path);
+using testing::Runfile;
 
 // The real daemon binary as a child process.
 class DaemonChild {
@@ -145,12 +146,9 @@ absl::StatusOr<std::vector<std::vector<std::string>>> Query(
 absl::StatusOr<int> Exec(const std::string& db_path, const std::string& sql,
                          const std::vector<std::string>& blobs = {});
 
-// Runs `argv` with `input` on stdin, collecting stdout and stderr.
-struct ProcessResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+// Runs `argv` with `input` on stdin and exactly `env` as its environment,
+// collecting stdout and stderr (testing::RunProcess).
+using testing::ProcessResult;
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::string& input,
                          const std::map<std::string, std::string>& env);
