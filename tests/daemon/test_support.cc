@@ -351,9 +351,15 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
   std::vector<std::string> argv = {DaemonBinaryPath()};
   argv.insert(argv.end(), args.begin(), args.end());
   // No ZLAYER_SECRETS_* from the test's environment: the key comes from the
-  // data directory.
-  absl::StatusOr<pid_t> pid =
-      Spawn(argv, {"HOME=" + home, "PATH=/usr/bin:/bin"}, fds[1]);
+  // data directory. A sanitizer run's LD_LIBRARY_PATH (tools/tsan_absl.sh
+  // loads a TSan-built Abseil through it) and TSAN_OPTIONS pass through.
+  std::vector<std::string> env = {"HOME=" + home, "PATH=/usr/bin:/bin"};
+  for (const char* name : {"LD_LIBRARY_PATH", "TSAN_OPTIONS"}) {
+    if (const char* value = getenv(name)) {
+      env.push_back(absl::StrCat(name, "=", value));
+    }
+  }
+  absl::StatusOr<pid_t> pid = Spawn(argv, env, fds[1]);
   close(fds[1]);
   if (!pid.ok()) {
     close(fds[0]);

@@ -1,5 +1,6 @@
 #include "tests/reliability/reliability_support.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/fs.h>
@@ -24,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -43,7 +45,54 @@ uint64_t FileSize(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
+// Fails the test binary if a daemon child left a TSan report (SanitizerEnv):
+// a SIGKILLed daemon's reports would otherwise go unnoticed. A file with
+// only print_suppressions' statistics is no report.
+class DaemonTsanReportCheck : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const char* outputs = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+    if (outputs == nullptr) return;
+    DIR* dir = ::opendir(outputs);
+    if (dir == nullptr) return;
+    while (const dirent* entry = ::readdir(dir)) {
+      if (!absl::StartsWith(entry->d_name, "tsan-daemon.")) continue;
+      std::string path = absl::StrCat(outputs, "/", entry->d_name);
+      absl::StatusOr<std::string> report = ReadFileBytes(path);
+      if (report.ok() && !absl::StrContains(*report, "WARNING: ") &&
+          !absl::StrContains(*report, "ERROR: ") &&
+          !absl::StrContains(*report, "CHECK failed")) {
+        continue;
+      }
+      ADD_FAILURE() << "ThreadSanitizer report from a daemon child (" << path
+                    << "):\n"
+                    << (report.ok() ? *report : report.status().ToString());
+    }
+    ::closedir(dir);
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const kDaemonTsanReportCheck =
+    ::testing::AddGlobalTestEnvironment(new DaemonTsanReportCheck);
+
 }  // namespace
+
+std::vector<std::string> SanitizerEnv() {
+  std::vector<std::string> env;
+  if (const char* v = std::getenv("LD_LIBRARY_PATH")) {
+    env.push_back(absl::StrCat("LD_LIBRARY_PATH=", v));
+  }
+  if (const char* v = std::getenv("TSAN_OPTIONS")) {
+    std::string options = v;
+    const char* outputs = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+    if (outputs != nullptr && !absl::StrContains(options, "log_path=")) {
+      absl::StrAppend(&options, options.empty() ? "" : ":",
+                      "log_path=", outputs, "/tsan-daemon");
+    }
+    env.push_back(absl::StrCat("TSAN_OPTIONS=", options));
+  }
+  return env;
+}
 
 TempDir::TempDir() {
   char dir[] = "/tmp/zr-XXXXXX";
@@ -65,10 +114,14 @@ absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // A clean environment: the key comes from the data directory.
-  std::string home = absl::StrCat("HOME=", options.data_dir);
-  std::string path = "PATH=/usr/bin:/bin";
-  char* envp[] = {home.data(), path.data(), nullptr};
+  // A clean environment: the key comes from the data directory. Only what a
+  // sanitizer run needs is passed through (SanitizerEnv).
+  std::vector<std::string> env = {absl::StrCat("HOME=", options.data_dir),
+                                  "PATH=/usr/bin:/bin"};
+  for (std::string& e : SanitizerEnv()) env.push_back(std::move(e));
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int log_fd = ::open(options.log_path.c_str(),
                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -105,7 +158,7 @@ absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
     if (options.run_as_uid.has_value() && ::setuid(*options.run_as_uid) != 0) {
       ::_exit(125);
     }
-    ::execve(argv[0], argv.data(), envp);
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);

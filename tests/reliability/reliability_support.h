@@ -45,6 +45,14 @@ class TempDir {
   std::string path_;
 };
 
+// What the daemon child gets from the test's environment besides HOME and
+// PATH: LD_LIBRARY_PATH (tools/tsan_absl.sh loads a TSan-built Abseil
+// through it) and TSAN_OPTIONS. The daemon's TSan reports go to
+// $TEST_UNDECLARED_OUTPUTS_DIR/tsan-daemon.PID (unless TSAN_OPTIONS names a
+// log_path): its log is deleted with the test's TempDir, and a SIGKILLed
+// daemon exits with no report status. Empty outside sanitizer runs.
+std::vector<std::string> SanitizerEnv();
+
 // Path of a runfile of this workspace ("daemon/zlayer-secretsd").
 using testing::Runfile;
 
