@@ -339,18 +339,21 @@ grpc::Status AdminService::WhoAmI(grpc::ServerContext* context,
 // ---------------------------------------------------------------------------
 // API keys
 
-grpc::Status AdminService::CreateApiKey(grpc::ServerContext* context,
-                                        const v1::CreateApiKeyRequest* request,
-                                        v1::CreateApiKeyResponse* response) {
-  CallLog log(ctx_, *context, "CreateApiKey");
+// CreateApiKey and RotateApiKey: an admin call on key `id` whose answer is
+// the new key, shown this once.
+grpc::Status AdminService::IssueApiKey(
+    const grpc::ServerContext& context, absl::string_view rpc,
+    const std::string& id,
+    absl::FunctionRef<absl::StatusOr<NewApiKey>(ApiKeyStore*)> issue,
+    v1::CreateApiKeyResponse* response) {
+  CallLog log(ctx_, context, rpc);
   absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+    RETURN_IF_ERROR(Identify(context, /*admin=*/true, &log).status());
     ASSIGN_OR_RETURN(ApiKeyStore * keys, Need(ctx_->api_keys, "API key store"));
     log.scope = std::string(kApiKeysScope);
-    RETURN_IF_ERROR(ValidateApiKeyId(request->id()));
-    log.name = request->id();
-    ASSIGN_OR_RETURN(NewApiKey key,
-                     keys->Create(request->id(), Roles(request->roles())));
+    RETURN_IF_ERROR(ValidateApiKeyId(id));
+    log.name = id;
+    ASSIGN_OR_RETURN(NewApiKey key, issue(keys));
     ToProto(key.info, response->mutable_key());
     SetBytes(key.presentable_key, response->mutable_presentable_key());
     return absl::OkStatus();
@@ -358,22 +361,23 @@ grpc::Status AdminService::CreateApiKey(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
+grpc::Status AdminService::CreateApiKey(grpc::ServerContext* context,
+                                        const v1::CreateApiKeyRequest* request,
+                                        v1::CreateApiKeyResponse* response) {
+  return IssueApiKey(
+      *context, "CreateApiKey", request->id(),
+      [&](ApiKeyStore* keys) {
+        return keys->Create(request->id(), Roles(request->roles()));
+      },
+      response);
+}
+
 grpc::Status AdminService::RotateApiKey(grpc::ServerContext* context,
                                         const v1::RotateApiKeyRequest* request,
                                         v1::CreateApiKeyResponse* response) {
-  CallLog log(ctx_, *context, "RotateApiKey");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(ApiKeyStore * keys, Need(ctx_->api_keys, "API key store"));
-    log.scope = std::string(kApiKeysScope);
-    RETURN_IF_ERROR(ValidateApiKeyId(request->id()));
-    log.name = request->id();
-    ASSIGN_OR_RETURN(NewApiKey key, keys->Rotate(request->id()));
-    ToProto(key.info, response->mutable_key());
-    SetBytes(key.presentable_key, response->mutable_presentable_key());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return IssueApiKey(
+      *context, "RotateApiKey", request->id(),
+      [&](ApiKeyStore* keys) { return keys->Rotate(request->id()); }, response);
 }
 
 grpc::Status AdminService::ListApiKeys(grpc::ServerContext* context,

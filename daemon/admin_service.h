@@ -35,8 +35,10 @@
 #ifndef ZLAYER_SECRETS_DAEMON_ADMIN_SERVICE_H_
 #define ZLAYER_SECRETS_DAEMON_ADMIN_SERVICE_H_
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/api_key_store.h"
 #include "daemon/service_common.h"
 #include "daemon/service_context.h"
 #include "proto/secrets.grpc.pb.h"
@@ -144,6 +146,13 @@ class AdminService final : public v1::Admin::Service {
                                      bool admin, CallLog* log) const;
   // The registry, or FailedPrecondition when the daemon has none.
   absl::StatusOr<EnvironmentRegistry*> Registry() const;
+  // CreateApiKey / RotateApiKey: `issue` makes the key once the caller is
+  // known to be an admin and `id` is valid.
+  grpc::Status IssueApiKey(
+      const grpc::ServerContext& context, absl::string_view rpc,
+      const std::string& id,
+      absl::FunctionRef<absl::StatusOr<NewApiKey>(ApiKeyStore*)> issue,
+      v1::CreateApiKeyResponse* response);
 
   const ServiceContext* ctx_;
 };
