@@ -197,7 +197,7 @@ const std::vector<OptionSpec>& Specs() {
          return absl::OkStatus();
        }},
       {"max-threads", Kind::kValue,
-       "most threads serving calls (2..1024). Default: 16",
+       "most threads serving calls (2..1024). Default: 64",
        [](absl::string_view v, DaemonOptions* o) {
          int n = 0;
          if (!absl::SimpleAtoi(v, &n) || n < 2 || n > 1024) {

@@ -88,8 +88,12 @@ struct DaemonOptions {
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);
-  // Upper bound of threads serving calls (gRPC ResourceQuota).
-  int max_threads = 16;
+  // Upper bound of threads serving calls (gRPC ResourceQuota). gRPC's sync
+  // server answers a call that finds no thread RESOURCE_EXHAUSTED ("Server
+  // Threadpool Exhausted") instead of queueing it: at 16, an 8-client load
+  // run met 6 such refusals in 104,551 calls. Threads are made on demand, so
+  // the cap costs nothing while idle.
+  int max_threads = 64;
 
   // Request limits (see Limits in daemon/service_context.h).
   size_t max_message_bytes = size_t{8} << 20;
