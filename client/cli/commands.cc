@@ -487,10 +487,21 @@ class Runner {
                           absl::StrCat("cannot resolve ", cmd_.env_file, "; '",
                                        cmd_.exec_argv[0], "' was not started"));
     }
+    // Only the keys the env file asked for reach the child: a server that
+    // answers with more (LD_PRELOAD, PATH, ...) must not shape the child's
+    // environment.
+    std::map<std::string, std::string> resolved;
+    for (auto& [key, value] : *resp->mutable_env()) {
+      if (env->count(key) != 0) {
+        resolved[key] = value;
+      } else {
+        *io_.err << "zlayer-secret: warning: ignoring '" << key
+                 << "', which the server returned but " << cmd_.env_file
+                 << " does not ask for\n";
+      }
+      WipeString(&value);
+    }
     WipeMap(&*env);
-    std::map<std::string, std::string> resolved(resp->env().begin(),
-                                                resp->env().end());
-    for (auto& [key, value] : *resp->mutable_env()) WipeString(&value);
     std::vector<std::string> inherited;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
       inherited.emplace_back(*e);
