@@ -491,7 +491,8 @@ TEST(CredentialHelperTest, GitFetchesThePatThroughTheHelper) {
   EXPECT_THAT(ls.output, HasSubstr("git.example.com"));
   Result erase = Exec(
       {"/bin/sh", "-c",
-       absl::StrCat("printf 'protocol=https\\nhost=git.example.com\\n\\n' | ",
+       absl::StrCat("printf 'protocol=https\\nhost=git.example.com\\n"
+                    "username=u1\\npassword=pw-from-git\\n\\n' | ",
                     d->Bin("git-credential-zlayer"), " --socket ", d->socket(),
                     " erase")});
   EXPECT_EQ(erase.code, 0) << erase.output;
