@@ -1,5 +1,6 @@
 #include "client/cli/commands.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -688,6 +689,19 @@ int RunCommand(const Command& cmd, Io io) {
   }
   absl::StatusOr<ClientOptions> options = ClientOptionsFor(cmd.global);
   if (!options.ok()) return PrintFailure(*io.err, options.status().message());
+  if (options->address.empty() && !options->wait_for_ready) {
+    // A newcomer's first call: say where we looked and how to point us.
+    const std::string path = DefaultSocketPath();
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      return PrintFailure(
+          *io.err,
+          absl::StrCat("no daemon socket at ", path,
+                       " (start the daemon, or pass --socket PATH or set ",
+                       kSocketEnvVar,
+                       "; the current directory is never searched)"));
+    }
+  }
   absl::StatusOr<std::unique_ptr<SecretsClient>> client =
       SecretsClient::Connect(*std::move(options));
   if (!client.ok()) return PrintFailure(*io.err, client.status().message());
