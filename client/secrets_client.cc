@@ -15,6 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "client/socket_trust.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -46,8 +48,9 @@ std::string DefaultSocketPathFor(const SocketPathInputs& inputs) {
   if (inputs.env_socket.has_value() && !inputs.env_socket->empty()) {
     return *inputs.env_socket;
   }
-  if (inputs.local_data_socket_exists) return std::string(kLocalDataSocket);
-  if (inputs.euid == 0) return std::string(kRootSocket);
+  if (inputs.euid == 0 || inputs.system_dir_exists) {
+    return std::string(kSystemSocket);
+  }
   return absl::StrCat(inputs.home, "/.zlayer/secrets/zlayer-secretsd.sock");
 }
 
@@ -57,9 +60,9 @@ std::string DefaultSocketPath() {
   if (const char* v = std::getenv(env_var.c_str()); v != nullptr) {
     inputs.env_socket = v;
   }
-  std::string local(kLocalDataSocket);
+  std::string system_dir(kSystemSocketDir);
   struct stat st;
-  inputs.local_data_socket_exists = ::stat(local.c_str(), &st) == 0;
+  inputs.system_dir_exists = ::stat(system_dir.c_str(), &st) == 0;
   inputs.euid = ::geteuid();
   if (const char* home = std::getenv("HOME"); home != nullptr && *home) {
     inputs.home = home;
@@ -106,6 +109,25 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+// "unix:PATH" (or "unix://PATH") -> "unix:" + the verified real path.
+// Abstract sockets have no owner or directory to check: any local user can
+// claim a name, so they are refused.
+absl::StatusOr<std::string> TrustedSocketTarget(absl::string_view target,
+                                                const SocketOwners& owners) {
+  if (absl::StartsWith(target, "unix-abstract:")) {
+    return absl::InvalidArgumentError(
+        "abstract Unix sockets are refused: any local user can claim the "
+        "name, so the daemon cannot be told apart from an impostor");
+  }
+  absl::string_view path = target;
+  if (!absl::ConsumePrefix(&path, "unix://")) {
+    absl::ConsumePrefix(&path, "unix:");
+  }
+  absl::StatusOr<std::string> real = VerifyUnixSocket(path, owners);
+  if (!real.ok()) return real.status();
+  return absl::StrCat("unix:", *real);
 }
 
 }  // namespace
@@ -166,6 +188,11 @@ absl::StatusOr<std::unique_ptr<SecretsClient>> SecretsClient::Connect(
       return absl::InvalidArgumentError(
           "TLS options apply to HOST:PORT addresses, not Unix sockets");
     }
+    // Dial the checked real path, so a symlink swapped later changes nothing.
+    absl::StatusOr<std::string> socket = TrustedSocketTarget(
+        target->grpc_target, TrustedSocketOwners(options.daemon_user));
+    if (!socket.ok()) return socket.status();
+    target->grpc_target = *std::move(socket);
     // A Unix socket is protected by its file permissions; the daemon
     // identifies the peer by its credentials.
     credentials = grpc::InsecureChannelCredentials();

@@ -30,10 +30,15 @@
 //
 // Default socket path (DefaultSocketPath()), first match wins:
 //   1. $ZLAYER_SECRETS_SOCKET when set and non-empty;
-//   2. ./.data/zlayer-secretsd.sock when it exists (what `./x run` starts);
-//   3. /var/lib/zlayer/secrets/zlayer-secretsd.sock when running as root;
-//   4. $HOME/.zlayer/secrets/zlayer-secretsd.sock otherwise (upstream's
-//      per-user data directory).
+//   2. /run/zlayer-secrets/zlayer-secretsd.sock (deploy/'s unit) when
+//      running as root or when /run/zlayer-secrets exists;
+//   3. $HOME/.zlayer/secrets/zlayer-secretsd.sock otherwise (upstream's
+//      per-user data directory, the daemon's default for a non-root user).
+// The current directory is never searched: a repository could carry a
+// `.data/zlayer-secretsd.sock` symlink to a socket an attacker serves.
+//
+// Before dialling a Unix socket, Connect checks its owner and the
+// directories above it (client/socket_trust.h) and dials the resolved path.
 //
 // SecretsClient is thread-safe; responses that carry values (GetSecret,
 // GetSecrets, ResolveEnv, ExportSecrets) hold them in plain protobuf strings:
@@ -106,6 +111,10 @@ struct ClientOptions {
   // Calls wait (up to their deadline) for the daemon to become reachable
   // instead of failing fast with UNAVAILABLE; handy right after starting it.
   bool wait_for_ready = false;
+  // Unix sockets: the user the daemon runs as, trusted (with root and the
+  // caller) to own the socket and the directories above it. A name or a
+  // numeric uid; "" = $ZLAYER_SECRETS_DAEMON_USER, else "zlayer-secrets".
+  std::string daemon_user;
 };
 
 // Per-call overrides.
@@ -117,16 +126,17 @@ struct CallOptions {
 // process: getenv, stat, geteuid, $HOME / getpwuid).
 struct SocketPathInputs {
   absl::optional<std::string> env_socket;  // $ZLAYER_SECRETS_SOCKET
-  bool local_data_socket_exists = false;   // ./.data/zlayer-secretsd.sock
+  bool system_dir_exists = false;          // /run/zlayer-secrets
   uid_t euid = 0;
   std::string home;
 };
 
 inline constexpr absl::string_view kSocketEnvVar = "ZLAYER_SECRETS_SOCKET";
-inline constexpr absl::string_view kLocalDataSocket =
-    "./.data/zlayer-secretsd.sock";
-inline constexpr absl::string_view kRootSocket =
-    "/var/lib/zlayer/secrets/zlayer-secretsd.sock";
+// deploy/zlayer-secretsd.service: RuntimeDirectory=zlayer-secrets and
+// --socket /run/zlayer-secrets/zlayer-secretsd.sock.
+inline constexpr absl::string_view kSystemSocketDir = "/run/zlayer-secrets";
+inline constexpr absl::string_view kSystemSocket =
+    "/run/zlayer-secrets/zlayer-secretsd.sock";
 
 std::string DefaultSocketPathFor(const SocketPathInputs& inputs);
 std::string DefaultSocketPath();

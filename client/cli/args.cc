@@ -678,9 +678,13 @@ VALUE-SOURCE (exactly one):
 
 Global options:
   --socket PATH            Unix socket (default: $ZLAYER_SECRETS_SOCKET,
-                           ./.data/zlayer-secretsd.sock if present,
-                           /var/lib/zlayer/secrets/zlayer-secretsd.sock as
-                           root, else ~/.zlayer/secrets/zlayer-secretsd.sock)
+                           else /run/zlayer-secrets/zlayer-secretsd.sock as
+                           root or when /run/zlayer-secrets exists, else
+                           ~/.zlayer/secrets/zlayer-secretsd.sock; never the
+                           current directory). It must be owned by root, you
+                           or the daemon user ($ZLAYER_SECRETS_DAEMON_USER,
+                           default zlayer-secrets), in directories other
+                           users cannot write
   --address HOST:PORT      TCP with TLS instead of the socket
   --tls-ca F  --tls-cert F  --tls-key F  --tls-server-name NAME
   --api-key-file F         API key (sent as a Bearer token)

@@ -1,5 +1,6 @@
 #include "client/cli/commands.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -487,10 +488,21 @@ class Runner {
                           absl::StrCat("cannot resolve ", cmd_.env_file, "; '",
                                        cmd_.exec_argv[0], "' was not started"));
     }
+    // Only the keys the env file asked for reach the child: a server that
+    // answers with more (LD_PRELOAD, PATH, ...) must not shape the child's
+    // environment.
+    std::map<std::string, std::string> resolved;
+    for (auto& [key, value] : *resp->mutable_env()) {
+      if (env->count(key) != 0) {
+        resolved[key] = value;
+      } else {
+        *io_.err << "zlayer-secret: warning: ignoring '" << key
+                 << "', which the server returned but " << cmd_.env_file
+                 << " does not ask for\n";
+      }
+      WipeString(&value);
+    }
     WipeMap(&*env);
-    std::map<std::string, std::string> resolved(resp->env().begin(),
-                                                resp->env().end());
-    for (auto& [key, value] : *resp->mutable_env()) WipeString(&value);
     std::vector<std::string> inherited;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
       inherited.emplace_back(*e);
@@ -677,6 +689,19 @@ int RunCommand(const Command& cmd, Io io) {
   }
   absl::StatusOr<ClientOptions> options = ClientOptionsFor(cmd.global);
   if (!options.ok()) return PrintFailure(*io.err, options.status().message());
+  if (options->address.empty() && !options->wait_for_ready) {
+    // A newcomer's first call: say where we looked and how to point us.
+    const std::string path = DefaultSocketPath();
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      return PrintFailure(
+          *io.err,
+          absl::StrCat("no daemon socket at ", path,
+                       " (start the daemon, or pass --socket PATH or set ",
+                       kSocketEnvVar,
+                       "; the current directory is never searched)"));
+    }
+  }
   absl::StatusOr<std::unique_ptr<SecretsClient>> client =
       SecretsClient::Connect(*std::move(options));
   if (!client.ok()) return PrintFailure(*io.err, client.status().message());

@@ -382,13 +382,17 @@ TEST(DefaultSocketPathTest, FollowsTheDocumentedOrder) {
   in.home = "/home/ann";
   EXPECT_EQ(DefaultSocketPathFor(in),
             "/home/ann/.zlayer/secrets/zlayer-secretsd.sock");
+  // deploy/zlayer-secretsd.service's socket, for root or once it exists.
+  in.system_dir_exists = true;
+  EXPECT_EQ(DefaultSocketPathFor(in),
+            "/run/zlayer-secrets/zlayer-secretsd.sock");
+  in.system_dir_exists = false;
   in.euid = 0;
   EXPECT_EQ(DefaultSocketPathFor(in),
-            "/var/lib/zlayer/secrets/zlayer-secretsd.sock");
-  in.local_data_socket_exists = true;
-  EXPECT_EQ(DefaultSocketPathFor(in), "./.data/zlayer-secretsd.sock");
+            "/run/zlayer-secrets/zlayer-secretsd.sock");
   in.env_socket = "";
-  EXPECT_EQ(DefaultSocketPathFor(in), "./.data/zlayer-secretsd.sock");
+  EXPECT_EQ(DefaultSocketPathFor(in),
+            "/run/zlayer-secrets/zlayer-secretsd.sock");
   in.env_socket = "/run/zs.sock";
   EXPECT_EQ(DefaultSocketPathFor(in), "/run/zs.sock");
 }

@@ -489,11 +489,12 @@ TEST(CredentialHelperTest, GitFetchesThePatThroughTheHelper) {
   EXPECT_EQ(store.code, 0) << store.output;
   Result ls = d->Cli({"credential", "git", "ls"});
   EXPECT_THAT(ls.output, HasSubstr("git.example.com"));
-  Result erase = Exec(
-      {"/bin/sh", "-c",
-       absl::StrCat("printf 'protocol=https\\nhost=git.example.com\\n\\n' | ",
-                    d->Bin("git-credential-zlayer"), " --socket ", d->socket(),
-                    " erase")});
+  Result erase =
+      Exec({"/bin/sh", "-c",
+            absl::StrCat("printf 'protocol=https\\nhost=git.example.com\\n"
+                         "username=u1\\npassword=pw-from-git\\n\\n' | ",
+                         d->Bin("git-credential-zlayer"), " --socket ",
+                         d->socket(), " erase")});
   EXPECT_EQ(erase.code, 0) << erase.output;
   EXPECT_THAT(d->Cli({"credential", "git", "ls"}).output,
               Not(HasSubstr("git.example.com")));
