@@ -236,6 +236,18 @@ const std::vector<OptionSpec>& Specs() {
          o->log_level = std::string(v);
          return absl::OkStatus();
        }},
+      {"log-format", Kind::kValue,
+       "text (default; key=value fields) or json (one object per line). "
+       "Under systemd, lines carry journald priorities either way",
+       [](absl::string_view v, DaemonOptions* o) {
+         if (v != "text" && v != "json") {
+           return BadValue(
+               "log-format",
+               absl::StrCat("expected text or json, got '", v, "'"));
+         }
+         o->log_format = std::string(v);
+         return absl::OkStatus();
+       }},
   };
   return *specs;
 }

@@ -45,6 +45,8 @@
 #include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
+#include "daemon/socket_activation.h"
+#include "daemon/systemd_notify.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -333,6 +335,8 @@ struct DaemonState {
   std::unique_ptr<TransportIdentifier> identifier;
   ServiceContext context;
   std::vector<std::unique_ptr<grpc::Service>> services;
+  // $NOTIFY_SOCKET (Type=notify); a no-op outside systemd.
+  std::unique_ptr<SystemdNotifier> notifier;
 };
 
 Daemon::Daemon(DaemonOptions options)
@@ -352,12 +356,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
 absl::Status Daemon::Init() {
   RETURN_IF_ERROR(PrepareDataDir(options_.data_dir));
 
+  state_->notifier = SystemdNotifier::FromEnvironment();
   // The socket first: a second daemon on the same socket stops here, before
-  // it touches the key or the store.
+  // it touches the key or the store. Under socket activation it is the
+  // inherited one (daemon/socket_activation.h).
   UnixListenerOptions listener_options;
   listener_options.path = options_.socket_path;
   ASSIGN_OR_RETURN(state_->listener,
-                   UnixListener::Create(std::move(listener_options)));
+                   OpenUnixListener(std::move(listener_options)));
 
   RETURN_IF_ERROR(OpenStorage());
   RETURN_IF_ERROR(OpenIdentity());
@@ -703,15 +709,24 @@ absl::Status Daemon::Run() {
     }
     spdlog::info(
         "event=ready socket={} tcp_port={} tls={} mtls={} threads={} pid={}",
-        options_.socket_path, tcp_port_, tls_files_ != nullptr,
+        state_->listener->path(), tcp_port_, tls_files_ != nullptr,
         tls_files_ != nullptr && tls_files_->mutual(), options_.max_threads,
         getpid());
-    // Wakes up now and then while the audit log is failing, to reopen it.
+    state_->notifier->Ready("serving");
+    // Wakes up now and then while the audit log is failing, to reopen it,
+    // and for the systemd watchdog: pings come from this loop, so a daemon
+    // whose main loop is stuck stops pinging and is restarted.
+    const absl::optional<absl::Duration> watchdog =
+        state_->notifier->watchdog_interval();
+    const absl::Duration tick = watchdog.has_value()
+                                    ? std::min(*watchdog, kAuditRetryInterval)
+                                    : kAuditRetryInterval;
+    if (watchdog.has_value()) state_->notifier->Watchdog();
     mu_.Lock();
-    while (!mu_.AwaitWithTimeout(absl::Condition(&shutdown_requested_),
-                                 kAuditRetryInterval)) {
+    while (!mu_.AwaitWithTimeout(absl::Condition(&shutdown_requested_), tick)) {
       mu_.Unlock();
       RetryAudit();
+      if (watchdog.has_value()) state_->notifier->Watchdog();
       mu_.Lock();
     }
     mu_.Unlock();
@@ -741,6 +756,8 @@ void Daemon::SignalLoop() {
     if (sigwait(&set, &sig) != 0) continue;
     if (signal_thread_exit_) return;
     if (sig == SIGHUP) {
+      // RELOADING=1 now, READY=1 when this block is left.
+      SystemdNotifier::ReloadScope reload(state_->notifier.get());
       if (state_->audit_sink != nullptr) {
         // Log rotation: the next record goes to a fresh file at the path.
         absl::Status reopened = state_->audit_sink->Reopen();
@@ -782,6 +799,7 @@ void Daemon::Drain() {
     drained_ = true;
   }
   serving_ = false;
+  state_->notifier->Stopping("draining");
   absl::Time start = absl::Now();
   absl::Time deadline = start + options_.drain_timeout;
   // NOT_SERVING for everything, and frozen there. Every health Watch stream
