@@ -68,7 +68,18 @@ bool SplitFields(absl::string_view message,
           closed = true;
           break;
         }
-        if (c == '\\' && i < message.size()) c = message[i++];
+        if (c == '\\' && i < message.size()) {
+          c = message[i++];
+          if (c == 'n') c = '\n';
+          if (c == 'r') c = '\r';
+          if (c == 't') c = '\t';
+          int byte = 0;
+          if (c == 'x' && i + 2 <= message.size() &&
+              absl::SimpleHexAtoi(message.substr(i, 2), &byte)) {
+            c = static_cast<char>(byte);
+            i += 2;
+          }
+        }
         value.push_back(c);
       }
       if (!closed) return false;
