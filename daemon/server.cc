@@ -42,11 +42,14 @@
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/health_service.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_server.h"
 #include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "daemon/socket_activation.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/tls_expiry.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -337,7 +340,75 @@ struct DaemonState {
   std::vector<std::unique_ptr<grpc::Service>> services;
   // $NOTIFY_SOCKET (Type=notify); a no-op outside systemd.
   std::unique_ptr<SystemdNotifier> notifier;
+  // Last: its server reads the members above and goes first.
+  Metrics metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
 };
+
+namespace {
+
+// The daemon-wide families beside the per-call ones (daemon/metrics.h), and
+// the --metrics-listen endpoint. Nothing here names a secret.
+absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
+                          const std::atomic<bool>* serving,
+                          const std::atomic<bool>* audit_healthy,
+                          DaemonState* state) {
+  if (options.metrics_listen.empty()) return absl::OkStatus();
+  Metrics& m = state->metrics;
+  m.AddFunction("zlayer_secrets_build_info", MetricType::kGauge,
+                absl::StrCat("Always 1; version ", kDaemonVersion, "."),
+                [] { return 1.0; });
+  m.AddFunction("zlayer_secrets_serving", MetricType::kGauge,
+                "1 while health is SERVING for calls, 0 before start-up "
+                "ends, while the audit log fails, and during the drain.",
+                [serving, audit_healthy] {
+                  return serving->load() && audit_healthy->load() ? 1.0 : 0.0;
+                });
+  UnixListener* listener = state->listener.get();
+  m.AddFunction("zlayer_secrets_unix_connections_total", MetricType::kCounter,
+                "Connections accepted on the Unix socket.", [listener] {
+                  return static_cast<double>(listener->accepted_connections());
+                });
+  ApiKeyStore* keys = state->api_keys.get();
+  m.AddFunction(
+      "zlayer_secrets_api_key_verifications_total", MetricType::kCounter,
+      "API keys checked against their Argon2id hash (cache misses).", [keys] {
+        return static_cast<double>(keys->stats().argon2_verifications);
+      });
+  m.AddFunction("zlayer_secrets_api_key_cache_hits_total", MetricType::kCounter,
+                "API keys accepted from the verification cache.", [keys] {
+                  return static_cast<double>(keys->stats().cache_hits);
+                });
+  m.AddFunction("zlayer_secrets_master_key_id", MetricType::kGauge,
+                "Id (generation) of the master key new values are sealed "
+                "with; it grows by one per rotation.",
+                [state]() -> absl::optional<double> {
+                  SqliteSecretStore* store = state->context.store == nullptr
+                                                 ? nullptr
+                                                 : state->store.get();
+                  if (store == nullptr) return absl::nullopt;
+                  absl::StatusOr<uint32_t> id = store->ActiveKeyId();
+                  if (!id.ok()) return absl::nullopt;
+                  return static_cast<double>(*id);
+                });
+  if (tls != nullptr) {
+    const std::string cert = tls->cert_path();
+    m.AddFunction(
+        "zlayer_secrets_tls_certificate_expiry_seconds", MetricType::kGauge,
+        "Seconds until the served TLS certificate expires (negative once "
+        "expired).",
+        [cert]() -> absl::optional<double> {
+          absl::StatusOr<absl::Time> not_after = CertificateNotAfter(cert);
+          if (!not_after.ok()) return absl::nullopt;
+          return absl::ToDoubleSeconds(*not_after - absl::Now());
+        });
+  }
+  ASSIGN_OR_RETURN(state->metrics_server,
+                   MetricsServer::Start(options.metrics_listen, &m));
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)), state_(std::make_unique<DaemonState>()) {}
@@ -399,7 +470,10 @@ absl::Status Daemon::Init() {
   context.registry_credentials = state_->registry_credentials.get();
   context.git_credentials = state_->git_credentials.get();
   context.audit = state_->audit.get();
-  context.audit_written = [this](bool written) { OnAuditWritten(written); };
+  context.audit_written = [this](bool written) {
+    if (!written) state_->metrics.AuditWriteFailed();
+    OnAuditWritten(written);
+  };
 
   state_->services.push_back(std::make_unique<SecretsService>(&context));
   state_->services.push_back(std::make_unique<AdminService>(&context));
@@ -409,7 +483,9 @@ absl::Status Daemon::Init() {
   if (!options_.tls_cert.empty()) {
     ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
   }
-  return StartServer();
+  RETURN_IF_ERROR(StartServer());
+  return StartMetrics(options_, tls_files_.get(), &serving_, &audit_healthy_,
+                      state_.get());
 }
 
 namespace {
@@ -632,6 +708,7 @@ absl::Status Daemon::StartServer() {
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
   auto interceptors = state_->calls.Factories();
+  interceptors.push_back(state_->metrics.InterceptorFactory());
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
@@ -829,7 +906,9 @@ void Daemon::Drain() {
                absl::ToInt64Milliseconds(absl::Now() - start), in_flight,
                watchers);
   // Close the store before returning: SQLite checkpoints and releases its
-  // files here. No call is running any more.
+  // files here. No call is running any more, and no scrape (metrics read
+  // the store).
+  state_->metrics_server.reset();
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
   state_->environments.reset();
