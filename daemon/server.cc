@@ -382,12 +382,10 @@ absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
   m.AddFunction("zlayer_secrets_master_key_id", MetricType::kGauge,
                 "Id (generation) of the master key new values are sealed "
                 "with; it grows by one per rotation.",
+                // Drain() stops the metrics server before it closes the
+                // store, so the store is there for every scrape.
                 [state]() -> absl::optional<double> {
-                  SqliteSecretStore* store = state->context.store == nullptr
-                                                 ? nullptr
-                                                 : state->store.get();
-                  if (store == nullptr) return absl::nullopt;
-                  absl::StatusOr<uint32_t> id = store->ActiveKeyId();
+                  absl::StatusOr<uint32_t> id = state->store->ActiveKeyId();
                   if (!id.ok()) return absl::nullopt;
                   return static_cast<double>(*id);
                 });
