@@ -1,32 +1,9 @@
 #include "daemon/call_tracker.h"
 
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#endif
+#include "daemon/interceptor_tsan.h"
 
 namespace zlayer::secrets {
 namespace {
-
-// gRPC runs an interceptor's hooks and later deletes it (~ServerContextBase,
-// often on another thread) in an order that its own synchronisation
-// guarantees. Debian's gRPC is not built with ThreadSanitizer, so TSan does
-// not see that order and reports the delete as racing with the last hook
-// (its virtual call, its reads of the interceptor). These tell TSan about
-// the order gRPC provides; they compile to nothing outside TSan builds.
-void HookDone(const void* interceptor) {
-#if defined(__SANITIZE_THREAD__)
-  __tsan_release(const_cast<void*>(interceptor));
-#else
-  (void)interceptor;
-#endif
-}
-void BeforeDelete(const void* interceptor) {
-#if defined(__SANITIZE_THREAD__)
-  __tsan_acquire(const_cast<void*>(interceptor));
-#else
-  (void)interceptor;
-#endif
-}
 
 // Lives exactly as long as its call.
 class TrackingInterceptor final : public grpc::experimental::Interceptor {
@@ -35,13 +12,13 @@ class TrackingInterceptor final : public grpc::experimental::Interceptor {
     tracker_->CallStarted();
   }
   ~TrackingInterceptor() override {
-    BeforeDelete(this);
+    InterceptorBeforeDelete(this);
     tracker_->CallEnded();
   }
 
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
-    HookDone(this);
+    InterceptorHookDone(this);
     // May end the call and delete this interceptor: nothing after it.
     methods->Proceed();
   }

@@ -236,6 +236,38 @@ const std::vector<OptionSpec>& Specs() {
          o->log_level = std::string(v);
          return absl::OkStatus();
        }},
+      {"metrics-listen", Kind::kValue,
+       "serve Prometheus metrics over HTTP at /metrics on a loopback "
+       "HOST:PORT or unix:/PATH. Default: off",
+       [](absl::string_view v, DaemonOptions* o) {
+         if (absl::StartsWith(v, "unix:")) {
+           if (v.size() < 7 || v[5] != '/') {
+             return BadValue("metrics-listen", "unix: needs an absolute path");
+           }
+         } else if (!v.empty()) {
+           absl::StatusOr<HostPort> hp = ParseHostPort(v);
+           if (!hp.ok() || !IsLoopbackHost(hp->host)) {
+             return BadValue("metrics-listen",
+                             absl::StrCat("expected a loopback HOST:PORT or "
+                                          "unix:/PATH, got '",
+                                          v, "'"));
+           }
+         }
+         o->metrics_listen = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"log-format", Kind::kValue,
+       "text (default; key=value fields) or json (one object per line). "
+       "Under systemd, lines carry journald priorities either way",
+       [](absl::string_view v, DaemonOptions* o) {
+         if (v != "text" && v != "json") {
+           return BadValue(
+               "log-format",
+               absl::StrCat("expected text or json, got '", v, "'"));
+         }
+         o->log_format = std::string(v);
+         return absl::OkStatus();
+       }},
   };
   return *specs;
 }

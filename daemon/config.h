@@ -104,6 +104,12 @@ struct DaemonOptions {
 
   // trace, debug, info, warn, error, off.
   std::string log_level = "info";
+  // "text" (key=value fields) or "json" (one object per line); see
+  // daemon/log_setup.h. main() applies it.
+  std::string log_format = "text";
+  // Prometheus endpoint (daemon/metrics_server.h): "" = off (default),
+  // loopback "HOST:PORT", or "unix:/PATH".
+  std::string metrics_listen;
 
   // Embedding and tests only: further services registered on the server
   // (not owned; must outlive the Daemon). Never set from flags.

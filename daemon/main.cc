@@ -12,8 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/config.h"
+#include "daemon/log_setup.h"
 #include "daemon/server.h"
-#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -35,10 +35,11 @@ int main(int argc, char** argv) {
   // (ASan/TSan builds, clang -Wthread-safety) keep checking lock order.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  // Logs go to stderr (the journal under systemd), as key=value fields.
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("zlayer-secretsd"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v",
-                      spdlog::pattern_time_type::utc);
+  // Logs go to stderr (the journal under systemd), as key=value fields
+  // until --log-format is known (daemon/log_setup.h).
+  zlayer::secrets::LogSetupOptions log_options;
+  log_options.journal = zlayer::secrets::StderrIsJournal();
+  zlayer::secrets::InstallDaemonLogger(log_options);
 
   const char* home = std::getenv("HOME");
   zlayer::secrets::ProcessEnvironment env{geteuid(), home ? home : ""};
@@ -53,6 +54,12 @@ int main(int argc, char** argv) {
     std::cout << "zlayer-secretsd " << zlayer::secrets::kDaemonVersion << "\n";
     return 0;
   }
+
+  absl::StatusOr<zlayer::secrets::LogFormat> log_format =
+      zlayer::secrets::ParseLogFormat(cl->options.log_format);
+  if (!log_format.ok()) return Fail(log_format.status(), 2);
+  log_options.format = *log_format;
+  zlayer::secrets::InstallDaemonLogger(log_options);
 
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
       Daemon::Create(std::move(cl->options));

@@ -42,9 +42,14 @@
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/health_service.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_server.h"
 #include "daemon/parse_error_interceptor.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
+#include "daemon/socket_activation.h"
+#include "daemon/systemd_notify.h"
+#include "daemon/tls_expiry.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -333,7 +338,75 @@ struct DaemonState {
   std::unique_ptr<TransportIdentifier> identifier;
   ServiceContext context;
   std::vector<std::unique_ptr<grpc::Service>> services;
+  // $NOTIFY_SOCKET (Type=notify); a no-op outside systemd.
+  std::unique_ptr<SystemdNotifier> notifier;
+  // Last: its server reads the members above and goes first.
+  Metrics metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
 };
+
+namespace {
+
+// The daemon-wide families beside the per-call ones (daemon/metrics.h), and
+// the --metrics-listen endpoint. Nothing here names a secret.
+absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
+                          const std::atomic<bool>* serving,
+                          const std::atomic<bool>* audit_healthy,
+                          DaemonState* state) {
+  if (options.metrics_listen.empty()) return absl::OkStatus();
+  Metrics& m = state->metrics;
+  m.AddFunction("zlayer_secrets_build_info", MetricType::kGauge,
+                absl::StrCat("Always 1; version ", kDaemonVersion, "."),
+                [] { return 1.0; });
+  m.AddFunction("zlayer_secrets_serving", MetricType::kGauge,
+                "1 while health is SERVING for calls, 0 before start-up "
+                "ends, while the audit log fails, and during the drain.",
+                [serving, audit_healthy] {
+                  return serving->load() && audit_healthy->load() ? 1.0 : 0.0;
+                });
+  UnixListener* listener = state->listener.get();
+  m.AddFunction("zlayer_secrets_unix_connections_total", MetricType::kCounter,
+                "Connections accepted on the Unix socket.", [listener] {
+                  return static_cast<double>(listener->accepted_connections());
+                });
+  ApiKeyStore* keys = state->api_keys.get();
+  m.AddFunction(
+      "zlayer_secrets_api_key_verifications_total", MetricType::kCounter,
+      "API keys checked against their Argon2id hash (cache misses).", [keys] {
+        return static_cast<double>(keys->stats().argon2_verifications);
+      });
+  m.AddFunction("zlayer_secrets_api_key_cache_hits_total", MetricType::kCounter,
+                "API keys accepted from the verification cache.", [keys] {
+                  return static_cast<double>(keys->stats().cache_hits);
+                });
+  m.AddFunction("zlayer_secrets_master_key_id", MetricType::kGauge,
+                "Id (generation) of the master key new values are sealed "
+                "with; it grows by one per rotation.",
+                // Drain() stops the metrics server before it closes the
+                // store, so the store is there for every scrape.
+                [state]() -> absl::optional<double> {
+                  absl::StatusOr<uint32_t> id = state->store->ActiveKeyId();
+                  if (!id.ok()) return absl::nullopt;
+                  return static_cast<double>(*id);
+                });
+  if (tls != nullptr) {
+    const std::string cert = tls->cert_path();
+    m.AddFunction(
+        "zlayer_secrets_tls_certificate_expiry_seconds", MetricType::kGauge,
+        "Seconds until the served TLS certificate expires (negative once "
+        "expired).",
+        [cert]() -> absl::optional<double> {
+          absl::StatusOr<absl::Time> not_after = CertificateNotAfter(cert);
+          if (!not_after.ok()) return absl::nullopt;
+          return absl::ToDoubleSeconds(*not_after - absl::Now());
+        });
+  }
+  ASSIGN_OR_RETURN(state->metrics_server,
+                   MetricsServer::Start(options.metrics_listen, &m));
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)), state_(std::make_unique<DaemonState>()) {}
@@ -352,12 +425,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
 absl::Status Daemon::Init() {
   RETURN_IF_ERROR(PrepareDataDir(options_.data_dir));
 
+  state_->notifier = SystemdNotifier::FromEnvironment();
   // The socket first: a second daemon on the same socket stops here, before
-  // it touches the key or the store.
+  // it touches the key or the store. Under socket activation it is the
+  // inherited one (daemon/socket_activation.h).
   UnixListenerOptions listener_options;
   listener_options.path = options_.socket_path;
   ASSIGN_OR_RETURN(state_->listener,
-                   UnixListener::Create(std::move(listener_options)));
+                   OpenUnixListener(std::move(listener_options)));
 
   RETURN_IF_ERROR(OpenStorage());
   RETURN_IF_ERROR(OpenIdentity());
@@ -393,7 +468,10 @@ absl::Status Daemon::Init() {
   context.registry_credentials = state_->registry_credentials.get();
   context.git_credentials = state_->git_credentials.get();
   context.audit = state_->audit.get();
-  context.audit_written = [this](bool written) { OnAuditWritten(written); };
+  context.audit_written = [this](bool written) {
+    if (!written) state_->metrics.AuditWriteFailed();
+    OnAuditWritten(written);
+  };
 
   state_->services.push_back(std::make_unique<SecretsService>(&context));
   state_->services.push_back(std::make_unique<AdminService>(&context));
@@ -403,7 +481,9 @@ absl::Status Daemon::Init() {
   if (!options_.tls_cert.empty()) {
     ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
   }
-  return StartServer();
+  RETURN_IF_ERROR(StartServer());
+  return StartMetrics(options_, tls_files_.get(), &serving_, &audit_healthy_,
+                      state_.get());
 }
 
 namespace {
@@ -626,6 +706,7 @@ absl::Status Daemon::StartServer() {
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
   auto interceptors = state_->calls.Factories();
+  interceptors.push_back(state_->metrics.InterceptorFactory());
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
@@ -703,15 +784,24 @@ absl::Status Daemon::Run() {
     }
     spdlog::info(
         "event=ready socket={} tcp_port={} tls={} mtls={} threads={} pid={}",
-        options_.socket_path, tcp_port_, tls_files_ != nullptr,
+        state_->listener->path(), tcp_port_, tls_files_ != nullptr,
         tls_files_ != nullptr && tls_files_->mutual(), options_.max_threads,
         getpid());
-    // Wakes up now and then while the audit log is failing, to reopen it.
+    state_->notifier->Ready("serving");
+    // Wakes up now and then while the audit log is failing, to reopen it,
+    // and for the systemd watchdog: pings come from this loop, so a daemon
+    // whose main loop is stuck stops pinging and is restarted.
+    const absl::optional<absl::Duration> watchdog =
+        state_->notifier->watchdog_interval();
+    const absl::Duration tick = watchdog.has_value()
+                                    ? std::min(*watchdog, kAuditRetryInterval)
+                                    : kAuditRetryInterval;
+    if (watchdog.has_value()) state_->notifier->Watchdog();
     mu_.Lock();
-    while (!mu_.AwaitWithTimeout(absl::Condition(&shutdown_requested_),
-                                 kAuditRetryInterval)) {
+    while (!mu_.AwaitWithTimeout(absl::Condition(&shutdown_requested_), tick)) {
       mu_.Unlock();
       RetryAudit();
+      if (watchdog.has_value()) state_->notifier->Watchdog();
       mu_.Lock();
     }
     mu_.Unlock();
@@ -741,6 +831,8 @@ void Daemon::SignalLoop() {
     if (sigwait(&set, &sig) != 0) continue;
     if (signal_thread_exit_) return;
     if (sig == SIGHUP) {
+      // RELOADING=1 now, READY=1 when this block is left.
+      SystemdNotifier::ReloadScope reload(state_->notifier.get());
       if (state_->audit_sink != nullptr) {
         // Log rotation: the next record goes to a fresh file at the path.
         absl::Status reopened = state_->audit_sink->Reopen();
@@ -782,6 +874,7 @@ void Daemon::Drain() {
     drained_ = true;
   }
   serving_ = false;
+  state_->notifier->Stopping("draining");
   absl::Time start = absl::Now();
   absl::Time deadline = start + options_.drain_timeout;
   // NOT_SERVING for everything, and frozen there. Every health Watch stream
@@ -811,7 +904,9 @@ void Daemon::Drain() {
                absl::ToInt64Milliseconds(absl::Now() - start), in_flight,
                watchers);
   // Close the store before returning: SQLite checkpoints and releases its
-  // files here. No call is running any more.
+  // files here. No call is running any more, and no scrape (metrics read
+  // the store).
+  state_->metrics_server.reset();
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
   state_->environments.reset();

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -156,6 +157,51 @@ absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Create(
   return listener;
 }
 
+absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Adopt(
+    int fd, UnixListenerOptions options) {
+  auto fail = [fd](absl::Status status) {
+    close(fd);
+    return status;
+  };
+  int domain = 0, type = 0, listening = 0;
+  socklen_t len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+    return fail(ErrnoStatus("getsockopt SO_DOMAIN", "inherited fd", errno));
+  }
+  len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+    return fail(ErrnoStatus("getsockopt", "inherited fd", errno));
+  }
+  if (domain != AF_UNIX || type != SOCK_STREAM || listening == 0) {
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "inherited fd ", fd,
+        " is not a listening Unix stream socket (ListenStream= must be a "
+        "path in the .socket unit)")));
+  }
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    return fail(ErrnoStatus("fcntl FD_CLOEXEC", "inherited fd", errno));
+  }
+  sockaddr_un addr{};
+  socklen_t addr_len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) {
+    return fail(ErrnoStatus("getsockname", "inherited fd", errno));
+  }
+  const size_t path_bytes =
+      addr_len > offsetof(sockaddr_un, sun_path)
+          ? strnlen(addr.sun_path, addr_len - offsetof(sockaddr_un, sun_path))
+          : 0;
+  options.path = addr.sun_path[0] == '\0'
+                     ? std::string("@abstract")
+                     : std::string(addr.sun_path, path_bytes);
+  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) return fail(ErrnoStatus("eventfd for", options.path, errno));
+  auto listener = std::unique_ptr<UnixListener>(
+      new UnixListener(std::move(options), fd, wake));
+  listener->owns_file_ = false;
+  return listener;
+}
+
 UnixListener::UnixListener(UnixListenerOptions options, int listen_fd,
                            int wake_fd)
     : options_(std::move(options)), listen_fd_(listen_fd), wake_fd_(wake_fd) {}
@@ -170,7 +216,8 @@ absl::Status UnixListener::Start(grpc::Server* server) {
   }
   started_ = true;
   accept_thread_ = std::thread([this, server] { AcceptLoop(server); });
-  spdlog::info("event=listening transport=unix path={}", options_.path);
+  spdlog::info("event=listening transport=unix path={} activated={}",
+               options_.path, !owns_file_);
   return absl::OkStatus();
 }
 
@@ -191,8 +238,8 @@ void UnixListener::CloseAndUnlink() {
   struct stat st;
   // Remove the file only if it is still the socket we bound (another
   // process may have replaced it after we stopped answering).
-  if (lstat(options_.path.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
-      st.st_ino == socket_ino_) {
+  if (owns_file_ && lstat(options_.path.c_str(), &st) == 0 &&
+      st.st_dev == socket_dev_ && st.st_ino == socket_ino_) {
     unlink(options_.path.c_str());
   }
   close(listen_fd_);

@@ -88,6 +88,16 @@ class UnixListener {
   static absl::StatusOr<std::unique_ptr<UnixListener>> Create(
       UnixListenerOptions options);
 
+  // Takes over `fd`, a listening AF_UNIX SOCK_STREAM socket made by someone
+  // else (systemd socket activation, daemon/socket_activation.h): no bind,
+  // no chmod (the .socket unit's SocketMode= decides), and the socket file
+  // is left in place at Stop() (its owner removes it). Takes ownership of
+  // `fd` in every case. options.path is ignored: path() is the address the
+  // socket is bound to. FailedPrecondition when `fd` is not a listening
+  // Unix stream socket; Internal for system call failures.
+  static absl::StatusOr<std::unique_ptr<UnixListener>> Adopt(
+      int fd, UnixListenerOptions options);
+
   // Stops accepting (if started), closes the listening socket and removes
   // the socket file.
   ~UnixListener();
@@ -101,8 +111,8 @@ class UnixListener {
   absl::Status Start(grpc::Server* server);
 
   // Stops the accept thread, closes the listening socket and removes the
-  // socket file. Connections already handed to the server are untouched.
-  // Idempotent. Call it before grpc::Server::Shutdown().
+  // socket file (unless adopted). Connections already handed to the server are
+  // untouched. Idempotent. Call it before grpc::Server::Shutdown().
   void Stop();
 
   // The credentials recorded for `peer`, which must be a
@@ -123,6 +133,8 @@ class UnixListener {
 
   const UnixListenerOptions options_;
   int listen_fd_;
+  // False for an adopted socket: its file is not ours to remove.
+  bool owns_file_ = true;
   int wake_fd_;  // eventfd: Stop() writes to it to wake the accept thread
   // Identity of the socket file we created, so we unlink only our own.
   dev_t socket_dev_ = 0;
