@@ -1332,9 +1332,14 @@ absl::Status SqliteSecretStore::DestroySecret(absl::string_view scope,
 namespace {
 
 // sqlite3_commit_hook callback: a non-zero return turns the COMMIT into a
-// rollback (SQLITE_CONSTRAINT_COMMITHOOK).
+// rollback (SQLITE_CONSTRAINT_COMMITHOOK). `arg` counts the commits to let
+// through first; -1 = none to fail. Runs on the writer with write_mu_ held.
 int FailOnceCommitHook(void* arg) {
-  return static_cast<std::atomic<bool>*>(arg)->exchange(false) ? 1 : 0;
+  auto* countdown = static_cast<std::atomic<int>*>(arg);
+  const int n = countdown->load();
+  if (n < 0) return 0;
+  countdown->store(n - 1);
+  return n == 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -1462,10 +1467,11 @@ uint32_t SqliteSecretStore::ActiveDataKeyGeneration() {
   return deks_->active_key_id();
 }
 
-void SqliteSecretStore::FailNextCommitForTesting() {
+void SqliteSecretStore::FailCommitForTesting(int commits_to_skip) {
   absl::MutexLock lock(&write_mu_);
-  fail_next_commit_.store(true);
-  sqlite3_commit_hook(writer_->raw(), &FailOnceCommitHook, &fail_next_commit_);
+  fail_commit_countdown_.store(commits_to_skip);
+  sqlite3_commit_hook(writer_->raw(), &FailOnceCommitHook,
+                      &fail_commit_countdown_);
 }
 
 // --- Rekey

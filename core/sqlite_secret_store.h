@@ -211,9 +211,10 @@ class SqliteSecretStore final : public SecretStore {
   absl::Status WaitForRekey();
   static constexpr int kRekeyBatchSize = 500;
 
-  // Test seam: the next COMMIT on the writer connection fails (SQLite's
-  // commit hook turns it into a rollback), as a full disk or I/O error would.
-  void FailNextCommitForTesting();
+  // Test seam: after `commits_to_skip` successful commits, the next COMMIT
+  // on the writer connection fails (SQLite's commit hook turns it into a
+  // rollback), as a full disk or an I/O error would. Once.
+  void FailCommitForTesting(int commits_to_skip = 0);
 
   // Most writes one group commit carries.
   static constexpr size_t kMaxWritesPerCommit = 64;
@@ -309,7 +310,7 @@ class SqliteSecretStore final : public SecretStore {
   RekeyProgress rekey_ ABSL_GUARDED_BY(rekey_mu_);
   bool rekey_stop_ ABSL_GUARDED_BY(rekey_mu_) = false;
   std::thread rekey_thread_;  // started by StartRekey (kek_mu_ held)
-  std::atomic<bool> fail_next_commit_{false};
+  std::atomic<int> fail_commit_countdown_{-1};
   // The commit queue: writes waiting for a leader, and whether one is
   // committing a group right now.
   absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
