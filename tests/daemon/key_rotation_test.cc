@@ -1,6 +1,6 @@
 // Master-key rotation through the real daemon: Admin.RotateMasterKey
-// re-encrypts every version under a new key id, the new key replaces the key
-// file, and a restart opens the store again. A rotation interrupted between
+// re-wraps the store's data keys under a new key id, the new key replaces the
+// key file, and a restart opens the store again. A rotation interrupted between
 // the store's commit and the key file's replacement is finished at the next
 // start; one that never committed is discarded.
 #include <signal.h>
