@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -127,6 +128,25 @@ SodiumAead::SodiumAead(uint32_t key_id, SecretBytes key)
 
 absl::StatusOr<std::string> SodiumAead::Encrypt(
     const SecretBytes& plaintext, absl::string_view associated_data) const {
+  uint8_t nonce[kNonceBytes];
+  randombytes_buf(nonce, kNonceBytes);
+  return Seal(
+      plaintext, associated_data,
+      absl::string_view(reinterpret_cast<const char*>(nonce), kNonceBytes));
+}
+
+absl::StatusOr<std::string> SodiumAead::EncryptWithNonceForTesting(
+    const SecretBytes& plaintext, absl::string_view associated_data,
+    absl::string_view nonce) const {
+  if (nonce.size() != kNonceBytes) {
+    return absl::InvalidArgumentError("nonce must be 24 bytes");
+  }
+  return Seal(plaintext, associated_data, nonce);
+}
+
+absl::StatusOr<std::string> SodiumAead::Seal(const SecretBytes& plaintext,
+                                             absl::string_view associated_data,
+                                             absl::string_view nonce_in) const {
   const size_t n = plaintext.size();
   if (n > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX ||
       n > std::numeric_limits<size_t>::max() - kBlobOverheadBytes) {
@@ -141,7 +161,7 @@ absl::StatusOr<std::string> SodiumAead::Encrypt(
   out[3] = static_cast<uint8_t>(key_id_ >> 8);
   out[4] = static_cast<uint8_t>(key_id_);
   uint8_t* nonce = out + kHeaderBytes;
-  randombytes_buf(nonce, kNonceBytes);
+  std::memcpy(nonce, nonce_in.data(), kNonceBytes);
 
   const std::string ad = SealedAssociatedData(
       absl::string_view(blob.data(), kHeaderBytes), associated_data);
@@ -219,6 +239,26 @@ absl::Status Keyring::SetActive(uint32_t key_id) {
   }
   return absl::NotFoundError(
       absl::StrCat("key id ", key_id, " is not in the keyring"));
+}
+
+absl::Status Keyring::RemoveKey(uint32_t key_id) {
+  for (auto it = keys_.begin(); it != keys_.end(); ++it) {
+    if ((*it)->key_id() != key_id) continue;
+    if (it->get() == active_) {
+      return absl::FailedPreconditionError("the active key cannot be removed");
+    }
+    keys_.erase(it);  // SodiumAead's SecretBytes wipes the key
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(
+      absl::StrCat("key id ", key_id, " is not in the keyring"));
+}
+
+bool Keyring::HasKey(uint32_t key_id) const {
+  for (const auto& k : keys_) {
+    if (k->key_id() == key_id) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<std::string> Keyring::Encrypt(

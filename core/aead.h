@@ -80,8 +80,18 @@ class SodiumAead final : public Aead {
       absl::string_view blob, absl::string_view associated_data) const override;
   uint32_t key_id() const override { return key_id_; }
 
+  // Test-only seam for known-answer tests: Encrypt with a caller-chosen
+  // 24-byte nonce (InvalidArgument otherwise). Never call it outside tests:
+  // a repeated nonce under one key breaks XChaCha20-Poly1305.
+  absl::StatusOr<std::string> EncryptWithNonceForTesting(
+      const SecretBytes& plaintext, absl::string_view associated_data,
+      absl::string_view nonce) const;
+
  private:
   SodiumAead(uint32_t key_id, SecretBytes key);
+  absl::StatusOr<std::string> Seal(const SecretBytes& plaintext,
+                                   absl::string_view associated_data,
+                                   absl::string_view nonce) const;
   uint32_t key_id_;
   SecretBytes key_;
 };
@@ -98,6 +108,10 @@ class Keyring {
   absl::Status AddKey(uint32_t key_id, SecretBytes key);
   // NotFound if the id is unknown.
   absl::Status SetActive(uint32_t key_id);
+  // Drops (and wipes) a key. NotFound if unknown, FailedPrecondition for
+  // the active key.
+  absl::Status RemoveKey(uint32_t key_id);
+  bool HasKey(uint32_t key_id) const;
   uint32_t active_key_id() const { return active_->key_id(); }
 
   // Seals with the active key; `associated_data` must have been built with

@@ -5,15 +5,42 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "core/store_crypto.h"
+#include "core/subkeys.h"
 #include "core/text_validation.h"
 
 namespace zlayer::secrets {
 namespace {
 
 constexpr absl::string_view kColumns =
-    "id, name, project, description, created_at, updated_at";
+    "id, name, project, description, created_at, updated_at, mac";
 
-Environment ReadEnvironment(const Statement& st) {
+// What an environment row's MAC is computed and checked with.
+struct EnvAuth {
+  absl::string_view store_id;
+  const SecretBytes& mac_key;
+};
+
+EnvAuth Auth(const SqliteSecretStore& store, const SecretBytes& mac_key) {
+  return EnvAuth{store.store_id(), mac_key};
+}
+
+absl::StatusOr<std::string> MacOf(const EnvAuth& auth, const Environment& env) {
+  EnvironmentRowFields fields;
+  fields.id = env.id;
+  fields.name = env.name;
+  fields.project = env.project;
+  fields.description = env.description;
+  fields.created_at = env.created_at;
+  fields.updated_at = env.updated_at;
+  return EnvironmentRowMac(auth.mac_key, auth.store_id, fields);
+}
+
+// The row under the statement, once its MAC has been checked: DataLoss for a
+// row edited outside the store (a name swapped between two ids, a project
+// changed, a row copied from another store).
+absl::StatusOr<Environment> ReadEnvironment(const EnvAuth& auth,
+                                            const Statement& st) {
   Environment env;
   env.id = std::string(st.ColumnText(0));
   env.name = std::string(st.ColumnText(1));
@@ -21,6 +48,9 @@ Environment ReadEnvironment(const Statement& st) {
   env.description = std::string(st.ColumnText(3));
   env.created_at = st.ColumnInt64(4);
   env.updated_at = st.ColumnInt64(5);
+  ASSIGN_OR_RETURN(std::string expected, MacOf(auth, env));
+  RETURN_IF_ERROR(
+      CheckRowMac(st.ColumnBlob(6), expected, "environment metadata"));
   return env;
 }
 
@@ -34,18 +64,21 @@ absl::Status NoSuchId() {
 }
 
 // False when absent.
-absl::StatusOr<bool> SelectById(Database& db, absl::string_view id,
-                                Environment* out) {
+absl::StatusOr<bool> SelectById(Database& db, const EnvAuth& auth,
+                                absl::string_view id, Environment* out) {
   static const std::string kSql =
       absl::StrCat("SELECT ", kColumns, " FROM environments WHERE id = ?1");
   ASSIGN_OR_RETURN(ScopedStatement st, db.Prepare(kSql));
   RETURN_IF_ERROR(st->BindText(1, absl::AsciiStrToLower(id)));
   ASSIGN_OR_RETURN(bool found, st->Step());
-  if (found) *out = ReadEnvironment(*st);
+  if (found) {
+    ASSIGN_OR_RETURN(*out, ReadEnvironment(auth, *st));
+  }
   return found;
 }
 
-absl::StatusOr<bool> SelectByName(Database& db, absl::string_view name,
+absl::StatusOr<bool> SelectByName(Database& db, const EnvAuth& auth,
+                                  absl::string_view name,
                                   absl::string_view project, Environment* out) {
   static const std::string kSql =
       absl::StrCat("SELECT ", kColumns,
@@ -54,12 +87,14 @@ absl::StatusOr<bool> SelectByName(Database& db, absl::string_view name,
   RETURN_IF_ERROR(st->BindText(1, project));
   RETURN_IF_ERROR(st->BindText(2, name));
   ASSIGN_OR_RETURN(bool found, st->Step());
-  if (found) *out = ReadEnvironment(*st);
+  if (found) {
+    ASSIGN_OR_RETURN(*out, ReadEnvironment(auth, *st));
+  }
   return found;
 }
 
 absl::StatusOr<std::vector<Environment>> SelectProject(
-    Database& db, absl::string_view project) {
+    Database& db, const EnvAuth& auth, absl::string_view project) {
   static const std::string kSql =
       absl::StrCat("SELECT ", kColumns,
                    " FROM environments WHERE project = ?1 ORDER BY name");
@@ -69,7 +104,8 @@ absl::StatusOr<std::vector<Environment>> SelectProject(
   while (true) {
     ASSIGN_OR_RETURN(bool more, st->Step());
     if (!more) break;
-    out.push_back(ReadEnvironment(*st));
+    ASSIGN_OR_RETURN(Environment env, ReadEnvironment(auth, *st));
+    out.push_back(std::move(env));
   }
   return out;
 }
@@ -81,8 +117,10 @@ SqliteEnvironmentRegistry::Create(SqliteSecretStore* store, Clock* clock) {
   if (store == nullptr || clock == nullptr) {
     return absl::InvalidArgumentError("registry needs a store and a clock");
   }
+  ASSIGN_OR_RETURN(SecretBytes mac_key,
+                   store->DeriveSubkey(SubkeyPurpose::kMetadataMac));
   return std::unique_ptr<SqliteEnvironmentRegistry>(
-      new SqliteEnvironmentRegistry(store, clock));
+      new SqliteEnvironmentRegistry(store, clock, std::move(mac_key)));
 }
 
 absl::StatusOr<Environment> SqliteEnvironmentRegistry::Create(
@@ -101,18 +139,21 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::Create(
       store_->RunInWriteTransaction([&](Database& db) -> absl::Status {
         Environment existing;
         ASSIGN_OR_RETURN(bool taken,
-                         SelectByName(db, env.name, env.project, &existing));
+                         SelectByName(db, Auth(*store_, mac_key_), env.name,
+                                      env.project, &existing));
         if (taken) return AlreadyTaken();
+        ASSIGN_OR_RETURN(std::string mac, MacOf(Auth(*store_, mac_key_), env));
         ASSIGN_OR_RETURN(
             ScopedStatement st,
             db.Prepare("INSERT INTO environments (id, name, project, "
-                       "description, created_at, updated_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?5)"));
+                       "description, created_at, updated_at, mac) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)"));
         RETURN_IF_ERROR(st->BindText(1, env.id));
         RETURN_IF_ERROR(st->BindText(2, env.name));
         RETURN_IF_ERROR(st->BindText(3, env.project));
         RETURN_IF_ERROR(st->BindText(4, env.description));
         RETURN_IF_ERROR(st->BindInt64(5, env.created_at));
+        RETURN_IF_ERROR(st->BindBlob(6, mac));
         return st->Run();
       }));
   return env;
@@ -123,7 +164,8 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::Get(
   Environment env;
   RETURN_IF_ERROR(
       store_->RunInReadTransaction([&](Database& db) -> absl::Status {
-        ASSIGN_OR_RETURN(bool found, SelectById(db, id, &env));
+        ASSIGN_OR_RETURN(bool found,
+                         SelectById(db, Auth(*store_, mac_key_), id, &env));
         return found ? absl::OkStatus() : NoSuchId();
       }));
   return env;
@@ -135,7 +177,8 @@ absl::StatusOr<std::vector<Environment>> SqliteEnvironmentRegistry::List(
   std::vector<Environment> out;
   RETURN_IF_ERROR(
       store_->RunInReadTransaction([&](Database& db) -> absl::Status {
-        ASSIGN_OR_RETURN(out, SelectProject(db, project));
+        ASSIGN_OR_RETURN(out,
+                         SelectProject(db, Auth(*store_, mac_key_), project));
         return absl::OkStatus();
       }));
   return out;
@@ -152,25 +195,29 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::Update(
   Environment env;
   RETURN_IF_ERROR(
       store_->RunInWriteTransaction([&](Database& db) -> absl::Status {
-        ASSIGN_OR_RETURN(bool found, SelectById(db, id, &env));
+        ASSIGN_OR_RETURN(bool found,
+                         SelectById(db, Auth(*store_, mac_key_), id, &env));
         if (!found) return NoSuchId();
         if (!clean.empty() && clean != env.name) {
           Environment other;
           ASSIGN_OR_RETURN(bool taken,
-                           SelectByName(db, clean, env.project, &other));
+                           SelectByName(db, Auth(*store_, mac_key_), clean,
+                                        env.project, &other));
           if (taken) return AlreadyTaken();
           env.name = clean;
         }
         env.description = std::string(description);
         env.updated_at = clock_->NowUnixSeconds();
+        ASSIGN_OR_RETURN(std::string mac, MacOf(Auth(*store_, mac_key_), env));
         ASSIGN_OR_RETURN(ScopedStatement st,
                          db.Prepare("UPDATE environments SET name = ?2, "
-                                    "description = ?3, updated_at = ?4 "
-                                    "WHERE id = ?1"));
+                                    "description = ?3, updated_at = ?4, "
+                                    "mac = ?5 WHERE id = ?1"));
         RETURN_IF_ERROR(st->BindText(1, env.id));
         RETURN_IF_ERROR(st->BindText(2, env.name));
         RETURN_IF_ERROR(st->BindText(3, env.description));
         RETURN_IF_ERROR(st->BindInt64(4, env.updated_at));
+        RETURN_IF_ERROR(st->BindBlob(5, mac));
         return st->Run();
       }));
   return env;
@@ -192,20 +239,23 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::Find(
       ValidateText(name_or_id, "environment", 1, kMaxEnvironmentNameBytes));
   RETURN_IF_ERROR(ValidateProject(project));
   Environment env;
-  RETURN_IF_ERROR(store_->RunInReadTransaction([&](Database& db)
-                                                   -> absl::Status {
-    if (LooksLikeUuid(name_or_id)) {
-      ASSIGN_OR_RETURN(bool found, SelectById(db, name_or_id, &env));
-      return found ? absl::OkStatus()
-                   : EnvironmentNotFound(name_or_id, project, {});
-    }
-    ASSIGN_OR_RETURN(bool found, SelectByName(db, name_or_id, project, &env));
-    if (found) return absl::OkStatus();
-    ASSIGN_OR_RETURN(std::vector<Environment> all, SelectProject(db, project));
-    std::vector<std::string> known;
-    for (const Environment& e : all) known.push_back(e.name);
-    return EnvironmentNotFound(name_or_id, project, known);
-  }));
+  RETURN_IF_ERROR(
+      store_->RunInReadTransaction([&](Database& db) -> absl::Status {
+        if (LooksLikeUuid(name_or_id)) {
+          ASSIGN_OR_RETURN(bool found, SelectById(db, Auth(*store_, mac_key_),
+                                                  name_or_id, &env));
+          return found ? absl::OkStatus()
+                       : EnvironmentNotFound(name_or_id, project, {});
+        }
+        ASSIGN_OR_RETURN(bool found, SelectByName(db, Auth(*store_, mac_key_),
+                                                  name_or_id, project, &env));
+        if (found) return absl::OkStatus();
+        ASSIGN_OR_RETURN(std::vector<Environment> all,
+                         SelectProject(db, Auth(*store_, mac_key_), project));
+        std::vector<std::string> known;
+        for (const Environment& e : all) known.push_back(e.name);
+        return EnvironmentNotFound(name_or_id, project, known);
+      }));
   return env;
 }
 

@@ -1,7 +1,10 @@
 // SqliteEnvironmentRegistry: the durable EnvironmentRegistry. Environments
 // live in the `environments` table of the SqliteSecretStore's own file
 // (docs/storage.md), written through the store's writer connection, so a
-// backup of the file carries secrets and environments together.
+// backup of the file carries secrets and environments together. Each row
+// carries a MAC (the store's metadata-MAC subkey) over id, name, project,
+// description and times, checked on every read: a row edited outside the
+// registry reads as DataLoss (docs/storage.md, "Authenticated metadata").
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<SqliteSecretStore> store,
 //                    SqliteSecretStore::Open(options, std::move(ring), clock));
@@ -14,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -26,6 +30,7 @@ class SqliteEnvironmentRegistry final : public EnvironmentRegistry {
  public:
   // `store` and `clock` are not owned and must outlive the registry.
   // InvalidArgument if either is null.
+  // Reads return DataLoss for a row whose MAC does not match.
   static absl::StatusOr<std::unique_ptr<SqliteEnvironmentRegistry>> Create(
       SqliteSecretStore* store, Clock* clock);
 
@@ -43,11 +48,13 @@ class SqliteEnvironmentRegistry final : public EnvironmentRegistry {
                                    absl::string_view project) override;
 
  private:
-  SqliteEnvironmentRegistry(SqliteSecretStore* store, Clock* clock)
-      : store_(store), clock_(clock) {}
+  SqliteEnvironmentRegistry(SqliteSecretStore* store, Clock* clock,
+                            SecretBytes mac_key)
+      : store_(store), clock_(clock), mac_key_(std::move(mac_key)) {}
 
   SqliteSecretStore* const store_;
   Clock* const clock_;
+  const SecretBytes mac_key_;
 };
 
 }  // namespace zlayer::secrets

@@ -1,8 +1,18 @@
-// SqliteSecretStore: the durable SecretStore. One SQLite file in WAL mode;
-// every value is sealed with the store's Keyring (XChaCha20-Poly1305) under
-// associated data that names its row (scope, name, version, key id), so a
-// ciphertext copied, swapped or rolled back inside the file fails to open and
-// is reported as DataLoss, never as a wrong value. The schema, pragmas and
+// SqliteSecretStore: the durable SecretStore. One SQLite file in WAL mode.
+//
+// Keys (docs/crypto.md, "Key hierarchy"): the Keyring given to Open holds
+// the master key (KEK). It seals only the store's own keys, kept in the
+// file: data keys (DEKs, one per numbered generation, table `keyring`) and a
+// subkey seed from which purpose subkeys derive (DeriveSubkey). Each value is
+// sealed by a DEK (XChaCha20-Poly1305) under associated data that names the
+// store, its row (scope, name, version), the secret's incarnation and the
+// DEK generation, so a ciphertext copied from another store, swapped, rolled
+// back, or replayed after a destroy fails to open and is reported as
+// DataLoss, never as a wrong value. Each `secrets` row carries a MAC over the
+// fields that decide what a read returns (current version, deleted state,
+// incarnation, retention), checked on every read. Rotating the master key
+// re-wraps the DEKs and the seed (milliseconds, any store size); Rekey moves
+// values to a new DEK generation in the background. The schema, pragmas and
 // guarantees are documented in docs/storage.md.
 //
 //   SqliteStoreOptions options;
@@ -38,6 +48,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -48,6 +59,7 @@
 #include "core/clock.h"
 #include "core/secret_store.h"
 #include "core/sqlite.h"
+#include "core/subkeys.h"
 
 namespace zlayer::secrets {
 
@@ -68,18 +80,34 @@ struct SqliteStoreOptions {
 };
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSqliteSchemaVersion = 1;
+// 1: values sealed by the master key. 2: key hierarchy, incarnations and
+// metadata MACs; a schema-1 store is upgraded on its first Open, in the same
+// transaction that checks the key (a crash leaves it at 1 or 2).
+inline constexpr int kSqliteSchemaVersion = 2;
+
+// How far a Rekey has come (SqliteSecretStore::rekey_progress()).
+struct RekeyProgress {
+  bool running = false;
+  uint32_t generation = 0;  // the DEK generation values move to
+  uint64_t done = 0;        // versions moved by this run
+  uint64_t total = 0;       // versions to move when this run started
+  absl::Status status;      // of the last finished run
+};
 
 class SqliteSecretStore final : public SecretStore {
  public:
-  // Opens or creates the store at options.path. On first open, records a key
-  // check value sealed with the ring's active key; on later opens decrypts it
-  // and makes that key active. Errors:
+  // Opens or creates the store at options.path. On first open, creates the
+  // store id, subkey seed, DEK generation 1 and a key check value, sealed
+  // with the ring's active key; on later opens decrypts the key check value
+  // and makes that key active. A schema-1 store is upgraded to 2 here (every
+  // version re-sealed, every row MACed) in the same transaction. Errors:
   //   InvalidArgument     empty path, null keyring/clock, bad options
   //   FailedPrecondition  the keyring cannot open this store ("the master key
   //                       does not match this store (key check failed)"), or
   //                       the file has a newer schema; nothing is written
-  //   DataLoss            not an SQLite database, or its metadata is damaged
+  //   DataLoss            not an SQLite database, or its metadata or keyring
+  //                       is damaged (a schema-1 store with a value that
+  //                       fails to open is left at schema 1)
   //   Unavailable         the file cannot be opened or written
   // `clock` is not owned and must outlive the store.
   static absl::StatusOr<std::unique_ptr<SqliteSecretStore>> Open(
@@ -139,21 +167,54 @@ class SqliteSecretStore final : public SecretStore {
   absl::StatusOr<ListPage> List(absl::string_view scope,
                                 const ListOptions& options) override;
 
-  // Key rotation: adds `new_key` to the ring as `new_key_id`, re-encrypts
-  // every stored version (live and soft-deleted) with it in one transaction,
-  // re-seals the key check value, and makes it the active key. Afterwards
-  // the previous key is no longer needed to open the store.
+  // Master-key rotation: re-wraps every DEK generation, the subkey seed and
+  // the key check value with `new_key` (id `new_key_id`) in one small
+  // transaction; no value is re-encrypted, so it takes milliseconds at any
+  // store size and never blocks reads. After the commit the ring holds only
+  // the new key (the retired one is wiped) and the WAL is checkpointed
+  // (TRUNCATE). The previous key no longer opens the store.
   //   InvalidArgument     bad key size, or new_key_id is already active
-  //   AlreadyExists       the ring holds a different key under new_key_id
-  //   DataLoss            a stored value fails authentication (nothing changed)
+  //   DataLoss            a wrapped key fails authentication (nothing changed)
   //   Unavailable         storage failure (nothing changed)
-  // Blocks every other call on this store while it runs.
-  // If `versions_reencrypted` is given it receives the number of stored
-  // versions sealed anew.
+  // A failed rotation leaves nothing behind: the next one (any id, any key)
+  // works without reopening. If `keys_rewrapped` is given it receives the
+  // number of DEK generations re-wrapped.
   absl::Status RotateKey(uint32_t new_key_id, SecretBytes new_key,
-                         uint64_t* versions_reencrypted = nullptr);
-  // The id of the key new values are sealed with.
+                         uint64_t* keys_rewrapped = nullptr);
+  // The id of the master key (the one the key check value names).
   absl::StatusOr<uint32_t> ActiveKeyId();
+  // The DEK generation new values are sealed with. Thread-safe.
+  uint32_t ActiveDataKeyGeneration();
+
+  // The subkey for `purpose`, derived from the store's subkey seed (which
+  // master-key rotation does not change, so neither do the subkeys).
+  // kMetadataMac is the store's own; kApiKeyHash and kAuditNameHash are for
+  // the daemon. Thread-safe.
+  absl::StatusOr<SecretBytes> DeriveSubkey(SubkeyPurpose purpose) const;
+  // The store's random 16-byte id (bound into every associated data and MAC).
+  const std::string& store_id() const { return store_id_; }
+
+  // Rekey (DEK rotation): adds DEK generation N+1 (sealed by the master key)
+  // and makes it the one new values use, then moves every version sealed by
+  // an older generation to it in a background thread, kRekeyBatchSize rows
+  // per write transaction; reads go on throughout (each row opens with
+  // whichever generation it names). When all rows have moved, the older
+  // generations are deleted from the keyring and wiped from memory.
+  // If versions under an older generation remain (a rekey interrupted by a
+  // crash or by closing the store), this resumes that rekey instead of
+  // adding a generation. Returns the generation values move to.
+  //   FailedPrecondition  a rekey is already running
+  //   Unavailable         storage failure (nothing changed)
+  absl::StatusOr<uint32_t> StartRekey();
+  RekeyProgress rekey_progress();
+  // Blocks until no rekey runs; returns the last run's status.
+  absl::Status WaitForRekey();
+  static constexpr int kRekeyBatchSize = 500;
+
+  // Test seam: after `commits_to_skip` successful commits, the next COMMIT
+  // on the writer connection fails (SQLite's commit hook turns it into a
+  // rollback), as a full disk or an I/O error would. Once.
+  void FailCommitForTesting(int commits_to_skip = 0);
 
   // Most writes one group commit carries.
   static constexpr size_t kMaxWritesPerCommit = 64;
@@ -207,10 +268,18 @@ class SqliteSecretStore final : public SecretStore {
                                        absl::string_view name,
                                        const SecretBytes& value,
                                        const WriteOptions& options);
-  // Re-seals every stored version and the key check value with `new_aead`
-  // (write transaction; key_mu_ held exclusively).
-  absl::Status ReencryptAll(Database& db, const Aead& new_aead,
-                            uint64_t* count);
+  // Re-wraps every DEK, the subkey seed and the key check value with
+  // `new_kek` (write transaction; kek_mu_ held).
+  absl::Status RewrapKeys(Database& db, const Aead& new_kek, uint64_t* count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(kek_mu_);
+  // PRAGMA wal_checkpoint(TRUNCATE) on the writer.
+  absl::Status CheckpointWal();
+  // The rekey thread's body, and one batch of it (write transaction,
+  // key_mu_ held shared).
+  void RunRekey(uint32_t generation);
+  absl::Status MoveBatch(Database& db, uint32_t generation, uint64_t* moved);
+  absl::Status RetireOldGenerations(uint32_t generation);
+  void StopRekey();
 
   // Runs `group` (taken off the queue by its leader) on the writer and sets
   // each write's status. Takes write_mu_.
@@ -225,10 +294,23 @@ class SqliteSecretStore final : public SecretStore {
 
   const SqliteStoreOptions options_;
   Clock* const clock_;
-  // Held shared by every call that seals or opens values, exclusively by
-  // RotateKey (the Keyring must not change under a concurrent Decrypt).
+  // Set by Open, then constant.
+  std::string store_id_;
+  SecretBytes seed_;
+  SecretBytes mac_key_;  // DeriveSubkey(seed_, kMetadataMac)
+  // The master key. Only Open, RotateKey and StartRekey use it.
+  absl::Mutex kek_mu_ ABSL_ACQUIRED_BEFORE(key_mu_);
+  std::unique_ptr<Keyring> kek_ ABSL_GUARDED_BY(kek_mu_);
+  // Held shared by every call that seals or opens values, exclusively only
+  // for the moments a rekey adds or drops a generation in memory.
   absl::Mutex key_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
-  std::unique_ptr<Keyring> keyring_;  // see key_mu_
+  std::unique_ptr<Keyring> deks_;  // see key_mu_
+  // Rekey state.
+  absl::Mutex rekey_mu_;
+  RekeyProgress rekey_ ABSL_GUARDED_BY(rekey_mu_);
+  bool rekey_stop_ ABSL_GUARDED_BY(rekey_mu_) = false;
+  std::thread rekey_thread_;  // started by StartRekey (kek_mu_ held)
+  std::atomic<int> fail_commit_countdown_{-1};
   // The commit queue: writes waiting for a leader, and whether one is
   // committing a group right now.
   absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);

@@ -570,8 +570,11 @@ absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
   RETURN_IF_ERROR(state_->keys->StageNextKey(new_key));
   KeyRotationResult result;
   result.new_key_id = new_id;
-  absl::Status rotated = state_->store->RotateKey(new_id, std::move(new_key),
-                                                  &result.versions_reencrypted);
+  // Only the store's data keys and subkey seed are re-wrapped; no value is
+  // re-encrypted (versions_reencrypted stays 0).
+  uint64_t keys_rewrapped = 0;
+  absl::Status rotated =
+      state_->store->RotateKey(new_id, std::move(new_key), &keys_rewrapped);
   if (!rotated.ok()) {
     absl::Status discarded = state_->keys->DiscardStagedKey();
     if (!discarded.ok()) {
@@ -581,8 +584,8 @@ absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
     return rotated;
   }
   RETURN_IF_ERROR(state_->keys->PromoteNextKey());
-  spdlog::info("event=master_key_rotated key_id={} versions={}", new_id,
-               result.versions_reencrypted);
+  spdlog::info("event=master_key_rotated key_id={} data_keys_rewrapped={}",
+               new_id, keys_rewrapped);
   return result;
 }
 

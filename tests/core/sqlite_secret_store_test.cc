@@ -230,8 +230,8 @@ TEST_F(SqliteSecretStoreTest, RowCopiedToAnotherNameOrScopeIsDataLoss) {
                                                           {"staging", "a"}}) {
       raw.Exec(
           "INSERT INTO secrets SELECT ?1, ?2, current_version, "
-          "created_at, updated_at, max_versions, deleted_at FROM secrets "
-          "WHERE scope = 'prod' AND name = 'a'",
+          "created_at, updated_at, max_versions, deleted_at, incarnation, "
+          "mac FROM secrets WHERE scope = 'prod' AND name = 'a'",
           {scope, name});
       raw.Exec(
           "INSERT INTO secret_versions SELECT ?1, ?2, version, key_id, "
@@ -317,7 +317,8 @@ TEST_F(SqliteSecretStoreTest, WrongKeyIsRefusedAndFileUnchanged) {
   {
     RawDb raw(path_);
     EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM secret_versions"), 2);
-    EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM meta"), 1);
+    // key check value, store id, subkey seed
+    EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM meta"), 3);
   }
   Reopen(1, KeyA());
   EXPECT_EQ(Str(*store_->GetSecret("prod", "a")), "value-a2");
@@ -345,33 +346,39 @@ TEST_F(SqliteSecretStoreTest, ReopenKeepsEverything) {
   EXPECT_EQ(Str(*store_->GetSecret("env:1", "k")), "other scope");
 }
 
-TEST_F(SqliteSecretStoreTest, RotateKeyReencryptsEveryVersion) {
+TEST_F(SqliteSecretStoreTest, RotateKeyRewrapsDataKeysOnly) {
   ASSERT_OK(store_->SetSecret("prod", "a", V("a1"), {}));
   ASSERT_OK(store_->SetSecret("prod", "a", V("a2"), {}));
   ASSERT_OK(store_->SetSecret("env:x", "b", V("b1"), {}));
   ASSERT_OK(store_->SetSecret("prod", "gone", V("g1"), {}));
   ASSERT_OK(store_->DeleteSecret("prod", "gone"));
   EXPECT_EQ(*store_->ActiveKeyId(), 1u);
+  const std::string a1_before = Ciphertext("prod", "a", 1);
+  std::string wrapped_before;
+  {
+    RawDb raw(path_);
+    wrapped_before =
+        raw.Blob("SELECT wrapped FROM keyring WHERE generation = 1", {});
+  }
 
-  ASSERT_OK(store_->RotateKey(2, KeyB()));
+  uint64_t rewrapped = 0;
+  ASSERT_OK(store_->RotateKey(2, KeyB(), &rewrapped));
+  EXPECT_EQ(rewrapped, 1u);
   EXPECT_EQ(*store_->ActiveKeyId(), 2u);
   EXPECT_EQ(Str(*store_->GetSecret("prod", "a")), "a2");
   EXPECT_EQ(Str(store_->GetVersioned("prod", "a", 1)->value), "a1");
   EXPECT_EQ(Str(*store_->GetSecret("env:x", "b")), "b1");
-  EXPECT_EQ(store_->GetMetadata("prod", "a")->key_id, 2u);
-  auto versions = store_->ListVersions("prod", "a");
-  ASSERT_OK(versions);
-  ASSERT_EQ(versions->size(), 2u);
-  for (const VersionInfo& v : *versions) EXPECT_EQ(v.key_id, 2u);
+  // Values are untouched (still DEK generation 1); only the wrap changed.
+  EXPECT_EQ(store_->GetMetadata("prod", "a")->key_id, 1u);
+  EXPECT_EQ(Ciphertext("prod", "a", 1), a1_before);
   {
     RawDb raw(path_);
-    EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM secret_versions"), 4);
-    EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM secret_versions WHERE key_id = 2"),
-              4);
+    EXPECT_NE(raw.Blob("SELECT wrapped FROM keyring WHERE generation = 1", {}),
+              wrapped_before);
   }
-  auto m = store_->SetSecret("prod", "c", V("c1"), {});
-  ASSERT_OK(m);
-  EXPECT_EQ(m->key_id, 2u);
+  // The WAL was checkpointed and truncated after the rotation: the old
+  // wrapped key is in no WAL frame.
+  EXPECT_TRUE(!FileExists(path_ + "-wal") || ReadFile(path_ + "-wal").empty());
 
   // The old key is no longer needed, and no longer enough.
   Reopen(2, KeyB());
@@ -390,29 +397,28 @@ TEST_F(SqliteSecretStoreTest, RotateKeyRejectsBadInput) {
   EXPECT_EQ(Str(*store_->GetSecret("prod", "a")), "a1");
 }
 
-TEST_F(SqliteSecretStoreTest, RotateKeyStopsAtTamperedRowAndChangesNothing) {
+TEST_F(SqliteSecretStoreTest, RotateKeyStopsAtTamperedKeyAndChangesNothing) {
   ASSERT_OK(store_->SetSecret("prod", "a", V("a1"), {}));
-  ASSERT_OK(store_->SetSecret("prod", "b", V("b1"), {}));
-  const std::string good_b = Ciphertext("prod", "b", 1);
-  std::string bad_b = good_b;
-  bad_b[bad_b.size() - 1] ^= 0x80;
-  SetCiphertext("prod", "b", 1, bad_b);
-
+  std::string good;
+  {
+    RawDb raw(path_);
+    good = raw.Blob("SELECT wrapped FROM keyring WHERE generation = 1", {});
+    std::string bad = good;
+    bad[bad.size() - 1] ^= 0x80;
+    raw.Exec("UPDATE keyring SET wrapped = ?1 WHERE generation = 1", {bad},
+             {1});
+  }
   EXPECT_STATUS(store_->RotateKey(2, KeyB()), kDataLoss);
   EXPECT_EQ(*store_->ActiveKeyId(), 1u);
-  EXPECT_EQ(
-      RawDb(path_).Int("SELECT COUNT(*) FROM secret_versions WHERE key_id = 1"),
-      2);
-  // Repaired, the same rotation can be retried (the key already sits in the
-  // ring from the failed attempt).
-  SetCiphertext("prod", "b", 1, good_b);
-  ASSERT_OK(store_->RotateKey(2, KeyB()));
-  EXPECT_EQ(Str(*store_->GetSecret("prod", "b")), "b1");
-  // A different key under an id the ring already holds is refused.
-  EXPECT_STATUS(store_->RotateKey(3, KeyA()), kOk);
-  EXPECT_STATUS(
-      store_->RotateKey(2, SecretBytes::FromString(std::string(32, 'C'))),
-      kAlreadyExists);
+  // Repaired, a rotation to the same id with another key works: the failed
+  // attempt left nothing behind.
+  RawDb(path_).Exec("UPDATE keyring SET wrapped = ?1 WHERE generation = 1",
+                    {good}, {1});
+  ASSERT_OK(
+      store_->RotateKey(2, SecretBytes::FromString(std::string(32, 'C'))));
+  EXPECT_EQ(Str(*store_->GetSecret("prod", "a")), "a1");
+  Reopen(2, SecretBytes::FromString(std::string(32, 'C')));
+  EXPECT_EQ(Str(*store_->GetSecret("prod", "a")), "a1");
 }
 
 // --- File and pragmas
@@ -420,18 +426,22 @@ TEST_F(SqliteSecretStoreTest, RotateKeyStopsAtTamperedRowAndChangesNothing) {
 
 TEST_F(SqliteSecretStoreTest, WalAndSynchronousFullByDefault) {
   EXPECT_EQ(RawDb(path_).Text("PRAGMA journal_mode"), "wal");
-  int64_t sync = -1, fk = -1;
+  int64_t sync = -1, fk = -1, secure = -1;
   ASSERT_OK(store_->RunInWriteTransaction([&](Database& db) -> absl::Status {
     auto s = db.QueryInt64("PRAGMA synchronous");
     auto f = db.QueryInt64("PRAGMA foreign_keys");
+    auto d = db.QueryInt64("PRAGMA secure_delete");
     if (!s.ok()) return s.status();
     if (!f.ok()) return f.status();
+    if (!d.ok()) return d.status();
     sync = *s;
     fk = *f;
+    secure = *d;
     return absl::OkStatus();
   }));
   EXPECT_EQ(sync, 2);  // FULL
   EXPECT_EQ(fk, 1);
+  EXPECT_EQ(secure, 1);
 }
 
 TEST_F(SqliteSecretStoreTest, SynchronousNormalIsSelectable) {

@@ -1,6 +1,6 @@
 // Master-key rotation through the real daemon: Admin.RotateMasterKey
-// re-encrypts every version under a new key id, the new key replaces the key
-// file, and a restart opens the store again. A rotation interrupted between
+// re-wraps the store's data keys under a new key id, the new key replaces the
+// key file, and a restart opens the store again. A rotation interrupted between
 // the store's commit and the key file's replacement is finished at the next
 // start; one that never committed is discarded.
 #include <signal.h>
@@ -99,9 +99,9 @@ class KeyRotationTest : public ::testing::Test {
     grpc::Status s = Rotate(&resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(resp.new_key_id(), 2u);
-    // The three versions written here and the bootstrap admin API key's
-    // record (system:api_keys), which is sealed like every secret.
-    EXPECT_EQ(resp.versions_reencrypted(), 4u);
+    // Schema 2: rotation re-wraps the data keys only; no value is sealed
+    // anew (docs/crypto.md, "Key hierarchy").
+    EXPECT_EQ(resp.versions_reencrypted(), 0u);
     *new_key = *ReadFile(KeyPath());
     ExpectAllReadable();
     Stop();
