@@ -191,7 +191,11 @@ int Main(int argc, char** argv) {
                         SecretBytes::FromString(std::string(64, 'v')), {}),
        "seed");
   auto grants = Must(GrantStore::Open(store.get(), &clock), "grants");
-  auto keys = Must(ApiKeyStore::Create(store.get(), &clock, {}), "api keys");
+  ApiKeyStoreOptions key_options;
+  key_options.hash_key = SecretBytes::Random(32);
+  auto keys =
+      Must(ApiKeyStore::Create(store.get(), &clock, std::move(key_options)),
+           "api keys");
   NewApiKey key = Must(keys->Create("bench", {"reader"}), "api key");
   const std::string bearer =
       absl::StrCat("Bearer ", key.presentable_key.InsecureView());
@@ -209,7 +213,7 @@ int Main(int argc, char** argv) {
   listener_options.path = dir + "/b.sock";
   auto listener = Must(UnixListener::Create(listener_options), "listener");
   UnixPeerIdentifier unix_ids(listener.get());
-  ApiKeyStoreVerifier verifier(keys.get());
+  ApiKeyStoreVerifier verifier(keys.get(), &clock, nullptr, nullptr);
   ApiKeyIdentifier tls_ids(&verifier, Transport::kTls);
   TransportIdentifier real_ids(&unix_ids, &tls_ids);
   SwitchIdentifier identifier(&real_ids);
@@ -312,7 +316,7 @@ int Main(int argc, char** argv) {
     }
     context.audit = nullptr;
   }
-  std::cout << "  Argon2id verifications: "
+  std::cout << "  legacy Argon2id verifications: "
             << keys->stats().argon2_verifications
             << ", cache hits: " << keys->stats().cache_hits << "\n";
 

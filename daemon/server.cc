@@ -26,6 +26,8 @@
 #include "core/aead.h"
 #include "core/api_key_store.h"
 #include "core/audit_log.h"
+#include "core/auth_failure_audit.h"
+#include "core/auth_failure_budget.h"
 #include "core/clock.h"
 #include "core/git_credential_store.h"
 #include "core/grant_authorizer.h"
@@ -37,6 +39,7 @@
 #include "core/sqlite_environment_registry.h"
 #include "core/sqlite_secret_store.h"
 #include "core/status_macros.h"
+#include "core/subkeys.h"
 #include "daemon/admin_service.h"
 #include "daemon/api_key_store_verifier.h"
 #include "daemon/call_tracker.h"
@@ -325,6 +328,12 @@ struct DaemonState {
   std::unique_ptr<GitCredentialStore> git_credentials;
   std::unique_ptr<FileAuditSink> audit_sink;
   std::unique_ptr<AuditLog> audit;
+  // The API-key hash subkey, from OpenStorage to OpenIdentity.
+  SecretBytes api_key_hash_key;
+  // Failed API-key checks: budget and coalesced audit (before the audit log
+  // goes, the destructor flushes what is pending).
+  std::unique_ptr<AuthFailureBudget> auth_budget;
+  std::unique_ptr<AuthFailureAudit> auth_audit;
   std::unique_ptr<GrantAuthorizer> authorizer;
   std::unique_ptr<ApiKeyStoreVerifier> verifier;
   std::unique_ptr<UnixListener> listener;
@@ -365,11 +374,19 @@ absl::Status Daemon::Init() {
   state_->unix_identifier =
       std::make_unique<UnixPeerIdentifier>(state_->listener.get());
   if (!options_.listen.empty()) {
-    state_->verifier =
-        std::make_unique<ApiKeyStoreVerifier>(state_->api_keys.get());
-    state_->tcp_identifier = std::make_unique<ApiKeyIdentifier>(
-        state_->verifier.get(),
-        options_.tls_cert.empty() ? Transport::kInsecureTcp : Transport::kTls);
+    const Transport transport =
+        options_.tls_cert.empty() ? Transport::kInsecureTcp : Transport::kTls;
+    state_->auth_budget = std::make_unique<AuthFailureBudget>(
+        &state_->clock, AuthFailureBudgetOptions{});
+    AuthFailureAuditOptions failure_audit;
+    failure_audit.transport = transport;
+    state_->auth_audit = std::make_unique<AuthFailureAudit>(
+        state_->audit.get(), &state_->clock, failure_audit);
+    state_->verifier = std::make_unique<ApiKeyStoreVerifier>(
+        state_->api_keys.get(), &state_->clock, state_->auth_budget.get(),
+        state_->auth_audit.get());
+    state_->tcp_identifier =
+        std::make_unique<ApiKeyIdentifier>(state_->verifier.get(), transport);
   }
   state_->identifier = std::make_unique<TransportIdentifier>(
       state_->unix_identifier.get(), state_->tcp_identifier.get());
@@ -419,6 +436,13 @@ absl::StatusOr<std::unique_ptr<SqliteSecretStore>> OpenStoreWithKey(
   return SqliteSecretStore::Open(options, std::move(ring), clock);
 }
 
+// The key of API-key hashes (core/api_key_store.h), derived from the key
+// that opens the store.
+absl::StatusOr<SecretBytes> ApiKeyHashKey(const SecretBytes& master_key) {
+  // crypto-v2: root becomes the store's subkey seed
+  return DeriveSubkey(master_key, SubkeyPurpose::kApiKeyHash);
+}
+
 bool KeyLivesInKeyFile(KeySource source) {
   return source == KeySource::kKeyFile || source == KeySource::kGenerated;
 }
@@ -443,6 +467,7 @@ absl::Status Daemon::OpenStorage() {
   store_options.synchronous = options_.synchronous == SynchronousMode::kFull
                                   ? SqliteStoreOptions::Synchronous::kFull
                                   : SqliteStoreOptions::Synchronous::kNormal;
+  ASSIGN_OR_RETURN(state_->api_key_hash_key, ApiKeyHashKey(master.key));
   absl::StatusOr<std::unique_ptr<SqliteSecretStore>> store =
       OpenStoreWithKey(store_options, std::move(master.key), &state_->clock);
   if (KeyLivesInKeyFile(master.source)) {
@@ -450,9 +475,11 @@ absl::Status Daemon::OpenStorage() {
     if (staged.ok() && absl::IsFailedPrecondition(store.status())) {
       // A rotation re-encrypted the store but stopped before the new key
       // replaced the key file: finish it.
+      ASSIGN_OR_RETURN(SecretBytes staged_hash_key, ApiKeyHashKey(*staged));
       store =
           OpenStoreWithKey(store_options, *std::move(staged), &state_->clock);
       if (store.ok()) {
+        state_->api_key_hash_key = std::move(staged_hash_key);
         RETURN_IF_ERROR(state_->keys->PromoteNextKey());
         spdlog::warn("event=master_key_rotation_completed_at_start path={}",
                      state_->keys->key_path());
@@ -509,8 +536,11 @@ absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
 absl::Status Daemon::OpenIdentity() {
   SecretStore* store = state_->store.get();
   ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
-  ASSIGN_OR_RETURN(state_->api_keys,
-                   ApiKeyStore::Create(store, &state_->clock, {}));
+  ApiKeyStoreOptions key_options;
+  key_options.hash_key = std::move(state_->api_key_hash_key);
+  ASSIGN_OR_RETURN(
+      state_->api_keys,
+      ApiKeyStore::Create(store, &state_->clock, std::move(key_options)));
   const std::string admin_key_path =
       absl::StrCat(absl::StripSuffix(options_.data_dir, "/"), "/admin.key");
   ASSIGN_OR_RETURN(bool created,
@@ -712,11 +742,19 @@ absl::Status Daemon::Run() {
                                  kAuditRetryInterval)) {
       mu_.Unlock();
       RetryAudit();
+      if (state_->auth_audit != nullptr) state_->auth_audit->FlushDue();
       mu_.Lock();
     }
     mu_.Unlock();
   }
   Drain();
+  if (state_->auth_audit != nullptr) {
+    absl::Status flushed = state_->auth_audit->Flush();
+    if (!flushed.ok()) {
+      spdlog::error("event=audit_write_failed rpc=ApiKeyAuth error=\"{}\"",
+                    std::string(flushed.message()));
+    }
+  }
   signal_thread_exit_ = true;
   // Wakes sigwait() in the signal thread if it is still waiting; the signal
   // is directed at that thread only, where it is blocked and consumed.
