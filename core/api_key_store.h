@@ -198,6 +198,8 @@ class ApiKeyStore {
   };
 
   absl::StatusOr<Record> ReadRecord(absl::string_view id);
+  absl::StatusOr<Record> ParseRecord(absl::string_view id,
+                                     const VersionedValue& raw);
   absl::StatusOr<ApiKeyInfo> ReadInfo(absl::string_view id);
   // The record's JSON with `hash` (raw digest) in format 2.
   static std::string RecordJson(absl::string_view id, absl::string_view digest,
@@ -223,8 +225,10 @@ class ApiKeyStore {
   const ApiKeyStoreOptions options_;
   // Key of the cache's keyed hash; random per process, never stored.
   SecretBytes cache_hash_key_;
-  // Compared against when the id does not exist; random per process.
+  // Compared against when the id does not exist; random per process. The
+  // dummy record is parsed then, as a found record would be.
   SecretBytes dummy_digest_;
+  VersionedValue dummy_record_;
 
   mutable absl::Mutex argon2_mu_;
   int argon2_running_ ABSL_GUARDED_BY(argon2_mu_) = 0;
