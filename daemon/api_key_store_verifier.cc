@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "core/status_macros.h"
 
 namespace zlayer::secrets {
@@ -19,12 +20,13 @@ absl::StatusOr<Principal> ApiKeyStoreVerifier::Verify(
 absl::StatusOr<Principal> ApiKeyStoreVerifier::VerifyFrom(
     absl::string_view key_id, const SecretBytes& secret,
     const ApiKeyAttempt& attempt) const {
+  // Budgets and audit records name the key by its id, without "zs_".
+  const absl::string_view id = absl::StripPrefix(key_id, kApiKeyPrefix);
   if (budget_ != nullptr) {
-    AuthFailureBudget::Decision decision =
-        budget_->Check(attempt.source, key_id);
+    AuthFailureBudget::Decision decision = budget_->Check(attempt.source, id);
     if (!decision.allowed) {
       if (audit_ != nullptr) {
-        audit_->Note(attempt.source, key_id, /*refused=*/true);
+        audit_->Note(attempt.source, id, /*refused=*/true);
       }
       const int64_t seconds = std::max<int64_t>(
           1, static_cast<int64_t>(
@@ -57,9 +59,9 @@ absl::StatusOr<Principal> ApiKeyStoreVerifier::VerifyFrom(
         "Argon2id); retry later");
   }
   if (absl::IsUnauthenticated(info.status())) {
-    if (budget_ != nullptr) budget_->RecordFailure(attempt.source, key_id);
+    if (budget_ != nullptr) budget_->RecordFailure(attempt.source, id);
     if (audit_ != nullptr) {
-      audit_->Note(attempt.source, key_id, /*refused=*/false);
+      audit_->Note(attempt.source, id, /*refused=*/false);
     }
     return MarkCoalescedAudit(info.status());
   }
