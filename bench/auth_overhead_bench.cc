@@ -14,8 +14,8 @@
 //                     an ordinary caller allowed by a grant (uid:<me> read
 //                     on the scope): the full non-admin path
 //   tls   baseline: the same fixed principal, allow-all
-//         vs apikey:  ApiKeyIdentifier + ApiKeyStoreVerifier (Argon2id once,
-//                     then the keyed-hash cache) + GrantAuthorizer with a
+//         vs apikey:  ApiKeyIdentifier + ApiKeyStoreVerifier (one keyed hash,
+//                     then the verified-key cache) + GrantAuthorizer with a
 //                     grant to apikey:<id>
 // Then, for information, the unix/peer mode with the audit log on (a file,
 // fdatasync per record as the daemon does by default, and without sync).
@@ -316,8 +316,8 @@ int Main(int argc, char** argv) {
     }
     context.audit = nullptr;
   }
-  std::cout << "  legacy Argon2id verifications: "
-            << keys->stats().argon2_verifications
+  std::cout << "  keyed-hash verifications: "
+            << keys->stats().keyed_verifications
             << ", cache hits: " << keys->stats().cache_hits << "\n";
 
   listener->Stop();
