@@ -20,6 +20,17 @@ namespace zlayer::secrets {
 namespace {
 
 constexpr size_t kSecretRandomBytes = 32;
+constexpr size_t kHashKeyBytes = 32;  // kSubkeyBytes
+constexpr size_t kDigestBytes = 32;   // BLAKE2b-256
+
+std::string ToHex(absl::string_view bytes) {
+  std::string hex(2 * bytes.size() + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(),
+                 reinterpret_cast<const unsigned char*>(bytes.data()),
+                 bytes.size());
+  hex.pop_back();
+  return hex;
+}
 constexpr size_t kMaxIdBytes = 64;
 constexpr size_t kMaxRoleBytes = 64;
 constexpr absl::string_view kInvalidKeyMessage = "invalid API key";
@@ -133,21 +144,28 @@ absl::StatusOr<std::unique_ptr<ApiKeyStore>> ApiKeyStore::Create(
   if (store == nullptr || clock == nullptr) {
     return absl::InvalidArgumentError("store and clock are required");
   }
-  if (options.argon2_opslimit < crypto_pwhash_OPSLIMIT_MIN ||
-      options.argon2_opslimit > crypto_pwhash_OPSLIMIT_MAX ||
-      options.argon2_memlimit < crypto_pwhash_MEMLIMIT_MIN ||
-      options.argon2_memlimit > crypto_pwhash_MEMLIMIT_MAX) {
-    return absl::InvalidArgumentError("Argon2id limits out of range");
+  if (options.hash_key.size() != kHashKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("API key hash key must be ", kHashKeyBytes, " bytes"));
   }
-  return std::unique_ptr<ApiKeyStore>(new ApiKeyStore(store, clock, options));
+  if (options.max_concurrent_argon2 < 1) {
+    return absl::InvalidArgumentError("max_concurrent_argon2 must be >= 1");
+  }
+  return std::unique_ptr<ApiKeyStore>(
+      new ApiKeyStore(store, clock, std::move(options)));
 }
 
 ApiKeyStore::ApiKeyStore(SecretStore* store, const Clock* clock,
                          ApiKeyStoreOptions options)
     : store_(store),
       clock_(clock),
-      options_(options),
-      cache_hash_key_(SecretBytes::Random(crypto_generichash_KEYBYTES)) {}
+      options_(std::move(options)),
+      cache_hash_key_(SecretBytes::Random(crypto_generichash_KEYBYTES)),
+      dummy_digest_(SecretBytes::Random(kDigestBytes)) {
+  dummy_record_.value = SecretBytes::FromString(RecordJson(
+      "dummy", dummy_digest_.InsecureView(), {std::string(kAdminRole)},
+      /*created_at=*/1700000000, /*updated_at=*/1700000000));
+}
 
 ApiKeyStore::~ApiKeyStore() = default;
 
@@ -160,28 +178,93 @@ std::string ApiKeyStore::CacheKey(absl::string_view presented) const {
   return out;
 }
 
-absl::StatusOr<ApiKeyInfo> ApiKeyStore::ReadInfo(absl::string_view id,
-                                                 std::string* hash) {
-  ASSIGN_OR_RETURN(SecretBytes raw, store_->GetSecret(kApiKeysScope, id));
+std::string ApiKeyStore::KeyedHash(absl::string_view id,
+                                   absl::string_view secret) const {
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, options_.hash_key.data(),
+                          options_.hash_key.size(), kDigestBytes);
+  crypto_generichash_update(
+      &state, reinterpret_cast<const unsigned char*>(id.data()), id.size());
+  const unsigned char dot = '.';
+  crypto_generichash_update(&state, &dot, 1);
+  crypto_generichash_update(
+      &state, reinterpret_cast<const unsigned char*>(secret.data()),
+      secret.size());
+  std::string out(kDigestBytes, '\0');
+  crypto_generichash_final(&state, reinterpret_cast<unsigned char*>(out.data()),
+                           out.size());
+  sodium_memzero(&state, sizeof(state));
+  return out;
+}
+
+std::string ApiKeyStore::RecordJson(absl::string_view id,
+                                    absl::string_view digest,
+                                    const std::vector<std::string>& roles,
+                                    int64_t created_at, int64_t updated_at) {
+  return RecordWriter()
+      .Str("id", id)
+      .Int("format", kApiKeyKeyedHashFormat)
+      .Str("hash", ToHex(digest))
+      .StrList("roles", roles)
+      .Int("created_at", created_at)
+      .Int("updated_at", updated_at)
+      .Finish();
+}
+
+absl::StatusOr<ApiKeyStore::Record> ApiKeyStore::ReadRecord(
+    absl::string_view id) {
+  ASSIGN_OR_RETURN(VersionedValue raw, store_->GetVersioned(kApiKeysScope, id));
+  return ParseRecord(id, raw);
+}
+
+absl::StatusOr<ApiKeyStore::Record> ApiKeyStore::ParseRecord(
+    absl::string_view id, const VersionedValue& raw) {
   auto corrupt = [&id]() {
     return absl::DataLossError(
         absl::StrCat("corrupt API key record '", id, "'"));
   };
-  absl::StatusOr<FlatRecord> record = FlatRecord::Parse(raw.InsecureView());
+  absl::StatusOr<FlatRecord> record =
+      FlatRecord::Parse(raw.value.InsecureView());
   if (!record.ok()) return corrupt();
-  ApiKeyInfo info;
-  info.id = std::string(id);
+  Record out;
+  out.version = raw.version;
+  out.info.id = std::string(id);
   absl::StatusOr<std::vector<std::string>> roles = record->StringList("roles");
   absl::StatusOr<int64_t> created = record->Int("created_at");
   absl::StatusOr<int64_t> updated = record->Int("updated_at");
   absl::StatusOr<std::string> h = record->String("hash");
-  if (!roles.ok() || !created.ok() || !updated.ok() || !h.ok())
+  if (!roles.ok() || !created.ok() || !updated.ok() || !h.ok()) {
     return corrupt();
-  info.roles = *std::move(roles);
-  info.created_at = *created;
-  info.updated_at = *updated;
-  if (hash != nullptr) *hash = *std::move(h);
-  return info;
+  }
+  if (record->Has("format")) {
+    absl::StatusOr<int64_t> format = record->Int("format");
+    if (!format.ok() || *format != kApiKeyKeyedHashFormat) return corrupt();
+    out.format = *format;
+    out.hash = std::string(kDigestBytes, '\0');
+    size_t len = 0;
+    if (h->size() != 2 * kDigestBytes ||
+        sodium_hex2bin(reinterpret_cast<unsigned char*>(out.hash.data()),
+                       out.hash.size(), h->data(), h->size(), nullptr, &len,
+                       nullptr) != 0 ||
+        len != kDigestBytes) {
+      return corrupt();
+    }
+  } else {
+    // Only Argon2id is accepted for legacy records, so a tampered record
+    // cannot downgrade verification to a weaker algorithm.
+    if (!absl::StartsWith(*h, "$argon2id$")) return corrupt();
+    out.hash = *std::move(h);
+  }
+  out.info.roles = *std::move(roles);
+  out.info.created_at = *created;
+  out.info.updated_at = *updated;
+  return out;
+}
+
+absl::StatusOr<ApiKeyInfo> ApiKeyStore::ReadInfo(absl::string_view id) {
+  ASSIGN_OR_RETURN(Record record, ReadRecord(id));
+  WipeString(&record.hash);
+  return record.info;
 }
 
 absl::StatusOr<NewApiKey> ApiKeyStore::WriteNewSecret(
@@ -199,23 +282,9 @@ absl::StatusOr<NewApiKey> ApiKeyStore::WriteNewSecret(
   const absl::string_view secret(reinterpret_cast<const char*>(encoded.data()),
                                  encoded_len - 1);
 
-  char hash[crypto_pwhash_STRBYTES];
-  argon2_hashes_.fetch_add(1, std::memory_order_relaxed);
-  if (crypto_pwhash_str_alg(hash, secret.data(), secret.size(),
-                            options_.argon2_opslimit, options_.argon2_memlimit,
-                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
-    return absl::ResourceExhaustedError(
-        "Argon2id hashing failed (out of memory)");
-  }
-
   const int64_t now = clock_->NowUnixSeconds();
-  std::string json = RecordWriter()
-                         .Str("id", id)
-                         .Str("hash", hash)
-                         .StrList("roles", roles)
-                         .Int("created_at", created_at == 0 ? now : created_at)
-                         .Int("updated_at", now)
-                         .Finish();
+  std::string json = RecordJson(id, KeyedHash(id, secret), roles,
+                                created_at == 0 ? now : created_at, now);
   SecretBytes value = SecretBytes::FromString(json);
   WipeString(&json);
   WriteOptions write;
@@ -256,7 +325,7 @@ absl::StatusOr<NewApiKey> ApiKeyStore::Create(
 absl::StatusOr<NewApiKey> ApiKeyStore::Rotate(absl::string_view id) {
   RETURN_IF_ERROR(ValidateApiKeyId(id));
   ASSIGN_OR_RETURN(SecretMetadata meta, store_->GetMetadata(kApiKeysScope, id));
-  ASSIGN_OR_RETURN(ApiKeyInfo info, ReadInfo(id, nullptr));
+  ASSIGN_OR_RETURN(ApiKeyInfo info, ReadInfo(id));
   absl::StatusOr<NewApiKey> rotated =
       WriteNewSecret(id, info.roles, info.created_at, meta.version);
   InvalidateId(id);
@@ -269,7 +338,7 @@ absl::StatusOr<std::vector<ApiKeyInfo>> ApiKeyStore::List() {
   std::vector<ApiKeyInfo> out;
   out.reserve(metas.size());
   for (const SecretMetadata& m : metas) {
-    absl::StatusOr<ApiKeyInfo> info = ReadInfo(m.name, nullptr);
+    absl::StatusOr<ApiKeyInfo> info = ReadInfo(m.name);
     // Deleted between the listing and the read: not an error.
     if (absl::IsNotFound(info.status())) continue;
     if (!info.ok()) return info.status();
@@ -283,7 +352,7 @@ absl::StatusOr<std::vector<ApiKeyInfo>> ApiKeyStore::List() {
 
 absl::StatusOr<ApiKeyInfo> ApiKeyStore::Get(absl::string_view id) {
   RETURN_IF_ERROR(ValidateApiKeyId(id));
-  absl::StatusOr<ApiKeyInfo> info = ReadInfo(id, nullptr);
+  absl::StatusOr<ApiKeyInfo> info = ReadInfo(id);
   if (absl::IsNotFound(info.status())) {
     return absl::NotFoundError(absl::StrCat("API key '", id, "' not found"));
   }
@@ -294,24 +363,27 @@ absl::Status ApiKeyStore::SetRoles(absl::string_view id,
                                    const std::vector<std::string>& roles) {
   RETURN_IF_ERROR(ValidateApiKeyId(id));
   RETURN_IF_ERROR(ValidateRoles(roles));
-  absl::StatusOr<VersionedValue> current =
-      store_->GetVersioned(kApiKeysScope, id);
+  absl::StatusOr<Record> current = ReadRecord(id);
   if (absl::IsNotFound(current.status())) {
     return absl::NotFoundError(absl::StrCat("API key '", id, "' not found"));
   }
   if (!current.ok()) return current.status();
-  std::string hash;
-  ASSIGN_OR_RETURN(ApiKeyInfo info, ReadInfo(id, &hash));
-  std::string json = RecordWriter()
-                         .Str("id", id)
-                         .Str("hash", hash)
-                         .StrList("roles", Dedup(roles))
-                         .Int("created_at", info.created_at)
-                         .Int("updated_at", clock_->NowUnixSeconds())
-                         .Finish();
+  std::string json;
+  if (current->format == kApiKeyKeyedHashFormat) {
+    json = RecordJson(id, current->hash, Dedup(roles), current->info.created_at,
+                      clock_->NowUnixSeconds());
+  } else {
+    json = RecordWriter()
+               .Str("id", id)
+               .Str("hash", current->hash)
+               .StrList("roles", Dedup(roles))
+               .Int("created_at", current->info.created_at)
+               .Int("updated_at", clock_->NowUnixSeconds())
+               .Finish();
+  }
   SecretBytes value = SecretBytes::FromString(json);
   WipeString(&json);
-  WipeString(&hash);
+  WipeString(&current->hash);
   WriteOptions write;
   // Check-and-set against the version read above, so a concurrent rotation
   // is not overwritten with the old hash.
@@ -345,7 +417,53 @@ void ApiKeyStore::InvalidateId(absl::string_view id) {
   }
 }
 
-absl::StatusOr<ApiKeyInfo> ApiKeyStore::Verify(absl::string_view presented) {
+absl::StatusOr<bool> ApiKeyStore::VerifyLegacy(const std::string& phc,
+                                               absl::string_view secret,
+                                               absl::Time deadline) {
+  // A semaphore: each verification allocates the memory the hash names
+  // (64 MiB for INTERACTIVE), so only a few run at once and the others wait
+  // until their deadline instead of allocating.
+  struct Slot {
+    ApiKeyStore* self;
+    static bool Free(Slot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return s->self->argon2_running_ < s->self->options_.max_concurrent_argon2;
+    }
+  } slot{this};
+  if (!argon2_mu_.LockWhenWithDeadline(absl::Condition(&Slot::Free, &slot),
+                                       deadline)) {
+    argon2_mu_.Unlock();
+    argon2_queue_timeouts_.fetch_add(1, std::memory_order_relaxed);
+    return absl::DeadlineExceededError(
+        "deadline passed while waiting for an API key verification slot");
+  }
+  ++argon2_running_;
+  argon2_high_water_ = std::max(argon2_high_water_, argon2_running_);
+  argon2_mu_.Unlock();
+  argon2_verifications_.fetch_add(1, std::memory_order_relaxed);
+  const bool match =
+      crypto_pwhash_str_verify(phc.c_str(), secret.data(), secret.size()) == 0;
+  absl::MutexLock lock(&argon2_mu_);
+  --argon2_running_;
+  return match;
+}
+
+void ApiKeyStore::UpgradeLegacy(const Record& record,
+                                absl::string_view digest) {
+  std::string json = RecordJson(record.info.id, digest, record.info.roles,
+                                record.info.created_at, record.info.updated_at);
+  SecretBytes value = SecretBytes::FromString(json);
+  WipeString(&json);
+  WriteOptions write;
+  // A rotation or role change since the read wins; the next successful
+  // verification of a still-legacy record tries again.
+  write.expected_version = record.version;
+  if (store_->SetSecret(kApiKeysScope, record.info.id, value, write).ok()) {
+    legacy_upgrades_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+absl::StatusOr<ApiKeyInfo> ApiKeyStore::Verify(absl::string_view presented,
+                                               absl::Time deadline) {
   const std::string cache_key = CacheKey(presented);
   const absl::Time now = clock_->Now();
   uint64_t epoch;
@@ -374,21 +492,42 @@ absl::StatusOr<ApiKeyInfo> ApiKeyStore::Verify(absl::string_view presented) {
     return Unauthenticated();
   }
 
-  std::string hash;
-  absl::StatusOr<ApiKeyInfo> info = ReadInfo(id, &hash);
-  if (absl::IsNotFound(info.status())) return Unauthenticated();
-  if (!info.ok()) return info.status();
-  // Only Argon2id hashes are accepted, so a tampered record cannot
-  // downgrade verification to a weaker algorithm.
-  if (!absl::StartsWith(hash, "$argon2id$")) {
-    return absl::DataLossError(
-        absl::StrCat("corrupt API key record '", id, "'"));
+  // The same work whether or not the id exists: read, keyed hash, one
+  // constant-time compare (against a dummy digest for an unknown id).
+  absl::StatusOr<Record> record = ReadRecord(id);
+  const bool known = record.ok();
+  if (!known && !absl::IsNotFound(record.status())) return record.status();
+  if (!known) {
+    // The parsing a found record costs (allocation, JSON, hex).
+    absl::StatusOr<Record> dummy = ParseRecord(id, dummy_record_);
+    if (dummy.ok()) WipeString(&dummy->hash);
   }
-  argon2_verifications_.fetch_add(1, std::memory_order_relaxed);
-  const bool match =
-      crypto_pwhash_str_verify(hash.c_str(), secret.data(), secret.size()) == 0;
-  WipeString(&hash);
-  if (!match) return Unauthenticated();
+  std::string digest = KeyedHash(id, secret);
+  absl::StatusOr<ApiKeyInfo> info = Unauthenticated();
+  if (!known || record->format == kApiKeyKeyedHashFormat) {
+    keyed_verifications_.fetch_add(1, std::memory_order_relaxed);
+    const unsigned char* expected =
+        known ? reinterpret_cast<const unsigned char*>(record->hash.data())
+              : dummy_digest_.data();
+    const bool match =
+        sodium_memcmp(digest.data(), expected, kDigestBytes) == 0 && known;
+    if (!match) {
+      WipeString(&digest);
+      return Unauthenticated();
+    }
+    info = record->info;
+  } else {
+    absl::StatusOr<bool> match = VerifyLegacy(record->hash, secret, deadline);
+    if (!match.ok() || !*match) {
+      WipeString(&digest);
+      if (!match.ok()) return match.status();
+      return Unauthenticated();
+    }
+    UpgradeLegacy(*record, digest);
+    info = record->info;
+  }
+  WipeString(&digest);
+  if (known) WipeString(&record->hash);
 
   if (options_.cache_capacity > 0) {
     absl::MutexLock lock(&mu_);
@@ -427,9 +566,16 @@ absl::StatusOr<bool> ApiKeyStore::EnsureBootstrapAdmin(
 
 ApiKeyStore::Stats ApiKeyStore::stats() const {
   Stats s;
-  s.argon2_hashes = argon2_hashes_.load(std::memory_order_relaxed);
+  s.keyed_verifications = keyed_verifications_.load(std::memory_order_relaxed);
   s.argon2_verifications =
       argon2_verifications_.load(std::memory_order_relaxed);
+  s.argon2_queue_timeouts =
+      argon2_queue_timeouts_.load(std::memory_order_relaxed);
+  s.legacy_upgrades = legacy_upgrades_.load(std::memory_order_relaxed);
+  {
+    absl::MutexLock lock(&argon2_mu_);
+    s.argon2_high_water = argon2_high_water_;
+  }
   s.cache_hits = cache_hits_.load(std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
   s.cache_size = lru_.size();

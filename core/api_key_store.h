@@ -2,30 +2,49 @@
 //
 // A key has a public id and a random secret; the caller presents
 // "zs_<id>.<secret>" (the secret is 32 CSPRNG bytes, unpadded base64url, 43
-// chars). Only an Argon2id hash of the secret is stored (libsodium
-// crypto_pwhash_str, ALG_ARGON2ID13, OPSLIMIT/MEMLIMIT_INTERACTIVE by default:
-// t=2, m=64 MiB, ~60 ms), with the key's roles and timestamps, as a flat JSON
-// record in the internal scope "system:api_keys" (name = id) of any
-// SecretStore, so it is encrypted like every secret. Clients can never read
-// "system:" scopes (see core/identity_records.h).
+// chars). The secret has 256 bits of entropy, so a slow password hash buys
+// nothing; what is stored is a keyed BLAKE2b-256 (crypto_generichash, 32-byte
+// key) of "<id>.<secret>", compared in constant time (sodium_memcmp). The
+// hashing key is the "api-key-hash" subkey (core/subkeys.h) passed in
+// ApiKeyStoreOptions::hash_key. The record, with the key's roles and
+// timestamps, is a flat JSON object in the internal scope "system:api_keys"
+// (name = id) of any SecretStore, so it is encrypted like every secret.
+// Clients can never read "system:" scopes (see core/identity_records.h).
+//
+// Record formats ("format" member):
+//   absent  legacy: "hash" is an Argon2id PHC string ($argon2id$..., as
+//           written before keyed hashes). Still verified, at most
+//           `max_concurrent_argon2` at a time (callers wait in a queue until
+//           their deadline), and rewritten as format 2 on its first
+//           successful verification (check-and-set on the version read).
+//   2       "hash" is 64 hex chars of the keyed BLAKE2b-256.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<ApiKeyStore> keys,
-//                    ApiKeyStore::Create(store, clock, {}));
+//                    ApiKeyStore::Create(store, clock, std::move(options)));
 //   ASSIGN_OR_RETURN(NewApiKey k, keys->Create("ci", {"deployer"}));
 //   // show k.presentable_key once; it cannot be recovered later
 //   ASSIGN_OR_RETURN(ApiKeyInfo who, keys->Verify(presented));
 //
-// Argon2id is too slow (~60 ms) for every call, so Verify keeps a bounded LRU
-// cache of successful verifications keyed by a keyed BLAKE2b hash
-// (crypto_generichash with a random per-process key) of the whole presented
-// key: a hit costs one fast hash and a map lookup. Entries expire after
-// `cache_ttl` (injected Clock) and are dropped at once when their key is
-// deleted, rotated or has its roles changed, so those changes take effect on
-// the next call. Failed verifications are never cached. The cache is per
-// process: another process writing the same store is not seen until entries
-// expire.
+// The same work for unknown and known ids: Verify always reads the record,
+// computes the keyed hash and compares it in constant time, against a random
+// per-process dummy hash when the id does not exist, so an unknown id is not
+// answered faster than a wrong secret for a real id (residual differences are
+// the store lookup itself; docs/identity.md has the measured figures).
+// Legacy records are the exception until upgraded: their Argon2id run is
+// slower than the unknown-id path.
 //
-// All methods are thread-safe. Argon2 runs outside the lock.
+// Verify also keeps a bounded LRU cache of successful verifications keyed by
+// a keyed BLAKE2b hash (a random per-process key) of the whole presented key,
+// which saves the store read. Entries expire after `cache_ttl` (injected
+// Clock) and are dropped at once when their key is deleted, rotated or has
+// its roles changed, so those changes take effect on the next call. Failed
+// verifications are never cached. The cache is per process: another process
+// writing the same store is not seen until entries expire.
+//
+// Rate limits and failure budgets are not here: see core/auth_failure_budget.h
+// (used by daemon/api_key_store_verifier.h).
+//
+// All methods are thread-safe. Argon2 runs outside the cache lock.
 #ifndef ZLAYER_SECRETS_CORE_API_KEY_STORE_H_
 #define ZLAYER_SECRETS_CORE_API_KEY_STORE_H_
 
@@ -76,12 +95,18 @@ struct NewApiKey {
   SecretBytes presentable_key;  // "zs_<id>.<secret>"
 };
 
+// Version of the record format with a keyed hash (see the header comment).
+inline constexpr int64_t kApiKeyKeyedHashFormat = 2;
+
 struct ApiKeyStoreOptions {
-  // Argon2id cost (crypto_pwhash_str). Verification uses the parameters
-  // embedded in each stored hash, so changing these affects new keys only.
-  uint64_t argon2_opslimit = 2;  // crypto_pwhash_OPSLIMIT_INTERACTIVE
-  size_t argon2_memlimit =
-      64 * 1024 * 1024;  // crypto_pwhash_MEMLIMIT_INTERACTIVE
+  // Key of the keyed hash of secrets: kSubkeyBytes (32) bytes, the
+  // SubkeyPurpose::kApiKeyHash subkey. Required; changing it makes every
+  // stored format-2 hash stop verifying.
+  SecretBytes hash_key;
+  // Legacy Argon2id verifications running at once (each allocates the memory
+  // its hash names, 64 MiB for INTERACTIVE); further ones wait in a queue
+  // until their deadline. At least 1.
+  int max_concurrent_argon2 = 2;
   // Verification cache: most entries kept (least recently used evicted
   // first; 0 disables the cache) and how long a verified key is trusted
   // without re-running Argon2.
@@ -93,14 +118,18 @@ class ApiKeyStore {
  public:
   // Counters for metrics and tests.
   struct Stats {
-    uint64_t argon2_hashes = 0;  // crypto_pwhash_str calls (create/rotate)
-    uint64_t argon2_verifications = 0;  // crypto_pwhash_str_verify calls
+    uint64_t keyed_verifications = 0;    // keyed-hash compares (incl. dummy)
+    uint64_t argon2_verifications = 0;   // legacy crypto_pwhash_str_verify
+    uint64_t argon2_queue_timeouts = 0;  // gave up waiting for a slot
+    int argon2_high_water = 0;     // most legacy verifications running at once
+    uint64_t legacy_upgrades = 0;  // legacy records rewritten as format 2
     uint64_t cache_hits = 0;
     size_t cache_size = 0;
   };
 
   // `store` and `clock` are borrowed and must outlive the ApiKeyStore.
-  // InvalidArgument for Argon2 limits outside libsodium's bounds.
+  // InvalidArgument for a hash key that is not 32 bytes or
+  // max_concurrent_argon2 < 1.
   static absl::StatusOr<std::unique_ptr<ApiKeyStore>> Create(
       SecretStore* store, const Clock* clock, ApiKeyStoreOptions options);
 
@@ -129,8 +158,12 @@ class ApiKeyStore {
 
   // Checks a presented "zs_<id>.<secret>". Unauthenticated "invalid API key"
   // (one message for a malformed key, an unknown id and a wrong secret);
-  // other store errors (Unavailable, DataLoss) propagate.
-  absl::StatusOr<ApiKeyInfo> Verify(absl::string_view presented);
+  // DeadlineExceeded when a legacy (Argon2id) record could not get a
+  // verification slot before `deadline`; other store errors (Unavailable,
+  // DataLoss) propagate.
+  absl::StatusOr<ApiKeyInfo> Verify(
+      absl::string_view presented,
+      absl::Time deadline = absl::InfiniteFuture());
 
   // On first start (no "admin" record) creates key "admin" with role
   // "admin" and writes "zs_admin.<secret>\n" to `path`; if the record exists
@@ -155,7 +188,32 @@ class ApiKeyStore {
   ApiKeyStore(SecretStore* store, const Clock* clock,
               ApiKeyStoreOptions options);
 
-  absl::StatusOr<ApiKeyInfo> ReadInfo(absl::string_view id, std::string* hash);
+  // A record as stored: `hash` is the raw 32-byte digest for format 2, the
+  // PHC string for legacy records.
+  struct Record {
+    ApiKeyInfo info;
+    int64_t format = 0;  // 0 = legacy Argon2id
+    std::string hash;
+    uint32_t version = 0;
+  };
+
+  absl::StatusOr<Record> ReadRecord(absl::string_view id);
+  absl::StatusOr<Record> ParseRecord(absl::string_view id,
+                                     const VersionedValue& raw);
+  absl::StatusOr<ApiKeyInfo> ReadInfo(absl::string_view id);
+  // The record's JSON with `hash` (raw digest) in format 2.
+  static std::string RecordJson(absl::string_view id, absl::string_view digest,
+                                const std::vector<std::string>& roles,
+                                int64_t created_at, int64_t updated_at);
+  // Keyed BLAKE2b-256 of "<id>.<secret>".
+  std::string KeyedHash(absl::string_view id, absl::string_view secret) const;
+  // crypto_pwhash_str_verify once a slot is free; DeadlineExceeded if none
+  // became free before `deadline`.
+  absl::StatusOr<bool> VerifyLegacy(const std::string& phc,
+                                    absl::string_view secret,
+                                    absl::Time deadline);
+  // Rewrites a legacy record as format 2 (best effort, check-and-set).
+  void UpgradeLegacy(const Record& record, absl::string_view digest);
   absl::StatusOr<NewApiKey> WriteNewSecret(
       absl::string_view id, const std::vector<std::string>& roles,
       int64_t created_at, absl::optional<uint32_t> expected);
@@ -167,6 +225,14 @@ class ApiKeyStore {
   const ApiKeyStoreOptions options_;
   // Key of the cache's keyed hash; random per process, never stored.
   SecretBytes cache_hash_key_;
+  // Compared against when the id does not exist; random per process. The
+  // dummy record is parsed then, as a found record would be.
+  SecretBytes dummy_digest_;
+  VersionedValue dummy_record_;
+
+  mutable absl::Mutex argon2_mu_;
+  int argon2_running_ ABSL_GUARDED_BY(argon2_mu_) = 0;
+  int argon2_high_water_ ABSL_GUARDED_BY(argon2_mu_) = 0;
 
   mutable absl::Mutex mu_;
   CacheList lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
@@ -176,8 +242,10 @@ class ApiKeyStore {
   // bump does not insert its (possibly stale) result.
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
 
-  std::atomic<uint64_t> argon2_hashes_{0};
+  std::atomic<uint64_t> keyed_verifications_{0};
   std::atomic<uint64_t> argon2_verifications_{0};
+  std::atomic<uint64_t> argon2_queue_timeouts_{0};
+  std::atomic<uint64_t> legacy_upgrades_{0};
   std::atomic<uint64_t> cache_hits_{0};
 };
 

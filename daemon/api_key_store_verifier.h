@@ -1,23 +1,42 @@
 // ApiKeyStoreVerifier: the ApiKeyVerifier the daemon plugs into its TCP
-// identifier, backed by core's ApiKeyStore (Argon2id hashes with a cache of
-// verified keys, so a call with a known key costs one keyed hash).
+// identifier, backed by core's ApiKeyStore (keyed hashes; legacy Argon2id
+// records behind a semaphore), with a failure budget per source and per id
+// (core/auth_failure_budget.h) and coalesced audit records for failures
+// (core/auth_failure_audit.h).
 //
 // ApiKeyIdentifier splits the presented "zs_<id>.<secret>" at its first '.';
 // this adapter joins the two parts again and asks ApiKeyStore::Verify, which
 // parses the whole key. The principal gets api_key_id = the key's id (no
 // "zs_" prefix) and its roles.
 //
-//   ApiKeyStoreVerifier verifier(api_keys.get());
+// VerifyFrom(id, secret, {source, deadline}):
+//   1. the budget refuses a blocked source (or a blocked id from a source
+//      with failures of its own): ResourceExhausted "too many failed API key
+//      attempts ...; retry in N s", without running the check;
+//   2. otherwise ApiKeyStore::Verify, waiting for a legacy Argon2 slot at
+//      most until min(deadline, now + max_queue_wait) (ResourceExhausted
+//      "API key verification is busy" after that);
+//   3. a wrong key counts against the budget: Unauthenticated
+//      "invalid API key".
+// Refusals and wrong keys are counted in the AuthFailureAudit and the
+// returned status is marked (MarkCoalescedAudit), so the call writes no
+// audit record of its own.
+//
+//   ApiKeyStoreVerifier verifier(api_keys.get(), &clock, &budget, &audit);
 //   ApiKeyIdentifier tcp(&verifier, Transport::kTls);
 //
-// Thread-safe (ApiKeyStore is).
+// Thread-safe (ApiKeyStore, the budget and the audit are).
 #ifndef ZLAYER_SECRETS_DAEMON_API_KEY_STORE_VERIFIER_H_
 #define ZLAYER_SECRETS_DAEMON_API_KEY_STORE_VERIFIER_H_
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "core/access.h"
 #include "core/api_key_store.h"
+#include "core/auth_failure_audit.h"
+#include "core/auth_failure_budget.h"
+#include "core/clock.h"
 #include "core/secret_bytes.h"
 #include "daemon/api_key_verifier.h"
 
@@ -25,17 +44,31 @@ namespace zlayer::secrets {
 
 class ApiKeyStoreVerifier final : public ApiKeyVerifier {
  public:
-  // `keys` is not owned and must outlive the verifier.
-  explicit ApiKeyStoreVerifier(ApiKeyStore* keys) : keys_(keys) {}
+  // `keys` and `clock` are required; `budget` and `audit` may be null (no
+  // budget / no coalesced audit). None is owned; all must outlive this.
+  ApiKeyStoreVerifier(ApiKeyStore* keys, const Clock* clock,
+                      AuthFailureBudget* budget, AuthFailureAudit* audit,
+                      absl::Duration max_queue_wait = absl::Seconds(5))
+      : keys_(keys),
+        clock_(clock),
+        budget_(budget),
+        audit_(audit),
+        max_queue_wait_(max_queue_wait) {}
 
-  // Unauthenticated "invalid API key" for an unknown id, a wrong secret or
-  // a deleted key (at once: deletion drops the cache entry); other store
-  // errors propagate (the identifier reports them as UNAVAILABLE).
+  // Without a source: no budget ("-" is recorded as the source).
   absl::StatusOr<Principal> Verify(absl::string_view key_id,
                                    const SecretBytes& secret) const override;
+  // See the header comment.
+  absl::StatusOr<Principal> VerifyFrom(
+      absl::string_view key_id, const SecretBytes& secret,
+      const ApiKeyAttempt& attempt) const override;
 
  private:
   ApiKeyStore* keys_;
+  const Clock* clock_;
+  AuthFailureBudget* budget_;
+  AuthFailureAudit* audit_;
+  absl::Duration max_queue_wait_;
 };
 
 }  // namespace zlayer::secrets

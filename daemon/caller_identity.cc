@@ -1,11 +1,13 @@
 #include "daemon/caller_identity.h"
 
+#include <chrono>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -89,10 +91,19 @@ absl::StatusOr<Principal> ApiKeyIdentifier::Identify(
     return absl::UnauthenticatedError(
         "API keys are not enabled on this daemon");
   }
+  ApiKeyAttempt attempt;
+  attempt.source = SourceOfPeer(context.peer());
+  const auto deadline = context.deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    attempt.deadline = absl::FromChrono(deadline);
+  }
   absl::StatusOr<Principal> principal =
-      verifier_->Verify(key->key_id, key->secret);
+      verifier_->VerifyFrom(key->key_id, key->secret, attempt);
   if (!principal.ok()) {
-    if (principal.status().code() == absl::StatusCode::kUnauthenticated) {
+    // Unauthenticated, or ResourceExhausted from the failure budget or a
+    // full verification queue: the caller's own doing, passed on as is.
+    if (principal.status().code() == absl::StatusCode::kUnauthenticated ||
+        principal.status().code() == absl::StatusCode::kResourceExhausted) {
       return principal.status();
     }
     // A failing key store is not the caller's fault, but it still must not

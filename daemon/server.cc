@@ -26,6 +26,8 @@
 #include "core/aead.h"
 #include "core/api_key_store.h"
 #include "core/audit_log.h"
+#include "core/auth_failure_audit.h"
+#include "core/auth_failure_budget.h"
 #include "core/clock.h"
 #include "core/git_credential_store.h"
 #include "core/grant_authorizer.h"
@@ -37,6 +39,7 @@
 #include "core/sqlite_environment_registry.h"
 #include "core/sqlite_secret_store.h"
 #include "core/status_macros.h"
+#include "core/subkeys.h"
 #include "daemon/admin_service.h"
 #include "daemon/api_key_store_verifier.h"
 #include "daemon/call_tracker.h"
@@ -80,7 +83,6 @@ constexpr absl::Duration kAuditRetryInterval = absl::Seconds(1);
 // Where the audit name-hash key lives (--audit-hash-names).
 constexpr absl::string_view kAuditScope = "system:audit";
 constexpr absl::string_view kAuditNameKey = "name_hash_key";
-constexpr size_t kAuditNameKeyBytes = 32;
 
 absl::Status ErrnoStatus(absl::string_view what, absl::string_view path,
                          int err) {
@@ -330,6 +332,10 @@ struct DaemonState {
   std::unique_ptr<GitCredentialStore> git_credentials;
   std::unique_ptr<FileAuditSink> audit_sink;
   std::unique_ptr<AuditLog> audit;
+  // Failed API-key checks: budget and coalesced audit (before the audit log
+  // goes, the destructor flushes what is pending).
+  std::unique_ptr<AuthFailureBudget> auth_budget;
+  std::unique_ptr<AuthFailureAudit> auth_audit;
   std::unique_ptr<GrantAuthorizer> authorizer;
   std::unique_ptr<ApiKeyStoreVerifier> verifier;
   std::unique_ptr<UnixListener> listener;
@@ -440,11 +446,19 @@ absl::Status Daemon::Init() {
   state_->unix_identifier =
       std::make_unique<UnixPeerIdentifier>(state_->listener.get());
   if (!options_.listen.empty()) {
-    state_->verifier =
-        std::make_unique<ApiKeyStoreVerifier>(state_->api_keys.get());
-    state_->tcp_identifier = std::make_unique<ApiKeyIdentifier>(
-        state_->verifier.get(),
-        options_.tls_cert.empty() ? Transport::kInsecureTcp : Transport::kTls);
+    const Transport transport =
+        options_.tls_cert.empty() ? Transport::kInsecureTcp : Transport::kTls;
+    state_->auth_budget = std::make_unique<AuthFailureBudget>(
+        &state_->clock, AuthFailureBudgetOptions{});
+    AuthFailureAuditOptions failure_audit;
+    failure_audit.transport = transport;
+    state_->auth_audit = std::make_unique<AuthFailureAudit>(
+        state_->audit.get(), &state_->clock, failure_audit);
+    state_->verifier = std::make_unique<ApiKeyStoreVerifier>(
+        state_->api_keys.get(), &state_->clock, state_->auth_budget.get(),
+        state_->auth_audit.get());
+    state_->tcp_identifier =
+        std::make_unique<ApiKeyIdentifier>(state_->verifier.get(), transport);
   }
   state_->identifier = std::make_unique<TransportIdentifier>(
       state_->unix_identifier.get(), state_->tcp_identifier.get());
@@ -499,6 +513,8 @@ absl::StatusOr<std::unique_ptr<SqliteSecretStore>> OpenStoreWithKey(
   return SqliteSecretStore::Open(options, std::move(ring), clock);
 }
 
+// The key of API-key hashes (core/api_key_store.h), derived from the key
+// that opens the store.
 bool KeyLivesInKeyFile(KeySource source) {
   return source == KeySource::kKeyFile || source == KeySource::kGenerated;
 }
@@ -592,8 +608,13 @@ absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
 absl::Status Daemon::OpenIdentity() {
   SecretStore* store = state_->store.get();
   ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
-  ASSIGN_OR_RETURN(state_->api_keys,
-                   ApiKeyStore::Create(store, &state_->clock, {}));
+  ApiKeyStoreOptions key_options;
+  // From the store's subkey seed, so master-key rotation never changes it.
+  ASSIGN_OR_RETURN(key_options.hash_key, state_->store->DeriveSubkey(
+                                             SubkeyPurpose::kApiKeyHash));
+  ASSIGN_OR_RETURN(
+      state_->api_keys,
+      ApiKeyStore::Create(store, &state_->clock, std::move(key_options)));
   const std::string admin_key_path =
       absl::StrCat(absl::StripSuffix(options_.data_dir, "/"), "/admin.key");
   ASSIGN_OR_RETURN(bool created,
@@ -645,24 +666,13 @@ absl::Status Daemon::OpenIdentity() {
 }
 
 absl::StatusOr<SecretBytes> Daemon::AuditNameKey() {
-  SecretStore* store = state_->store.get();
-  absl::StatusOr<VersionedValue> existing =
-      store->GetVersioned(kAuditScope, kAuditNameKey, 0);
-  if (existing.ok()) return std::move(existing->value);
-  if (!absl::IsNotFound(existing.status())) return existing.status();
-  WriteOptions create_only;
-  create_only.expected_version = 0;
-  absl::StatusOr<SecretMetadata> written =
-      store->SetSecret(kAuditScope, kAuditNameKey,
-                       SecretBytes::Random(kAuditNameKeyBytes), create_only);
-  // Created meanwhile by nobody else (one daemon per store), but read back
-  // either way so that the key in use is the stored one.
-  if (!written.ok() && !absl::IsAlreadyExists(written.status())) {
-    return written.status();
-  }
-  ASSIGN_OR_RETURN(VersionedValue stored,
-                   store->GetVersioned(kAuditScope, kAuditNameKey, 0));
-  return std::move(stored.value);
+  // Stores that hashed names before schema 2 keep their stored random key,
+  // so hashes in older audit records still match; others use the subkey.
+  absl::StatusOr<VersionedValue> legacy =
+      state_->store->GetVersioned(kAuditScope, kAuditNameKey, 0);
+  if (legacy.ok()) return std::move(legacy->value);
+  if (!absl::IsNotFound(legacy.status())) return legacy.status();
+  return state_->store->DeriveSubkey(SubkeyPurpose::kAuditNameHash);
 }
 
 void Daemon::OnAuditWritten(bool written) {
@@ -804,12 +814,20 @@ absl::Status Daemon::Run() {
     while (!mu_.AwaitWithTimeout(absl::Condition(&shutdown_requested_), tick)) {
       mu_.Unlock();
       RetryAudit();
+      if (state_->auth_audit != nullptr) state_->auth_audit->FlushDue();
       if (watchdog.has_value()) state_->notifier->Watchdog();
       mu_.Lock();
     }
     mu_.Unlock();
   }
   Drain();
+  if (state_->auth_audit != nullptr) {
+    absl::Status flushed = state_->auth_audit->Flush();
+    if (!flushed.ok()) {
+      spdlog::error("event=audit_write_failed rpc=ApiKeyAuth error=\"{}\"",
+                    std::string(flushed.message()));
+    }
+  }
   signal_thread_exit_ = true;
   // Wakes sigwait() in the signal thread if it is still waiting; the signal
   // is directed at that thread only, where it is blocked and consumed.

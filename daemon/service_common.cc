@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/auth_failure_audit.h"
 #include "daemon/grpc_status.h"
 #include "spdlog/spdlog.h"
 
@@ -75,7 +76,9 @@ CallLog::CallLog(const ServiceContext* ctx, const grpc::ServerContext& call,
 
 grpc::Status CallLog::Finish(const absl::Status& status) const {
   absl::Status outcome = status;
-  if (ctx_ != nullptr && ctx_->audit != nullptr) {
+  // A failed API-key check is audited by AuthFailureAudit (one record per
+  // source and key id per interval, core/auth_failure_audit.h), not here.
+  if (ctx_ != nullptr && ctx_->audit != nullptr && !IsCoalescedAudit(status)) {
     AuditRecord record;
     record.request_id = request_id_;
     record.subject = subject;
