@@ -80,7 +80,8 @@ constexpr unsigned int kTlsRefreshSeconds = 1;
 // While the audit log cannot be written, Run() tries to reopen it this
 // often, so health returns to SERVING even when no call arrives.
 constexpr absl::Duration kAuditRetryInterval = absl::Seconds(1);
-// Where the audit name-hash key lives (--audit-hash-names).
+// Where stores before schema 2 kept their audit name-hash key
+// (--audit-hash-names); newer stores derive it from the subkey seed.
 constexpr absl::string_view kAuditScope = "system:audit";
 constexpr absl::string_view kAuditNameKey = "name_hash_key";
 
