@@ -106,10 +106,15 @@ TempDir::~TempDir() {
 
 absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
     Options options) {
-  std::vector<std::string> args = {
-      options.binary.empty() ? Runfile("daemon/zlayer-secretsd")
-                             : options.binary,
-      "--data-dir", options.data_dir, "--socket", options.socket};
+  std::vector<std::string> args = {options.binary.empty()
+                                       ? Runfile("daemon/zlayer-secretsd")
+                                       : options.binary,
+                                   "--data-dir",
+                                   options.data_dir,
+                                   "--key-dir",
+                                   options.data_dir,
+                                   "--socket",
+                                   options.socket};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
