@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
   std::vector<std::string> env = {absl::StrCat("HOME=", options.data_dir),
                                   "PATH=/usr/bin:/bin"};
   for (std::string& e : SanitizerEnv()) env.push_back(std::move(e));
+  env.insert(env.end(), options.extra_env.begin(), options.extra_env.end());
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
