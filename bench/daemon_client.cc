@@ -14,9 +14,9 @@ absl::StatusOr<StartedDaemon> StartDaemon(
     const std::vector<std::string>& extra_args, absl::Duration timeout) {
   StartedDaemon out;
   out.socket = absl::StrCat(data_dir, "/d.sock");
-  std::vector<std::string> argv = {daemon_path, "--data-dir", data_dir,
-                                   "--socket",  out.socket,   "--log-level",
-                                   "warn"};
+  std::vector<std::string> argv = {daemon_path, "--data-dir",  data_dir,
+                                   "--key-dir", data_dir,      "--socket",
+                                   out.socket,  "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   const auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(

@@ -1,11 +1,13 @@
 #include "core/key_manager.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,12 +15,16 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "core/aead.h"
@@ -350,6 +356,146 @@ absl::StatusOr<SecretBytes> DecodeKeyFileContents(SecretBytes contents,
   return DecodeHexKey(bytes, what, code);
 }
 
+std::string FormatPasswordSalt(const PasswordSalt& salt) {
+  char hex[2 * kPasswordSaltBytes + 1];
+  sodium_bin2hex(hex, sizeof(hex),
+                 reinterpret_cast<const unsigned char*>(salt.salt.data()),
+                 std::min(salt.salt.size(), kPasswordSaltBytes));
+  return absl::StrCat("zlayer-secrets-salt 2\nalg argon2id13\nopslimit ",
+                      salt.params.opslimit, "\nmemlimit ", salt.params.memlimit,
+                      "\nsalt ", hex, "\n");
+}
+
+absl::StatusOr<PasswordSalt> ParsePasswordSalt(absl::string_view bytes,
+                                               absl::string_view what) {
+  PasswordSalt out;
+  if (bytes.size() == kPasswordSaltBytes) {
+    // Upstream's layout: the raw salt, no parameters recorded.
+    out.format_version = 1;
+    out.params = kArgon2Upstream;
+    out.salt = std::string(bytes);
+    return out;
+  }
+  auto bad = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " is not a salt file this version can read: ", why));
+  };
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(absl::StripSuffix(bytes, "\n"), '\n');
+  static constexpr const char* kKeys[] = {"zlayer-secrets-salt", "alg",
+                                          "opslimit", "memlimit", "salt"};
+  if (lines.size() != 5) return bad("expected 5 lines or 16 raw bytes");
+  std::string values[5];
+  for (size_t i = 0; i < 5; ++i) {
+    absl::string_view line = lines[i];
+    if (!absl::ConsumePrefix(&line, kKeys[i]) ||
+        !absl::ConsumePrefix(&line, " ")) {
+      return bad(
+          absl::StrCat("line ", i + 1, " must start with '", kKeys[i], " '"));
+    }
+    values[i] = std::string(line);
+  }
+  if (values[0] != "2") return bad("unknown format version");
+  if (values[1] != "argon2id13") return bad("unknown algorithm");
+  uint64_t ops = 0, mem = 0;
+  if (!absl::SimpleAtoi(values[2], &ops) || ops < crypto_pwhash_OPSLIMIT_MIN ||
+      ops > kArgon2MaxOpsLimit) {
+    return bad(absl::StrCat("opslimit must be ", crypto_pwhash_OPSLIMIT_MIN,
+                            "..", kArgon2MaxOpsLimit));
+  }
+  if (!absl::SimpleAtoi(values[3], &mem) || mem < crypto_pwhash_MEMLIMIT_MIN ||
+      mem > kArgon2MaxMemLimit) {
+    return bad(absl::StrCat("memlimit must be ", crypto_pwhash_MEMLIMIT_MIN,
+                            "..", kArgon2MaxMemLimit, " bytes"));
+  }
+  if (values[4].size() != 2 * kPasswordSaltBytes) {
+    return bad("the salt must be 32 hex characters");
+  }
+  out.salt.resize(kPasswordSaltBytes);
+  size_t len = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(&out.salt[0]),
+                     out.salt.size(), values[4].data(), values[4].size(),
+                     nullptr, &len, nullptr) != 0 ||
+      len != kPasswordSaltBytes) {
+    return bad("the salt must be 32 hex characters");
+  }
+  out.format_version = 2;
+  out.params = Argon2Params{ops, static_cast<size_t>(mem)};
+  return out;
+}
+
+bool PathIsInside(const std::string& path, const std::string& dir) {
+  auto resolve = [](const std::string& p) {
+    char buf[PATH_MAX];
+    if (::realpath(p.c_str(), buf) != nullptr) return std::string(buf);
+    // Not there yet: resolve the parent, keep the last component.
+    size_t slash = p.rfind('/');
+    if (slash != std::string::npos && slash > 0 &&
+        ::realpath(p.substr(0, slash).c_str(), buf) != nullptr) {
+      return absl::StrCat(buf, p.substr(slash));
+    }
+    return p;
+  };
+  std::string real_path = resolve(path);
+  std::string real_dir = resolve(dir);
+  while (real_dir.size() > 1 && real_dir.back() == '/') real_dir.pop_back();
+  if (real_path == real_dir) return true;
+  return absl::StartsWith(real_path,
+                          real_dir == "/" ? real_dir : real_dir + "/");
+}
+
+namespace {
+
+// Copies the value of every "NAME=" entry of environ (the first one wins,
+// as getenv), wipes each entry's bytes and unsets NAME.
+absl::optional<SecretBytes> TakeVariable(absl::string_view name) {
+  absl::optional<SecretBytes> value;
+  const std::string prefix = absl::StrCat(name, "=");
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    if (std::strncmp(*entry, prefix.c_str(), prefix.size()) != 0) continue;
+    const size_t length = std::strlen(*entry);
+    if (!value.has_value()) {
+      value = SecretBytes::FromString(
+          absl::string_view(*entry + prefix.size(), length - prefix.size()));
+    }
+    // The original block (what /proc/PID/environ shows) is writable memory
+    // of this process; entries set later live on glibc's heap.
+    sodium_memzero(*entry, length);
+  }
+  // The wiped entries now read as "" and no longer match NAME; unsetenv
+  // still removes any entry it finds, and a set variable must be gone.
+  ::unsetenv(std::string(name).c_str());
+  return value;
+}
+
+}  // namespace
+
+std::shared_ptr<KeyEnvironment> KeyEnvironment::TakeFromProcess() {
+  if (sodium_init() < 0) std::abort();
+  std::shared_ptr<KeyEnvironment> env(new KeyEnvironment());
+  env->key_ = TakeVariable(kEnvSecretsKey);
+  env->password_ = TakeVariable(kEnvSecretsPassword);
+  return env;
+}
+
+EnvLookup KeyEnvironment::Lookup() {
+  std::shared_ptr<KeyEnvironment> self = shared_from_this();
+  return [self](absl::string_view name) -> absl::optional<std::string> {
+    const absl::optional<SecretBytes>* taken = nullptr;
+    if (name == kEnvSecretsKey) taken = &self->key_;
+    if (name == kEnvSecretsPassword) taken = &self->password_;
+    if (taken == nullptr) return RealEnvironment()(name);
+    if (!taken->has_value()) return absl::nullopt;
+    // The caller wipes this copy (KeyManager does, when it returns).
+    return std::string((*taken)->InsecureView());
+  };
+}
+
+void KeyEnvironment::Clear() {
+  key_.reset();
+  password_.reset();
+}
+
 absl::string_view KeySourceName(KeySource source) {
   switch (source) {
     case KeySource::kEnvKey:
@@ -374,14 +520,21 @@ EnvLookup RealEnvironment() {
   };
 }
 
-absl::StatusOr<std::string> DefaultKeyDir(uid_t euid, absl::string_view home) {
-  if (euid == 0) return std::string("/var/lib/zlayer/secrets");
+absl::StatusOr<std::string> DefaultKeyDir(uid_t euid, absl::string_view home,
+                                          absl::string_view xdg_config_home) {
+  if (euid == 0) return std::string("/etc/zlayer-secrets");
+  auto trimmed = [](absl::string_view dir) {
+    while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+    return dir == "/" ? absl::string_view() : dir;
+  };
+  if (!xdg_config_home.empty() && xdg_config_home[0] == '/') {
+    return absl::StrCat(trimmed(xdg_config_home), "/zlayer-secrets");
+  }
   if (home.empty() || home[0] != '/') {
     return absl::FailedPreconditionError(
         "HOME is not set to an absolute path; set a key directory explicitly");
   }
-  while (home.size() > 1 && home.back() == '/') home.remove_suffix(1);
-  return absl::StrCat(home == "/" ? "" : home, "/.zlayer/secrets");
+  return absl::StrCat(trimmed(home), "/.config/zlayer-secrets");
 }
 
 absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(
@@ -390,11 +543,34 @@ absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(
   if (options.key_file.has_value() && options.key_file->empty()) {
     return absl::InvalidArgumentError("key_file is set but empty");
   }
+  if (options.key_file_rotate_to.has_value() &&
+      (!options.key_file.has_value() || options.key_file_rotate_to->empty())) {
+    return absl::InvalidArgumentError(
+        "key_file_rotate_to needs key_file and must not be empty");
+  }
   std::string key_dir = options.key_dir;
   if (key_dir.empty()) {
-    absl::optional<std::string> home;
-    if (options.env) home = options.env("HOME");
-    ASSIGN_OR_RETURN(key_dir, DefaultKeyDir(::geteuid(), home.value_or("")));
+    absl::optional<std::string> home, xdg;
+    if (options.env) {
+      home = options.env("HOME");
+      xdg = options.env("XDG_CONFIG_HOME");
+    }
+    ASSIGN_OR_RETURN(key_dir, DefaultKeyDir(::geteuid(), home.value_or(""),
+                                            xdg.value_or("")));
+  }
+  if (!options.fallback_key_dir.empty()) {
+    auto holds_key = [&](const std::string& dir) {
+      for (const char* suffix : {".key", ".salt"}) {
+        std::string path =
+            absl::StrCat(dir, "/secrets_", options.deployment, suffix);
+        struct stat st;
+        if (::lstat(path.c_str(), &st) == 0) return true;
+      }
+      return false;
+    };
+    if (!holds_key(key_dir) && holds_key(options.fallback_key_dir)) {
+      key_dir = options.fallback_key_dir;
+    }
   }
   return std::unique_ptr<KeyManager>(
       new KeyManager(std::move(options), std::move(key_dir)));
@@ -412,6 +588,13 @@ std::string KeyManager::salt_path() const {
 }
 
 absl::StatusOr<MasterKey> KeyManager::GetOrCreateKey() const {
+  ASSIGN_OR_RETURN(MasterKey master, Resolve());
+  // The master key lives as long as the daemon: its own guarded region.
+  if (!master.key.guarded()) master.key = master.key.CloneGuarded();
+  return master;
+}
+
+absl::StatusOr<MasterKey> KeyManager::Resolve() const {
   if (sodium_init() < 0) {
     return absl::InternalError("libsodium failed to initialise");
   }
@@ -446,34 +629,33 @@ absl::StatusOr<MasterKey> KeyManager::FromPassword(std::string password) const {
   const std::string path = salt_path();
   FileReadOptions read_opts;
   read_opts.require_private = false;  // a salt is not secret
-  read_opts.max_bytes = kPasswordSaltBytes;
+  read_opts.max_bytes = 256;          // the version-2 text is ~110 bytes
   read_opts.what = "salt file";
 
-  absl::StatusOr<SecretBytes> salt = ReadCheckedFile(path, read_opts);
-  if (absl::IsNotFound(salt.status())) {
+  absl::StatusOr<SecretBytes> contents = ReadCheckedFile(path, read_opts);
+  if (absl::IsNotFound(contents.status())) {
     RETURN_IF_ERROR(EnsureDirectory(key_dir_));
-    uint8_t fresh[kPasswordSaltBytes];
-    randombytes_buf(fresh, sizeof(fresh));
+    PasswordSalt fresh;
+    fresh.salt.resize(kPasswordSaltBytes);
+    randombytes_buf(&fresh.salt[0], fresh.salt.size());
     // If another process created the salt first, CreateFileAtomically
     // leaves it alone and the re-read below picks it up.
-    RETURN_IF_ERROR(CreateFileAtomically(
-                        key_dir_, path,
-                        absl::string_view(reinterpret_cast<const char*>(fresh),
-                                          sizeof(fresh)))
-                        .status());
-    salt = ReadCheckedFile(path, read_opts);
+    RETURN_IF_ERROR(
+        CreateFileAtomically(key_dir_, path, FormatPasswordSalt(fresh))
+            .status());
+    contents = ReadCheckedFile(path, read_opts);
   }
-  if (!salt.ok()) return salt.status();
-  if (salt->size() != kPasswordSaltBytes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "salt file ", path, " has the wrong length (", salt->size(),
-        " bytes, expected ", kPasswordSaltBytes, ")"));
-  }
+  if (!contents.ok()) return contents.status();
+  ASSIGN_OR_RETURN(PasswordSalt salt,
+                   ParsePasswordSalt(contents->InsecureView(),
+                                     absl::StrCat("salt file ", path)));
 
-  SecretBytes key(kKeyBytes);
+  SecretBytes key = SecretBytes::Guarded(kKeyBytes);
   if (crypto_pwhash(key.MutableData(), key.size(), password.data(),
-                    password.size(), salt->data(), kArgon2OpsLimit,
-                    kArgon2MemLimitBytes, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+                    password.size(),
+                    reinterpret_cast<const unsigned char*>(salt.salt.data()),
+                    salt.params.opslimit, salt.params.memlimit,
+                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return absl::ResourceExhaustedError(
         "Argon2id key derivation failed (out of memory?)");
   }
@@ -523,9 +705,40 @@ absl::StatusOr<MasterKey> KeyManager::FromKeyDir() const {
   return MasterKey{*std::move(contents), KeySource::kKeyFile, path};
 }
 
-std::string KeyManager::staged_key_path() const {
-  return absl::StrCat(key_path(), ".next");
+bool KeyManager::CanRotate(KeySource source) const {
+  switch (source) {
+    case KeySource::kKeyFile:
+    case KeySource::kGenerated:
+      return true;
+    case KeySource::kCredentialFile:
+      return options_.key_file_rotate_to.has_value();
+    case KeySource::kEnvKey:
+    case KeySource::kPassword:
+      return false;
+  }
+  return false;
 }
+
+std::string KeyManager::rotation_path() const {
+  if (options_.key_file.has_value() &&
+      options_.key_file_rotate_to.has_value()) {
+    return *options_.key_file_rotate_to;
+  }
+  return key_path();
+}
+
+std::string KeyManager::staged_key_path() const {
+  return absl::StrCat(rotation_path(), ".next");
+}
+
+namespace {
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+}  // namespace
 
 absl::Status KeyManager::StageNextKey(const SecretBytes& key) const {
   if (key.size() != kKeyBytes) {
@@ -533,10 +746,10 @@ absl::Status KeyManager::StageNextKey(const SecretBytes& key) const {
         absl::StrCat("a master key has ", kKeyBytes, " bytes"));
   }
   RETURN_IF_ERROR(DiscardStagedKey());
-  RETURN_IF_ERROR(EnsureDirectory(key_dir_));
-  ASSIGN_OR_RETURN(
-      bool created,
-      CreateFileAtomically(key_dir_, staged_key_path(), key.InsecureView()));
+  const std::string dir = DirOf(staged_key_path());
+  RETURN_IF_ERROR(EnsureDirectory(dir));
+  ASSIGN_OR_RETURN(bool created, CreateFileAtomically(dir, staged_key_path(),
+                                                      key.InsecureView()));
   if (!created) {
     return absl::AbortedError(
         absl::StrCat("another rotation staged ", staged_key_path()));
@@ -546,23 +759,37 @@ absl::Status KeyManager::StageNextKey(const SecretBytes& key) const {
 
 absl::Status KeyManager::PromoteNextKey() const {
   const std::string staged = staged_key_path();
-  if (::rename(staged.c_str(), key_path().c_str()) != 0) {
+  const std::string target = rotation_path();
+  if (::rename(staged.c_str(), target.c_str()) != 0) {
     return ErrnoStatus(errno, "cannot move the new key into place", staged);
   }
-  return FsyncDirectory(key_dir_);
+  return FsyncDirectory(DirOf(target));
+}
+
+absl::StatusOr<SecretBytes> KeyManager::ReadKeyAt(
+    const std::string& path, absl::string_view what) const {
+  FileReadOptions read_opts;
+  read_opts.max_bytes = kKeyBytes;
+  read_opts.what = what;
+  ASSIGN_OR_RETURN(SecretBytes key, ReadCheckedFile(path, read_opts));
+  if (key.size() != kKeyBytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " ", path, " has the wrong length"));
+  }
+  return key.CloneGuarded();
 }
 
 absl::StatusOr<SecretBytes> KeyManager::ReadStagedKey() const {
-  FileReadOptions read_opts;
-  read_opts.max_bytes = kKeyBytes;
-  read_opts.what = "staged key file";
-  ASSIGN_OR_RETURN(SecretBytes key,
-                   ReadCheckedFile(staged_key_path(), read_opts));
-  if (key.size() != kKeyBytes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "staged key file ", staged_key_path(), " has the wrong length"));
+  return ReadKeyAt(staged_key_path(), "staged key file");
+}
+
+absl::StatusOr<SecretBytes> KeyManager::ReadRotatedKey() const {
+  if (!options_.key_file.has_value() ||
+      !options_.key_file_rotate_to.has_value() ||
+      *options_.key_file_rotate_to == *options_.key_file) {
+    return absl::NotFoundError("no separate rotation target");
   }
-  return key;
+  return ReadKeyAt(*options_.key_file_rotate_to, "rotated key file");
 }
 
 absl::Status KeyManager::DiscardStagedKey() const {

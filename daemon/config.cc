@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/key_manager.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -105,6 +106,12 @@ const std::vector<OptionSpec>& Specs() {
        "deployment name; names the key file secrets_{deployment}.key. "
        "Default: zlayer",
        SetString(&DaemonOptions::deployment)},
+      {"key-dir", Kind::kValue,
+       "directory of the master key secrets_{deployment}.key (generated 0600 "
+       "if missing) and the password salt; keep it off the data directory's "
+       "backups. Default: /etc/zlayer-secrets for root, else "
+       "$XDG_CONFIG_HOME/zlayer-secrets or ~/.config/zlayer-secrets",
+       SetString(&DaemonOptions::key_dir)},
       {"key-file", Kind::kValue,
        "read the master key from this file (32 raw bytes or 64 hex chars, "
        "mode 0600 or stricter), e.g. a systemd credential; never generated",
@@ -113,6 +120,37 @@ const std::vector<OptionSpec>& Specs() {
          o->key_file = std::string(v);
          return absl::OkStatus();
        }},
+      {"key-file-rotate-to", Kind::kValue,
+       "with --key-file: online master-key rotation writes the new key here "
+       "(0600) for you to install as the key file (may be the --key-file "
+       "path itself if it is writable). Default: rotation refused",
+       [](absl::string_view v, DaemonOptions* o) {
+         if (v.empty()) return BadValue("key-file-rotate-to", "empty path");
+         o->key_file_rotate_to = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"bootstrap-admin-key", Kind::kValue,
+       "the 'admin' API key for TCP: once (default; written 0600 at the "
+       "first start with --listen, the file deleted after its first "
+       "successful use), keep (file kept, rewritten when missing) or none",
+       [](absl::string_view v, DaemonOptions* o) {
+         if (v == "once") {
+           o->bootstrap_admin_key = BootstrapAdminKey::kOnce;
+         } else if (v == "keep") {
+           o->bootstrap_admin_key = BootstrapAdminKey::kKeep;
+         } else if (v == "none") {
+           o->bootstrap_admin_key = BootstrapAdminKey::kNone;
+         } else {
+           return BadValue(
+               "bootstrap-admin-key",
+               absl::StrCat("expected once, keep or none, got '", v, "'"));
+         }
+         return absl::OkStatus();
+       }},
+      {"bootstrap-admin-key-file", Kind::kValue,
+       "where the bootstrap admin key is written. Default: "
+       "{data-dir}/admin.key",
+       SetString(&DaemonOptions::bootstrap_admin_key_file)},
       {"listen", Kind::kValue,
        "also serve TCP on HOST:PORT (TLS required; see --insecure-loopback)",
        SetString(&DaemonOptions::listen)},
@@ -344,6 +382,11 @@ absl::Status ValidateOptions(const DaemonOptions& o) {
     return absl::InvalidArgumentError(
         "--deployment: must be non-empty, without '/', and not . or ..");
   }
+  if (o.key_file_rotate_to.has_value() && !o.key_file.has_value()) {
+    return absl::InvalidArgumentError(
+        "--key-file-rotate-to needs --key-file (a key in --key-dir is "
+        "rotated in place)");
+  }
   const bool any_tls =
       !o.tls_cert.empty() || !o.tls_key.empty() || !o.tls_client_ca.empty();
   if (o.listen.empty()) {
@@ -491,6 +534,12 @@ absl::StatusOr<CommandLine> ParseCommandLine(
     if (!dir.ok()) return dir.status();
     options.data_dir = *dir;
   }
+  if (options.key_dir.empty()) {
+    absl::StatusOr<std::string> dir =
+        DefaultKeyDir(env.euid, env.home, env.xdg_config_home);
+    if (!dir.ok()) return dir.status();
+    options.key_dir = *dir;
+  }
   if (options.socket_path.empty()) {
     options.socket_path = absl::StrCat(absl::StripSuffix(options.data_dir, "/"),
                                        "/zlayer-secretsd.sock");
@@ -517,8 +566,9 @@ std::string UsageText(absl::string_view program) {
                   "  --version\n      print the version\n\n",
                   "Master key: ZLAYER_SECRETS_KEY (64 hex), else "
                   "ZLAYER_SECRETS_PASSWORD (Argon2id), else --key-file, else\n"
-                  "{data-dir}/secrets_{deployment}.key (generated 0600 if "
-                  "missing).\n"
+                  "{key-dir}/secrets_{deployment}.key (generated 0600 if "
+                  "missing). Both variables are wiped from the\n"
+                  "process environment once read.\n"
                   "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads "
                   "the TLS files.\n");
   return out;

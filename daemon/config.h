@@ -16,6 +16,11 @@
 //   --data-dir  /var/lib/zlayer/secrets for root, else ~/.zlayer/secrets
 //               (`./x run` passes .data)
 //   --socket    {data-dir}/zlayer-secretsd.sock
+//   --key-dir   /etc/zlayer-secrets for root, else
+//               $XDG_CONFIG_HOME/zlayer-secrets or ~/.config/zlayer-secrets
+//               (`./x run` passes .data; a key found only in {data-dir} is
+//               still used, with a warning)
+//   --bootstrap-admin-key  once
 #ifndef ZLAYER_SECRETS_DAEMON_CONFIG_H_
 #define ZLAYER_SECRETS_DAEMON_CONFIG_H_
 
@@ -23,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,12 +44,26 @@ class Service;
 
 namespace zlayer::secrets {
 
+class KeyEnvironment;  // core/key_manager.h
+
 inline constexpr char kDaemonVersion[] = "0.1.0";
 
 // SQLite's PRAGMA synchronous: FULL makes every acknowledged write durable
 // across power loss; NORMAL (in WAL mode) may lose the last commits on power
 // loss but never corrupts.
 enum class SynchronousMode { kFull, kNormal };
+
+// What happens to the bootstrap admin API key ("admin"), see
+// docs/identity.md:
+//   kOnce  (default) created on the first start with --listen, written 0600
+//          to bootstrap_admin_key_file, and that file is deleted by the
+//          daemon after the first call authenticated with the key; a
+//          missing file is never rewritten (`zlayer-secret apikey rotate
+//          admin` over the Unix socket prints a new key once).
+//   kKeep  upstream's behaviour: created on first start, the file stays,
+//          and is rewritten (the key rotated) whenever it is missing.
+//   kNone  no bootstrap key; administrators create keys over the socket.
+enum class BootstrapAdminKey { kOnce, kKeep, kNone };
 
 struct DaemonOptions {
   // Where the store, the key file (unless --key-file) and TLS state live.
@@ -54,9 +74,26 @@ struct DaemonOptions {
   std::string socket_path;
   // Names the key file secrets_{deployment}.key.
   std::string deployment = "zlayer";
+  // Directory of secrets_{deployment}.key (generated 0600 if missing) and
+  // of the password salt file. "" = data_dir, for embedding and tests only
+  // (the daemon warns that a copy of the data directory then decrypts
+  // everything); ParseCommandLine fills DefaultKeyDir(), outside it.
+  std::string key_dir;
   // Explicit master key file (e.g. a systemd credential, --key-file
   // %d/master-key); never generated.
   absl::optional<std::string> key_file;
+  // With key_file: where an online master-key rotation writes the new key
+  // (0600) for the operator to install as key_file; may equal key_file when
+  // that file is writable. Unset: such a key cannot be rotated online.
+  absl::optional<std::string> key_file_rotate_to;
+  // ZLAYER_SECRETS_KEY/PASSWORD as taken out of the environment by main()
+  // (KeyEnvironment::TakeFromProcess); wiped once the key is resolved.
+  // Unset: the variables are read with getenv and left in place.
+  std::shared_ptr<KeyEnvironment> key_environment;
+
+  BootstrapAdminKey bootstrap_admin_key = BootstrapAdminKey::kOnce;
+  // Where the bootstrap key is written ("" = {data_dir}/admin.key).
+  std::string bootstrap_admin_key_file;
 
   // Optional TCP endpoint "HOST:PORT" ("[::1]:PORT" for IPv6; port 0 picks
   // a free one). Requires TLS (tls_cert + tls_key) unless HOST is a loopback
@@ -132,7 +169,8 @@ bool IsLoopbackHost(absl::string_view host);
 // What the process environment contributes to the defaults.
 struct ProcessEnvironment {
   uid_t euid = 0;
-  std::string home;  // $HOME; may be empty
+  std::string home;             // $HOME; may be empty
+  std::string xdg_config_home;  // $XDG_CONFIG_HOME; may be empty
 };
 
 // The default --data-dir: /var/lib/zlayer/secrets for root, else

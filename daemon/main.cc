@@ -6,11 +6,13 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "core/key_manager.h"
 #include "daemon/config.h"
 #include "daemon/log_setup.h"
 #include "daemon/server.h"
@@ -29,6 +31,12 @@ int main(int argc, char** argv) {
   using zlayer::secrets::CommandLine;
   using zlayer::secrets::Daemon;
 
+  // First, while this is the only thread (unsetenv is not thread-safe): the
+  // master key or password leaves the environment, including the bytes
+  // /proc/PID/environ shows.
+  std::shared_ptr<zlayer::secrets::KeyEnvironment> key_env =
+      zlayer::secrets::KeyEnvironment::TakeFromProcess();
+
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex deadlock
   // detection on: a global lock and a cycle-graph update on every lock and
   // every Mutex destruction (~10% of the daemon's CPU in bench/). Tests
@@ -42,7 +50,9 @@ int main(int argc, char** argv) {
   zlayer::secrets::InstallDaemonLogger(log_options);
 
   const char* home = std::getenv("HOME");
-  zlayer::secrets::ProcessEnvironment env{geteuid(), home ? home : ""};
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  zlayer::secrets::ProcessEnvironment env{geteuid(), home ? home : "",
+                                          xdg ? xdg : ""};
   absl::StatusOr<CommandLine> cl = zlayer::secrets::ParseCommandLine(
       std::vector<std::string>(argv + 1, argv + argc), env);
   if (!cl.ok()) return Fail(cl.status(), 2);
@@ -61,6 +71,7 @@ int main(int argc, char** argv) {
   log_options.format = *log_format;
   zlayer::secrets::InstallDaemonLogger(log_options);
 
+  cl->options.key_environment = std::move(key_env);
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
       Daemon::Create(std::move(cl->options));
   if (!daemon.ok()) {

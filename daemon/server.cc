@@ -42,12 +42,14 @@
 #include "core/subkeys.h"
 #include "daemon/admin_service.h"
 #include "daemon/api_key_store_verifier.h"
+#include "daemon/bootstrap_admin.h"
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/health_service.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
 #include "daemon/parse_error_interceptor.h"
+#include "daemon/secret_memory.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "daemon/socket_activation.h"
@@ -338,7 +340,7 @@ struct DaemonState {
   std::unique_ptr<AuthFailureBudget> auth_budget;
   std::unique_ptr<AuthFailureAudit> auth_audit;
   std::unique_ptr<GrantAuthorizer> authorizer;
-  std::unique_ptr<ApiKeyStoreVerifier> verifier;
+  std::unique_ptr<ApiKeyVerifier> verifier;
   std::unique_ptr<UnixListener> listener;
   std::unique_ptr<UnixPeerIdentifier> unix_identifier;
   std::unique_ptr<ApiKeyIdentifier> tcp_identifier;
@@ -422,6 +424,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
   // Before any thread exists, so that every thread inherits the mask.
   BlockDaemonSignals();
   RETURN_IF_ERROR(DisableCoreDumps());
+  InstallMemoryLockWarning();
   RETURN_IF_ERROR(ValidateOptions(options));
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   auto daemon = std::unique_ptr<Daemon>(new Daemon(std::move(options)));
@@ -458,6 +461,10 @@ absl::Status Daemon::Init() {
     state_->verifier = std::make_unique<ApiKeyStoreVerifier>(
         state_->api_keys.get(), &state_->clock, state_->auth_budget.get(),
         state_->auth_audit.get());
+    if (options_.bootstrap_admin_key == BootstrapAdminKey::kOnce) {
+      state_->verifier = std::make_unique<BootstrapKeyFileRemover>(
+          std::move(state_->verifier), BootstrapAdminKeyPath());
+    }
     state_->tcp_identifier =
         std::make_unique<ApiKeyIdentifier>(state_->verifier.get(), transport);
   }
@@ -514,10 +521,10 @@ absl::StatusOr<std::unique_ptr<SqliteSecretStore>> OpenStoreWithKey(
   return SqliteSecretStore::Open(options, std::move(ring), clock);
 }
 
-// The key of API-key hashes (core/api_key_store.h), derived from the key
-// that opens the store.
-bool KeyLivesInKeyFile(KeySource source) {
-  return source == KeySource::kKeyFile || source == KeySource::kGenerated;
+// A key that is read from a file (not the password's salt file).
+bool KeyComesFromFile(KeySource source) {
+  return source == KeySource::kKeyFile || source == KeySource::kGenerated ||
+         source == KeySource::kCredentialFile;
 }
 
 }  // namespace
@@ -525,16 +532,36 @@ bool KeyLivesInKeyFile(KeySource source) {
 absl::Status Daemon::OpenStorage() {
   KeyManagerOptions key_options;
   key_options.deployment = options_.deployment;
-  key_options.key_dir = options_.data_dir;
+  key_options.key_dir =
+      options_.key_dir.empty() ? options_.data_dir : options_.key_dir;
+  // Keys that older versions kept in the data directory keep working.
+  key_options.fallback_key_dir = options_.data_dir;
   key_options.key_file = options_.key_file;
-  key_options.env = RealEnvironment();
+  key_options.key_file_rotate_to = options_.key_file_rotate_to;
+  key_options.env = options_.key_environment
+                        ? options_.key_environment->Lookup()
+                        : RealEnvironment();
   ASSIGN_OR_RETURN(state_->keys, KeyManager::Create(std::move(key_options)));
-  ASSIGN_OR_RETURN(MasterKey master, state_->keys->GetOrCreateKey());
+  absl::StatusOr<MasterKey> resolved = state_->keys->GetOrCreateKey();
+  // The password (or hex key) taken from the environment is not needed
+  // again; the derived key now lives in the store's keyring.
+  if (options_.key_environment) options_.key_environment->Clear();
+  if (!resolved.ok()) return resolved.status();
+  MasterKey master = *std::move(resolved);
   state_->key_source = master.source;
   // The source and the file, never the key.
   spdlog::info("event=master_key source=\"{}\" path={} deployment={}",
                std::string(KeySourceName(master.source)),
                master.path.empty() ? "-" : master.path, options_.deployment);
+  if (KeyComesFromFile(master.source) &&
+      PathIsInside(master.path, options_.data_dir)) {
+    spdlog::warn(
+        "event=master_key_in_data_dir path={} data_dir={} detail=\"a copy of "
+        "the data directory (a backup, a snapshot) decrypts every secret; "
+        "move the key out (--key-dir, or --key-file with a systemd "
+        "credential), see docs/crypto.md\"",
+        master.path, options_.data_dir);
+  }
   SqliteStoreOptions store_options;
   store_options.path = absl::StrCat(options_.data_dir, "/secrets.db");
   store_options.synchronous = options_.synchronous == SynchronousMode::kFull
@@ -542,7 +569,25 @@ absl::Status Daemon::OpenStorage() {
                                   : SqliteStoreOptions::Synchronous::kNormal;
   absl::StatusOr<std::unique_ptr<SqliteSecretStore>> store =
       OpenStoreWithKey(store_options, std::move(master.key), &state_->clock);
-  if (KeyLivesInKeyFile(master.source)) {
+  if (state_->keys->CanRotate(master.source)) {
+    if (absl::IsFailedPrecondition(store.status())) {
+      // --key-file-rotate-to: a rotation committed, and the operator has
+      // not installed the new key as --key-file yet.
+      absl::StatusOr<SecretBytes> rotated = state_->keys->ReadRotatedKey();
+      if (rotated.ok()) {
+        absl::StatusOr<std::unique_ptr<SqliteSecretStore>> opened =
+            OpenStoreWithKey(store_options, *std::move(rotated),
+                             &state_->clock);
+        if (opened.ok()) {
+          store = std::move(opened);
+          spdlog::warn(
+              "event=master_key_not_installed key_file={} rotated_key={} "
+              "detail=\"the store is sealed by the rotated key; install it "
+              "as the key file\"",
+              *options_.key_file, state_->keys->rotation_path());
+        }
+      }
+    }
     absl::StatusOr<SecretBytes> staged = state_->keys->ReadStagedKey();
     if (staged.ok() && absl::IsFailedPrecondition(store.status())) {
       // A rotation re-encrypted the store but stopped before the new key
@@ -552,7 +597,7 @@ absl::Status Daemon::OpenStorage() {
       if (store.ok()) {
         RETURN_IF_ERROR(state_->keys->PromoteNextKey());
         spdlog::warn("event=master_key_rotation_completed_at_start path={}",
-                     state_->keys->key_path());
+                     state_->keys->rotation_path());
       }
     } else if (staged.ok() && store.ok()) {
       // A rotation that never committed: the old key is still the key.
@@ -574,10 +619,13 @@ absl::Status Daemon::OpenStorage() {
 
 absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
   absl::MutexLock lock(&state_->rotation_mu);
-  if (!KeyLivesInKeyFile(state_->key_source)) {
+  if (!state_->keys->CanRotate(state_->key_source)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the master key comes from ", KeySourceName(state_->key_source),
-        "; only a key in the daemon's key file can be rotated online"));
+        state_->key_source == KeySource::kCredentialFile
+            ? "; start the daemon with --key-file-rotate-to PATH to rotate it "
+              "online (the new key is written there for you to install)"
+            : "; only a key in a file can be rotated online"));
   }
   if (new_key.empty()) new_key = SecretBytes::Random(kKeyBytes);
   ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
@@ -601,9 +649,25 @@ absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
     return rotated;
   }
   RETURN_IF_ERROR(state_->keys->PromoteNextKey());
-  spdlog::info("event=master_key_rotated key_id={} data_keys_rewrapped={}",
-               new_id, keys_rewrapped);
+  spdlog::info(
+      "event=master_key_rotated key_id={} data_keys_rewrapped={} path={}",
+      new_id, keys_rewrapped, state_->keys->rotation_path());
+  if (state_->key_source == KeySource::kCredentialFile &&
+      state_->keys->rotation_path() != *options_.key_file) {
+    spdlog::warn(
+        "event=master_key_install_needed key_file={} new_key={} "
+        "detail=\"install the new key as the key file (until then the daemon "
+        "opens the store with the new key at start), then delete it\"",
+        *options_.key_file, state_->keys->rotation_path());
+  }
   return result;
+}
+
+std::string Daemon::BootstrapAdminKeyPath() const {
+  if (!options_.bootstrap_admin_key_file.empty()) {
+    return options_.bootstrap_admin_key_file;
+  }
+  return absl::StrCat(absl::StripSuffix(options_.data_dir, "/"), "/admin.key");
 }
 
 absl::Status Daemon::OpenIdentity() {
@@ -611,18 +675,22 @@ absl::Status Daemon::OpenIdentity() {
   ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
   ApiKeyStoreOptions key_options;
   // From the store's subkey seed, so master-key rotation never changes it.
-  ASSIGN_OR_RETURN(key_options.hash_key, state_->store->DeriveSubkey(
-                                             SubkeyPurpose::kApiKeyHash));
+  ASSIGN_OR_RETURN(key_options.hash_key,
+                   state_->store->DeriveSubkey(SubkeyPurpose::kApiKeyHash));
   ASSIGN_OR_RETURN(
       state_->api_keys,
       ApiKeyStore::Create(store, &state_->clock, std::move(key_options)));
-  const std::string admin_key_path =
-      absl::StrCat(absl::StripSuffix(options_.data_dir, "/"), "/admin.key");
+  const std::string admin_key_path = BootstrapAdminKeyPath();
   ASSIGN_OR_RETURN(bool created,
-                   state_->api_keys->EnsureBootstrapAdmin(admin_key_path));
+                   PrepareBootstrapAdminKey(
+                       state_->api_keys.get(), options_.bootstrap_admin_key,
+                       admin_key_path, !options_.listen.empty()));
   if (created) {
-    spdlog::info("event=bootstrap_admin_key id={} path={}",
-                 std::string(kBootstrapAdminId), admin_key_path);
+    spdlog::info("event=bootstrap_admin_key id={} path={} mode={}",
+                 std::string(kBootstrapAdminId), admin_key_path,
+                 options_.bootstrap_admin_key == BootstrapAdminKey::kOnce
+                     ? "once"
+                     : "keep");
   }
   state_->registry_credentials =
       std::make_unique<RegistryCredentialStore>(store, &state_->clock);

@@ -28,7 +28,8 @@
 //
 // Identity (docs/identity.md): Unix-socket callers are known by SO_PEERCRED,
 // TCP callers by an API key (core/api_key_store.h; the bootstrap key
-// "admin" is written to {data_dir}/admin.key 0600 on first start); access is
+// "admin" is written to {data_dir}/admin.key 0600 on the first start with
+// --listen, and by default removed after its first use); access is
 // GrantAuthorizer's (administrators: root, the daemon's uid, --admin-uid,
 // --admin-gid, role "admin"; everyone else by grants). Every call leaves
 // one audit record; while the audit log cannot be written, health is
@@ -112,6 +113,8 @@ class Daemon {
   absl::StatusOr<KeyRotationResult> RotateMasterKey(SecretBytes new_key);
   absl::Status OpenStorage();
   absl::Status OpenIdentity();
+  // --bootstrap-admin-key-file, or {data_dir}/admin.key.
+  std::string BootstrapAdminKeyPath() const;
   // The audit name-hash key, created in the store on first use.
   absl::StatusOr<SecretBytes> AuditNameKey();
   // Health follows the audit log: NOT_SERVING while it cannot be written.

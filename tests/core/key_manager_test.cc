@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/types/optional.h"
 #include "core/aead.h"
 #include "core/secret_bytes.h"
@@ -207,6 +208,18 @@ TEST(KeyManagerTest, EnvKeyTakesPriorityOverPasswordAndFiles) {
 
 // --- ZLAYER_SECRETS_PASSWORD ----------------------------------------------
 
+// Argon2id of `password` with libsodium directly (an independent check).
+std::string Argon2id(const std::string& password, const std::string& salt,
+                     uint64_t ops, size_t mem) {
+  std::string out(kKeyBytes, '\0');
+  EXPECT_EQ(crypto_pwhash(reinterpret_cast<unsigned char*>(&out[0]), out.size(),
+                          password.data(), password.size(),
+                          reinterpret_cast<const unsigned char*>(salt.data()),
+                          ops, mem, crypto_pwhash_ALG_ARGON2ID13),
+            0);
+  return out;
+}
+
 TEST(KeyManagerTest, PasswordKeyIsArgon2idOfPasswordAndStoredSalt) {
   TempDir dir;
   auto key = Manager(dir.path(), {{kEnvSecretsPassword, "correct horse"}})
@@ -215,23 +228,88 @@ TEST(KeyManagerTest, PasswordKeyIsArgon2idOfPasswordAndStoredSalt) {
   EXPECT_EQ(key->source, KeySource::kPassword);
   const std::string salt_path = dir.path() + "/secrets_zlayer.salt";
   EXPECT_EQ(key->path, salt_path);
-  const std::string salt = ReadFile(salt_path);
-  ASSERT_EQ(salt.size(), kPasswordSaltBytes);
   EXPECT_EQ(ModeOf(salt_path), 0600u);
 
-  // Independent derivation with the documented parameters.
-  const std::string password = "correct horse";
-  unsigned char expected[kKeyBytes];
-  ASSERT_EQ(crypto_pwhash(expected, sizeof(expected), password.data(),
-                          password.size(),
-                          reinterpret_cast<const unsigned char*>(salt.data()),
-                          2, 19 * 1024 * 1024, crypto_pwhash_ALG_ARGON2ID13),
-            0);
-  EXPECT_TRUE(key->key.ConstantTimeEquals(absl::string_view(
-      reinterpret_cast<const char*>(expected), sizeof(expected))));
+  // A new salt file is version 2 and records t=3, m=64 MiB.
+  const std::string text = ReadFile(salt_path);
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  ASSERT_EQ(lines.size(), 6u) << text;
+  EXPECT_EQ(lines[0], "zlayer-secrets-salt 2");
+  EXPECT_EQ(lines[1], "alg argon2id13");
+  EXPECT_EQ(lines[2], "opslimit 3");
+  EXPECT_EQ(lines[3], "memlimit 67108864");
+  ASSERT_EQ(lines[4].size(), 5 + 32u);
+  std::string salt(kPasswordSaltBytes, '\0');
+  ASSERT_EQ(
+      sodium_hex2bin(reinterpret_cast<unsigned char*>(&salt[0]), salt.size(),
+                     lines[4].data() + 5, 32, nullptr, nullptr, nullptr),
+      0);
+  EXPECT_EQ(lines[5], "");
+
+  // Independent derivation with the recorded parameters, which are at least
+  // 64 MiB (current Argon2id guidance).
+  EXPECT_GE(kArgon2Default.memlimit, size_t{64} << 20);
+  EXPECT_TRUE(key->key.ConstantTimeEquals(
+      Argon2id("correct horse", salt, 3, size_t{64} << 20)));
+  EXPECT_FALSE(key->key.ConstantTimeEquals(
+      Argon2id("correct horse", salt, 2, size_t{19} << 20)));
   // The password path does not create a key file.
   EXPECT_EQ(ListDir(dir.path()),
             std::vector<std::string>{"secrets_zlayer.salt"});
+}
+
+TEST(KeyManagerTest, UpstreamSaltFileIsReadWithUpstreamParameters) {
+  TempDir dir;
+  // Upstream's layout: 16 raw bytes, no header.
+  const std::string salt = "0123456789abcdef";
+  WriteFile(dir.path() + "/secrets_zlayer.salt", salt, 0600);
+  auto key =
+      Manager(dir.path(), {{kEnvSecretsPassword, "pw"}})->GetOrCreateKey();
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_TRUE(
+      key->key.ConstantTimeEquals(Argon2id("pw", salt, 2, size_t{19} << 20)));
+  // The old file is left as it is (rewriting it would change the key).
+  EXPECT_EQ(ReadFile(dir.path() + "/secrets_zlayer.salt"), salt);
+}
+
+TEST(KeyManagerTest, VersionedSaltFileParametersAreHonoured) {
+  TempDir dir;
+  PasswordSalt recorded;
+  recorded.params = Argon2Params{1, size_t{8} << 20};
+  recorded.salt = "fedcba9876543210";
+  WriteFile(dir.path() + "/secrets_zlayer.salt", FormatPasswordSalt(recorded),
+            0600);
+  auto key =
+      Manager(dir.path(), {{kEnvSecretsPassword, "pw"}})->GetOrCreateKey();
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_TRUE(key->key.ConstantTimeEquals(
+      Argon2id("pw", recorded.salt, 1, size_t{8} << 20)));
+}
+
+TEST(KeyManagerTest, SaltFileWithUnknownVersionOrHugeParametersIsRefused) {
+  const std::string hex_salt = "00112233445566778899aabbccddeeff";
+  for (const std::string& text :
+       {"zlayer-secrets-salt 3\nalg argon2id13\nopslimit 3\nmemlimit "
+        "67108864\nsalt " +
+            hex_salt + "\n",
+        "zlayer-secrets-salt 2\nalg argon2i13\nopslimit 3\nmemlimit "
+        "67108864\nsalt " +
+            hex_salt + "\n",
+        "zlayer-secrets-salt 2\nalg argon2id13\nopslimit 3\nmemlimit "
+        "1099511627776\nsalt " +
+            hex_salt + "\n",
+        "zlayer-secrets-salt 2\nalg argon2id13\nopslimit 0\nmemlimit "
+        "67108864\nsalt " +
+            hex_salt + "\n",
+        std::string("zlayer-secrets-salt 2\nalg argon2id13\nopslimit 3\n"
+                    "memlimit 67108864\nsalt xyz\n")}) {
+    TempDir dir;
+    WriteFile(dir.path() + "/secrets_zlayer.salt", text, 0600);
+    auto key =
+        Manager(dir.path(), {{kEnvSecretsPassword, "pw"}})->GetOrCreateKey();
+    EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition)
+        << text;
+  }
 }
 
 TEST(KeyManagerTest, PasswordSaltIsCreatedOnceAndReused) {
@@ -540,16 +618,22 @@ TEST(KeyManagerTest, PathsFollowUpstreamNaming) {
   EXPECT_EQ(manager->salt_path(), "/some/dir/secrets_prod.salt");
 }
 
-TEST(KeyManagerTest, DefaultKeyDirDependsOnUserAndHome) {
+TEST(KeyManagerTest, DefaultKeyDirIsOutsideTheDefaultDataDir) {
   auto root = DefaultKeyDir(0, "/root");
   ASSERT_TRUE(root.ok());
-  EXPECT_EQ(*root, "/var/lib/zlayer/secrets");
+  EXPECT_EQ(*root, "/etc/zlayer-secrets");
   auto user = DefaultKeyDir(1000, "/home/ann");
   ASSERT_TRUE(user.ok());
-  EXPECT_EQ(*user, "/home/ann/.zlayer/secrets");
+  EXPECT_EQ(*user, "/home/ann/.config/zlayer-secrets");
   auto trailing = DefaultKeyDir(1000, "/home/ann/");
   ASSERT_TRUE(trailing.ok());
-  EXPECT_EQ(*trailing, "/home/ann/.zlayer/secrets");
+  EXPECT_EQ(*trailing, "/home/ann/.config/zlayer-secrets");
+  auto xdg = DefaultKeyDir(1000, "/home/ann", "/xdg/");
+  ASSERT_TRUE(xdg.ok());
+  EXPECT_EQ(*xdg, "/xdg/zlayer-secrets");
+  // A relative XDG_CONFIG_HOME is ignored, as the XDG spec says.
+  EXPECT_EQ(*DefaultKeyDir(1000, "/home/ann", "rel"),
+            "/home/ann/.config/zlayer-secrets");
   EXPECT_EQ(DefaultKeyDir(1000, "").status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(DefaultKeyDir(1000, "relative").status().code(),
@@ -562,10 +646,96 @@ TEST(KeyManagerTest, CreateWithoutKeyDirUsesDefaultFromEnvironment) {
   auto manager = KeyManager::Create(std::move(options));
   ASSERT_TRUE(manager.ok()) << manager.status();
   if (::geteuid() == 0) {
-    EXPECT_EQ((*manager)->key_dir(), "/var/lib/zlayer/secrets");
+    EXPECT_EQ((*manager)->key_dir(), "/etc/zlayer-secrets");
   } else {
-    EXPECT_EQ((*manager)->key_dir(), "/home/ann/.zlayer/secrets");
+    EXPECT_EQ((*manager)->key_dir(), "/home/ann/.config/zlayer-secrets");
   }
+}
+
+TEST(KeyManagerTest, KeyFoundOnlyInFallbackDirIsUsedAndNotRegenerated) {
+  TempDir keys, data;
+  const std::string old_key = HexKeyBytes();
+  WriteFile(data.path() + "/secrets_zlayer.key", old_key, 0600);
+  KeyManagerOptions options;
+  options.key_dir = keys.path() + "/k";
+  options.fallback_key_dir = data.path();
+  auto manager = KeyManager::Create(std::move(options));
+  ASSERT_TRUE(manager.ok());
+  auto key = (*manager)->GetOrCreateKey();
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_TRUE(key->key.ConstantTimeEquals(old_key));
+  EXPECT_EQ(key->path, data.path() + "/secrets_zlayer.key");
+  EXPECT_FALSE(fs::exists(keys.path() + "/k"));
+}
+
+TEST(KeyManagerTest, NewKeyGoesToKeyDirNotFallback) {
+  TempDir keys, data;
+  KeyManagerOptions options;
+  options.key_dir = keys.path() + "/k";
+  options.fallback_key_dir = data.path();
+  auto key = (*KeyManager::Create(std::move(options)))->GetOrCreateKey();
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->source, KeySource::kGenerated);
+  EXPECT_EQ(key->path, keys.path() + "/k/secrets_zlayer.key");
+  EXPECT_THAT(ListDir(data.path()), IsEmpty());
+  EXPECT_FALSE(PathIsInside(key->path, data.path()));
+  EXPECT_TRUE(PathIsInside(data.path() + "/secrets_zlayer.key", data.path()));
+  EXPECT_TRUE(
+      PathIsInside(data.path() + "/./x/../secrets_zlayer.key", data.path()));
+  EXPECT_FALSE(PathIsInside(data.path() + "-other/k", data.path()));
+}
+
+TEST(KeyManagerTest, ResolvedMasterKeyIsInGuardedMemory) {
+  TempDir dir;
+  for (auto env : std::vector<std::map<std::string, std::string>>{
+           {{kEnvSecretsKey, kHexKey}}, {}}) {
+    auto key = Manager(dir.path(), env)->GetOrCreateKey();
+    ASSERT_TRUE(key.ok()) << key.status();
+    EXPECT_TRUE(key->key.guarded());
+  }
+}
+
+TEST(KeyManagerTest, CredentialFileRotatesToTheConfiguredPath) {
+  TempDir dir;
+  const std::string cred = dir.path() + "/cred";
+  const std::string target = dir.path() + "/state/new-master-key";
+  WriteFile(cred, HexKeyBytes(), 0400);
+  // Without a rotate-to path a credential cannot be rotated.
+  EXPECT_FALSE(
+      Manager(dir.path(), {}, cred)->CanRotate(KeySource::kCredentialFile));
+
+  KeyManagerOptions options;
+  options.key_dir = dir.path();
+  options.key_file = cred;
+  options.key_file_rotate_to = target;
+  auto manager = *KeyManager::Create(std::move(options));
+  EXPECT_TRUE(manager->CanRotate(KeySource::kCredentialFile));
+  EXPECT_FALSE(manager->CanRotate(KeySource::kPassword));
+  EXPECT_EQ(manager->rotation_path(), target);
+  EXPECT_EQ(manager->ReadRotatedKey().status().code(),
+            absl::StatusCode::kNotFound);
+  SecretBytes next = SecretBytes::Random(kKeyBytes);
+  ASSERT_TRUE(manager->StageNextKey(next).ok());
+  EXPECT_EQ(ModeOf(target + ".next"), 0600u);
+  auto staged = manager->ReadStagedKey();
+  ASSERT_TRUE(staged.ok());
+  EXPECT_TRUE(staged->ConstantTimeEquals(next));
+  ASSERT_TRUE(manager->PromoteNextKey().ok());
+  EXPECT_FALSE(fs::exists(target + ".next"));
+  EXPECT_EQ(ModeOf(target), 0600u);
+  auto rotated = manager->ReadRotatedKey();
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_TRUE(rotated->ConstantTimeEquals(next));
+  // The credential itself is never written by the daemon.
+  EXPECT_EQ(ReadFile(cred), HexKeyBytes());
+}
+
+TEST(KeyManagerTest, RotateToWithoutKeyFileIsInvalid) {
+  KeyManagerOptions options;
+  options.key_dir = "/k";
+  options.key_file_rotate_to = "/x";
+  EXPECT_EQ(KeyManager::Create(std::move(options)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(KeyManagerTest, UnsetEnvLookupReadsNoVariables) {

@@ -4,17 +4,19 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"
 
 namespace zlayer::secrets {
 namespace {
 
+using ::testing::HasSubstr;
 using ::zlayer::secrets::testing::TempDir;
 using ::zlayer::secrets::testing::WriteFile;
 
-const ProcessEnvironment kUser{1000, "/home/ada"};
-const ProcessEnvironment kRoot{0, "/root"};
+const ProcessEnvironment kUser{1000, "/home/ada", ""};
+const ProcessEnvironment kRoot{0, "/root", ""};
 
 absl::StatusOr<CommandLine> Parse(std::vector<std::string> args,
                                   const ProcessEnvironment& env = kUser) {
@@ -33,8 +35,54 @@ TEST(ConfigTest, DefaultsDependOnTheUser) {
   auto root = Parse({}, kRoot);
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(root->options.data_dir, "/var/lib/zlayer/secrets");
-  auto homeless = Parse({}, ProcessEnvironment{1000, ""});
+  auto homeless = Parse({}, ProcessEnvironment{1000, "", ""});
   EXPECT_EQ(homeless.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ConfigTest, KeyDirDefaultsOutsideTheDataDir) {
+  auto user = Parse({});
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_EQ(user->options.key_dir, "/home/ada/.config/zlayer-secrets");
+  auto xdg = Parse({}, ProcessEnvironment{1000, "/home/ada", "/cfg"});
+  ASSERT_TRUE(xdg.ok()) << xdg.status();
+  EXPECT_EQ(xdg->options.key_dir, "/cfg/zlayer-secrets");
+  auto root = Parse({}, kRoot);
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(root->options.key_dir, "/etc/zlayer-secrets");
+  EXPECT_NE(root->options.key_dir, root->options.data_dir);
+  auto given = Parse({"--key-dir", "/k", "--data-dir", "/d"});
+  ASSERT_TRUE(given.ok()) << given.status();
+  EXPECT_EQ(given->options.key_dir, "/k");
+}
+
+TEST(ConfigTest, KeyFileRotateToNeedsKeyFile) {
+  auto alone = Parse({"--key-file-rotate-to", "/var/lib/k/new"});
+  EXPECT_EQ(alone.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(alone.status().message()),
+              HasSubstr("--key-file-rotate-to needs --key-file"));
+  auto both = Parse({"--key-file", "/run/cred/master-key",
+                     "--key-file-rotate-to", "/var/lib/k/new"});
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(*both->options.key_file_rotate_to, "/var/lib/k/new");
+}
+
+TEST(ConfigTest, BootstrapAdminKeyModes) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.bootstrap_admin_key, BootstrapAdminKey::kOnce);
+  EXPECT_EQ(defaults->options.bootstrap_admin_key_file, "");
+  auto keep = Parse({"--bootstrap-admin-key=keep", "--bootstrap-admin-key-file",
+                     "/root/admin.key"});
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  EXPECT_EQ(keep->options.bootstrap_admin_key, BootstrapAdminKey::kKeep);
+  EXPECT_EQ(keep->options.bootstrap_admin_key_file, "/root/admin.key");
+  auto none = Parse({"--bootstrap-admin-key", "none"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->options.bootstrap_admin_key, BootstrapAdminKey::kNone);
+  auto bad = Parse({"--bootstrap-admin-key", "stdout"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("expected once, keep or none"));
 }
 
 TEST(ConfigTest, FlagsInBothForms) {

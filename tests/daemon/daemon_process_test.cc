@@ -34,7 +34,8 @@ using ::zlayer::secrets::testing::UnixChannel;
 constexpr absl::Duration kWait = absl::Seconds(20);
 
 std::vector<std::string> BaseArgs(const TempDir& dir) {
-  return {"--data-dir", dir.Sub("data"), "--socket", dir.Sub("d.sock")};
+  return {"--data-dir",    dir.Sub("data"), "--key-dir",
+          dir.Sub("data"), "--socket",      dir.Sub("d.sock")};
 }
 
 std::unique_ptr<DaemonProcess> StartReady(const TempDir& dir,

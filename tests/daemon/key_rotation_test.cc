@@ -33,7 +33,8 @@ class KeyRotationTest : public ::testing::Test {
 
   void Start() {
     auto process = DaemonProcess::Start(
-        {"--data-dir", dir_.Sub("data"), "--socket", dir_.Sub("d.sock")},
+        {"--data-dir", dir_.Sub("data"), "--key-dir", dir_.Sub("data"),
+         "--bootstrap-admin-key", "keep", "--socket", dir_.Sub("d.sock")},
         dir_.path());
     ASSERT_TRUE(process.ok()) << process.status();
     daemon_ = *std::move(process);
@@ -142,7 +143,8 @@ TEST_F(KeyRotationTest, OldKeyNoLongerOpensTheRotatedStore) {
   SeedAndRotate(&old_key, &new_key);
   ASSERT_TRUE(testing::WriteFile(KeyPath(), old_key, 0600).ok());
   auto process = DaemonProcess::Start(
-      {"--data-dir", dir_.Sub("data"), "--socket", dir_.Sub("d.sock")},
+      {"--data-dir", dir_.Sub("data"), "--key-dir", dir_.Sub("data"),
+       "--bootstrap-admin-key", "keep", "--socket", dir_.Sub("d.sock")},
       dir_.path());
   ASSERT_TRUE(process.ok());
   auto status = (*process)->WaitForExit(kWait);

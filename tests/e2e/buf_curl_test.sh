@@ -40,7 +40,7 @@ mkdir -m 700 "$WORK/data"
 export HOME="$WORK/home" XDG_CACHE_HOME="$WORK/cache"
 mkdir -p "$HOME" "$XDG_CACHE_HOME"
 
-"$DAEMON" --data-dir "$WORK/data" --socket "$SOCK" >"$LOG" 2>&1 &
+"$DAEMON" --data-dir "$WORK/data" --key-dir "$WORK/data" --socket "$SOCK" >"$LOG" 2>&1 &
 DPID=$!
 cleanup() {
   kill "$DPID" 2>/dev/null || true

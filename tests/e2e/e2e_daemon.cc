@@ -88,7 +88,13 @@ absl::StatusOr<std::unique_ptr<E2eDaemon>> E2eDaemon::Start(
   }
   const std::string socket = d->Path("d.sock");
   std::vector<std::string> args = {Runfile("daemon/zlayer-secretsd"),
-                                   "--data-dir", d->data_dir(), "--socket",
+                                   "--data-dir",
+                                   d->data_dir(),
+                                   "--key-dir",
+                                   d->data_dir(),
+                                   "--bootstrap-admin-key",
+                                   "keep",
+                                   "--socket",
                                    socket};
   if (transport == Transport::kTls) {
     absl::StatusOr<TlsMaterial> tls = MakeTlsMaterial(d->dir_, "");

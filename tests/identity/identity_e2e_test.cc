@@ -65,8 +65,16 @@ class Daemon {
   static std::unique_ptr<Daemon> Start(std::vector<std::string> extra = {}) {
     auto d = std::unique_ptr<Daemon>(new Daemon());
     EXPECT_EQ(chmod(d->dir_.path().c_str(), 0755), 0);
-    std::vector<std::string> args = {"--data-dir", d->data(),     "--socket",
-                                     d->socket(),  "--log-level", "info"};
+    std::vector<std::string> args = {"--data-dir",
+                                     d->data(),
+                                     "--key-dir",
+                                     d->data(),
+                                     "--bootstrap-admin-key",
+                                     "keep",
+                                     "--socket",
+                                     d->socket(),
+                                     "--log-level",
+                                     "info"};
     args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<std::unique_ptr<DaemonProcess>> proc =
         DaemonProcess::Start(args, d->dir_.path());

@@ -106,10 +106,15 @@ TempDir::~TempDir() {
 
 absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
     Options options) {
-  std::vector<std::string> args = {
-      options.binary.empty() ? Runfile("daemon/zlayer-secretsd")
-                             : options.binary,
-      "--data-dir", options.data_dir, "--socket", options.socket};
+  std::vector<std::string> args = {options.binary.empty()
+                                       ? Runfile("daemon/zlayer-secretsd")
+                                       : options.binary,
+                                   "--data-dir",
+                                   options.data_dir,
+                                   "--key-dir",
+                                   options.data_dir,
+                                   "--socket",
+                                   options.socket};
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -119,6 +124,7 @@ absl::StatusOr<std::unique_ptr<DaemonChild>> DaemonChild::Start(
   std::vector<std::string> env = {absl::StrCat("HOME=", options.data_dir),
                                   "PATH=/usr/bin:/bin"};
   for (std::string& e : SanitizerEnv()) env.push_back(std::move(e));
+  env.insert(env.end(), options.extra_env.begin(), options.extra_env.end());
   std::vector<char*> envp;
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);

@@ -71,6 +71,8 @@ class DaemonChild {
     bool ignore_sigxfsz = false;
     // The binary ("" = the daemon from the runfiles).
     std::string binary;
+    // Further "NAME=VALUE" entries of the child's environment.
+    std::vector<std::string> extra_env;
     // Run the daemon as this uid/gid (the test must be root).
     absl::optional<uid_t> run_as_uid;
     absl::optional<gid_t> run_as_gid;
