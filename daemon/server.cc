@@ -388,6 +388,7 @@ absl::Status Daemon::Init() {
   context.limits.max_names_per_batch = options_.max_names_per_batch;
   context.limits.max_env_entries = options_.max_env_entries;
   context.limits.max_import_bytes = options_.max_import_bytes;
+  context.limits.max_response_bytes = options_.max_response_bytes;
   context.api_keys = state_->api_keys.get();
   context.grants = state_->grants.get();
   context.registry_credentials = state_->registry_credentials.get();
