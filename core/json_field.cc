@@ -10,6 +10,12 @@ namespace zlayer::secrets {
 
 absl::StatusOr<SecretBytes> ExtractJsonField(const SecretBytes& json,
                                              absl::string_view field) {
+  absl::StatusOr<JsonValue> parsed = ParseJsonSecret(json);
+  if (!parsed.ok()) return parsed.status();
+  return ExtractJsonField(*parsed, field);
+}
+
+absl::StatusOr<JsonValue> ParseJsonSecret(const SecretBytes& json) {
   absl::StatusOr<JsonValue> parsed = ParseJson(json.InsecureView());
   if (!parsed.ok()) {
     // "secret value is invalid JSON at byte N: expected ..."; the parser's
@@ -17,7 +23,12 @@ absl::StatusOr<SecretBytes> ExtractJsonField(const SecretBytes& json,
     return absl::FailedPreconditionError(
         absl::StrCat("secret value is ", parsed.status().message()));
   }
-  const JsonValue* member = parsed->Find(field);
+  return parsed;
+}
+
+absl::StatusOr<SecretBytes> ExtractJsonField(const JsonValue& parsed,
+                                             absl::string_view field) {
+  const JsonValue* member = parsed.Find(field);
   if (member == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("field '", field, "' not found in secret"));

@@ -10,11 +10,17 @@
 // No nesting: "a.b" is a literal key. Duplicate keys: the last one wins.
 //
 //   ASSIGN_OR_RETURN(SecretBytes pw, ExtractJsonField(value, "password"));
+//
+// Many fields of one value (the resolver, when an env map points several
+// references at one JSON secret): parse once, extract many times.
+//   ASSIGN_OR_RETURN(JsonValue doc, ParseJsonSecret(value));
+//   ASSIGN_OR_RETURN(SecretBytes user, ExtractJsonField(doc, "user"));
 #ifndef ZLAYER_SECRETS_CORE_JSON_FIELD_H_
 #define ZLAYER_SECRETS_CORE_JSON_FIELD_H_
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/json.h"
 #include "core/secret_bytes.h"
 
 namespace zlayer::secrets {
@@ -24,6 +30,14 @@ namespace zlayer::secrets {
 // 128 levels; NotFound "field '<field>' not found in secret" when the top
 // level is not an object or lacks the key.
 absl::StatusOr<SecretBytes> ExtractJsonField(const SecretBytes& json,
+                                             absl::string_view field);
+
+// The parse step of ExtractJsonField: FailedPrecondition as above when the
+// value is not JSON. The result holds value bytes (in wiped buffers).
+absl::StatusOr<JsonValue> ParseJsonSecret(const SecretBytes& json);
+
+// The extract step on a value parsed by ParseJsonSecret: NotFound as above.
+absl::StatusOr<SecretBytes> ExtractJsonField(const JsonValue& parsed,
                                              absl::string_view field);
 
 }  // namespace zlayer::secrets

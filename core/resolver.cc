@@ -1,13 +1,17 @@
 #include "core/resolver.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/optional.h"
+#include "core/json.h"
 #include "core/json_field.h"
 #include "core/secret_ref.h"
+#include "core/status_macros.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -151,7 +155,14 @@ ResolvePlan Resolver::Plan(const std::map<std::string, std::string>& env,
 }
 
 absl::StatusOr<ResolvedEnv> Resolver::Execute(
-    const ResolvePlan& plan, std::vector<EntryError>* errors_out) const {
+    const ResolvePlan& plan, std::vector<EntryError>* errors_out,
+    const ResolveBudget& budget) const {
+  auto keep_going = [&budget]() {
+    return budget.keep_going ? budget.keep_going() : absl::OkStatus();
+  };
+  auto over_budget = [&budget](size_t bytes) {
+    return budget.max_output_bytes != 0 && bytes > budget.max_output_bytes;
+  };
   std::vector<EntryError> errors;
   std::vector<SecretKey> keys;
   std::vector<size_t> key_index(plan.entries.size(), 0);
@@ -167,9 +178,11 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
     if (inserted) keys.push_back(e.target);
     key_index[i] = it->second;
   }
+  RETURN_IF_ERROR(keep_going());
 
   // One snapshot for every reference, even when some entries already failed:
   // the error then lists every bad entry, not just the first kind found.
+  // Each distinct secret is read (and decrypted) once.
   std::vector<absl::StatusOr<VersionedValue>> read;
   if (!keys.empty()) {
     absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> batch =
@@ -181,6 +194,71 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
     }
   }
 
+  // Where each entry's value comes from, without copying it yet: a read
+  // value, or a field rendered once per (secret, field) from a value parsed
+  // once per secret. std::map keeps the rendered fields at stable addresses.
+  std::vector<absl::optional<absl::StatusOr<JsonValue>>> parsed(keys.size());
+  std::map<std::pair<size_t, std::string>, absl::StatusOr<SecretBytes>>
+      rendered;
+  std::vector<const SecretBytes*> source(plan.entries.size(), nullptr);
+  size_t output_bytes = 0;
+  for (size_t i = 0; i < plan.entries.size(); ++i) {
+    RETURN_IF_ERROR(keep_going());
+    const PlannedEntry& e = plan.entries[i];
+    output_bytes += e.key.size();
+    if (!e.is_reference) {
+      output_bytes += e.raw_value.size();
+    } else if (e.status.ok()) {
+      const absl::StatusOr<VersionedValue>& got = read[key_index[i]];
+      if (!got.ok()) {
+        absl::Status status = got.status();
+        if (absl::IsNotFound(status)) {
+          status = absl::NotFoundError(absl::StrCat("secret '", e.target.name,
+                                                    "' not found in scope '",
+                                                    e.target.scope, "'"));
+        }
+        errors.push_back({e.key, e.reference, status});
+        continue;
+      }
+      const SecretBytes* value = &got->value;
+      if (e.has_field) {
+        const size_t k = key_index[i];
+        auto it = rendered.find({k, e.field});
+        if (it == rendered.end()) {
+          if (!parsed[k].has_value()) parsed[k] = ParseJsonSecret(got->value);
+          absl::StatusOr<SecretBytes> field =
+              parsed[k]->ok()
+                  ? ExtractJsonField(**parsed[k], e.field)
+                  : absl::StatusOr<SecretBytes>(parsed[k]->status());
+          it = rendered.emplace(std::make_pair(k, e.field), std::move(field))
+                   .first;
+        }
+        if (!it->second.ok()) {
+          errors.push_back({e.key, e.reference, it->second.status()});
+          continue;
+        }
+        value = &*it->second;
+      }
+      source[i] = value;
+      output_bytes += value->size() + e.key.size() + e.reference.size() +
+                      e.target.scope.size() + e.target.name.size() +
+                      e.field.size();
+    }
+    if (over_budget(output_bytes)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the resolved env map would exceed the per-call limit of ",
+          budget.max_output_bytes, " bytes (at entry ", i + 1, " of ",
+          plan.entries.size(), ")"));
+    }
+  }
+
+  if (!errors.empty()) {
+    absl::Status combined = CombineEntryErrors(errors, plan.entries.size());
+    if (errors_out != nullptr) *errors_out = std::move(errors);
+    return combined;
+  }
+
+  // Within budget: only now are the per-entry copies made.
   ResolvedEnv out;
   for (size_t i = 0; i < plan.entries.size(); ++i) {
     const PlannedEntry& e = plan.entries[i];
@@ -188,38 +266,9 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
       out.values.emplace(e.key, SecretBytes::FromString(e.raw_value));
       continue;
     }
-    if (!e.status.ok()) continue;  // already listed
-    const absl::StatusOr<VersionedValue>& got = read[key_index[i]];
-    if (!got.ok()) {
-      absl::Status status = got.status();
-      if (absl::IsNotFound(status)) {
-        status = absl::NotFoundError(absl::StrCat("secret '", e.target.name,
-                                                  "' not found in scope '",
-                                                  e.target.scope, "'"));
-      }
-      errors.push_back({e.key, e.reference, status});
-      continue;
-    }
-    SecretBytes value;
-    if (e.has_field) {
-      absl::StatusOr<SecretBytes> field = ExtractJsonField(got->value, e.field);
-      if (!field.ok()) {
-        errors.push_back({e.key, e.reference, field.status()});
-        continue;
-      }
-      value = std::move(*field);
-    } else {
-      value = got->value.Clone();
-    }
-    out.values.emplace(e.key, std::move(value));
+    out.values.emplace(e.key, source[i]->Clone());
     out.receipt.push_back(
-        {e.key, e.reference, e.target, got->version, e.field});
-  }
-
-  if (!errors.empty()) {
-    absl::Status combined = CombineEntryErrors(errors, plan.entries.size());
-    if (errors_out != nullptr) *errors_out = std::move(errors);
-    return combined;  // `out` (and its values) is wiped on destruction
+        {e.key, e.reference, e.target, read[key_index[i]]->version, e.field});
   }
   return out;
 }

@@ -20,7 +20,9 @@
 #ifndef ZLAYER_SECRETS_CORE_RESOLVER_H_
 #define ZLAYER_SECRETS_CORE_RESOLVER_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -82,6 +84,23 @@ struct EntryError {
 absl::Status CombineEntryErrors(const std::vector<EntryError>& errors,
                                 size_t total_entries);
 
+// Per-call bounds of Resolver::Execute (see docs/security.md, "Daemon side:
+// resource limits and TLS reload"). The number of entries is bounded by the
+// caller (the daemon's --max-env-entries) before planning.
+struct ResolveBudget {
+  // Most bytes the answer may hold: every key and value, plus each
+  // reference's receipt (key, reference, scope, name, field). Checked after
+  // the one read of each distinct secret (its decrypted size is then known)
+  // and before any per-entry value is copied or a field rendered more than
+  // once. 0 = unbounded.
+  size_t max_output_bytes = 0;
+  // Asked before the read and between entries; a non-OK status (Cancelled,
+  // DeadlineExceeded, ...) ends Execute with that status. Lets a caller
+  // that knows about deadlines (the gRPC layer) stop work nobody waits for
+  // without core/ knowing about gRPC. Unset = never stop.
+  std::function<absl::Status()> keep_going;
+};
+
 class Resolver {
  public:
   // `provider` is required; `environments` may be null (then environment
@@ -96,8 +115,16 @@ class Resolver {
   // fields. On any failure (including failures recorded in the plan) returns
   // CombineEntryErrors of every bad entry and no values; `errors`, if given,
   // receives them one by one.
+  //
+  // Work per call: each distinct secret is read (decrypted) once, however
+  // many entries name it; a JSON value is parsed once, and each distinct
+  // field of it rendered once, however many entries point at it. Then
+  // ResourceExhausted, naming the limit, when the answer would exceed
+  // `budget.max_output_bytes`; the status of `budget.keep_going` when it
+  // says stop.
   absl::StatusOr<ResolvedEnv> Execute(
-      const ResolvePlan& plan, std::vector<EntryError>* errors = nullptr) const;
+      const ResolvePlan& plan, std::vector<EntryError>* errors = nullptr,
+      const ResolveBudget& budget = ResolveBudget()) const;
 
   // Plan + Execute.
   absl::StatusOr<ResolvedEnv> Resolve(

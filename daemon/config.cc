@@ -260,6 +260,42 @@ const std::vector<OptionSpec>& Specs() {
       {"max-import-bytes", Kind::kValue,
        "largest ImportSecrets content. Default: 4194304",
        SetSize("max-import-bytes", &DaemonOptions::max_import_bytes)},
+      {"max-response-bytes", Kind::kValue,
+       "largest ResolveEnv/GetSecrets answer, checked before it is built; "
+       "below --max-message-bytes. Default: 4194304",
+       SetSize("max-response-bytes", &DaemonOptions::max_response_bytes)},
+      {"max-connections-per-uid", Kind::kValue,
+       "most open Unix-socket connections of one uid. Default: 64",
+       SetSize("max-connections-per-uid",
+               &DaemonOptions::max_connections_per_uid)},
+      {"max-connections", Kind::kValue,
+       "most open Unix-socket connections in all. Default: the raised "
+       "RLIMIT_NOFILE soft limit minus 128",
+       SetSize("max-connections", &DaemonOptions::max_connections)},
+      {"admin-connection-reserve", Kind::kValue,
+       "connections under --max-connections kept for uid 0 and the daemon's "
+       "uid. Default: 16",
+       SetSize("admin-connection-reserve",
+               &DaemonOptions::admin_connection_reserve)},
+      {"idle-connection-timeout", Kind::kValue,
+       "close a connection with no call for this long (e.g. 30s, 500ms; a "
+       "bare number is seconds; 100ms..1h). Default: 30s",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::Duration d;
+         int64_t seconds = 0;
+         if (absl::SimpleAtoi(v, &seconds)) {
+           d = absl::Seconds(seconds);
+         } else if (!absl::ParseDuration(std::string(v), &d)) {
+           return BadValue("idle-connection-timeout",
+                           absl::StrCat("expected a duration, got '", v, "'"));
+         }
+         if (d < absl::Milliseconds(100) || d > absl::Hours(1)) {
+           return BadValue("idle-connection-timeout",
+                           "must be between 100ms and 1h");
+         }
+         o->idle_connection_timeout = d;
+         return absl::OkStatus();
+       }},
       {"log-level", Kind::kValue,
        "trace, debug, info (default), warn, error or off",
        [](absl::string_view v, DaemonOptions* o) {
@@ -386,6 +422,17 @@ absl::Status ValidateOptions(const DaemonOptions& o) {
     return absl::InvalidArgumentError(
         "--key-file-rotate-to needs --key-file (a key in --key-dir is "
         "rotated in place)");
+  }
+  if (o.max_response_bytes >= o.max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-response-bytes (", o.max_response_bytes,
+        ") must be below --max-message-bytes (", o.max_message_bytes,
+        "): gRPC would refuse such an answer only after it was built"));
+  }
+  if (o.max_connections != 0 &&
+      o.admin_connection_reserve >= o.max_connections) {
+    return absl::InvalidArgumentError(
+        "--admin-connection-reserve must be below --max-connections");
   }
   const bool any_tls =
       !o.tls_cert.empty() || !o.tls_key.empty() || !o.tls_client_ca.empty();

@@ -138,6 +138,24 @@ struct DaemonOptions {
   size_t max_names_per_batch = 1000;
   size_t max_env_entries = 1000;
   size_t max_import_bytes = size_t{4} << 20;
+  // Largest answer of one ResolveEnv/GetSecrets call (keys, values, receipt),
+  // checked before the answer is built: RESOURCE_EXHAUSTED beyond it. Must
+  // be below max_message_bytes (gRPC's send limit, which would refuse the
+  // answer only after the daemon had built it).
+  size_t max_response_bytes = size_t{4} << 20;
+
+  // Connections on the Unix socket (daemon/unix_listener.h). One uid may
+  // hold at most max_connections_per_uid; all uids together at most
+  // max_connections (0 = derived at start from RLIMIT_NOFILE: the soft
+  // limit, after it is raised to the hard limit, minus 128 fds for the
+  // daemon's own files and TCP clients), of which the last
+  // admin_connection_reserve are kept for uid 0 and the daemon's own uid.
+  size_t max_connections_per_uid = 64;
+  size_t max_connections = 0;
+  size_t admin_connection_reserve = 16;
+  // A connection with no call for this long is closed (gRPC
+  // max_connection_idle), on the Unix socket and over TCP.
+  absl::Duration idle_connection_timeout = absl::Seconds(30);
 
   // trace, debug, info, warn, error, off.
   std::string log_level = "info";

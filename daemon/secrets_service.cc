@@ -1,8 +1,10 @@
 #include "daemon/secrets_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -83,6 +85,27 @@ absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
     ++index;
   }
   return out;
+}
+
+// Asked by core/ between units of work: stop once nobody waits for the
+// answer (the client cancelled, or the call's deadline passed).
+std::function<absl::Status()> KeepGoing(const grpc::ServerContext& context) {
+  return [&context]() -> absl::Status {
+    if (context.IsCancelled()) {
+      return absl::CancelledError("the call was cancelled");
+    }
+    if (context.deadline() < std::chrono::system_clock::now()) {
+      return absl::DeadlineExceededError("the call's deadline passed");
+    }
+    return absl::OkStatus();
+  };
+}
+
+// The per-call answer limit, named in the refusal.
+absl::Status ResponseTooLarge(size_t bytes, const Limits& limits) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the answer would hold ", bytes, " bytes; the per-call limit is ",
+      limits.max_response_bytes, " bytes (--max-response-bytes)"));
 }
 
 ResolveContext ResolveContextFromRequest(const v1::ResolveContext& context) {
@@ -283,6 +306,16 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
     }
     ASSIGN_OR_RETURN(std::vector<absl::StatusOr<VersionedValue>> reads,
                      ctx_->store->ReadBatch(keys));
+    // The answer's size is known from the reads: refuse before copying.
+    size_t answer_bytes = 0;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      answer_bytes += keys[i].name.size();
+      if (reads[i].ok()) answer_bytes += reads[i]->value.size();
+    }
+    if (ctx_->limits.max_response_bytes != 0 &&
+        answer_bytes > ctx_->limits.max_response_bytes) {
+      return ResponseTooLarge(answer_bytes, ctx_->limits);
+    }
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string& name = keys[i].name;
       if (reads[i].ok()) {
@@ -554,7 +587,16 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
           principal, {entry.target.scope, entry.target.name},
           AccessLevel::kExecute);
     }
-    ASSIGN_OR_RETURN(ResolvedEnv resolved, resolver.Execute(plan));
+    ResolveBudget budget;
+    budget.max_output_bytes = ctx_->limits.max_response_bytes;
+    budget.keep_going = KeepGoing(*context);
+    absl::StatusOr<ResolvedEnv> executed =
+        resolver.Execute(plan, /*errors=*/nullptr, budget);
+    if (absl::IsResourceExhausted(executed.status())) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(executed.status().message(), " (--max-response-bytes)"));
+    }
+    ASSIGN_OR_RETURN(ResolvedEnv resolved, std::move(executed));
     // The response's env map is proto `string`: a value that is not UTF-8
     // would make the client reject the whole message, so refuse it here.
     std::vector<EntryError> not_text;
@@ -598,7 +640,10 @@ grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
     ResolvePlan plan =
         resolver.Plan(env, ResolveContextFromRequest(request->context()));
     bool all_ok = true;
+    const std::function<absl::Status()> keep_going = KeepGoing(*context);
     for (const PlannedEntry& entry : plan.entries) {
+      // One metadata read per entry: stop once nobody waits for the answer.
+      RETURN_IF_ERROR(keep_going());
       v1::CheckedEntry* out = response->add_entries();
       out->set_key(entry.key);
       out->set_is_reference(entry.is_reference);

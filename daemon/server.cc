@@ -55,6 +55,7 @@
 #include "daemon/socket_activation.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/tls_expiry.h"
+#include "daemon/tls_key_pair.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -68,10 +69,9 @@
 namespace zlayer::secrets {
 namespace {
 
-// Connections with no call for this long are closed. It also bounds
-// connections handed over with AddInsecureChannelFromFd, which the handshake
-// timeout does not cover.
-constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
+// File descriptors kept out of the default --max-connections: the store,
+// the audit log, gRPC's own pipes and epoll, TCP clients.
+constexpr rlim_t kReservedFds = 128;
 // Server keepalive pings find dead peers of long-lived calls (health Watch)
 // and of idle connections.
 constexpr int kKeepaliveTimeMs = 2 * 60 * 1000;
@@ -117,6 +117,30 @@ absl::Status DisableCoreDumps() {
     return ErrnoStatus("prctl", "PR_SET_DUMPABLE", errno);
   }
   return absl::OkStatus();
+}
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (systemd's default soft
+// limit is 1024, which idle connections can exhaust) and returns the soft
+// limit now in force. Logs both limits.
+rlim_t RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("event=nofile_limit error=\"{}\"", std::strerror(errno));
+    return 1024;
+  }
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur != limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+    } else {
+      spdlog::warn("event=nofile_limit_raise_failed error=\"{}\"",
+                   std::strerror(errno));
+    }
+  }
+  spdlog::info("event=nofile_limit soft_before={} soft={} hard={}", before,
+               limit.rlim_cur, limit.rlim_max);
+  return limit.rlim_cur;
 }
 
 // mkdir -p with `mode` for the directories it creates (the last one is
@@ -243,6 +267,10 @@ class TlsFiles {
       ASSIGN_OR_RETURN(ca, ReadWholeFile(ca_src_, "--tls-client-ca"));
     }
     absl::Status status = Validate(cert, key, ca);
+    // The pair itself: the key belongs to the certificate and the chain
+    // loads. gRPC would accept a mismatched pair here and then fail every
+    // handshake; refusing it keeps the old pair serving.
+    if (status.ok()) status = CheckTlsKeyPair(cert, key, ca);
     if (status.ok()) status = Switch(cert, key, ca);
     WipeString(&key);
     return status;
@@ -439,8 +467,23 @@ absl::Status Daemon::Init() {
   // The socket first: a second daemon on the same socket stops here, before
   // it touches the key or the store. Under socket activation it is the
   // inherited one (daemon/socket_activation.h).
+  const rlim_t nofile = RaiseFileLimit();
   UnixListenerOptions listener_options;
   listener_options.path = options_.socket_path;
+  listener_options.max_connections_per_uid = options_.max_connections_per_uid;
+  listener_options.max_connections =
+      options_.max_connections != 0
+          ? options_.max_connections
+          : static_cast<size_t>(
+                nofile > 2 * kReservedFds ? nofile - kReservedFds : nofile / 2);
+  listener_options.admin_reserve = std::min(
+      options_.admin_connection_reserve, listener_options.max_connections / 2);
+  spdlog::info(
+      "event=connection_limits per_uid={} total={} admin_reserve={} "
+      "idle_timeout_ms={}",
+      listener_options.max_connections_per_uid,
+      listener_options.max_connections, listener_options.admin_reserve,
+      absl::ToInt64Milliseconds(options_.idle_connection_timeout));
   ASSIGN_OR_RETURN(state_->listener,
                    OpenUnixListener(std::move(listener_options)));
 
@@ -485,6 +528,7 @@ absl::Status Daemon::Init() {
   context.limits.max_names_per_batch = options_.max_names_per_batch;
   context.limits.max_env_entries = options_.max_env_entries;
   context.limits.max_import_bytes = options_.max_import_bytes;
+  context.limits.max_response_bytes = options_.max_response_bytes;
   context.api_keys = state_->api_keys.get();
   context.grants = state_->grants.get();
   context.registry_credentials = state_->registry_credentials.get();
@@ -791,8 +835,14 @@ absl::Status Daemon::StartServer() {
   interceptors.push_back(state_->metrics.InterceptorFactory());
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                             kMaxConnectionIdleMs);
+  // Connections with no call for this long are closed. It also bounds
+  // connections handed over with AddInsecureChannelFromFd, which the
+  // handshake timeout does not cover.
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(std::min<int64_t>(
+          absl::ToInt64Milliseconds(options_.idle_connection_timeout),
+          INT32_MAX)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                              kKeepaliveTimeoutMs);

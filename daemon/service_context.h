@@ -34,6 +34,9 @@ struct Limits {
   size_t max_names_per_batch = 1000;  // GetSecrets
   size_t max_env_entries = 1000;      // ResolveEnv / CheckEnv
   size_t max_import_bytes = 4 << 20;  // ImportSecrets content
+  // ResolveEnv/GetSecrets answer, checked before it is built
+  // (RESOURCE_EXHAUSTED); 0 = unbounded.
+  size_t max_response_bytes = 4 << 20;
 };
 
 // Tells who is calling. Implemented by the server's transport layer (Unix

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -284,22 +285,98 @@ void UnixListener::AcceptLoop(grpc::Server* server) {
     }
     ucred cred{};
     socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    struct stat st;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+        fstat(fd, &st) != 0) {
       spdlog::warn("event=peercred_failed fd={} error=\"{}\"", fd,
                    std::strerror(errno));
       close(fd);
       continue;
     }
+    const PeerCredentials peer{cred.uid, cred.gid, cred.pid};
+    std::string refusal;
+    uint64_t refused = 0;
     {
       absl::MutexLock lock(&peers_mu_);
-      // A new connection may reuse the number of a closed one: replace.
-      peers_[fd] = PeerCredentials{cred.uid, cred.gid, cred.pid};
-      ++accepted_;
+      refusal = Admit(fd, peer, st.st_ino);
+      if (refusal.empty()) {
+        ++accepted_;
+      } else {
+        refused = ++refused_;
+      }
+    }
+    if (!refusal.empty()) {
+      close(fd);
+      // Coalesced: a flood of refusals logs 1, 2, 4, 8, ... lines.
+      if ((refused & (refused - 1)) == 0) {
+        spdlog::warn(
+            "event=connection_refused transport=unix uid={} pid={} "
+            "reason={} refused_total={}",
+            peer.uid, peer.pid, refusal, refused);
+      }
+      continue;
     }
     spdlog::debug("event=accepted transport=unix fd={} uid={} gid={} pid={}",
                   fd, cred.uid, cred.gid, cred.pid);
     grpc::AddInsecureChannelFromFd(server, fd);
   }
+}
+
+bool UnixListener::IsAdmin(uid_t uid) const {
+  if (options_.is_admin) return options_.is_admin(uid);
+  return uid == 0 || uid == geteuid();
+}
+
+void UnixListener::Forget(int fd) {
+  auto it = peers_.find(fd);
+  if (it == peers_.end()) return;
+  auto count = per_uid_.find(it->second.peer.uid);
+  if (count != per_uid_.end() && --count->second == 0) per_uid_.erase(count);
+  peers_.erase(it);
+}
+
+void UnixListener::SweepClosed() {
+  std::vector<int> closed;
+  for (const auto& [fd, connection] : peers_) {
+    struct stat st;
+    // gRPC closed it (EBADF), or the number now names another file.
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        st.st_ino != connection.ino) {
+      closed.push_back(fd);
+    }
+  }
+  for (int fd : closed) Forget(fd);
+}
+
+std::string UnixListener::Admit(int fd, const PeerCredentials& peer,
+                                ino_t ino) {
+  // The number is ours again, so the connection that had it is closed.
+  Forget(fd);
+  auto over_cap = [&]() -> const char* {
+    const size_t total = peers_.size();
+    if (options_.max_connections != 0) {
+      if (total >= options_.max_connections) return "max_connections";
+      if (total + options_.admin_reserve >= options_.max_connections &&
+          !IsAdmin(peer.uid)) {
+        return "admin_reserve";
+      }
+    }
+    if (options_.max_connections_per_uid != 0) {
+      auto it = per_uid_.find(peer.uid);
+      if (it != per_uid_.end() &&
+          it->second >= options_.max_connections_per_uid) {
+        return "max_connections_per_uid";
+      }
+    }
+    return nullptr;
+  };
+  if (over_cap() != nullptr) {
+    SweepClosed();
+    if (const char* reason = over_cap()) return reason;
+  }
+  peers_[fd] = Connection{peer, ino};
+  ++per_uid_[peer.uid];
+  return "";
 }
 
 absl::optional<PeerCredentials> UnixListener::PeerOf(
@@ -310,12 +387,17 @@ absl::optional<PeerCredentials> UnixListener::PeerOf(
   absl::MutexLock lock(&peers_mu_);
   auto it = peers_.find(fd);
   if (it == peers_.end()) return absl::nullopt;
-  return it->second;
+  return it->second.peer;
 }
 
 uint64_t UnixListener::accepted_connections() const {
   absl::MutexLock lock(&peers_mu_);
   return accepted_;
+}
+
+uint64_t UnixListener::refused_connections() const {
+  absl::MutexLock lock(&peers_mu_);
+  return refused_;
 }
 
 }  // namespace zlayer::secrets

@@ -24,6 +24,18 @@
 // while a handler still runs, and recording before handing over is safe. A
 // pid is only meaningful while that process lives.
 //
+// Connection caps (UnixListenerOptions): a uid already holding
+// max_connections_per_uid open connections, or any uid once
+// max_connections - admin_reserve connections are open, has its new
+// connection closed at once (before gRPC sees it; logged, coalesced as
+// event=connection_refused). Administrators (is_admin: by default uid 0 and
+// the daemon's own uid) may use the reserve, up to max_connections. Only the
+// uid is known at accept time (grants are looked up per call), so "admin"
+// here means those uids, not callers holding an admin grant. The listener
+// does not learn when gRPC closes a connection; it finds closed ones by
+// checking (fstat) that each recorded fd is still the socket it accepted,
+// when a cap is reached and whenever an fd number is reused.
+//
 // The server must set GRPC_ARG_MAX_CONNECTION_IDLE_MS or keepalive with
 // permit-without-calls (see Daemon): connections added from an fd are not
 // covered by the handshake timeout.
@@ -40,7 +52,9 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -76,6 +90,12 @@ struct UnixListenerOptions {
   mode_t directory_mode = 0750;
   // listen() backlog.
   int backlog = 128;
+  // Connection caps (see above); 0 = no cap.
+  size_t max_connections_per_uid = 0;
+  size_t max_connections = 0;
+  size_t admin_reserve = 0;  // of max_connections
+  // Who may use the reserve; unset = uid 0 and this process's euid.
+  std::function<bool(uid_t)> is_admin;
 };
 
 class UnixListener {
@@ -122,6 +142,8 @@ class UnixListener {
 
   // Connections accepted so far. Thread-safe.
   uint64_t accepted_connections() const;
+  // Connections closed at accept time by a cap. Thread-safe.
+  uint64_t refused_connections() const;
 
   const std::string& path() const { return options_.path; }
 
@@ -130,6 +152,13 @@ class UnixListener {
 
   void AcceptLoop(grpc::Server* server);
   void CloseAndUnlink();
+  // Records a new connection, or says why a cap refuses it ("" = admitted).
+  std::string Admit(int fd, const PeerCredentials& peer, ino_t ino)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(peers_mu_);
+  // Drops records whose fd is no longer the socket that was accepted.
+  void SweepClosed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(peers_mu_);
+  void Forget(int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peers_mu_);
+  bool IsAdmin(uid_t uid) const;
 
   const UnixListenerOptions options_;
   int listen_fd_;
@@ -145,9 +174,15 @@ class UnixListener {
   bool started_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(lifecycle_mu_) = false;
 
+  struct Connection {
+    PeerCredentials peer;
+    ino_t ino = 0;  // the accepted socket's inode: tells a reused fd number
+  };
   mutable absl::Mutex peers_mu_;
-  absl::flat_hash_map<int, PeerCredentials> peers_ ABSL_GUARDED_BY(peers_mu_);
+  absl::flat_hash_map<int, Connection> peers_ ABSL_GUARDED_BY(peers_mu_);
+  absl::flat_hash_map<uid_t, size_t> per_uid_ ABSL_GUARDED_BY(peers_mu_);
   uint64_t accepted_ ABSL_GUARDED_BY(peers_mu_) = 0;
+  uint64_t refused_ ABSL_GUARDED_BY(peers_mu_) = 0;
 };
 
 }  // namespace zlayer::secrets

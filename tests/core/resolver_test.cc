@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/clock.h"
 #include "core/memory_environment_registry.h"
 #include "core/memory_secret_store.h"
@@ -228,6 +229,78 @@ TEST_F(ResolverTest, SameSecretReferencedTwiceIsReadOnce) {
   EXPECT_EQ(Value(*out, "U"), "a");
   EXPECT_EQ(Value(*out, "P"), "b");
   EXPECT_EQ(Value(*out, "W"), R"({"u":"a","p":"b"})");
+}
+
+// 1,000 references to one field of a large JSON value: the answer would be
+// 1,000 copies, so the call is refused by size before any copy is made.
+TEST_F(ResolverTest, OutputBudgetRefusesAmplificationNamingTheLimit) {
+  Put("shop", "blob",
+      absl::StrCat(R"({"big":")", std::string(256 << 10, 'x'), R"("})"));
+  std::map<std::string, std::string> env;
+  for (int i = 0; i < 1000; ++i) env[absl::StrCat("K", i)] = "$S:blob/big";
+  ResolveBudget budget;
+  budget.max_output_bytes = 4 << 20;
+  auto out = resolver_.Execute(resolver_.Plan(env, ctx_), nullptr, budget);
+  ASSERT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted)
+      << out.status();
+  EXPECT_THAT(out.status().message(), HasSubstr("4194304 bytes"));
+  EXPECT_THAT(out.status().message(), Not(HasSubstr("xxxx")));
+}
+
+TEST_F(ResolverTest, OutputBudgetAdmitsAnswersWithinIt) {
+  Put("shop", "db", R"({"u":"alice","p":"pw"})");
+  std::map<std::string, std::string> env = {
+      {"U", "$S:db/u"}, {"P", "$S:db/p"}, {"PLAIN", "text"}};
+  ResolveBudget budget;
+  // Keys, values and the receipt of the two references, exactly.
+  budget.max_output_bytes = (1 + 5) + (1 + 2) + (5 + 4) + 2 * 1 +
+                            std::string("$S:db/u").size() * 2 + 2 * 4 + 2 * 2 +
+                            2 * 1;
+  auto out = resolver_.Execute(resolver_.Plan(env, ctx_), nullptr, budget);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "U"), "alice");
+  budget.max_output_bytes -= 1;
+  EXPECT_EQ(resolver_.Execute(resolver_.Plan(env, ctx_), nullptr, budget)
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+// Many fields of one JSON value, each named by many entries: every entry
+// gets its own field (the value is parsed once and each field rendered
+// once, which only a profile shows; here the answers must stay right).
+TEST_F(ResolverTest, ManyReferencesToFieldsOfOneValueResolveEachField) {
+  std::string json = "{";
+  for (int f = 0; f < 50; ++f) {
+    absl::StrAppend(&json, f == 0 ? "" : ",", "\"f", f, "\":", f);
+  }
+  json += "}";
+  Put("shop", "cfg", json);
+  std::map<std::string, std::string> env;
+  for (int i = 0; i < 500; ++i) {
+    env[absl::StrCat("K", i)] = absl::StrCat("$S:cfg/f", i % 50);
+  }
+  auto out = resolver_.Resolve(env, ctx_);
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (int i = 0; i < 500; ++i) {
+    EXPECT_EQ(Value(*out, absl::StrCat("K", i)), absl::StrCat(i % 50));
+  }
+  EXPECT_EQ(out->receipt.size(), 500u);
+}
+
+TEST_F(ResolverTest, KeepGoingStopsTheCallBetweenEntries) {
+  Put("shop", "db", "v");
+  std::map<std::string, std::string> env;
+  for (int i = 0; i < 100; ++i) env[absl::StrCat("K", i)] = "$S:db";
+  int asked = 0;
+  ResolveBudget budget;
+  budget.keep_going = [&asked]() -> absl::Status {
+    if (++asked > 10) return absl::CancelledError("the caller went away");
+    return absl::OkStatus();
+  };
+  auto out = resolver_.Execute(resolver_.Plan(env, ctx_), nullptr, budget);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(asked, 11);  // stopped at the first "no", not after every entry
 }
 
 TEST(CombineEntryErrorsTest, DataLossOutranksEverything) {

@@ -255,6 +255,35 @@ TEST(ConfigTest, TlsFlagCombinations) {
                   .ok());
 }
 
+TEST(ConfigTest, ResourceLimitFlags) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->options.max_response_bytes, size_t{4} << 20);
+  EXPECT_EQ(defaults->options.max_connections_per_uid, 64u);
+  EXPECT_EQ(defaults->options.idle_connection_timeout, absl::Seconds(30));
+
+  auto cl =
+      Parse({"--max-response-bytes=1000", "--max-connections=50",
+             "--max-connections-per-uid=5", "--admin-connection-reserve=4",
+             "--idle-connection-timeout=500ms"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->options.max_response_bytes, 1000u);
+  EXPECT_EQ(cl->options.max_connections, 50u);
+  EXPECT_EQ(cl->options.max_connections_per_uid, 5u);
+  EXPECT_EQ(cl->options.admin_connection_reserve, 4u);
+  EXPECT_EQ(cl->options.idle_connection_timeout, absl::Milliseconds(500));
+
+  // The answer limit must stay below gRPC's send limit.
+  auto too_big = Parse({"--max-response-bytes=8388608"});
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_THAT(std::string(too_big.status().message()),
+              ::testing::HasSubstr("--max-response-bytes"));
+  EXPECT_FALSE(
+      Parse({"--max-connections=10", "--admin-connection-reserve=10"}).ok());
+  EXPECT_FALSE(Parse({"--idle-connection-timeout=10ms"}).ok());
+  EXPECT_FALSE(Parse({"--idle-connection-timeout=2h"}).ok());
+}
+
 TEST(ConfigTest, HostPortAndLoopback) {
   auto hp = ParseHostPort("[::1]:443");
   ASSERT_TRUE(hp.ok());

@@ -1,5 +1,6 @@
 #include "daemon/unix_listener.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -33,8 +35,8 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 // test service answering through a UnixPeerIdentifier.
 class ListenerServer {
  public:
-  explicit ListenerServer(const std::string& path) {
-    UnixListenerOptions options;
+  explicit ListenerServer(const std::string& path,
+                          UnixListenerOptions options = UnixListenerOptions()) {
     options.path = path;
     auto listener = UnixListener::Create(options);
     EXPECT_TRUE(listener.ok()) << listener.status();
@@ -214,6 +216,82 @@ TEST(UnixListenerTest, PeerOfUnknownOrForeignPeerIsEmpty) {
   EXPECT_FALSE((*listener)->PeerOf("fd:3").has_value());
   EXPECT_FALSE((*listener)->PeerOf("ipv4:127.0.0.1:5000").has_value());
   EXPECT_FALSE((*listener)->PeerOf("fd:x").has_value());
+}
+
+}  // namespace
+}  // namespace zlayer::secrets
+
+namespace zlayer::secrets {
+namespace {
+
+// A raw connection, and whether the listener kept it: kept ones receive the
+// server's HTTP/2 SETTINGS, refused ones are closed at once (EOF).
+struct RawConnection {
+  int fd = -1;
+  bool kept = false;
+};
+
+RawConnection Connect(const std::string& path) {
+  RawConnection c;
+  c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  EXPECT_EQ(connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  pollfd p{c.fd, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 10000), 1) << "neither data nor EOF within 10 s";
+  char buf[256];
+  c.kept = recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+  return c;
+}
+
+void CloseAll(std::vector<RawConnection>* connections) {
+  for (RawConnection& c : *connections) close(c.fd);
+  connections->clear();
+}
+
+TEST(UnixListenerCapTest, PerUidCapClosesTheConnectionBeyondIt) {
+  TempDir dir;
+  std::string path = dir.Sub("d.sock");
+  UnixListenerOptions options;
+  options.max_connections_per_uid = 3;
+  ListenerServer server(path, options);
+  std::vector<RawConnection> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(Connect(path));
+    EXPECT_TRUE(held.back().kept) << "connection " << i;
+  }
+  RawConnection extra = Connect(path);
+  EXPECT_FALSE(extra.kept);
+  close(extra.fd);
+  EXPECT_EQ(server.listener()->refused_connections(), 1u);
+  CloseAll(&held);
+}
+
+TEST(UnixListenerCapTest, ReserveIsKeptForAdministrators) {
+  TempDir dir;
+  std::string path = dir.Sub("d.sock");
+  bool caller_is_admin = false;
+  UnixListenerOptions options;
+  options.max_connections = 4;
+  options.admin_reserve = 2;
+  options.is_admin = [&caller_is_admin](uid_t) { return caller_is_admin; };
+  ListenerServer server(path, options);
+  std::vector<RawConnection> held;
+  held.push_back(Connect(path));
+  held.push_back(Connect(path));
+  EXPECT_TRUE(held[0].kept && held[1].kept);
+  RawConnection third = Connect(path);
+  EXPECT_FALSE(third.kept) << "a non-administrator got into the reserve";
+  close(third.fd);
+  caller_is_admin = true;
+  held.push_back(Connect(path));
+  held.push_back(Connect(path));
+  EXPECT_TRUE(held[2].kept && held[3].kept) << "the reserve was not kept";
+  RawConnection fifth = Connect(path);
+  EXPECT_FALSE(fifth.kept) << "beyond --max-connections";
+  close(fifth.fd);
+  CloseAll(&held);
 }
 
 }  // namespace
