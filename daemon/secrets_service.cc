@@ -144,7 +144,7 @@ std::string ImportLocation(const ImportedSecret& entry) {
 SecretsService::SecretsService(const ServiceContext* ctx) : ctx_(ctx) {}
 
 absl::StatusOr<Principal> SecretsService::Identify(
-    const grpc::ServerContext& context, CallLog* log) const {
+    const grpc::ServerContextBase& context, CallLog* log) const {
   ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(context));
   log->subject = principal.Subject();
   return principal;
@@ -205,7 +205,7 @@ absl::StatusOr<std::string> SecretsService::ResolveTarget(
 }
 
 absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
-    const grpc::ServerContext& context, const v1::Target& target,
+    const grpc::ServerContextBase& context, const v1::Target& target,
     const std::string& name, AccessLevel level, CallLog* log,
     absl::Status input) const {
   ASSIGN_OR_RETURN(Principal principal, Identify(context, log));
@@ -220,7 +220,7 @@ absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
 // ---------------------------------------------------------------------------
 // Reads
 
-grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
+grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
                                        const v1::GetSecretRequest* request,
                                        v1::GetSecretResponse* response) {
   CallLog log(ctx_, *context, "GetSecret");
@@ -251,7 +251,7 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
-grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
+grpc::Status SecretsService::GetSecrets(grpc::ServerContextBase* context,
                                         const v1::GetSecretsRequest* request,
                                         v1::GetSecretsResponse* response) {
   CallLog log(ctx_, *context, "GetSecrets");
@@ -302,7 +302,7 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
-grpc::Status SecretsService::ListSecrets(grpc::ServerContext* context,
+grpc::Status SecretsService::ListSecrets(grpc::ServerContextBase* context,
                                          const v1::ListSecretsRequest* request,
                                          v1::ListSecretsResponse* response) {
   CallLog log(ctx_, *context, "ListSecrets");
@@ -331,7 +331,7 @@ grpc::Status SecretsService::ListSecrets(grpc::ServerContext* context,
 }
 
 grpc::Status SecretsService::SecretExists(
-    grpc::ServerContext* context, const v1::SecretExistsRequest* request,
+    grpc::ServerContextBase* context, const v1::SecretExistsRequest* request,
     v1::SecretExistsResponse* response) {
   CallLog log(ctx_, *context, "SecretExists");
   absl::Status status = [&]() -> absl::Status {
@@ -347,7 +347,7 @@ grpc::Status SecretsService::SecretExists(
 }
 
 grpc::Status SecretsService::ListVersions(
-    grpc::ServerContext* context, const v1::ListVersionsRequest* request,
+    grpc::ServerContextBase* context, const v1::ListVersionsRequest* request,
     v1::ListVersionsResponse* response) {
   CallLog log(ctx_, *context, "ListVersions");
   absl::Status status = [&]() -> absl::Status {
@@ -371,7 +371,7 @@ grpc::Status SecretsService::ListVersions(
 // ---------------------------------------------------------------------------
 // Writes
 
-grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
+grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
                                        const v1::SetSecretRequest* request,
                                        v1::SetSecretResponse* response) {
   CallLog log(ctx_, *context, "SetSecret");
@@ -442,7 +442,7 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
 }
 
 grpc::Status SecretsService::DeleteSecret(
-    grpc::ServerContext* context, const v1::DeleteSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::DeleteSecretRequest* request,
     v1::DeleteSecretResponse* response) {
   CallLog log(ctx_, *context, "DeleteSecret");
   absl::Status status = [&]() -> absl::Status {
@@ -456,7 +456,7 @@ grpc::Status SecretsService::DeleteSecret(
 }
 
 grpc::Status SecretsService::UndeleteSecret(
-    grpc::ServerContext* context, const v1::UndeleteSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::UndeleteSecretRequest* request,
     v1::UndeleteSecretResponse* response) {
   CallLog log(ctx_, *context, "UndeleteSecret");
   absl::Status status = [&]() -> absl::Status {
@@ -475,7 +475,7 @@ grpc::Status SecretsService::UndeleteSecret(
 }
 
 grpc::Status SecretsService::DestroySecret(
-    grpc::ServerContext* context, const v1::DestroySecretRequest* request,
+    grpc::ServerContextBase* context, const v1::DestroySecretRequest* request,
     v1::DestroySecretResponse* response) {
   CallLog log(ctx_, *context, "DestroySecret");
   absl::Status status = [&]() -> absl::Status {
@@ -489,7 +489,7 @@ grpc::Status SecretsService::DestroySecret(
 }
 
 grpc::Status SecretsService::RotateSecret(
-    grpc::ServerContext* context, const v1::RotateSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
   CallLog log(ctx_, *context, "RotateSecret");
   const SecretBytes value = TakeSecret(request->value());
@@ -510,7 +510,7 @@ grpc::Status SecretsService::RotateSecret(
 }
 
 grpc::Status SecretsService::RollbackSecret(
-    grpc::ServerContext* context, const v1::RollbackSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::RollbackSecretRequest* request,
     v1::RollbackSecretResponse* response) {
   CallLog log(ctx_, *context, "RollbackSecret");
   absl::Status status = [&]() -> absl::Status {
@@ -534,7 +534,7 @@ grpc::Status SecretsService::RollbackSecret(
 // ---------------------------------------------------------------------------
 // Env maps
 
-grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
+grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
                                         const v1::ResolveEnvRequest* request,
                                         v1::ResolveEnvResponse* response) {
   CallLog log(ctx_, *context, "ResolveEnv");
@@ -586,7 +586,7 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
-grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
+grpc::Status SecretsService::CheckEnv(grpc::ServerContextBase* context,
                                       const v1::CheckEnvRequest* request,
                                       v1::CheckEnvResponse* response) {
   CallLog log(ctx_, *context, "CheckEnv");
@@ -648,7 +648,7 @@ grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
 // Import and export
 
 grpc::Status SecretsService::ImportSecrets(
-    grpc::ServerContext* context, const v1::ImportSecretsRequest* request,
+    grpc::ServerContextBase* context, const v1::ImportSecretsRequest* request,
     v1::ImportSecretsResponse* response) {
   CallLog log(ctx_, *context, "ImportSecrets");
   const SecretBytes content = TakeSecret(request->content());
@@ -773,7 +773,7 @@ grpc::Status SecretsService::ImportSecrets(
 }
 
 grpc::Status SecretsService::ExportSecrets(
-    grpc::ServerContext* context, const v1::ExportSecretsRequest* request,
+    grpc::ServerContextBase* context, const v1::ExportSecretsRequest* request,
     v1::ExportSecretsResponse* response) {
   CallLog log(ctx_, *context, "ExportSecrets");
   absl::Status status = [&]() -> absl::Status {

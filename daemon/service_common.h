@@ -64,7 +64,7 @@ bool RevealsValues(absl::string_view rpc);
 class CallLog {
  public:
   // `ctx` may be null (no audit); `call` is the handler's ServerContext.
-  CallLog(const ServiceContext* ctx, const grpc::ServerContext& call,
+  CallLog(const ServiceContext* ctx, const grpc::ServerContextBase& call,
           absl::string_view rpc);
   // Without a call context (tests of the log line only): no audit.
   explicit CallLog(absl::string_view rpc) : rpc_(rpc) {}
