@@ -15,15 +15,16 @@ grpc::Status RunQueuedCall(const ServiceContext* ctx,
                            grpc::CallbackServerContext* call,
                            absl::string_view rpc,
                            absl::AnyInvocable<grpc::Status()>& handler) {
-  if (call->IsCancelled()) {
-    return CallLog(ctx, *call, rpc)
-        .Finish(absl::CancelledError("call cancelled while queued"));
-  }
+  // The deadline first: gRPC also cancels a call whose deadline passed.
   // gRPC deadlines are wall-clock time points (no deadline: the maximum).
   if (call->deadline() <= std::chrono::system_clock::now()) {
     return CallLog(ctx, *call, rpc)
         .Finish(absl::DeadlineExceededError(
             "deadline passed while queued; nothing was done"));
+  }
+  if (call->IsCancelled()) {
+    return CallLog(ctx, *call, rpc)
+        .Finish(absl::CancelledError("call cancelled while queued"));
   }
   return handler();
 }

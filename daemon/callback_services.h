@@ -3,10 +3,11 @@
 // handler objects (daemon/secrets_service.h, daemon/admin_service.h), which
 // stay plain blocking code. Each unary call is queued on the daemon's
 // CallQueue (daemon/call_queue.h); a worker then
-//   1. answers CANCELLED if the client cancelled the call while it waited
-//      (context->IsCancelled()), and DEADLINE_EXCEEDED "deadline passed while
-//      queued" if its deadline passed: in both cases nothing of the handler
-//      runs, so storage is never touched;
+//   1. answers DEADLINE_EXCEEDED "deadline passed while queued" if the
+//      call's deadline passed while it waited, and CANCELLED if the client
+//      cancelled it (context->IsCancelled()): in both cases nothing of the
+//      handler runs, so storage is never touched (one audit record is
+//      written);
 //   2. otherwise runs the handler (identify, validate, authorise, core, audit)
 //      and finishes the reactor with its status.
 // A call the queue refuses (past its bound, or while the daemon stops) is
