@@ -103,12 +103,17 @@ TEST_F(QueuedCallsTest, DeadlinePassedWhileQueuedNeverTouchesStorage) {
   OccupyWorker();
   v1::SetSecretResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(300));
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(300);
+  context.set_deadline(absl::ToChronoTime(deadline));
   grpc::Status status =
       h_.secrets()->SetSecret(&context, SetRequest("late"), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   ASSERT_EQ(h_.queue()->queued(), 1u);  // still waiting for the worker
+  // The server's deadline is the client's plus the request's transit time
+  // (it receives a timeout, not a time point): microseconds over a Unix
+  // socket, so a second's margin makes sure it passed there too.
+  ASSERT_TRUE(WaitUntil(
+      [deadline] { return absl::Now() > deadline + absl::Seconds(1); }));
   release_.Notify();
   ASSERT_TRUE(WaitUntil([this] {
     return !AuditLinesWith("deadline passed while queued").empty();
