@@ -29,7 +29,8 @@
 //   (PERMISSION_DENIED); ids are random UUIDs.
 //
 //   AdminService admin(&context);
-//   builder.RegisterService(&admin);
+//   auto service = MakeQueuedAdminService(&admin, &queue, &context);
+//   builder.RegisterService(service.get());  // daemon/callback_services.h
 //
 // Thread-safe: no state of its own.
 #ifndef ZLAYER_SECRETS_DAEMON_ADMIN_SERVICE_H_

@@ -26,11 +26,15 @@
 // wiped once moved into SecretBytes. Handlers log (spdlog, debug level) the
 // RPC, subject, scope, name and status code, never values or messages.
 //
-//   SecretsService secrets(&context);
-//   builder.RegisterService(&secrets);
+// The handlers are plain blocking code; gRPC reaches them through a
+// callback-API adapter that runs them on the daemon's worker pool
+// (daemon/callback_services.h), where blocking SQLite calls are fine:
 //
-// Thread-safe: handlers keep no state of their own (they run on gRPC's sync
-// thread pool, where blocking SQLite calls are fine).
+//   SecretsService secrets(&context);
+//   auto service = MakeQueuedSecretsService(&secrets, &queue, &context);
+//   builder.RegisterService(service.get());
+//
+// Thread-safe: handlers keep no state of their own.
 #ifndef ZLAYER_SECRETS_DAEMON_SECRETS_SERVICE_H_
 #define ZLAYER_SECRETS_DAEMON_SECRETS_SERVICE_H_
 
