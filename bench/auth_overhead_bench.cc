@@ -53,6 +53,8 @@
 #include "core/secret_bytes.h"
 #include "core/sqlite_secret_store.h"
 #include "daemon/api_key_store_verifier.h"
+#include "daemon/call_queue.h"
+#include "daemon/callback_services.h"
 #include "daemon/caller_identity.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
@@ -93,7 +95,7 @@ class SwitchIdentifier final : public CallerIdentifier {
     admin_.roles = {"admin"};
   }
   absl::StatusOr<Principal> Identify(
-      const grpc::ServerContext& context) const override {
+      const grpc::ServerContextBase& context) const override {
     if (mode.load() == Mode::kBaseline) return admin_;
     return real_->Identify(context);
   }
@@ -225,7 +227,10 @@ int Main(int argc, char** argv) {
   context.authorizer = &authorizer;
   context.identifier = &identifier;
   context.clock = &clock;
-  SecretsService service(&context);
+  SecretsService handlers(&context);
+  CallQueue queue(CallQueueOptions{});
+  std::unique_ptr<grpc::Service> service =
+      MakeQueuedSecretsService(&handlers, &queue, &context);
 
   const std::string cert = dir + "/cert.pem", pkey = dir + "/key.pem";
   const std::string openssl = absl::StrCat(
@@ -237,7 +242,7 @@ int Main(int argc, char** argv) {
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({ReadAll(pkey), ReadAll(cert)});
   grpc::ServerBuilder builder;
-  builder.RegisterService(&service);
+  builder.RegisterService(service.get());
   int tls_port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl),
                            &tls_port);

@@ -175,7 +175,7 @@ Resource GitResource(absl::string_view host) {
 AdminService::AdminService(const ServiceContext* ctx) : ctx_(ctx) {}
 
 absl::StatusOr<Principal> AdminService::Identify(
-    const grpc::ServerContext& context, bool admin, CallLog* log) const {
+    const grpc::ServerContextBase& context, bool admin, CallLog* log) const {
   ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(context));
   log->subject = principal.Subject();
   if (admin) RETURN_IF_ERROR(ctx_->authorizer->CheckAdmin(principal));
@@ -191,8 +191,8 @@ absl::StatusOr<EnvironmentRegistry*> AdminService::Registry() const {
 }
 
 grpc::Status AdminService::CreateEnvironment(
-    grpc::ServerContext* context, const v1::CreateEnvironmentRequest* request,
-    v1::Environment* response) {
+    grpc::ServerContextBase* context,
+    const v1::CreateEnvironmentRequest* request, v1::Environment* response) {
   CallLog log(ctx_, *context, "CreateEnvironment");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
@@ -211,7 +211,7 @@ grpc::Status AdminService::CreateEnvironment(
 }
 
 grpc::Status AdminService::GetEnvironment(
-    grpc::ServerContext* context, const v1::GetEnvironmentRequest* request,
+    grpc::ServerContextBase* context, const v1::GetEnvironmentRequest* request,
     v1::Environment* response) {
   CallLog log(ctx_, *context, "GetEnvironment");
   absl::Status status = [&]() -> absl::Status {
@@ -230,7 +230,8 @@ grpc::Status AdminService::GetEnvironment(
 }
 
 grpc::Status AdminService::ListEnvironments(
-    grpc::ServerContext* context, const v1::ListEnvironmentsRequest* request,
+    grpc::ServerContextBase* context,
+    const v1::ListEnvironmentsRequest* request,
     v1::ListEnvironmentsResponse* response) {
   CallLog log(ctx_, *context, "ListEnvironments");
   absl::Status status = [&]() -> absl::Status {
@@ -248,8 +249,8 @@ grpc::Status AdminService::ListEnvironments(
 }
 
 grpc::Status AdminService::UpdateEnvironment(
-    grpc::ServerContext* context, const v1::UpdateEnvironmentRequest* request,
-    v1::Environment* response) {
+    grpc::ServerContextBase* context,
+    const v1::UpdateEnvironmentRequest* request, v1::Environment* response) {
   CallLog log(ctx_, *context, "UpdateEnvironment");
   absl::Status status = [&]() -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
@@ -268,7 +269,8 @@ grpc::Status AdminService::UpdateEnvironment(
 }
 
 grpc::Status AdminService::DeleteEnvironment(
-    grpc::ServerContext* context, const v1::DeleteEnvironmentRequest* request,
+    grpc::ServerContextBase* context,
+    const v1::DeleteEnvironmentRequest* request,
     v1::DeleteEnvironmentResponse* response) {
   CallLog log(ctx_, *context, "DeleteEnvironment");
   absl::Status status = [&]() -> absl::Status {
@@ -295,7 +297,7 @@ grpc::Status AdminService::DeleteEnvironment(
 }
 
 grpc::Status AdminService::RotateMasterKey(
-    grpc::ServerContext* context, const v1::RotateMasterKeyRequest* request,
+    grpc::ServerContextBase* context, const v1::RotateMasterKeyRequest* request,
     v1::RotateMasterKeyResponse* response) {
   CallLog log(ctx_, *context, "RotateMasterKey");
   SecretBytes new_key = TakeSecret(request->new_key());
@@ -321,7 +323,7 @@ grpc::Status AdminService::RotateMasterKey(
   return log.Finish(status);
 }
 
-grpc::Status AdminService::WhoAmI(grpc::ServerContext* context,
+grpc::Status AdminService::WhoAmI(grpc::ServerContextBase* context,
                                   const v1::WhoAmIRequest* request,
                                   v1::WhoAmIResponse* response) {
   CallLog log(ctx_, *context, "WhoAmI");
@@ -342,7 +344,7 @@ grpc::Status AdminService::WhoAmI(grpc::ServerContext* context,
 // CreateApiKey and RotateApiKey: an admin call on key `id` whose answer is
 // the new key, shown this once.
 grpc::Status AdminService::IssueApiKey(
-    const grpc::ServerContext& context, absl::string_view rpc,
+    const grpc::ServerContextBase& context, absl::string_view rpc,
     const std::string& id,
     absl::FunctionRef<absl::StatusOr<NewApiKey>(ApiKeyStore*)> issue,
     v1::CreateApiKeyResponse* response) {
@@ -361,7 +363,7 @@ grpc::Status AdminService::IssueApiKey(
   return log.Finish(status);
 }
 
-grpc::Status AdminService::CreateApiKey(grpc::ServerContext* context,
+grpc::Status AdminService::CreateApiKey(grpc::ServerContextBase* context,
                                         const v1::CreateApiKeyRequest* request,
                                         v1::CreateApiKeyResponse* response) {
   return IssueApiKey(
@@ -372,7 +374,7 @@ grpc::Status AdminService::CreateApiKey(grpc::ServerContext* context,
       response);
 }
 
-grpc::Status AdminService::RotateApiKey(grpc::ServerContext* context,
+grpc::Status AdminService::RotateApiKey(grpc::ServerContextBase* context,
                                         const v1::RotateApiKeyRequest* request,
                                         v1::CreateApiKeyResponse* response) {
   return IssueApiKey(
@@ -380,7 +382,7 @@ grpc::Status AdminService::RotateApiKey(grpc::ServerContext* context,
       [&](ApiKeyStore* keys) { return keys->Rotate(request->id()); }, response);
 }
 
-grpc::Status AdminService::ListApiKeys(grpc::ServerContext* context,
+grpc::Status AdminService::ListApiKeys(grpc::ServerContextBase* context,
                                        const v1::ListApiKeysRequest* request,
                                        v1::ListApiKeysResponse* response) {
   CallLog log(ctx_, *context, "ListApiKeys");
@@ -397,7 +399,7 @@ grpc::Status AdminService::ListApiKeys(grpc::ServerContext* context,
 }
 
 grpc::Status AdminService::SetApiKeyRoles(
-    grpc::ServerContext* context, const v1::SetApiKeyRolesRequest* request,
+    grpc::ServerContextBase* context, const v1::SetApiKeyRolesRequest* request,
     v1::ApiKey* response) {
   CallLog log(ctx_, *context, "SetApiKeyRoles");
   absl::Status status = [&]() -> absl::Status {
@@ -414,7 +416,7 @@ grpc::Status AdminService::SetApiKeyRoles(
   return log.Finish(status);
 }
 
-grpc::Status AdminService::DeleteApiKey(grpc::ServerContext* context,
+grpc::Status AdminService::DeleteApiKey(grpc::ServerContextBase* context,
                                         const v1::DeleteApiKeyRequest* request,
                                         v1::DeleteApiKeyResponse* response) {
   CallLog log(ctx_, *context, "DeleteApiKey");
@@ -432,7 +434,7 @@ grpc::Status AdminService::DeleteApiKey(grpc::ServerContext* context,
 // ---------------------------------------------------------------------------
 // Grants
 
-grpc::Status AdminService::Grant(grpc::ServerContext* context,
+grpc::Status AdminService::Grant(grpc::ServerContextBase* context,
                                  const v1::GrantRequest* request,
                                  v1::AccessGrant* response) {
   CallLog log(ctx_, *context, "Grant");
@@ -454,7 +456,7 @@ grpc::Status AdminService::Grant(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
-grpc::Status AdminService::Revoke(grpc::ServerContext* context,
+grpc::Status AdminService::Revoke(grpc::ServerContextBase* context,
                                   const v1::RevokeRequest* request,
                                   v1::RevokeResponse* response) {
   CallLog log(ctx_, *context, "Revoke");
@@ -478,7 +480,7 @@ grpc::Status AdminService::Revoke(grpc::ServerContext* context,
 }
 
 grpc::Status AdminService::RevokeMatching(
-    grpc::ServerContext* context, const v1::RevokeMatchingRequest* request,
+    grpc::ServerContextBase* context, const v1::RevokeMatchingRequest* request,
     v1::RevokeMatchingResponse* response) {
   CallLog log(ctx_, *context, "RevokeMatching");
   absl::Status status = [&]() -> absl::Status {
@@ -504,7 +506,7 @@ grpc::Status AdminService::RevokeMatching(
   return log.Finish(status);
 }
 
-grpc::Status AdminService::ListGrants(grpc::ServerContext* context,
+grpc::Status AdminService::ListGrants(grpc::ServerContextBase* context,
                                       const v1::ListGrantsRequest* request,
                                       v1::ListGrantsResponse* response) {
   CallLog log(ctx_, *context, "ListGrants");
@@ -541,7 +543,7 @@ grpc::Status AdminService::ListGrants(grpc::ServerContext* context,
 // Registry credentials
 
 grpc::Status AdminService::CreateRegistryCredential(
-    grpc::ServerContext* context,
+    grpc::ServerContextBase* context,
     const v1::CreateRegistryCredentialRequest* request,
     v1::RegistryCredential* response) {
   CallLog log(ctx_, *context, "CreateRegistryCredential");
@@ -579,7 +581,7 @@ grpc::Status AdminService::CreateRegistryCredential(
 }
 
 grpc::Status AdminService::ListRegistryCredentials(
-    grpc::ServerContext* context,
+    grpc::ServerContextBase* context,
     const v1::ListRegistryCredentialsRequest* request,
     v1::ListRegistryCredentialsResponse* response) {
   CallLog log(ctx_, *context, "ListRegistryCredentials");
@@ -609,7 +611,7 @@ grpc::Status AdminService::ListRegistryCredentials(
 }
 
 grpc::Status AdminService::DeleteRegistryCredential(
-    grpc::ServerContext* context,
+    grpc::ServerContextBase* context,
     const v1::DeleteRegistryCredentialRequest* request,
     v1::DeleteRegistryCredentialResponse* response) {
   CallLog log(ctx_, *context, "DeleteRegistryCredential");
@@ -628,7 +630,7 @@ grpc::Status AdminService::DeleteRegistryCredential(
 }
 
 grpc::Status AdminService::GetRegistryCredential(
-    grpc::ServerContext* context,
+    grpc::ServerContextBase* context,
     const v1::GetRegistryCredentialRequest* request,
     v1::GetRegistryCredentialResponse* response) {
   CallLog log(ctx_, *context, "GetRegistryCredential");
@@ -677,7 +679,8 @@ grpc::Status AdminService::GetRegistryCredential(
 // Git credentials
 
 grpc::Status AdminService::CreateGitCredential(
-    grpc::ServerContext* context, const v1::CreateGitCredentialRequest* request,
+    grpc::ServerContextBase* context,
+    const v1::CreateGitCredentialRequest* request,
     v1::GitCredential* response) {
   CallLog log(ctx_, *context, "CreateGitCredential");
   const SecretBytes value = TakeSecret(request->value());
@@ -713,7 +716,8 @@ grpc::Status AdminService::CreateGitCredential(
 }
 
 grpc::Status AdminService::ListGitCredentials(
-    grpc::ServerContext* context, const v1::ListGitCredentialsRequest* request,
+    grpc::ServerContextBase* context,
+    const v1::ListGitCredentialsRequest* request,
     v1::ListGitCredentialsResponse* response) {
   CallLog log(ctx_, *context, "ListGitCredentials");
   absl::Status status = [&]() -> absl::Status {
@@ -740,7 +744,8 @@ grpc::Status AdminService::ListGitCredentials(
 }
 
 grpc::Status AdminService::DeleteGitCredential(
-    grpc::ServerContext* context, const v1::DeleteGitCredentialRequest* request,
+    grpc::ServerContextBase* context,
+    const v1::DeleteGitCredentialRequest* request,
     v1::DeleteGitCredentialResponse* response) {
   CallLog log(ctx_, *context, "DeleteGitCredential");
   absl::Status status = [&]() -> absl::Status {
@@ -757,7 +762,8 @@ grpc::Status AdminService::DeleteGitCredential(
 }
 
 grpc::Status AdminService::GetGitCredential(
-    grpc::ServerContext* context, const v1::GetGitCredentialRequest* request,
+    grpc::ServerContextBase* context,
+    const v1::GetGitCredentialRequest* request,
     v1::GetGitCredentialResponse* response) {
   CallLog log(ctx_, *context, "GetGitCredential");
   absl::Status status = [&]() -> absl::Status {

@@ -29,7 +29,8 @@
 //   (PERMISSION_DENIED); ids are random UUIDs.
 //
 //   AdminService admin(&context);
-//   builder.RegisterService(&admin);
+//   auto service = MakeQueuedAdminService(&admin, &queue, &context);
+//   builder.RegisterService(service.get());  // daemon/callback_services.h
 //
 // Thread-safe: no state of its own.
 #ifndef ZLAYER_SECRETS_DAEMON_ADMIN_SERVICE_H_
@@ -45,111 +46,110 @@
 
 namespace zlayer::secrets {
 
-class AdminService final : public v1::Admin::Service {
+class AdminService final {
  public:
   // `ctx` is not owned and must outlive the service. Environment RPCs fail
   // with FAILED_PRECONDITION when it has no registry; RotateMasterKey with
   // UNIMPLEMENTED when it has no rotate_master_key.
   explicit AdminService(const ServiceContext* ctx);
 
-  grpc::Status CreateEnvironment(grpc::ServerContext* context,
+  grpc::Status CreateEnvironment(grpc::ServerContextBase* context,
                                  const v1::CreateEnvironmentRequest* request,
-                                 v1::Environment* response) override;
-  grpc::Status GetEnvironment(grpc::ServerContext* context,
+                                 v1::Environment* response);
+  grpc::Status GetEnvironment(grpc::ServerContextBase* context,
                               const v1::GetEnvironmentRequest* request,
-                              v1::Environment* response) override;
-  grpc::Status ListEnvironments(
-      grpc::ServerContext* context, const v1::ListEnvironmentsRequest* request,
-      v1::ListEnvironmentsResponse* response) override;
-  grpc::Status UpdateEnvironment(grpc::ServerContext* context,
+                              v1::Environment* response);
+  grpc::Status ListEnvironments(grpc::ServerContextBase* context,
+                                const v1::ListEnvironmentsRequest* request,
+                                v1::ListEnvironmentsResponse* response);
+  grpc::Status UpdateEnvironment(grpc::ServerContextBase* context,
                                  const v1::UpdateEnvironmentRequest* request,
-                                 v1::Environment* response) override;
+                                 v1::Environment* response);
   // FAILED_PRECONDITION while the environment's scope holds a live secret.
   // The check and the delete are two steps: a secret written in between is
   // left in a scope no environment names (still reachable by raw scope).
-  grpc::Status DeleteEnvironment(
-      grpc::ServerContext* context, const v1::DeleteEnvironmentRequest* request,
-      v1::DeleteEnvironmentResponse* response) override;
+  grpc::Status DeleteEnvironment(grpc::ServerContextBase* context,
+                                 const v1::DeleteEnvironmentRequest* request,
+                                 v1::DeleteEnvironmentResponse* response);
   // INVALID_ARGUMENT unless new_key is empty or exactly 32 bytes.
-  grpc::Status RotateMasterKey(grpc::ServerContext* context,
+  grpc::Status RotateMasterKey(grpc::ServerContextBase* context,
                                const v1::RotateMasterKeyRequest* request,
-                               v1::RotateMasterKeyResponse* response) override;
-  grpc::Status WhoAmI(grpc::ServerContext* context,
+                               v1::RotateMasterKeyResponse* response);
+  grpc::Status WhoAmI(grpc::ServerContextBase* context,
                       const v1::WhoAmIRequest* request,
-                      v1::WhoAmIResponse* response) override;
+                      v1::WhoAmIResponse* response);
 
-  grpc::Status CreateApiKey(grpc::ServerContext* context,
+  grpc::Status CreateApiKey(grpc::ServerContextBase* context,
                             const v1::CreateApiKeyRequest* request,
-                            v1::CreateApiKeyResponse* response) override;
-  grpc::Status RotateApiKey(grpc::ServerContext* context,
+                            v1::CreateApiKeyResponse* response);
+  grpc::Status RotateApiKey(grpc::ServerContextBase* context,
                             const v1::RotateApiKeyRequest* request,
-                            v1::CreateApiKeyResponse* response) override;
-  grpc::Status ListApiKeys(grpc::ServerContext* context,
+                            v1::CreateApiKeyResponse* response);
+  grpc::Status ListApiKeys(grpc::ServerContextBase* context,
                            const v1::ListApiKeysRequest* request,
-                           v1::ListApiKeysResponse* response) override;
-  grpc::Status SetApiKeyRoles(grpc::ServerContext* context,
+                           v1::ListApiKeysResponse* response);
+  grpc::Status SetApiKeyRoles(grpc::ServerContextBase* context,
                               const v1::SetApiKeyRolesRequest* request,
-                              v1::ApiKey* response) override;
-  grpc::Status DeleteApiKey(grpc::ServerContext* context,
+                              v1::ApiKey* response);
+  grpc::Status DeleteApiKey(grpc::ServerContextBase* context,
                             const v1::DeleteApiKeyRequest* request,
-                            v1::DeleteApiKeyResponse* response) override;
+                            v1::DeleteApiKeyResponse* response);
 
-  grpc::Status Grant(grpc::ServerContext* context,
+  grpc::Status Grant(grpc::ServerContextBase* context,
                      const v1::GrantRequest* request,
-                     v1::AccessGrant* response) override;
-  grpc::Status Revoke(grpc::ServerContext* context,
+                     v1::AccessGrant* response);
+  grpc::Status Revoke(grpc::ServerContextBase* context,
                       const v1::RevokeRequest* request,
-                      v1::RevokeResponse* response) override;
-  grpc::Status RevokeMatching(grpc::ServerContext* context,
+                      v1::RevokeResponse* response);
+  grpc::Status RevokeMatching(grpc::ServerContextBase* context,
                               const v1::RevokeMatchingRequest* request,
-                              v1::RevokeMatchingResponse* response) override;
-  grpc::Status ListGrants(grpc::ServerContext* context,
+                              v1::RevokeMatchingResponse* response);
+  grpc::Status ListGrants(grpc::ServerContextBase* context,
                           const v1::ListGrantsRequest* request,
-                          v1::ListGrantsResponse* response) override;
+                          v1::ListGrantsResponse* response);
 
   grpc::Status CreateRegistryCredential(
-      grpc::ServerContext* context,
+      grpc::ServerContextBase* context,
       const v1::CreateRegistryCredentialRequest* request,
-      v1::RegistryCredential* response) override;
+      v1::RegistryCredential* response);
   grpc::Status ListRegistryCredentials(
-      grpc::ServerContext* context,
+      grpc::ServerContextBase* context,
       const v1::ListRegistryCredentialsRequest* request,
-      v1::ListRegistryCredentialsResponse* response) override;
+      v1::ListRegistryCredentialsResponse* response);
   grpc::Status DeleteRegistryCredential(
-      grpc::ServerContext* context,
+      grpc::ServerContextBase* context,
       const v1::DeleteRegistryCredentialRequest* request,
-      v1::DeleteRegistryCredentialResponse* response) override;
+      v1::DeleteRegistryCredentialResponse* response);
   grpc::Status GetRegistryCredential(
-      grpc::ServerContext* context,
+      grpc::ServerContextBase* context,
       const v1::GetRegistryCredentialRequest* request,
-      v1::GetRegistryCredentialResponse* response) override;
+      v1::GetRegistryCredentialResponse* response);
 
   grpc::Status CreateGitCredential(
-      grpc::ServerContext* context,
+      grpc::ServerContextBase* context,
       const v1::CreateGitCredentialRequest* request,
-      v1::GitCredential* response) override;
-  grpc::Status ListGitCredentials(
-      grpc::ServerContext* context,
-      const v1::ListGitCredentialsRequest* request,
-      v1::ListGitCredentialsResponse* response) override;
+      v1::GitCredential* response);
+  grpc::Status ListGitCredentials(grpc::ServerContextBase* context,
+                                  const v1::ListGitCredentialsRequest* request,
+                                  v1::ListGitCredentialsResponse* response);
   grpc::Status DeleteGitCredential(
-      grpc::ServerContext* context,
+      grpc::ServerContextBase* context,
       const v1::DeleteGitCredentialRequest* request,
-      v1::DeleteGitCredentialResponse* response) override;
-  grpc::Status GetGitCredential(
-      grpc::ServerContext* context, const v1::GetGitCredentialRequest* request,
-      v1::GetGitCredentialResponse* response) override;
+      v1::DeleteGitCredentialResponse* response);
+  grpc::Status GetGitCredential(grpc::ServerContextBase* context,
+                                const v1::GetGitCredentialRequest* request,
+                                v1::GetGitCredentialResponse* response);
 
  private:
   // The caller, checked to be an admin when `admin` is set.
-  absl::StatusOr<Principal> Identify(const grpc::ServerContext& context,
+  absl::StatusOr<Principal> Identify(const grpc::ServerContextBase& context,
                                      bool admin, CallLog* log) const;
   // The registry, or FailedPrecondition when the daemon has none.
   absl::StatusOr<EnvironmentRegistry*> Registry() const;
   // CreateApiKey / RotateApiKey: `issue` makes the key once the caller is
   // known to be an admin and `id` is valid.
   grpc::Status IssueApiKey(
-      const grpc::ServerContext& context, absl::string_view rpc,
+      const grpc::ServerContextBase& context, absl::string_view rpc,
       const std::string& id,
       absl::FunctionRef<absl::StatusOr<NewApiKey>(ApiKeyStore*)> issue,
       v1::CreateApiKeyResponse* response);

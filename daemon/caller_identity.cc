@@ -54,7 +54,7 @@ absl::StatusOr<PresentedApiKey> ParseApiKey(absl::string_view value,
 }
 
 absl::StatusOr<Principal> UnixPeerIdentifier::Identify(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   std::string peer = context.peer();
   absl::optional<PeerCredentials> cred = listener_->PeerOf(peer);
   if (!cred.has_value()) {
@@ -70,7 +70,7 @@ absl::StatusOr<Principal> UnixPeerIdentifier::Identify(
 }
 
 absl::StatusOr<Principal> ApiKeyIdentifier::Identify(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
   absl::StatusOr<PresentedApiKey> key = absl::UnauthenticatedError(absl::StrCat(
       "an API key is required over TCP (metadata '", kAuthorizationHeader,
@@ -116,7 +116,7 @@ absl::StatusOr<Principal> ApiKeyIdentifier::Identify(
 }
 
 absl::StatusOr<Principal> TransportIdentifier::Identify(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   std::string peer = context.peer();
   if (absl::StartsWith(peer, "fd:")) {
     if (unix_ != nullptr) return unix_->Identify(context);

@@ -52,7 +52,7 @@ class UnixPeerIdentifier final : public CallerIdentifier {
       : listener_(listener) {}
   // Unauthenticated when peer() is not an fd this listener accepted.
   absl::StatusOr<Principal> Identify(
-      const grpc::ServerContext& context) const override;
+      const grpc::ServerContextBase& context) const override;
 
  private:
   const UnixListener* listener_;
@@ -67,7 +67,7 @@ class ApiKeyIdentifier final : public CallerIdentifier {
   // Unauthenticated when no key is presented, it is malformed, no verifier
   // is configured, or the verifier rejects it.
   absl::StatusOr<Principal> Identify(
-      const grpc::ServerContext& context) const override;
+      const grpc::ServerContextBase& context) const override;
 
  private:
   const ApiKeyVerifier* verifier_;
@@ -83,7 +83,7 @@ class TransportIdentifier final : public CallerIdentifier {
   // "fd:N" peers go to the Unix identifier, "ipv4:"/"ipv6:" peers to the
   // TCP one; anything else is Unauthenticated.
   absl::StatusOr<Principal> Identify(
-      const grpc::ServerContext& context) const override;
+      const grpc::ServerContextBase& context) const override;
 
  private:
   const CallerIdentifier* unix_;

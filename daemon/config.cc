@@ -234,8 +234,23 @@ const std::vector<OptionSpec>& Specs() {
          o->drain_timeout = d;
          return absl::OkStatus();
        }},
-      {"max-threads", Kind::kValue,
-       "most threads serving calls (2..1024). Default: 64",
+      {"workers", Kind::kValue,
+       "threads running calls; excess calls queue (1..1024). Default: "
+       "max(16, 4 x cores)",
+       [](absl::string_view v, DaemonOptions* o) {
+         int n = 0;
+         if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 1024) {
+           return BadValue("workers",
+                           absl::StrCat("expected 1..1024, got '", v, "'"));
+         }
+         o->workers = n;
+         return absl::OkStatus();
+       }},
+      {"max-queued-calls", Kind::kValue,
+       "calls that may wait for a worker before new ones are refused "
+       "RESOURCE_EXHAUSTED. Default: 10000",
+       SetSize("max-queued-calls", &DaemonOptions::max_queued_calls)},
+      {"max-threads", Kind::kValue, "deprecated alias of --workers (2..1024)",
        [](absl::string_view v, DaemonOptions* o) {
          int n = 0;
          if (!absl::SimpleAtoi(v, &n) || n < 2 || n > 1024) {

@@ -125,12 +125,16 @@ struct DaemonOptions {
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);
-  // Upper bound of threads serving calls (gRPC ResourceQuota). gRPC's sync
-  // server answers a call that finds no thread RESOURCE_EXHAUSTED ("Server
-  // Threadpool Exhausted") instead of queueing it: at 16, an 8-client load
-  // run met 6 such refusals in 104,551 calls. Threads are made on demand, so
-  // the cap costs nothing while idle.
-  int max_threads = 64;
+  // Worker threads that run the Secrets/Admin handlers (daemon/call_queue.h;
+  // the serving model is in daemon/server.h). 0 = max(16, 4 x cores).
+  int workers = 0;
+  // Calls that may wait for a worker; past it a call is refused with
+  // RESOURCE_EXHAUSTED "server overloaded ..." (audited). Queued requests
+  // are also held to 256 MiB of request bytes (CallQueueOptions).
+  size_t max_queued_calls = 10000;
+  // Deprecated alias of `workers` (--max-threads; the sync server's thread
+  // cap before the callback API). 0 = not given.
+  int max_threads = 0;
 
   // Request limits (see Limits in daemon/service_context.h).
   size_t max_message_bytes = size_t{8} << 20;

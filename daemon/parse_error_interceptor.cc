@@ -9,19 +9,28 @@ using grpc::experimental::InterceptionHookPoints;
 
 class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
  public:
+  explicit ParseErrorInterceptor(bool unary) : unary_(unary) {}
+
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
-      if (status.error_code() == grpc::StatusCode::INTERNAL &&
-          status.error_message().empty()) {
+      if (status.error_message().empty() &&
+          (status.error_code() == grpc::StatusCode::INTERNAL ||
+           (unary_ &&
+            status.error_code() == grpc::StatusCode::UNIMPLEMENTED))) {
         methods->ModifySendStatus(grpc::Status(
             grpc::StatusCode::INVALID_ARGUMENT, kUnparsableRequestMessage));
       }
     }
     methods->Proceed();
   }
+
+ private:
+  // Unknown methods reach gRPC's generic handler (a streaming method) and
+  // keep their UNIMPLEMENTED.
+  const bool unary_;
 };
 
 }  // namespace
@@ -29,7 +38,8 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
 grpc::experimental::Interceptor*
 ParseErrorInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new ParseErrorInterceptor();
+  return new ParseErrorInterceptor(
+      info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY);
 }
 
 }  // namespace zlayer::secrets

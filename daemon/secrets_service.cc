@@ -89,7 +89,8 @@ absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
 
 // Asked by core/ between units of work: stop once nobody waits for the
 // answer (the client cancelled, or the call's deadline passed).
-std::function<absl::Status()> KeepGoing(const grpc::ServerContext& context) {
+std::function<absl::Status()> KeepGoing(
+    const grpc::ServerContextBase& context) {
   return [&context]() -> absl::Status {
     if (context.IsCancelled()) {
       return absl::CancelledError("the call was cancelled");
@@ -167,7 +168,7 @@ std::string ImportLocation(const ImportedSecret& entry) {
 SecretsService::SecretsService(const ServiceContext* ctx) : ctx_(ctx) {}
 
 absl::StatusOr<Principal> SecretsService::Identify(
-    const grpc::ServerContext& context, CallLog* log) const {
+    const grpc::ServerContextBase& context, CallLog* log) const {
   ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(context));
   log->subject = principal.Subject();
   return principal;
@@ -228,7 +229,7 @@ absl::StatusOr<std::string> SecretsService::ResolveTarget(
 }
 
 absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
-    const grpc::ServerContext& context, const v1::Target& target,
+    const grpc::ServerContextBase& context, const v1::Target& target,
     const std::string& name, AccessLevel level, CallLog* log,
     absl::Status input) const {
   ASSIGN_OR_RETURN(Principal principal, Identify(context, log));
@@ -243,7 +244,7 @@ absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
 // ---------------------------------------------------------------------------
 // Reads
 
-grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
+grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
                                        const v1::GetSecretRequest* request,
                                        v1::GetSecretResponse* response) {
   CallLog log(ctx_, *context, "GetSecret");
@@ -274,7 +275,7 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
-grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
+grpc::Status SecretsService::GetSecrets(grpc::ServerContextBase* context,
                                         const v1::GetSecretsRequest* request,
                                         v1::GetSecretsResponse* response) {
   CallLog log(ctx_, *context, "GetSecrets");
@@ -335,7 +336,7 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
-grpc::Status SecretsService::ListSecrets(grpc::ServerContext* context,
+grpc::Status SecretsService::ListSecrets(grpc::ServerContextBase* context,
                                          const v1::ListSecretsRequest* request,
                                          v1::ListSecretsResponse* response) {
   CallLog log(ctx_, *context, "ListSecrets");
@@ -364,7 +365,7 @@ grpc::Status SecretsService::ListSecrets(grpc::ServerContext* context,
 }
 
 grpc::Status SecretsService::SecretExists(
-    grpc::ServerContext* context, const v1::SecretExistsRequest* request,
+    grpc::ServerContextBase* context, const v1::SecretExistsRequest* request,
     v1::SecretExistsResponse* response) {
   CallLog log(ctx_, *context, "SecretExists");
   absl::Status status = [&]() -> absl::Status {
@@ -380,7 +381,7 @@ grpc::Status SecretsService::SecretExists(
 }
 
 grpc::Status SecretsService::ListVersions(
-    grpc::ServerContext* context, const v1::ListVersionsRequest* request,
+    grpc::ServerContextBase* context, const v1::ListVersionsRequest* request,
     v1::ListVersionsResponse* response) {
   CallLog log(ctx_, *context, "ListVersions");
   absl::Status status = [&]() -> absl::Status {
@@ -404,7 +405,7 @@ grpc::Status SecretsService::ListVersions(
 // ---------------------------------------------------------------------------
 // Writes
 
-grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
+grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
                                        const v1::SetSecretRequest* request,
                                        v1::SetSecretResponse* response) {
   CallLog log(ctx_, *context, "SetSecret");
@@ -475,7 +476,7 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContext* context,
 }
 
 grpc::Status SecretsService::DeleteSecret(
-    grpc::ServerContext* context, const v1::DeleteSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::DeleteSecretRequest* request,
     v1::DeleteSecretResponse* response) {
   CallLog log(ctx_, *context, "DeleteSecret");
   absl::Status status = [&]() -> absl::Status {
@@ -489,7 +490,7 @@ grpc::Status SecretsService::DeleteSecret(
 }
 
 grpc::Status SecretsService::UndeleteSecret(
-    grpc::ServerContext* context, const v1::UndeleteSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::UndeleteSecretRequest* request,
     v1::UndeleteSecretResponse* response) {
   CallLog log(ctx_, *context, "UndeleteSecret");
   absl::Status status = [&]() -> absl::Status {
@@ -508,7 +509,7 @@ grpc::Status SecretsService::UndeleteSecret(
 }
 
 grpc::Status SecretsService::DestroySecret(
-    grpc::ServerContext* context, const v1::DestroySecretRequest* request,
+    grpc::ServerContextBase* context, const v1::DestroySecretRequest* request,
     v1::DestroySecretResponse* response) {
   CallLog log(ctx_, *context, "DestroySecret");
   absl::Status status = [&]() -> absl::Status {
@@ -522,7 +523,7 @@ grpc::Status SecretsService::DestroySecret(
 }
 
 grpc::Status SecretsService::RotateSecret(
-    grpc::ServerContext* context, const v1::RotateSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
   CallLog log(ctx_, *context, "RotateSecret");
   const SecretBytes value = TakeSecret(request->value());
@@ -543,7 +544,7 @@ grpc::Status SecretsService::RotateSecret(
 }
 
 grpc::Status SecretsService::RollbackSecret(
-    grpc::ServerContext* context, const v1::RollbackSecretRequest* request,
+    grpc::ServerContextBase* context, const v1::RollbackSecretRequest* request,
     v1::RollbackSecretResponse* response) {
   CallLog log(ctx_, *context, "RollbackSecret");
   absl::Status status = [&]() -> absl::Status {
@@ -567,7 +568,7 @@ grpc::Status SecretsService::RollbackSecret(
 // ---------------------------------------------------------------------------
 // Env maps
 
-grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
+grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
                                         const v1::ResolveEnvRequest* request,
                                         v1::ResolveEnvResponse* response) {
   CallLog log(ctx_, *context, "ResolveEnv");
@@ -628,7 +629,7 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContext* context,
   return log.Finish(status);
 }
 
-grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
+grpc::Status SecretsService::CheckEnv(grpc::ServerContextBase* context,
                                       const v1::CheckEnvRequest* request,
                                       v1::CheckEnvResponse* response) {
   CallLog log(ctx_, *context, "CheckEnv");
@@ -693,7 +694,7 @@ grpc::Status SecretsService::CheckEnv(grpc::ServerContext* context,
 // Import and export
 
 grpc::Status SecretsService::ImportSecrets(
-    grpc::ServerContext* context, const v1::ImportSecretsRequest* request,
+    grpc::ServerContextBase* context, const v1::ImportSecretsRequest* request,
     v1::ImportSecretsResponse* response) {
   CallLog log(ctx_, *context, "ImportSecrets");
   const SecretBytes content = TakeSecret(request->content());
@@ -818,7 +819,7 @@ grpc::Status SecretsService::ImportSecrets(
 }
 
 grpc::Status SecretsService::ExportSecrets(
-    grpc::ServerContext* context, const v1::ExportSecretsRequest* request,
+    grpc::ServerContextBase* context, const v1::ExportSecretsRequest* request,
     v1::ExportSecretsResponse* response) {
   CallLog log(ctx_, *context, "ExportSecrets");
   absl::Status status = [&]() -> absl::Status {

@@ -26,11 +26,15 @@
 // wiped once moved into SecretBytes. Handlers log (spdlog, debug level) the
 // RPC, subject, scope, name and status code, never values or messages.
 //
-//   SecretsService secrets(&context);
-//   builder.RegisterService(&secrets);
+// The handlers are plain blocking code; gRPC reaches them through a
+// callback-API adapter that runs them on the daemon's worker pool
+// (daemon/callback_services.h), where blocking SQLite calls are fine:
 //
-// Thread-safe: handlers keep no state of their own (they run on gRPC's sync
-// thread pool, where blocking SQLite calls are fine).
+//   SecretsService secrets(&context);
+//   auto service = MakeQueuedSecretsService(&secrets, &queue, &context);
+//   builder.RegisterService(service.get());
+//
+// Thread-safe: handlers keep no state of their own.
 #ifndef ZLAYER_SECRETS_DAEMON_SECRETS_SERVICE_H_
 #define ZLAYER_SECRETS_DAEMON_SECRETS_SERVICE_H_
 
@@ -45,62 +49,62 @@
 
 namespace zlayer::secrets {
 
-class SecretsService final : public v1::Secrets::Service {
+class SecretsService final {
  public:
   // `ctx` is not owned and must outlive the service; its store, authorizer
   // and identifier are required (environments may be null: environment
   // targets then fail with FAILED_PRECONDITION).
   explicit SecretsService(const ServiceContext* ctx);
 
-  grpc::Status GetSecret(grpc::ServerContext* context,
+  grpc::Status GetSecret(grpc::ServerContextBase* context,
                          const v1::GetSecretRequest* request,
-                         v1::GetSecretResponse* response) override;
-  grpc::Status GetSecrets(grpc::ServerContext* context,
+                         v1::GetSecretResponse* response);
+  grpc::Status GetSecrets(grpc::ServerContextBase* context,
                           const v1::GetSecretsRequest* request,
-                          v1::GetSecretsResponse* response) override;
-  grpc::Status ListSecrets(grpc::ServerContext* context,
+                          v1::GetSecretsResponse* response);
+  grpc::Status ListSecrets(grpc::ServerContextBase* context,
                            const v1::ListSecretsRequest* request,
-                           v1::ListSecretsResponse* response) override;
-  grpc::Status SecretExists(grpc::ServerContext* context,
+                           v1::ListSecretsResponse* response);
+  grpc::Status SecretExists(grpc::ServerContextBase* context,
                             const v1::SecretExistsRequest* request,
-                            v1::SecretExistsResponse* response) override;
-  grpc::Status SetSecret(grpc::ServerContext* context,
+                            v1::SecretExistsResponse* response);
+  grpc::Status SetSecret(grpc::ServerContextBase* context,
                          const v1::SetSecretRequest* request,
-                         v1::SetSecretResponse* response) override;
-  grpc::Status DeleteSecret(grpc::ServerContext* context,
+                         v1::SetSecretResponse* response);
+  grpc::Status DeleteSecret(grpc::ServerContextBase* context,
                             const v1::DeleteSecretRequest* request,
-                            v1::DeleteSecretResponse* response) override;
-  grpc::Status UndeleteSecret(grpc::ServerContext* context,
+                            v1::DeleteSecretResponse* response);
+  grpc::Status UndeleteSecret(grpc::ServerContextBase* context,
                               const v1::UndeleteSecretRequest* request,
-                              v1::UndeleteSecretResponse* response) override;
-  grpc::Status DestroySecret(grpc::ServerContext* context,
+                              v1::UndeleteSecretResponse* response);
+  grpc::Status DestroySecret(grpc::ServerContextBase* context,
                              const v1::DestroySecretRequest* request,
-                             v1::DestroySecretResponse* response) override;
-  grpc::Status RotateSecret(grpc::ServerContext* context,
+                             v1::DestroySecretResponse* response);
+  grpc::Status RotateSecret(grpc::ServerContextBase* context,
                             const v1::RotateSecretRequest* request,
-                            v1::RotateSecretResponse* response) override;
-  grpc::Status ListVersions(grpc::ServerContext* context,
+                            v1::RotateSecretResponse* response);
+  grpc::Status ListVersions(grpc::ServerContextBase* context,
                             const v1::ListVersionsRequest* request,
-                            v1::ListVersionsResponse* response) override;
-  grpc::Status RollbackSecret(grpc::ServerContext* context,
+                            v1::ListVersionsResponse* response);
+  grpc::Status RollbackSecret(grpc::ServerContextBase* context,
                               const v1::RollbackSecretRequest* request,
-                              v1::RollbackSecretResponse* response) override;
-  grpc::Status ResolveEnv(grpc::ServerContext* context,
+                              v1::RollbackSecretResponse* response);
+  grpc::Status ResolveEnv(grpc::ServerContextBase* context,
                           const v1::ResolveEnvRequest* request,
-                          v1::ResolveEnvResponse* response) override;
-  grpc::Status CheckEnv(grpc::ServerContext* context,
+                          v1::ResolveEnvResponse* response);
+  grpc::Status CheckEnv(grpc::ServerContextBase* context,
                         const v1::CheckEnvRequest* request,
-                        v1::CheckEnvResponse* response) override;
-  grpc::Status ImportSecrets(grpc::ServerContext* context,
+                        v1::CheckEnvResponse* response);
+  grpc::Status ImportSecrets(grpc::ServerContextBase* context,
                              const v1::ImportSecretsRequest* request,
-                             v1::ImportSecretsResponse* response) override;
-  grpc::Status ExportSecrets(grpc::ServerContext* context,
+                             v1::ImportSecretsResponse* response);
+  grpc::Status ExportSecrets(grpc::ServerContextBase* context,
                              const v1::ExportSecretsRequest* request,
-                             v1::ExportSecretsResponse* response) override;
+                             v1::ExportSecretsResponse* response);
 
  private:
   // The caller (UNAUTHENTICATED if none); records its subject in `log`.
-  absl::StatusOr<Principal> Identify(const grpc::ServerContext& context,
+  absl::StatusOr<Principal> Identify(const grpc::ServerContextBase& context,
                                      CallLog* log) const;
   // The canonical scope of `target`: InvalidArgument when it is missing or
   // malformed, NotFound for an unknown environment, FailedPrecondition when
@@ -112,7 +116,7 @@ class SecretsService final : public v1::Secrets::Service {
   // rest of the request) if it failed, then checks `level` on the secret.
   // Returns the scope; records subject, scope and name in `log`.
   absl::StatusOr<std::string> AuthorizeSecret(
-      const grpc::ServerContext& context, const v1::Target& target,
+      const grpc::ServerContextBase& context, const v1::Target& target,
       const std::string& name, AccessLevel level, CallLog* log,
       absl::Status input = absl::OkStatus()) const;
 

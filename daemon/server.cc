@@ -43,7 +43,9 @@
 #include "daemon/admin_service.h"
 #include "daemon/api_key_store_verifier.h"
 #include "daemon/bootstrap_admin.h"
+#include "daemon/call_queue.h"
 #include "daemon/call_tracker.h"
+#include "daemon/callback_services.h"
 #include "daemon/caller_identity.h"
 #include "daemon/health_service.h"
 #include "daemon/metrics.h"
@@ -72,6 +74,8 @@ namespace {
 // File descriptors kept out of the default --max-connections: the store,
 // the audit log, gRPC's own pipes and epoll, TCP clients.
 constexpr rlim_t kReservedFds = 128;
+// gRPC's thread cap for the sync services (reflection, extra_services).
+constexpr int kSyncServiceThreads = 16;
 // Server keepalive pings find dead peers of long-lived calls (health Watch)
 // and of idle connections.
 constexpr int kKeepaliveTimeMs = 2 * 60 * 1000;
@@ -374,6 +378,12 @@ struct DaemonState {
   std::unique_ptr<ApiKeyIdentifier> tcp_identifier;
   std::unique_ptr<TransportIdentifier> identifier;
   ServiceContext context;
+  // The handlers, the worker pool that runs them, and the callback services
+  // that queue onto it; destroyed in reverse: the pool joins its workers
+  // before the handlers go.
+  std::unique_ptr<SecretsService> secrets;
+  std::unique_ptr<AdminService> admin;
+  std::unique_ptr<CallQueue> queue;
   std::vector<std::unique_ptr<grpc::Service>> services;
   // $NOTIFY_SOCKET (Type=notify); a no-op outside systemd.
   std::unique_ptr<SystemdNotifier> notifier;
@@ -539,8 +549,24 @@ absl::Status Daemon::Init() {
     OnAuditWritten(written);
   };
 
-  state_->services.push_back(std::make_unique<SecretsService>(&context));
-  state_->services.push_back(std::make_unique<AdminService>(&context));
+  state_->secrets = std::make_unique<SecretsService>(&context);
+  state_->admin = std::make_unique<AdminService>(&context);
+  CallQueueOptions queue_options;
+  queue_options.workers = options_.workers;
+  if (options_.max_threads != 0) {
+    spdlog::warn(
+        "event=deprecated_option option=max-threads replacement=workers "
+        "detail=\"calls now queue for a worker pool; --max-threads sets its "
+        "size unless --workers is given\"");
+    if (queue_options.workers == 0)
+      queue_options.workers = options_.max_threads;
+  }
+  queue_options.max_queued_calls = options_.max_queued_calls;
+  state_->queue = std::make_unique<CallQueue>(queue_options);
+  state_->services.push_back(MakeQueuedSecretsService(
+      state_->secrets.get(), state_->queue.get(), &context));
+  state_->services.push_back(MakeQueuedAdminService(
+      state_->admin.get(), state_->queue.get(), &context));
   service_names_.push_back(v1::Secrets::service_full_name());
   service_names_.push_back(v1::Admin::service_full_name());
 
@@ -828,8 +854,11 @@ absl::Status Daemon::StartServer() {
       static_cast<int>(std::min<size_t>(options_.max_message_bytes, INT32_MAX));
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
+  // Only sync services use gRPC's own thread pool: reflection, and what an
+  // embedder adds (extra_services). Secrets and Admin queue on the
+  // CallQueue; health never blocks.
   grpc::ResourceQuota quota("zlayer-secretsd");
-  quota.SetMaxThreads(options_.max_threads);
+  quota.SetMaxThreads(kSyncServiceThreads);
   builder.SetResourceQuota(quota);
   auto interceptors = state_->calls.Factories();
   interceptors.push_back(state_->metrics.InterceptorFactory());
@@ -915,10 +944,11 @@ absl::Status Daemon::Run() {
       SetHealth(audit_healthy_.load());
     }
     spdlog::info(
-        "event=ready socket={} tcp_port={} tls={} mtls={} threads={} pid={}",
+        "event=ready socket={} tcp_port={} tls={} mtls={} workers={} "
+        "max_queued_calls={} pid={}",
         state_->listener->path(), tcp_port_, tls_files_ != nullptr,
-        tls_files_ != nullptr && tls_files_->mutual(), options_.max_threads,
-        getpid());
+        tls_files_ != nullptr && tls_files_->mutual(), state_->queue->workers(),
+        state_->queue->options().max_queued_calls, getpid());
     state_->notifier->Ready("serving");
     // Wakes up now and then while the audit log is failing, to reopen it,
     // and for the systemd watchdog: pings come from this loop, so a daemon
@@ -1039,6 +1069,8 @@ void Daemon::Drain() {
   }
   shutdown.join();
   server_->Wait();
+  // Every call is answered, so the queue is empty: this joins the workers.
+  state_->queue->Stop();
   // calls: in flight when the drain began, health watchers included.
   spdlog::info("event=drained duration_ms={} calls={} watchers={}",
                absl::ToInt64Milliseconds(absl::Now() - start), in_flight,
@@ -1071,6 +1103,7 @@ Daemon::~Daemon() {
     }
   }
   server_.reset();
+  if (state_->queue != nullptr) state_->queue->Stop();
 }
 
 }  // namespace zlayer::secrets

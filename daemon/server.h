@@ -36,15 +36,38 @@
 // NOT_SERVING and value-revealing calls fail UNAVAILABLE (retried every
 // second, and on every call, until the file is writable again).
 //
-// Threading model: gRPC's synchronous API with a bounded pool (a
-// ResourceQuota caps the threads at max_threads). SQLite calls block (fsync
-// for FULL durability takes ~125 us, a busy database longer); in the sync
-// model each call runs on a pool thread where blocking is expected, so no
-// completion-queue reactor thread is ever held up by storage, and the
-// handlers stay plain straight-line code. The one exception is
-// grpc.health.v1.Health (HealthService), on the callback API: it never
-// blocks, and its Watch streams stay open for as long as the client likes,
-// which on the sync API would hold a pool thread each.
+// Serving model (docs/reliability.md, "Serving model"): every service is on
+// gRPC's callback API; calls that block run on the daemon's own workers.
+//   reactor threads  gRPC's polling/callback threads read, deserialise and
+//                    hand each Secrets/Admin call to the CallQueue
+//                    (daemon/callback_services.h); they never touch SQLite,
+//                    fsync or the audit file, except to audit a refusal.
+//   worker pool      CallQueue (daemon/call_queue.h): --workers threads
+//                    (default max(16, 4 x cores): workers block on fsync and
+//                    SQLite's group commit wants concurrent writers) run the
+//                    plain blocking handlers (daemon/secrets_service.h,
+//                    daemon/admin_service.h) in arrival order and finish the
+//                    call's reactor with the handler's status.
+//   queue bound      at most --max-queued-calls (10,000) calls and 256 MiB
+//                    of request bytes (+4 KiB per call) wait; past either a
+//                    call is answered RESOURCE_EXHAUSTED "server overloaded
+//                    ..." at once, and audited. Below it a burst waits, never
+//                    refused (tests/reliability/burst_test.cc).
+//   deadline/cancel  a dequeued call whose deadline passed is answered
+//                    DEADLINE_EXCEEDED, a cancelled one CANCELLED, both
+//                    audited and neither touching storage.
+//   drain            Shutdown() stops new calls; queued and running calls
+//                    keep their workers until they finish or the drain
+//                    deadline cancels them (a cancelled queued call is then
+//                    answered without running); then the pool is joined.
+// Why the callback API: gRPC's sync server answers a call that finds no free
+// thread RESOURCE_EXHAUSTED "Server Threadpool Exhausted" instead of queueing
+// it (1,000 concurrent ResolveEnv calls: 584 refused at 64 threads). The
+// callback API queues nothing itself and runs handlers on its reactor
+// threads, so blocking work goes to a pool the daemon owns and bounds.
+// grpc.health.v1.Health (HealthService) never blocks and runs on the
+// reactor threads; reflection and embedders' extra_services stay on gRPC's
+// sync pool (16 threads).
 //
 // Call Create() before starting other threads (so they inherit the blocked
 // signals). One Daemon per process at a time.

@@ -20,7 +20,7 @@ constexpr size_t kMaxRequestIdBytes = 64;
 // fmt knows std::string_view, not Abseil's own string_view.
 std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
 
-std::string RequestIdOf(const grpc::ServerContext& call) {
+std::string RequestIdOf(const grpc::ServerContextBase& call) {
   const auto& metadata = call.client_metadata();
   auto it = metadata.find(
       grpc::string_ref(kRequestIdHeader.data(), kRequestIdHeader.size()));
@@ -43,7 +43,7 @@ std::string RequestIdOf(const grpc::ServerContext& call) {
 
 // The transport by the form of peer() (see daemon/caller_identity.h); the
 // principal's own transport is the same whenever one was identified.
-Transport TransportOf(const grpc::ServerContext& call) {
+Transport TransportOf(const grpc::ServerContextBase& call) {
   const std::string peer = call.peer();
   if (absl::StartsWith(peer, "fd:")) return Transport::kUnix;
   if (absl::StartsWith(peer, "ipv4:") || absl::StartsWith(peer, "ipv6:")) {
@@ -67,7 +67,7 @@ bool RevealsValues(absl::string_view rpc) {
          rpc == "GetGitCredential";
 }
 
-CallLog::CallLog(const ServiceContext* ctx, const grpc::ServerContext& call,
+CallLog::CallLog(const ServiceContext* ctx, const grpc::ServerContextBase& call,
                  absl::string_view rpc)
     : ctx_(ctx),
       rpc_(rpc),

@@ -22,7 +22,7 @@
 // Fail-closed audit: for the RPCs that reveal values (RevealsValues(): Get
 // Secret, GetSecrets, ResolveEnv, ExportSecrets, GetRegistryCredential,
 // GetGitCredential) a record that cannot be written turns an OK call into
-// UNAVAILABLE "audit log unavailable; ..."; the sync gRPC API sends no
+// UNAVAILABLE "audit log unavailable; ..."; gRPC (either API) sends no
 // response message with a non-OK status, so the value never leaves the
 // daemon. Other calls keep their outcome (a write cannot be undone) and the
 // failure is logged at error level. Every write's outcome is reported to
@@ -64,7 +64,7 @@ bool RevealsValues(absl::string_view rpc);
 class CallLog {
  public:
   // `ctx` may be null (no audit); `call` is the handler's ServerContext.
-  CallLog(const ServiceContext* ctx, const grpc::ServerContext& call,
+  CallLog(const ServiceContext* ctx, const grpc::ServerContextBase& call,
           absl::string_view rpc);
   // Without a call context (tests of the log line only): no audit.
   explicit CallLog(absl::string_view rpc) : rpc_(rpc) {}
@@ -91,8 +91,8 @@ class CallLog {
 
 // Copies a request's secret field (a value, a key, import content) into
 // SecretBytes and wipes the field. The request object belongs to gRPC's call
-// and is destroyed unread once the handler returns; it is not itself const
-// (the sync API only hands it out as const), so wiping it early merely
+// and is destroyed unread once the call is finished; it is not itself const
+// (gRPC only hands it out as const), so wiping it early merely
 // shortens the plaintext's life in ordinary memory.
 SecretBytes TakeSecret(const std::string& field);
 

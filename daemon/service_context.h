@@ -47,7 +47,7 @@ class CallerIdentifier {
   // UNAUTHENTICATED when the call carries no identity the configuration
   // accepts.
   virtual absl::StatusOr<Principal> Identify(
-      const grpc::ServerContext& context) const = 0;
+      const grpc::ServerContextBase& context) const = 0;
 };
 
 // Scopes that name the credential helpers' grant resources (see the Admin

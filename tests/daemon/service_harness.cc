@@ -25,7 +25,7 @@ TestIdentifier::TestIdentifier() {
 }
 
 absl::StatusOr<Principal> TestIdentifier::Identify(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   absl::MutexLock lock(&mu_);
   if (!failure_.ok()) return failure_;
   return principal_;
@@ -86,6 +86,10 @@ ServiceHarness::ServiceHarness() = default;
 ServiceHarness::~ServiceHarness() {
   if (server_ != nullptr) server_->Shutdown();
   server_.reset();
+  // Every call is finished (Shutdown waited for them): no task is left.
+  if (queue_ != nullptr) queue_->Stop();
+  queued_secrets_.reset();
+  queued_admin_.reset();
   secrets_service_.reset();
   admin_service_.reset();
   registry_.reset();
@@ -133,8 +137,13 @@ absl::Status ServiceHarness::Start(HarnessOptions options) {
   const std::string address = "unix:" + dir_ + "/zs.sock";
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials());
-  builder.RegisterService(secrets_service_.get());
-  builder.RegisterService(admin_service_.get());
+  queue_ = std::make_unique<CallQueue>(options.queue);
+  queued_secrets_ =
+      MakeQueuedSecretsService(secrets_service_.get(), queue_.get(), &context_);
+  queued_admin_ =
+      MakeQueuedAdminService(admin_service_.get(), queue_.get(), &context_);
+  builder.RegisterService(queued_secrets_.get());
+  builder.RegisterService(queued_admin_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) return absl::InternalError("server did not start");
 

@@ -26,6 +26,8 @@
 #include "core/secret_store.h"
 #include "core/sqlite_secret_store.h"
 #include "daemon/admin_service.h"
+#include "daemon/call_queue.h"
+#include "daemon/callback_services.h"
 #include "daemon/secrets_service.h"
 #include "daemon/service_context.h"
 #include "grpcpp/grpcpp.h"
@@ -38,7 +40,7 @@ class TestIdentifier final : public CallerIdentifier {
  public:
   TestIdentifier();
   absl::StatusOr<Principal> Identify(
-      const grpc::ServerContext& context) const override;
+      const grpc::ServerContextBase& context) const override;
   void Set(Principal principal);
   void Fail(absl::Status status);  // e.g. UNAUTHENTICATED
 
@@ -72,6 +74,8 @@ class TableAuthorizer final : public Authorizer {
 struct HarnessOptions {
   bool sqlite = true;  // false: MemorySecretStore + MemoryEnvironmentRegistry
   Limits limits;
+  // The worker pool the services queue their calls on (as the daemon's).
+  CallQueueOptions queue;
 };
 
 class ServiceHarness {
@@ -101,6 +105,7 @@ class ServiceHarness {
   ServiceContext& context() { return context_; }
   TestIdentifier& identifier() { return identifier_; }
   TableAuthorizer& authorizer() { return authorizer_; }
+  CallQueue* queue() { return queue_.get(); }
   const std::string& db_path() const { return db_path_; }
 
  private:
@@ -115,6 +120,9 @@ class ServiceHarness {
   ServiceContext context_;
   std::unique_ptr<SecretsService> secrets_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<CallQueue> queue_;
+  std::unique_ptr<grpc::Service> queued_secrets_;
+  std::unique_ptr<grpc::Service> queued_admin_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Secrets::Stub> secrets_;
   std::unique_ptr<v1::Admin::Stub> admin_;

@@ -57,7 +57,7 @@ void Fail(const std::string& what) {
 class AdminIdentifier final : public CallerIdentifier {
  public:
   absl::StatusOr<Principal> Identify(
-      const grpc::ServerContext&) const override {
+      const grpc::ServerContextBase&) const override {
     Principal p;
     p.transport = Transport::kUnix;
     p.uid = 0;
@@ -237,7 +237,7 @@ void CheckReadBack(Env* env, const v1::Target& target, const std::string& name,
 }
 
 template <typename Service, typename Req, typename Resp>
-using Handler = grpc::Status (Service::*)(grpc::ServerContext*, const Req*,
+using Handler = grpc::Status (Service::*)(grpc::ServerContextBase*, const Req*,
                                           Resp*);
 
 // Decodes `req` from the bytes: the wire format, else the structured
