@@ -531,6 +531,14 @@ absl::Status Daemon::OpenIdentity() {
                           options_.admin_uids.end());
   authz.admin_gids.insert(options_.admin_gids.begin(),
                           options_.admin_gids.end());
+  // Environment grants cover an environment's own scope only.
+  EnvironmentRegistry* environments = state_->environments.get();
+  authz.environment_scope =
+      [environments](absl::string_view id) -> absl::optional<std::string> {
+    absl::StatusOr<Environment> env = environments->Get(id);
+    if (!env.ok()) return absl::nullopt;
+    return EnvironmentScope(*env);
+  };
   state_->authorizer =
       std::make_unique<GrantAuthorizer>(state_->grants.get(), authz);
 

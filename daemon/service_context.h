@@ -47,14 +47,9 @@ class CallerIdentifier {
       const grpc::ServerContext& context) const = 0;
 };
 
-// Scopes that name the credential helpers' grant resources (see the Admin
-// credential RPCs in proto/secrets.proto): a grant of read on
-// "credentials:registry" (or on its secret <registry host>) lets a caller
-// fetch registry credentials, likewise "credentials:git"/<git host>. No
-// secret can be stored in them (SecretsService refuses these scopes, as it
-// refuses the internal "system:" scopes).
-inline constexpr char kRegistryCredentialResource[] = "credentials:registry";
-inline constexpr char kGitCredentialResource[] = "credentials:git";
+// The credential scopes (kRegistryCredentialResource, kGitCredentialResource)
+// are declared in core/grant_store.h, next to the grant rules that treat
+// them specially.
 
 // Result of a master-key rotation (Admin.RotateMasterKey).
 struct KeyRotationResult {
