@@ -39,6 +39,7 @@
 #include "core/status_macros.h"
 #include "daemon/admin_service.h"
 #include "daemon/api_key_store_verifier.h"
+#include "daemon/call_auditor.h"
 #include "daemon/call_tracker.h"
 #include "daemon/caller_identity.h"
 #include "daemon/health_service.h"
@@ -311,6 +312,8 @@ class TlsFiles {
 struct DaemonState {
   RealClock clock;
   CallTracker calls;
+  // Writes every call's audit record with its final status.
+  std::unique_ptr<CallAuditor> auditor;
   // grpc.health.v1.Health; outlives the server (server_ goes first).
   HealthService health;
   std::unique_ptr<KeyManager> keys;
@@ -394,6 +397,16 @@ absl::Status Daemon::Init() {
   context.git_credentials = state_->git_credentials.get();
   context.audit = state_->audit.get();
   context.audit_written = [this](bool written) { OnAuditWritten(written); };
+  CallAuditorOptions auditor_options;
+  auditor_options.max_send_message_bytes = options_.max_message_bytes;
+  const UnixListener* listener = state_->listener.get();
+  auditor_options.source_of_peer = [listener](absl::string_view peer) {
+    absl::optional<PeerCredentials> cred = listener->PeerOf(peer);
+    return cred.has_value() ? absl::StrCat("uid:", cred->uid) : std::string();
+  };
+  state_->auditor =
+      std::make_unique<CallAuditor>(&context, std::move(auditor_options));
+  context.auditor = state_->auditor.get();
 
   state_->services.push_back(std::make_unique<SecretsService>(&context));
   state_->services.push_back(std::make_unique<AdminService>(&context));
@@ -635,6 +648,9 @@ absl::Status Daemon::StartServer() {
   builder.SetResourceQuota(quota);
   auto interceptors = state_->calls.Factories();
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
+  for (auto& factory : state_->auditor->Factories()) {
+    interceptors.push_back(std::move(factory));
+  }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
                              kMaxConnectionIdleMs);

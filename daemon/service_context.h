@@ -26,6 +26,8 @@
 
 namespace zlayer::secrets {
 
+class CallAuditor;  // daemon/call_auditor.h
+
 // Request limits; beyond them calls fail with INVALID_ARGUMENT (or
 // RESOURCE_EXHAUSTED for whole-message size, enforced by gRPC itself).
 struct Limits {
@@ -81,6 +83,9 @@ struct ServiceContext {
   // Told the outcome of every audit write (true = written), so the daemon
   // can turn health NOT_SERVING while the audit log cannot be written.
   std::function<void(bool written)> audit_written;
+  // Writes the records at the end of each call, with the status the client
+  // receives (daemon/call_auditor.h); null = CallLog writes them itself.
+  CallAuditor* auditor = nullptr;  // not owned
 };
 
 }  // namespace zlayer::secrets
