@@ -231,13 +231,13 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
                        " bytes exceeds the ", limit, "-byte message limit"));
       replace = true;
     }
-    if (final_status.ok() && call_->IsCancelled()) {
+    absl::optional<AuditRecord> record = state_.Take();
+    // A served call whose client is gone: the response will not arrive.
+    if (record.has_value() && final_status.ok() && call_->IsCancelled()) {
       final_status = absl::CancelledError(
           "the client cancelled the call (or its deadline passed) before the "
           "response was sent");
     }
-
-    absl::optional<AuditRecord> record = state_.Take();
     if (!record.has_value()) {
       // No handler served the call: record refusals only (health checks
       // and reflection are not audited).
