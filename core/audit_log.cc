@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "core/identity_records.h"
 
 namespace zlayer::secrets {
@@ -233,33 +232,34 @@ std::string AuditLog::HashName(absl::string_view name) const {
 }
 
 std::string AuditLog::Format(const AuditRecord& r, absl::Time time) const {
-  std::string name = r.name;
-  std::string message = r.message;
-  if (options_.hash_names && !r.name.empty()) {
-    name = HashName(r.name);
-    message = absl::StrReplaceAll(message, {{r.name, name}});
-  }
+  const bool hash = options_.hash_names;
+  // Hashing hides every scope and name; a message may quote any of them, in
+  // forms no substitution finds reliably, so it is dropped.
+  auto hidden = [&](const std::string& text) {
+    return hash ? HashName(text) : text;
+  };
   std::vector<int64_t> versions(r.versions.begin(), r.versions.end());
   std::vector<std::string> targets;
   targets.reserve(r.targets.size());
   for (const AuditTarget& t : r.targets) {
-    targets.push_back(absl::StrCat(
-        t.scope, "/", options_.hash_names ? HashName(t.name) : t.name));
+    targets.push_back(absl::StrCat(hidden(t.scope), "/", hidden(t.name)));
   }
-  return RecordWriter()
+  RecordWriter writer;
+  writer
       .Str("time", absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", time,
                                     absl::UTCTimeZone()))
       .Str("request_id", r.request_id)
       .Str("subject", r.subject)
       .Str("transport", TransportName(r.transport))
       .Str("rpc", r.rpc)
-      .Str("scope", r.scope)
-      .Str("name", name)
+      .Str("scope", hidden(r.scope))
+      .Str("name", hidden(r.name))
       .IntList("versions", versions)
       .StrList("targets", targets)
       .Str("code", absl::StatusCodeToString(r.code))
-      .Str("message", message)
-      .Finish();
+      .Str("message", hash ? "" : r.message);
+  if (r.count > 0) writer.Int("count", r.count);
+  return writer.Finish();
 }
 
 absl::Status AuditLog::Record(const AuditRecord& record) const {

@@ -5,13 +5,18 @@
 //    "versions":[3],"targets":[],"code":"OK","message":""}
 //
 // AuditLog formats records (time from the injected Clock, RFC 3339 UTC with
-// milliseconds) and hands each line to an AuditSink. With `hash_names` the
-// secret name is replaced by "h:" + 32 hex chars of a keyed BLAKE2b hash
-// (crypto_generichash with the configured key), stable for one key, so
-// operators can correlate calls without the log revealing names; the name
-// is also masked in the message. Records carry no value field at all, and
-// callers must not put values into `message` (status messages never hold
-// values by project rule).
+// milliseconds) and hands each line to an AuditSink. With `hash_names` every
+// scope and name (also inside `targets`) is replaced by "h:" + 32 hex chars
+// of a keyed BLAKE2b hash (crypto_generichash with the configured key),
+// stable for one key, so operators can correlate calls without the log
+// revealing names; and the status `message` is dropped (written as ""),
+// since messages quote names in forms no substitution can find reliably
+// (a batch call's "secret 'X' not found", "lacks execute on p/Y"). The code
+// stays. Records carry no value field at all, and callers must not put
+// values into `message` (status messages never hold values by project rule).
+//
+// A coalesced summary of refusals (daemon/call_auditor.h) has "count": N,
+// the number of calls it stands for; other records have no "count".
 //
 //   ASSIGN_OR_RETURN(auto sink, FileAuditSink::Open("/var/log/zs/audit.log",
 //   {})); ASSIGN_OR_RETURN(auto audit, AuditLog::Create(sink.get(), clock,
@@ -74,6 +79,8 @@ struct AuditRecord {
   std::vector<AuditTarget> targets;
   absl::StatusCode code = absl::StatusCode::kOk;
   std::string message;  // status message ("" when OK)
+  // A summary of this many coalesced refusals; 0 = one call (no "count").
+  int64_t count = 0;
 };
 
 // "unix", "tls", "insecure_tcp", "in_process".
@@ -160,7 +167,8 @@ class AuditLog {
   absl::Status Record(const AuditRecord& record) const;
   // The JSON line Record would write at `time`.
   std::string Format(const AuditRecord& record, absl::Time time) const;
-  // "h:<32 hex>" for `name` under the configured key ("" stays "").
+  // "h:<32 hex>" for `name` (a scope or a name) under the configured key
+  // ("" stays "").
   std::string HashName(absl::string_view name) const;
 
  private:

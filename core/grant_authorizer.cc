@@ -15,6 +15,9 @@ std::string Describe(const Resource& r) {
   return absl::StrCat(r.scope, "/", r.name);
 }
 
+// Bounds the environment-scope cache; it is cleared when full.
+constexpr size_t kMaxCachedEnvironments = 4096;
+
 }  // namespace
 
 GrantAuthorizerOptions GrantAuthorizerOptions::Default() {
@@ -63,12 +66,31 @@ absl::Status GrantAuthorizer::Check(const Principal& principal,
   }
   if (level == AccessLevel::kNone || IsAdmin(principal))
     return absl::OkStatus();
-  if (grants_->EffectiveLevel(SubjectsOf(principal), resource) >= level) {
+  if (grants_->EffectiveLevel(SubjectsOf(principal), resource,
+                              VerifiedEnvironmentId(resource.scope)) >= level) {
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(
       absl::StrCat(principal.Subject(), " lacks ", AccessLevelName(level),
                    " on ", Describe(resource)));
+}
+
+std::string GrantAuthorizer::VerifiedEnvironmentId(
+    absl::string_view scope) const {
+  absl::optional<std::string> id = EnvironmentIdOfScope(scope);
+  if (!id.has_value() || !options_.environment_scope) return "";
+  {
+    absl::MutexLock lock(&env_mu_);
+    auto it = env_scopes_.find(*id);
+    if (it != env_scopes_.end()) return it->second == scope ? *id : "";
+  }
+  // Looked up outside the lock: the registry may read the database.
+  absl::optional<std::string> own = options_.environment_scope(*id);
+  if (!own.has_value()) return "";
+  absl::MutexLock lock(&env_mu_);
+  if (env_scopes_.size() >= kMaxCachedEnvironments) env_scopes_.clear();
+  env_scopes_[*id] = *own;
+  return *own == scope ? *id : "";
 }
 
 absl::Status GrantAuthorizer::CheckAdmin(const Principal& principal) const {

@@ -11,6 +11,14 @@
 // "uid:<n>" and "gid:<n>" (if known). Internal "system:" scopes are refused
 // for everyone, administrators included: no client RPC may touch them.
 //
+// Environment grants cover only an environment's own scope: for an
+// env-shaped scope ("env:<id>", "project:<p>:env:<id>") the authorizer asks
+// `environment_scope` for environment <id>'s scope and counts environment
+// grants only when the two are equal (a raw "project:<q>:env:<id>" of
+// another project is not covered). Without `environment_scope`, environment
+// grants cover nothing. Answers are cached (an environment's id and project
+// never change).
+//
 //   GrantAuthorizer authz(grants.get(), GrantAuthorizerOptions::Default());
 //   RETURN_IF_ERROR(authz.Check(principal, {"prod", "db"},
 //   AccessLevel::kRead));
@@ -21,11 +29,16 @@
 #define ZLAYER_SECRETS_CORE_GRANT_AUTHORIZER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
 #include "core/access.h"
 #include "core/grant_store.h"
 
@@ -39,6 +52,11 @@ struct GrantAuthorizerOptions {
   absl::flat_hash_set<int64_t> admin_gids;
   // The role that makes a principal an administrator.
   std::string admin_role = "admin";
+  // The scope of environment `id` (core/environment_registry.h's
+  // EnvironmentScope), or nullopt when there is no such environment. Must be
+  // thread-safe. Unset = environment grants cover nothing.
+  std::function<absl::optional<std::string>(absl::string_view id)>
+      environment_scope;
 
   // admin_uids = {0, the daemon's own real uid}.
   static GrantAuthorizerOptions Default();
@@ -63,8 +81,16 @@ class GrantAuthorizer final : public Authorizer {
   static std::vector<std::string> SubjectsOf(const Principal& principal);
 
  private:
+  // The environment id whose own scope `scope` is, or "" (see above).
+  std::string VerifiedEnvironmentId(absl::string_view scope) const
+      ABSL_LOCKS_EXCLUDED(env_mu_);
+
   const GrantStore* const grants_;
   const GrantAuthorizerOptions options_;
+  // Environment id -> its scope, from options_.environment_scope.
+  mutable absl::Mutex env_mu_;
+  mutable absl::flat_hash_map<std::string, std::string> env_scopes_
+      ABSL_GUARDED_BY(env_mu_);
 };
 
 }  // namespace zlayer::secrets

@@ -202,24 +202,36 @@ absl::optional<std::string> EnvironmentIdOfScope(absl::string_view scope) {
   return absl::nullopt;
 }
 
-bool GrantCovers(const GrantResource& grant, const Resource& resource) {
+bool IsCredentialScope(absl::string_view scope) {
+  return scope == kRegistryCredentialResource ||
+         scope == kGitCredentialResource;
+}
+
+bool GrantCovers(const GrantResource& grant, const Resource& resource,
+                 absl::string_view verified_environment_id) {
   if (IsSystemScope(resource.scope)) return false;
+  // Only a grant that names a credential scope exactly reaches it.
+  const bool credential = IsCredentialScope(resource.scope);
   switch (grant.kind) {
-    case ResourceKind::kEnvironment: {
-      absl::optional<std::string> env = EnvironmentIdOfScope(resource.scope);
-      return env.has_value() && (grant.id.empty() || grant.id == *env);
-    }
+    case ResourceKind::kEnvironment:
+      // The scope must be the environment's own, not merely shaped like it.
+      if (verified_environment_id.empty()) return false;
+      if (EnvironmentIdOfScope(resource.scope) != verified_environment_id) {
+        return false;
+      }
+      return grant.id.empty() || grant.id == verified_environment_id;
     case ResourceKind::kScope:
-      if (grant.IsWildcard()) return true;
+      if (grant.IsWildcard()) return !credential;
       if (absl::EndsWith(grant.id, "*")) {
-        return absl::StartsWith(
-            resource.scope,
-            absl::string_view(grant.id).substr(0, grant.id.size() - 1));
+        return !credential &&
+               absl::StartsWith(
+                   resource.scope,
+                   absl::string_view(grant.id).substr(0, grant.id.size() - 1));
       }
       return grant.id == resource.scope;
     case ResourceKind::kSecret:
       if (resource.name.empty()) return false;
-      if (grant.id.empty()) return true;
+      if (grant.id.empty()) return !credential;
       return grant.id == resource.scope && grant.name == resource.name;
   }
   return false;
@@ -374,15 +386,17 @@ std::vector<AccessGrant> GrantStore::ListAll() const {
   return out;
 }
 
-AccessLevel GrantStore::EffectiveLevel(const std::vector<std::string>& subjects,
-                                       const Resource& resource) const {
+AccessLevel GrantStore::EffectiveLevel(
+    const std::vector<std::string>& subjects, const Resource& resource,
+    absl::string_view verified_environment_id) const {
   AccessLevel best = AccessLevel::kNone;
   absl::ReaderMutexLock lock(&mu_);
   for (const std::string& subject : subjects) {
     auto it = by_subject_.find(subject);
     if (it == by_subject_.end()) continue;
     for (const AccessGrant& g : it->second) {
-      if (g.level > best && GrantCovers(g.resource, resource)) {
+      if (g.level > best &&
+          GrantCovers(g.resource, resource, verified_environment_id)) {
         best = g.level;
         if (best == AccessLevel::kWrite) return best;
       }

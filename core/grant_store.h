@@ -4,15 +4,23 @@
 //   "apikey:<id>"  an API key       "role:<name>"  every key/peer with the role
 //   "uid:<n>"      a Unix peer uid  "gid:<n>"      a Unix peer primary gid
 // Resources (GrantResource):
-//   environment  id = environment id: every secret of the env scopes
-//                "env:<id>" and "project:<p>:env:<id>"; "" = every
-//                environment-shaped scope
+//   environment  id = environment id: every secret of that environment's
+//                own scope ("env:<id>" for a global environment,
+//                "project:<p>:env:<id>" for one of project <p>) and of no
+//                other scope shaped like it (a raw "project:<q>:env:<id>"
+//                or "env:<id>" that is not the environment's scope is not
+//                covered); "" = every environment's own scope. Whether a
+//                scope is an environment's own is for the caller to verify
+//                (GrantAuthorizer asks the environment registry).
 //   scope        id = a scope: the whole scope (listing and every name in it);
 //                an id ending in '*' covers every scope starting with what
 //                precedes it ("project:web:*", "prod/*"); "" or "*" = every
-//                scope
+//                scope. Prefix and wildcard grants never cover the
+//                credential scopes (IsCredentialScope): those need a grant
+//                naming them exactly.
 //   secret       id = scope, name = secret name: that one secret (not the
 //                scope's listing); "" and "" = every secret of every scope
+//                except the credential scopes
 // Levels are ordered (read < execute < write); a grant of a level implies the
 // lower ones. Duplicates are allowed; the effective level is the max over
 // every matching grant of every subject of the principal (unlike upstream,
@@ -86,8 +94,23 @@ absl::Status ValidateSubject(absl::string_view subject);
 // InvalidArgument for control characters, a '/' in a secret name, a name
 // without a scope, or a "system:" scope.
 absl::Status ValidateGrantResource(const GrantResource& resource);
+// Scopes that name the credential helpers' grant resources (see the Admin
+// credential RPCs in proto/secrets.proto): a grant of read on
+// "credentials:registry" (or on its secret <registry host>) lets a caller
+// fetch registry credentials, likewise "credentials:git"/<git host>. No
+// secret is stored in them (the daemon refuses these scopes as secret
+// scopes), and only grants naming them exactly cover them.
+inline constexpr char kRegistryCredentialResource[] = "credentials:registry";
+inline constexpr char kGitCredentialResource[] = "credentials:git";
+// True for kRegistryCredentialResource and kGitCredentialResource.
+bool IsCredentialScope(absl::string_view scope);
+
 // True when a grant on `grant` covers an access to `resource`.
-bool GrantCovers(const GrantResource& grant, const Resource& resource);
+// `verified_environment_id` is the id of the environment whose own scope
+// `resource.scope` is, as the caller verified it ("" when it is not one, or
+// not verified): environment grants cover only such scopes.
+bool GrantCovers(const GrantResource& grant, const Resource& resource,
+                 absl::string_view verified_environment_id);
 // The environment id of an env-shaped scope ("env:<id>",
 // "project:<p>:env:<id>"), or nullopt.
 absl::optional<std::string> EnvironmentIdOfScope(absl::string_view scope);
@@ -131,9 +154,11 @@ class GrantStore {
   std::vector<AccessGrant> ListAll() const;
 
   // The highest level any grant of any of `subjects` gives on `resource`
-  // (kNone when none matches). Memory only; cheap.
+  // (kNone when none matches). `verified_environment_id` as for
+  // GrantCovers. Memory only; cheap.
   AccessLevel EffectiveLevel(const std::vector<std::string>& subjects,
-                             const Resource& resource) const;
+                             const Resource& resource,
+                             absl::string_view verified_environment_id) const;
 
  private:
   GrantStore(SecretStore* store, const Clock* clock)

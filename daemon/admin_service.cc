@@ -170,6 +170,24 @@ Resource GitResource(absl::string_view host) {
   return {kGitCredentialResource, absl::AsciiStrToLower(host)};
 }
 
+// A credential fetched by id, for a caller who may not read every credential
+// of its kind: an unknown id and one the caller may not read answer the same
+// PERMISSION_DENIED, naming neither host nor existence (the lookup is made in
+// both cases, so the work is the same too). `credential` is the lookup's
+// result; `resource` the grant resource of the credential when found.
+absl::Status CheckCredentialById(const Authorizer& authorizer,
+                                 const Principal& principal,
+                                 absl::string_view kind_scope,
+                                 absl::string_view id, bool found,
+                                 const Resource& resource) {
+  if (found && authorizer.Check(principal, resource, AccessLevel::kRead).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(principal.Subject(),
+                                                  " lacks read on ", kind_scope,
+                                                  " credential id ", id));
+}
+
 }  // namespace
 
 AdminService::AdminService(const ServiceContext* ctx) : ctx_(ctx) {}
@@ -644,11 +662,23 @@ grpc::Status AdminService::GetRegistryCredential(
     RegistryCredential found;
     switch (request->key_case()) {
       case v1::GetRegistryCredentialRequest::kId: {
-        ASSIGN_OR_RETURN(found, creds->Get(request->id()));
-        Resource resource = RegistryResource(found.registry);
-        log.name = resource.name;
-        RETURN_IF_ERROR(
-            ctx_->authorizer->Check(principal, resource, AccessLevel::kRead));
+        // Who may read every registry credential learns NOT_FOUND; anyone
+        // else cannot tell an unknown id from a forbidden one.
+        const bool reads_all =
+            ctx_->authorizer
+                ->Check(principal, {kRegistryCredentialResource, ""},
+                        AccessLevel::kRead)
+                .ok();
+        absl::StatusOr<RegistryCredential> got = creds->Get(request->id());
+        if (!reads_all) {
+          RETURN_IF_ERROR(CheckCredentialById(
+              *ctx_->authorizer, principal, kRegistryCredentialResource,
+              request->id(), got.ok(),
+              got.ok() ? RegistryResource(got->registry) : Resource()));
+        }
+        if (!got.ok()) return got.status();
+        found = *std::move(got);
+        log.name = RegistryResource(found.registry).name;
         break;
       }
       case v1::GetRegistryCredentialRequest::kRegistry: {
@@ -775,11 +805,22 @@ grpc::Status AdminService::GetGitCredential(
     GitCredential found;
     switch (request->key_case()) {
       case v1::GetGitCredentialRequest::kId: {
-        ASSIGN_OR_RETURN(found, creds->Get(request->id()));
-        Resource resource = GitResource(found.match.host);
-        log.name = resource.name;
-        RETURN_IF_ERROR(
-            ctx_->authorizer->Check(principal, resource, AccessLevel::kRead));
+        // As for registry credentials: no existence oracle by id.
+        const bool reads_all =
+            ctx_->authorizer
+                ->Check(principal, {kGitCredentialResource, ""},
+                        AccessLevel::kRead)
+                .ok();
+        absl::StatusOr<GitCredential> got = creds->Get(request->id());
+        if (!reads_all) {
+          RETURN_IF_ERROR(CheckCredentialById(
+              *ctx_->authorizer, principal, kGitCredentialResource,
+              request->id(), got.ok(),
+              got.ok() ? GitResource(got->match.host) : Resource()));
+        }
+        if (!got.ok()) return got.status();
+        found = *std::move(got);
+        log.name = GitResource(found.match.host).name;
         break;
       }
       case v1::GetGitCredentialRequest::kUrl: {

@@ -43,6 +43,7 @@
 #include "daemon/admin_service.h"
 #include "daemon/api_key_store_verifier.h"
 #include "daemon/bootstrap_admin.h"
+#include "daemon/call_auditor.h"
 #include "daemon/call_queue.h"
 #include "daemon/call_tracker.h"
 #include "daemon/callback_services.h"
@@ -353,6 +354,8 @@ class TlsFiles {
 struct DaemonState {
   RealClock clock;
   CallTracker calls;
+  // Writes every call's audit record with its final status.
+  std::unique_ptr<CallAuditor> auditor;
   // grpc.health.v1.Health; outlives the server (server_ goes first).
   HealthService health;
   std::unique_ptr<KeyManager> keys;
@@ -548,6 +551,16 @@ absl::Status Daemon::Init() {
     if (!written) state_->metrics.AuditWriteFailed();
     OnAuditWritten(written);
   };
+  CallAuditorOptions auditor_options;
+  auditor_options.max_send_message_bytes = options_.max_message_bytes;
+  const UnixListener* listener = state_->listener.get();
+  auditor_options.source_of_peer = [listener](absl::string_view peer) {
+    absl::optional<PeerCredentials> cred = listener->PeerOf(peer);
+    return cred.has_value() ? absl::StrCat("uid:", cred->uid) : std::string();
+  };
+  state_->auditor =
+      std::make_unique<CallAuditor>(&context, std::move(auditor_options));
+  context.auditor = state_->auditor.get();
 
   state_->secrets = std::make_unique<SecretsService>(&context);
   state_->admin = std::make_unique<AdminService>(&context);
@@ -774,6 +787,14 @@ absl::Status Daemon::OpenIdentity() {
                           options_.admin_uids.end());
   authz.admin_gids.insert(options_.admin_gids.begin(),
                           options_.admin_gids.end());
+  // Environment grants cover an environment's own scope only.
+  EnvironmentRegistry* environments = state_->environments.get();
+  authz.environment_scope =
+      [environments](absl::string_view id) -> absl::optional<std::string> {
+    absl::StatusOr<Environment> env = environments->Get(id);
+    if (!env.ok()) return absl::nullopt;
+    return EnvironmentScope(*env);
+  };
   state_->authorizer =
       std::make_unique<GrantAuthorizer>(state_->grants.get(), authz);
 
@@ -863,6 +884,9 @@ absl::Status Daemon::StartServer() {
   auto interceptors = state_->calls.Factories();
   interceptors.push_back(state_->metrics.InterceptorFactory());
   interceptors.push_back(std::make_unique<ParseErrorInterceptorFactory>());
+  for (auto& factory : state_->auditor->Factories()) {
+    interceptors.push_back(std::move(factory));
+  }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Connections with no call for this long are closed. It also bounds
   // connections handed over with AddInsecureChannelFromFd, which the

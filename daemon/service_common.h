@@ -6,9 +6,15 @@
 // log-safe facts as they learn them (the caller's subject, then the scope
 // and name once validated, the versions read or written, a short detail such
 // as "entries=3") and end with `return log.Finish(status);`, which
-//   1. writes one audit record (core/audit_log.h) when the ServiceContext has
+//   1. builds one audit record (core/audit_log.h) when the ServiceContext has
 //      an AuditLog: time, request id, subject, transport, RPC, scope, name,
-//      versions/targets, outcome code and message — never a value;
+//      versions/targets, outcome code and message — never a value — and
+//      hands it to the ServiceContext's CallAuditor, which writes it when
+//      the call ends with the status the client receives (see
+//      daemon/call_auditor.h; fail-closed audit for the RPCs declared
+//      `reveals_values` happens there). Without a CallAuditor (tests that
+//      run handlers bare) it writes the record itself, failing closed the
+//      same way;
 //   2. logs one operator line (spdlog);
 //   3. maps the status with ToGrpcStatus().
 // Requests, responses and values are never logged: the line and the record
@@ -19,20 +25,13 @@
 //   log.versions.push_back(read.version);
 //   return log.Finish(status);
 //
-// Fail-closed audit: for the RPCs that reveal values (RevealsValues(): Get
-// Secret, GetSecrets, ResolveEnv, ExportSecrets, GetRegistryCredential,
-// GetGitCredential) a record that cannot be written turns an OK call into
-// UNAVAILABLE "audit log unavailable; ..."; gRPC (either API) sends no
-// response message with a non-OK status, so the value never leaves the
-// daemon. Other calls keep their outcome (a write cannot be undone) and the
-// failure is logged at error level. Every write's outcome is reported to
-// ServiceContext::audit_written (health).
-//
-// Why here and not in a server interceptor: an interceptor sees serialised
-// messages only, so it would have to parse responses (which hold values) to
-// learn the versions a call resolved, and it runs after the handler decided
-// the outcome; the handler knows scope, name, versions and receipt directly.
-//
+// Fail-closed audit: an RPC declared with `option (reveals_values) = true`
+// in proto/secrets.proto (one declaration per RPC, next to it) is answered
+// UNAVAILABLE "audit log unavailable; ..." with no response message when its
+// record cannot be written. Other calls keep their outcome (a write cannot
+// be undone) and the failure is logged at error level. Every write's
+// outcome is reported to ServiceContext::audit_written (health).
+
 // Request ids: the client's `x-request-id` metadata when it is 1..64
 // printable ASCII characters, else a random "r-<16 hex>".
 //
@@ -58,9 +57,6 @@
 
 namespace zlayer::secrets {
 
-// True for the RPCs whose responses carry secret values (see above).
-bool RevealsValues(absl::string_view rpc);
-
 class CallLog {
  public:
   // `ctx` may be null (no audit); `call` is the handler's ServerContext.
@@ -84,6 +80,7 @@ class CallLog {
 
  private:
   const ServiceContext* ctx_ = nullptr;
+  const grpc::ServerContextBase* call_ = nullptr;
   std::string rpc_;
   std::string request_id_;
   Transport transport_ = Transport::kInProcess;

@@ -26,6 +26,8 @@
 
 namespace zlayer::secrets {
 
+class CallAuditor;  // daemon/call_auditor.h
+
 // Request limits; beyond them calls fail with INVALID_ARGUMENT (or
 // RESOURCE_EXHAUSTED for whole-message size, enforced by gRPC itself).
 struct Limits {
@@ -50,14 +52,9 @@ class CallerIdentifier {
       const grpc::ServerContextBase& context) const = 0;
 };
 
-// Scopes that name the credential helpers' grant resources (see the Admin
-// credential RPCs in proto/secrets.proto): a grant of read on
-// "credentials:registry" (or on its secret <registry host>) lets a caller
-// fetch registry credentials, likewise "credentials:git"/<git host>. No
-// secret can be stored in them (SecretsService refuses these scopes, as it
-// refuses the internal "system:" scopes).
-inline constexpr char kRegistryCredentialResource[] = "credentials:registry";
-inline constexpr char kGitCredentialResource[] = "credentials:git";
+// The credential scopes (kRegistryCredentialResource, kGitCredentialResource)
+// are declared in core/grant_store.h, next to the grant rules that treat
+// them specially.
 
 // Result of a master-key rotation (Admin.RotateMasterKey).
 struct KeyRotationResult {
@@ -89,6 +86,9 @@ struct ServiceContext {
   // Told the outcome of every audit write (true = written), so the daemon
   // can turn health NOT_SERVING while the audit log cannot be written.
   std::function<void(bool written)> audit_written;
+  // Writes the records at the end of each call, with the status the client
+  // receives (daemon/call_auditor.h); null = CallLog writes them itself.
+  CallAuditor* auditor = nullptr;  // not owned
 };
 
 }  // namespace zlayer::secrets

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 #include "core/access.h"
 #include "core/clock.h"
 #include "core/grant_authorizer.h"
@@ -53,6 +55,16 @@ class GrantStoreTest : public ::testing::TestWithParam<StoreKind> {
     ASSERT_TRUE(grants.ok()) << grants.status();
     grants_ = *std::move(grants);
     GrantAuthorizerOptions options;  // no admin uids unless a test adds them
+    // The environments these tests know: global e1, e2, "any"; e3 and
+    // "pany" of project p.
+    options.environment_scope =
+        [](absl::string_view id) -> absl::optional<std::string> {
+      if (id == "e1" || id == "e2" || id == "any") {
+        return absl::StrCat("env:", id);
+      }
+      if (id == "e3" || id == "pany") return absl::StrCat("project:p:env:", id);
+      return absl::nullopt;
+    };
     authz_ = std::make_unique<GrantAuthorizer>(grants_.get(), options);
   }
 
@@ -105,9 +117,9 @@ TEST_P(GrantStoreTest, SubjectResourceLevelMatrix) {
   };
   const std::vector<ResourceCase> resources = {
       {GrantResource::Environment("e1"), {"env:e1", "db"}, {"env:e2", "db"}},
-      {GrantResource::Environment("e1"),
-       {"project:p:env:e1", "db"},
-       {"project:p:env:e2", "db"}},
+      {GrantResource::Environment("e3"),
+       {"project:p:env:e3", "db"},
+       {"project:q:env:e3", "db"}},
       {GrantResource::Scope("prod"), {"prod", "db"}, {"staging", "db"}},
       {GrantResource::Scope("prod"), {"prod", ""}, {"prod2", ""}},
       {GrantResource::Secret("prod", "db"), {"prod", "db"}, {"prod", "api"}},
@@ -142,7 +154,7 @@ TEST_P(GrantStoreTest, Wildcards) {
   MustGrant("uid:7", GrantResource::AllOf(ResourceKind::kEnvironment),
             AccessLevel::kRead);
   EXPECT_TRUE(Allowed(p, {"env:any", "x"}, AccessLevel::kRead));
-  EXPECT_TRUE(Allowed(p, {"project:p:env:any", "x"}, AccessLevel::kRead));
+  EXPECT_TRUE(Allowed(p, {"project:p:env:pany", "x"}, AccessLevel::kRead));
   EXPECT_FALSE(Allowed(p, {"prod", "x"}, AccessLevel::kRead));
   EXPECT_FALSE(Allowed(p, {"env:", "x"}, AccessLevel::kRead));
 
@@ -161,6 +173,79 @@ TEST_P(GrantStoreTest, Wildcards) {
             AccessLevel::kRead);
   EXPECT_TRUE(Allowed(UnixPeer(10, 10), {"any", "name"}, AccessLevel::kRead));
   EXPECT_FALSE(Allowed(UnixPeer(10, 10), {"any", ""}, AccessLevel::kRead));
+}
+
+// Issue 18 item 9: a prefix grant such as `c*` (or any wildcard) covered the
+// credential scopes, i.e. every registry and git credential.
+TEST_P(GrantStoreTest, PrefixAndWildcardGrantsDoNotCoverCredentialScopes) {
+  const std::vector<GrantResource> broad = {
+      GrantResource::Scope("c*"),
+      GrantResource::Scope("credentials:*"),
+      GrantResource::Scope("*"),
+      GrantResource::AllOf(ResourceKind::kScope),
+      GrantResource::AllOf(ResourceKind::kSecret),
+      GrantResource::AllOf(ResourceKind::kEnvironment),
+  };
+  const Principal p = UnixPeer(20, 20);
+  for (const GrantResource& grant : broad) {
+    SCOPED_TRACE(grant.DebugString());
+    AccessGrant g = MustGrant("uid:20", grant, AccessLevel::kWrite);
+    for (const char* scope :
+         {kRegistryCredentialResource, kGitCredentialResource}) {
+      EXPECT_FALSE(Allowed(p, {scope, "ghcr.io"}, AccessLevel::kRead));
+      EXPECT_FALSE(Allowed(p, {scope, ""}, AccessLevel::kRead));
+      EXPECT_FALSE(GrantCovers(grant, {scope, "ghcr.io"}, ""));
+    }
+    EXPECT_FALSE(Allowed(p, {"system:grants", "x"}, AccessLevel::kRead));
+    ASSERT_TRUE(grants_->Revoke(g.id).ok());
+  }
+  // The prefix grant still covers ordinary scopes with that prefix.
+  MustGrant("uid:20", GrantResource::Scope("c*"), AccessLevel::kRead);
+  EXPECT_TRUE(Allowed(p, {"ci", "token"}, AccessLevel::kRead));
+  EXPECT_TRUE(Allowed(p, {"credentialsx", "token"}, AccessLevel::kRead));
+
+  // Grants naming a credential scope exactly do cover it.
+  MustGrant("uid:21", GrantResource::Scope(kRegistryCredentialResource),
+            AccessLevel::kRead);
+  EXPECT_TRUE(Allowed(UnixPeer(21, 21), {kRegistryCredentialResource, "x.io"},
+                      AccessLevel::kRead));
+  EXPECT_FALSE(Allowed(UnixPeer(21, 21), {kGitCredentialResource, "x.io"},
+                       AccessLevel::kRead));
+  MustGrant("uid:22", GrantResource::Secret(kGitCredentialResource, "git.io"),
+            AccessLevel::kRead);
+  EXPECT_TRUE(Allowed(UnixPeer(22, 22), {kGitCredentialResource, "git.io"},
+                      AccessLevel::kRead));
+  EXPECT_FALSE(Allowed(UnixPeer(22, 22), {kGitCredentialResource, "other.io"},
+                       AccessLevel::kRead));
+}
+
+// Issue 18 item 9: an environment grant matched any raw scope
+// "project:<anything>:env:<id>" (and "env:<id>" of a project environment).
+TEST_P(GrantStoreTest, EnvironmentGrantCoversOnlyTheEnvironmentsOwnScope) {
+  MustGrant("uid:30", GrantResource::Environment("e3"), AccessLevel::kWrite);
+  const Principal p = UnixPeer(30, 30);
+  EXPECT_TRUE(Allowed(p, {"project:p:env:e3", "db"}, AccessLevel::kWrite));
+  for (const char* other : {"project:q:env:e3", "project:evil:env:e3", "env:e3",
+                            "project:p:x:env:e3"}) {
+    SCOPED_TRACE(other);
+    EXPECT_FALSE(Allowed(p, {other, "db"}, AccessLevel::kRead));
+  }
+  MustGrant("uid:31", GrantResource::Environment("e1"), AccessLevel::kRead);
+  EXPECT_TRUE(Allowed(UnixPeer(31, 31), {"env:e1", "db"}, AccessLevel::kRead));
+  EXPECT_FALSE(Allowed(UnixPeer(31, 31), {"project:p:env:e1", "db"},
+                       AccessLevel::kRead));
+  // Every-environment grants: only real environments' own scopes.
+  MustGrant("uid:32", GrantResource::AllOf(ResourceKind::kEnvironment),
+            AccessLevel::kRead);
+  EXPECT_TRUE(Allowed(UnixPeer(32, 32), {"env:e2", "db"}, AccessLevel::kRead));
+  EXPECT_FALSE(
+      Allowed(UnixPeer(32, 32), {"env:unknown", "db"}, AccessLevel::kRead));
+  EXPECT_FALSE(Allowed(UnixPeer(32, 32), {"project:q:env:e2", "db"},
+                       AccessLevel::kRead));
+  // Without a way to verify environments, environment grants cover nothing.
+  GrantAuthorizer blind(grants_.get(), GrantAuthorizerOptions());
+  EXPECT_FALSE(
+      blind.Check(p, {"project:p:env:e3", "db"}, AccessLevel::kRead).ok());
 }
 
 TEST_P(GrantStoreTest, EffectiveLevelIsTheMaxOverDuplicatesAndSubjects) {
