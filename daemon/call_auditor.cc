@@ -162,10 +162,19 @@ class CallAuditor::CallState {
     deposited_.reset();
     return out;
   }
+  void MarkAuditedElsewhere() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    audited_elsewhere_ = true;
+  }
+  bool audited_elsewhere() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return audited_elsewhere_;
+  }
 
  private:
   absl::Mutex mu_;
   absl::optional<AuditRecord> deposited_ ABSL_GUARDED_BY(mu_);
+  bool audited_elsewhere_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 namespace {
@@ -240,8 +249,8 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
     }
     if (!record.has_value()) {
       // No handler served the call: record refusals only (health checks
-      // and reflection are not audited).
-      if (final_status.ok()) return;
+      // and reflection are not audited), unless another record covers it.
+      if (final_status.ok() || state_.audited_elsewhere()) return;
       record.emplace();
       record->request_id = RequestIdOf(*call_);
       record->transport = TransportOf(*call_);
@@ -341,6 +350,13 @@ bool CallAuditor::Deposit(const grpc::ServerContextBase* call,
   // The call's interceptor outlives its handler, so `state` stays valid.
   state->Deposit(std::move(record));
   return true;
+}
+
+void CallAuditor::MarkAuditedElsewhere(const grpc::ServerContextBase* call) {
+  absl::MutexLock lock(&mu_);
+  auto it = calls_.find(call);
+  // The call's interceptor outlives its handler, so the state stays valid.
+  if (it != calls_.end()) it->second->MarkAuditedElsewhere();
 }
 
 void CallAuditor::TakeEndedWindows(absl::Time now,

@@ -125,6 +125,12 @@ class CallAuditor {
   bool Deposit(const grpc::ServerContextBase* call, AuditRecord record)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Handler side: the call's outcome is audited elsewhere (a failed API-key
+  // check, counted by AuthFailureAudit in one record per source and key id
+  // per interval), so the interceptor writes nothing for it.
+  void MarkAuditedElsewhere(const grpc::ServerContextBase* call)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Writes `record` (coalescing refusals) and returns the status the client
   // must receive, as WriteAuditRecord.
   absl::Status Write(const AuditRecord& record, bool reveals_values,

@@ -28,7 +28,12 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
   absl::Status outcome = status;
   // A failed API-key check is audited by AuthFailureAudit (one record per
   // source and key id per interval, core/auth_failure_audit.h), not here.
-  if (ctx_ != nullptr && ctx_->audit != nullptr && !IsCoalescedAudit(status)) {
+  const bool coalesced = IsCoalescedAudit(status);
+  if (coalesced && ctx_ != nullptr && ctx_->auditor != nullptr &&
+      call_ != nullptr) {
+    ctx_->auditor->MarkAuditedElsewhere(call_);
+  }
+  if (ctx_ != nullptr && ctx_->audit != nullptr && !coalesced) {
     AuditRecord record;
     record.request_id = request_id_;
     record.subject = subject;

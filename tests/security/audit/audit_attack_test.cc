@@ -398,30 +398,34 @@ TEST_F(PeerTest, EnvironmentGrantDoesNotCoverForeignRawScopes) {
 // Item 10: audit accuracy.
 
 // A response over the send limit: gRPC refused it, the record said OK.
+// (ResolveEnv and GetSecrets refuse such answers themselves before building
+// them, --max-response-bytes; an export is bounded only by gRPC's limit.)
 TEST(AuditAccuracyTest, RefusedResponseIsRecordedWithTheClientsStatus) {
-  std::unique_ptr<Daemon> d = Daemon::Start({"--max-message-bytes", "65536"});
+  std::unique_ptr<Daemon> d = Daemon::Start(
+      {"--max-message-bytes", "65536", "--max-response-bytes", "60000"});
   ASSERT_NE(d, nullptr);
   const std::string value(30000, 'x');
   for (const char* name : {"big1", "big2", "big3"}) {
     ASSERT_TRUE(SetSecret(d.get(), "bigscope", name, value).ok());
   }
-  v1::GetSecretsRequest req;
-  req.mutable_target()->set_scope("bigscope");
-  for (const char* name : {"big1", "big2", "big3"}) req.add_names(name);
-  v1::GetSecretsResponse resp;
+  v1::ExportSecretsRequest export_req;
+  export_req.mutable_target()->set_scope("bigscope");
+  v1::ExportSecretsResponse exported;
   grpc::ClientContext context;
-  context.AddMetadata("x-request-id", "zq-big-get-secrets");
-  grpc::Status s = d->secrets()->GetSecrets(&context, req, &resp);
+  context.AddMetadata("x-request-id", "zq-big-export");
+  grpc::Status s = d->secrets()->ExportSecrets(&context, export_req, &exported);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << s.error_message();
-  EXPECT_EQ(resp.values_size(), 0);
-  std::vector<std::string> lines = d->AuditLines({"zq-big-get-secrets"});
+  EXPECT_TRUE(exported.content().empty());
+  std::vector<std::string> lines = d->AuditLines({"zq-big-export"});
   ASSERT_EQ(lines.size(), 1u) << d->Audit();
   EXPECT_THAT(lines[0], HasSubstr("\"code\":\"RESOURCE_EXHAUSTED\""));
   EXPECT_THAT(lines[0], Not(HasSubstr("\"code\":\"OK\"")));
   // A response that fits is still served and recorded OK.
-  req.clear_names();
+  v1::GetSecretsRequest req;
+  req.mutable_target()->set_scope("bigscope");
   req.add_names("big1");
+  v1::GetSecretsResponse resp;
   grpc::ClientContext small;
   small.AddMetadata("x-request-id", "zq-small-get-secrets");
   ASSERT_TRUE(d->secrets()->GetSecrets(&small, req, &resp).ok());
@@ -432,7 +436,8 @@ TEST(AuditAccuracyTest, RefusedResponseIsRecordedWithTheClientsStatus) {
 
 // Requests refused before any handler ran left no record at all.
 TEST(AuditAccuracyTest, RefusalsBeforeTheHandlerAreRecordedAndCoalesced) {
-  std::unique_ptr<Daemon> d = Daemon::Start({"--max-message-bytes", "65536"});
+  std::unique_ptr<Daemon> d = Daemon::Start(
+      {"--max-message-bytes", "65536", "--max-response-bytes", "60000"});
   ASSERT_NE(d, nullptr);
   // Not a protobuf message.
   const std::string garbage("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11);
