@@ -7,7 +7,6 @@
 // user zs-test-peer (or reuse it) and run the CLI with setpriv --reuid/
 // --regid --clear-groups. Without root they are skipped with a message.
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/local_user.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -137,38 +137,12 @@ class Daemon {
 // ---------------------------------------------------------------------------
 // A second local user
 
-struct Peer {
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
-
-// Creates (or reuses) the peer user; an error says why the test must skip.
-absl::StatusOr<Peer> EnsurePeerUser() {
-  if (geteuid() != 0) {
-    return absl::FailedPreconditionError(
-        "needs root to create a second local user and switch to it (CI runs "
-        "as root); skipped");
-  }
-  if (getpwnam(kPeerUser) == nullptr) {
-    std::string out;
-    absl::StatusOr<int> code =
-        RunProgram({"/usr/sbin/useradd", "--system", "--no-create-home",
-                    "--shell", "/usr/sbin/nologin", kPeerUser},
-                   &out);
-    if (!code.ok() || (*code != 0 && getpwnam(kPeerUser) == nullptr)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("useradd ", kPeerUser, " failed: ", out));
-    }
-  }
-  const passwd* pw = getpwnam(kPeerUser);
-  if (pw == nullptr) return absl::NotFoundError("peer user vanished");
-  return Peer{pw->pw_uid, pw->pw_gid};
-}
+using Peer = testing::LocalUser;
 
 class SecondUserTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<Peer> peer = EnsurePeerUser();
+    absl::StatusOr<Peer> peer = testing::EnsureLocalUser(kPeerUser);
     if (!peer.ok()) GTEST_SKIP() << peer.status().message();
     peer_ = *peer;
     daemon_ = Daemon::Start();

@@ -7,7 +7,6 @@
 // The denied-caller parts run a small client (audit_peer) as a second local
 // user through setpriv, as tests/identity does; they need root to create
 // that user and skip with a message otherwise.
-#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "proto/secrets.grpc.pb.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/local_user.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -43,33 +43,7 @@ using testing::TempDir;
 constexpr char kPeerUser[] = "zs-test-peer";
 const absl::Duration kStartTimeout = absl::Seconds(30);
 
-struct Peer {
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
-
-// Creates (or reuses) the second local user; an error says why to skip.
-absl::StatusOr<Peer> EnsurePeerUser() {
-  if (geteuid() != 0) {
-    return absl::FailedPreconditionError(
-        "needs root to create a second local user and switch to it (CI runs "
-        "as root); skipped");
-  }
-  if (getpwnam(kPeerUser) == nullptr) {
-    std::string out;
-    absl::StatusOr<int> code =
-        RunProgram({"/usr/sbin/useradd", "--system", "--no-create-home",
-                    "--shell", "/usr/sbin/nologin", kPeerUser},
-                   &out);
-    if (!code.ok() || (*code != 0 && getpwnam(kPeerUser) == nullptr)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("useradd ", kPeerUser, " failed: ", out));
-    }
-  }
-  const passwd* pw = getpwnam(kPeerUser);
-  if (pw == nullptr) return absl::NotFoundError("peer user vanished");
-  return Peer{pw->pw_uid, pw->pw_gid};
-}
+using Peer = testing::LocalUser;
 
 // One RPC's outcome as audit_peer printed it.
 struct PeerResult {
@@ -233,7 +207,7 @@ grpc::Status RawCall(Daemon* d, const std::string& method,
 class PeerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<Peer> peer = EnsurePeerUser();
+    absl::StatusOr<Peer> peer = testing::EnsureLocalUser(kPeerUser);
     if (!peer.ok()) GTEST_SKIP() << peer.status().message();
     peer_ = *peer;
     subject_ = absl::StrCat("uid:", peer_.uid);

@@ -10,7 +10,6 @@
 // The second-user test needs root: it creates the system user zs-test-peer
 // (or reuses it) and runs the helper as it through setpriv; without root it
 // is skipped with a message.
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/local_user.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -244,28 +244,20 @@ TEST(GitCredentialHelperTest, EraseRemovesOnlyTheExactEntryHoldingThePassword) {
 }
 
 TEST(GitCredentialHelperTest, StoreByACallerWhoMayNotWriteIsSilent) {
-  if (::geteuid() != 0) {
-    GTEST_SKIP() << "needs root to create a second local user and switch to "
-                    "it (CI runs as root); skipped";
+  absl::StatusOr<testing::LocalUser> peer = testing::EnsureLocalUser(kPeerUser);
+  if (absl::IsFailedPrecondition(peer.status())) {
+    GTEST_SKIP() << peer.status().message();
   }
-  if (::getpwnam(kPeerUser) == nullptr) {
-    std::string out;
-    (void)testing::RunProgram(
-        {"/usr/sbin/useradd", "--system", "--no-create-home", "--shell",
-         "/usr/sbin/nologin", kPeerUser},
-        &out);
-  }
-  const passwd* pw = ::getpwnam(kPeerUser);
-  ASSERT_NE(pw, nullptr) << "useradd " << kPeerUser << " failed";
+  ASSERT_TRUE(peer.ok()) << peer.status();
   const std::vector<std::string> as_peer = {
-      "/usr/bin/setpriv", absl::StrCat("--reuid=", pw->pw_uid),
-      absl::StrCat("--regid=", pw->pw_gid), "--clear-groups", "--"};
+      "/usr/bin/setpriv", absl::StrCat("--reuid=", peer->uid),
+      absl::StrCat("--regid=", peer->gid), "--clear-groups", "--"};
 
   std::unique_ptr<Daemon> d = Daemon::Start();
   ASSERT_NE(d, nullptr);
   d->AddPat("github.com", "", "bot", "tok-read-only");
   ProcessResult grant =
-      d->Cli({"grant", absl::StrCat("uid:", pw->pw_uid), "--scope",
+      d->Cli({"grant", absl::StrCat("uid:", peer->uid), "--scope",
               "credentials:git", "--name", "github.com", "read"});
   ASSERT_EQ(grant.exit_code, 0) << grant.out << grant.err;
   const std::set<std::string> before = d->Ids();

@@ -16,7 +16,6 @@
 // user zs-sec-flood (or reuse it). Without root they are skipped.
 #include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,6 +44,7 @@
 #include "gtest/gtest.h"
 #include "proto/secrets.grpc.pb.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/local_user.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -97,29 +97,6 @@ int OpenFds(pid_t pid) {
   return static_cast<int>(
       std::vector<std::string>(absl::StrSplit(out, '\n', absl::SkipEmpty()))
           .size());
-}
-
-// Creates (or reuses) the throwaway user; an error says why to skip.
-absl::StatusOr<passwd> EnsureFloodUser() {
-  if (geteuid() != 0) {
-    return absl::FailedPreconditionError(
-        "needs root to create a second local user and switch to it (CI runs "
-        "as root); skipped");
-  }
-  if (getpwnam(kFloodUser) == nullptr) {
-    std::string out;
-    absl::StatusOr<int> code =
-        RunProgram({"/usr/sbin/useradd", "--system", "--no-create-home",
-                    "--shell", "/usr/sbin/nologin", kFloodUser},
-                   &out);
-    if (!code.ok() || (*code != 0 && getpwnam(kFloodUser) == nullptr)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("useradd ", kFloodUser, " failed: ", out));
-    }
-  }
-  const passwd* pw = getpwnam(kFloodUser);
-  if (pw == nullptr) return absl::NotFoundError("flood user vanished");
-  return *pw;
 }
 
 // A daemon on a fresh directory, its socket reachable by other uids (0755
@@ -305,7 +282,7 @@ TEST(ResolveEnvAmplificationTest, GetSecretsOverTheLimitIsRefusedBySize) {
 // async-signal-safe.
 class Flood {
  public:
-  Flood(const passwd& pw, const std::string& path, int count) {
+  Flood(const testing::LocalUser& user, const std::string& path, int count) {
     fds_.assign(count, -1);
     pollfds_.assign(count, pollfd{});
     int to_child[2], to_parent[2];
@@ -314,8 +291,8 @@ class Flood {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.data(), path.size());
-    const uid_t uid = pw.pw_uid;
-    const gid_t gid = pw.pw_gid;
+    const uid_t uid = user.uid;
+    const gid_t gid = user.gid;
     int* fds = fds_.data();
     pollfd* pfds = pollfds_.data();
     pid_ = fork();
@@ -432,11 +409,12 @@ void ExpectAdminCallsWork(const Daemon& daemon, int calls) {
 class FileDescriptorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<passwd> pw = EnsureFloodUser();
-    if (!pw.ok()) GTEST_SKIP() << pw.status().message();
-    flood_user_ = *pw;
+    absl::StatusOr<testing::LocalUser> user =
+        testing::EnsureLocalUser(kFloodUser);
+    if (!user.ok()) GTEST_SKIP() << user.status().message();
+    flood_user_ = *user;
   }
-  passwd flood_user_{};
+  testing::LocalUser flood_user_;
 };
 
 TEST_F(FileDescriptorTest, IdleFloodFromSecondUidLeavesAdminCallsWorking) {
