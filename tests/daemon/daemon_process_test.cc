@@ -16,6 +16,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/daemon_launch.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -42,26 +43,13 @@ std::unique_ptr<DaemonProcess> StartReady(const TempDir& dir,
                                           std::vector<std::string> extra = {}) {
   std::vector<std::string> args = BaseArgs(dir);
   args.insert(args.end(), extra.begin(), extra.end());
-  auto process = DaemonProcess::Start(args, dir.path());
-  EXPECT_TRUE(process.ok()) << process.status();
-  if (!process.ok()) return nullptr;
-  auto ready = (*process)->WaitForLog("event=ready", kWait);
-  EXPECT_TRUE(ready.ok()) << ready.status();
-  if (!ready.ok()) return nullptr;
-  return *std::move(process);
+  return testing::StartReadyDaemon(dir, args, kWait);
 }
 
 // The tcp_port=N field of the ready line.
 int TcpPort(DaemonProcess* process) {
   auto line = process->WaitForLog("event=ready", kWait);
-  if (!line.ok()) return 0;
-  for (absl::string_view field : absl::StrSplit(*line, ' ')) {
-    if (absl::ConsumePrefix(&field, "tcp_port=")) {
-      int port = 0;
-      if (absl::SimpleAtoi(field, &port)) return port;
-    }
-  }
-  return 0;
+  return line.ok() ? testing::LogFieldInt(*line, "tcp_port=") : 0;
 }
 
 int ExitCode(int wait_status) {

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "proto/secrets.grpc.pb.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/daemon_launch.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -32,27 +33,18 @@ class KeyRotationTest : public ::testing::Test {
   std::string KeyPath() const { return dir_.Sub("data/secrets_zlayer.key"); }
 
   void Start() {
-    auto process = DaemonProcess::Start(
+    daemon_ = testing::StartReadyDaemon(
+        dir_,
         {"--data-dir", dir_.Sub("data"), "--key-dir", dir_.Sub("data"),
          "--bootstrap-admin-key", "keep", "--socket", dir_.Sub("d.sock")},
-        dir_.path());
-    ASSERT_TRUE(process.ok()) << process.status();
-    daemon_ = *std::move(process);
-    auto ready = daemon_->WaitForLog("event=ready", kWait);
-    ASSERT_TRUE(ready.ok()) << ready.status() << daemon_->Stderr();
+        kWait);
+    ASSERT_NE(daemon_, nullptr);
     auto channel = UnixChannel(dir_.Sub("d.sock"));
     secrets_ = v1::Secrets::NewStub(channel);
     admin_ = v1::Admin::NewStub(channel);
   }
 
-  void Stop() {
-    daemon_->Signal(SIGTERM);
-    auto status = daemon_->WaitForExit(kWait);
-    ASSERT_TRUE(status.ok());
-    ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-        << daemon_->Stderr();
-    daemon_.reset();
-  }
+  void Stop() { testing::StopDaemonCleanly(daemon_, kWait); }
 
   grpc::Status Set(const std::string& name, const std::string& value) {
     v1::SetSecretRequest req;

@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "proto/secrets.grpc.pb.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/daemon_launch.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -48,24 +49,12 @@ std::unique_ptr<DaemonProcess> Start(const TempDir& dir,
   std::vector<std::string> args = {"--data-dir", dir.Sub("data"), "--socket",
                                    dir.Sub("d.sock")};
   args.insert(args.end(), extra.begin(), extra.end());
-  auto process = DaemonProcess::Start(args, dir.path());
-  EXPECT_TRUE(process.ok()) << process.status();
-  if (!process.ok()) return nullptr;
-  auto ready = (*process)->WaitForLog("event=ready", kWait);
-  EXPECT_TRUE(ready.ok()) << ready.status();
-  if (!ready.ok()) return nullptr;
-  return *std::move(process);
+  return testing::StartReadyDaemon(dir, args, kWait);
 }
 
 int MetricsPort(DaemonProcess* daemon) {
   auto line = daemon->WaitForLog("event=metrics_listening", kWait);
-  if (!line.ok()) return 0;
-  for (absl::string_view field : absl::StrSplit(*line, ' ')) {
-    int port = 0;
-    if (absl::ConsumePrefix(&field, "port=") && absl::SimpleAtoi(field, &port))
-      return port;
-  }
-  return 0;
+  return line.ok() ? testing::LogFieldInt(*line, "port=") : 0;
 }
 
 // One HTTP/1.1 exchange on `fd`: the whole response (the server closes).

@@ -13,6 +13,7 @@
 #include "proto/secrets.grpc.pb.h"
 #include "tests/daemon/test_support.h"
 #include "tests/security/crypto/raw_db.h"
+#include "tests/testutil/daemon_launch.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -27,26 +28,16 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 class DaemonMetadataTest : public ::testing::Test {
  protected:
   void Start() {
-    auto process = DaemonProcess::Start(
-        {"--data-dir", dir_.Sub("data"), "--socket", dir_.Sub("d.sock")},
-        dir_.path());
-    ASSERT_TRUE(process.ok()) << process.status();
-    daemon_ = *std::move(process);
-    auto ready = daemon_->WaitForLog("event=ready", kWait);
-    ASSERT_TRUE(ready.ok()) << ready.status() << daemon_->Stderr();
+    daemon_ = testing::StartReadyDaemon(
+        dir_, {"--data-dir", dir_.Sub("data"), "--socket", dir_.Sub("d.sock")},
+        kWait);
+    ASSERT_NE(daemon_, nullptr);
     auto channel = UnixChannel(dir_.Sub("d.sock"));
     secrets_ = v1::Secrets::NewStub(channel);
     admin_ = v1::Admin::NewStub(channel);
   }
 
-  void Stop() {
-    daemon_->Signal(SIGTERM);
-    auto status = daemon_->WaitForExit(kWait);
-    ASSERT_TRUE(status.ok());
-    ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-        << daemon_->Stderr();
-    daemon_.reset();
-  }
+  void Stop() { testing::StopDaemonCleanly(daemon_, kWait); }
 
   std::string CreateEnvironment(const std::string& name) {
     v1::CreateEnvironmentRequest req;
