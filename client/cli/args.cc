@@ -298,6 +298,7 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   // Options in order of appearance: name -> value ("" for flags).
   std::vector<std::pair<std::string, std::string>> options;
   std::vector<std::string> positionals;
+  bool top_level_version = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
@@ -307,6 +308,12 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     }
     if (arg == "-h") {
       options.emplace_back("help", "");
+      continue;
+    }
+    if (arg == "--version" && positionals.empty()) {
+      // Before any verb it is the tool's version; after `get` it stays
+      // `get --version N`.
+      top_level_version = true;
       continue;
     }
     if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
@@ -345,6 +352,15 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
 
   bool help = false;
   for (const auto& [name, value] : options) help |= name == "help";
+  if (top_level_version) {
+    if (!positionals.empty()) {
+      return Usage(absl::StrCat(
+          "'--version' before a command prints the version; write '",
+          positionals[0], " --version N' to pick a secret version"));
+    }
+    cmd.verb = "version";
+    return cmd;
+  }
   if (positionals.empty()) {
     if (help) {
       cmd.verb = "help";
@@ -692,6 +708,7 @@ Global options:
   --output table|json      (default table)
   --timeout DURATION       deadline of each call (default 5s)
   --wait-for-ready         wait (up to the timeout) for the daemon to start
+  --version                (before any command) print the version and exit
 
 Exit status: 0 success, 1 the operation failed, 2 usage error.
 )";

@@ -21,6 +21,9 @@
 
 namespace zlayer::secrets::cli {
 
+// The CLI's version (`zlayer-secret --version`), released with the daemon's.
+inline constexpr char kCliVersion[] = "0.1.0";
+
 enum class OutputFormat { kTable, kJson };
 
 // Options every verb accepts.
@@ -69,7 +72,8 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags);
 
 struct Command {
   // ls create get set rm rotate unset import export versions rollback
-  // undelete destroy check run env whoami help
+  // undelete destroy check run env whoami help, and "version" for a
+  // top-level `--version` (before any verb; `get --version N` is separate)
   std::string verb;
   std::vector<std::string> positionals;  // after the verb (env: sub-verb first)
   GlobalOptions global;

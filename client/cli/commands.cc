@@ -687,6 +687,10 @@ int RunCommand(const Command& cmd, Io io) {
     *io.out << UsageText();
     return kExitOk;
   }
+  if (cmd.verb == "version") {
+    *io.out << "zlayer-secret " << kCliVersion << "\n";
+    return kExitOk;
+  }
   absl::StatusOr<ClientOptions> options = ClientOptionsFor(cmd.global);
   if (!options.ok()) return PrintFailure(*io.err, options.status().message());
   if (options->address.empty() && !options->wait_for_ready) {

@@ -212,6 +212,30 @@ TEST(ArgsTest, GetVersionAndFieldNeedReveal) {
               HasSubstr("at least 1"));
 }
 
+TEST(ArgsTest, TopLevelVersionPrintsTheVersionAndGetVersionStillPicksOne) {
+  absl::StatusOr<Command> top = Parse({"--version"});
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(top->verb, "version");
+  absl::StatusOr<Command> with_socket =
+      Parse({"--socket", "/tmp/s.sock", "--version"});
+  ASSERT_TRUE(with_socket.ok()) << with_socket.status();
+  EXPECT_EQ(with_socket->verb, "version");
+
+  absl::StatusOr<Command> get =
+      Parse({"get", "db", "--reveal", "--version", "2"});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->verb, "get");
+  EXPECT_EQ(get->version, 2u);
+  absl::StatusOr<Command> get_eq =
+      Parse({"get", "db", "--reveal", "--version=3"});
+  ASSERT_TRUE(get_eq.ok()) << get_eq.status();
+  EXPECT_EQ(get_eq->version, 3u);
+
+  EXPECT_THAT(UsageError({"--version", "get", "db"}),
+              HasSubstr("get --version N"));
+  EXPECT_THAT(UsageText(), HasSubstr("--version"));
+}
+
 TEST(ArgsTest, RollbackTakesNameAndVersion) {
   absl::StatusOr<Command> cmd = Parse({"rollback", "db", "2"});
   ASSERT_TRUE(cmd.ok());
