@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/cli/exit_codes.h"
 
 namespace zlayer::secrets::cli {
 namespace {
@@ -710,8 +711,7 @@ Global options:
   --wait-for-ready         wait (up to the timeout) for the daemon to start
   --version                (before any command) print the version and exit
 
-Exit status: 0 success, 1 the operation failed, 2 usage error.
-)";
+)" + std::string(ExitCodesHelp());
 }
 
 }  // namespace zlayer::secrets::cli
