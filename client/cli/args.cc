@@ -105,10 +105,11 @@ std::string CanonicalVerb(absl::string_view verb) {
   if (verb == "list") return "ls";
   if (verb == "remove") return "rm";
   static constexpr absl::string_view kVerbs[] = {
-      "ls",      "create", "get",         "set",      "rm",         "rotate",
-      "unset",   "import", "export",      "versions", "rollback",   "undelete",
-      "destroy", "check",  "run",         "env",      "whoami",     "help",
-      "grant",   "revoke", "permissions", "apikey",   "credential", "key"};
+      "ls",          "create",   "get",        "set",    "rm",
+      "rotate",      "unset",    "import",     "export", "versions",
+      "rollback",    "undelete", "destroy",    "check",  "run",
+      "env",         "whoami",   "help",       "grant",  "revoke",
+      "permissions", "apikey",   "credential", "key",    "health"};
   for (absl::string_view v : kVerbs) {
     if (v == verb) return std::string(verb);
   }
@@ -129,7 +130,7 @@ absl::Status CheckPositionals(const Command& cmd) {
   };
   const std::string& v = cmd.verb;
   if (v == "ls" || v == "import" || v == "export" || v == "check" ||
-      v == "run" || v == "whoami" || v == "help") {
+      v == "run" || v == "whoami" || v == "help" || v == "health") {
     return want(0, "");
   }
   if (v == "rollback") return want(2, "NAME VERSION");
@@ -665,6 +666,10 @@ Secrets (target: --env NAME|ID [--project P], else --deployment D [--service S])
                                    with them in its environment
   env ls | env create NAME [--description D] | env rm NAME|ID
   whoami                           who the daemon thinks you are
+  health                           grpc.health.v1 check: exit 0 when the
+                                   daemon is SERVING, 7 when it answers
+                                   otherwise, 6 when unreachable (needs no
+                                   API key; for HEALTHCHECKs and scripts)
 
 Access (admin; SUBJECT is uid:N, gid:N, role:NAME, apikey:ID or a uid number;
 LEVEL is read, execute or write):

@@ -163,6 +163,7 @@ class Runner {
     const std::string& v = cmd_.verb;
     if (IsIdentityVerb(v)) return RunIdentityCommand(cmd_, client_, io_);
     if (v == "whoami") return WhoAmI();
+    if (v == "health") return Health();
     if (v == "env") return Env();
     if (v == "check") return Check();
     if (v == "run") return RunChild();
@@ -214,6 +215,25 @@ class Runner {
   }
   bool Json() const { return g_.output == OutputFormat::kJson; }
   const std::string& Name() const { return cmd_.positionals[0]; }
+
+  // SERVING -> 0; any other answer -> kExitNotServing; no answer ->
+  // kExitUnreachable (through Fail).
+  int Health() {
+    absl::StatusOr<grpc::health::v1::HealthCheckResponse> resp =
+        client_->CheckHealth(grpc::health::v1::HealthCheckRequest());
+    if (!resp.ok()) return Fail(resp.status());
+    const std::string status =
+        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+            resp->status());
+    *io_.out << (Json() ? absl::StrCat("{\"status\": \"", status, "\"}\n")
+                        : absl::StrCat(status, "\n"));
+    if (resp->status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return kExitOk;
+    }
+    return PrintFailure(*io_.err,
+                        absl::StrCat("daemon answers but is ", status),
+                        kExitNotServing);
+  }
 
   int WhoAmI() {
     absl::StatusOr<v1::WhoAmIResponse> who =

@@ -627,6 +627,37 @@ TEST_P(CliE2eTest, CallerWithoutAGrantGetsPermissionDenied) {
   ExpectOneLineError(r, kExitPermissionDenied);
 }
 
+// `health` answers SERVING with exit 0 on both transports, also without an
+// API key (container HEALTHCHECKs hold none), and exit 6 where nothing
+// listens.
+TEST_P(CliE2eTest, HealthReportsServingAndUnreachable) {
+  CliResult r = Cli({"health"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "SERVING\n");
+  CliResult j = Cli({"health", "--output", "json"});
+  EXPECT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(j.out, "{\"status\": \"SERVING\"}\n");
+
+  std::vector<std::string> keyless = {Runfile("client/zlayer-secret")};
+  const std::vector<std::string>& base = daemon_->cli_args();
+  for (size_t i = 0; i < base.size(); ++i) {
+    if (base[i] == "--api-key-file") {
+      ++i;
+      continue;
+    }
+    keyless.push_back(base[i]);
+  }
+  keyless.push_back("health");
+  CliResult anonymous = RunWithEnvironment(keyless);
+  EXPECT_EQ(anonymous.exit_code, 0) << anonymous.err;
+
+  CliResult gone = RunWithEnvironment({Runfile("client/zlayer-secret"),
+                                       "--socket", TempPath("no-daemon.sock"),
+                                       "--timeout", "2s", "health"});
+  ExpectOneLineError(gone, kExitUnreachable);
+  EXPECT_EQ(gone.out, "");
+}
+
 // The binary: a top-level --version, and --help listing the exit codes.
 TEST_P(CliE2eTest, VersionAndHelpNeedNoDaemon) {
   CliResult v =
