@@ -238,6 +238,29 @@ absl::Status CheckPositionals(const Command& cmd) {
   return want(1, "NAME");
 }
 
+// `output_flag` says --output was given: then ZLAYER_SECRETS_FORMAT is not
+// even checked (a flag wins, also over a bad variable).
+absl::Status ApplyScriptEnvironment(const ScriptEnvironment& env,
+                                    bool output_flag, GlobalOptions* g) {
+  auto get = [&env](absl::string_view name) -> std::string {
+    auto it = env.find(std::string(name));
+    return it == env.end() ? "" : it->second;
+  };
+  g->address = get(kAddrEnvVar);
+  g->tls_ca_file = get(kCaCertEnvVar);
+  g->api_key_file = get(kApiKeyFileEnvVar);
+  const std::string format = get(kFormatEnvVar);
+  if (output_flag || format.empty() || format == "table") {
+    // the default (table) stays, or the flag sets it
+  } else if (format == "json") {
+    g->output = OutputFormat::kJson;
+  } else {
+    return Usage(absl::StrCat("Unsupported ", kFormatEnvVar, " '", format,
+                              "' (expected 'table' or 'json')"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
@@ -295,7 +318,8 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags) {
   return source;
 }
 
-absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
+absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
+                                         const ScriptEnvironment& env) {
   Command cmd;
   // Options in order of appearance: name -> value ("" for flags).
   std::vector<std::pair<std::string, std::string>> options;
@@ -388,6 +412,12 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   bool create_only = false;
   absl::optional<uint32_t> if_version;
   GlobalOptions& g = cmd.global;
+  // The script variables first, as defaults the flags below overwrite.
+  bool output_flag = false;
+  for (const auto& option : options) output_flag |= option.first == "output";
+  absl::Status from_env = ApplyScriptEnvironment(env, output_flag, &g);
+  if (!from_env.ok()) return from_env;
+  const bool address_from_env = !g.address.empty();
   for (const auto& [name, value] : options) {
     const OptionSpec* spec = FindOption(name);
     if (!VerbAccepts(*spec, cmd.verb)) {
@@ -530,6 +560,13 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   absl::Status positional_status = CheckPositionals(cmd);
   if (!positional_status.ok()) return positional_status;
 
+  if (address_from_env && !g.socket.empty()) {
+    // --socket beats ZLAYER_SECRETS_ADDR (a flag wins over a variable).
+    bool address_flag = false;
+    for (const auto& option : options)
+      address_flag |= option.first == "address";
+    if (!address_flag) g.address.clear();
+  }
   if (!g.socket.empty() && !g.address.empty()) {
     return Usage("--socket and --address are mutually exclusive");
   }
@@ -708,10 +745,14 @@ Global options:
                            default zlayer-secrets), in directories other
                            users cannot write
   --address HOST:PORT      TCP with TLS instead of the socket
+                           (default: $ZLAYER_SECRETS_ADDR)
   --tls-ca F  --tls-cert F  --tls-key F  --tls-server-name NAME
-  --api-key-file F         API key (sent as a Bearer token)
+                           (--tls-ca default: $ZLAYER_SECRETS_CACERT)
+  --api-key-file F         API key (sent as a Bearer token; default:
+                           $ZLAYER_SECRETS_API_KEY_FILE)
   --env NAME|ID  --project P  --deployment D (default 'default')  --service S
-  --output table|json      (default table)
+  --output table|json      (default: $ZLAYER_SECRETS_FORMAT, else table)
+  A flag always wins over its environment variable.
   --timeout DURATION       deadline of each call (default 5s)
   --wait-for-ready         wait (up to the timeout) for the daemon to start
   --version                (before any command) print the version and exit

@@ -658,6 +658,35 @@ TEST_P(CliE2eTest, HealthReportsServingAndUnreachable) {
   EXPECT_EQ(gone.out, "");
 }
 
+// Scripts set the connection and format through ZLAYER_SECRETS_* variables
+// (like VAULT_ADDR); a flag still wins.
+TEST_P(CliE2eTest, ScriptVariablesReachTheDaemon) {
+  CliResult json = Cli({"whoami"}, "", {{"ZLAYER_SECRETS_FORMAT", "json"}});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"transport\": "));
+  CliResult table = Cli({"whoami", "--output", "table"}, "",
+                        {{"ZLAYER_SECRETS_FORMAT", "json"}});
+  EXPECT_THAT(table.out, HasSubstr("Transport: "));
+
+  if (GetParam() != Transport::kTls) return;
+  // Only --tls-server-name (which has no variable) on the command line.
+  std::map<std::string, std::string> env;
+  const std::vector<std::string>& base = daemon_->cli_args();
+  for (size_t i = 0; i + 1 < base.size(); i += 2) {
+    if (base[i] == "--address") env["ZLAYER_SECRETS_ADDR"] = base[i + 1];
+    if (base[i] == "--tls-ca") env["ZLAYER_SECRETS_CACERT"] = base[i + 1];
+    if (base[i] == "--api-key-file") {
+      env["ZLAYER_SECRETS_API_KEY_FILE"] = base[i + 1];
+    }
+  }
+  ASSERT_EQ(env.size(), 3u);
+  CliResult r = RunWithEnvironment({Runfile("client/zlayer-secret"),
+                                    "--tls-server-name", "localhost", "whoami"},
+                                   "", env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Subject:   apikey:admin"));
+}
+
 // The binary: a top-level --version, and --help listing the exit codes.
 TEST_P(CliE2eTest, VersionAndHelpNeedNoDaemon) {
   CliResult v =
