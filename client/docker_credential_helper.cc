@@ -16,7 +16,14 @@
 // registry; see core/registry_credential_store.h). Configure docker with
 // {"credsStore": "zlayer"} (the binary on PATH) and, if the daemon is not on
 // the default socket, ZLAYER_SECRETS_SOCKET in docker's environment.
-// Errors: one line on stderr, exit 1.
+// Errors: one line on stdout, exit 1, as docker-credential-helpers' Serve()
+// does: docker reads only stdout and matches these texts exactly:
+//   "credentials not found in native keychain"   no credential for the URL
+//   "no credentials server URL"                  empty URL / ServerURL
+//   "no credentials username"                    empty Username (store)
+//   "docker-credential-zlayer: unknown action: X"
+// A daemon that cannot be reached gets the CLI's actionable wording
+// (client/cli/exit_codes.h).
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -25,7 +32,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "client/cli/exit_codes.h"
 #include "client/helper_common.h"
 #include "client/secrets_client.h"
 #include "core/json.h"
@@ -35,11 +44,20 @@
 namespace zlayer::secrets {
 namespace {
 
+// docker-credential-helpers' messages (credentials/error.go), which docker's
+// client recognises by exact text.
 constexpr char kNotFound[] = "credentials not found in native keychain";
+constexpr char kMissingServerUrl[] = "no credentials server URL";
+constexpr char kMissingUsername[] = "no credentials username";
 
 int Fail(absl::string_view message) {
-  std::cerr << "docker-credential-zlayer: " << message << "\n";
+  std::cout << absl::StrReplaceAll(message, {{"\n", "; "}}) << "\n";
   return 1;
+}
+
+// A failed call to the daemon at `address`.
+int Fail(const absl::Status& status, absl::string_view address) {
+  return Fail(cli::FailureMessage(status, address));
 }
 
 std::string ReadStdin() {
@@ -53,19 +71,18 @@ void PrintJson(const JsonValue& value) {
   std::cout << "\n";
 }
 
-int Get(SecretsClient* client) {
+int Get(SecretsClient* client, absl::string_view address) {
   std::string url(absl::StripAsciiWhitespace(ReadStdin()));
-  if (url.empty()) return Fail("no server URL on stdin");
+  if (url.empty()) return Fail(kMissingServerUrl);
   v1::GetRegistryCredentialRequest req;
   req.set_registry(url);
   absl::StatusOr<v1::GetRegistryCredentialResponse> resp =
       client->GetRegistryCredential(req);
   if (!resp.ok()) {
     if (resp.status().code() == absl::StatusCode::kNotFound) {
-      std::cout << kNotFound << "\n";
-      return 1;
+      return Fail(kNotFound);
     }
-    return Fail(resp.status().message());
+    return Fail(resp.status(), address);
   }
   JsonValue out = JsonValue::EmptyObject();
   out.Set("ServerURL", JsonValue::FromString(url));
@@ -104,7 +121,7 @@ absl::Status DeleteIds(SecretsClient* client,
   return absl::OkStatus();
 }
 
-int Store(SecretsClient* client) {
+int Store(SecretsClient* client, absl::string_view address) {
   std::string input = ReadStdin();
   absl::StatusOr<JsonValue> parsed = ParseJson(input);
   WipeString(&input);
@@ -118,11 +135,13 @@ int Store(SecretsClient* client) {
       !user->is_string() || secret == nullptr || !secret->is_string()) {
     return Fail("ServerURL, Username and Secret must be strings");
   }
+  if (url->string_value().empty()) return Fail(kMissingServerUrl);
+  if (user->string_value().empty()) return Fail(kMissingUsername);
   // Replaces what was stored for the registry: new first, then the old
   // ones, so the registry always has a credential.
   absl::StatusOr<std::vector<std::string>> old =
       IdsFor(client, url->string_value());
-  if (!old.ok()) return Fail(old.status().message());
+  if (!old.ok()) return Fail(old.status(), address);
   v1::CreateRegistryCredentialRequest req;
   req.set_registry(std::string(url->string_value()));
   req.set_username(std::string(user->string_value()));
@@ -131,26 +150,26 @@ int Store(SecretsClient* client) {
   absl::StatusOr<v1::RegistryCredential> created =
       client->CreateRegistryCredential(req);
   WipeString(req.mutable_password());
-  if (!created.ok()) return Fail(created.status().message());
+  if (!created.ok()) return Fail(created.status(), address);
   absl::Status deleted = DeleteIds(client, *old);
-  if (!deleted.ok()) return Fail(deleted.message());
+  if (!deleted.ok()) return Fail(deleted, address);
   return 0;
 }
 
-int Erase(SecretsClient* client) {
+int Erase(SecretsClient* client, absl::string_view address) {
   std::string url(absl::StripAsciiWhitespace(ReadStdin()));
-  if (url.empty()) return Fail("no server URL on stdin");
+  if (url.empty()) return Fail(kMissingServerUrl);
   absl::StatusOr<std::vector<std::string>> ids = IdsFor(client, url);
-  if (!ids.ok()) return Fail(ids.status().message());
+  if (!ids.ok()) return Fail(ids.status(), address);
   absl::Status deleted = DeleteIds(client, *ids);
-  if (!deleted.ok()) return Fail(deleted.message());
+  if (!deleted.ok()) return Fail(deleted, address);
   return 0;
 }
 
-int List(SecretsClient* client) {
+int List(SecretsClient* client, absl::string_view address) {
   absl::StatusOr<v1::ListRegistryCredentialsResponse> all =
       client->ListRegistryCredentials(v1::ListRegistryCredentialsRequest());
-  if (!all.ok()) return Fail(all.status().message());
+  if (!all.ok()) return Fail(all.status(), address);
   JsonValue out = JsonValue::EmptyObject();
   for (const v1::RegistryCredential& c : all->credentials()) {
     out.Set(c.registry(), JsonValue::FromString(c.username()));
@@ -167,22 +186,22 @@ int Main(int argc, char** argv) {
                              "get|store|erase|list|version)"));
   }
   const std::string op = args->operation;
+  const std::string address =
+      args->client.address.empty() ? DefaultSocketPath() : args->client.address;
   if (op == "version") {
     std::cout << "docker-credential-zlayer 0.1.0\n";
     return 0;
   }
   if (op != "get" && op != "store" && op != "erase" && op != "list") {
-    return Fail(
-        absl::StrCat("unknown operation '", op,
-                     "' (expected get, store, erase, list or version)"));
+    return Fail(absl::StrCat("docker-credential-zlayer: unknown action: ", op));
   }
   absl::StatusOr<std::unique_ptr<SecretsClient>> client =
       ConnectHelper(*std::move(args));
-  if (!client.ok()) return Fail(client.status().message());
-  if (op == "get") return Get(client->get());
-  if (op == "store") return Store(client->get());
-  if (op == "erase") return Erase(client->get());
-  return List(client->get());
+  if (!client.ok()) return Fail(client.status(), address);
+  if (op == "get") return Get(client->get(), address);
+  if (op == "store") return Store(client->get(), address);
+  if (op == "erase") return Erase(client->get(), address);
+  return List(client->get(), address);
 }
 
 }  // namespace

@@ -213,7 +213,8 @@ SecretsClient::SecretsClient(std::shared_ptr<grpc::Channel> channel,
     : channel_(std::move(channel)),
       options_(std::move(options)),
       secrets_(v1::Secrets::NewStub(channel_)),
-      admin_(v1::Admin::NewStub(channel_)) {
+      admin_(v1::Admin::NewStub(channel_)),
+      health_(grpc::health::v1::Health::NewStub(channel_)) {
   if (!options_.api_key.empty()) {
     authorization_ = absl::StrCat("Bearer ", options_.api_key.InsecureView());
   }
@@ -271,6 +272,13 @@ absl::StatusOr<Response> SecretsClient::Call(
     return Call(stub.get(), &v1::Service::Stub::Method, request,         \
                 Idempotency::kind, call);                                \
   }
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse>
+SecretsClient::CheckHealth(const grpc::health::v1::HealthCheckRequest& request,
+                           const CallOptions& call) {
+  return Call(health_.get(), &grpc::health::v1::Health::Stub::Check, request,
+              Idempotency::kRead, call);
+}
 
 ZS_CLIENT_METHOD(Secrets, secrets_, GetSecret, GetSecretRequest,
                  GetSecretResponse, kRead)

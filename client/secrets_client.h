@@ -61,6 +61,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "core/secret_bytes.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
@@ -211,6 +212,13 @@ class SecretsClient {
       const v1::ListEnvironmentsRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::WhoAmIResponse> WhoAmI(const v1::WhoAmIRequest& request,
                                             const CallOptions& call = {});
+
+  // grpc.health.v1.Health/Check (read, retried): the daemon's serving status
+  // for `request.service()` ("" = the daemon as a whole). NotFound for a
+  // service the daemon does not know; UNAVAILABLE when unreachable.
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse> CheckHealth(
+      const grpc::health::v1::HealthCheckRequest& request,
+      const CallOptions& call = {});
   // Writes (never retried):
   absl::StatusOr<v1::Environment> CreateEnvironment(
       const v1::CreateEnvironmentRequest& request,
@@ -290,6 +298,7 @@ class SecretsClient {
   std::string authorization_;  // "Bearer <key>" or ""; wiped on destruction
   std::unique_ptr<v1::Secrets::Stub> secrets_;
   std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   absl::Mutex mu_;
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
 };

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/cli/exit_codes.h"
 
 namespace zlayer::secrets::cli {
 namespace {
@@ -104,10 +105,11 @@ std::string CanonicalVerb(absl::string_view verb) {
   if (verb == "list") return "ls";
   if (verb == "remove") return "rm";
   static constexpr absl::string_view kVerbs[] = {
-      "ls",      "create", "get",         "set",      "rm",         "rotate",
-      "unset",   "import", "export",      "versions", "rollback",   "undelete",
-      "destroy", "check",  "run",         "env",      "whoami",     "help",
-      "grant",   "revoke", "permissions", "apikey",   "credential", "key"};
+      "ls",          "create",   "get",        "set",    "rm",
+      "rotate",      "unset",    "import",     "export", "versions",
+      "rollback",    "undelete", "destroy",    "check",  "run",
+      "env",         "whoami",   "help",       "grant",  "revoke",
+      "permissions", "apikey",   "credential", "key",    "health"};
   for (absl::string_view v : kVerbs) {
     if (v == verb) return std::string(verb);
   }
@@ -128,7 +130,7 @@ absl::Status CheckPositionals(const Command& cmd) {
   };
   const std::string& v = cmd.verb;
   if (v == "ls" || v == "import" || v == "export" || v == "check" ||
-      v == "run" || v == "whoami" || v == "help") {
+      v == "run" || v == "whoami" || v == "help" || v == "health") {
     return want(0, "");
   }
   if (v == "rollback") return want(2, "NAME VERSION");
@@ -236,6 +238,29 @@ absl::Status CheckPositionals(const Command& cmd) {
   return want(1, "NAME");
 }
 
+// `output_flag` says --output was given: then ZLAYER_SECRETS_FORMAT is not
+// even checked (a flag wins, also over a bad variable).
+absl::Status ApplyScriptEnvironment(const ScriptEnvironment& env,
+                                    bool output_flag, GlobalOptions* g) {
+  auto get = [&env](absl::string_view name) -> std::string {
+    auto it = env.find(std::string(name));
+    return it == env.end() ? "" : it->second;
+  };
+  g->address = get(kAddrEnvVar);
+  g->tls_ca_file = get(kCaCertEnvVar);
+  g->api_key_file = get(kApiKeyFileEnvVar);
+  const std::string format = get(kFormatEnvVar);
+  if (output_flag || format.empty() || format == "table") {
+    // the default (table) stays, or the flag sets it
+  } else if (format == "json") {
+    g->output = OutputFormat::kJson;
+  } else {
+    return Usage(absl::StrCat("Unsupported ", kFormatEnvVar, " '", format,
+                              "' (expected 'table' or 'json')"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
@@ -293,11 +318,13 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags) {
   return source;
 }
 
-absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
+absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
+                                         const ScriptEnvironment& env) {
   Command cmd;
   // Options in order of appearance: name -> value ("" for flags).
   std::vector<std::pair<std::string, std::string>> options;
   std::vector<std::string> positionals;
+  bool top_level_version = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
@@ -307,6 +334,12 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     }
     if (arg == "-h") {
       options.emplace_back("help", "");
+      continue;
+    }
+    if (arg == "--version" && positionals.empty()) {
+      // Before any verb it is the tool's version; after `get` it stays
+      // `get --version N`.
+      top_level_version = true;
       continue;
     }
     if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
@@ -345,6 +378,15 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
 
   bool help = false;
   for (const auto& [name, value] : options) help |= name == "help";
+  if (top_level_version) {
+    if (!positionals.empty()) {
+      return Usage(absl::StrCat(
+          "'--version' before a command prints the version; write '",
+          positionals[0], " --version N' to pick a secret version"));
+    }
+    cmd.verb = "version";
+    return cmd;
+  }
   if (positionals.empty()) {
     if (help) {
       cmd.verb = "help";
@@ -370,6 +412,12 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   bool create_only = false;
   absl::optional<uint32_t> if_version;
   GlobalOptions& g = cmd.global;
+  // The script variables first, as defaults the flags below overwrite.
+  bool output_flag = false;
+  for (const auto& option : options) output_flag |= option.first == "output";
+  absl::Status from_env = ApplyScriptEnvironment(env, output_flag, &g);
+  if (!from_env.ok()) return from_env;
+  const bool address_from_env = !g.address.empty();
   for (const auto& [name, value] : options) {
     const OptionSpec* spec = FindOption(name);
     if (!VerbAccepts(*spec, cmd.verb)) {
@@ -512,6 +560,13 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   absl::Status positional_status = CheckPositionals(cmd);
   if (!positional_status.ok()) return positional_status;
 
+  if (address_from_env && !g.socket.empty()) {
+    // --socket beats ZLAYER_SECRETS_ADDR (a flag wins over a variable).
+    bool address_flag = false;
+    for (const auto& option : options)
+      address_flag |= option.first == "address";
+    if (!address_flag) g.address.clear();
+  }
   if (!g.socket.empty() && !g.address.empty()) {
     return Usage("--socket and --address are mutually exclusive");
   }
@@ -648,6 +703,10 @@ Secrets (target: --env NAME|ID [--project P], else --deployment D [--service S])
                                    with them in its environment
   env ls | env create NAME [--description D] | env rm NAME|ID
   whoami                           who the daemon thinks you are
+  health                           grpc.health.v1 check: exit 0 when the
+                                   daemon is SERVING, 7 when it answers
+                                   otherwise, 6 when unreachable (needs no
+                                   API key; for HEALTHCHECKs and scripts)
 
 Access (admin; SUBJECT is uid:N, gid:N, role:NAME, apikey:ID or a uid number;
 LEVEL is read, execute or write):
@@ -686,15 +745,19 @@ Global options:
                            default zlayer-secrets), in directories other
                            users cannot write
   --address HOST:PORT      TCP with TLS instead of the socket
+                           (default: $ZLAYER_SECRETS_ADDR)
   --tls-ca F  --tls-cert F  --tls-key F  --tls-server-name NAME
-  --api-key-file F         API key (sent as a Bearer token)
+                           (--tls-ca default: $ZLAYER_SECRETS_CACERT)
+  --api-key-file F         API key (sent as a Bearer token; default:
+                           $ZLAYER_SECRETS_API_KEY_FILE)
   --env NAME|ID  --project P  --deployment D (default 'default')  --service S
-  --output table|json      (default table)
+  --output table|json      (default: $ZLAYER_SECRETS_FORMAT, else table)
+  A flag always wins over its environment variable.
   --timeout DURATION       deadline of each call (default 5s)
   --wait-for-ready         wait (up to the timeout) for the daemon to start
+  --version                (before any command) print the version and exit
 
-Exit status: 0 success, 1 the operation failed, 2 usage error.
-)";
+)" + std::string(ExitCodesHelp());
 }
 
 }  // namespace zlayer::secrets::cli

@@ -11,6 +11,7 @@
 #define ZLAYER_SECRETS_CLIENT_CLI_ARGS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@
 #include "absl/types/optional.h"
 
 namespace zlayer::secrets::cli {
+
+// The CLI's version (`zlayer-secret --version`), released with the daemon's.
+inline constexpr char kCliVersion[] = "0.1.0";
 
 enum class OutputFormat { kTable, kJson };
 
@@ -69,7 +73,8 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags);
 
 struct Command {
   // ls create get set rm rotate unset import export versions rollback
-  // undelete destroy check run env whoami help
+  // undelete destroy check run env whoami help, and "version" for a
+  // top-level `--version` (before any verb; `get --version N` is separate)
   std::string verb;
   std::vector<std::string> positionals;  // after the verb (env: sub-verb first)
   GlobalOptions global;
@@ -109,9 +114,30 @@ struct Command {
 // role:NAME, apikey:ID or a uid number)".
 absl::StatusOr<std::string> NormalizeSubject(absl::string_view subject);
 
-// `args` excludes argv[0]. InvalidArgument (a usage error) with a message fit
-// for `zlayer-secret: <message>`.
-absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args);
+// Environment variables for scripts (like VAULT_ADDR, VAULT_CACERT,
+// VAULT_FORMAT). A flag always wins over its variable. The Unix socket has
+// its own variable, ZLAYER_SECRETS_SOCKET (client/secrets_client.h).
+//   ZLAYER_SECRETS_ADDR          --address HOST:PORT (TLS); ignored when
+//                                --socket or --address is given; takes
+//                                precedence over ZLAYER_SECRETS_SOCKET
+//   ZLAYER_SECRETS_CACERT        --tls-ca FILE
+//   ZLAYER_SECRETS_API_KEY_FILE  --api-key-file FILE (a path, never the key)
+//   ZLAYER_SECRETS_FORMAT        --output table|json
+inline constexpr char kAddrEnvVar[] = "ZLAYER_SECRETS_ADDR";
+inline constexpr char kCaCertEnvVar[] = "ZLAYER_SECRETS_CACERT";
+inline constexpr char kApiKeyFileEnvVar[] = "ZLAYER_SECRETS_API_KEY_FILE";
+inline constexpr char kFormatEnvVar[] = "ZLAYER_SECRETS_FORMAT";
+
+// Those variables' values, by name; unset variables are absent (an empty
+// value counts as unset).
+using ScriptEnvironment = std::map<std::string, std::string>;
+
+// `args` excludes argv[0]; `env` holds the variables above (main() reads
+// them; tests pass their own). InvalidArgument (a usage error) with a
+// message fit for `zlayer-secret: <message>`, also for a bad
+// ZLAYER_SECRETS_FORMAT.
+absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
+                                         const ScriptEnvironment& env = {});
 
 // The usage text (`zlayer-secret --help`).
 std::string UsageText();

@@ -91,7 +91,8 @@ void WriteValue(std::ostream& out, absl::string_view value) {
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(
+    // A file the caller named: bad input, not a missing secret.
+    return absl::InvalidArgumentError(
         absl::StrCat("Failed to read ", path, ": ", std::strerror(errno)));
   }
   std::string text((std::istreambuf_iterator<char>(in)),
@@ -162,6 +163,7 @@ class Runner {
     const std::string& v = cmd_.verb;
     if (IsIdentityVerb(v)) return RunIdentityCommand(cmd_, client_, io_);
     if (v == "whoami") return WhoAmI();
+    if (v == "health") return Health();
     if (v == "env") return Env();
     if (v == "check") return Check();
     if (v == "run") return RunChild();
@@ -186,10 +188,52 @@ class Runner {
 
  private:
   int Fail(const absl::Status& status) {
-    return PrintFailure(*io_.err, status.message());
+    if (status.code() == absl::StatusCode::kNotFound && NamesASecret()) {
+      return NotFound(status.message());
+    }
+    return PrintCallFailure(*io_.err, status, g_);
+  }
+  // The one wording of a missing secret: "Secret 'db' not found[ where]",
+  // with the version when the daemon says which one was missing.
+  int NotFound(absl::string_view daemon_message = "") {
+    std::string what = absl::StrCat("Secret '", Name(), "'");
+    if (absl::StartsWith(daemon_message, "version ")) {
+      absl::string_view version = daemon_message.substr(8);
+      version = version.substr(0, version.find(' '));
+      absl::StrAppend(&what, " version ", version);
+    }
+    return PrintFailure(
+        *io_.err, absl::StrCat(what, " not found", Where(t_, "in environment")),
+        kExitNotFound);
+  }
+  bool NamesASecret() const {
+    const std::string& v = cmd_.verb;
+    return !cmd_.positionals.empty() &&
+           (v == "get" || v == "rm" || v == "unset" || v == "rotate" ||
+            v == "versions" || v == "rollback" || v == "undelete" ||
+            v == "destroy");
   }
   bool Json() const { return g_.output == OutputFormat::kJson; }
   const std::string& Name() const { return cmd_.positionals[0]; }
+
+  // SERVING -> 0; any other answer -> kExitNotServing; no answer ->
+  // kExitUnreachable (through Fail).
+  int Health() {
+    absl::StatusOr<grpc::health::v1::HealthCheckResponse> resp =
+        client_->CheckHealth(grpc::health::v1::HealthCheckRequest());
+    if (!resp.ok()) return Fail(resp.status());
+    const std::string status =
+        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+            resp->status());
+    *io_.out << (Json() ? absl::StrCat("{\"status\": \"", status, "\"}\n")
+                        : absl::StrCat(status, "\n"));
+    if (resp->status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return kExitOk;
+    }
+    return PrintFailure(*io_.err,
+                        absl::StrCat("daemon answers but is ", status),
+                        kExitNotServing);
+  }
 
   int WhoAmI() {
     absl::StatusOr<v1::WhoAmIResponse> who =
@@ -301,9 +345,7 @@ class Runner {
     absl::StatusOr<v1::ListSecretsResponse> resp = client_->ListSecrets(req);
     if (!resp.ok()) return Fail(resp.status());
     if (resp->secrets().empty() || resp->secrets(0).name() != Name()) {
-      return PrintFailure(*io_.err,
-                          absl::StrCat("Secret '", Name(), "' not found",
-                                       Where(t_, "in environment")));
+      return NotFound();
     }
     *io_.out << (Json() ? MetadataJson(resp->secrets(0))
                         : MetadataText(resp->secrets(0)));
@@ -629,11 +671,20 @@ class Runner {
 
 }  // namespace
 
-int PrintFailure(std::ostream& err, absl::string_view message) {
+int PrintFailure(std::ostream& err, absl::string_view message, int exit_code) {
   std::string line =
       absl::StrReplaceAll(message, {{"\r\n", "; "}, {"\n", "; "}});
   err << "zlayer-secret: " << line << "\n";
-  return kExitFailure;
+  return exit_code;
+}
+
+int PrintCallFailure(std::ostream& err, const absl::Status& status,
+                     const GlobalOptions& global) {
+  std::string address = !global.address.empty()  ? global.address
+                        : !global.socket.empty() ? global.socket
+                                                 : DefaultSocketPath();
+  return PrintFailure(err, FailureMessage(status, address),
+                      ExitCodeFor(status.code()));
 }
 
 std::vector<std::string> OverlayEnvironment(
@@ -687,8 +738,15 @@ int RunCommand(const Command& cmd, Io io) {
     *io.out << UsageText();
     return kExitOk;
   }
+  if (cmd.verb == "version") {
+    *io.out << "zlayer-secret " << kCliVersion << "\n";
+    return kExitOk;
+  }
   absl::StatusOr<ClientOptions> options = ClientOptionsFor(cmd.global);
-  if (!options.ok()) return PrintFailure(*io.err, options.status().message());
+  if (!options.ok()) {
+    // A file the options name (API key, TLS) is missing or unreadable.
+    return PrintFailure(*io.err, options.status().message(), kExitUsage);
+  }
   if (options->address.empty() && !options->wait_for_ready) {
     // A newcomer's first call: say where we looked and how to point us.
     const std::string path = DefaultSocketPath();
@@ -699,12 +757,15 @@ int RunCommand(const Command& cmd, Io io) {
           absl::StrCat("no daemon socket at ", path,
                        " (start the daemon, or pass --socket PATH or set ",
                        kSocketEnvVar,
-                       "; the current directory is never searched)"));
+                       "; the current directory is never searched)"),
+          kExitUnreachable);
     }
   }
   absl::StatusOr<std::unique_ptr<SecretsClient>> client =
       SecretsClient::Connect(*std::move(options));
-  if (!client.ok()) return PrintFailure(*io.err, client.status().message());
+  if (!client.ok()) {
+    return PrintCallFailure(*io.err, client.status(), cmd.global);
+  }
   return RunCommandWith(cmd, client->get(), io);
 }
 

@@ -3,9 +3,11 @@
 //   absl::StatusOr<Command> cmd = ParseCommandLine(args);
 //   int code = RunCommand(*cmd, {&std::cin, &std::cout, &std::cerr});
 //
-// Exit codes: 0 success; 1 the operation failed, with exactly one line
-// `zlayer-secret: <message>` on stderr (import, check and run may list the
-// bad entries first, indented by two spaces); 2 usage errors (the parser's).
+// Exit codes (client/cli/exit_codes.h): 0 success; non-zero when the
+// operation failed, with exactly one line `zlayer-secret: <message>` on
+// stderr (import, check and run may list the bad entries first, indented by
+// two spaces); the code tells not found, permission denied, conflict, daemon
+// unreachable and bad input apart.
 // The identity verbs (grant, revoke, permissions, apikey, credential) are in
 // client/cli/identity_commands.h.
 //
@@ -32,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/cli/args.h"
+#include "client/cli/exit_codes.h"
 #include "client/secrets_client.h"
 
 namespace zlayer::secrets::cli {
@@ -41,10 +44,6 @@ struct Io {
   std::ostream* out;
   std::ostream* err;
 };
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
 
 // The client options the global options ask for (reads --api-key-file).
 absl::StatusOr<ClientOptions> ClientOptionsFor(const GlobalOptions& global);
@@ -56,8 +55,14 @@ int RunCommand(const Command& cmd, Io io);
 int RunCommandWith(const Command& cmd, SecretsClient* client, Io io);
 
 // Prints `zlayer-secret: <message>` as one line (line breaks in the message
-// become "; ") and returns kExitFailure.
-int PrintFailure(std::ostream& err, absl::string_view message);
+// become "; ") and returns `exit_code`.
+int PrintFailure(std::ostream& err, absl::string_view message,
+                 int exit_code = kExitFailure);
+
+// Prints a failed call's status (FailureMessage) as PrintFailure does and
+// returns ExitCodeFor(status.code()). `global` names the daemon's address.
+int PrintCallFailure(std::ostream& err, const absl::Status& status,
+                     const GlobalOptions& global);
 
 // The environment a child of `run` gets: `inherited` ("K=V" strings, as in
 // environ) with `overlay` replacing or adding keys. Order: inherited keys in

@@ -133,7 +133,7 @@ class IdentityRunner {
 
  private:
   int Fail(const absl::Status& status) {
-    return PrintFailure(*io_.err, status.message());
+    return PrintCallFailure(*io_.err, status, cmd_.global);
   }
   bool Json() const { return g_.output == OutputFormat::kJson; }
 

@@ -1,5 +1,6 @@
 // zlayer-secret: the command-line client of zlayer-secretsd.
 // Parsing lives in args.h, the verbs in commands.h; main() only joins them.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,7 +11,13 @@
 int main(int argc, char** argv) {
   using namespace zlayer::secrets::cli;  // NOLINT: main only
   std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<Command> cmd = ParseCommandLine(args);
+  ScriptEnvironment env;
+  for (const char* name :
+       {kAddrEnvVar, kCaCertEnvVar, kApiKeyFileEnvVar, kFormatEnvVar}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') env[name] = value;
+  }
+  absl::StatusOr<Command> cmd = ParseCommandLine(args, env);
   if (!cmd.ok()) {
     std::cerr << "zlayer-secret: " << cmd.status().message() << "\n";
     return kExitUsage;

@@ -212,6 +212,93 @@ TEST(ArgsTest, GetVersionAndFieldNeedReveal) {
               HasSubstr("at least 1"));
 }
 
+TEST(ArgsTest, TopLevelVersionPrintsTheVersionAndGetVersionStillPicksOne) {
+  absl::StatusOr<Command> top = Parse({"--version"});
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(top->verb, "version");
+  absl::StatusOr<Command> with_socket =
+      Parse({"--socket", "/tmp/s.sock", "--version"});
+  ASSERT_TRUE(with_socket.ok()) << with_socket.status();
+  EXPECT_EQ(with_socket->verb, "version");
+
+  absl::StatusOr<Command> get =
+      Parse({"get", "db", "--reveal", "--version", "2"});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->verb, "get");
+  EXPECT_EQ(get->version, 2u);
+  absl::StatusOr<Command> get_eq =
+      Parse({"get", "db", "--reveal", "--version=3"});
+  ASSERT_TRUE(get_eq.ok()) << get_eq.status();
+  EXPECT_EQ(get_eq->version, 3u);
+
+  EXPECT_THAT(UsageError({"--version", "get", "db"}),
+              HasSubstr("get --version N"));
+  EXPECT_THAT(UsageText(), HasSubstr("--version"));
+}
+
+TEST(ArgsTest, ScriptVariablesSetAddressCaApiKeyFileAndFormat) {
+  ScriptEnvironment env = {{"ZLAYER_SECRETS_ADDR", "secrets.internal:7443"},
+                           {"ZLAYER_SECRETS_CACERT", "/etc/zs/ca.pem"},
+                           {"ZLAYER_SECRETS_API_KEY_FILE", "/run/zs/key"},
+                           {"ZLAYER_SECRETS_FORMAT", "json"}};
+  absl::StatusOr<Command> cmd = ParseCommandLine({"ls"}, env);
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->global.address, "secrets.internal:7443");
+  EXPECT_EQ(cmd->global.tls_ca_file, "/etc/zs/ca.pem");
+  EXPECT_EQ(cmd->global.api_key_file, "/run/zs/key");
+  EXPECT_EQ(cmd->global.output, OutputFormat::kJson);
+}
+
+TEST(ArgsTest, FlagsWinOverScriptVariables) {
+  ScriptEnvironment env = {{"ZLAYER_SECRETS_ADDR", "secrets.internal:7443"},
+                           {"ZLAYER_SECRETS_CACERT", "/etc/zs/ca.pem"},
+                           {"ZLAYER_SECRETS_API_KEY_FILE", "/run/zs/key"},
+                           {"ZLAYER_SECRETS_FORMAT", "json"}};
+  absl::StatusOr<Command> cmd =
+      ParseCommandLine({"ls", "--address", "other:1", "--tls-ca", "/ca2",
+                        "--api-key-file", "/k2", "--output", "table"},
+                       env);
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_EQ(cmd->global.address, "other:1");
+  EXPECT_EQ(cmd->global.tls_ca_file, "/ca2");
+  EXPECT_EQ(cmd->global.api_key_file, "/k2");
+  EXPECT_EQ(cmd->global.output, OutputFormat::kTable);
+
+  // --socket beats ZLAYER_SECRETS_ADDR instead of clashing with it.
+  absl::StatusOr<Command> socket =
+      ParseCommandLine({"--socket", "/tmp/s.sock", "ls"}, env);
+  ASSERT_TRUE(socket.ok()) << socket.status();
+  EXPECT_EQ(socket->global.socket, "/tmp/s.sock");
+  EXPECT_EQ(socket->global.address, "");
+  // Two flags still clash.
+  EXPECT_FALSE(
+      ParseCommandLine({"--socket", "/s", "--address", "h:1", "ls"}, env).ok());
+}
+
+TEST(ArgsTest, BadFormatVariableIsAUsageErrorNamingIt) {
+  absl::StatusOr<Command> cmd =
+      ParseCommandLine({"ls"}, {{"ZLAYER_SECRETS_FORMAT", "yaml"}});
+  ASSERT_FALSE(cmd.ok());
+  EXPECT_EQ(cmd.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(cmd.status().message(), HasSubstr("ZLAYER_SECRETS_FORMAT"));
+  // --output fixes it; --help and --version never look.
+  EXPECT_TRUE(ParseCommandLine({"ls", "--output", "json"},
+                               {{"ZLAYER_SECRETS_FORMAT", "yaml"}})
+                  .ok());
+  EXPECT_TRUE(
+      ParseCommandLine({"--version"}, {{"ZLAYER_SECRETS_FORMAT", "yaml"}})
+          .ok());
+}
+
+TEST(ArgsTest, WithoutVariablesNothingChanges) {
+  absl::StatusOr<Command> cmd = ParseCommandLine({"ls"}, {});
+  ASSERT_TRUE(cmd.ok());
+  EXPECT_EQ(cmd->global.address, "");
+  EXPECT_EQ(cmd->global.tls_ca_file, "");
+  EXPECT_EQ(cmd->global.api_key_file, "");
+  EXPECT_EQ(cmd->global.output, OutputFormat::kTable);
+}
+
 TEST(ArgsTest, RollbackTakesNameAndVersion) {
   absl::StatusOr<Command> cmd = Parse({"rollback", "db", "2"});
   ASSERT_TRUE(cmd.ok());

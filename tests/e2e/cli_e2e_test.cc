@@ -6,7 +6,10 @@
 // Both binaries come in as data dependencies (runfiles). Each transport's
 // daemon is started once for the suite; each test uses its own deployment
 // scope or environment so that tests do not see each other's secrets.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -52,13 +56,22 @@ bool FileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// A failed operation prints exactly one line "zlayer-secret: ...".
-void ExpectOneLineError(const CliResult& r) {
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+// A failed operation prints exactly one line "zlayer-secret: ..." and exits
+// with `exit_code` (client/cli/exit_codes.h).
+void ExpectOneLineError(const CliResult& r, int exit_code) {
+  EXPECT_EQ(r.exit_code, exit_code) << r.err;
   EXPECT_THAT(r.err, StartsWith("zlayer-secret: "));
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_TRUE(absl::EndsWith(r.err, "\n")) << r.err;
 }
+
+// The exit codes scripts branch on; their numbers are part of the interface.
+constexpr int kExitOther = 1;
+constexpr int kExitBadInput = 2;
+constexpr int kExitNotFound = 3;
+constexpr int kExitPermissionDenied = 4;
+constexpr int kExitConflict = 5;
+constexpr int kExitUnreachable = 6;
 
 class CliE2eTest : public testing::TransportTest {
  protected:
@@ -117,8 +130,8 @@ TEST_P(CliE2eTest, CreateGetRevealListRemove) {
   CliResult rm = Cli({"rm", "db"});
   EXPECT_EQ(rm.exit_code, 0) << rm.err;
   EXPECT_EQ(rm.out, "Removed secret 'db'\n");
-  ExpectOneLineError(Cli({"get", "db"}));
-  ExpectOneLineError(Cli({"get", "db", "--reveal"}));
+  ExpectOneLineError(Cli({"get", "db"}), kExitNotFound);
+  ExpectOneLineError(Cli({"get", "db", "--reveal"}), kExitNotFound);
 }
 
 TEST_P(CliE2eTest, EmptyScopeListsNoSecrets) {
@@ -129,11 +142,12 @@ TEST_P(CliE2eTest, EmptyScopeListsNoSecrets) {
 
 TEST_P(CliE2eTest, MissingSecretFailsWithOneLine) {
   CliResult r = Cli({"get", "no-such-secret", "--reveal"});
-  ExpectOneLineError(r);
+  ExpectOneLineError(r, kExitNotFound);
   EXPECT_EQ(r.out, "");
-  ExpectOneLineError(Cli({"rotate", "no-such-secret", "--from-stdin"}, "x"));
-  ExpectOneLineError(Cli({"rm", "no-such-secret"}));
-  ExpectOneLineError(Cli({"versions", "no-such-secret"}));
+  ExpectOneLineError(Cli({"rotate", "no-such-secret", "--from-stdin"}, "x"),
+                     kExitNotFound);
+  ExpectOneLineError(Cli({"rm", "no-such-secret"}), kExitNotFound);
+  ExpectOneLineError(Cli({"versions", "no-such-secret"}), kExitNotFound);
 }
 
 TEST_P(CliE2eTest, ValueFlagWarnsOnStderr) {
@@ -167,9 +181,11 @@ TEST_P(CliE2eTest, CheckAndSet) {
       Cli(with({"create", "k", "--create-only", "--from-stdin"}), "a");
   EXPECT_EQ(first.exit_code, 0) << first.err;
   ExpectOneLineError(
-      Cli(with({"create", "k", "--create-only", "--from-stdin"}), "b"));
+      Cli(with({"create", "k", "--create-only", "--from-stdin"}), "b"),
+      kExitConflict);
   ExpectOneLineError(
-      Cli(with({"set", "k", "--if-version", "7", "--from-stdin"}), "c"));
+      Cli(with({"set", "k", "--if-version", "7", "--from-stdin"}), "c"),
+      kExitConflict);
   CliResult ok =
       Cli(with({"set", "k", "--if-version", "1", "--from-stdin"}), "d");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -198,7 +214,7 @@ TEST_P(CliE2eTest, RotateVersionsRollback) {
   EXPECT_EQ(Cli(with({"get", "api", "--reveal"})).out, "one\n");
   EXPECT_EQ(Cli(with({"get", "api", "--reveal", "--version", "2"})).out,
             "two\n");
-  ExpectOneLineError(Cli(with({"rollback", "api", "99"})));
+  ExpectOneLineError(Cli(with({"rollback", "api", "99"})), kExitNotFound);
 }
 
 TEST_P(CliE2eTest, JsonFieldOfAValue) {
@@ -245,8 +261,8 @@ TEST_P(CliE2eTest, UndeleteAndDestroy) {
   EXPECT_EQ(Cli(with({"destroy", "gone"})).exit_code, 2);
   CliResult destroy = Cli(with({"destroy", "gone", "--yes"}));
   EXPECT_EQ(destroy.exit_code, 0) << destroy.err;
-  ExpectOneLineError(Cli(with({"undelete", "gone"})));
-  ExpectOneLineError(Cli(with({"get", "gone"})));
+  ExpectOneLineError(Cli(with({"undelete", "gone"})), kExitNotFound);
+  ExpectOneLineError(Cli(with({"get", "gone"})), kExitNotFound);
 }
 
 TEST_P(CliE2eTest, OversizedValueIsRefused) {
@@ -254,9 +270,9 @@ TEST_P(CliE2eTest, OversizedValueIsRefused) {
   WriteFile(path, std::string((1 << 20) + 1, 'Q'));
   CliResult r =
       Cli({"create", "big", "--from-file", path, "--deployment", "big"});
-  ExpectOneLineError(r);
+  ExpectOneLineError(r, kExitBadInput);
   EXPECT_THAT(r.err, Not(HasSubstr("QQQQ")));
-  ExpectOneLineError(Cli({"get", "big", "--deployment", "big"}));
+  ExpectOneLineError(Cli({"get", "big", "--deployment", "big"}), kExitNotFound);
 }
 
 TEST_P(CliE2eTest, ImportAndExport) {
@@ -289,11 +305,12 @@ TEST_P(CliE2eTest, ImportAndExport) {
   std::string bad = TempPath("bad.env");
   WriteFile(bad, "GOOD=1\nno equals sign\n");
   CliResult r = Cli(with({"import", "--file", bad}));
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, kExitOther);
   EXPECT_THAT(r.err, HasSubstr("  line 2: "));
   EXPECT_THAT(r.err,
               HasSubstr("zlayer-secret: Import completed with errors\n"));
-  ExpectOneLineError(Cli(with({"import", "--file", TempPath("missing.env")})));
+  ExpectOneLineError(Cli(with({"import", "--file", TempPath("missing.env")})),
+                     kExitBadInput);
 }
 
 TEST_P(CliE2eTest, EnvironmentsAndEnvTargets) {
@@ -302,7 +319,7 @@ TEST_P(CliE2eTest, EnvironmentsAndEnvTargets) {
   ASSERT_THAT(created.out, StartsWith("Created environment 'staging' (id "));
   std::string id = created.out.substr(created.out.find("(id ") + 4, 36);
   EXPECT_THAT(Cli({"env", "ls"}).out, HasSubstr(id));
-  ExpectOneLineError(Cli({"env", "create", "staging"}));
+  ExpectOneLineError(Cli({"env", "create", "staging"}), kExitConflict);
 
   CliResult set = Cli({"set", "k", "--from-stdin", "--env", "staging"}, "ev");
   EXPECT_EQ(set.exit_code, 0) << set.err;
@@ -316,7 +333,7 @@ TEST_P(CliE2eTest, EnvironmentsAndEnvTargets) {
   CliResult unset = Cli({"unset", "k", "--env", "staging"});
   EXPECT_EQ(unset.out,
             absl::StrCat("Unset secret 'k' in environment ", id, "\n"));
-  ExpectOneLineError(Cli({"get", "k", "--env", "no-such-env"}));
+  ExpectOneLineError(Cli({"get", "k", "--env", "no-such-env"}), kExitNotFound);
 
   ASSERT_EQ(Cli({"destroy", "k", "--yes", "--env", "staging"}).exit_code, 0);
   CliResult rm = Cli({"env", "rm", "staging"});
@@ -341,7 +358,7 @@ TEST_P(CliE2eTest, CheckReportsBadReferences) {
   std::string bad = TempPath("bad-refs.env");
   WriteFile(bad, "DB_PASSWORD=$S:db_password\nMISSING=$S:nope\nBROKEN=$S:\n");
   CliResult r = Cli({"check", "--env-file", bad, "--deployment", "shop"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, kExitOther);
   EXPECT_THAT(r.out, HasSubstr("MISSING"));
   EXPECT_THAT(r.out, HasSubstr("BROKEN"));
   EXPECT_THAT(r.err, HasSubstr("2 of 3 entries would not resolve"));
@@ -389,7 +406,7 @@ TEST_P(CliE2eTest, RunRefusesToStartWhenAnyReferenceFails) {
   CliResult r =
       Cli({"run", "--env-file", env_file, "--deployment", "runbad", "--",
            "/bin/sh", "-c", absl::StrCat("echo started > '", out, "'")});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, kExitOther);
   EXPECT_THAT(r.err, HasSubstr("API_KEY ($S:missing_key)"));
   EXPECT_THAT(r.err, HasSubstr("OTHER ($S:@svc/also_missing)"));
   EXPECT_THAT(r.err, Not(HasSubstr("DB_PASSWORD")));
@@ -427,7 +444,8 @@ TEST_P(CliE2eTest, GrantPermissionsRevoke) {
   EXPECT_EQ(Cli({"permissions", "--subject", "uid:4242"}).out,
             "(no grants for uid:4242)\n");
   ASSERT_EQ(Cli({"revoke", "role:ops", "granted"}).exit_code, 0);
-  ExpectOneLineError(Cli({"grant", "uid:4242", "no-such-env", "read"}));
+  ExpectOneLineError(Cli({"grant", "uid:4242", "no-such-env", "read"}),
+                     kExitNotFound);
 }
 
 TEST_P(CliE2eTest, GrantWithABadSubjectIsAUsageError) {
@@ -445,7 +463,7 @@ TEST_P(CliE2eTest, ApiKeysCreateListRolesRemove) {
   EXPECT_EQ(c.exit_code, 0) << c.err;
   EXPECT_THAT(c.out, StartsWith(absl::StrCat("Created API key '", id, "'")));
   EXPECT_THAT(c.out, HasSubstr("This is the only time it will be shown."));
-  ExpectOneLineError(Cli({"apikey", "create", id}));
+  ExpectOneLineError(Cli({"apikey", "create", id}), kExitConflict);
 
   CliResult ls = Cli({"apikey", "ls"});
   EXPECT_EQ(ls.exit_code, 0) << ls.err;
@@ -465,13 +483,13 @@ TEST_P(CliE2eTest, ApiKeysCreateListRolesRemove) {
                                       "' (roles: reader, writer)\n\n  zs_")));
   EXPECT_NE(rotated.out.substr(0, rotated.out.find("This is")),
             c.out.substr(0, c.out.find("This is")));
-  ExpectOneLineError(Cli({"apikey", "rotate", "no-such-key"}));
+  ExpectOneLineError(Cli({"apikey", "rotate", "no-such-key"}), kExitNotFound);
 
   CliResult rm = Cli({"apikey", "rm", id});
   EXPECT_EQ(rm.exit_code, 0) << rm.err;
   EXPECT_EQ(rm.out, absl::StrCat("Removed API key '", id, "'\n"));
   EXPECT_THAT(Cli({"apikey", "ls"}).out, Not(HasSubstr(id)));
-  ExpectOneLineError(Cli({"apikey", "rm", id}));
+  ExpectOneLineError(Cli({"apikey", "rm", id}), kExitNotFound);
 }
 
 TEST_P(CliE2eTest, RegistryAndGitCredentials) {
@@ -503,7 +521,8 @@ TEST_P(CliE2eTest, RegistryAndGitCredentials) {
   EXPECT_EQ(gls.exit_code, 0) << gls.err;
   EXPECT_THAT(gls.out, HasSubstr("git.example.com"));
   EXPECT_THAT(gls.out, Not(HasSubstr("pat-git-1")));
-  ExpectOneLineError(Cli({"credential", "git", "rm", "no-such-id"}));
+  ExpectOneLineError(Cli({"credential", "git", "rm", "no-such-id"}),
+                     kExitBadInput);
 }
 
 TEST_P(CliE2eTest, KeyRotateKeepsEveryValueReadable) {
@@ -525,7 +544,7 @@ TEST_P(CliE2eTest, KeyRotateKeepsEveryValueReadable) {
   std::string bad = TempPath("bad-master.key");
   WriteFile(bad, "not-a-key\n");
   CliResult refused = Cli({"key", "rotate", "--from-file", bad});
-  ExpectOneLineError(refused);
+  ExpectOneLineError(refused, kExitBadInput);
   EXPECT_THAT(refused.err, HasSubstr("wrong length"));
   EXPECT_EQ(Cli({"get", "k", "--reveal", "--deployment", "mk"}).out, "v-2\n");
 
@@ -546,7 +565,141 @@ TEST_P(CliE2eTest, UnreachableDaemonFailsWithOneLine) {
   std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
   argv.insert(argv.end(), where.begin(), where.end());
   argv.insert(argv.end(), {"--timeout", "2s", "ls"});
-  ExpectOneLineError(RunWithEnvironment(argv));
+  CliResult r = RunWithEnvironment(argv);
+  ExpectOneLineError(r, kExitUnreachable);
+  EXPECT_THAT(r.err, HasSubstr("daemon not reachable at "));
+  EXPECT_THAT(r.err, HasSubstr("is zlayer-secretsd running?"));
+  EXPECT_THAT(r.err, Not(HasSubstr("failed to connect to all addresses")));
+}
+
+// A socket file whose daemon is gone (bound, then closed: connect() is
+// refused): the same exit code and the same actionable message, naming the
+// path.
+TEST_P(CliE2eTest, StaleSocketIsReportedAsUnreachable) {
+  if (GetParam() != Transport::kUnix) GTEST_SKIP() << "Unix socket only";
+  const std::string path = TempPath("stale.sock");
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof(addr.sun_path));
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::close(fd);
+  CliResult r = RunWithEnvironment({Runfile("client/zlayer-secret"), "--socket",
+                                    path, "--timeout", "2s", "ls"});
+  ExpectOneLineError(r, kExitUnreachable);
+  EXPECT_EQ(r.err, absl::StrCat("zlayer-secret: daemon not reachable at ", path,
+                                " (is zlayer-secretsd running? see 'systemctl "
+                                "status zlayer-secretsd'; point the CLI "
+                                "elsewhere with --socket PATH, --address "
+                                "HOST:PORT, ZLAYER_SECRETS_SOCKET or "
+                                "ZLAYER_SECRETS_ADDR)\n"));
+}
+
+// A caller the daemon knows but who holds no grant: permission denied (4),
+// told apart from not found (3) and from a missing key (4 as well:
+// UNAUTHENTICATED).
+TEST_P(CliE2eTest, CallerWithoutAGrantGetsPermissionDenied) {
+  if (GetParam() != Transport::kTls) GTEST_SKIP() << "TLS API keys only";
+  CliResult created = Cli({"apikey", "create", "no-grants"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string key;
+  for (absl::string_view line : absl::StrSplit(created.out, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (absl::StartsWith(line, "zs_")) key = std::string(line);
+  }
+  ASSERT_FALSE(key.empty()) << created.out;
+  std::string key_file = TempPath("no-grants.key");
+  WriteFile(key_file, key + "\n");
+  std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
+  const std::vector<std::string>& base = daemon_->cli_args();
+  for (size_t i = 0; i < base.size(); ++i) {
+    if (base[i] == "--api-key-file") {
+      ++i;
+      continue;
+    }
+    argv.push_back(base[i]);
+  }
+  argv.insert(argv.end(), {"--api-key-file", key_file, "get", "anything",
+                           "--reveal", "--deployment", "pd"});
+  CliResult r = RunWithEnvironment(argv);
+  ExpectOneLineError(r, kExitPermissionDenied);
+}
+
+// `health` answers SERVING with exit 0 on both transports, also without an
+// API key (container HEALTHCHECKs hold none), and exit 6 where nothing
+// listens.
+TEST_P(CliE2eTest, HealthReportsServingAndUnreachable) {
+  CliResult r = Cli({"health"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "SERVING\n");
+  CliResult j = Cli({"health", "--output", "json"});
+  EXPECT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(j.out, "{\"status\": \"SERVING\"}\n");
+
+  std::vector<std::string> keyless = {Runfile("client/zlayer-secret")};
+  const std::vector<std::string>& base = daemon_->cli_args();
+  for (size_t i = 0; i < base.size(); ++i) {
+    if (base[i] == "--api-key-file") {
+      ++i;
+      continue;
+    }
+    keyless.push_back(base[i]);
+  }
+  keyless.push_back("health");
+  CliResult anonymous = RunWithEnvironment(keyless);
+  EXPECT_EQ(anonymous.exit_code, 0) << anonymous.err;
+
+  CliResult gone = RunWithEnvironment({Runfile("client/zlayer-secret"),
+                                       "--socket", TempPath("no-daemon.sock"),
+                                       "--timeout", "2s", "health"});
+  ExpectOneLineError(gone, kExitUnreachable);
+  EXPECT_EQ(gone.out, "");
+}
+
+// Scripts set the connection and format through ZLAYER_SECRETS_* variables
+// (like VAULT_ADDR); a flag still wins.
+TEST_P(CliE2eTest, ScriptVariablesReachTheDaemon) {
+  CliResult json = Cli({"whoami"}, "", {{"ZLAYER_SECRETS_FORMAT", "json"}});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"transport\": "));
+  CliResult table = Cli({"whoami", "--output", "table"}, "",
+                        {{"ZLAYER_SECRETS_FORMAT", "json"}});
+  EXPECT_THAT(table.out, HasSubstr("Transport: "));
+
+  if (GetParam() != Transport::kTls) return;
+  // Only --tls-server-name (which has no variable) on the command line.
+  std::map<std::string, std::string> env;
+  const std::vector<std::string>& base = daemon_->cli_args();
+  for (size_t i = 0; i + 1 < base.size(); i += 2) {
+    if (base[i] == "--address") env["ZLAYER_SECRETS_ADDR"] = base[i + 1];
+    if (base[i] == "--tls-ca") env["ZLAYER_SECRETS_CACERT"] = base[i + 1];
+    if (base[i] == "--api-key-file") {
+      env["ZLAYER_SECRETS_API_KEY_FILE"] = base[i + 1];
+    }
+  }
+  ASSERT_EQ(env.size(), 3u);
+  CliResult r = RunWithEnvironment({Runfile("client/zlayer-secret"),
+                                    "--tls-server-name", "localhost", "whoami"},
+                                   "", env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Subject:   apikey:admin"));
+}
+
+// The binary: a top-level --version, and --help listing the exit codes.
+TEST_P(CliE2eTest, VersionAndHelpNeedNoDaemon) {
+  CliResult v =
+      RunWithEnvironment({Runfile("client/zlayer-secret"), "--version"});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.out, "zlayer-secret 0.1.0\n");
+  CliResult h = RunWithEnvironment({Runfile("client/zlayer-secret"), "--help"});
+  EXPECT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_THAT(h.out, HasSubstr("  3  not found\n"));
+  EXPECT_THAT(h.out, HasSubstr("  6  daemon not reachable"));
+  CliResult mixed = RunWithEnvironment(
+      {Runfile("client/zlayer-secret"), "--version", "get", "db"});
+  EXPECT_EQ(mixed.exit_code, kExitBadInput);
 }
 
 // The TLS daemon refuses a caller without an API key, and a wrong one.
@@ -565,12 +718,12 @@ TEST_P(CliE2eTest, TlsWithoutAValidApiKeyIsRefused) {
   std::vector<std::string> anonymous = argv;
   anonymous.push_back("ls");
   CliResult r = RunWithEnvironment(anonymous);
-  ExpectOneLineError(r);
+  ExpectOneLineError(r, kExitPermissionDenied);
   EXPECT_THAT(r.err, HasSubstr("API key"));
   std::string wrong = TempPath("wrong.key");
   WriteFile(wrong, "zs_admin.not-the-key\n");
   argv.insert(argv.end(), {"--api-key-file", wrong, "ls"});
-  ExpectOneLineError(RunWithEnvironment(argv));
+  ExpectOneLineError(RunWithEnvironment(argv), kExitPermissionDenied);
 }
 
 ZS_INSTANTIATE_FOR_TRANSPORTS(CliE2eTest);

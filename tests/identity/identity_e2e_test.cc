@@ -172,8 +172,9 @@ class SecondUserTest : public ::testing::Test {
   std::unique_ptr<Daemon> daemon_;
 };
 
+// A refusal: exit 4, permission denied (client/cli/exit_codes.h).
 void ExpectDenied(const Result& r, absl::string_view what) {
-  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(r.code, 4) << r.output;
   EXPECT_THAT(r.output, HasSubstr(what)) << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
@@ -298,11 +299,11 @@ TEST_F(SecondUserTest, EnvironmentGrantsAndPermissionsTable) {
 
 TEST_F(SecondUserTest, SystemScopesAreRefusedClearlyEvenToAdmins) {
   Result admin = Admin({"ls", "--deployment", "system:grants"});
-  EXPECT_EQ(admin.code, 1);
+  EXPECT_EQ(admin.code, 2);  // bad input
   EXPECT_THAT(admin.output, HasSubstr("is internal to the daemon"));
   Result grant =
       Admin({"grant", subject_, "--scope", "system:api_keys", "read"});
-  EXPECT_EQ(grant.code, 1);
+  EXPECT_EQ(grant.code, 2);  // bad input
   EXPECT_THAT(grant.output, HasSubstr("system"));
 }
 

@@ -244,13 +244,15 @@ TEST_F(PlantedSocketTest, SocketOwnedByAnotherUserIsRefused) {
 
   // --socket, and the environment variable.
   ProcessResult flag = Cli({"--socket", socket_, "get", "db", "--reveal"});
-  EXPECT_EQ(flag.exit_code, 1) << flag.out << flag.err;
+  // 4: permission denied (client/cli/exit_codes.h).
+  EXPECT_EQ(flag.exit_code, 4) << flag.out << flag.err;
   EXPECT_THAT(flag.err, HasSubstr("refusing socket '" + socket_ + "'"));
   EXPECT_THAT(flag.err, HasSubstr(absl::StrCat("owned by uid ", other)));
   EXPECT_THAT(flag.out, Not(HasSubstr(kPlantedValue)));
   ProcessResult var = Cli({"create", "db", "--from-stdin"}, "typed\n",
                           {"ZLAYER_SECRETS_SOCKET=" + socket_});
-  EXPECT_EQ(var.exit_code, 1) << var.out << var.err;
+  // 4: permission denied (client/cli/exit_codes.h).
+  EXPECT_EQ(var.exit_code, 4) << var.out << var.err;
   EXPECT_THAT(var.err, HasSubstr("refusing socket"));
   ProcessResult git = RunIn(
       dir_.Sub("repo"), "git-credential-zlayer", {"--socket", socket_, "get"},
@@ -284,7 +286,8 @@ TEST_F(PlantedSocketTest, SocketInADirectoryEveryoneCanWriteIsRefused) {
 
   ProcessResult direct =
       Cli({"--socket", open_socket, "get", "db", "--reveal"});
-  EXPECT_EQ(direct.exit_code, 1) << direct.out << direct.err;
+  // 4: permission denied (client/cli/exit_codes.h).
+  EXPECT_EQ(direct.exit_code, 4) << direct.out << direct.err;
   EXPECT_THAT(direct.err, HasSubstr("directory '" + dir_.Sub("open") +
                                     "' (mode 0777) is writable by every user"));
   // A symlink in a trusted directory does not launder it: the real path is
@@ -292,7 +295,8 @@ TEST_F(PlantedSocketTest, SocketInADirectoryEveryoneCanWriteIsRefused) {
   const std::string link = dir_.Sub("repo/link.sock");
   ASSERT_EQ(::symlink(open_socket.c_str(), link.c_str()), 0);
   ProcessResult via_link = Cli({"--socket", link, "get", "db", "--reveal"});
-  EXPECT_EQ(via_link.exit_code, 1) << via_link.out << via_link.err;
+  // 4: permission denied (client/cli/exit_codes.h).
+  EXPECT_EQ(via_link.exit_code, 4) << via_link.out << via_link.err;
   EXPECT_THAT(via_link.err, HasSubstr("(-> " + open_socket + ")"));
   EXPECT_THAT(via_link.err, HasSubstr("writable by every user"));
   EXPECT_THAT(in_open.calls(), ::testing::IsEmpty());
@@ -300,7 +304,7 @@ TEST_F(PlantedSocketTest, SocketInADirectoryEveryoneCanWriteIsRefused) {
   // Not yet there: nobody else may be able to create it later either.
   ProcessResult missing =
       Cli({"--socket", dir_.Sub("open/later.sock"), "get", "db", "--reveal"});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 4);  // permission denied
   EXPECT_THAT(missing.err, HasSubstr("writable by every user"));
 
   // The sticky bit (as on /tmp) keeps others from replacing our socket.
