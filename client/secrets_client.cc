@@ -323,6 +323,10 @@ ZS_CLIENT_METHOD(Admin, admin_, DeleteEnvironment, DeleteEnvironmentRequest,
                  DeleteEnvironmentResponse, kWrite)
 ZS_CLIENT_METHOD(Admin, admin_, RotateMasterKey, RotateMasterKeyRequest,
                  RotateMasterKeyResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, RekeyDataKeys, RekeyDataKeysRequest,
+                 RekeyDataKeysResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, GetRekeyStatus, GetRekeyStatusRequest,
+                 RekeyStatus, kRead)
 ZS_CLIENT_METHOD(Admin, admin_, ListApiKeys, ListApiKeysRequest,
                  ListApiKeysResponse, kRead)
 ZS_CLIENT_METHOD(Admin, admin_, CreateApiKey, CreateApiKeyRequest,

@@ -231,6 +231,11 @@ class SecretsClient {
       const CallOptions& call = {});
   absl::StatusOr<v1::RotateMasterKeyResponse> RotateMasterKey(
       const v1::RotateMasterKeyRequest& request, const CallOptions& call = {});
+  // Data-key rotation: starts it (not retried) and reads its progress.
+  absl::StatusOr<v1::RekeyDataKeysResponse> RekeyDataKeys(
+      const v1::RekeyDataKeysRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::RekeyStatus> GetRekeyStatus(
+      const v1::GetRekeyStatusRequest& request, const CallOptions& call = {});
 
   // Identity (Admin): reads are retried, writes are not. Responses of
   // CreateApiKey, RotateApiKey, GetRegistryCredential and GetGitCredential

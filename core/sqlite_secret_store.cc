@@ -1653,6 +1653,16 @@ void SqliteSecretStore::RunRekey(uint32_t generation) {
   rekey_.status = status;
 }
 
+absl::StatusOr<uint64_t> SqliteSecretStore::VersionsAwaitingRekey() {
+  const uint32_t generation = ActiveDataKeyGeneration();
+  uint64_t pending = 0;
+  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(pending, CountOlderVersions(db, generation));
+    return absl::OkStatus();
+  }));
+  return pending;
+}
+
 RekeyProgress SqliteSecretStore::rekey_progress() {
   absl::MutexLock lock(&rekey_mu_);
   return rekey_;

@@ -207,6 +207,10 @@ class SqliteSecretStore final : public SecretStore {
   //   Unavailable         storage failure (nothing changed)
   absl::StatusOr<uint32_t> StartRekey();
   RekeyProgress rekey_progress();
+  // How many versions are still sealed by a DEK generation older than the
+  // active one: non-zero when a rekey was interrupted (a crash, a close)
+  // and StartRekey would resume it. Unavailable on storage failure.
+  absl::StatusOr<uint64_t> VersionsAwaitingRekey();
   // Blocks until no rekey runs; returns the last run's status.
   absl::Status WaitForRekey();
   static constexpr int kRekeyBatchSize = 500;

@@ -334,8 +334,51 @@ grpc::Status AdminService::RotateMasterKey(
                      ctx_->rotate_master_key(std::move(new_key)));
     response->set_new_key_id(result.new_key_id);
     response->set_versions_reencrypted(result.versions_reencrypted);
-    log.detail = absl::StrCat("new_key_id=", result.new_key_id,
-                              " versions=", result.versions_reencrypted);
+    log.detail = absl::StrCat("new_key_id=", result.new_key_id);
+    return absl::OkStatus();
+  }();
+  return log.Finish(status);
+}
+
+grpc::Status AdminService::RekeyDataKeys(
+    grpc::ServerContextBase* context,
+    const v1::RekeyDataKeysRequest* /*request*/,
+    v1::RekeyDataKeysResponse* response) {
+  CallLog log(ctx_, *context, "RekeyDataKeys");
+  absl::Status status = [&]() -> absl::Status {
+    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+    if (!ctx_->start_rekey) {
+      return absl::UnimplementedError("this store has no data keys to rotate");
+    }
+    ASSIGN_OR_RETURN(uint32_t generation, ctx_->start_rekey());
+    response->set_generation(generation);
+    log.detail = absl::StrCat("generation=", generation);
+    return absl::OkStatus();
+  }();
+  return log.Finish(status);
+}
+
+grpc::Status AdminService::GetRekeyStatus(
+    grpc::ServerContextBase* context,
+    const v1::GetRekeyStatusRequest* /*request*/, v1::RekeyStatus* response) {
+  CallLog log(ctx_, *context, "GetRekeyStatus");
+  absl::Status status = [&]() -> absl::Status {
+    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+    if (!ctx_->rekey_status) {
+      return absl::UnimplementedError("this store has no data keys to rotate");
+    }
+    const RekeyStatusInfo info = ctx_->rekey_status();
+    response->set_running(info.running);
+    response->set_generation(info.generation);
+    response->set_done(info.done);
+    response->set_total(info.total);
+    if (!info.last_status.ok()) {
+      // A storage or integrity error of the store: names no value.
+      response->set_error(
+          absl::StrCat(absl::StatusCodeToString(info.last_status.code()), ": ",
+                       info.last_status.message()));
+    }
+    response->set_active_generation(info.active_generation);
     return absl::OkStatus();
   }();
   return log.Finish(status);

@@ -4,7 +4,8 @@
 // map the status with ToGrpcStatus() (through CallLog).
 //
 // Access:
-//   CreateEnvironment, UpdateEnvironment, DeleteEnvironment, RotateMasterKey
+//   CreateEnvironment, UpdateEnvironment, DeleteEnvironment, RotateMasterKey,
+//   RekeyDataKeys, GetRekeyStatus
 //       admin only (Authorizer::CheckAdmin), as upstream.
 //   GetEnvironment, ListEnvironments
 //       any authenticated caller: an environment record holds no secret, and
@@ -78,6 +79,14 @@ class AdminService final {
   grpc::Status WhoAmI(grpc::ServerContextBase* context,
                       const v1::WhoAmIRequest* request,
                       v1::WhoAmIResponse* response);
+  // UNIMPLEMENTED when the context has no start_rekey / rekey_status;
+  // FAILED_PRECONDITION while a rekey runs.
+  grpc::Status RekeyDataKeys(grpc::ServerContextBase* context,
+                             const v1::RekeyDataKeysRequest* request,
+                             v1::RekeyDataKeysResponse* response);
+  grpc::Status GetRekeyStatus(grpc::ServerContextBase* context,
+                              const v1::GetRekeyStatusRequest* request,
+                              v1::RekeyStatus* response);
 
   grpc::Status CreateApiKey(grpc::ServerContextBase* context,
                             const v1::CreateApiKeyRequest* request,

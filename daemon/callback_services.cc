@@ -86,6 +86,8 @@ class QueuedAdminService final : public v1::Admin::CallbackService {
   ZS_QUEUED_UNARY(RotateMasterKey, RotateMasterKeyRequest,
                   RotateMasterKeyResponse)
   ZS_QUEUED_UNARY(WhoAmI, WhoAmIRequest, WhoAmIResponse)
+  ZS_QUEUED_UNARY(RekeyDataKeys, RekeyDataKeysRequest, RekeyDataKeysResponse)
+  ZS_QUEUED_UNARY(GetRekeyStatus, GetRekeyStatusRequest, RekeyStatus)
   ZS_QUEUED_UNARY(CreateApiKey, CreateApiKeyRequest, CreateApiKeyResponse)
   ZS_QUEUED_UNARY(RotateApiKey, RotateApiKeyRequest, CreateApiKeyResponse)
   ZS_QUEUED_UNARY(ListApiKeys, ListApiKeysRequest, ListApiKeysResponse)

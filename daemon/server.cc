@@ -533,6 +533,23 @@ absl::Status Daemon::Init() {
   context.rotate_master_key = [this](SecretBytes key) {
     return RotateMasterKey(std::move(key));
   };
+  SqliteSecretStore* sqlite_store = state_->store.get();
+  context.start_rekey = [sqlite_store]() -> absl::StatusOr<uint32_t> {
+    ASSIGN_OR_RETURN(uint32_t generation, sqlite_store->StartRekey());
+    spdlog::info("event=rekey_started generation={}", generation);
+    return generation;
+  };
+  context.rekey_status = [sqlite_store] {
+    const RekeyProgress progress = sqlite_store->rekey_progress();
+    RekeyStatusInfo info;
+    info.running = progress.running;
+    info.generation = progress.generation;
+    info.done = progress.done;
+    info.total = progress.total;
+    info.last_status = progress.status;
+    info.active_generation = sqlite_store->ActiveDataKeyGeneration();
+    return info;
+  };
   context.authorizer = state_->authorizer.get();
   context.identifier = state_->identifier.get();
   context.clock = &state_->clock;
@@ -691,6 +708,13 @@ absl::Status Daemon::OpenStorage() {
   }
   if (!store.ok()) return store.status();
   state_->store = *std::move(store);
+  // A rekey stopped by a crash or a shutdown goes on where it stopped.
+  ASSIGN_OR_RETURN(uint64_t awaiting, state_->store->VersionsAwaitingRekey());
+  if (awaiting > 0) {
+    ASSIGN_OR_RETURN(uint32_t generation, state_->store->StartRekey());
+    spdlog::warn("event=rekey_resumed generation={} versions_left={}",
+                 generation, awaiting);
+  }
   ASSIGN_OR_RETURN(
       state_->environments,
       SqliteEnvironmentRegistry::Create(state_->store.get(), &state_->clock));
@@ -719,7 +743,7 @@ absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
   KeyRotationResult result;
   result.new_key_id = new_id;
   // Only the store's data keys and subkey seed are re-wrapped; no value is
-  // re-encrypted (versions_reencrypted stays 0).
+  // re-encrypted (versions_reencrypted stays 0; RekeyDataKeys does that).
   uint64_t keys_rewrapped = 0;
   absl::Status rotated =
       state_->store->RotateKey(new_id, std::move(new_key), &keys_rewrapped);

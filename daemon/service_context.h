@@ -62,6 +62,16 @@ struct KeyRotationResult {
   uint64_t versions_reencrypted = 0;
 };
 
+// How far a data-key rotation (rekey) has come (Admin.GetRekeyStatus).
+struct RekeyStatusInfo {
+  bool running = false;
+  uint32_t generation = 0;  // the generation values move to (0 = no run yet)
+  uint64_t done = 0;
+  uint64_t total = 0;
+  absl::Status last_status;        // of the last finished run
+  uint32_t active_generation = 0;  // the generation new values use
+};
+
 struct ServiceContext {
   SecretStore* store = nullptr;                  // not owned
   EnvironmentRegistry* environments = nullptr;   // not owned
@@ -69,10 +79,15 @@ struct ServiceContext {
   const CallerIdentifier* identifier = nullptr;  // not owned
   Clock* clock = nullptr;                        // not owned
   Limits limits;
-  // Re-encrypts the store under a new key (empty = generate); unset when the
-  // store cannot rotate (e.g. the in-memory store).
+  // Re-wraps the store's data keys under a new master key (empty =
+  // generate); unset when the store cannot rotate (e.g. the in-memory
+  // store).
   std::function<absl::StatusOr<KeyRotationResult>(SecretBytes new_key)>
       rotate_master_key;
+  // Starts (or resumes) a rekey and returns the generation values move to;
+  // unset when the store has no data keys. Both or neither are set.
+  std::function<absl::StatusOr<uint32_t>()> start_rekey;
+  std::function<RekeyStatusInfo()> rekey_status;
 
   // Identity stores (daemon/server.cc wires them; tests may leave them null:
   // the Admin RPCs that need one then answer FAILED_PRECONDITION).

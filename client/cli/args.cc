@@ -67,6 +67,7 @@ constexpr OptionSpec kOptions[] = {
     {"path-prefix", true, "credential"},
     {"kind", true, "credential"},
     {"label", true, "credential"},
+    {"wait", false, "key"},
 };
 
 const OptionSpec* FindOption(absl::string_view name) {
@@ -207,8 +208,9 @@ absl::Status CheckPositionals(const Command& cmd) {
                               sub, "' (expected add, ls or rm)"));
   }
   if (v == "key") {
-    if (p.size() != 1 || p[0] != "rotate") {
-      return Usage("'key' needs the sub-command 'rotate' and nothing else");
+    if (p.size() != 1 || (p[0] != "rotate" && p[0] != "rekey")) {
+      return Usage(
+          "'key' needs the sub-command 'rotate' or 'rekey' and nothing else");
     }
     return absl::OkStatus();
   }
@@ -496,6 +498,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
       cmd.format = value;
     } else if (name == "dry-run") {
       cmd.dry_run = true;
+    } else if (name == "wait") {
+      cmd.wait = true;
     } else if (name == "yes") {
       cmd.yes = true;
     } else if (name == "env-file") {
@@ -612,6 +616,13 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
               value_flags.from_stdin)) {
     return Usage("value options apply to 'credential ... add' only");
   }
+  if (cmd.verb == "key" && cmd.positionals[0] == "rekey" &&
+      (value_flags.from_file || value_flags.from_stdin)) {
+    return Usage("'key rekey' takes no key (the daemon makes the data key)");
+  }
+  if (cmd.verb == "key" && cmd.wait && cmd.positionals[0] != "rekey") {
+    return Usage("--wait applies to 'key rekey' only");
+  }
   if (cmd.verb == "key" && (value_flags.from_file || value_flags.from_stdin)) {
     // The new master key given by the operator (else the daemon makes one).
     absl::StatusOr<ValueSource> source = SelectValueSource(value_flags);
@@ -723,9 +734,12 @@ LEVEL is read, execute or write):
                      [--kind pat|ssh-key] SECRET-SOURCE
   credential registry|git ls | credential registry|git rm ID
   key rotate [--from-file F | --from-stdin]
-                     re-encrypt every stored version under a new master key:
-                     the daemon generates it and updates its key file, or
-                     takes 32 raw bytes / 64 hex characters (administrators)
+                     replace the master key (re-wraps the data keys; no value
+                     is re-encrypted): the daemon generates it and updates
+                     its key file, or takes 32 raw bytes / 64 hex characters
+                     (administrators)
+  key rekey [--wait] move every stored version to a new data key in the
+                     background; --wait follows it to the end (administrators)
   (SECRET-SOURCE: --from-file F, --from-stdin, or --value V with a warning)
 
 VALUE-SOURCE (exactly one):

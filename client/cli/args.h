@@ -88,6 +88,7 @@ struct Command {
   std::string file;                    // import --file
   std::string format = "env";          // import / export --format env|json
   bool dry_run = false;                // import
+  bool wait = false;                   // key rekey
   bool yes = false;                    // destroy
   std::string env_file;                // check / run --env-file
   std::string description;             // env create --description

@@ -187,7 +187,7 @@ TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
   EXPECT_EQ(UsageError({"key", "rotate", "--random"}),
             "option '--random' does not apply to 'key'");
   EXPECT_EQ(UsageError({"key"}),
-            "'key' needs the sub-command 'rotate' and nothing else");
+            "'key' needs the sub-command 'rotate' or 'rekey' and nothing else");
   auto reg = Parse({"credential", "registry", "add", "--registry", "ghcr.io",
                     "--username", "bot", "--from-stdin"});
   ASSERT_TRUE(reg.ok()) << reg.status();

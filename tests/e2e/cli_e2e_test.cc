@@ -557,6 +557,28 @@ TEST_P(CliE2eTest, KeyRotateKeepsEveryValueReadable) {
   EXPECT_EQ(Cli({"key", "rotate", "extra"}).exit_code, 2);
 }
 
+TEST_P(CliE2eTest, KeyRekeyWaitMovesEveryValueToANewDataKey) {
+  ASSERT_EQ(Cli({"create", "r", "--from-stdin", "--deployment", "rk"}, "r-1")
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      Cli({"set", "r", "--from-stdin", "--deployment", "rk"}, "r-2").exit_code,
+      0);
+  CliResult rekeyed = Cli({"key", "rekey", "--wait"});
+  EXPECT_EQ(rekeyed.exit_code, 0) << rekeyed.err;
+  EXPECT_THAT(rekeyed.out, StartsWith("Rekey done: "));
+  EXPECT_THAT(rekeyed.out, HasSubstr("to data key generation "));
+  EXPECT_EQ(Cli({"get", "r", "--reveal", "--deployment", "rk"}).out, "r-2\n");
+  EXPECT_EQ(
+      Cli({"get", "r", "--reveal", "--version", "1", "--deployment", "rk"}).out,
+      "r-1\n");
+  CliResult json = Cli({"key", "rekey", "--wait", "--output", "json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"running\": false"));
+  EXPECT_EQ(Cli({"key", "rekey", "--from-stdin"}, "x").exit_code, 2);
+  EXPECT_EQ(Cli({"key", "rotate", "--wait"}).exit_code, 2);
+}
+
 TEST_P(CliE2eTest, UnreachableDaemonFailsWithOneLine) {
   std::vector<std::string> where =
       GetParam() == Transport::kUnix

@@ -86,41 +86,74 @@ absl::StatusOr<std::unique_ptr<E2eDaemon>> E2eDaemon::Start(
   if (::mkdir(d->data_dir().c_str(), 0700) != 0) {
     return absl::InternalError("mkdir data");
   }
-  const std::string socket = d->Path("d.sock");
-  std::vector<std::string> args = {Runfile("daemon/zlayer-secretsd"),
-                                   "--data-dir",
-                                   d->data_dir(),
-                                   "--key-dir",
-                                   d->data_dir(),
-                                   "--bootstrap-admin-key",
-                                   "keep",
-                                   "--socket",
-                                   socket};
+  d->args_ = {Runfile("daemon/zlayer-secretsd"),
+              "--data-dir",
+              d->data_dir(),
+              "--key-dir",
+              d->data_dir(),
+              "--bootstrap-admin-key",
+              "keep",
+              "--socket",
+              d->Path("d.sock")};
   if (transport == Transport::kTls) {
     absl::StatusOr<TlsMaterial> tls = MakeTlsMaterial(d->dir_, "");
     if (!tls.ok()) return tls.status();
     d->tls_ca_ = tls->ca_cert;
-    args.insert(args.end(), {"--listen", "127.0.0.1:0", "--tls-cert",
-                             tls->server_cert, "--tls-key", tls->server_key});
+    d->args_.insert(d->args_.end(),
+                    {"--listen", "127.0.0.1:0", "--tls-cert", tls->server_cert,
+                     "--tls-key", tls->server_key});
   }
+  absl::Status launched = d->Launch();
+  if (!launched.ok()) return launched;
+  return d;
+}
 
+absl::Status E2eDaemon::Restart() {
+  absl::Status stopped = Stop();
+  if (!stopped.ok()) return stopped;
+  return Launch();
+}
+
+absl::Status E2eDaemon::Stop() {
+  if (pid_ <= 0) return absl::FailedPreconditionError("not running");
+  ::kill(pid_, SIGTERM);
+  absl::optional<int> status = WaitForExit(pid_, kStopTimeout);
+  if (!status.has_value()) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+    return absl::DeadlineExceededError(
+        "zlayer-secretsd did not stop at SIGTERM");
+  }
+  pid_ = 0;
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    return absl::InternalError(
+        absl::StrCat("zlayer-secretsd exit status ", *status, "\n", Log()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status E2eDaemon::Launch() {
   // The log goes to a file, not a pipe: a pipe nobody drains would stall
-  // the daemon's logging once it fills.
-  const std::string log = d->Path("daemon.log");
+  // the daemon's logging once it fills. A restart starts a new one (the
+  // previous run's is kept as daemon.log.1).
+  const std::string log = Path("daemon.log");
+  ::rename(log.c_str(), Path("daemon.log.1").c_str());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<std::string> args = args_;
   std::vector<char*> c_argv;
   for (std::string& a : args) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
-  int rc = posix_spawn(&d->pid_, c_argv[0], &actions, nullptr, c_argv.data(),
-                       environ);
+  int rc =
+      posix_spawn(&pid_, c_argv[0], &actions, nullptr, c_argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    d->pid_ = 0;
+    pid_ = 0;
     return absl::InternalError(
         absl::StrCat("cannot start ", args[0], ": ", std::strerror(rc)));
   }
@@ -131,11 +164,11 @@ absl::StatusOr<std::unique_ptr<E2eDaemon>> E2eDaemon::Start(
   absl::Time deadline = absl::Now() + kStartTimeout;
   std::string ready;
   while (ready.empty()) {
-    if (!d->Running()) {
+    if (!Running()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("zlayer-secretsd exited during start:\n", d->Log()));
+          absl::StrCat("zlayer-secretsd exited during start:\n", Log()));
     }
-    std::string text = d->Log();
+    std::string text = Log();
     size_t at = text.find("event=ready");
     if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
       ready = text.substr(at, text.find('\n', at) - at);
@@ -150,9 +183,9 @@ absl::StatusOr<std::unique_ptr<E2eDaemon>> E2eDaemon::Start(
 
   // Calls get a generous deadline: these tests check outcomes, and a TLS
   // handshake on a loaded CI machine can take longer than the 5 s default.
-  if (transport == Transport::kUnix) {
-    d->address_ = socket;
-    d->cli_args_ = {"--socket", socket, "--timeout", "30s"};
+  if (transport_ == Transport::kUnix) {
+    address_ = Path("d.sock");
+    cli_args_ = {"--socket", address_, "--timeout", "30s"};
   } else {
     size_t at = ready.find("tcp_port=");
     int port = 0;
@@ -162,15 +195,15 @@ absl::StatusOr<std::unique_ptr<E2eDaemon>> E2eDaemon::Start(
         port <= 0) {
       return absl::InternalError(absl::StrCat("no tcp_port in: ", ready));
     }
-    d->address_ = absl::StrCat("127.0.0.1:", port);
-    d->cli_args_ = {"--address",         d->address_,
-                    "--tls-ca",          d->tls_ca_,
-                    "--tls-server-name", "localhost",
-                    "--api-key-file",    d->data_dir() + "/admin.key",
-                    "--timeout",         "30s"};
+    address_ = absl::StrCat("127.0.0.1:", port);
+    cli_args_ = {"--address",         address_,
+                 "--tls-ca",          tls_ca_,
+                 "--tls-server-name", "localhost",
+                 "--api-key-file",    data_dir() + "/admin.key",
+                 "--timeout",         "30s"};
   }
 
-  ClientOptions options = d->client_options();
+  ClientOptions options = client_options();
   options.wait_for_ready = true;
   absl::StatusOr<std::unique_ptr<SecretsClient>> client =
       SecretsClient::Connect(std::move(options));
@@ -179,13 +212,13 @@ absl::StatusOr<std::unique_ptr<E2eDaemon>> E2eDaemon::Start(
   if (!who.ok()) {
     return absl::Status(
         who.status().code(),
-        absl::StrCat("WhoAmI: ", who.status().message(), "\n", d->Log()));
+        absl::StrCat("WhoAmI: ", who.status().message(), "\n", Log()));
   }
-  if (who->transport() != TransportName(transport)) {
+  if (who->transport() != TransportName(transport_)) {
     return absl::InternalError(
         absl::StrCat("WhoAmI says transport ", who->transport()));
   }
-  return d;
+  return absl::OkStatus();
 }
 
 E2eDaemon::~E2eDaemon() {

@@ -38,6 +38,11 @@ class E2eDaemon {
   static absl::StatusOr<std::unique_ptr<E2eDaemon>> Start(Transport transport);
   // SIGTERM, wait for a clean exit (checked), remove the directory.
   ~E2eDaemon();
+  // Stops the daemon (SIGTERM; an exit other than 0 is an error) and starts
+  // it again with the same arguments on the same directory, waiting as
+  // Start does. Over TLS the port changes: take cli_args() and
+  // client_options() again afterwards.
+  absl::Status Restart();
 
   Transport transport() const { return transport_; }
   // A path inside the daemon's private temporary directory.
@@ -55,9 +60,13 @@ class E2eDaemon {
 
  private:
   explicit E2eDaemon(Transport transport) : transport_(transport) {}
+  // Spawns args_ and waits for the ready line and a WhoAmI answer.
+  absl::Status Launch();
+  absl::Status Stop();
 
   Transport transport_;
   std::string dir_;
+  std::vector<std::string> args_;
   pid_t pid_ = 0;
   std::string address_;  // socket path or 127.0.0.1:PORT
   std::string tls_ca_;
