@@ -17,10 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/clock.h"
-#include "core/memory_secret_store.h"
-#include "core/resolver.h"
-#include "core/secret_bytes.h"
+#include "core/base/clock.h"
+#include "core/base/secret_bytes.h"
+#include "core/resolve/resolver.h"
+#include "core/store/memory_secret_store.h"
 
 int main() {
   using namespace zlayer::secrets;

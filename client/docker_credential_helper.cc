@@ -13,7 +13,8 @@
 //            read)
 //   version  stdout: the version
 // Registries are matched by normalised host (Docker Hub aliases are one
-// registry; see core/registry_credential_store.h). Configure docker with
+// registry; see core/identity/registry_credential_store.h). Configure docker
+// with
 // {"credsStore": "zlayer"} (the binary on PATH) and, if the daemon is not on
 // the default socket, ZLAYER_SECRETS_SOCKET in docker's environment.
 // Errors: one line on stdout, exit 1, as docker-credential-helpers' Serve()
@@ -37,9 +38,9 @@
 #include "client/cli/exit_codes.h"
 #include "client/helper_common.h"
 #include "client/secrets_client.h"
-#include "core/json.h"
-#include "core/registry_credential_store.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/format/json.h"
+#include "core/identity/registry_credential_store.h"
 
 namespace zlayer::secrets {
 namespace {

@@ -6,9 +6,9 @@
 // ended by a blank line or EOF on stdin.
 //   get    prints `username=U` (the credential's username, else the one git
 //          sent) and `password=<token>` for the best PAT matching
-//          protocol/host/path (core/git_credential_store.h); prints nothing
-//          and exits 0 when none matches or the caller may not read it, so
-//          git moves on to its next helper or prompt.
+//          protocol/host/path (core/identity/git_credential_store.h); prints
+//          nothing and exits 0 when none matches or the caller may not read it,
+//          so git moves on to its next helper or prompt.
 //   store  (git sends it after every successful authentication) does
 //          nothing when `get` would already answer this URL with the same
 //          password (and username), or when the caller may not write (no
@@ -37,7 +37,7 @@
 #include "absl/strings/strip.h"
 #include "client/helper_common.h"
 #include "client/secrets_client.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 
 namespace zlayer::secrets {
 namespace {

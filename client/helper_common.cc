@@ -8,7 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 
 namespace zlayer::secrets {
 namespace {

@@ -31,8 +31,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "client/secrets_client.h"
-#include "core/secret_bytes.h"
-#include "core/secret_store.h"
+#include "core/base/secret_bytes.h"
+#include "core/store/secret_store.h"
 #include "proto/secrets.pb.h"
 
 namespace zlayer::secrets {
@@ -56,7 +56,7 @@ class RemoteSecretsProvider final : public SecretsProvider {
   // `client` is not owned and must outlive the provider.
   explicit RemoteSecretsProvider(SecretsClient* client);
 
-  // SecretsProvider (see core/secret_store.h for the contract).
+  // SecretsProvider (see core/store/secret_store.h for the contract).
   absl::StatusOr<SecretBytes> GetSecret(absl::string_view scope,
                                         absl::string_view name) override;
   absl::StatusOr<absl::flat_hash_map<std::string, SecretBytes>> GetSecrets(

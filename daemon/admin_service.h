@@ -40,7 +40,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/api_key_store.h"
+#include "core/identity/api_key_store.h"
 #include "daemon/service_common.h"
 #include "daemon/service_context.h"
 #include "proto/secrets.grpc.pb.h"

@@ -1,8 +1,8 @@
 // ApiKeyStoreVerifier: the ApiKeyVerifier the daemon plugs into its TCP
 // identifier, backed by core's ApiKeyStore (keyed hashes; legacy Argon2id
 // records behind a semaphore), with a failure budget per source and per id
-// (core/auth_failure_budget.h) and coalesced audit records for failures
-// (core/auth_failure_audit.h).
+// (core/identity/auth_failure_budget.h) and coalesced audit records for
+// failures (core/audit/auth_failure_audit.h).
 //
 // ApiKeyIdentifier splits the presented "zs_<id>.<secret>" at its first '.';
 // this adapter joins the two parts again and asks ApiKeyStore::Verify, which
@@ -32,12 +32,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "core/access.h"
-#include "core/api_key_store.h"
-#include "core/auth_failure_audit.h"
-#include "core/auth_failure_budget.h"
-#include "core/clock.h"
-#include "core/secret_bytes.h"
+#include "core/audit/auth_failure_audit.h"
+#include "core/base/clock.h"
+#include "core/base/secret_bytes.h"
+#include "core/identity/access.h"
+#include "core/identity/api_key_store.h"
+#include "core/identity/auth_failure_budget.h"
 #include "daemon/api_key_verifier.h"
 
 namespace zlayer::secrets {

@@ -18,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "core/access.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/identity/access.h"
 
 namespace zlayer::secrets {
 

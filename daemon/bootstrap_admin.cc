@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "core/status_macros.h"
+#include "core/base/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace zlayer::secrets {

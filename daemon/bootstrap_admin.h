@@ -18,9 +18,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/access.h"
-#include "core/api_key_store.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/identity/access.h"
+#include "core/identity/api_key_store.h"
 #include "daemon/api_key_verifier.h"
 #include "daemon/config.h"
 

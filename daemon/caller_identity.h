@@ -24,8 +24,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/access.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/identity/access.h"
 #include "daemon/api_key_verifier.h"
 #include "daemon/service_context.h"
 #include "daemon/unix_listener.h"

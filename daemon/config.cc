@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "core/key_manager.h"
+#include "core/crypto/key_manager.h"
 
 namespace zlayer::secrets {
 namespace {

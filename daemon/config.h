@@ -44,7 +44,7 @@ class Service;
 
 namespace zlayer::secrets {
 
-class KeyEnvironment;  // core/key_manager.h
+class KeyEnvironment;  // core/crypto/key_manager.h
 
 inline constexpr char kDaemonVersion[] = "0.1.0";
 
@@ -109,7 +109,8 @@ struct DaemonOptions {
   std::vector<int64_t> admin_uids;
   std::vector<int64_t> admin_gids;
 
-  // The audit trail: one JSON line per call (core/audit_log.h), created 0600
+  // The audit trail: one JSON line per call (core/audit/audit_log.h), created
+  // 0600
   // ("" = {data_dir}/audit.log). SIGHUP reopens it (log rotation).
   std::string audit_log;
   // Replace secret names in audit records by a keyed hash (the key is kept,

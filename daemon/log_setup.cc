@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "core/json.h"
+#include "core/format/json.h"
 #include "grpc/support/log.h"
 #include "spdlog/sinks/base_sink.h"
 #include "spdlog/spdlog.h"

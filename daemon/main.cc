@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "core/key_manager.h"
+#include "core/crypto/key_manager.h"
 #include "daemon/config.h"
 #include "daemon/log_setup.h"
 #include "daemon/server.h"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 #include "spdlog/spdlog.h"
 
 namespace zlayer::secrets {

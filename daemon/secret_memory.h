@@ -1,6 +1,6 @@
 // Reports, in the daemon's log, that secrets could not be locked in memory.
 //
-// core/secret_bytes.h locks the memory of every secret with mlock, best
+// core/base/secret_bytes.h locks the memory of every secret with mlock, best
 // effort: without CAP_IPC_LOCK the kernel refuses past RLIMIT_MEMLOCK
 // (often 64 KiB, or 8 MiB under systemd), and the secrets then live in
 // swappable pages. InstallMemoryLockWarning() makes that visible: the first

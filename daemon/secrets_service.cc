@@ -18,13 +18,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
-#include "core/env_file_format.h"
-#include "core/identity_records.h"
-#include "core/json_field.h"
-#include "core/resolver.h"
-#include "core/secret_bytes.h"
-#include "core/status_macros.h"
-#include "core/text_validation.h"
+#include "core/base/secret_bytes.h"
+#include "core/base/status_macros.h"
+#include "core/base/text_validation.h"
+#include "core/format/env_file_format.h"
+#include "core/identity/identity_records.h"
+#include "core/resolve/json_field.h"
+#include "core/resolve/resolver.h"
 #include "daemon/grpc_status.h"
 #include "daemon/service_common.h"
 
@@ -717,7 +717,7 @@ grpc::Status SecretsService::ImportSecrets(
     // All or nothing: any problem in the file is reported and nothing is
     // written (OK status, applied=false, `errors` listed: a failed status
     // could not carry the list). Duplicate keys are not errors: the last
-    // definition wins (core/env_file_format.h).
+    // definition wins (core/format/env_file_format.h).
     absl::StatusOr<SecretFileImport> parsed =
         ::zlayer::secrets::ImportSecrets(content.InsecureView(), format);
     if (!parsed.ok()) {

@@ -8,7 +8,7 @@
 //   4. check access with ServiceContext::authorizer;
 //   5. call core, fill the response, and map the status with ToGrpcStatus().
 //
-// Access levels (core/access.h), per RPC:
+// Access levels (core/identity/access.h), per RPC:
 //   read     GetSecret, GetSecrets, ExportSecrets (values);
 //            ListSecrets, SecretExists, ListVersions (metadata only: the
 //            names and versions of a scope are treated as readable by anyone
@@ -42,7 +42,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/access.h"
+#include "core/identity/access.h"
 #include "daemon/service_common.h"
 #include "daemon/service_context.h"
 #include "proto/secrets.grpc.pb.h"

@@ -27,7 +27,7 @@
 //             (see ReloadTls()).
 //
 // Identity (docs/identity.md): Unix-socket callers are known by SO_PEERCRED,
-// TCP callers by an API key (core/api_key_store.h; the bootstrap key
+// TCP callers by an API key (core/identity/api_key_store.h; the bootstrap key
 // "admin" is written to {data_dir}/admin.key 0600 on the first start with
 // --listen, and by default removed after its first use); access is
 // GrantAuthorizer's (administrators: root, the daemon's uid, --admin-uid,
@@ -84,7 +84,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 #include "daemon/config.h"
 #include "daemon/service_context.h"
 

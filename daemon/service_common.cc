@@ -3,7 +3,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
-#include "core/auth_failure_audit.h"
+#include "core/audit/auth_failure_audit.h"
 #include "daemon/call_auditor.h"
 #include "daemon/grpc_status.h"
 #include "spdlog/spdlog.h"
@@ -27,7 +27,7 @@ CallLog::CallLog(const ServiceContext* ctx, const grpc::ServerContextBase& call,
 grpc::Status CallLog::Finish(const absl::Status& status) const {
   absl::Status outcome = status;
   // A failed API-key check is audited by AuthFailureAudit (one record per
-  // source and key id per interval, core/auth_failure_audit.h), not here.
+  // source and key id per interval, core/audit/auth_failure_audit.h), not here.
   const bool coalesced = IsCoalescedAudit(status);
   if (coalesced && ctx_ != nullptr && ctx_->auditor != nullptr &&
       call_ != nullptr) {

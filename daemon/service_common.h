@@ -6,7 +6,8 @@
 // log-safe facts as they learn them (the caller's subject, then the scope
 // and name once validated, the versions read or written, a short detail such
 // as "entries=3") and end with `return log.Finish(status);`, which
-//   1. builds one audit record (core/audit_log.h) when the ServiceContext has
+//   1. builds one audit record (core/audit/audit_log.h) when the ServiceContext
+//   has
 //      an AuditLog: time, request id, subject, transport, RPC, scope, name,
 //      versions/targets, outcome code and message — never a value — and
 //      hands it to the ServiceContext's CallAuditor, which writes it when
@@ -38,7 +39,8 @@
 // Successes and client errors log at debug level; DataLoss, Internal and
 // Unknown at error level with the status message (the operator's view of
 // what the client only sees as a generic message). Core's status messages
-// never contain values (core/secret_store.h). Not thread-safe; one per call.
+// never contain values (core/store/secret_store.h). Not thread-safe; one per
+// call.
 #ifndef ZLAYER_SECRETS_DAEMON_SERVICE_COMMON_H_
 #define ZLAYER_SECRETS_DAEMON_SERVICE_COMMON_H_
 
@@ -48,9 +50,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "core/access.h"
-#include "core/audit_log.h"
-#include "core/secret_bytes.h"
+#include "core/audit/audit_log.h"
+#include "core/base/secret_bytes.h"
+#include "core/identity/access.h"
 #include "daemon/service_context.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"

@@ -12,16 +12,16 @@
 #include <functional>
 
 #include "absl/status/statusor.h"
-#include "core/access.h"
-#include "core/api_key_store.h"
-#include "core/audit_log.h"
-#include "core/clock.h"
-#include "core/environment_registry.h"
-#include "core/git_credential_store.h"
-#include "core/grant_store.h"
-#include "core/registry_credential_store.h"
-#include "core/secret_bytes.h"
-#include "core/secret_store.h"
+#include "core/audit/audit_log.h"
+#include "core/base/clock.h"
+#include "core/base/secret_bytes.h"
+#include "core/env/environment_registry.h"
+#include "core/identity/access.h"
+#include "core/identity/api_key_store.h"
+#include "core/identity/git_credential_store.h"
+#include "core/identity/grant_store.h"
+#include "core/identity/registry_credential_store.h"
+#include "core/store/secret_store.h"
 #include "grpcpp/server_context.h"
 
 namespace zlayer::secrets {
@@ -53,8 +53,8 @@ class CallerIdentifier {
 };
 
 // The credential scopes (kRegistryCredentialResource, kGitCredentialResource)
-// are declared in core/grant_store.h, next to the grant rules that treat
-// them specially.
+// are declared in core/identity/grant_store.h, next to the grant rules that
+// treat them specially.
 
 // Result of a master-key rotation (Admin.RotateMasterKey).
 struct KeyRotationResult {

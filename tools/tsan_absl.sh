@@ -168,9 +168,9 @@ TARGETS=(
   //tests/reliability:load_test
   //tests/reliability:crash_test
   # In-process threads on the stores and the server.
-  //tests/core:memory_secret_store_test
-  //tests/core:sqlite_secret_store_test
-  //tests/core:sqlite_group_commit_test
+  //tests/core/store:memory_secret_store_test
+  //tests/core/store/sqlite:sqlite_secret_store_test
+  //tests/core/store/sqlite:sqlite_group_commit_test
   //tests/daemon:server_test
 )
 # halt_on_error=0 so that one run shows every report; exitcode=66 makes a

@@ -21,9 +21,9 @@
 #include "client/cli/identity_commands.h"
 #include "client/cli/output.h"
 #include "client/cli/value_input.h"
-#include "core/env_file_format.h"
-#include "core/key_manager.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/crypto/key_manager.h"
+#include "core/format/env_file_format.h"
 
 extern char** environ;
 
@@ -106,8 +106,8 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   return text;
 }
 
-// The KEY=VALUE map of a dotenv file (core/env_file_format.h rules). Parse
-// errors are listed on `err` and fail the call.
+// The KEY=VALUE map of a dotenv file (core/format/env_file_format.h rules).
+// Parse errors are listed on `err` and fail the call.
 absl::StatusOr<std::map<std::string, std::string>> ReadEnvFile(
     const std::string& path, std::ostream& err) {
   absl::StatusOr<std::string> text = ReadTextFile(path);

@@ -10,8 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "client/cli/value_input.h"
-#include "core/json.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/format/json.h"
 
 namespace zlayer::secrets::cli {
 namespace {

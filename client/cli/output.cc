@@ -4,7 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "core/json.h"
+#include "core/format/json.h"
 
 namespace zlayer::secrets::cli {
 namespace {

@@ -6,7 +6,7 @@
 //
 // Timestamps are `YYYY-MM-DD HH:MM:SS` in UTC; non-positive ones print as
 // the raw number. JSON is pretty-printed with two-space indents (strings
-// quoted by core/json.h's JsonQuote).
+// quoted by core/format/json.h's JsonQuote).
 #ifndef ZLAYER_SECRETS_CLIENT_CLI_OUTPUT_H_
 #define ZLAYER_SECRETS_CLIENT_CLI_OUTPUT_H_
 

@@ -6,7 +6,7 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
-#include "core/json.h"
+#include "core/format/json.h"
 #include "sodium.h"
 
 namespace zlayer::secrets::cli {

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "client/cli/args.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 
 namespace zlayer::secrets::cli {
 

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "core/audit_log.h"
-#include "core/clock.h"
-#include "core/identity_records.h"
+#include "core/audit/audit_log.h"
+#include "core/base/clock.h"
+#include "core/identity/identity_records.h"
 #include "daemon/service_context.h"
 #include "gtest/gtest.h"
 

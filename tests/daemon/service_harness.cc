@@ -7,12 +7,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/aead.h"
-#include "core/memory_environment_registry.h"
-#include "core/memory_secret_store.h"
-#include "core/secret_bytes.h"
-#include "core/sqlite_environment_registry.h"
-#include "core/status_macros.h"
+#include "core/base/secret_bytes.h"
+#include "core/base/status_macros.h"
+#include "core/crypto/aead.h"
+#include "core/env/memory_environment_registry.h"
+#include "core/env/sqlite_environment_registry.h"
+#include "core/store/memory_secret_store.h"
 
 namespace zlayer::secrets::testing {
 

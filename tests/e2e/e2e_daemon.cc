@@ -19,7 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"
 

@@ -12,7 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/secrets_client.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_daemon.h"
 

@@ -16,9 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "core/env_file_format.h"
-#include "core/json.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/format/env_file_format.h"
+#include "core/format/json.h"
 
 namespace zlayer::secrets {
 namespace {

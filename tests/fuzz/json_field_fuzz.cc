@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "core/json.h"
-#include "core/json_field.h"
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
+#include "core/format/json.h"
+#include "core/resolve/json_field.h"
 
 namespace zlayer::secrets {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "core/secret_ref.h"
+#include "core/resolve/secret_ref.h"
 
 namespace zlayer::secrets {
 namespace {

@@ -2,7 +2,8 @@
 // daemon and client: every change is detected as DATA_LOSS on the affected
 // read (with the generic message) or as a refused start with a clear
 // message; never a wrong value, never a crash; other secrets stay readable.
-// (tests/core/sqlite_secret_store_test.cc has the store-level versions.)
+// (tests/core/store/sqlite/sqlite_secret_store_test.cc has the store-level
+// versions.)
 #include <signal.h>
 #include <sys/stat.h>
 

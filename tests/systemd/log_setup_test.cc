@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
-#include "core/json.h"
+#include "core/format/json.h"
 #include "gtest/gtest.h"
 
 namespace zlayer::secrets {

@@ -33,12 +33,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "core/aead.h"
-#include "core/api_key_store.h"
-#include "core/clock.h"
-#include "core/secret_bytes.h"
-#include "core/sqlite_secret_store.h"
-#include "core/subkeys.h"
+#include "core/base/clock.h"
+#include "core/base/secret_bytes.h"
+#include "core/crypto/aead.h"
+#include "core/crypto/subkeys.h"
+#include "core/identity/api_key_store.h"
+#include "core/store/sqlite/sqlite_secret_store.h"
 #include "tests/security/apikey/apikey_attack_support.h"
 
 namespace zlayer::secrets::apikey_attack {

@@ -7,15 +7,15 @@
 #include <string>
 #include <utility>
 
-#include "core/aead.h"
-#include "core/clock.h"
-#include "core/sqlite_environment_registry.h"
-#include "core/sqlite_secret_store.h"
-#include "core/status_macros.h"
+#include "core/base/clock.h"
+#include "core/base/status_macros.h"
+#include "core/crypto/aead.h"
+#include "core/env/sqlite_environment_registry.h"
+#include "core/store/sqlite/sqlite_secret_store.h"
 #include "gtest/gtest.h"
-#include "tests/core/status_testing.h"
-#include "tests/core/temp_dir.h"
 #include "tests/security/crypto/raw_db.h"
+#include "tests/testutil/status_testing.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace zlayer::secrets::testing {
 namespace {

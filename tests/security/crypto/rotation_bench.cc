@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/aead.h"
-#include "core/clock.h"
-#include "core/sqlite_secret_store.h"
+#include "core/base/clock.h"
+#include "core/crypto/aead.h"
+#include "core/store/sqlite/sqlite_secret_store.h"
 
 namespace zs = zlayer::secrets;
 using Clock = std::chrono::steady_clock;

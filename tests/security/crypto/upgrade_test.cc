@@ -19,15 +19,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/aead.h"
-#include "core/clock.h"
-#include "core/sqlite_environment_registry.h"
-#include "core/sqlite_secret_store.h"
-#include "core/status_macros.h"
+#include "core/base/clock.h"
+#include "core/base/status_macros.h"
+#include "core/crypto/aead.h"
+#include "core/env/sqlite_environment_registry.h"
+#include "core/store/sqlite/sqlite_secret_store.h"
 #include "gtest/gtest.h"
-#include "tests/core/status_testing.h"
-#include "tests/core/temp_dir.h"
 #include "tests/security/crypto/raw_db.h"
+#include "tests/testutil/status_testing.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace zlayer::secrets::testing {
 namespace {
@@ -36,7 +36,7 @@ SecretBytes Key(char fill) {
   return SecretBytes::FromString(std::string(kKeyBytes, fill));
 }
 
-// Schema 1 as shipped (core/sqlite_secret_store.cc, migration 1).
+// Schema 1 as shipped (core/store/sqlite/sqlite_secret_store.cc, migration 1).
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE schema_migrations (
   version     INTEGER PRIMARY KEY NOT NULL,

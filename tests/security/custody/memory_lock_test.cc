@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/secret_bytes.h"
+#include "core/base/secret_bytes.h"
 #include "daemon/secret_memory.h"
 #include "gtest/gtest.h"
 #include "spdlog/sinks/ostream_sink.h"

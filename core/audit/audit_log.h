@@ -1,0 +1,185 @@
+// The audit trail: one JSON line per call, never a secret value.
+//
+//   {"time":"2023-11-14T22:13:20.000Z","request_id":"r-1","subject":"uid:1000",
+//    "transport":"unix","rpc":"GetSecret","scope":"prod","name":"db",
+//    "versions":[3],"targets":[],"code":"OK","message":""}
+//
+// AuditLog formats records (time from the injected Clock, RFC 3339 UTC with
+// milliseconds) and hands each line to an AuditSink. With `hash_names` every
+// scope and name (also inside `targets`) is replaced by "h:" + 32 hex chars
+// of a keyed BLAKE2b hash (crypto_generichash with the configured key),
+// stable for one key, so operators can correlate calls without the log
+// revealing names; and the status `message` is dropped (written as ""),
+// since messages quote names in forms no substitution can find reliably
+// (a batch call's "secret 'X' not found", "lacks execute on p/Y"). The code
+// stays. Records carry no value field at all, and callers must not put
+// values into `message` (status messages never hold values by project rule).
+//
+// A coalesced summary of refusals (daemon/call_auditor.h) has "count": N,
+// the number of calls it stands for; other records have no "count".
+//
+//   ASSIGN_OR_RETURN(auto sink, FileAuditSink::Open("/var/log/zs/audit.log",
+//   {})); ASSIGN_OR_RETURN(auto audit, AuditLog::Create(sink.get(), clock,
+//   {})); AuditRecord r; r.subject = principal.Subject(); r.rpc = "GetSecret";
+//   ...
+//   RETURN_IF_ERROR(audit->Record(r));
+//
+// Durability of FileAuditSink: by default each record is write(2)n with
+// O_APPEND and then fdatasync(2)ed before Write returns, so an acknowledged
+// record survives a crash or power loss (at ~one disk flush per call). With
+// `sync_every_record = false` the record reaches the page cache only: it
+// survives a daemon crash but may be lost on power failure.
+//
+// Health: a failed open/write/sync marks the sink unhealthy and Write returns
+// Unavailable; the next Write closes the file and opens it again, so logging
+// resumes as soon as the path is writable. Each Write makes at most one open
+// and one write attempt (no retry loops, no waiting), so it never blocks
+// indefinitely on its own; it refuses FIFOs and sockets, whose writes could.
+//
+// All classes are thread-safe.
+#ifndef ZLAYER_SECRETS_CORE_AUDIT_AUDIT_LOG_H_
+#define ZLAYER_SECRETS_CORE_AUDIT_AUDIT_LOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/base/clock.h"
+#include "core/base/secret_bytes.h"
+#include "core/identity/access.h"
+
+namespace zlayer::secrets {
+
+// One secret a batch call touched (GetSecrets, ResolveEnv).
+struct AuditTarget {
+  std::string scope;
+  std::string name;
+};
+
+// What one call did. No field may hold a secret value.
+struct AuditRecord {
+  std::string request_id;
+  std::string subject;  // Principal::Subject()
+  Transport transport = Transport::kUnix;
+  std::string rpc;  // method name, e.g. "GetSecret"
+  std::string scope;
+  std::string name;                // "" for scope-wide calls
+  std::vector<uint32_t> versions;  // versions resolved or written
+  // Batch calls: every secret read, rendered as "scope/name" strings (names
+  // hashed like `name`; a name never holds '/', so the last '/' splits);
+  // `versions` is then aligned with `targets` (same order and length).
+  std::vector<AuditTarget> targets;
+  absl::StatusCode code = absl::StatusCode::kOk;
+  std::string message;  // status message ("" when OK)
+  // A summary of this many coalesced refusals; 0 = one call (no "count").
+  int64_t count = 0;
+};
+
+// "unix", "tls", "insecure_tcp", "in_process".
+absl::string_view TransportName(Transport transport);
+
+// Where formatted lines go.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  // Appends one record (`line` has no trailing newline). Unavailable when it
+  // could not be stored.
+  virtual absl::Status Write(absl::string_view line) = 0;
+  // False after a failed Write, until a Write succeeds.
+  virtual bool healthy() const = 0;
+};
+
+struct FileAuditSinkOptions {
+  bool sync_every_record = true;  // fdatasync after each record (see above)
+};
+
+class FileAuditSink final : public AuditSink {
+ public:
+  // Opens (creating with mode 0600) `path` for appending (O_APPEND |
+  // O_CLOEXEC). Unavailable if it cannot be opened; InvalidArgument for a
+  // directory, FIFO or socket.
+  static absl::StatusOr<std::unique_ptr<FileAuditSink>> Open(
+      std::string path, FileAuditSinkOptions options);
+  ~FileAuditSink() override;
+
+  absl::Status Write(absl::string_view line) override ABSL_LOCKS_EXCLUDED(mu_);
+  bool healthy() const override ABSL_LOCKS_EXCLUDED(mu_);
+  // Closes and reopens the file (after log rotation). Unavailable on failure
+  // (the sink is then unhealthy and retries on the next Write).
+  absl::Status Reopen() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  FileAuditSink(std::string path, FileAuditSinkOptions options)
+      : path_(std::move(path)), options_(options) {}
+  absl::Status OpenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  const FileAuditSinkOptions options_;
+  mutable absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+  bool healthy_ ABSL_GUARDED_BY(mu_) = false;
+  // A failed write may have left a partial line; the next successful open
+  // terminates it so every later line parses on its own.
+  bool maybe_partial_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Keeps lines in memory; for tests. SetFailing(true) makes Write fail with
+// Unavailable (and the sink unhealthy) until SetFailing(false).
+class MemoryAuditSink final : public AuditSink {
+ public:
+  absl::Status Write(absl::string_view line) override ABSL_LOCKS_EXCLUDED(mu_);
+  bool healthy() const override ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::string> lines() const ABSL_LOCKS_EXCLUDED(mu_);
+  void SetFailing(bool failing) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  bool healthy_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+struct AuditLogOptions {
+  // Replace names by a keyed hash (see the header comment). Requires
+  // `name_hash_key` of crypto_generichash_KEYBYTES_MIN..MAX (16..64) bytes.
+  bool hash_names = false;
+  SecretBytes name_hash_key;
+};
+
+class AuditLog {
+ public:
+  // `sink` and `clock` are borrowed and must outlive the log.
+  // InvalidArgument when hash_names is set with a key of the wrong size.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Create(
+      AuditSink* sink, const Clock* clock, AuditLogOptions options);
+
+  // Formats and writes one record. Unavailable when the sink fails (the
+  // caller decides whether to fail the call; the daemon fails closed).
+  absl::Status Record(const AuditRecord& record) const;
+  // The JSON line Record would write at `time`.
+  std::string Format(const AuditRecord& record, absl::Time time) const;
+  // "h:<32 hex>" for `name` (a scope or a name) under the configured key
+  // ("" stays "").
+  std::string HashName(absl::string_view name) const;
+
+ private:
+  AuditLog(AuditSink* sink, const Clock* clock, AuditLogOptions options)
+      : sink_(sink), clock_(clock), options_(std::move(options)) {}
+
+  AuditSink* const sink_;
+  const Clock* const clock_;
+  const AuditLogOptions options_;
+};
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_CORE_AUDIT_AUDIT_LOG_H_

@@ -1,0 +1,142 @@
+// Resolver: turns an environment map holding secret references into the map
+// a container starts with. All or nothing, at one store snapshot.
+//
+//   Resolver resolver(&store, &environments);
+//   ResolveContext ctx{.deployment = "shop"};
+//   ASSIGN_OR_RETURN(ResolvedEnv out, resolver.Resolve(env, ctx));
+//   // out.values["DB_PASSWORD"], out.receipt: (scope, name, version) per
+//   reference
+//
+// Scopes, unlike upstream (which ignores env/project):
+//   $S:name[/f]              -> deployment scope  "{deployment}"
+//   $S:@svc/name[/f]         -> service scope     "{deployment}/{svc}"
+//   $S::env/name[/f]         -> environment `env` of ctx.project, else global
+//   $S:proj:env/name[/f]     -> environment `env` of project `proj`
+//   $secret://env/KEY[/f]    -> environment `env` of ctx.project, else global
+// Values that are not references pass through unchanged. Fields are
+// extracted with ExtractJsonField (upstream §5.4).
+//
+// Thread-safe if the provider and registry are.
+#ifndef ZLAYER_SECRETS_CORE_RESOLVE_RESOLVER_H_
+#define ZLAYER_SECRETS_CORE_RESOLVE_RESOLVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/base/secret_bytes.h"
+#include "core/env/environment_registry.h"
+#include "core/store/secret_store.h"
+
+namespace zlayer::secrets {
+
+struct ResolveContext {
+  std::string deployment;  // scope of `$S:name`; required if such refs occur
+  std::string project;     // project for environment name lookups; "" = global
+};
+
+// One entry of an env map, parsed and located but not read.
+struct PlannedEntry {
+  std::string key;
+  std::string raw_value;      // the input value (references are not secret)
+  bool is_reference = false;  // false: passes through unchanged
+  std::string reference;      // canonical form of the reference
+  SecretKey target;           // where the value is read
+  std::string field;          // "" = whole value
+  bool has_field = false;     // `$secret://e/K/` asks for the field ""
+  absl::Status status;        // parse or environment-lookup failure
+};
+
+struct ResolvePlan {
+  std::vector<PlannedEntry> entries;  // ordered by key
+  bool ok() const;                    // every entry's status is OK
+};
+
+// Which stored secret a resolved entry used.
+struct ReceiptEntry {
+  std::string key;
+  std::string reference;
+  SecretKey target;
+  uint32_t version = 0;
+  std::string field;
+};
+
+struct ResolvedEnv {
+  std::map<std::string, SecretBytes> values;  // every input key
+  std::vector<ReceiptEntry> receipt;          // one per reference, by key
+};
+
+// A failed entry, for callers that present errors per entry.
+struct EntryError {
+  std::string key;
+  std::string reference;
+  absl::Status status;
+};
+
+// Combines per-entry errors into one status: the most severe code (DataLoss,
+// then InvalidArgument, FailedPrecondition, PermissionDenied, NotFound) and a
+// message listing every entry "KEY (reference): reason", never values.
+absl::Status CombineEntryErrors(const std::vector<EntryError>& errors,
+                                size_t total_entries);
+
+// Per-call bounds of Resolver::Execute (see docs/security.md, "Daemon side:
+// resource limits and TLS reload"). The number of entries is bounded by the
+// caller (the daemon's --max-env-entries) before planning.
+struct ResolveBudget {
+  // Most bytes the answer may hold: every key and value, plus each
+  // reference's receipt (key, reference, scope, name, field). Checked after
+  // the one read of each distinct secret (its decrypted size is then known)
+  // and before any per-entry value is copied or a field rendered more than
+  // once. 0 = unbounded.
+  size_t max_output_bytes = 0;
+  // Asked before the read and between entries; a non-OK status (Cancelled,
+  // DeadlineExceeded, ...) ends Execute with that status. Lets a caller
+  // that knows about deadlines (the gRPC layer) stop work nobody waits for
+  // without core/ knowing about gRPC. Unset = never stop.
+  std::function<absl::Status()> keep_going;
+};
+
+class Resolver {
+ public:
+  // `provider` is required; `environments` may be null (then environment
+  // references fail with FailedPrecondition). Neither is owned.
+  Resolver(SecretsProvider* provider, EnvironmentRegistry* environments);
+
+  // Parses every entry and finds its scope; reads no values.
+  ResolvePlan Plan(const std::map<std::string, std::string>& env,
+                   const ResolveContext& context) const;
+
+  // Reads every target of `plan` in one ReadBatch (one snapshot) and applies
+  // fields. On any failure (including failures recorded in the plan) returns
+  // CombineEntryErrors of every bad entry and no values; `errors`, if given,
+  // receives them one by one.
+  //
+  // Work per call: each distinct secret is read (decrypted) once, however
+  // many entries name it; a JSON value is parsed once, and each distinct
+  // field of it rendered once, however many entries point at it. Then
+  // ResourceExhausted, naming the limit, when the answer would exceed
+  // `budget.max_output_bytes`; the status of `budget.keep_going` when it
+  // says stop.
+  absl::StatusOr<ResolvedEnv> Execute(
+      const ResolvePlan& plan, std::vector<EntryError>* errors = nullptr,
+      const ResolveBudget& budget = ResolveBudget()) const;
+
+  // Plan + Execute.
+  absl::StatusOr<ResolvedEnv> Resolve(
+      const std::map<std::string, std::string>& env,
+      const ResolveContext& context,
+      std::vector<EntryError>* errors = nullptr) const;
+
+ private:
+  SecretsProvider* provider_;
+  EnvironmentRegistry* environments_;
+};
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_CORE_RESOLVE_RESOLVER_H_
