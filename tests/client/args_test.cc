@@ -132,7 +132,8 @@ TEST(ArgsTest, UnknownCommandsAndOptionsAreUsageErrors) {
 
 TEST(ArgsTest, OutputAndFormatAreChecked) {
   EXPECT_EQ(UsageError({"ls", "--output", "yaml"}),
-            "Unsupported --output 'yaml' (expected 'table' or 'json')");
+            "Unsupported --output 'yaml' (expected 'table', 'json', 'plain' or "
+            "'raw')");
   EXPECT_EQ(UsageError({"export", "--format", "xml"}),
             "Unsupported --format 'xml' (expected 'env' or 'json')");
   EXPECT_EQ(Parse({"export", "--format", "json"})->format, "json");
@@ -185,7 +186,8 @@ TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
             ValueSource::Kind::kFile);
   EXPECT_FALSE(Parse({"key", "rotate"})->value.has_value());
   EXPECT_EQ(UsageError({"key", "rotate", "--random"}),
-            "option '--random' does not apply to 'key'");
+            "option '--random' does not apply to 'key'; see 'zlayer-secret key "
+            "--help'");
   EXPECT_EQ(UsageError({"key"}),
             "'key' needs the sub-command 'rotate' or 'rekey' and nothing else");
   auto reg = Parse({"credential", "registry", "add", "--registry", "ghcr.io",
@@ -198,7 +200,8 @@ TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
             "the credential's secret");
   EXPECT_EQ(UsageError({"credential", "git", "add", "--label", "x", "--host",
                         "h", "--random"}),
-            "option '--random' does not apply to 'credential'");
+            "option '--random' does not apply to 'credential'; see "
+            "'zlayer-secret credential --help'");
 }
 
 TEST(ArgsTest, DestroyNeedsYes) {
