@@ -462,9 +462,14 @@ std::string UsageText() {
 }
 
 std::string VerbHelp(const VerbSpec& v) {
-  std::string out =
-      absl::StrCat("Usage: zlayer-secret ", v.name,
-                   v.synopsis.empty() ? "" : " ", v.synopsis, " [OPTIONS]\n");
+  // One usage line per form: "a | b" in the synopsis are two forms.
+  std::string out;
+  std::vector<absl::string_view> forms = absl::StrSplit(v.synopsis, " | ");
+  for (size_t i = 0; i < forms.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "Usage: " : "       ", "zlayer-secret ",
+                    v.name, forms[i].empty() ? "" : " ", forms[i],
+                    " [OPTIONS]\n");
+  }
   if (!v.aliases.empty()) {
     absl::StrAppend(&out, "Also: ", absl::StrJoin(Words(v.aliases), ", "),
                     "\n");

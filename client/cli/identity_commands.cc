@@ -136,6 +136,13 @@ class IdentityRunner {
     return PrintCallFailure(*io_.err, status, cmd_.global);
   }
   bool Json() const { return g_.output == OutputFormat::kJson; }
+  // --output plain: the ids, one per line.
+  bool Plain() const { return g_.output == OutputFormat::kPlain; }
+  template <typename Items>
+  int PrintIds(const Items& items) {
+    for (const auto& item : items) *io_.out << item.id() << "\n";
+    return kExitOk;
+  }
 
   // The resource named by --scope [--name], --env, or the ENV positional.
   absl::StatusOr<v1::GrantResource> Resource(absl::string_view env_arg) {
@@ -230,6 +237,7 @@ class IdentityRunner {
     }
     absl::StatusOr<v1::ListGrantsResponse> resp = client_->ListGrants(req);
     if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) return PrintIds(resp->grants());
     if (Json()) {
       *io_.out << GrantsJson(*resp);
     } else if (resp->grants().empty()) {
@@ -248,6 +256,7 @@ class IdentityRunner {
       absl::StatusOr<v1::ListApiKeysResponse> resp =
           client_->ListApiKeys(v1::ListApiKeysRequest());
       if (!resp.ok()) return Fail(resp.status());
+      if (Plain()) return PrintIds(resp->keys());
       if (Json()) {
         std::vector<std::string> items;
         for (const v1::ApiKey& k : resp->keys()) {
@@ -401,6 +410,7 @@ class IdentityRunner {
     absl::StatusOr<v1::ListRegistryCredentialsResponse> resp =
         client_->ListRegistryCredentials(v1::ListRegistryCredentialsRequest());
     if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) return PrintIds(resp->credentials());
     if (Json()) {
       std::vector<std::string> items;
       for (const v1::RegistryCredential& c : resp->credentials()) {
@@ -435,6 +445,7 @@ class IdentityRunner {
     absl::StatusOr<v1::ListGitCredentialsResponse> resp =
         client_->ListGitCredentials(v1::ListGitCredentialsRequest());
     if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) return PrintIds(resp->credentials());
     auto kind = [](const v1::GitCredential& c) {
       return c.kind() == v1::GIT_CREDENTIAL_KIND_SSH_KEY ? "ssh_key" : "pat";
     };

@@ -575,8 +575,8 @@ const std::vector<VerbSpec>& AllVerbs() {
        "registry and git credentials for the helpers",
        "SECRET-SOURCE is --from-file, --from-stdin or --value.", "registry git",
        kCredentialOptions,
-       "zlayer-secret credential registry add --registry ghcr.io "
-       "--username me --from-stdin\n"
+       "zlayer-secret credential registry add --registry ghcr.io \\\n"
+       "    --username me --from-stdin\n"
        "zlayer-secret credential git ls -o json"},
       {"key", "", "Access",
        "rotate [--from-file F | --from-stdin] | rekey "
