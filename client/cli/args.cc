@@ -537,6 +537,10 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
     if (!v.ok()) return v.status();
     cmd.version = *v;
   }
+  if (cmd.verb == "export" && g.output == OutputFormat::kJson &&
+      !given("format")) {
+    cmd.format = "json";  // -o json exports a JSON object
+  }
   if (cmd.verb == "import" && cmd.file.empty()) {
     return Usage("'import' needs --file PATH");
   }

@@ -463,6 +463,14 @@ class Runner {
     absl::StatusOr<v1::RotateSecretResponse> resp = client_->RotateSecret(req);
     WipeString(req.mutable_value());
     if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << absl::StrCat(
+          "{\"name\": ", JsonQuote(Name()),
+          ", \"previous_version\": ", resp->previous_version(),
+          ", \"version\": ", resp->new_version(), "}\n");
+      PrintRandomNotice(*value);
+      return kExitOk;
+    }
     std::string where = t_.env_id.empty()
                             ? Where(t_, "in environment")
                             : absl::StrCat(" in env '", t_.env_id, "'");

@@ -395,6 +395,8 @@ TEST(ArgsTest, OutputFormatsAndShortAliases) {
     EXPECT_EQ(cmd->verb, c.verb);
     EXPECT_EQ(cmd->global.output, c.output) << absl::StrJoin(c.args, " ");
   }
+  EXPECT_EQ(Parse({"export", "-o", "json"})->format, "json");
+  EXPECT_EQ(Parse({"export", "-o", "json", "--format", "env"})->format, "env");
   EXPECT_EQ(ParseCommandLine({"ls"}, {{"ZLAYER_SECRETS_FORMAT", "plain"}})
                 ->global.output,
             OutputFormat::kPlain);

@@ -122,6 +122,15 @@ TEST_P(CliOutputE2eTest, JsonOnEveryVerb) {
   ASSERT_EQ(Cli({"set", "a", "--value", "2"}).exit_code, 0);
   ASSERT_EQ(Cli({"create", "b", "--value", "3"}).exit_code, 0);
 
+  JsonValue rotated = CliJson({"rotate", "a", "--value", "3"});
+  EXPECT_EQ(rotated.Find("previous_version")->uint_value() +
+                rotated.Find("previous_version")->int_value(),
+            2u);
+  // -o json exports a JSON object (no --format needed).
+  JsonValue exported = CliJson({"export"});
+  ASSERT_TRUE(exported.is_object());
+  EXPECT_EQ(exported.Find("a")->string_value(), "3");
+
   JsonValue ls = CliJson({"ls"});
   ASSERT_TRUE(ls.is_array());
   ASSERT_EQ(ls.elements().size(), 2u);
