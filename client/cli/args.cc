@@ -11,110 +11,34 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/cli/exit_codes.h"
+#include "client/cli/verbs.h"
 
 namespace zlayer::secrets::cli {
 namespace {
-
-// Which options exist, whether they take a value, and which verbs accept
-// them ("*" = every verb).
-struct OptionSpec {
-  absl::string_view name;
-  bool takes_value;
-  absl::string_view verbs;
-};
-
-constexpr OptionSpec kOptions[] = {
-    {"socket", true, "*"},
-    {"address", true, "*"},
-    {"tls-ca", true, "*"},
-    {"tls-cert", true, "*"},
-    {"tls-key", true, "*"},
-    {"tls-server-name", true, "*"},
-    {"api-key-file", true, "*"},
-    {"env", true, "*"},
-    {"project", true, "*"},
-    {"deployment", true, "*"},
-    {"service", true, "*"},
-    {"output", true, "*"},
-    {"timeout", true, "*"},
-    {"wait-for-ready", false, "*"},
-    {"help", false, "*"},
-    {"value", true, "create set rotate credential"},
-    {"from-file", true, "create set rotate credential key"},
-    {"from-stdin", false, "create set rotate credential key"},
-    {"random", false, "create set rotate"},
-    {"random-length", true, "create set rotate"},
-    {"if-version", true, "create set"},
-    {"create-only", false, "create set"},
-    {"reveal", false, "get"},
-    {"version", true, "get"},
-    {"field", true, "get"},
-    {"file", true, "import"},
-    {"format", true, "import export"},
-    {"dry-run", false, "import"},
-    {"yes", false, "destroy"},
-    {"env-file", true, "check run"},
-    {"description", true, "env"},
-    {"scope", true, "grant revoke permissions"},
-    {"name", true, "grant revoke permissions"},
-    {"subject", true, "permissions"},
-    {"id", true, "revoke"},
-    {"role", true, "apikey"},
-    {"registry", true, "credential"},
-    {"username", true, "credential"},
-    {"auth-type", true, "credential"},
-    {"host", true, "credential"},
-    {"path-prefix", true, "credential"},
-    {"kind", true, "credential"},
-    {"label", true, "credential"},
-    {"wait", false, "key"},
-};
-
-const OptionSpec* FindOption(absl::string_view name) {
-  for (const OptionSpec& spec : kOptions) {
-    if (spec.name == name) return &spec;
-  }
-  return nullptr;
-}
-
-bool VerbAccepts(const OptionSpec& spec, absl::string_view verb) {
-  if (spec.verbs == "*") return true;
-  for (absl::string_view v : absl::StrSplit(spec.verbs, ' ')) {
-    if (v == verb) return true;
-  }
-  return false;
-}
 
 absl::Status Usage(absl::string_view message) {
   return absl::InvalidArgumentError(message);
 }
 
-absl::StatusOr<uint32_t> ParseUint(absl::string_view option,
-                                   absl::string_view text, uint32_t min) {
-  uint32_t v = 0;
-  if (!absl::SimpleAtoi(text, &v) || v < min || absl::StartsWith(text, "+") ||
-      absl::StartsWith(text, "-")) {
-    return Usage(absl::StrCat(option, " expects a whole number",
-                              min > 0 ? " of at least 1" : "", ", got '", text,
-                              "'"));
+// The row named `name` in any table (names mean the same everywhere).
+const OptionSpec* AnyOption(absl::string_view name) {
+  if (const OptionSpec* o = FindOption(nullptr, name)) return o;
+  for (const VerbSpec& verb : VerbSpecs()) {
+    if (const OptionSpec* o = FindOption(&verb, name)) return o;
   }
-  return v;
+  return nullptr;
 }
 
-// Canonical verb, or "" when unknown.
-std::string CanonicalVerb(absl::string_view verb) {
-  if (verb == "list") return "ls";
-  if (verb == "remove") return "rm";
-  static constexpr absl::string_view kVerbs[] = {
-      "ls",          "create",   "get",        "set",    "rm",
-      "rotate",      "unset",    "import",     "export", "versions",
-      "rollback",    "undelete", "destroy",    "check",  "run",
-      "env",         "whoami",   "help",       "grant",  "revoke",
-      "permissions", "apikey",   "credential", "key",    "health"};
-  for (absl::string_view v : kVerbs) {
-    if (v == verb) return std::string(verb);
+const OptionSpec* AnyShortOption(char c) {
+  for (const OptionSpec& o : GlobalOptionSpecs()) {
+    if (o.short_name == c) return &o;
   }
-  return "";
+  for (const VerbSpec& verb : VerbSpecs()) {
+    for (const OptionSpec& o : verb.options) {
+      if (o.short_name == c) return &o;
+    }
+  }
+  return nullptr;
 }
 
 absl::Status CheckPositionals(const Command& cmd) {
@@ -131,8 +55,17 @@ absl::Status CheckPositionals(const Command& cmd) {
   };
   const std::string& v = cmd.verb;
   if (v == "ls" || v == "import" || v == "export" || v == "check" ||
-      v == "run" || v == "whoami" || v == "help" || v == "health") {
+      v == "run" || v == "whoami" || v == "health" || v == "man") {
     return want(0, "");
+  }
+  if (v == "completion") {
+    absl::Status count = want(1, "a shell: bash, zsh or fish");
+    if (!count.ok()) return count;
+    if (p[0] != "bash" && p[0] != "zsh" && p[0] != "fish") {
+      return Usage(absl::StrCat("unsupported shell '", p[0],
+                                "' (expected bash, zsh or fish)"));
+    }
+    return absl::OkStatus();
   }
   if (v == "rollback") return want(2, "NAME VERSION");
   if (v == "grant") {
@@ -256,14 +189,29 @@ absl::Status ApplyScriptEnvironment(const ScriptEnvironment& env,
     // the default (table) stays, or the flag sets it
   } else if (format == "json") {
     g->output = OutputFormat::kJson;
+  } else if (format == "plain") {
+    g->output = OutputFormat::kPlain;
   } else {
     return Usage(absl::StrCat("Unsupported ", kFormatEnvVar, " '", format,
-                              "' (expected 'table' or 'json')"));
+                              "' (expected 'table', 'json' or 'plain')"));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+absl::StatusOr<uint32_t> ParseWholeNumber(absl::string_view what,
+                                          absl::string_view text,
+                                          uint32_t min) {
+  uint32_t v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < min || absl::StartsWith(text, "+") ||
+      absl::StartsWith(text, "-")) {
+    return Usage(absl::StrCat(what, " expects a whole number",
+                              min > 0 ? " of at least 1" : "", ", got '", text,
+                              "'"));
+  }
+  return v;
+}
 
 absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   absl::Duration d;
@@ -295,6 +243,7 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags) {
         "--value, --from-stdin, --from-file, --random are mutually exclusive");
   }
   ValueSource source;
+  source.exact = flags.exact;
   if (flags.value) {
     source.kind = ValueSource::Kind::kValue;
     source.text = *flags.value;
@@ -308,7 +257,7 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags) {
     source.random_length = kDefaultRandomLength;
     if (flags.random_length) {
       absl::StatusOr<uint32_t> n =
-          ParseUint("--random-length", *flags.random_length, 1);
+          ParseWholeNumber("--random-length", *flags.random_length, 1);
       if (!n.ok()) return n.status();
       // The daemon enforces its value limit; this only keeps the request sane.
       if (*n > (1u << 20)) {
@@ -323,8 +272,14 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags) {
 absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
                                          const ScriptEnvironment& env) {
   Command cmd;
-  // Options in order of appearance: name -> value ("" for flags).
-  std::vector<std::pair<std::string, std::string>> options;
+  // Options in order of appearance, as typed; `spec` is the row of that name
+  // in any table (nullptr: no verb has it), its value "" for flags.
+  struct Given {
+    const OptionSpec* spec;
+    std::string name;  // long name, or the text typed when unknown
+    std::string value;
+  };
+  std::vector<Given> options;
   std::vector<std::string> positionals;
   bool top_level_version = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -334,52 +289,62 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
       if (cmd.exec_argv.empty()) return Usage("nothing to run after '--'");
       break;
     }
-    if (arg == "-h") {
-      options.emplace_back("help", "");
-      continue;
-    }
     if (arg == "--version" && positionals.empty()) {
       // Before any verb it is the tool's version; after `get` it stays
       // `get --version N`.
       top_level_version = true;
       continue;
     }
-    if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
-      if (absl::StartsWith(arg, "-") && arg.size() > 1) {
-        return Usage(absl::StrCat("unknown option '", arg, "'"));
+    const OptionSpec* spec = nullptr;
+    absl::optional<std::string> inline_value;
+    if (absl::StartsWith(arg, "--") && arg.size() > 2) {
+      absl::string_view name = absl::string_view(arg).substr(2);
+      if (size_t eq = name.find('='); eq != absl::string_view::npos) {
+        inline_value = std::string(name.substr(eq + 1));
+        name = name.substr(0, eq);
       }
+      spec = AnyOption(name);
+      if (spec == nullptr) {
+        options.push_back({nullptr, std::string(name), ""});
+        continue;
+      }
+    } else if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-') {
+      // -o json, -ojson, -h, -n
+      spec = AnyShortOption(arg[1]);
+      if (spec == nullptr) {
+        options.push_back({nullptr, arg, ""});
+        continue;
+      }
+      if (arg.size() > 2) inline_value = arg.substr(2);
+    } else {
       positionals.push_back(arg);
       continue;
     }
-    absl::string_view body = absl::string_view(arg).substr(2);
-    absl::string_view name = body;
-    absl::optional<std::string> inline_value;
-    if (size_t eq = body.find('='); eq != absl::string_view::npos) {
-      name = body.substr(0, eq);
-      inline_value = std::string(body.substr(eq + 1));
-    }
-    const OptionSpec* spec = FindOption(name);
-    if (spec == nullptr) {
-      return Usage(absl::StrCat("unknown option '--", name, "'"));
-    }
-    if (!spec->takes_value) {
+    if (spec->kind == ValueKind::kFlag) {
       if (inline_value) {
-        return Usage(absl::StrCat("option '--", name, "' takes no value"));
+        return Usage(
+            absl::StrCat("option '--", spec->name, "' takes no value"));
       }
-      options.emplace_back(std::string(name), "");
+      options.push_back({spec, std::string(spec->name), ""});
       continue;
     }
     if (!inline_value) {
       if (i + 1 >= args.size()) {
-        return Usage(absl::StrCat("option '--", name, "' needs a value"));
+        return Usage(absl::StrCat("option '--", spec->name, "' needs a value"));
       }
       inline_value = args[++i];
     }
-    options.emplace_back(std::string(name), *std::move(inline_value));
+    options.push_back(
+        {spec, std::string(spec->name), *std::move(inline_value)});
   }
+  auto given = [&options](absl::string_view name) {
+    for (const Given& o : options) {
+      if (o.spec != nullptr && o.name == name) return true;
+    }
+    return false;
+  };
 
-  bool help = false;
-  for (const auto& [name, value] : options) help |= name == "help";
+  const bool help = given("help");
   if (top_level_version) {
     if (!positionals.empty()) {
       return Usage(absl::StrCat(
@@ -396,155 +361,67 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
     }
     return Usage("missing command (try 'zlayer-secret --help')");
   }
-  cmd.verb = CanonicalVerb(positionals[0]);
-  if (cmd.verb.empty()) {
+  const VerbSpec* verb = FindVerb(positionals[0]);
+  if (verb == nullptr) {
     return Usage(absl::StrCat("unknown command '", positionals[0],
                               "' (try 'zlayer-secret --help')"));
   }
-  if (help) {
+  cmd.verb = std::string(verb->name);
+  if (help || cmd.verb == "help") {
+    // `VERB --help` and `help VERB`: that verb's own help.
     cmd.verb = "help";
+    if (verb->name != "help") {
+      cmd.positionals = {std::string(verb->name)};
+    } else if (positionals.size() > 2) {
+      return Usage(absl::StrCat("unexpected argument '", positionals[2],
+                                "' for 'help'"));
+    } else if (positionals.size() == 2) {
+      const VerbSpec* topic = FindVerb(positionals[1]);
+      if (topic == nullptr) {
+        return Usage(absl::StrCat("unknown command '", positionals[1],
+                                  "' (try 'zlayer-secret --help')"));
+      }
+      cmd.positionals = {std::string(topic->name)};
+    }
     return cmd;
+  }
+  for (const Given& o : options) {
+    if (FindOption(verb, o.name) != nullptr) continue;
+    const std::string typed =
+        absl::StartsWith(o.name, "-") ? o.name : absl::StrCat("--", o.name);
+    std::string message =
+        o.spec == nullptr
+            ? absl::StrCat("unknown option '", typed, "' for '", verb->name,
+                           "'")
+            : absl::StrCat("option '", typed, "' does not apply to '",
+                           verb->name, "'");
+    const std::string closest = ClosestOption(
+        verb,
+        absl::StripLeadingAsciiWhitespace(absl::StripPrefix(o.name, "-")));
+    if (!closest.empty() && closest != o.name) {
+      absl::StrAppend(&message, " (did you mean '--", closest, "'?)");
+    }
+    absl::StrAppend(&message, "; see 'zlayer-secret ", verb->name, " --help'");
+    return Usage(message);
   }
   cmd.positionals.assign(positionals.begin() + 1, positionals.end());
   if (!cmd.exec_argv.empty() && cmd.verb != "run") {
     return Usage(absl::StrCat("'", cmd.verb, "' takes no command after '--'"));
   }
 
-  ValueFlags value_flags;
-  bool create_only = false;
-  absl::optional<uint32_t> if_version;
+  ParseState state;
+  state.cmd = &cmd;
+  ValueFlags& value_flags = state.value_flags;
+  const bool& create_only = state.create_only;
+  const absl::optional<uint32_t>& if_version = state.if_version;
   GlobalOptions& g = cmd.global;
   // The script variables first, as defaults the flags below overwrite.
-  bool output_flag = false;
-  for (const auto& option : options) output_flag |= option.first == "output";
-  absl::Status from_env = ApplyScriptEnvironment(env, output_flag, &g);
+  absl::Status from_env = ApplyScriptEnvironment(env, given("output"), &g);
   if (!from_env.ok()) return from_env;
   const bool address_from_env = !g.address.empty();
-  for (const auto& [name, value] : options) {
-    const OptionSpec* spec = FindOption(name);
-    if (!VerbAccepts(*spec, cmd.verb)) {
-      return Usage(absl::StrCat("option '--", name, "' does not apply to '",
-                                cmd.verb, "'"));
-    }
-    if (name == "socket") {
-      g.socket = value;
-    } else if (name == "address") {
-      g.address = value;
-    } else if (name == "tls-ca") {
-      g.tls_ca_file = value;
-    } else if (name == "tls-cert") {
-      g.tls_cert_file = value;
-    } else if (name == "tls-key") {
-      g.tls_key_file = value;
-    } else if (name == "tls-server-name") {
-      g.tls_server_name = value;
-    } else if (name == "api-key-file") {
-      g.api_key_file = value;
-    } else if (name == "env") {
-      g.env = value;
-    } else if (name == "project") {
-      g.project = value;
-    } else if (name == "deployment") {
-      if (value.empty()) return Usage("--deployment cannot be empty");
-      g.deployment = value;
-    } else if (name == "service") {
-      g.service = value;
-    } else if (name == "output") {
-      if (value == "table") {
-        g.output = OutputFormat::kTable;
-      } else if (value == "json") {
-        g.output = OutputFormat::kJson;
-      } else {
-        return Usage(absl::StrCat("Unsupported --output '", value,
-                                  "' (expected 'table' or 'json')"));
-      }
-    } else if (name == "timeout") {
-      absl::StatusOr<absl::Duration> d = ParseTimeout(value);
-      if (!d.ok()) return d.status();
-      g.timeout = *d;
-    } else if (name == "wait-for-ready") {
-      g.wait_for_ready = true;
-    } else if (name == "value") {
-      value_flags.value = value;
-    } else if (name == "from-file") {
-      value_flags.from_file = value;
-    } else if (name == "from-stdin") {
-      value_flags.from_stdin = true;
-    } else if (name == "random") {
-      value_flags.random = true;
-    } else if (name == "random-length") {
-      value_flags.random_length = value;
-    } else if (name == "if-version") {
-      absl::StatusOr<uint32_t> v = ParseUint("--if-version", value, 0);
-      if (!v.ok()) return v.status();
-      if_version = *v;
-    } else if (name == "create-only") {
-      create_only = true;
-    } else if (name == "reveal") {
-      cmd.reveal = true;
-    } else if (name == "version") {
-      absl::StatusOr<uint32_t> v = ParseUint("--version", value, 1);
-      if (!v.ok()) return v.status();
-      cmd.version = *v;
-    } else if (name == "field") {
-      cmd.field = value;
-    } else if (name == "file") {
-      cmd.file = value;
-    } else if (name == "format") {
-      if (value != "env" && value != "json") {
-        return Usage(absl::StrCat("Unsupported --format '", value,
-                                  "' (expected 'env' or 'json')"));
-      }
-      cmd.format = value;
-    } else if (name == "dry-run") {
-      cmd.dry_run = true;
-    } else if (name == "wait") {
-      cmd.wait = true;
-    } else if (name == "yes") {
-      cmd.yes = true;
-    } else if (name == "env-file") {
-      cmd.env_file = value;
-    } else if (name == "description") {
-      cmd.description = value;
-    } else if (name == "scope") {
-      if (value.empty()) return Usage("--scope cannot be empty");
-      cmd.scope = value;
-    } else if (name == "name") {
-      cmd.secret_name = value;
-    } else if (name == "subject") {
-      absl::StatusOr<std::string> subject = NormalizeSubject(value);
-      if (!subject.ok()) return subject.status();
-      cmd.subject = *subject;
-    } else if (name == "id") {
-      cmd.grant_id = value;
-    } else if (name == "role") {
-      for (absl::string_view r :
-           absl::StrSplit(value, ',', absl::SkipEmpty())) {
-        cmd.roles.emplace_back(r);
-      }
-    } else if (name == "registry") {
-      cmd.registry = value;
-    } else if (name == "username") {
-      cmd.username = value;
-    } else if (name == "auth-type") {
-      if (value != "basic" && value != "token") {
-        return Usage(absl::StrCat("Unsupported --auth-type '", value,
-                                  "' (expected 'basic' or 'token')"));
-      }
-      cmd.auth_type = value;
-    } else if (name == "host") {
-      cmd.host = value;
-    } else if (name == "path-prefix") {
-      cmd.path_prefix = value;
-    } else if (name == "kind") {
-      if (value != "pat" && value != "ssh-key" && value != "ssh_key") {
-        return Usage(absl::StrCat("Unsupported --kind '", value,
-                                  "' (expected 'pat' or 'ssh-key')"));
-      }
-      cmd.kind = value;
-    } else if (name == "label") {
-      cmd.label = value;
-    }
+  for (const Given& o : options) {
+    absl::Status applied = FindOption(verb, o.name)->set(o.value, &state);
+    if (!applied.ok()) return applied;
   }
 
   if (cmd.verb == "grant" || cmd.verb == "revoke" ||
@@ -566,10 +443,7 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
 
   if (address_from_env && !g.socket.empty()) {
     // --socket beats ZLAYER_SECRETS_ADDR (a flag wins over a variable).
-    bool address_flag = false;
-    for (const auto& option : options)
-      address_flag |= option.first == "address";
-    if (!address_flag) g.address.clear();
+    if (!given("address")) g.address.clear();
   }
   if (!g.socket.empty() && !g.address.empty()) {
     return Usage("--socket and --address are mutually exclusive");
@@ -650,10 +524,22 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
       (cmd.version != 0 || !cmd.field.empty())) {
     return Usage("--version and --field need --reveal");
   }
+  if (cmd.verb == "get" && !cmd.reveal && cmd.no_newline) {
+    return Usage("--no-newline needs --reveal");
+  }
+  if (g.output == OutputFormat::kRaw && !(cmd.verb == "get" && cmd.reveal)) {
+    // Values never print without --reveal.
+    return Usage("--output raw applies to 'get --reveal' only");
+  }
   if (cmd.verb == "rollback") {
-    absl::StatusOr<uint32_t> v = ParseUint("VERSION", cmd.positionals[1], 1);
+    absl::StatusOr<uint32_t> v =
+        ParseWholeNumber("VERSION", cmd.positionals[1], 1);
     if (!v.ok()) return v.status();
     cmd.version = *v;
+  }
+  if (cmd.verb == "export" && g.output == OutputFormat::kJson &&
+      !given("format")) {
+    cmd.format = "json";  // -o json exports a JSON object
   }
   if (cmd.verb == "import" && cmd.file.empty()) {
     return Usage("'import' needs --file PATH");
@@ -687,91 +573,6 @@ absl::StatusOr<std::string> NormalizeSubject(absl::string_view subject) {
   return Usage(absl::StrCat("Invalid subject '", subject,
                             "' (expected uid:N, gid:N, role:NAME, apikey:ID "
                             "or a uid number)"));
-}
-
-std::string UsageText() {
-  return R"(Usage: zlayer-secret [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]
-
-Secrets (target: --env NAME|ID [--project P], else --deployment D [--service S]):
-  ls | list                        list secrets (metadata only)
-  create NAME VALUE-SOURCE [--create-only | --if-version N]
-                                   create or overwrite (upsert)
-  set NAME VALUE-SOURCE [--create-only | --if-version N]
-                                   same as create (upstream's env verb)
-  get NAME [--reveal [--version N] [--field F]]
-                                   metadata; the value only with --reveal
-  rm | remove NAME                 soft delete (undo with 'undelete')
-  unset NAME                       same as rm (upstream's env verb)
-  rotate NAME VALUE-SOURCE         new version of an existing secret
-  versions NAME                    list versions, newest first
-  rollback NAME VERSION            copy VERSION's value into a new version
-  undelete NAME                    restore a soft-deleted secret
-  destroy NAME --yes               remove every version for good
-  import --file F [--format env|json] [--dry-run]
-  export [--format env|json]       print every value (dotenv or JSON)
-  check --env-file F               check the references of a dotenv file
-  run --env-file F -- CMD [ARGS]   resolve the references, then exec CMD
-                                   with them in its environment
-  env ls | env create NAME [--description D] | env rm NAME|ID
-  whoami                           who the daemon thinks you are
-  health                           grpc.health.v1 check: exit 0 when the
-                                   daemon is SERVING, 7 when it answers
-                                   otherwise, 6 when unreachable (needs no
-                                   API key; for HEALTHCHECKs and scripts)
-
-Access (admin; SUBJECT is uid:N, gid:N, role:NAME, apikey:ID or a uid number;
-LEVEL is read, execute or write):
-  grant SUBJECT ENV LEVEL | grant SUBJECT LEVEL --scope S [--name N]
-  revoke SUBJECT ENV | revoke SUBJECT --scope S [--name N] | revoke --id ID
-  permissions ENV | permissions --scope S [--name N] | permissions --subject X
-  apikey create ID [--role R]...   prints the key once
-  apikey rotate ID                 a new key for ID (same roles), printed once;
-                                   the old one stops working at once
-  apikey ls | apikey roles ID [ROLE...] | apikey rm ID
-  credential registry add --registry R --username U [--auth-type basic|token]
-                     SECRET-SOURCE
-  credential git add --label NAME --host H [--path-prefix P] [--username U]
-                     [--kind pat|ssh-key] SECRET-SOURCE
-  credential registry|git ls | credential registry|git rm ID
-  key rotate [--from-file F | --from-stdin]
-                     replace the master key (re-wraps the data keys; no value
-                     is re-encrypted): the daemon generates it and updates
-                     its key file, or takes 32 raw bytes / 64 hex characters
-                     (administrators)
-  key rekey [--wait] move every stored version to a new data key in the
-                     background; --wait follows it to the end (administrators)
-  (SECRET-SOURCE: --from-file F, --from-stdin, or --value V with a warning)
-
-VALUE-SOURCE (exactly one):
-  --value V        the value itself (visible in the process list: avoid)
-  --from-file F    the file's content (one trailing newline removed)
-  --from-stdin     standard input (one trailing newline removed)
-  --random [--random-length N]  N random letters and digits (default 32),
-                   printed once
-
-Global options:
-  --socket PATH            Unix socket (default: $ZLAYER_SECRETS_SOCKET,
-                           else /run/zlayer-secrets/zlayer-secretsd.sock as
-                           root or when /run/zlayer-secrets exists, else
-                           ~/.zlayer/secrets/zlayer-secretsd.sock; never the
-                           current directory). It must be owned by root, you
-                           or the daemon user ($ZLAYER_SECRETS_DAEMON_USER,
-                           default zlayer-secrets), in directories other
-                           users cannot write
-  --address HOST:PORT      TCP with TLS instead of the socket
-                           (default: $ZLAYER_SECRETS_ADDR)
-  --tls-ca F  --tls-cert F  --tls-key F  --tls-server-name NAME
-                           (--tls-ca default: $ZLAYER_SECRETS_CACERT)
-  --api-key-file F         API key (sent as a Bearer token; default:
-                           $ZLAYER_SECRETS_API_KEY_FILE)
-  --env NAME|ID  --project P  --deployment D (default 'default')  --service S
-  --output table|json      (default: $ZLAYER_SECRETS_FORMAT, else table)
-  A flag always wins over its environment variable.
-  --timeout DURATION       deadline of each call (default 5s)
-  --wait-for-ready         wait (up to the timeout) for the daemon to start
-  --version                (before any command) print the version and exit
-
-)" + std::string(ExitCodesHelp());
 }
 
 }  // namespace zlayer::secrets::cli

@@ -25,7 +25,10 @@ namespace zlayer::secrets::cli {
 // The CLI's version (`zlayer-secret --version`), released with the daemon's.
 inline constexpr char kCliVersion[] = "0.1.0";
 
-enum class OutputFormat { kTable, kJson };
+// --output: table (for people), json (stable fields, docs/cli.md), plain
+// (one identifying field per line, no header: names, version numbers, ids)
+// and raw (`get --reveal` only: the value's exact bytes, nothing added).
+enum class OutputFormat { kTable, kJson, kPlain, kRaw };
 
 // Options every verb accepts.
 struct GlobalOptions {
@@ -44,7 +47,7 @@ struct GlobalOptions {
   // --service S: service scope "D/S" as target; for check/run it is recorded
   // in the audit trail (ResolveContext.service).
   std::string service;
-  OutputFormat output = OutputFormat::kTable;  // --output table|json
+  OutputFormat output = OutputFormat::kTable;  // --output / -o
   absl::Duration timeout = absl::Seconds(5);   // --timeout 5s | 500ms | 10
   bool wait_for_ready = false;                 // --wait-for-ready
 };
@@ -55,6 +58,9 @@ struct ValueSource {
   Kind kind = Kind::kValue;
   std::string text;  // the --value text, or the --from-file path
   size_t random_length = 32;
+  // --exact: the bytes as read, no trailing newline removed (binary content,
+  // that is content that is not UTF-8, is always taken exactly).
+  bool exact = false;
 };
 
 inline constexpr size_t kDefaultRandomLength = 32;
@@ -66,6 +72,7 @@ struct ValueFlags {
   absl::optional<std::string> from_file;
   bool from_stdin = false;
   bool random = false;
+  bool exact = false;
   absl::optional<std::string>
       random_length;  // accepted and ignored without --random
 };
@@ -73,8 +80,11 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags);
 
 struct Command {
   // ls create get set rm rotate unset import export versions rollback
-  // undelete destroy check run env whoami help, and "version" for a
-  // top-level `--version` (before any verb; `get --version N` is separate)
+  // undelete destroy check run env whoami health grant revoke permissions
+  // apikey credential key completion man help, and "version" for a
+  // top-level `--version` (before any verb; `get --version N` is separate).
+  // `help` has the verb asked about (canonical) as its one positional, or
+  // none for the overview; `VERB --help` parses as `help VERB`.
   std::string verb;
   std::vector<std::string> positionals;  // after the verb (env: sub-verb first)
   GlobalOptions global;
@@ -83,6 +93,7 @@ struct Command {
   absl::optional<uint32_t>
       expected_version;                // --if-version N / --create-only (0)
   bool reveal = false;                 // get
+  bool no_newline = false;             // get --reveal --no-newline
   uint32_t version = 0;                // get --version (0 = current)
   std::string field;                   // get --field
   std::string file;                    // import --file
@@ -140,8 +151,14 @@ using ScriptEnvironment = std::map<std::string, std::string>;
 absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
                                          const ScriptEnvironment& env = {});
 
-// The usage text (`zlayer-secret --help`).
+// The usage text (`zlayer-secret --help`): the verbs, the global options
+// and the exit codes (client/cli/help.h renders it from the tables).
 std::string UsageText();
+
+// A whole number for `what` ("--if-version"), at least `min`; a usage error
+// naming `what` otherwise.
+absl::StatusOr<uint32_t> ParseWholeNumber(absl::string_view what,
+                                          absl::string_view text, uint32_t min);
 
 // "5s", "1m30s", "500ms" (absl::ParseDuration) or plain seconds ("10").
 // InvalidArgument unless positive.

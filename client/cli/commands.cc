@@ -12,18 +12,21 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/cli/help.h"
 #include "client/cli/identity_commands.h"
 #include "client/cli/output.h"
 #include "client/cli/value_input.h"
 #include "core/base/secret_bytes.h"
 #include "core/crypto/key_manager.h"
 #include "core/format/env_file_format.h"
+#include "core/format/json.h"
 
 extern char** environ;
 
@@ -217,7 +220,13 @@ class Runner {
             v == "destroy");
   }
   bool Json() const { return g_.output == OutputFormat::kJson; }
+  bool Plain() const { return g_.output == OutputFormat::kPlain; }
   const std::string& Name() const { return cmd_.positionals[0]; }
+  // {"name": ..., "<verb's past tense>": true}: what rm and destroy print.
+  std::string DoneJson(absl::string_view what) const {
+    return absl::StrCat("{\"name\": ", JsonQuote(Name()), ", \"", what,
+                        "\": true}\n");
+  }
 
   // SERVING -> 0; any other answer -> kExitNotServing; no answer ->
   // kExitUnreachable (through Fail).
@@ -331,6 +340,10 @@ class Runner {
     absl::StatusOr<std::vector<v1::SecretMetadata>> all =
         ListAll(client_, t_.target);
     if (!all.ok()) return Fail(all.status());
+    if (Plain()) {
+      for (const v1::SecretMetadata& m : *all) *io_.out << m.name() << "\n";
+      return kExitOk;
+    }
     *io_.out << (Json() ? SecretsJson(*all) : SecretsTable(*all));
     return kExitOk;
   }
@@ -377,8 +390,26 @@ class Runner {
       req.set_field(cmd_.field);
       absl::StatusOr<v1::GetSecretResponse> resp = client_->GetSecret(req);
       if (!resp.ok()) return Fail(resp.status());
-      WriteValue(*io_.out, resp->value());
-      *io_.out << "\n";
+      if (Json()) {
+        // Stable fields: name, version, and the value as "value" when it
+        // is UTF-8 text, else as "value_base64".
+        const bool text = IsValidUtf8(resp->value());
+        std::string encoded =
+            text ? JsonQuote(resp->value())
+                 : absl::StrCat("\"", absl::Base64Escape(resp->value()), "\"");
+        std::string json = absl::StrCat(
+            "{\"name\": ", JsonQuote(Name()),
+            ", \"version\": ", resp->version(),
+            text ? ", \"value\": " : ", \"value_base64\": ", encoded, "}\n");
+        WriteValue(*io_.out, json);
+        WipeString(&encoded);
+        WipeString(&json);
+      } else {
+        WriteValue(*io_.out, resp->value());
+        if (!cmd_.no_newline && g_.output != OutputFormat::kRaw) {
+          *io_.out << "\n";
+        }
+      }
       WipeString(resp->mutable_value());
       return kExitOk;
     }
@@ -392,6 +423,10 @@ class Runner {
     if (resp->secrets().empty() || resp->secrets(0).name() != Name()) {
       return NotFound();
     }
+    if (Plain()) {
+      *io_.out << resp->secrets(0).version() << "\n";
+      return kExitOk;
+    }
     *io_.out << (Json() ? MetadataJson(resp->secrets(0))
                         : MetadataText(resp->secrets(0)));
     return kExitOk;
@@ -403,7 +438,9 @@ class Runner {
     req.set_name(Name());
     absl::StatusOr<v1::DeleteSecretResponse> resp = client_->DeleteSecret(req);
     if (!resp.ok()) return Fail(resp.status());
-    if (cmd_.verb == "unset") {
+    if (Json()) {
+      *io_.out << DoneJson("deleted");
+    } else if (cmd_.verb == "unset") {
       *io_.out << "Unset secret '" << Name() << "'"
                << Where(t_, "in environment") << "\n";
     } else {
@@ -426,6 +463,14 @@ class Runner {
     absl::StatusOr<v1::RotateSecretResponse> resp = client_->RotateSecret(req);
     WipeString(req.mutable_value());
     if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << absl::StrCat(
+          "{\"name\": ", JsonQuote(Name()),
+          ", \"previous_version\": ", resp->previous_version(),
+          ", \"version\": ", resp->new_version(), "}\n");
+      PrintRandomNotice(*value);
+      return kExitOk;
+    }
     std::string where = t_.env_id.empty()
                             ? Where(t_, "in environment")
                             : absl::StrCat(" in env '", t_.env_id, "'");
@@ -448,6 +493,14 @@ class Runner {
         client_->ImportSecrets(req);
     WipeString(req.mutable_content());
     if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << ImportJson(*resp, cmd_.dry_run);
+      for (const std::string& e : resp->errors()) *io_.err << "  " << e << "\n";
+      if (!resp->errors().empty()) {
+        return PrintFailure(*io_.err, "Import completed with errors");
+      }
+      return kExitOk;
+    }
     if (cmd_.dry_run) {
       for (const v1::ImportChange& c : resp->changes()) {
         absl::string_view action =
@@ -493,6 +546,12 @@ class Runner {
     req.set_name(Name());
     absl::StatusOr<v1::ListVersionsResponse> resp = client_->ListVersions(req);
     if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) {
+      for (const v1::VersionInfo& v : resp->versions()) {
+        *io_.out << v.version() << "\n";
+      }
+      return kExitOk;
+    }
     *io_.out << (Json() ? VersionsJson(*resp) : VersionsTable(*resp));
     return kExitOk;
   }
@@ -522,6 +581,10 @@ class Runner {
     absl::StatusOr<v1::UndeleteSecretResponse> resp =
         client_->UndeleteSecret(req);
     if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << MetadataJson(resp->metadata());
+      return kExitOk;
+    }
     *io_.out << "Restored secret '" << Name() << "'"
              << Where(t_, "in environment") << " (version "
              << resp->metadata().version() << ")\n";
@@ -535,6 +598,10 @@ class Runner {
     absl::StatusOr<v1::DestroySecretResponse> resp =
         client_->DestroySecret(req);
     if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << DoneJson("destroyed");
+      return kExitOk;
+    }
     *io_.out << "Destroyed secret '" << Name() << "'"
              << Where(t_, "in environment") << " (every version)\n";
     return kExitOk;
@@ -673,6 +740,12 @@ class Runner {
       absl::StatusOr<v1::ListEnvironmentsResponse> resp =
           client_->ListEnvironments(req);
       if (!resp.ok()) return Fail(resp.status());
+      if (Plain()) {
+        for (const v1::Environment& e : resp->environments()) {
+          *io_.out << e.name() << "\n";
+        }
+        return kExitOk;
+      }
       *io_.out << (Json() ? EnvironmentsJson(*resp) : EnvironmentsTable(*resp));
       return kExitOk;
     }
@@ -702,6 +775,12 @@ class Runner {
     absl::StatusOr<v1::DeleteEnvironmentResponse> resp =
         client_->DeleteEnvironment(req);
     if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << absl::StrCat("{\"id\": ", JsonQuote(env->id()),
+                               ", \"name\": ", JsonQuote(env->name()),
+                               ", \"removed\": true}\n");
+      return kExitOk;
+    }
     *io_.out << "Removed environment '" << env->name() << "' (id " << env->id()
              << ")\n";
     return kExitOk;
@@ -780,7 +859,17 @@ int RunCommandWith(const Command& cmd, SecretsClient* client, Io io) {
 
 int RunCommand(const Command& cmd, Io io) {
   if (cmd.verb == "help") {
-    *io.out << UsageText();
+    const VerbSpec* verb =
+        cmd.positionals.empty() ? nullptr : FindVerb(cmd.positionals[0]);
+    *io.out << (verb == nullptr ? UsageText() : VerbHelp(*verb));
+    return kExitOk;
+  }
+  if (cmd.verb == "completion") {
+    *io.out << CompletionScript(cmd.positionals[0]);
+    return kExitOk;
+  }
+  if (cmd.verb == "man") {
+    *io.out << ManPage();
     return kExitOk;
   }
   if (cmd.verb == "version") {

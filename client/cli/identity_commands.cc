@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "client/cli/value_input.h"
 #include "core/base/secret_bytes.h"
@@ -136,6 +137,13 @@ class IdentityRunner {
     return PrintCallFailure(*io_.err, status, cmd_.global);
   }
   bool Json() const { return g_.output == OutputFormat::kJson; }
+  // --output plain: the ids, one per line.
+  bool Plain() const { return g_.output == OutputFormat::kPlain; }
+  template <typename Items>
+  int PrintIds(const Items& items) {
+    for (const auto& item : items) *io_.out << item.id() << "\n";
+    return kExitOk;
+  }
 
   // The resource named by --scope [--name], --env, or the ENV positional.
   absl::StatusOr<v1::GrantResource> Resource(absl::string_view env_arg) {
@@ -180,6 +188,13 @@ class IdentityRunner {
   }
 
   void PrintRevoked(const v1::AccessGrant& g) {
+    if (Json()) {
+      // One grant object per line: revoking by subject may match several.
+      *io_.out << absl::StrReplaceAll(absl::StripPrefix(GrantJson(g), "  "),
+                                      {{"\n", ""}})
+               << "\n";
+      return;
+    }
     *io_.out << "Revoked " << LevelName(g.level()) << " on "
              << Describe(g.resource()) << " from " << g.subject()
              << " (permission id " << g.id() << ")\n";
@@ -230,6 +245,7 @@ class IdentityRunner {
     }
     absl::StatusOr<v1::ListGrantsResponse> resp = client_->ListGrants(req);
     if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) return PrintIds(resp->grants());
     if (Json()) {
       *io_.out << GrantsJson(*resp);
     } else if (resp->grants().empty()) {
@@ -248,6 +264,7 @@ class IdentityRunner {
       absl::StatusOr<v1::ListApiKeysResponse> resp =
           client_->ListApiKeys(v1::ListApiKeysRequest());
       if (!resp.ok()) return Fail(resp.status());
+      if (Plain()) return PrintIds(resp->keys());
       if (Json()) {
         std::vector<std::string> items;
         for (const v1::ApiKey& k : resp->keys()) {
@@ -315,6 +332,13 @@ class IdentityRunner {
       for (const std::string& r : cmd_.roles) req.add_roles(r);
       absl::StatusOr<v1::ApiKey> key = client_->SetApiKeyRoles(req);
       if (!key.ok()) return Fail(key.status());
+      if (Json()) {
+        std::vector<std::string> roles;
+        for (const std::string& r : key->roles()) roles.push_back(JsonQuote(r));
+        *io_.out << "{\"id\": " << JsonQuote(key->id()) << ", \"roles\": ["
+                 << absl::StrJoin(roles, ", ") << "]}\n";
+        return kExitOk;
+      }
       *io_.out << "API key '" << key->id() << "' roles: "
                << (key->roles().empty() ? std::string("none")
                                         : absl::StrJoin(key->roles(), ", "))
@@ -325,6 +349,10 @@ class IdentityRunner {
     req.set_id(p[1]);
     absl::StatusOr<v1::DeleteApiKeyResponse> resp = client_->DeleteApiKey(req);
     if (!resp.ok()) return Fail(resp.status());
+    if (Json()) {
+      *io_.out << "{\"id\": " << JsonQuote(p[1]) << ", \"removed\": true}\n";
+      return kExitOk;
+    }
     *io_.out << "Removed API key '" << p[1] << "'\n";
     return kExitOk;
   }
@@ -357,6 +385,10 @@ class IdentityRunner {
             client_->CreateRegistryCredential(req);
         WipeString(req.mutable_password());
         if (!c.ok()) return Fail(c.status());
+        if (Json()) {
+          *io_.out << "{\"id\": " << JsonQuote(c->id()) << "}\n";
+          return kExitOk;
+        }
         *io_.out << "Added registry credential " << c->id() << " for "
                  << c->registry() << " (user " << c->username() << ")\n";
         return kExitOk;
@@ -372,6 +404,10 @@ class IdentityRunner {
       absl::StatusOr<v1::GitCredential> c = client_->CreateGitCredential(req);
       WipeString(req.mutable_value());
       if (!c.ok()) return Fail(c.status());
+      if (Json()) {
+        *io_.out << "{\"id\": " << JsonQuote(c->id()) << "}\n";
+        return kExitOk;
+      }
       *io_.out << "Added git credential " << c->id() << " '" << c->name()
                << "' for " << c->host() << "\n";
       return kExitOk;
@@ -393,6 +429,10 @@ class IdentityRunner {
           client_->DeleteGitCredential(req);
       if (!resp.ok()) return Fail(resp.status());
     }
+    if (Json()) {
+      *io_.out << "{\"id\": " << JsonQuote(id) << ", \"removed\": true}\n";
+      return kExitOk;
+    }
     *io_.out << "Removed " << p[0] << " credential " << id << "\n";
     return kExitOk;
   }
@@ -401,6 +441,7 @@ class IdentityRunner {
     absl::StatusOr<v1::ListRegistryCredentialsResponse> resp =
         client_->ListRegistryCredentials(v1::ListRegistryCredentialsRequest());
     if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) return PrintIds(resp->credentials());
     if (Json()) {
       std::vector<std::string> items;
       for (const v1::RegistryCredential& c : resp->credentials()) {
@@ -435,6 +476,7 @@ class IdentityRunner {
     absl::StatusOr<v1::ListGitCredentialsResponse> resp =
         client_->ListGitCredentials(v1::ListGitCredentialsRequest());
     if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) return PrintIds(resp->credentials());
     auto kind = [](const v1::GitCredential& c) {
       return c.kind() == v1::GIT_CREDENTIAL_KIND_SSH_KEY ? "ssh_key" : "pat";
     };

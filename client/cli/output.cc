@@ -239,4 +239,31 @@ std::string RandomValueNotice(absl::string_view name, absl::string_view value) {
                       "now.\n");
 }
 
+std::string ImportJson(const v1::ImportSecretsResponse& response,
+                       bool dry_run) {
+  std::vector<std::string> errors;
+  for (const std::string& e : response.errors()) errors.push_back(JsonQuote(e));
+  std::vector<std::string> changes;
+  for (const v1::ImportChange& c : response.changes()) {
+    absl::string_view action = c.action() == v1::IMPORT_ACTION_CREATE ? "create"
+                               : c.action() == v1::IMPORT_ACTION_UPDATE
+                                   ? "update"
+                                   : "unchanged";
+    changes.push_back(absl::StrCat("    {\"name\": ", JsonQuote(c.name()),
+                                   ", \"action\": \"", action,
+                                   "\", \"line\": ", c.line(), "}"));
+  }
+  return absl::StrCat(
+      "{\n  \"dry_run\": ", dry_run ? "true" : "false",
+      ",\n  \"applied\": ", response.applied() ? "true" : "false",
+      ",\n  \"created\": ", response.created(),
+      ",\n  \"updated\": ", response.updated(),
+      ",\n  \"unchanged\": ", response.unchanged(), ",\n  \"errors\": [",
+      absl::StrJoin(errors, ", "), "],\n  \"changes\": [",
+      changes.empty()
+          ? ""
+          : absl::StrCat("\n", absl::StrJoin(changes, ",\n"), "\n  "),
+      "]\n}\n");
+}
+
 }  // namespace zlayer::secrets::cli

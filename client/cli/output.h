@@ -36,6 +36,11 @@ std::string MetadataJson(const v1::SecretMetadata& metadata);
 std::string VersionsTable(const v1::ListVersionsResponse& versions);
 std::string VersionsJson(const v1::ListVersionsResponse& versions);
 
+// `import` with --output json: {"dry_run", "applied", "created", "updated",
+// "unchanged", "errors": [...], "changes": [{"name", "action", "line"}]};
+// action is "create", "update" or "unchanged". Never a value.
+std::string ImportJson(const v1::ImportSecretsResponse& response, bool dry_run);
+
 // `check`: KEY(30) STATUS(6) REFERENCE(40) DETAIL, left-aligned. STATUS is
 // "ok", "plain" (not a reference) or "error"; DETAIL is "scope/name vN" or
 // the error.

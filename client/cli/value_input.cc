@@ -15,8 +15,11 @@ namespace {
 constexpr absl::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-// Reads all of `in` into secure memory via a wiped std::string.
-absl::StatusOr<SecretBytes> Slurp(std::istream& in, absl::string_view what) {
+// Reads all of `in` into secure memory via a wiped std::string. Text loses
+// one trailing newline unless `exact`; binary content (not UTF-8) is kept
+// byte for byte.
+absl::StatusOr<SecretBytes> Slurp(std::istream& in, absl::string_view what,
+                                  bool exact) {
   std::string text((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
   if (in.bad()) {
@@ -24,18 +27,13 @@ absl::StatusOr<SecretBytes> Slurp(std::istream& in, absl::string_view what) {
     return absl::UnavailableError(
         absl::StrCat("Failed to read ", what, ": I/O error"));
   }
-  if (!IsValidUtf8(text)) {
-    WipeString(&text);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Failed to read ", what, ": stream did not contain valid UTF-8"));
-  }
-  StripOneTrailingNewline(&text);
+  if (!exact && IsValidUtf8(text)) StripOneTrailingNewline(&text);
   SecretBytes value = SecretBytes::FromString(text);
   WipeString(&text);
   return value;
 }
 
-absl::StatusOr<SecretBytes> SlurpFile(const std::string& path) {
+absl::StatusOr<SecretBytes> SlurpFile(const std::string& path, bool exact) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -44,7 +42,7 @@ absl::StatusOr<SecretBytes> SlurpFile(const std::string& path) {
     if (err == EACCES) return absl::PermissionDeniedError(message);
     return absl::NotFoundError(message);
   }
-  return Slurp(in, path);
+  return Slurp(in, path, exact);
 }
 
 }  // namespace
@@ -72,9 +70,9 @@ absl::StatusOr<SecretBytes> ReadValue(const ValueSource& source,
     case ValueSource::Kind::kValue:
       return SecretBytes::FromString(source.text);
     case ValueSource::Kind::kFile:
-      return SlurpFile(source.text);
+      return SlurpFile(source.text, source.exact);
     case ValueSource::Kind::kStdin:
-      return Slurp(in, "stdin");
+      return Slurp(in, "stdin", source.exact);
     case ValueSource::Kind::kRandom:
       return RandomAlphanumeric(source.random_length);
   }
@@ -82,7 +80,7 @@ absl::StatusOr<SecretBytes> ReadValue(const ValueSource& source,
 }
 
 absl::StatusOr<SecretBytes> ReadSecretFile(const std::string& path) {
-  absl::StatusOr<SecretBytes> value = SlurpFile(path);
+  absl::StatusOr<SecretBytes> value = SlurpFile(path, /*exact=*/false);
   if (value.ok() && value->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
   }

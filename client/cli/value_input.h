@@ -3,10 +3,11 @@
 //   ASSIGN_OR_RETURN(SecretBytes value, ReadValue(cmd.value, std::cin));
 //
 // --value is used verbatim. --from-file and --from-stdin take the whole
-// content, drop one trailing "\n" and then one "\r" right before it, and
-// nothing else ("a\n\n" -> "a\n", "a\r" unchanged, "a\r\n" -> "a"); the
-// content must be UTF-8 ("Failed to read <path>: stream did not contain
-// valid UTF-8"). --random draws `random_length` characters uniformly from
+// content; when it is UTF-8 text they drop one trailing "\n" and then one
+// "\r" right before it, and nothing else ("a\n\n" -> "a\n", "a\r"
+// unchanged, "a\r\n" -> "a"), unless ValueSource::exact (--exact). Content
+// that is not UTF-8 is binary and kept byte for byte (the proto field is
+// `bytes`). --random draws `random_length` characters uniformly from
 // [A-Za-z0-9] with libsodium's CSPRNG.
 #ifndef ZLAYER_SECRETS_CLIENT_CLI_VALUE_INPUT_H_
 #define ZLAYER_SECRETS_CLIENT_CLI_VALUE_INPUT_H_

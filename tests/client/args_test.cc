@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -132,7 +133,8 @@ TEST(ArgsTest, UnknownCommandsAndOptionsAreUsageErrors) {
 
 TEST(ArgsTest, OutputAndFormatAreChecked) {
   EXPECT_EQ(UsageError({"ls", "--output", "yaml"}),
-            "Unsupported --output 'yaml' (expected 'table' or 'json')");
+            "Unsupported --output 'yaml' (expected 'table', 'json', 'plain' or "
+            "'raw')");
   EXPECT_EQ(UsageError({"export", "--format", "xml"}),
             "Unsupported --format 'xml' (expected 'env' or 'json')");
   EXPECT_EQ(Parse({"export", "--format", "json"})->format, "json");
@@ -185,7 +187,8 @@ TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
             ValueSource::Kind::kFile);
   EXPECT_FALSE(Parse({"key", "rotate"})->value.has_value());
   EXPECT_EQ(UsageError({"key", "rotate", "--random"}),
-            "option '--random' does not apply to 'key'");
+            "option '--random' does not apply to 'key'; see 'zlayer-secret key "
+            "--help'");
   EXPECT_EQ(UsageError({"key"}),
             "'key' needs the sub-command 'rotate' or 'rekey' and nothing else");
   auto reg = Parse({"credential", "registry", "add", "--registry", "ghcr.io",
@@ -198,7 +201,8 @@ TEST(ArgsTest, ApiKeyAndCredentialSubCommands) {
             "the credential's secret");
   EXPECT_EQ(UsageError({"credential", "git", "add", "--label", "x", "--host",
                         "h", "--random"}),
-            "option '--random' does not apply to 'credential'");
+            "option '--random' does not apply to 'credential'; see "
+            "'zlayer-secret credential --help'");
 }
 
 TEST(ArgsTest, DestroyNeedsYes) {
@@ -363,6 +367,99 @@ TEST(ArgsTest, TimeoutAcceptsDurationsAndSeconds) {
   EXPECT_FALSE(ParseTimeout("-1s").ok());
   EXPECT_FALSE(ParseTimeout("soon").ok());
   EXPECT_FALSE(ParseTimeout("inf").ok());
+}
+
+// Table-driven: each row is a command line and what it must parse to.
+struct ParseCase {
+  std::vector<std::string> args;
+  std::string verb;
+  OutputFormat output;
+};
+
+TEST(ArgsTest, OutputFormatsAndShortAliases) {
+  const std::vector<ParseCase> cases = {
+      {{"ls", "-o", "json"}, "ls", OutputFormat::kJson},
+      {{"ls", "-ojson"}, "ls", OutputFormat::kJson},
+      {{"-o", "plain", "ls"}, "ls", OutputFormat::kPlain},
+      {{"versions", "db", "--output=plain"}, "versions", OutputFormat::kPlain},
+      {{"get", "db", "--reveal", "-o", "raw"}, "get", OutputFormat::kRaw},
+      {{"env", "ls", "--output", "table"}, "env", OutputFormat::kTable},
+      {{"permissions", "prod", "-o", "json"},
+       "permissions",
+       OutputFormat::kJson},
+      {{"apikey", "ls", "-o", "plain"}, "apikey", OutputFormat::kPlain},
+  };
+  for (const ParseCase& c : cases) {
+    absl::StatusOr<Command> cmd = Parse(c.args);
+    ASSERT_TRUE(cmd.ok()) << absl::StrJoin(c.args, " ") << ": " << cmd.status();
+    EXPECT_EQ(cmd->verb, c.verb);
+    EXPECT_EQ(cmd->global.output, c.output) << absl::StrJoin(c.args, " ");
+  }
+  EXPECT_EQ(Parse({"export", "-o", "json"})->format, "json");
+  EXPECT_EQ(Parse({"export", "-o", "json", "--format", "env"})->format, "env");
+  EXPECT_EQ(ParseCommandLine({"ls"}, {{"ZLAYER_SECRETS_FORMAT", "plain"}})
+                ->global.output,
+            OutputFormat::kPlain);
+}
+
+// Table-driven usage errors: each names what is wrong.
+TEST(ArgsTest, UsageErrorsNameTheVerbAndSuggestTheClosestOption) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"get", "db", "--revael"},
+       "unknown option '--revael' for 'get' (did you mean '--reveal'?); "
+       "see 'zlayer-secret get --help'"},
+      {{"create", "db", "--from-fille", "x"},
+       "unknown option '--from-fille' for 'create' (did you mean "
+       "'--from-file'?)"},
+      {{"ls", "--outptu", "json"}, "(did you mean '--output'?)"},
+      {{"ls", "--bogus"},
+       "unknown option '--bogus' for 'ls'; see 'zlayer-secret ls "
+       "--help'"},
+      {{"ls", "-x"}, "unknown option '-x' for 'ls'"},
+      {{"ls", "--reveal"}, "option '--reveal' does not apply to 'ls'"},
+      {{"ls", "-o", "raw"}, "--output raw applies to 'get --reveal' only"},
+      {{"get", "db", "-o", "raw"},
+       "--output raw applies to 'get --reveal' only"},
+      {{"get", "db", "--no-newline"}, "--no-newline needs --reveal"},
+      {{"completion"}, "'completion' needs a shell: bash, zsh or fish"},
+      {{"completion", "ksh"}, "unsupported shell 'ksh'"},
+      {{"help", "nope"}, "unknown command 'nope'"},
+      {{"man", "extra"}, "unexpected argument 'extra' for 'man'"},
+  };
+  for (const auto& [args, message] : cases) {
+    EXPECT_THAT(UsageError(args), HasSubstr(message))
+        << absl::StrJoin(args, " ");
+  }
+}
+
+TEST(ArgsTest, GetRevealNoNewlineAndValueFromStdinDash) {
+  absl::StatusOr<Command> get = Parse({"get", "db", "--reveal", "-n"});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_TRUE(get->no_newline);
+  absl::StatusOr<Command> set = Parse({"set", "db", "--from-file", "-"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->value->kind, ValueSource::Kind::kStdin);
+  EXPECT_FALSE(set->value->exact);
+  absl::StatusOr<Command> exact =
+      Parse({"create", "cert", "--from-file", "c.pem", "--exact"});
+  ASSERT_TRUE(exact.ok()) << exact.status();
+  EXPECT_EQ(exact->value->kind, ValueSource::Kind::kFile);
+  EXPECT_TRUE(exact->value->exact);
+}
+
+TEST(ArgsTest, HelpVerbAndCompletionAndManNeedNoDaemonOptions) {
+  absl::StatusOr<Command> help = Parse({"help", "get"});
+  ASSERT_TRUE(help.ok()) << help.status();
+  EXPECT_EQ(help->verb, "help");
+  EXPECT_THAT(help->positionals, ElementsAre("get"));
+  // An alias asks for its verb's help.
+  EXPECT_THAT(Parse({"list", "--help"})->positionals, ElementsAre("ls"));
+  EXPECT_THAT(Parse({"help"})->positionals, ::testing::IsEmpty());
+  EXPECT_EQ(Parse({"completion", "zsh"})->verb, "completion");
+  EXPECT_EQ(Parse({"man"})->verb, "man");
+  // --version stays get's option after the verb, the tool's before it.
+  EXPECT_EQ(Parse({"--version"})->verb, "version");
+  EXPECT_EQ(Parse({"get", "db", "--reveal", "--version", "2"})->version, 2u);
 }
 
 }  // namespace

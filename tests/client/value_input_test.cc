@@ -28,7 +28,7 @@ TEST(ValueInputTest, StripsExactlyOneTrailingNewlineAndItsCarriageReturn) {
 }
 
 TEST(ValueInputTest, ValueFlagIsUsedVerbatim) {
-  ValueSource source{ValueSource::Kind::kValue, " x\n", 0};
+  ValueSource source{ValueSource::Kind::kValue, " x\n", 0, false};
   std::istringstream in;
   absl::StatusOr<SecretBytes> v = ReadValue(source, in);
   ASSERT_TRUE(v.ok());
@@ -36,24 +36,34 @@ TEST(ValueInputTest, ValueFlagIsUsedVerbatim) {
 }
 
 TEST(ValueInputTest, StdinAppliesTheNewlineRule) {
-  ValueSource source{ValueSource::Kind::kStdin, "", 0};
+  ValueSource source{ValueSource::Kind::kStdin, "", 0, false};
   std::istringstream in("line1\nline2\r\n");
   absl::StatusOr<SecretBytes> v = ReadValue(source, in);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ConstantTimeEquals("line1\nline2"));
 }
 
-TEST(ValueInputTest, StdinMustBeUtf8) {
-  ValueSource source{ValueSource::Kind::kStdin, "", 0};
-  std::istringstream in(std::string("\xff\xfe", 2));
+TEST(ValueInputTest, BinaryStdinIsKeptByteForByte) {
+  // Not UTF-8: binary, so even a trailing newline byte stays.
+  const std::string binary("\xff\xfe\x00\x01\n", 5);
+  ValueSource source{ValueSource::Kind::kStdin, "", 0, false};
+  std::istringstream in(binary);
   absl::StatusOr<SecretBytes> v = ReadValue(source, in);
-  ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.status().message(),
-            "Failed to read stdin: stream did not contain valid UTF-8");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->InsecureView(), binary);
+}
+
+TEST(ValueInputTest, ExactKeepsTheTrailingNewlineOfText) {
+  ValueSource source{ValueSource::Kind::kStdin, "", 0, true};
+  std::istringstream in("pem\n");
+  absl::StatusOr<SecretBytes> v = ReadValue(source, in);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->InsecureView(), "pem\n");
 }
 
 TEST(ValueInputTest, MissingFileNamesThePath) {
-  ValueSource source{ValueSource::Kind::kFile, "/nonexistent/zs-value", 0};
+  ValueSource source{ValueSource::Kind::kFile, "/nonexistent/zs-value", 0,
+                     false};
   std::istringstream in;
   absl::StatusOr<SecretBytes> v = ReadValue(source, in);
   ASSERT_FALSE(v.ok());
@@ -68,7 +78,7 @@ TEST(ValueInputTest, FileContentAppliesTheNewlineRule) {
     std::ofstream out(path, std::ios::binary);
     out << "s3cret\n\n";
   }
-  ValueSource source{ValueSource::Kind::kFile, path, 0};
+  ValueSource source{ValueSource::Kind::kFile, path, 0, false};
   std::istringstream in;
   absl::StatusOr<SecretBytes> v = ReadValue(source, in);
   ASSERT_TRUE(v.ok()) << v.status();
@@ -76,7 +86,7 @@ TEST(ValueInputTest, FileContentAppliesTheNewlineRule) {
 }
 
 TEST(ValueInputTest, RandomIsAlphanumericOfTheRequestedLength) {
-  ValueSource source{ValueSource::Kind::kRandom, "", 64};
+  ValueSource source{ValueSource::Kind::kRandom, "", 64, false};
   std::istringstream in;
   absl::StatusOr<SecretBytes> v = ReadValue(source, in);
   ASSERT_TRUE(v.ok());
