@@ -135,8 +135,8 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::CreateWithId(
     absl::string_view description) {
   if (id.empty() || id.size() > 64 ||
       !std::all_of(id.begin(), id.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-               c == '-' || c == '_';
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_';
       })) {
     return absl::InvalidArgumentError(
         "environment id must be 1..64 characters of [A-Za-z0-9_-]");

@@ -150,8 +150,9 @@ class Planner {
     std::string project, env_id;
     if (ParseEnvScope(scope, &project, &env_id)) {
       if (!ValidEnvId(env_id) || !ValidateProject(project).ok()) {
-        Unmapped(row, "environment scope with an id or project this store "
-                      "refuses");
+        Unmapped(row,
+                 "environment scope with an id or project this store "
+                 "refuses");
         return;
       }
       target_scope = AddEnvironment(project, env_id);
@@ -183,8 +184,9 @@ class Planner {
       }
       absl::StatusOr<FlatRecord> record = ParseRecordValue(meta.value);
       if (!record.ok() || !LooksLikeUuid(meta.id)) {
-        Unmapped(row, "credential metadata is not upstream's JSON record, or "
-                      "its id is not a UUID");
+        Unmapped(row,
+                 "credential metadata is not upstream's JSON record, or "
+                 "its id is not a UUID");
         continue;
       }
       if (registry) {
@@ -194,8 +196,9 @@ class Planner {
         absl::optional<RegistryAuthType> auth =
             type.ok() ? ParseRegistryAuthType(*type) : absl::nullopt;
         if (!host.ok() || !user.ok() || !auth.has_value()) {
-          Unmapped(row, "registry credential record lacks registry, username "
-                        "or a known auth_type");
+          Unmapped(row,
+                   "registry credential record lacks registry, username "
+                   "or a known auth_type");
           continue;
         }
         plan_->registry.push_back(
@@ -204,14 +207,12 @@ class Planner {
         absl::StatusOr<std::string> name = record->String("name");
         absl::StatusOr<std::string> kind_text = record->String("kind");
         absl::optional<GitCredentialKind> kind =
-            kind_text.ok() ? ParseGitCredentialKind(*kind_text)
-                           : absl::nullopt;
+            kind_text.ok() ? ParseGitCredentialKind(*kind_text) : absl::nullopt;
         if (!name.ok() || !kind.has_value()) {
           Unmapped(row, "git credential record lacks name or a known kind");
           continue;
         }
-        plan_->git.push_back(
-            {meta.id, *name, *kind, std::move(value->second)});
+        plan_->git.push_back({meta.id, *name, *kind, std::move(value->second)});
       }
       values_.erase(value);
     }
@@ -243,13 +244,15 @@ class Planner {
         record.ok() ? record->StringList("roles")
                     : absl::StatusOr<std::vector<std::string>>(record.status());
     if (!hash.ok() || !roles.ok() || !absl::StartsWith(*hash, "$argon2id$")) {
-      Unmapped(row, "API key record is not {\"hash\": \"$argon2id$...\", "
-                    "\"roles\": [...]}");
+      Unmapped(row,
+               "API key record is not {\"hash\": \"$argon2id$...\", "
+               "\"roles\": [...]}");
       return;
     }
     if (!ValidateApiKeyId(row.name).ok()) {
-      Unmapped(row, "API key id must be 1..64 characters of [A-Za-z0-9_-] "
-                    "here (upstream allows any string, e.g. e-mail addresses)");
+      Unmapped(row,
+               "API key id must be 1..64 characters of [A-Za-z0-9_-] "
+               "here (upstream allows any string, e.g. e-mail addresses)");
       return;
     }
     for (const std::string& role : *roles) {
@@ -345,8 +348,8 @@ absl::Status SyncPath(const std::string& path, int flags) {
 // Copies the live database `from` into `to` with SQLite's online backup API
 // (one consistent snapshot).
 absl::Status BackupInto(Database& from, Database& to) {
-  sqlite3_backup* backup = sqlite3_backup_init(to.raw(), "main", from.raw(),
-                                               "main");
+  sqlite3_backup* backup =
+      sqlite3_backup_init(to.raw(), "main", from.raw(), "main");
   if (backup == nullptr) {
     return SqliteStatus(sqlite3_errcode(to.raw()), to.raw(), "backup init");
   }
@@ -369,10 +372,9 @@ absl::Status Apply(Plan& plan, SqliteSecretStore* store, Clock* clock,
     absl::StatusOr<Environment> created = environments->CreateWithId(
         env.id, env.name, env.project, "migrated from upstream ZLayer");
     if (!created.ok()) {
-      return absl::Status(
-          created.status().code(),
-          absl::StrCat("environment ", env.id, " (", env.name,
-                       "): ", created.status().message()));
+      return absl::Status(created.status().code(),
+                          absl::StrCat("environment ", env.id, " (", env.name,
+                                       "): ", created.status().message()));
     }
   }
   WriteOptions create_only;
@@ -400,10 +402,10 @@ absl::Status Apply(Plan& plan, SqliteSecretStore* store, Clock* clock,
   }
   RegistryCredentialStore registry(store, clock);
   for (const PlannedRegistry& r : plan.registry) {
-    RETURN_IF_ERROR(registry
-                        .CreateWithId(r.id, r.registry, r.username, r.password,
-                                      r.auth_type)
-                        .status());
+    RETURN_IF_ERROR(
+        registry
+            .CreateWithId(r.id, r.registry, r.username, r.password, r.auth_type)
+            .status());
   }
   GitCredentialStore git(store, clock);
   for (const PlannedGit& g : plan.git) {
@@ -425,7 +427,8 @@ void Describe(const Plan& plan, MigrationReport* report) {
     report->created.push_back(absl::StrCat("secret ", s.scope, " ", s.name));
   }
   for (const PlannedApiKey& k : plan.api_keys) {
-    report->created.push_back(absl::StrCat("api key ", k.id, " (Argon2id "
+    report->created.push_back(absl::StrCat("api key ", k.id,
+                                           " (Argon2id "
                                            "hash kept; present zs_",
                                            k.id, ".<password>)"));
   }
@@ -517,9 +520,8 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
   }
   if (!rows.empty() && opened == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the upstream key (", upstream_key.source,
-        ") opens none of the ", rows.size(),
-        " rows: wrong key or wrong deployment name"));
+        "the upstream key (", upstream_key.source, ") opens none of the ",
+        rows.size(), " rows: wrong key or wrong deployment name"));
   }
   planner.Finish();
   Describe(plan, &report);
@@ -541,7 +543,7 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
 
   // The target's lock. A real run switches it out of WAL, which SQLite
   // refuses while any other connection (a running daemon) has it open, and
-  // then holds an exclusive lock until the staging copy replaced it. A dry
+  // then holds a read lock until the staging copy replaced it. A dry
   // run only reads it (a consistent snapshot by the backup API).
   std::unique_ptr<Database> locked;
   if (target_exists) {
@@ -552,9 +554,17 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
     if (!options.dry_run) {
       absl::StatusOr<std::string> mode =
           locked->QueryText("PRAGMA journal_mode=DELETE");
+      // A read transaction keeps a SHARED lock: in rollback-journal mode no
+      // other connection can then write (or switch back to WAL) until the
+      // staging copy has replaced the file. (An exclusive one would stop
+      // the backup API from reading through this connection.)
       absl::Status begin = mode.ok() && *mode == "delete"
-                               ? locked->Execute("BEGIN EXCLUSIVE")
+                               ? locked->Execute("BEGIN")
                                : absl::UnavailableError("busy");
+      if (begin.ok()) {
+        begin =
+            locked->QueryInt64("SELECT count(*) FROM sqlite_master").status();
+      }
       if (!begin.ok()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "the store ", target,
@@ -568,8 +578,8 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
       absl::StrCat(options.data_dir, "/.migrate-staging.db");
   RemoveStaging(staging);
   {
-    int fd = open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0600);
+    int fd =
+        open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoError("cannot create", staging);
     close(fd);
   }
@@ -591,8 +601,7 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
     if (!keys.ok()) return fail(keys.status());
     absl::StatusOr<MasterKey> master = (*keys)->GetOrCreateKey();
     if (!master.ok()) return fail(master.status());
-    absl::StatusOr<uint32_t> key_id =
-        SqliteSecretStore::RecordedKeyId(staging);
+    absl::StatusOr<uint32_t> key_id = SqliteSecretStore::RecordedKeyId(staging);
     if (!key_id.ok()) return fail(key_id.status());
     absl::StatusOr<std::unique_ptr<Keyring>> ring =
         Keyring::Create(*key_id, std::move(master->key));
@@ -628,15 +637,15 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
 }
 
 std::string FormatMigrationReport(const MigrationReport& report) {
-  std::string out = absl::StrCat(
-      report.dry_run ? "dry run (nothing written)" : "migration",
-      ": upstream ", report.upstream_database, " (key from ",
-      report.upstream_key_source, "), ", report.rows, " rows\n");
-  absl::StrAppend(&out, report.dry_run ? "would create: " : "created: ",
-                  report.secrets, " secrets, ", report.environments,
-                  " environments, ", report.api_keys, " API keys, ",
-                  report.registry_credentials, " registry credentials, ",
-                  report.git_credentials, " git credentials\n");
+  std::string out =
+      absl::StrCat(report.dry_run ? "dry run (nothing written)" : "migration",
+                   ": upstream ", report.upstream_database, " (key from ",
+                   report.upstream_key_source, "), ", report.rows, " rows\n");
+  absl::StrAppend(
+      &out, report.dry_run ? "would create: " : "created: ", report.secrets,
+      " secrets, ", report.environments, " environments, ", report.api_keys,
+      " API keys, ", report.registry_credentials, " registry credentials, ",
+      report.git_credentials, " git credentials\n");
   for (const std::string& line : report.created) {
     absl::StrAppend(&out, "  + ", line, "\n");
   }

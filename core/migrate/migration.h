@@ -16,9 +16,10 @@
 // ":{name}", names or scopes this store refuses, "system:" scopes, values
 // that fail authentication, credential halves without their other half.
 //
-// Offline, like restore: the daemon must be stopped. Migrate takes the
-// target file's lock in exclusive mode (refused while any other connection,
-// such as a running daemon, has it open), copies the store to a staging file
+// Offline, like restore: the daemon must be stopped. Migrate switches the
+// target out of WAL mode (SQLite refuses that while any other connection,
+// such as a running daemon, has the file open) and keeps a read lock on it
+// (so nothing else can write it meanwhile), copies the store to a staging file
 // with SQLite's online backup API, writes everything there, then renames the
 // staging file over the store: the run is all-or-nothing, and a failure at
 // any step leaves the store exactly as it was. A dry run does the same work

@@ -117,7 +117,8 @@ absl::StatusOr<SecretBytes> Argon2id(const Argon2idInput& input) {
   ctx.outlen = static_cast<uint32_t>(input.output_bytes);
   // libargon2 takes non-const pointers but only reads these (the
   // ARGON2_DEFAULT_FLAGS below never ask it to clear them).
-  ctx.pwd = reinterpret_cast<uint8_t*>(const_cast<char*>(input.password.data()));
+  ctx.pwd =
+      reinterpret_cast<uint8_t*>(const_cast<char*>(input.password.data()));
   ctx.pwdlen = static_cast<uint32_t>(input.password.size());
   ctx.salt = reinterpret_cast<uint8_t*>(const_cast<char*>(input.salt.data()));
   ctx.saltlen = static_cast<uint32_t>(input.salt.size());
@@ -166,9 +167,9 @@ absl::StatusOr<UpstreamKey> ResolveUpstreamKey(
   UpstreamKey out;
   if (!options.key_file.empty()) {
     ASSIGN_OR_RETURN(SecretBytes contents, ReadKeyFile(options.key_file));
-    ASSIGN_OR_RETURN(out.key, DecodeKeyFileContents(
-                                  std::move(contents), options.key_file,
-                                  absl::StatusCode::kInvalidArgument));
+    ASSIGN_OR_RETURN(
+        out.key, DecodeKeyFileContents(std::move(contents), options.key_file,
+                                       absl::StatusCode::kInvalidArgument));
     out.source = absl::StrCat("key file ", options.key_file);
     return out;
   }
@@ -183,10 +184,10 @@ absl::StatusOr<UpstreamKey> ResolveUpstreamKey(
         return absl::InvalidArgumentError(
             absl::StrCat(kEnvSecretsKey, " must be 64 hex characters"));
       }
-      ASSIGN_OR_RETURN(out.key, DecodeKeyFileContents(
-                                    SecretBytes::FromString(trimmed),
-                                    kEnvSecretsKey,
-                                    absl::StatusCode::kInvalidArgument));
+      ASSIGN_OR_RETURN(
+          out.key, DecodeKeyFileContents(SecretBytes::FromString(trimmed),
+                                         kEnvSecretsKey,
+                                         absl::StatusCode::kInvalidArgument));
       out.source = absl::StrCat("env ", kEnvSecretsKey);
       return out;
     }
@@ -200,8 +201,8 @@ absl::StatusOr<UpstreamKey> ResolveUpstreamKey(
     }
   }
   if (!options.key_dir.empty()) {
-    const std::string path = absl::StrCat(options.key_dir, "/secrets_",
-                                          options.deployment, ".key");
+    const std::string path =
+        absl::StrCat(options.key_dir, "/secrets_", options.deployment, ".key");
     absl::StatusOr<SecretBytes> contents = ReadKeyFile(path);
     if (contents.ok()) {
       if (contents->size() != kUpstreamKeyBytes) {

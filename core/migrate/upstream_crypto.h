@@ -56,8 +56,8 @@ std::string SealUpstreamBlob(const SecretBytes& key,
 // Argon2id (version 0x13) with every input RFC 9106 names.
 struct Argon2idInput {
   absl::string_view password;
-  absl::string_view salt;    // at least 8 bytes
-  absl::string_view secret;  // K, may be empty
+  absl::string_view salt;             // at least 8 bytes
+  absl::string_view secret;           // K, may be empty
   absl::string_view associated_data;  // X, may be empty
   uint32_t passes = 2;                // t
   uint32_t memory_kib = 19456;        // m

@@ -34,10 +34,10 @@ absl::StatusOr<std::string> FindUpstreamDatabase(const std::string& path) {
       if (IsRegularFile(candidate)) return candidate;
     }
   }
-  return absl::NotFoundError(absl::StrCat(
-      "no upstream store at ", path,
-      " (looked for the file itself, secrets.sqlite and "
-      "secrets/secrets.sqlite)"));
+  return absl::NotFoundError(
+      absl::StrCat("no upstream store at ", path,
+                   " (looked for the file itself, secrets.sqlite and "
+                   "secrets/secrets.sqlite)"));
 }
 
 absl::StatusOr<std::vector<UpstreamRow>> ReadUpstreamRows(
@@ -51,9 +51,9 @@ absl::StatusOr<std::vector<UpstreamRow>> ReadUpstreamRows(
       "updated_at FROM secrets ORDER BY storage_key");
   if (!st.ok()) {
     if (absl::IsUnavailable(st.status())) return st.status();
-    return absl::DataLossError(
-        absl::StrCat(db_path, " is not an upstream ZLayer secrets store: ",
-                     st.status().message()));
+    return absl::DataLossError(absl::StrCat(
+        db_path,
+        " is not an upstream ZLayer secrets store: ", st.status().message()));
   }
   std::vector<UpstreamRow> rows;
   while (true) {
