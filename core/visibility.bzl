@@ -2,7 +2,7 @@
 
 Dependencies inside core/ point one way, down this list:
 
-    ops -> audit -> identity -> resolve/env -> store/sqlite -> store -> format, crypto -> base
+    ops, migrate -> audit -> identity -> resolve/env -> store/sqlite -> store -> format, crypto -> base
 
 Each package's default_visibility names the packages above it, so a target
 that reaches up (store depending on identity, say) fails to build. Outside
@@ -20,6 +20,7 @@ _OUTSIDE = [
 BASE_USERS = ["//core:__subpackages__"] + _OUTSIDE
 
 CRYPTO_USERS = [
+    "//core/migrate:__pkg__",
     "//core/env:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
@@ -27,6 +28,7 @@ CRYPTO_USERS = [
 ] + _OUTSIDE
 
 FORMAT_USERS = [
+    "//core/migrate:__pkg__",
     "//core/audit:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
@@ -34,6 +36,7 @@ FORMAT_USERS = [
 ] + _OUTSIDE
 
 STORE_USERS = [
+    "//core/migrate:__pkg__",
     "//core/audit:__pkg__",
     "//core/env:__pkg__",
     "//core/identity:__pkg__",
@@ -43,11 +46,13 @@ STORE_USERS = [
 ] + _OUTSIDE
 
 SQLITE_STORE_USERS = [
+    "//core/migrate:__pkg__",
     "//core/env:__pkg__",
     "//core/ops:__pkg__",
 ] + _OUTSIDE
 
 ENV_USERS = [
+    "//core/migrate:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",
@@ -56,6 +61,7 @@ ENV_USERS = [
 RESOLVE_USERS = ["//core/ops:__pkg__"] + _OUTSIDE
 
 IDENTITY_USERS = [
+    "//core/migrate:__pkg__",
     "//core/audit:__pkg__",
     "//core/ops:__pkg__",
 ] + _OUTSIDE
@@ -63,3 +69,5 @@ IDENTITY_USERS = [
 AUDIT_USERS = ["//core/ops:__pkg__"] + _OUTSIDE
 
 OPS_USERS = _OUTSIDE
+
+MIGRATE_USERS = _OUTSIDE

@@ -1,5 +1,6 @@
 #include "core/env/sqlite_environment_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -126,11 +127,25 @@ SqliteEnvironmentRegistry::Create(SqliteSecretStore* store, Clock* clock) {
 absl::StatusOr<Environment> SqliteEnvironmentRegistry::Create(
     absl::string_view name, absl::string_view project,
     absl::string_view description) {
+  return CreateWithId(NewUuidV4(), name, project, description);
+}
+
+absl::StatusOr<Environment> SqliteEnvironmentRegistry::CreateWithId(
+    absl::string_view id, absl::string_view name, absl::string_view project,
+    absl::string_view description) {
+  if (id.empty() || id.size() > 64 ||
+      !std::all_of(id.begin(), id.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_';
+      })) {
+    return absl::InvalidArgumentError(
+        "environment id must be 1..64 characters of [A-Za-z0-9_-]");
+  }
   ASSIGN_OR_RETURN(std::string clean, NormalizeEnvironmentName(name));
   RETURN_IF_ERROR(ValidateProject(project));
   RETURN_IF_ERROR(ValidateDescription(description));
   Environment env;
-  env.id = NewUuidV4();
+  env.id = absl::AsciiStrToLower(id);
   env.name = std::move(clean);
   env.project = std::string(project);
   env.description = std::string(description);
@@ -142,6 +157,12 @@ absl::StatusOr<Environment> SqliteEnvironmentRegistry::Create(
                          SelectByName(db, Auth(*store_, mac_key_), env.name,
                                       env.project, &existing));
         if (taken) return AlreadyTaken();
+        ASSIGN_OR_RETURN(bool id_taken, SelectById(db, Auth(*store_, mac_key_),
+                                                   env.id, &existing));
+        if (id_taken) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("environment id ", env.id, " already exists"));
+        }
         ASSIGN_OR_RETURN(std::string mac, MacOf(Auth(*store_, mac_key_), env));
         ASSIGN_OR_RETURN(
             ScopedStatement st,

@@ -37,6 +37,14 @@ class SqliteEnvironmentRegistry final : public EnvironmentRegistry {
   absl::StatusOr<Environment> Create(absl::string_view name,
                                      absl::string_view project,
                                      absl::string_view description) override;
+  // Create() under a given id (core/migrate keeps upstream's environment
+  // ids, which its scopes "env:{id}" name). InvalidArgument for an id that
+  // is empty, longer than 64 bytes, or holds anything but [A-Za-z0-9_-];
+  // AlreadyExists when the id or the name (in that project) is taken.
+  absl::StatusOr<Environment> CreateWithId(absl::string_view id,
+                                           absl::string_view name,
+                                           absl::string_view project,
+                                           absl::string_view description);
   absl::StatusOr<Environment> Get(absl::string_view id) override;
   absl::StatusOr<std::vector<Environment>> List(
       absl::string_view project) override;

@@ -327,6 +327,37 @@ absl::StatusOr<NewApiKey> ApiKeyStore::Create(
   return created;
 }
 
+absl::Status ApiKeyStore::ImportArgon2Hash(
+    absl::string_view id, absl::string_view phc,
+    const std::vector<std::string>& roles, int64_t created_at) {
+  RETURN_IF_ERROR(ValidateApiKeyId(id));
+  RETURN_IF_ERROR(ValidateRoles(roles));
+  // The same check ParseRecord applies when the record is read back.
+  if (!absl::StartsWith(phc, "$argon2id$") || phc.size() > 512) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("API key '", id, "': hash is not an Argon2id PHC string"));
+  }
+  std::string json = RecordWriter()
+                         .Str("id", id)
+                         .Str("hash", phc)
+                         .StrList("roles", Dedup(roles))
+                         .Int("created_at", created_at)
+                         .Int("updated_at", created_at)
+                         .Finish();
+  SecretBytes value = SecretBytes::FromString(json);
+  WipeString(&json);
+  WriteOptions write;
+  write.expected_version = 0;
+  absl::Status status =
+      store_->SetSecret(kApiKeysScope, id, value, write).status();
+  if (absl::IsAlreadyExists(status)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("API key '", id, "' already exists"));
+  }
+  InvalidateId(id);
+  return status;
+}
+
 absl::StatusOr<NewApiKey> ApiKeyStore::Rotate(absl::string_view id) {
   RETURN_IF_ERROR(ValidateApiKeyId(id));
   ASSIGN_OR_RETURN(SecretMetadata meta, store_->GetMetadata(kApiKeysScope, id));

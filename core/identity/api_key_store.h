@@ -144,6 +144,15 @@ class ApiKeyStore {
   // store errors (Unavailable, ...) propagate.
   absl::StatusOr<NewApiKey> Create(absl::string_view id,
                                    const std::vector<std::string>& roles);
+  // Creates key `id` from an Argon2id PHC string ("$argon2id$v=19$m=...,
+  // t=...,p=...$salt$hash", upstream's CredentialStore hash of the key's
+  // password): a legacy record, so "zs_<id>.<password>" verifies and is then
+  // upgraded to a keyed hash (see "Record formats"). For core/migrate.
+  // InvalidArgument for a bad id or role or a hash that is not an Argon2id
+  // PHC string; AlreadyExists when `id` exists.
+  absl::Status ImportArgon2Hash(absl::string_view id, absl::string_view phc,
+                                const std::vector<std::string>& roles,
+                                int64_t created_at);
   // Replaces the secret of `id`, keeping its roles; the old key stops
   // working at once. NotFound if `id` does not exist.
   absl::StatusOr<NewApiKey> Rotate(absl::string_view id);

@@ -79,6 +79,13 @@ GitCredentialStore::GitCredentialStore(SecretStore* store, const Clock* clock)
 absl::StatusOr<GitCredential> GitCredentialStore::Create(
     absl::string_view name, const SecretBytes& value, GitCredentialKind kind,
     const GitCredentialMatch& match) {
+  return CreateWithId(NewUuidV4(), name, value, kind, match);
+}
+
+absl::StatusOr<GitCredential> GitCredentialStore::CreateWithId(
+    absl::string_view id, absl::string_view name, const SecretBytes& value,
+    GitCredentialKind kind, const GitCredentialMatch& match) {
+  RETURN_IF_ERROR(CredentialRecords::CheckId(id));
   name = absl::StripAsciiWhitespace(name);
   if (name.empty()) return absl::InvalidArgumentError("name must not be blank");
   if (value.empty()) {
@@ -93,7 +100,7 @@ absl::StatusOr<GitCredential> GitCredentialStore::Create(
         "host must be a bare host[:port] without '/' or spaces");
   }
   GitCredential c;
-  c.id = NewUuidV4();
+  c.id = absl::AsciiStrToLower(id);
   c.name = std::string(name);
   c.kind = kind;
   c.match.host = host;

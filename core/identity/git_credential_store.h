@@ -85,6 +85,13 @@ class GitCredentialStore {
                                        const SecretBytes& value,
                                        GitCredentialKind kind,
                                        const GitCredentialMatch& match);
+  // Create() under a given id (a UUID; core/migrate keeps upstream's ids).
+  // InvalidArgument for a non-UUID id; AlreadyExists when the id is taken.
+  absl::StatusOr<GitCredential> CreateWithId(absl::string_view id,
+                                             absl::string_view name,
+                                             const SecretBytes& value,
+                                             GitCredentialKind kind,
+                                             const GitCredentialMatch& match);
   // NotFound "git credential <id> not found"; DataLoss "corrupt git
   // credential '<id>'"; InvalidArgument for a non-UUID id.
   absl::StatusOr<GitCredential> Get(absl::string_view id);

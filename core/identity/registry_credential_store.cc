@@ -74,6 +74,14 @@ RegistryCredentialStore::RegistryCredentialStore(SecretStore* store,
 absl::StatusOr<RegistryCredential> RegistryCredentialStore::Create(
     absl::string_view registry, absl::string_view username,
     const SecretBytes& password, RegistryAuthType auth_type) {
+  return CreateWithId(NewUuidV4(), registry, username, password, auth_type);
+}
+
+absl::StatusOr<RegistryCredential> RegistryCredentialStore::CreateWithId(
+    absl::string_view id, absl::string_view registry,
+    absl::string_view username, const SecretBytes& password,
+    RegistryAuthType auth_type) {
+  RETURN_IF_ERROR(CredentialRecords::CheckId(id));
   registry = absl::StripAsciiWhitespace(registry);
   username = absl::StripAsciiWhitespace(username);
   if (registry.empty() || NormalizeRegistryHost(registry).empty()) {
@@ -86,7 +94,7 @@ absl::StatusOr<RegistryCredential> RegistryCredentialStore::Create(
     return absl::InvalidArgumentError("password must not be empty");
   }
   RegistryCredential c;
-  c.id = NewUuidV4();
+  c.id = absl::AsciiStrToLower(id);
   c.registry = std::string(registry);
   c.username = std::string(username);
   c.auth_type = auth_type;

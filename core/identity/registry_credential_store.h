@@ -74,6 +74,14 @@ class RegistryCredentialStore {
                                             absl::string_view username,
                                             const SecretBytes& password,
                                             RegistryAuthType auth_type);
+  // Create() under a given id (a UUID, lower-cased; core/migrate keeps
+  // upstream's ids, which projects refer to). InvalidArgument for a non-UUID
+  // id; AlreadyExists when the id is taken.
+  absl::StatusOr<RegistryCredential> CreateWithId(absl::string_view id,
+                                                  absl::string_view registry,
+                                                  absl::string_view username,
+                                                  const SecretBytes& password,
+                                                  RegistryAuthType auth_type);
   // NotFound "registry credential <id> not found"; DataLoss "corrupt
   // registry credential '<id>'"; InvalidArgument for a non-UUID id.
   absl::StatusOr<RegistryCredential> Get(absl::string_view id);
