@@ -33,8 +33,9 @@ absl::Status ValidateEndpoint(absl::string_view endpoint) {
   if (colon == absl::string_view::npos || colon == 0 ||
       !absl::SimpleAtoi(endpoint.substr(colon + 1), &port) || port == 0 ||
       port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "etcd endpoint '", endpoint, "' is not host:port (e.g. 10.0.0.1:2379)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("etcd endpoint '", endpoint,
+                     "' is not host:port (e.g. 10.0.0.1:2379)"));
   }
   return absl::OkStatus();
 }
@@ -101,12 +102,15 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
     grpc::ChannelArguments args;
     // gRPC reconnects a broken channel by itself; bound its backoff by ours
     // so a member that comes back is used again soon.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-                static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
+    args.SetInt(
+        GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
+    args.SetInt(
+        GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
+    args.SetInt(
+        GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
     // Values are up to 1 MiB sealed, and batches hold many.
     args.SetMaxReceiveMessageSize(64 << 20);
     // One channel per endpoint, and not shared with other clients in the
@@ -188,11 +192,11 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
       pause = std::min(pause * 2, options_.max_backoff);
     }
   }
-  return absl::UnavailableError(absl::StrCat(
-      "etcd unavailable: ", method, " failed ", attempts, " attempts on ",
-      endpoints_.size(), " endpoint(s) within ",
-      absl::FormatDuration(options_.total_timeout),
-      "; last error: ", last.error_message()));
+  return absl::UnavailableError(
+      absl::StrCat("etcd unavailable: ", method, " failed ", attempts,
+                   " attempts on ", endpoints_.size(), " endpoint(s) within ",
+                   absl::FormatDuration(options_.total_timeout),
+                   "; last error: ", last.error_message()));
 }
 
 absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(

@@ -158,8 +158,8 @@ absl::StatusOr<RangeResponse> TakeRange(TxnResponse& txn, int index) {
 absl::StatusOr<std::vector<RangeResponse>> ReadAtOneRevision(
     EtcdClient& client, std::vector<RangeRequest> ranges) {
   std::vector<RangeResponse> out;
-  const size_t first = std::min<size_t>(ranges.size(),
-                                        EtcdSecretStore::kMaxOpsPerTxn);
+  const size_t first =
+      std::min<size_t>(ranges.size(), EtcdSecretStore::kMaxOpsPerTxn);
   TxnRequest txn;
   for (size_t i = 0; i < first; ++i) {
     *txn.add_success() = RangeOp(ranges[i]);
@@ -278,7 +278,7 @@ struct EtcdSecretStore::Row {
 struct EtcdSecretStore::RowState {
   bool found = false;
   Row row;
-  int64_t mod_revision = 0;  // of the record
+  int64_t mod_revision = 0;     // of the record
   uint32_t newest_version = 0;  // newest version key present (0 = none)
   std::string newest_value;     // when read with values
   bool has_requested = false;   // the requested version was present
@@ -388,9 +388,8 @@ absl::StatusOr<std::unique_ptr<EtcdSecretStore>> EtcdSecretStore::Open(
     }
     if (store->deks_ == nullptr) return Damaged("keyring");
     RETURN_IF_ERROR(store->deks_->SetActive(newest));
-    ASSIGN_OR_RETURN(store->mac_key_,
-                     ::zlayer::secrets::DeriveSubkey(
-                         *seed, SubkeyPurpose::kMetadataMac));
+    ASSIGN_OR_RETURN(store->mac_key_, ::zlayer::secrets::DeriveSubkey(
+                                          *seed, SubkeyPurpose::kMetadataMac));
     store->store_id_ = store_id;
     store->seed_ = *std::move(seed);
     store->kek_ = std::move(keyring);
@@ -428,14 +427,13 @@ uint32_t EtcdSecretStore::ActiveDataKeyGeneration() const {
 
 std::string EtcdSecretStore::RowKey(absl::string_view scope,
                                     absl::string_view name) const {
-  return absl::StrCat(prefix_, "/s/", absl::BytesToHexString(scope), "/",
-                      name);
+  return absl::StrCat(prefix_, "/s/", absl::BytesToHexString(scope), "/", name);
 }
 
 std::string EtcdSecretStore::VersionsPrefix(absl::string_view scope,
                                             absl::string_view name) const {
-  return absl::StrCat(prefix_, "/v/", absl::BytesToHexString(scope), "/",
-                      name, "/");
+  return absl::StrCat(prefix_, "/v/", absl::BytesToHexString(scope), "/", name,
+                      "/");
 }
 
 std::string EtcdSecretStore::VersionKey(absl::string_view scope,
@@ -497,11 +495,10 @@ absl::StatusOr<EtcdSecretStore::RowState> EtcdSecretStore::ReadRowState(
     absl::string_view scope, absl::string_view name, uint32_t read_version) {
   ASSIGN_OR_RETURN(
       std::vector<RangeResponse> r,
-      ReadAtOneRevision(*client_, SecretRanges(RowKey(scope, name),
-                                               VersionsPrefix(scope, name),
-                                               VersionKey(scope, name,
-                                                          read_version),
-                                               read_version)));
+      ReadAtOneRevision(
+          *client_,
+          SecretRanges(RowKey(scope, name), VersionsPrefix(scope, name),
+                       VersionKey(scope, name, read_version), read_version)));
   RowState state;
   std::string row_value;
   RETURN_IF_ERROR(FillState(r, 0, read_version, &state.found,
@@ -510,9 +507,9 @@ absl::StatusOr<EtcdSecretStore::RowState> EtcdSecretStore::ReadRowState(
                             &state.has_requested, &state.requested_value));
   if (state.found) {
     ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
-    ASSIGN_OR_RETURN(std::string expected,
-                     SecretRowMac(mac_key_, store_id_,
-                                  state.row.Fields(scope, name)));
+    ASSIGN_OR_RETURN(
+        std::string expected,
+        SecretRowMac(mac_key_, store_id_, state.row.Fields(scope, name)));
     RETURN_IF_ERROR(CheckRowMac(state.row.mac, expected, "secret metadata"));
   }
   return state;
@@ -551,9 +548,9 @@ absl::StatusOr<VersionedValue> EtcdSecretStore::OpenValue(
       v.blob, ValueAssociatedData({store_id_, scope, name, version,
                                    row.incarnation, v.generation}));
   if (!value.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("stored version ", version,
-                     " failed its integrity check: ", value.status().message()));
+    return absl::DataLossError(absl::StrCat(
+        "stored version ", version,
+        " failed its integrity check: ", value.status().message()));
   }
   if (metadata != nullptr) *metadata = row.Metadata(scope, name);
   return VersionedValue{*std::move(value), version};
@@ -616,10 +613,9 @@ EtcdSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
       continue;
     }
     valid.push_back(i);
-    for (RangeRequest& r : SecretRanges(RowKey(keys[i].scope, keys[i].name),
-                                        VersionsPrefix(keys[i].scope,
-                                                       keys[i].name),
-                                        "", 0)) {
+    for (RangeRequest& r :
+         SecretRanges(RowKey(keys[i].scope, keys[i].name),
+                      VersionsPrefix(keys[i].scope, keys[i].name), "", 0)) {
       ranges.push_back(std::move(r));
     }
   }
@@ -631,10 +627,10 @@ EtcdSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
     out[valid[j]] = [&]() -> absl::StatusOr<VersionedValue> {
       RowState state;
       std::string row_value;
-      RETURN_IF_ERROR(FillState(r, 2 * j, 0, &state.found,
-                                &state.mod_revision, &row_value,
-                                &state.newest_version, &state.newest_value,
-                                &state.has_requested, &state.requested_value));
+      RETURN_IF_ERROR(FillState(r, 2 * j, 0, &state.found, &state.mod_revision,
+                                &row_value, &state.newest_version,
+                                &state.newest_value, &state.has_requested,
+                                &state.requested_value));
       if (state.found) {
         ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
         ASSIGN_OR_RETURN(std::string expected,
@@ -679,8 +675,9 @@ absl::StatusOr<std::vector<VersionInfo>> EtcdSecretStore::ListVersions(
   all.set_range_end(RangeEnd(prefix));
   all.set_sort_order(RangeRequest::DESCEND);
   all.set_sort_target(RangeRequest::KEY);
-  ASSIGN_OR_RETURN(std::vector<RangeResponse> r,
-                   ReadAtOneRevision(*client_, {Get(RowKey(scope, name)), all}));
+  ASSIGN_OR_RETURN(
+      std::vector<RangeResponse> r,
+      ReadAtOneRevision(*client_, {Get(RowKey(scope, name)), all}));
   if (r[0].kvs_size() == 0) return NotFound();
   ASSIGN_OR_RETURN(Row row, Row::Decode(r[0].kvs(0).value()));
   ASSIGN_OR_RETURN(std::string expected,
@@ -702,11 +699,12 @@ absl::StatusOr<std::vector<VersionInfo>> EtcdSecretStore::ListVersions(
 absl::StatusOr<std::vector<SecretMetadata>> EtcdSecretStore::ListRange(
     absl::string_view scope, absl::string_view prefix, absl::string_view after,
     bool include_deleted, size_t limit) {
-  const std::string rows = absl::StrCat(prefix_, "/s/",
-                                        absl::BytesToHexString(scope), "/");
+  const std::string rows =
+      absl::StrCat(prefix_, "/s/", absl::BytesToHexString(scope), "/");
   const bool from_after = !after.empty() && after >= prefix;
-  std::string start = from_after ? absl::StrCat(rows, after, std::string(1, '\0'))
-                                 : absl::StrCat(rows, prefix);
+  std::string start = from_after
+                          ? absl::StrCat(rows, after, std::string(1, '\0'))
+                          : absl::StrCat(rows, prefix);
   const absl::optional<std::string> upper = PrefixUpperBound(prefix);
   const std::string end =
       upper.has_value() ? absl::StrCat(rows, *upper) : RangeEnd(rows);
@@ -721,12 +719,12 @@ absl::StatusOr<std::vector<SecretMetadata>> EtcdSecretStore::ListRange(
     ASSIGN_OR_RETURN(RangeResponse resp, client_->Range(r));
     if (revision == 0) revision = resp.header().revision();
     for (const auto& kv : resp.kvs()) {
-      const absl::string_view name = absl::string_view(kv.key()).substr(
-          rows.size());
+      const absl::string_view name =
+          absl::string_view(kv.key()).substr(rows.size());
       ASSIGN_OR_RETURN(Row row, Row::Decode(kv.value()));
-      ASSIGN_OR_RETURN(std::string expected,
-                       SecretRowMac(mac_key_, store_id_,
-                                    row.Fields(scope, name)));
+      ASSIGN_OR_RETURN(
+          std::string expected,
+          SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
       RETURN_IF_ERROR(CheckRowMac(row.mac, expected, "secret metadata"));
       if (row.deleted && !include_deleted) continue;
       out.push_back(row.Metadata(scope, name));
@@ -846,8 +844,8 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::PlanWrite(
                        EncodeVersion(now, generation, blob)));
   const uint32_t oldest = OldestKeptVersion(version, row.max_versions);
   if (oldest > 1) {
-    ops->push_back(DeleteOp(VersionsPrefix(scope, name),
-                            VersionKey(scope, name, oldest)));
+    ops->push_back(
+        DeleteOp(VersionsPrefix(scope, name), VersionKey(scope, name, oldest)));
   }
   return row.Metadata(scope, name);
 }
@@ -857,14 +855,14 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::SetSecret(
     const WriteOptions& options) {
   RETURN_IF_ERROR(ValidateWrite(scope, name, value, options));
   SecretMetadata out;
-  RETURN_IF_ERROR(Mutate(
-      scope, name, 0, false,
-      [&](const RowState& state, const std::string& op_id,
-          std::vector<RequestOp>* ops) -> absl::Status {
-        ASSIGN_OR_RETURN(out, PlanWrite(scope, name, value, options, state,
-                                        op_id, ops));
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(Mutate(scope, name, 0, false,
+                         [&](const RowState& state, const std::string& op_id,
+                             std::vector<RequestOp>* ops) -> absl::Status {
+                           ASSIGN_OR_RETURN(
+                               out, PlanWrite(scope, name, value, options,
+                                              state, op_id, ops));
+                           return absl::OkStatus();
+                         }));
   return out;
 }
 
@@ -872,19 +870,19 @@ absl::StatusOr<RotationResult> EtcdSecretStore::RotateSecret(
     absl::string_view scope, absl::string_view name, const SecretBytes& value) {
   RETURN_IF_ERROR(ValidateWrite(scope, name, value, WriteOptions{}));
   RotationResult out;
-  RETURN_IF_ERROR(Mutate(
-      scope, name, 0, false,
-      [&](const RowState& state, const std::string& op_id,
-          std::vector<RequestOp>* ops) -> absl::Status {
-        if (!state.found || state.row.deleted) return NotFound();
-        WriteOptions options;
-        options.expected_version = state.row.current_version;
-        ASSIGN_OR_RETURN(SecretMetadata m, PlanWrite(scope, name, value,
-                                                     options, state, op_id,
-                                                     ops));
-        out = RotationResult{state.row.current_version, m.version};
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(
+      Mutate(scope, name, 0, false,
+             [&](const RowState& state, const std::string& op_id,
+                 std::vector<RequestOp>* ops) -> absl::Status {
+               if (!state.found || state.row.deleted) return NotFound();
+               WriteOptions options;
+               options.expected_version = state.row.current_version;
+               ASSIGN_OR_RETURN(
+                   SecretMetadata m,
+                   PlanWrite(scope, name, value, options, state, op_id, ops));
+               out = RotationResult{state.row.current_version, m.version};
+               return absl::OkStatus();
+             }));
   return out;
 }
 
@@ -930,23 +928,22 @@ absl::Status EtcdSecretStore::DeleteSecret(absl::string_view scope,
 absl::Status EtcdSecretStore::UndeleteSecret(absl::string_view scope,
                                              absl::string_view name) {
   RETURN_IF_ERROR(ValidateKey(scope, name));
-  return Mutate(scope, name, 0, false,
-                [&](const RowState& state, const std::string& op_id,
-                    std::vector<RequestOp>* ops) -> absl::Status {
-                  if (!state.found || !state.row.deleted) {
-                    return absl::NotFoundError(
-                        "no soft-deleted secret with this name");
-                  }
-                  Row row = state.row;
-                  row.deleted = false;
-                  row.deleted_at = 0;
-                  row.op_id = op_id;
-                  ASSIGN_OR_RETURN(row.mac,
-                                   SecretRowMac(mac_key_, store_id_,
-                                                row.Fields(scope, name)));
-                  ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
-                  return absl::OkStatus();
-                });
+  return Mutate(
+      scope, name, 0, false,
+      [&](const RowState& state, const std::string& op_id,
+          std::vector<RequestOp>* ops) -> absl::Status {
+        if (!state.found || !state.row.deleted) {
+          return absl::NotFoundError("no soft-deleted secret with this name");
+        }
+        Row row = state.row;
+        row.deleted = false;
+        row.deleted_at = 0;
+        row.op_id = op_id;
+        ASSIGN_OR_RETURN(row.mac, SecretRowMac(mac_key_, store_id_,
+                                               row.Fields(scope, name)));
+        ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
+        return absl::OkStatus();
+      });
 }
 
 absl::Status EtcdSecretStore::DestroySecret(absl::string_view scope,

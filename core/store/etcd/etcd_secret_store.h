@@ -87,7 +87,8 @@ class EtcdSecretStore final : public SecretStore {
 
   // The id of the master key that seals the store under options.prefix, or
   // kFirstKeyId if there is none yet (see SqliteSecretStore::RecordedKeyId).
-  static absl::StatusOr<uint32_t> RecordedKeyId(const EtcdStoreOptions& options);
+  static absl::StatusOr<uint32_t> RecordedKeyId(
+      const EtcdStoreOptions& options);
   static constexpr uint32_t kFirstKeyId = 1;
 
   ~EtcdSecretStore() override;
@@ -183,10 +184,9 @@ class EtcdSecretStore final : public SecretStore {
                       uint32_t read_version, bool destroys, Plan plan);
   // The operations of a new version: the record, the version, the pruning.
   absl::StatusOr<SecretMetadata> PlanWrite(
-      absl::string_view scope, absl::string_view name,
-      const SecretBytes& value, const WriteOptions& options,
-      const RowState& state, const std::string& op_id,
-      std::vector<etcdserverpb::RequestOp>* ops);
+      absl::string_view scope, absl::string_view name, const SecretBytes& value,
+      const WriteOptions& options, const RowState& state,
+      const std::string& op_id, std::vector<etcdserverpb::RequestOp>* ops);
   absl::StatusOr<std::vector<SecretMetadata>> ListRange(
       absl::string_view scope, absl::string_view prefix,
       absl::string_view after, bool include_deleted, size_t limit);
