@@ -2,7 +2,11 @@
 
 Dependencies inside core/ point one way, down this list:
 
-    ops, migrate -> audit -> identity -> resolve/env -> store/sqlite -> store -> format, crypto -> base
+    ops, migrate -> audit -> identity -> resolve/env -> store/sqlite, store/etcd -> store
+        -> format, crypto -> base
+
+store/etcd is the only core/ package that links gRPC (etcd's API is gRPC,
+through //third_party/etcd_proto); nothing below it may.
 
 Each package's default_visibility names the packages above it, so a target
 that reaches up (store depending on identity, say) fails to build. Outside
@@ -24,6 +28,7 @@ CRYPTO_USERS = [
     "//core/env:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
+    "//core/store/etcd:__pkg__",
     "//core/store/sqlite:__pkg__",
 ] + _OUTSIDE
 
@@ -42,11 +47,17 @@ STORE_USERS = [
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",
+    "//core/store/etcd:__pkg__",
     "//core/store/sqlite:__pkg__",
 ] + _OUTSIDE
 
 SQLITE_STORE_USERS = [
     "//core/migrate:__pkg__",
+    "//core/env:__pkg__",
+    "//core/ops:__pkg__",
+] + _OUTSIDE
+
+ETCD_STORE_USERS = [
     "//core/env:__pkg__",
     "//core/ops:__pkg__",
 ] + _OUTSIDE

@@ -53,6 +53,10 @@ inline constexpr char kDaemonVersion[] = "0.1.0";
 // loss but never corrupts.
 enum class SynchronousMode { kFull, kNormal };
 
+// Where secrets live: one SQLite file (default) or an etcd v3 cluster shared
+// by several daemons (cluster mode, docs/cluster.md).
+enum class StoreBackend { kSqlite, kEtcd };
+
 // What happens to the bootstrap admin API key ("admin"), see
 // docs/identity.md:
 //   kOnce  (default) created on the first start with --listen, written 0600
@@ -123,6 +127,17 @@ struct DaemonOptions {
   bool audit_fsync = false;
 
   SynchronousMode synchronous = SynchronousMode::kFull;
+
+  // Cluster mode (docs/cluster.md). With kEtcd, etcd_endpoints is required
+  // ("host:port" of each member's client URL) and the store lives under
+  // etcd_prefix; etcd_cacert turns on TLS, etcd_cert + etcd_key add a client
+  // certificate. The data dir still holds the socket, key file and audit log.
+  StoreBackend store = StoreBackend::kSqlite;
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix = "/zlayer-secrets";
+  std::string etcd_cacert;
+  std::string etcd_cert;
+  std::string etcd_key;
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);

@@ -20,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/audit/audit_log.h"
@@ -30,6 +31,7 @@
 #include "core/crypto/aead.h"
 #include "core/crypto/key_manager.h"
 #include "core/crypto/subkeys.h"
+#include "core/env/etcd_environment_registry.h"
 #include "core/env/sqlite_environment_registry.h"
 #include "core/identity/access.h"
 #include "core/identity/api_key_store.h"
@@ -39,6 +41,7 @@
 #include "core/identity/grant_store.h"
 #include "core/identity/identity_records.h"
 #include "core/identity/registry_credential_store.h"
+#include "core/store/etcd/etcd_secret_store.h"
 #include "core/store/sqlite/sqlite_secret_store.h"
 #include "daemon/admin_service.h"
 #include "daemon/api_key_store_verifier.h"
@@ -350,6 +353,10 @@ class TlsFiles {
   uint64_t generation_ = 0;
 };
 
+namespace {
+absl::Status NotInClusterMode(absl::string_view what);
+}  // namespace
+
 // What the services use, in destruction order (services last out).
 struct DaemonState {
   RealClock clock;
@@ -362,8 +369,11 @@ struct DaemonState {
   KeySource key_source = KeySource::kGenerated;
   absl::Mutex rotation_mu;  // one master-key rotation at a time
   // Declared before the services, so destroyed after them.
+  // One of the two, by --store; `data` points at whichever is open.
   std::unique_ptr<SqliteSecretStore> store;
-  std::unique_ptr<SqliteEnvironmentRegistry> environments;
+  std::unique_ptr<EtcdSecretStore> etcd_store;
+  SecretStore* data = nullptr;
+  std::unique_ptr<EnvironmentRegistry> environments;
   std::unique_ptr<GrantStore> grants;
   std::unique_ptr<ApiKeyStore> api_keys;
   std::unique_ptr<RegistryCredentialStore> registry_credentials;
@@ -435,6 +445,8 @@ absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
                 // Drain() stops the metrics server before it closes the
                 // store, so the store is there for every scrape.
                 [state]() -> absl::optional<double> {
+                  // Not reported in cluster mode (no rotation there yet).
+                  if (state->store == nullptr) return absl::nullopt;
                   absl::StatusOr<uint32_t> id = state->store->ActiveKeyId();
                   if (!id.ok()) return absl::nullopt;
                   return static_cast<double>(*id);
@@ -528,18 +540,25 @@ absl::Status Daemon::Init() {
       state_->unix_identifier.get(), state_->tcp_identifier.get());
 
   ServiceContext& context = state_->context;
-  context.store = state_->store.get();
+  context.store = state_->data;
   context.environments = state_->environments.get();
   context.rotate_master_key = [this](SecretBytes key) {
     return RotateMasterKey(std::move(key));
   };
   SqliteSecretStore* sqlite_store = state_->store.get();
   context.start_rekey = [sqlite_store]() -> absl::StatusOr<uint32_t> {
+    if (sqlite_store == nullptr) return NotInClusterMode("data-key rekey");
     ASSIGN_OR_RETURN(uint32_t generation, sqlite_store->StartRekey());
     spdlog::info("event=rekey_started generation={}", generation);
     return generation;
   };
-  context.rekey_status = [sqlite_store] {
+  EtcdSecretStore* etcd_store = state_->etcd_store.get();
+  context.rekey_status = [sqlite_store, etcd_store] {
+    if (sqlite_store == nullptr) {
+      RekeyStatusInfo info;
+      info.active_generation = etcd_store->ActiveDataKeyGeneration();
+      return info;
+    }
     const RekeyProgress progress = sqlite_store->rekey_progress();
     RekeyStatusInfo info;
     info.running = progress.running;
@@ -621,6 +640,12 @@ absl::StatusOr<std::unique_ptr<SqliteSecretStore>> OpenStoreWithKey(
   return SqliteSecretStore::Open(options, std::move(ring), clock);
 }
 
+// What cluster mode does not do yet (docs/cluster.md, "Not done").
+absl::Status NotInClusterMode(absl::string_view what) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, " is not available with --store etcd yet (docs/cluster.md)"));
+}
+
 // A key that is read from a file (not the password's salt file).
 bool KeyComesFromFile(KeySource source) {
   return source == KeySource::kKeyFile || source == KeySource::kGenerated ||
@@ -661,6 +686,9 @@ absl::Status Daemon::OpenStorage() {
         "move the key out (--key-dir, or --key-file with a systemd "
         "credential), see docs/crypto.md\"",
         master.path, options_.data_dir);
+  }
+  if (options_.store == StoreBackend::kEtcd) {
+    return OpenEtcdStorage(std::move(master.key));
   }
   SqliteStoreOptions store_options;
   store_options.path = absl::StrCat(options_.data_dir, "/secrets.db");
@@ -708,6 +736,7 @@ absl::Status Daemon::OpenStorage() {
   }
   if (!store.ok()) return store.status();
   state_->store = *std::move(store);
+  state_->data = state_->store.get();
   // A rekey stopped by a crash or a shutdown goes on where it stopped.
   ASSIGN_OR_RETURN(uint64_t awaiting, state_->store->VersionsAwaitingRekey());
   if (awaiting > 0) {
@@ -724,8 +753,44 @@ absl::Status Daemon::OpenStorage() {
   return absl::OkStatus();
 }
 
+absl::Status Daemon::OpenEtcdStorage(SecretBytes key) {
+  EtcdStoreOptions etcd;
+  etcd.client.endpoints = options_.etcd_endpoints;
+  etcd.client.ca_cert_file = options_.etcd_cacert;
+  etcd.client.cert_file = options_.etcd_cert;
+  etcd.client.key_file = options_.etcd_key;
+  etcd.prefix = options_.etcd_prefix;
+  ASSIGN_OR_RETURN(uint32_t key_id, EtcdSecretStore::RecordedKeyId(etcd));
+  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+                   Keyring::Create(key_id, std::move(key)));
+  absl::StatusOr<std::unique_ptr<EtcdSecretStore>> store =
+      EtcdSecretStore::Open(etcd, std::move(ring), &state_->clock);
+  if (!store.ok()) {
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("--store etcd: ", store.status().message()));
+  }
+  state_->etcd_store = *std::move(store);
+  state_->data = state_->etcd_store.get();
+  ASSIGN_OR_RETURN(state_->environments,
+                   EtcdEnvironmentRegistry::Create(state_->etcd_store.get(),
+                                                   &state_->clock));
+  spdlog::info("event=store_opened backend=etcd endpoints={} prefix={}",
+               absl::StrJoin(options_.etcd_endpoints, ","),
+               options_.etcd_prefix);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> Daemon::DeriveStoreSubkey(SubkeyPurpose purpose) {
+  if (state_->etcd_store != nullptr) {
+    return state_->etcd_store->DeriveSubkey(purpose);
+  }
+  return state_->store->DeriveSubkey(purpose);
+}
+
 absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
   absl::MutexLock lock(&state_->rotation_mu);
+  if (state_->store == nullptr) return NotInClusterMode("master-key rotation");
   if (!state_->keys->CanRotate(state_->key_source)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the master key comes from ", KeySourceName(state_->key_source),
@@ -778,12 +843,12 @@ std::string Daemon::BootstrapAdminKeyPath() const {
 }
 
 absl::Status Daemon::OpenIdentity() {
-  SecretStore* store = state_->store.get();
+  SecretStore* store = state_->data;
   ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
   ApiKeyStoreOptions key_options;
   // From the store's subkey seed, so master-key rotation never changes it.
   ASSIGN_OR_RETURN(key_options.hash_key,
-                   state_->store->DeriveSubkey(SubkeyPurpose::kApiKeyHash));
+                   DeriveStoreSubkey(SubkeyPurpose::kApiKeyHash));
   ASSIGN_OR_RETURN(
       state_->api_keys,
       ApiKeyStore::Create(store, &state_->clock, std::move(key_options)));
@@ -853,10 +918,10 @@ absl::StatusOr<SecretBytes> Daemon::AuditNameKey() {
   // Stores that hashed names before schema 2 keep their stored random key,
   // so hashes in older audit records still match; others use the subkey.
   absl::StatusOr<VersionedValue> legacy =
-      state_->store->GetVersioned(kAuditScope, kAuditNameKey, 0);
+      state_->data->GetVersioned(kAuditScope, kAuditNameKey, 0);
   if (legacy.ok()) return std::move(legacy->value);
   if (!absl::IsNotFound(legacy.status())) return legacy.status();
-  return state_->store->DeriveSubkey(SubkeyPurpose::kAuditNameHash);
+  return DeriveStoreSubkey(SubkeyPurpose::kAuditNameHash);
 }
 
 void Daemon::OnAuditWritten(bool written) {
@@ -1130,7 +1195,9 @@ void Daemon::Drain() {
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
   state_->environments.reset();
+  state_->data = nullptr;
   state_->store.reset();
+  state_->etcd_store.reset();
   spdlog::info("event=store_closed");
   tls_files_.reset();
 }

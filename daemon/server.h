@@ -85,6 +85,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/base/secret_bytes.h"
+#include "core/crypto/subkeys.h"
 #include "daemon/config.h"
 #include "daemon/service_context.h"
 
@@ -135,6 +136,10 @@ class Daemon {
   absl::Status Init();
   absl::StatusOr<KeyRotationResult> RotateMasterKey(SecretBytes new_key);
   absl::Status OpenStorage();
+  // --store etcd: the EtcdSecretStore and its environment registry.
+  absl::Status OpenEtcdStorage(SecretBytes key);
+  // From whichever store is open (both derive from the store's seed).
+  absl::StatusOr<SecretBytes> DeriveStoreSubkey(SubkeyPurpose purpose);
   absl::Status OpenIdentity();
   // --bootstrap-admin-key-file, or {data_dir}/admin.key.
   std::string BootstrapAdminKeyPath() const;
