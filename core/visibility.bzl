@@ -5,8 +5,9 @@ Dependencies inside core/ point one way, down this list:
     ops, migrate -> audit -> identity -> resolve/env -> store/sqlite, store/etcd -> store
         -> format, crypto -> base
 
-store/etcd is the only core/ package that links gRPC (etcd's API is gRPC,
-through //third_party/etcd_proto); nothing below it may.
+Only the etcd backend links gRPC (etcd's API is gRPC, through
+//third_party/etcd_proto): core/store/etcd and core/env:etcd_environment_registry.
+Nothing else in core/ may.
 
 Each package's default_visibility names the packages above it, so a target
 that reaches up (store depending on identity, say) fails to build. Outside
