@@ -1011,6 +1011,20 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
   return VersionedValue{*std::move(*value), version};
 }
 
+namespace {
+
+// Batches up to this many names use the sealed-row cache; larger ones (an
+// export's pages) read storage only, so a bulk read neither churns the cache
+// nor leaves it holding a large store's rows.
+constexpr size_t kMaxCachedBatch = 64;
+
+absl::optional<uint64_t> CacheEpochFor(size_t batch, uint64_t epoch) {
+  if (batch > kMaxCachedBatch) return absl::nullopt;
+  return epoch;
+}
+
+}  // namespace
+
 absl::StatusOr<SecretBytes> SqliteSecretStore::GetSecret(
     absl::string_view scope, absl::string_view name) {
   ASSIGN_OR_RETURN(VersionedValue v, GetVersioned(scope, name, 0));
@@ -1053,8 +1067,8 @@ SqliteSecretStore::GetSecrets(absl::string_view scope,
   RETURN_IF_ERROR(
       RunInSnapshot([&](Database& db, uint64_t epoch) -> absl::Status {
         for (const std::string& name : names) {
-          absl::StatusOr<VersionedValue> v =
-              ReadValue(db, scope, name, 0, nullptr, epoch);
+          absl::StatusOr<VersionedValue> v = ReadValue(
+              db, scope, name, 0, nullptr, CacheEpochFor(names.size(), epoch));
           if (absl::IsNotFound(v.status())) continue;
           if (!v.ok()) return v.status();
           out.insert_or_assign(name, std::move(v->value));
@@ -1072,7 +1086,8 @@ SqliteSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
     out.clear();
     out.reserve(keys.size());
     for (const SecretKey& k : keys) {
-      out.push_back(ReadValue(db, k.scope, k.name, 0, nullptr, epoch));
+      out.push_back(ReadValue(db, k.scope, k.name, 0, nullptr,
+                              CacheEpochFor(keys.size(), epoch)));
     }
     return absl::OkStatus();
   }));

@@ -243,6 +243,24 @@ TEST(SqliteSealedCacheTest, ByteBudgetIsHonoured) {
   EXPECT_LE(stats.bytes, kBudget);
 }
 
+TEST(SqliteSealedCacheTest, BulkReadsDoNotFillTheCache) {
+  const std::string path = MakeTempDir() + "/s.sqlite";
+  std::unique_ptr<SqliteSecretStore> store = Open(path);
+  ASSERT_NE(store, nullptr);
+  std::vector<SecretKey> keys;
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_OK(
+        store->SetSecret("prod", absl::StrCat("n", i), V("x"), {}).status());
+    keys.push_back({"prod", absl::StrCat("n", i)});
+  }
+  ASSERT_OK_AND_ASSIGN(auto all, store->ReadBatch(keys));
+  for (const auto& v : all) EXPECT_TRUE(v.ok());
+  EXPECT_EQ(store->sealed_cache_stats().entries, 0u);
+  keys.resize(20);  // ResolveEnv-sized: cached
+  ASSERT_OK(store->ReadBatch(keys).status());
+  EXPECT_EQ(store->sealed_cache_stats().entries, 20u);
+}
+
 TEST(SqliteSealedCacheTest, DisabledCacheNeverHits) {
   const std::string path = MakeTempDir() + "/s.sqlite";
   std::unique_ptr<SqliteSecretStore> store = Open(path, 0);
