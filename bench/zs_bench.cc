@@ -40,7 +40,7 @@
 #include "bench/bench_common.h"
 #include "bench/daemon_client.h"
 #include "bench/echo.grpc.pb.h"
-#include "daemon/unix_listener.h"
+#include "daemon/transport/unix_listener.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/server.h"

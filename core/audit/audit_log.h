@@ -15,7 +15,7 @@
 // stays. Records carry no value field at all, and callers must not put
 // values into `message` (status messages never hold values by project rule).
 //
-// A coalesced summary of refusals (daemon/call_auditor.h) has "count": N,
+// A coalesced summary of refusals (daemon/rpc/call_auditor.h) has "count": N,
 // the number of calls it stands for; other records have no "count".
 //
 //   ASSIGN_OR_RETURN(auto sink, FileAuditSink::Open("/var/log/zs/audit.log",

@@ -1,6 +1,6 @@
 // SecretsService through a real gRPC server on a Unix socket, over a real
 // SqliteSecretStore: every RPC, its success path and its error codes.
-#include "daemon/secrets_service.h"
+#include "daemon/rpc/secrets_service.h"
 
 #include <map>
 #include <string>
