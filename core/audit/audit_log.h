@@ -71,7 +71,10 @@ struct AuditRecord {
   Transport transport = Transport::kUnix;
   std::string rpc;  // method name, e.g. "GetSecret"
   std::string scope;
-  std::string name;                // "" for scope-wide calls
+  std::string name;  // "" for scope-wide calls
+  // The service the caller says it resolves for (ResolveEnv's
+  // ResolveContext.service); "" = none given, and then not written.
+  std::string service;
   std::vector<uint32_t> versions;  // versions resolved or written
   // Batch calls: every secret read, rendered as "scope/name" strings (names
   // hashed like `name`; a name never holds '/', so the last '/' splits);

@@ -211,192 +211,184 @@ absl::StatusOr<EnvironmentRegistry*> AdminService::Registry() const {
 grpc::Status AdminService::CreateEnvironment(
     grpc::ServerContextBase* context,
     const v1::CreateEnvironmentRequest* request, v1::Environment* response) {
-  CallLog log(ctx_, *context, "CreateEnvironment");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    RETURN_IF_ERROR(ValidateProject(request->project()));
-    RETURN_IF_ERROR(ValidateDescription(request->description()));
-    ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
-    // The registry validates the name (blank, oversized, taken).
-    ASSIGN_OR_RETURN(Environment env,
-                     registry->Create(request->name(), request->project(),
-                                      request->description()));
-    log.scope = EnvironmentScope(env);
-    ToProto(env, response);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "CreateEnvironment", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        RETURN_IF_ERROR(ValidateProject(request->project()));
+        RETURN_IF_ERROR(ValidateDescription(request->description()));
+        ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
+        // The registry validates the name (blank, oversized, taken).
+        ASSIGN_OR_RETURN(Environment env,
+                         registry->Create(request->name(), request->project(),
+                                          request->description()));
+        log.scope = EnvironmentScope(env);
+        ToProto(env, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::GetEnvironment(
     grpc::ServerContextBase* context, const v1::GetEnvironmentRequest* request,
     v1::Environment* response) {
-  CallLog log(ctx_, *context, "GetEnvironment");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/false, &log).status());
-    RETURN_IF_ERROR(
-        ValidateText(request->name_or_id(), "environment", 1, kMaxNameBytes));
-    RETURN_IF_ERROR(ValidateProject(request->project()));
-    ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
-    ASSIGN_OR_RETURN(Environment env,
-                     registry->Find(request->name_or_id(), request->project()));
-    log.scope = EnvironmentScope(env);
-    ToProto(env, response);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "GetEnvironment", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/false, &log).status());
+        RETURN_IF_ERROR(ValidateText(request->name_or_id(), "environment", 1,
+                                     kMaxNameBytes));
+        RETURN_IF_ERROR(ValidateProject(request->project()));
+        ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
+        ASSIGN_OR_RETURN(Environment env, registry->Find(request->name_or_id(),
+                                                         request->project()));
+        log.scope = EnvironmentScope(env);
+        ToProto(env, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::ListEnvironments(
     grpc::ServerContextBase* context,
     const v1::ListEnvironmentsRequest* request,
     v1::ListEnvironmentsResponse* response) {
-  CallLog log(ctx_, *context, "ListEnvironments");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/false, &log).status());
-    RETURN_IF_ERROR(ValidateProject(request->project()));
-    ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
-    ASSIGN_OR_RETURN(std::vector<Environment> envs,
-                     registry->List(request->project()));
-    for (const Environment& env : envs)
-      ToProto(env, response->add_environments());
-    log.detail = absl::StrCat("count=", envs.size());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "ListEnvironments", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/false, &log).status());
+        RETURN_IF_ERROR(ValidateProject(request->project()));
+        ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
+        ASSIGN_OR_RETURN(std::vector<Environment> envs,
+                         registry->List(request->project()));
+        for (const Environment& env : envs)
+          ToProto(env, response->add_environments());
+        log.detail = absl::StrCat("count=", envs.size());
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::UpdateEnvironment(
     grpc::ServerContextBase* context,
     const v1::UpdateEnvironmentRequest* request, v1::Environment* response) {
-  CallLog log(ctx_, *context, "UpdateEnvironment");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    RETURN_IF_ERROR(
-        ValidateText(request->id(), "environment id", 1, kMaxNameBytes));
-    RETURN_IF_ERROR(ValidateDescription(request->description()));
-    ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
-    ASSIGN_OR_RETURN(Environment env,
-                     registry->Update(request->id(), request->name(),
-                                      request->description()));
-    log.scope = EnvironmentScope(env);
-    ToProto(env, response);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "UpdateEnvironment", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        RETURN_IF_ERROR(
+            ValidateText(request->id(), "environment id", 1, kMaxNameBytes));
+        RETURN_IF_ERROR(ValidateDescription(request->description()));
+        ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
+        ASSIGN_OR_RETURN(Environment env,
+                         registry->Update(request->id(), request->name(),
+                                          request->description()));
+        log.scope = EnvironmentScope(env);
+        ToProto(env, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::DeleteEnvironment(
     grpc::ServerContextBase* context,
     const v1::DeleteEnvironmentRequest* request,
     v1::DeleteEnvironmentResponse* response) {
-  CallLog log(ctx_, *context, "DeleteEnvironment");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    RETURN_IF_ERROR(
-        ValidateText(request->id(), "environment id", 1, kMaxNameBytes));
-    ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
-    ASSIGN_OR_RETURN(Environment env, registry->Get(request->id()));
-    const std::string scope = EnvironmentScope(env);
-    log.scope = scope;
-    // Live secrets only (upstream's rule); soft-deleted ones stay in the
-    // scope and remain reachable by a raw scope target.
-    ListOptions one;
-    one.page_size = 1;
-    ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, one));
-    if (!page.secrets.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("environment '", env.name,
-                       "' still holds secrets; delete them first"));
-    }
-    return registry->Delete(request->id());
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "DeleteEnvironment", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        RETURN_IF_ERROR(
+            ValidateText(request->id(), "environment id", 1, kMaxNameBytes));
+        ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
+        ASSIGN_OR_RETURN(Environment env, registry->Get(request->id()));
+        const std::string scope = EnvironmentScope(env);
+        log.scope = scope;
+        // Live secrets only (upstream's rule); soft-deleted ones stay in the
+        // scope and remain reachable by a raw scope target.
+        ListOptions one;
+        one.page_size = 1;
+        ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, one));
+        if (!page.secrets.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("environment '", env.name,
+                           "' still holds secrets; delete them first"));
+        }
+        return registry->Delete(request->id());
+      });
 }
 
 grpc::Status AdminService::RotateMasterKey(
     grpc::ServerContextBase* context, const v1::RotateMasterKeyRequest* request,
     v1::RotateMasterKeyResponse* response) {
-  CallLog log(ctx_, *context, "RotateMasterKey");
   SecretBytes new_key = TakeSecret(request->new_key());
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    if (!ctx_->rotate_master_key) {
-      return absl::UnimplementedError(
-          "this store cannot rotate its master key");
-    }
-    if (!new_key.empty() && new_key.size() != kMasterKeyBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("new_key must be ", kMasterKeyBytes,
-                       " bytes (or empty to generate one)"));
-    }
-    ASSIGN_OR_RETURN(KeyRotationResult result,
-                     ctx_->rotate_master_key(std::move(new_key)));
-    response->set_new_key_id(result.new_key_id);
-    response->set_versions_reencrypted(result.versions_reencrypted);
-    log.detail = absl::StrCat("new_key_id=", result.new_key_id);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "RotateMasterKey", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        if (!ctx_->rotate_master_key) {
+          return absl::UnimplementedError(
+              "this store cannot rotate its master key");
+        }
+        if (!new_key.empty() && new_key.size() != kMasterKeyBytes) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("new_key must be ", kMasterKeyBytes,
+                           " bytes (or empty to generate one)"));
+        }
+        ASSIGN_OR_RETURN(KeyRotationResult result,
+                         ctx_->rotate_master_key(std::move(new_key)));
+        response->set_new_key_id(result.new_key_id);
+        response->set_versions_reencrypted(result.versions_reencrypted);
+        log.detail = absl::StrCat("new_key_id=", result.new_key_id);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::RekeyDataKeys(
     grpc::ServerContextBase* context,
     const v1::RekeyDataKeysRequest* /*request*/,
     v1::RekeyDataKeysResponse* response) {
-  CallLog log(ctx_, *context, "RekeyDataKeys");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    if (!ctx_->start_rekey) {
-      return absl::UnimplementedError("this store has no data keys to rotate");
-    }
-    ASSIGN_OR_RETURN(uint32_t generation, ctx_->start_rekey());
-    response->set_generation(generation);
-    log.detail = absl::StrCat("generation=", generation);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "RekeyDataKeys", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        if (!ctx_->start_rekey) {
+          return absl::UnimplementedError(
+              "this store has no data keys to rotate");
+        }
+        ASSIGN_OR_RETURN(uint32_t generation, ctx_->start_rekey());
+        response->set_generation(generation);
+        log.detail = absl::StrCat("generation=", generation);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::GetRekeyStatus(
     grpc::ServerContextBase* context,
     const v1::GetRekeyStatusRequest* /*request*/, v1::RekeyStatus* response) {
-  CallLog log(ctx_, *context, "GetRekeyStatus");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    if (!ctx_->rekey_status) {
-      return absl::UnimplementedError("this store has no data keys to rotate");
-    }
-    const RekeyStatusInfo info = ctx_->rekey_status();
-    response->set_running(info.running);
-    response->set_generation(info.generation);
-    response->set_done(info.done);
-    response->set_total(info.total);
-    if (!info.last_status.ok()) {
-      // A storage or integrity error of the store: names no value.
-      response->set_error(
-          absl::StrCat(absl::StatusCodeToString(info.last_status.code()), ": ",
-                       info.last_status.message()));
-    }
-    response->set_active_generation(info.active_generation);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "GetRekeyStatus", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        if (!ctx_->rekey_status) {
+          return absl::UnimplementedError(
+              "this store has no data keys to rotate");
+        }
+        const RekeyStatusInfo info = ctx_->rekey_status();
+        response->set_running(info.running);
+        response->set_generation(info.generation);
+        response->set_done(info.done);
+        response->set_total(info.total);
+        if (!info.last_status.ok()) {
+          // A storage or integrity error of the store: names no value.
+          response->set_error(
+              absl::StrCat(absl::StatusCodeToString(info.last_status.code()),
+                           ": ", info.last_status.message()));
+        }
+        response->set_active_generation(info.active_generation);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::WhoAmI(grpc::ServerContextBase* context,
                                   const v1::WhoAmIRequest* request,
                                   v1::WhoAmIResponse* response) {
-  CallLog log(ctx_, *context, "WhoAmI");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "WhoAmI", [&](CallLog& log) -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal,
                      Identify(*context, /*admin=*/false, &log));
     response->set_subject(principal.Subject());
     for (const std::string& role : principal.roles) response->add_roles(role);
     response->set_transport(std::string(TransportName(principal.transport)));
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -409,8 +401,7 @@ grpc::Status AdminService::IssueApiKey(
     const std::string& id,
     absl::FunctionRef<absl::StatusOr<NewApiKey>(ApiKeyStore*)> issue,
     v1::CreateApiKeyResponse* response) {
-  CallLog log(ctx_, context, rpc);
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, context, rpc, [&](CallLog& log) -> absl::Status {
     RETURN_IF_ERROR(Identify(context, /*admin=*/true, &log).status());
     ASSIGN_OR_RETURN(ApiKeyStore * keys, Need(ctx_->api_keys, "API key store"));
     log.scope = std::string(kApiKeysScope);
@@ -420,8 +411,7 @@ grpc::Status AdminService::IssueApiKey(
     ToProto(key.info, response->mutable_key());
     SetBytes(key.presentable_key, response->mutable_presentable_key());
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 grpc::Status AdminService::CreateApiKey(grpc::ServerContextBase* context,
@@ -446,50 +436,50 @@ grpc::Status AdminService::RotateApiKey(grpc::ServerContextBase* context,
 grpc::Status AdminService::ListApiKeys(grpc::ServerContextBase* context,
                                        const v1::ListApiKeysRequest* request,
                                        v1::ListApiKeysResponse* response) {
-  CallLog log(ctx_, *context, "ListApiKeys");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(ApiKeyStore * keys, Need(ctx_->api_keys, "API key store"));
-    log.scope = std::string(kApiKeysScope);
-    ASSIGN_OR_RETURN(std::vector<ApiKeyInfo> all, keys->List());
-    for (const ApiKeyInfo& info : all) ToProto(info, response->add_keys());
-    log.detail = absl::StrCat("count=", all.size());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "ListApiKeys", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(ApiKeyStore * keys,
+                         Need(ctx_->api_keys, "API key store"));
+        log.scope = std::string(kApiKeysScope);
+        ASSIGN_OR_RETURN(std::vector<ApiKeyInfo> all, keys->List());
+        for (const ApiKeyInfo& info : all) ToProto(info, response->add_keys());
+        log.detail = absl::StrCat("count=", all.size());
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::SetApiKeyRoles(
     grpc::ServerContextBase* context, const v1::SetApiKeyRolesRequest* request,
     v1::ApiKey* response) {
-  CallLog log(ctx_, *context, "SetApiKeyRoles");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(ApiKeyStore * keys, Need(ctx_->api_keys, "API key store"));
-    log.scope = std::string(kApiKeysScope);
-    RETURN_IF_ERROR(ValidateApiKeyId(request->id()));
-    log.name = request->id();
-    RETURN_IF_ERROR(keys->SetRoles(request->id(), Roles(request->roles())));
-    ASSIGN_OR_RETURN(ApiKeyInfo info, keys->Get(request->id()));
-    ToProto(info, response);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "SetApiKeyRoles", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(ApiKeyStore * keys,
+                         Need(ctx_->api_keys, "API key store"));
+        log.scope = std::string(kApiKeysScope);
+        RETURN_IF_ERROR(ValidateApiKeyId(request->id()));
+        log.name = request->id();
+        RETURN_IF_ERROR(keys->SetRoles(request->id(), Roles(request->roles())));
+        ASSIGN_OR_RETURN(ApiKeyInfo info, keys->Get(request->id()));
+        ToProto(info, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::DeleteApiKey(grpc::ServerContextBase* context,
                                         const v1::DeleteApiKeyRequest* request,
                                         v1::DeleteApiKeyResponse* response) {
-  CallLog log(ctx_, *context, "DeleteApiKey");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(ApiKeyStore * keys, Need(ctx_->api_keys, "API key store"));
-    log.scope = std::string(kApiKeysScope);
-    RETURN_IF_ERROR(ValidateApiKeyId(request->id()));
-    log.name = request->id();
-    return keys->Delete(request->id());
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "DeleteApiKey", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(ApiKeyStore * keys,
+                         Need(ctx_->api_keys, "API key store"));
+        log.scope = std::string(kApiKeysScope);
+        RETURN_IF_ERROR(ValidateApiKeyId(request->id()));
+        log.name = request->id();
+        return keys->Delete(request->id());
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -498,8 +488,7 @@ grpc::Status AdminService::DeleteApiKey(grpc::ServerContextBase* context,
 grpc::Status AdminService::Grant(grpc::ServerContextBase* context,
                                  const v1::GrantRequest* request,
                                  v1::AccessGrant* response) {
-  CallLog log(ctx_, *context, "Grant");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "Grant", [&](CallLog& log) -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
     ASSIGN_OR_RETURN(GrantStore * grants, Need(ctx_->grants, "grant store"));
     RETURN_IF_ERROR(ValidateSubject(request->subject()));
@@ -513,15 +502,13 @@ grpc::Status AdminService::Grant(grpc::ServerContextBase* context,
                      grants->Grant(request->subject(), resource, level));
     ToProto(grant, response);
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 grpc::Status AdminService::Revoke(grpc::ServerContextBase* context,
                                   const v1::RevokeRequest* request,
                                   v1::RevokeResponse* response) {
-  CallLog log(ctx_, *context, "Revoke");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "Revoke", [&](CallLog& log) -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
     ASSIGN_OR_RETURN(GrantStore * grants, Need(ctx_->grants, "grant store"));
     RETURN_IF_ERROR(ValidateText(request->id(), "grant id", 1, kMaxNameBytes));
@@ -536,42 +523,41 @@ grpc::Status AdminService::Revoke(grpc::ServerContextBase* context,
     absl::Status revoked = grants->Revoke(request->id());
     if (!revoked.ok()) response->Clear();
     return revoked;
-  }();
-  return log.Finish(status);
+  });
 }
 
 grpc::Status AdminService::RevokeMatching(
     grpc::ServerContextBase* context, const v1::RevokeMatchingRequest* request,
     v1::RevokeMatchingResponse* response) {
-  CallLog log(ctx_, *context, "RevokeMatching");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(GrantStore * grants, Need(ctx_->grants, "grant store"));
-    RETURN_IF_ERROR(ValidateSubject(request->subject()));
-    ASSIGN_OR_RETURN(GrantResource resource,
-                     ResourceFromProto(request->resource()));
-    log.scope = resource.DebugString();
-    log.detail = absl::StrCat("grantee=", request->subject());
-    // Listed first so the answer can say what went; the index changes only
-    // through this store, serialised by its own lock.
-    std::vector<AccessGrant> matching;
-    for (AccessGrant& g : grants->ListForSubject(request->subject())) {
-      if (g.resource == resource) matching.push_back(std::move(g));
-    }
-    ASSIGN_OR_RETURN(size_t removed,
-                     grants->RevokeMatching(request->subject(), resource));
-    for (const AccessGrant& g : matching) ToProto(g, response->add_grants());
-    log.detail = absl::StrCat(log.detail, " removed=", removed);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "RevokeMatching", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(GrantStore * grants,
+                         Need(ctx_->grants, "grant store"));
+        RETURN_IF_ERROR(ValidateSubject(request->subject()));
+        ASSIGN_OR_RETURN(GrantResource resource,
+                         ResourceFromProto(request->resource()));
+        log.scope = resource.DebugString();
+        log.detail = absl::StrCat("grantee=", request->subject());
+        // Listed first so the answer can say what went; the index changes only
+        // through this store, serialised by its own lock.
+        std::vector<AccessGrant> matching;
+        for (AccessGrant& g : grants->ListForSubject(request->subject())) {
+          if (g.resource == resource) matching.push_back(std::move(g));
+        }
+        ASSIGN_OR_RETURN(size_t removed,
+                         grants->RevokeMatching(request->subject(), resource));
+        for (const AccessGrant& g : matching)
+          ToProto(g, response->add_grants());
+        log.detail = absl::StrCat(log.detail, " removed=", removed);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::ListGrants(grpc::ServerContextBase* context,
                                       const v1::ListGrantsRequest* request,
                                       v1::ListGrantsResponse* response) {
-  CallLog log(ctx_, *context, "ListGrants");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "ListGrants", [&](CallLog& log) -> absl::Status {
     RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
     ASSIGN_OR_RETURN(GrantStore * grants, Need(ctx_->grants, "grant store"));
     std::vector<AccessGrant> found;
@@ -596,8 +582,7 @@ grpc::Status AdminService::ListGrants(grpc::ServerContextBase* context,
     log.detail = absl::StrCat(log.detail, log.detail.empty() ? "" : " ",
                               "count=", found.size());
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -607,145 +592,145 @@ grpc::Status AdminService::CreateRegistryCredential(
     grpc::ServerContextBase* context,
     const v1::CreateRegistryCredentialRequest* request,
     v1::RegistryCredential* response) {
-  CallLog log(ctx_, *context, "CreateRegistryCredential");
   const SecretBytes password = TakeSecret(request->password());
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(
-        RegistryCredentialStore * creds,
-        Need(ctx_->registry_credentials, "registry credential store"));
-    RETURN_IF_ERROR(
-        ValidateText(request->registry(), "registry", 1, kMaxNameBytes));
-    RETURN_IF_ERROR(
-        ValidateText(request->username(), "username", 1, kMaxNameBytes));
-    log.scope = kRegistryCredentialResource;
-    log.name = NormalizeRegistryHost(request->registry());
-    RegistryAuthType type = RegistryAuthType::kBasic;
-    switch (request->auth_type()) {
-      case v1::REGISTRY_AUTH_TYPE_UNSPECIFIED:
-      case v1::REGISTRY_AUTH_TYPE_BASIC:
-        break;
-      case v1::REGISTRY_AUTH_TYPE_TOKEN:
-        type = RegistryAuthType::kToken;
-        break;
-      default:
-        return absl::InvalidArgumentError("unknown auth_type");
-    }
-    ASSIGN_OR_RETURN(RegistryCredential created,
-                     creds->Create(request->registry(), request->username(),
-                                   password, type));
-    log.detail = absl::StrCat("id=", created.id);
-    ToProto(created, response);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "CreateRegistryCredential",
+      [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(
+            RegistryCredentialStore * creds,
+            Need(ctx_->registry_credentials, "registry credential store"));
+        RETURN_IF_ERROR(
+            ValidateText(request->registry(), "registry", 1, kMaxNameBytes));
+        RETURN_IF_ERROR(
+            ValidateText(request->username(), "username", 1, kMaxNameBytes));
+        log.scope = kRegistryCredentialResource;
+        log.name = NormalizeRegistryHost(request->registry());
+        RegistryAuthType type = RegistryAuthType::kBasic;
+        switch (request->auth_type()) {
+          case v1::REGISTRY_AUTH_TYPE_UNSPECIFIED:
+          case v1::REGISTRY_AUTH_TYPE_BASIC:
+            break;
+          case v1::REGISTRY_AUTH_TYPE_TOKEN:
+            type = RegistryAuthType::kToken;
+            break;
+          default:
+            return absl::InvalidArgumentError("unknown auth_type");
+        }
+        ASSIGN_OR_RETURN(RegistryCredential created,
+                         creds->Create(request->registry(), request->username(),
+                                       password, type));
+        log.detail = absl::StrCat("id=", created.id);
+        ToProto(created, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::ListRegistryCredentials(
     grpc::ServerContextBase* context,
     const v1::ListRegistryCredentialsRequest* request,
     v1::ListRegistryCredentialsResponse* response) {
-  CallLog log(ctx_, *context, "ListRegistryCredentials");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal,
-                     Identify(*context, /*admin=*/false, &log));
-    ASSIGN_OR_RETURN(
-        RegistryCredentialStore * creds,
-        Need(ctx_->registry_credentials, "registry credential store"));
-    log.scope = kRegistryCredentialResource;
-    ASSIGN_OR_RETURN(std::vector<RegistryCredential> all, creds->List());
-    int shown = 0;
-    for (const RegistryCredential& c : all) {
-      if (!ctx_->authorizer
-               ->Check(principal, RegistryResource(c.registry),
-                       AccessLevel::kRead)
-               .ok()) {
-        continue;
-      }
-      ToProto(c, response->add_credentials());
-      ++shown;
-    }
-    log.detail = absl::StrCat("count=", shown);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "ListRegistryCredentials",
+      [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal,
+                         Identify(*context, /*admin=*/false, &log));
+        ASSIGN_OR_RETURN(
+            RegistryCredentialStore * creds,
+            Need(ctx_->registry_credentials, "registry credential store"));
+        log.scope = kRegistryCredentialResource;
+        ASSIGN_OR_RETURN(std::vector<RegistryCredential> all, creds->List());
+        int shown = 0;
+        for (const RegistryCredential& c : all) {
+          if (!ctx_->authorizer
+                   ->Check(principal, RegistryResource(c.registry),
+                           AccessLevel::kRead)
+                   .ok()) {
+            continue;
+          }
+          ToProto(c, response->add_credentials());
+          ++shown;
+        }
+        log.detail = absl::StrCat("count=", shown);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::DeleteRegistryCredential(
     grpc::ServerContextBase* context,
     const v1::DeleteRegistryCredentialRequest* request,
     v1::DeleteRegistryCredentialResponse* response) {
-  CallLog log(ctx_, *context, "DeleteRegistryCredential");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(
-        RegistryCredentialStore * creds,
-        Need(ctx_->registry_credentials, "registry credential store"));
-    log.scope = kRegistryCredentialResource;
-    log.detail = absl::StrCat("id=", request->id());
-    ASSIGN_OR_RETURN(RegistryCredential c, creds->Get(request->id()));
-    log.name = NormalizeRegistryHost(c.registry);
-    return creds->Delete(request->id());
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "DeleteRegistryCredential",
+      [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(
+            RegistryCredentialStore * creds,
+            Need(ctx_->registry_credentials, "registry credential store"));
+        log.scope = kRegistryCredentialResource;
+        log.detail = absl::StrCat("id=", request->id());
+        ASSIGN_OR_RETURN(RegistryCredential c, creds->Get(request->id()));
+        log.name = NormalizeRegistryHost(c.registry);
+        return creds->Delete(request->id());
+      });
 }
 
 grpc::Status AdminService::GetRegistryCredential(
     grpc::ServerContextBase* context,
     const v1::GetRegistryCredentialRequest* request,
     v1::GetRegistryCredentialResponse* response) {
-  CallLog log(ctx_, *context, "GetRegistryCredential");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal,
-                     Identify(*context, /*admin=*/false, &log));
-    ASSIGN_OR_RETURN(
-        RegistryCredentialStore * creds,
-        Need(ctx_->registry_credentials, "registry credential store"));
-    log.scope = kRegistryCredentialResource;
-    RegistryCredential found;
-    switch (request->key_case()) {
-      case v1::GetRegistryCredentialRequest::kId: {
-        // Who may read every registry credential learns NOT_FOUND; anyone
-        // else cannot tell an unknown id from a forbidden one.
-        const bool reads_all =
-            ctx_->authorizer
-                ->Check(principal, {kRegistryCredentialResource, ""},
-                        AccessLevel::kRead)
-                .ok();
-        absl::StatusOr<RegistryCredential> got = creds->Get(request->id());
-        if (!reads_all) {
-          RETURN_IF_ERROR(CheckCredentialById(
-              *ctx_->authorizer, principal, kRegistryCredentialResource,
-              request->id(), got.ok(),
-              got.ok() ? RegistryResource(got->registry) : Resource()));
+  return Serve(
+      ctx_, *context, "GetRegistryCredential",
+      [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal,
+                         Identify(*context, /*admin=*/false, &log));
+        ASSIGN_OR_RETURN(
+            RegistryCredentialStore * creds,
+            Need(ctx_->registry_credentials, "registry credential store"));
+        log.scope = kRegistryCredentialResource;
+        RegistryCredential found;
+        switch (request->key_case()) {
+          case v1::GetRegistryCredentialRequest::kId: {
+            // Who may read every registry credential learns NOT_FOUND; anyone
+            // else cannot tell an unknown id from a forbidden one.
+            const bool reads_all =
+                ctx_->authorizer
+                    ->Check(principal, {kRegistryCredentialResource, ""},
+                            AccessLevel::kRead)
+                    .ok();
+            absl::StatusOr<RegistryCredential> got = creds->Get(request->id());
+            if (!reads_all) {
+              RETURN_IF_ERROR(CheckCredentialById(
+                  *ctx_->authorizer, principal, kRegistryCredentialResource,
+                  request->id(), got.ok(),
+                  got.ok() ? RegistryResource(got->registry) : Resource()));
+            }
+            if (!got.ok()) return got.status();
+            found = *std::move(got);
+            log.name = RegistryResource(found.registry).name;
+            break;
+          }
+          case v1::GetRegistryCredentialRequest::kRegistry: {
+            RETURN_IF_ERROR(ValidateText(request->registry(), "registry", 1,
+                                         kMaxNameBytes));
+            // Access first: a caller without it learns nothing about what is
+            // stored for the host.
+            Resource resource = RegistryResource(request->registry());
+            log.name = resource.name;
+            RETURN_IF_ERROR(ctx_->authorizer->Check(principal, resource,
+                                                    AccessLevel::kRead));
+            ASSIGN_OR_RETURN(found, creds->FindByRegistry(request->registry()));
+            break;
+          }
+          case v1::GetRegistryCredentialRequest::KEY_NOT_SET:
+            return absl::InvalidArgumentError("id or registry is required");
         }
-        if (!got.ok()) return got.status();
-        found = *std::move(got);
-        log.name = RegistryResource(found.registry).name;
-        break;
-      }
-      case v1::GetRegistryCredentialRequest::kRegistry: {
-        RETURN_IF_ERROR(
-            ValidateText(request->registry(), "registry", 1, kMaxNameBytes));
-        // Access first: a caller without it learns nothing about what is
-        // stored for the host.
-        Resource resource = RegistryResource(request->registry());
-        log.name = resource.name;
-        RETURN_IF_ERROR(
-            ctx_->authorizer->Check(principal, resource, AccessLevel::kRead));
-        ASSIGN_OR_RETURN(found, creds->FindByRegistry(request->registry()));
-        break;
-      }
-      case v1::GetRegistryCredentialRequest::KEY_NOT_SET:
-        return absl::InvalidArgumentError("id or registry is required");
-    }
-    ASSIGN_OR_RETURN(SecretBytes password, creds->GetPassword(found.id));
-    log.detail = absl::StrCat("id=", found.id);
-    ToProto(found, response->mutable_credential());
-    SetBytes(password, response->mutable_password());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+        ASSIGN_OR_RETURN(SecretBytes password, creds->GetPassword(found.id));
+        log.detail = absl::StrCat("id=", found.id);
+        ToProto(found, response->mutable_credential());
+        SetBytes(password, response->mutable_password());
+        return absl::OkStatus();
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -755,138 +740,136 @@ grpc::Status AdminService::CreateGitCredential(
     grpc::ServerContextBase* context,
     const v1::CreateGitCredentialRequest* request,
     v1::GitCredential* response) {
-  CallLog log(ctx_, *context, "CreateGitCredential");
   const SecretBytes value = TakeSecret(request->value());
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(GitCredentialStore * creds,
-                     Need(ctx_->git_credentials, "git credential store"));
-    RETURN_IF_ERROR(ValidateText(request->name(), "name", 1, kMaxNameBytes));
-    log.scope = kGitCredentialResource;
-    log.name = absl::AsciiStrToLower(request->host());
-    GitCredentialKind kind = GitCredentialKind::kPat;
-    switch (request->kind()) {
-      case v1::GIT_CREDENTIAL_KIND_UNSPECIFIED:
-      case v1::GIT_CREDENTIAL_KIND_PAT:
-        break;
-      case v1::GIT_CREDENTIAL_KIND_SSH_KEY:
-        kind = GitCredentialKind::kSshKey;
-        break;
-      default:
-        return absl::InvalidArgumentError("unknown kind");
-    }
-    GitCredentialMatch match;
-    match.host = request->host();
-    match.path_prefix = request->path_prefix();
-    match.username = request->username();
-    ASSIGN_OR_RETURN(GitCredential created,
-                     creds->Create(request->name(), value, kind, match));
-    log.detail = absl::StrCat("id=", created.id);
-    ToProto(created, response);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "CreateGitCredential", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(GitCredentialStore * creds,
+                         Need(ctx_->git_credentials, "git credential store"));
+        RETURN_IF_ERROR(
+            ValidateText(request->name(), "name", 1, kMaxNameBytes));
+        log.scope = kGitCredentialResource;
+        log.name = absl::AsciiStrToLower(request->host());
+        GitCredentialKind kind = GitCredentialKind::kPat;
+        switch (request->kind()) {
+          case v1::GIT_CREDENTIAL_KIND_UNSPECIFIED:
+          case v1::GIT_CREDENTIAL_KIND_PAT:
+            break;
+          case v1::GIT_CREDENTIAL_KIND_SSH_KEY:
+            kind = GitCredentialKind::kSshKey;
+            break;
+          default:
+            return absl::InvalidArgumentError("unknown kind");
+        }
+        GitCredentialMatch match;
+        match.host = request->host();
+        match.path_prefix = request->path_prefix();
+        match.username = request->username();
+        ASSIGN_OR_RETURN(GitCredential created,
+                         creds->Create(request->name(), value, kind, match));
+        log.detail = absl::StrCat("id=", created.id);
+        ToProto(created, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::ListGitCredentials(
     grpc::ServerContextBase* context,
     const v1::ListGitCredentialsRequest* request,
     v1::ListGitCredentialsResponse* response) {
-  CallLog log(ctx_, *context, "ListGitCredentials");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal,
-                     Identify(*context, /*admin=*/false, &log));
-    ASSIGN_OR_RETURN(GitCredentialStore * creds,
-                     Need(ctx_->git_credentials, "git credential store"));
-    log.scope = kGitCredentialResource;
-    ASSIGN_OR_RETURN(std::vector<GitCredential> all, creds->List());
-    int shown = 0;
-    for (const GitCredential& c : all) {
-      if (!ctx_->authorizer
-               ->Check(principal, GitResource(c.match.host), AccessLevel::kRead)
-               .ok()) {
-        continue;
-      }
-      ToProto(c, response->add_credentials());
-      ++shown;
-    }
-    log.detail = absl::StrCat("count=", shown);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "ListGitCredentials", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal,
+                         Identify(*context, /*admin=*/false, &log));
+        ASSIGN_OR_RETURN(GitCredentialStore * creds,
+                         Need(ctx_->git_credentials, "git credential store"));
+        log.scope = kGitCredentialResource;
+        ASSIGN_OR_RETURN(std::vector<GitCredential> all, creds->List());
+        int shown = 0;
+        for (const GitCredential& c : all) {
+          if (!ctx_->authorizer
+                   ->Check(principal, GitResource(c.match.host),
+                           AccessLevel::kRead)
+                   .ok()) {
+            continue;
+          }
+          ToProto(c, response->add_credentials());
+          ++shown;
+        }
+        log.detail = absl::StrCat("count=", shown);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::DeleteGitCredential(
     grpc::ServerContextBase* context,
     const v1::DeleteGitCredentialRequest* request,
     v1::DeleteGitCredentialResponse* response) {
-  CallLog log(ctx_, *context, "DeleteGitCredential");
-  absl::Status status = [&]() -> absl::Status {
-    RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
-    ASSIGN_OR_RETURN(GitCredentialStore * creds,
-                     Need(ctx_->git_credentials, "git credential store"));
-    log.scope = kGitCredentialResource;
-    log.detail = absl::StrCat("id=", request->id());
-    ASSIGN_OR_RETURN(GitCredential c, creds->Get(request->id()));
-    log.name = c.match.host;
-    return creds->Delete(request->id());
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "DeleteGitCredential", [&](CallLog& log) -> absl::Status {
+        RETURN_IF_ERROR(Identify(*context, /*admin=*/true, &log).status());
+        ASSIGN_OR_RETURN(GitCredentialStore * creds,
+                         Need(ctx_->git_credentials, "git credential store"));
+        log.scope = kGitCredentialResource;
+        log.detail = absl::StrCat("id=", request->id());
+        ASSIGN_OR_RETURN(GitCredential c, creds->Get(request->id()));
+        log.name = c.match.host;
+        return creds->Delete(request->id());
+      });
 }
 
 grpc::Status AdminService::GetGitCredential(
     grpc::ServerContextBase* context,
     const v1::GetGitCredentialRequest* request,
     v1::GetGitCredentialResponse* response) {
-  CallLog log(ctx_, *context, "GetGitCredential");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal,
-                     Identify(*context, /*admin=*/false, &log));
-    ASSIGN_OR_RETURN(GitCredentialStore * creds,
-                     Need(ctx_->git_credentials, "git credential store"));
-    log.scope = kGitCredentialResource;
-    GitCredential found;
-    switch (request->key_case()) {
-      case v1::GetGitCredentialRequest::kId: {
-        // As for registry credentials: no existence oracle by id.
-        const bool reads_all =
-            ctx_->authorizer
-                ->Check(principal, {kGitCredentialResource, ""},
-                        AccessLevel::kRead)
-                .ok();
-        absl::StatusOr<GitCredential> got = creds->Get(request->id());
-        if (!reads_all) {
-          RETURN_IF_ERROR(CheckCredentialById(
-              *ctx_->authorizer, principal, kGitCredentialResource,
-              request->id(), got.ok(),
-              got.ok() ? GitResource(got->match.host) : Resource()));
+  return Serve(
+      ctx_, *context, "GetGitCredential", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal,
+                         Identify(*context, /*admin=*/false, &log));
+        ASSIGN_OR_RETURN(GitCredentialStore * creds,
+                         Need(ctx_->git_credentials, "git credential store"));
+        log.scope = kGitCredentialResource;
+        GitCredential found;
+        switch (request->key_case()) {
+          case v1::GetGitCredentialRequest::kId: {
+            // As for registry credentials: no existence oracle by id.
+            const bool reads_all =
+                ctx_->authorizer
+                    ->Check(principal, {kGitCredentialResource, ""},
+                            AccessLevel::kRead)
+                    .ok();
+            absl::StatusOr<GitCredential> got = creds->Get(request->id());
+            if (!reads_all) {
+              RETURN_IF_ERROR(CheckCredentialById(
+                  *ctx_->authorizer, principal, kGitCredentialResource,
+                  request->id(), got.ok(),
+                  got.ok() ? GitResource(got->match.host) : Resource()));
+            }
+            if (!got.ok()) return got.status();
+            found = *std::move(got);
+            log.name = GitResource(found.match.host).name;
+            break;
+          }
+          case v1::GetGitCredentialRequest::kUrl: {
+            const v1::GitUrl& url = request->url();
+            RETURN_IF_ERROR(ValidateText(url.host(), "host", 1, kMaxNameBytes));
+            Resource resource = GitResource(url.host());
+            log.name = resource.name;
+            RETURN_IF_ERROR(ctx_->authorizer->Check(principal, resource,
+                                                    AccessLevel::kRead));
+            ASSIGN_OR_RETURN(found, creds->FindForUrl(url.protocol(),
+                                                      url.host(), url.path()));
+            break;
+          }
+          case v1::GetGitCredentialRequest::KEY_NOT_SET:
+            return absl::InvalidArgumentError("id or url is required");
         }
-        if (!got.ok()) return got.status();
-        found = *std::move(got);
-        log.name = GitResource(found.match.host).name;
-        break;
-      }
-      case v1::GetGitCredentialRequest::kUrl: {
-        const v1::GitUrl& url = request->url();
-        RETURN_IF_ERROR(ValidateText(url.host(), "host", 1, kMaxNameBytes));
-        Resource resource = GitResource(url.host());
-        log.name = resource.name;
-        RETURN_IF_ERROR(
-            ctx_->authorizer->Check(principal, resource, AccessLevel::kRead));
-        ASSIGN_OR_RETURN(
-            found, creds->FindForUrl(url.protocol(), url.host(), url.path()));
-        break;
-      }
-      case v1::GetGitCredentialRequest::KEY_NOT_SET:
-        return absl::InvalidArgumentError("id or url is required");
-    }
-    ASSIGN_OR_RETURN(SecretBytes value, creds->GetValue(found.id));
-    log.detail = absl::StrCat("id=", found.id);
-    ToProto(found, response->mutable_credential());
-    SetBytes(value, response->mutable_value());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+        ASSIGN_OR_RETURN(SecretBytes value, creds->GetValue(found.id));
+        log.detail = absl::StrCat("id=", found.id);
+        ToProto(found, response->mutable_credential());
+        SetBytes(value, response->mutable_value());
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace zlayer::secrets

@@ -23,6 +23,11 @@
 #include "core/base/text_validation.h"
 #include "core/format/env_file_format.h"
 #include "core/identity/identity_records.h"
+#include "core/ops/batch_read.h"
+#include "core/ops/check_env.h"
+#include "core/ops/export.h"
+#include "core/ops/import.h"
+#include "core/ops/secret_write.h"
 #include "core/resolve/json_field.h"
 #include "core/resolve/resolver.h"
 #include "daemon/rpc/grpc_status.h"
@@ -30,10 +35,6 @@
 
 namespace zlayer::secrets {
 namespace {
-
-// How often SetSecret re-reads the current version when a concurrent writer
-// slips in between its read and its check-and-set write (see SetSecret).
-constexpr int kCreateProbeAttempts = 4;
 
 // Largest page ListSecrets serves (proto: "at most 1000").
 constexpr uint32_t kMaxPageSize = 1000;
@@ -102,11 +103,50 @@ std::function<absl::Status()> KeepGoing(
   };
 }
 
-// The per-call answer limit, named in the refusal.
-absl::Status ResponseTooLarge(size_t bytes, const Limits& limits) {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "the answer would hold ", bytes, " bytes; the per-call limit is ",
-      limits.max_response_bytes, " bytes (--max-response-bytes)"));
+void SetBytes(const SecretBytes& value, std::string* out) {
+  absl::string_view bytes = value.InsecureView();
+  out->assign(bytes.data(), bytes.size());
+}
+
+// Names the flag behind a per-call answer limit (core/ops knows no flags).
+template <typename T>
+absl::StatusOr<T> WithLimitFlag(absl::StatusOr<T> result) {
+  if (!absl::IsResourceExhausted(result.status())) return result;
+  return absl::ResourceExhaustedError(
+      absl::StrCat(result.status().message(), " (--max-response-bytes)"));
+}
+
+// GetSecrets' names, checked against the limits and deduplicated in order;
+// a bad name is named by its index.
+absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& names,
+    const std::string& scope, const Limits& limits) {
+  if (static_cast<size_t>(names.size()) > limits.max_names_per_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.size(), " names requested; the limit is ",
+                     limits.max_names_per_batch));
+  }
+  std::vector<SecretKey> keys;
+  keys.reserve(names.size());
+  absl::flat_hash_set<absl::string_view> seen;
+  for (int i = 0; i < names.size(); ++i) {
+    absl::Status valid = ValidateName(names[i]);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("names[", i, "]: ", valid.message()));
+    }
+    if (seen.insert(names[i]).second) keys.push_back({scope, names[i]});
+  }
+  return keys;
+}
+
+void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out) {
+  for (size_t i = 0; i < in.found.size(); ++i) {
+    const std::string& name = in.found[i].name;
+    SetBytes(in.values[i].value, &(*out->mutable_values())[name]);
+    (*out->mutable_versions())[name] = in.values[i].version;
+  }
+  for (const std::string& name : in.missing) out->add_missing(name);
 }
 
 ResolveContext ResolveContextFromRequest(const v1::ResolveContext& context) {
@@ -138,11 +178,6 @@ void ToProto(const SecretMetadata& in, v1::SecretMetadata* out) {
   out->set_deleted_at(in.deleted_at);
 }
 
-void SetBytes(const SecretBytes& value, std::string* out) {
-  absl::string_view bytes = value.InsecureView();
-  out->assign(bytes.data(), bytes.size());
-}
-
 absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format) {
   switch (format) {
     case v1::SECRET_FORMAT_UNSPECIFIED:
@@ -156,11 +191,79 @@ absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format) {
   }
 }
 
-// Where an imported entry came from, for messages: "line N" (dotenv) or
-// "key 'K'" (JSON, which has no useful line numbers). Names are not secret.
-std::string ImportLocation(const ImportedSecret& entry) {
-  if (entry.line > 0) return absl::StrCat("line ", entry.line);
-  return absl::StrCat("key '", entry.name, "'");
+v1::ImportAction ToProto(ImportAction action) {
+  switch (action) {
+    case ImportAction::kCreate:
+      return v1::IMPORT_ACTION_CREATE;
+    case ImportAction::kUpdate:
+      return v1::IMPORT_ACTION_UPDATE;
+    case ImportAction::kUnchanged:
+      return v1::IMPORT_ACTION_UNCHANGED;
+  }
+  return v1::IMPORT_ACTION_UNSPECIFIED;
+}
+
+// The response's env map is proto `string`: a value that is not UTF-8 would
+// make the client reject the whole message, so it is refused here, naming
+// every such entry.
+absl::Status CheckValuesAreText(const ResolvedEnv& resolved, size_t entries) {
+  std::vector<EntryError> not_text;
+  for (const ReceiptEntry& r : resolved.receipt) {
+    if (!IsValidUtf8(resolved.values.at(r.key).InsecureView())) {
+      not_text.push_back(
+          {r.key, r.reference,
+           absl::FailedPreconditionError(
+               "the value is not UTF-8 text (env values must be)")});
+    }
+  }
+  if (not_text.empty()) return absl::OkStatus();
+  return CombineEntryErrors(not_text, entries);
+}
+
+void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out) {
+  for (const auto& [key, value] : in.values) {
+    SetBytes(value, &(*out->mutable_env())[key]);
+  }
+  for (const ReceiptEntry& r : in.receipt) {
+    v1::ResolvedEntry* entry = out->add_receipt();
+    entry->set_key(r.key);
+    entry->set_reference(r.reference);
+    entry->set_scope(r.target.scope);
+    entry->set_name(r.target.name);
+    entry->set_version(r.version);
+    entry->set_field(r.field);
+  }
+}
+
+void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out) {
+  for (const CheckedEnvEntry& e : in.entries) {
+    v1::CheckedEntry* c = out->add_entries();
+    c->set_key(e.key);
+    c->set_is_reference(e.is_reference);
+    c->set_reference(e.reference);
+    c->set_scope(e.scope);
+    c->set_name(e.name);
+    c->set_field(e.field);
+    c->set_readable(e.readable);
+    c->set_exists(e.exists);
+    c->set_version(e.version);
+    c->set_error(e.error);
+  }
+  out->set_ok(in.ok);
+}
+
+void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out) {
+  for (const std::string& error : in.errors) out->add_errors(error);
+  for (const ImportChange& change : in.changes) {
+    v1::ImportChange* c = out->add_changes();
+    c->set_name(change.name);
+    c->set_action(ToProto(change.action));
+    c->set_line(change.line);
+  }
+  out->set_created(in.created);
+  out->set_updated(in.updated);
+  out->set_unchanged(in.unchanged);
+  out->set_applied(in.applied);
 }
 
 }  // namespace
@@ -247,8 +350,7 @@ absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
 grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
                                        const v1::GetSecretRequest* request,
                                        v1::GetSecretResponse* response) {
-  CallLog log(ctx_, *context, "GetSecret");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "GetSecret", [&](CallLog& log) -> absl::Status {
     const bool want_field = !request->field().empty();
     ASSIGN_OR_RETURN(
         std::string scope,
@@ -271,135 +373,97 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
     ToProto(got.metadata, response->mutable_metadata());
     response->set_version(read.version);
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 grpc::Status SecretsService::GetSecrets(grpc::ServerContextBase* context,
                                         const v1::GetSecretsRequest* request,
                                         v1::GetSecretsResponse* response) {
-  CallLog log(ctx_, *context, "GetSecrets");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "GetSecrets", [&](CallLog& log) -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    if (static_cast<size_t>(request->names_size()) >
-        ctx_->limits.max_names_per_batch) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(request->names_size(), " names requested; the limit is ",
-                       ctx_->limits.max_names_per_batch));
-    }
-    std::vector<SecretKey> keys;
-    keys.reserve(request->names_size());
-    absl::flat_hash_set<absl::string_view> seen;
-    for (int i = 0; i < request->names_size(); ++i) {
-      const std::string& name = request->names(i);
-      absl::Status valid = ValidateName(name);
-      if (!valid.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("names[", i, "]: ", valid.message()));
-      }
-      if (seen.insert(name).second) keys.push_back({scope, name});
-    }
+    ASSIGN_OR_RETURN(std::vector<SecretKey> keys,
+                     KeysFromRequest(request->names(), scope, ctx_->limits));
     log.detail = absl::StrCat("names=", keys.size());
     for (const SecretKey& key : keys) {
       RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {key.scope, key.name},
                                               AccessLevel::kRead));
     }
-    ASSIGN_OR_RETURN(std::vector<absl::StatusOr<VersionedValue>> reads,
-                     ctx_->store->ReadBatch(keys));
-    // The answer's size is known from the reads: refuse before copying.
-    size_t answer_bytes = 0;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      answer_bytes += keys[i].name.size();
-      if (reads[i].ok()) answer_bytes += reads[i]->value.size();
+    ASSIGN_OR_RETURN(BatchRead read,
+                     WithLimitFlag(ReadSecrets(
+                         ctx_->store, keys, ctx_->limits.max_response_bytes)));
+    for (size_t i = 0; i < read.found.size(); ++i) {
+      log.targets.push_back({read.found[i].scope, read.found[i].name});
+      log.versions.push_back(read.values[i].version);
     }
-    if (ctx_->limits.max_response_bytes != 0 &&
-        answer_bytes > ctx_->limits.max_response_bytes) {
-      return ResponseTooLarge(answer_bytes, ctx_->limits);
-    }
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const std::string& name = keys[i].name;
-      if (reads[i].ok()) {
-        log.targets.push_back({keys[i].scope, name});
-        log.versions.push_back(reads[i]->version);
-        SetBytes(reads[i]->value, &(*response->mutable_values())[name]);
-        (*response->mutable_versions())[name] = reads[i]->version;
-      } else if (absl::IsNotFound(reads[i].status())) {
-        response->add_missing(name);
-      } else {
-        response->Clear();  // no partial answer next to an error
-        return reads[i].status();
-      }
-    }
+    BatchToProto(read, response);
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 grpc::Status SecretsService::ListSecrets(grpc::ServerContextBase* context,
                                          const v1::ListSecretsRequest* request,
                                          v1::ListSecretsResponse* response) {
-  CallLog log(ctx_, *context, "ListSecrets");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    if (!request->name_prefix().empty()) {
-      RETURN_IF_ERROR(ValidateText(request->name_prefix(), "name prefix", 1,
-                                   kMaxNameBytes));
-    }
-    RETURN_IF_ERROR(
-        ctx_->authorizer->Check(principal, {scope, ""}, AccessLevel::kRead));
-    ListOptions options;
-    options.name_prefix = request->name_prefix();
-    options.page_token = request->page_token();
-    // "at most 1000": larger requests get the largest page, not an error.
-    options.page_size = std::min(request->page_size(), kMaxPageSize);
-    options.include_deleted = request->include_deleted();
-    ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, options));
-    for (const SecretMetadata& m : page.secrets)
-      ToProto(m, response->add_secrets());
-    response->set_next_page_token(page.next_page_token);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "ListSecrets", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+        ASSIGN_OR_RETURN(std::string scope,
+                         ResolveTarget(request->target(), &log));
+        if (!request->name_prefix().empty()) {
+          RETURN_IF_ERROR(ValidateText(request->name_prefix(), "name prefix", 1,
+                                       kMaxNameBytes));
+        }
+        RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, ""},
+                                                AccessLevel::kRead));
+        ListOptions options;
+        options.name_prefix = request->name_prefix();
+        options.page_token = request->page_token();
+        // "at most 1000": larger requests get the largest page, not an error.
+        options.page_size = std::min(request->page_size(), kMaxPageSize);
+        options.include_deleted = request->include_deleted();
+        ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, options));
+        for (const SecretMetadata& m : page.secrets)
+          ToProto(m, response->add_secrets());
+        response->set_next_page_token(page.next_page_token);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status SecretsService::SecretExists(
     grpc::ServerContextBase* context, const v1::SecretExistsRequest* request,
     v1::SecretExistsResponse* response) {
-  CallLog log(ctx_, *context, "SecretExists");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        std::string scope,
-        AuthorizeSecret(*context, request->target(), request->name(),
-                        AccessLevel::kRead, &log));
-    ASSIGN_OR_RETURN(bool exists, ctx_->store->Exists(scope, request->name()));
-    response->set_exists(exists);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "SecretExists", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kRead, &log));
+        ASSIGN_OR_RETURN(bool exists,
+                         ctx_->store->Exists(scope, request->name()));
+        response->set_exists(exists);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status SecretsService::ListVersions(
     grpc::ServerContextBase* context, const v1::ListVersionsRequest* request,
     v1::ListVersionsResponse* response) {
-  CallLog log(ctx_, *context, "ListVersions");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        std::string scope,
-        AuthorizeSecret(*context, request->target(), request->name(),
-                        AccessLevel::kRead, &log));
-    ASSIGN_OR_RETURN(std::vector<VersionInfo> versions,
-                     ctx_->store->ListVersions(scope, request->name()));
-    for (const VersionInfo& v : versions) {
-      v1::VersionInfo* out = response->add_versions();
-      out->set_version(v.version);
-      out->set_created_at(v.created_at);
-      out->set_key_id(v.key_id);
-    }
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "ListVersions", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kRead, &log));
+        ASSIGN_OR_RETURN(std::vector<VersionInfo> versions,
+                         ctx_->store->ListVersions(scope, request->name()));
+        for (const VersionInfo& v : versions) {
+          v1::VersionInfo* out = response->add_versions();
+          out->set_version(v.version);
+          out->set_created_at(v.created_at);
+          out->set_key_id(v.key_id);
+        }
+        return absl::OkStatus();
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -408,10 +472,9 @@ grpc::Status SecretsService::ListVersions(
 grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
                                        const v1::SetSecretRequest* request,
                                        v1::SetSecretResponse* response) {
-  CallLog log(ctx_, *context, "SetSecret");
   // Out of the request at once, so that every path (errors too) wipes it.
   const SecretBytes value = TakeSecret(request->value());
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "SetSecret", [&](CallLog& log) -> absl::Status {
     const std::string& name = request->name();
     absl::Status input = CheckValueSize(value.size(), ctx_->limits);
     if (input.ok()) input = CheckMaxVersions(request->max_versions());
@@ -420,149 +483,103 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
                                      AccessLevel::kWrite, &log, input));
     WriteOptions options;
     options.max_versions = request->max_versions();
-
     if (request->has_expected_version()) {
-      // The caller's check-and-set already tells: 0 succeeds only when no
-      // live secret existed, N only when version N was live.
       options.expected_version = request->expected_version();
-      ASSIGN_OR_RETURN(SecretMetadata written,
-                       ctx_->store->SetSecret(scope, name, value, options));
-      log.versions.push_back(written.version);
-      ToProto(written, response->mutable_metadata());
-      response->set_created(request->expected_version() == 0);
-      return absl::OkStatus();
     }
-
-    // An unconditional write. SecretStore has no "was it there?" output, so
-    // `created` comes from a read of the current version followed by a
-    // check-and-set write against exactly that version: if another writer
-    // slips in between, the write fails (nothing written) and we look again.
-    // `created` is thus exact, not a guess from a racy pre-read.
-    for (int attempt = 0; attempt < kCreateProbeAttempts; ++attempt) {
-      absl::StatusOr<SecretMetadata> current =
-          ctx_->store->GetMetadata(scope, name);
-      bool live = false;
-      if (current.ok()) {
-        live = !current->deleted;
-      } else if (!absl::IsNotFound(current.status())) {
-        return current.status();
-      }
-      options.expected_version = live ? current->version : 0;
-      absl::StatusOr<SecretMetadata> written =
-          ctx_->store->SetSecret(scope, name, value, options);
-      if (written.ok()) {
-        log.versions.push_back(written->version);
-        ToProto(*written, response->mutable_metadata());
-        response->set_created(!live);
-        return absl::OkStatus();
-      }
-      if (!absl::IsAlreadyExists(written.status()) &&
-          !absl::IsFailedPrecondition(written.status())) {
-        return written.status();
-      }
-    }
-    // Sustained contention on this one secret: the write is what the caller
-    // asked for, so do it unconditionally. Only here may `created` be wrong,
-    // and only for a soft-deleted secret revived at version > 1.
-    options.expected_version.reset();
-    ASSIGN_OR_RETURN(SecretMetadata written,
-                     ctx_->store->SetSecret(scope, name, value, options));
-    log.versions.push_back(written.version);
-    ToProto(written, response->mutable_metadata());
-    response->set_created(written.version == 1);
+    ASSIGN_OR_RETURN(WriteOutcome written,
+                     WriteSecret(ctx_->store, scope, name, value, options));
+    log.versions.push_back(written.metadata.version);
+    ToProto(written.metadata, response->mutable_metadata());
+    response->set_created(written.created);
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 grpc::Status SecretsService::DeleteSecret(
     grpc::ServerContextBase* context, const v1::DeleteSecretRequest* request,
     v1::DeleteSecretResponse* response) {
-  CallLog log(ctx_, *context, "DeleteSecret");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        std::string scope,
-        AuthorizeSecret(*context, request->target(), request->name(),
-                        AccessLevel::kWrite, &log));
-    return ctx_->store->DeleteSecret(scope, request->name());
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "DeleteSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log));
+        return ctx_->store->DeleteSecret(scope, request->name());
+      });
 }
 
 grpc::Status SecretsService::UndeleteSecret(
     grpc::ServerContextBase* context, const v1::UndeleteSecretRequest* request,
     v1::UndeleteSecretResponse* response) {
-  CallLog log(ctx_, *context, "UndeleteSecret");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        std::string scope,
-        AuthorizeSecret(*context, request->target(), request->name(),
-                        AccessLevel::kWrite, &log));
-    RETURN_IF_ERROR(ctx_->store->UndeleteSecret(scope, request->name()));
-    ASSIGN_OR_RETURN(SecretMetadata metadata,
-                     ctx_->store->GetMetadata(scope, request->name()));
-    log.versions.push_back(metadata.version);
-    ToProto(metadata, response->mutable_metadata());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "UndeleteSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log));
+        RETURN_IF_ERROR(ctx_->store->UndeleteSecret(scope, request->name()));
+        ASSIGN_OR_RETURN(SecretMetadata metadata,
+                         ctx_->store->GetMetadata(scope, request->name()));
+        log.versions.push_back(metadata.version);
+        ToProto(metadata, response->mutable_metadata());
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status SecretsService::DestroySecret(
     grpc::ServerContextBase* context, const v1::DestroySecretRequest* request,
     v1::DestroySecretResponse* response) {
-  CallLog log(ctx_, *context, "DestroySecret");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        std::string scope,
-        AuthorizeSecret(*context, request->target(), request->name(),
-                        AccessLevel::kWrite, &log));
-    return ctx_->store->DestroySecret(scope, request->name());
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "DestroySecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log));
+        return ctx_->store->DestroySecret(scope, request->name());
+      });
 }
 
 grpc::Status SecretsService::RotateSecret(
     grpc::ServerContextBase* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
-  CallLog log(ctx_, *context, "RotateSecret");
   const SecretBytes value = TakeSecret(request->value());
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        std::string scope,
-        AuthorizeSecret(*context, request->target(), request->name(),
-                        AccessLevel::kWrite, &log,
-                        CheckValueSize(value.size(), ctx_->limits)));
-    ASSIGN_OR_RETURN(RotationResult rotated,
-                     ctx_->store->RotateSecret(scope, request->name(), value));
-    log.versions.push_back(rotated.new_version);
-    response->set_previous_version(rotated.previous_version);
-    response->set_new_version(rotated.new_version);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "RotateSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log,
+                            CheckValueSize(value.size(), ctx_->limits)));
+        ASSIGN_OR_RETURN(
+            RotationResult rotated,
+            ctx_->store->RotateSecret(scope, request->name(), value));
+        log.versions.push_back(rotated.new_version);
+        response->set_previous_version(rotated.previous_version);
+        response->set_new_version(rotated.new_version);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status SecretsService::RollbackSecret(
     grpc::ServerContextBase* context, const v1::RollbackSecretRequest* request,
     v1::RollbackSecretResponse* response) {
-  CallLog log(ctx_, *context, "RollbackSecret");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(std::string scope,
-                     AuthorizeSecret(*context, request->target(),
-                                     request->name(), AccessLevel::kWrite, &log,
-                                     request->version() == 0
-                                         ? absl::InvalidArgumentError(
-                                               "version is required (> 0)")
-                                         : absl::OkStatus()));
-    ASSIGN_OR_RETURN(SecretMetadata metadata,
-                     ctx_->store->RollbackSecret(scope, request->name(),
-                                                 request->version()));
-    log.versions.push_back(metadata.version);
-    ToProto(metadata, response->mutable_metadata());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  return Serve(
+      ctx_, *context, "RollbackSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(
+                *context, request->target(), request->name(),
+                AccessLevel::kWrite, &log,
+                request->version() == 0
+                    ? absl::InvalidArgumentError("version is required (> 0)")
+                    : absl::OkStatus()));
+        ASSIGN_OR_RETURN(SecretMetadata metadata,
+                         ctx_->store->RollbackSecret(scope, request->name(),
+                                                     request->version()));
+        log.versions.push_back(metadata.version);
+        ToProto(metadata, response->mutable_metadata());
+        return absl::OkStatus();
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -571,123 +588,61 @@ grpc::Status SecretsService::RollbackSecret(
 grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
                                         const v1::ResolveEnvRequest* request,
                                         v1::ResolveEnvResponse* response) {
-  CallLog log(ctx_, *context, "ResolveEnv");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "ResolveEnv", [&](CallLog& log) -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(auto env, EnvMapFromRequest(request->env(), ctx_->limits));
     log.detail = absl::StrCat("entries=", env.size());
-    Resolver resolver(ctx_->store, ctx_->environments);
-    ResolvePlan plan =
-        resolver.Plan(env, ResolveContextFromRequest(request->context()));
-    // Access is part of the plan: an entry the caller may not execute fails
-    // like a bad reference, so one answer lists every problem and nothing is
-    // read for a caller who may not have it.
-    for (PlannedEntry& entry : plan.entries) {
-      if (!entry.is_reference || !entry.status.ok()) continue;
-      entry.status = ctx_->authorizer->Check(
-          principal, {entry.target.scope, entry.target.name},
-          AccessLevel::kExecute);
+    // Audited as the caller states it; not a place for arbitrary bytes.
+    const std::string& service = request->context().service();
+    if (ValidateText(service, "service", 1, kMaxNameBytes).ok()) {
+      log.service = service;
     }
     ResolveBudget budget;
     budget.max_output_bytes = ctx_->limits.max_response_bytes;
     budget.keep_going = KeepGoing(*context);
-    absl::StatusOr<ResolvedEnv> executed =
-        resolver.Execute(plan, /*errors=*/nullptr, budget);
-    if (absl::IsResourceExhausted(executed.status())) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(executed.status().message(), " (--max-response-bytes)"));
-    }
-    ASSIGN_OR_RETURN(ResolvedEnv resolved, std::move(executed));
-    // The response's env map is proto `string`: a value that is not UTF-8
-    // would make the client reject the whole message, so refuse it here.
-    std::vector<EntryError> not_text;
-    for (const ReceiptEntry& r : resolved.receipt) {
-      if (!IsValidUtf8(resolved.values[r.key].InsecureView())) {
-        not_text.push_back(
-            {r.key, r.reference,
-             absl::FailedPreconditionError(
-                 "the value is not UTF-8 text (env values must be)")});
-      }
-    }
-    if (!not_text.empty()) return CombineEntryErrors(not_text, env.size());
-    for (const auto& [key, value] : resolved.values) {
-      SetBytes(value, &(*response->mutable_env())[key]);
-    }
+    // An entry the caller may not execute fails like a bad reference, so
+    // one answer lists every problem; its secret is never read.
+    AccessCheck may_execute = [&](const SecretKey& target) {
+      return ctx_->authorizer->Check(principal, {target.scope, target.name},
+                                     AccessLevel::kExecute);
+    };
+    ASSIGN_OR_RETURN(
+        ResolvedEnv resolved,
+        WithLimitFlag(
+            Resolver(ctx_->store, ctx_->environments)
+                .Resolve(env, ResolveContextFromRequest(request->context()),
+                         may_execute, budget)));
+    RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
     for (const ReceiptEntry& r : resolved.receipt) {
       log.targets.push_back({r.target.scope, r.target.name});
       log.versions.push_back(r.version);
-      v1::ResolvedEntry* out = response->add_receipt();
-      out->set_key(r.key);
-      out->set_reference(r.reference);
-      out->set_scope(r.target.scope);
-      out->set_name(r.target.name);
-      out->set_version(r.version);
-      out->set_field(r.field);
     }
+    ResolvedToProto(resolved, response);
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 grpc::Status SecretsService::CheckEnv(grpc::ServerContextBase* context,
                                       const v1::CheckEnvRequest* request,
                                       v1::CheckEnvResponse* response) {
-  CallLog log(ctx_, *context, "CheckEnv");
-  absl::Status status = [&]() -> absl::Status {
+  return Serve(ctx_, *context, "CheckEnv", [&](CallLog& log) -> absl::Status {
     ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
     ASSIGN_OR_RETURN(auto env, EnvMapFromRequest(request->env(), ctx_->limits));
     log.detail = absl::StrCat("entries=", env.size());
-    Resolver resolver(ctx_->store, ctx_->environments);
-    ResolvePlan plan =
-        resolver.Plan(env, ResolveContextFromRequest(request->context()));
-    bool all_ok = true;
-    const std::function<absl::Status()> keep_going = KeepGoing(*context);
-    for (const PlannedEntry& entry : plan.entries) {
-      // One metadata read per entry: stop once nobody waits for the answer.
-      RETURN_IF_ERROR(keep_going());
-      v1::CheckedEntry* out = response->add_entries();
-      out->set_key(entry.key);
-      out->set_is_reference(entry.is_reference);
-      if (!entry.is_reference) continue;
-      if (!entry.status.ok()) {
-        out->set_error(std::string(entry.status.message()));
-        all_ok = false;
-        continue;
-      }
-      out->set_reference(entry.reference);
-      out->set_scope(entry.target.scope);
-      out->set_name(entry.target.name);
-      out->set_field(entry.field);
-      const Resource resource{entry.target.scope, entry.target.name};
-      absl::Status may_execute =
-          ctx_->authorizer->Check(principal, resource, AccessLevel::kExecute);
-      out->set_readable(may_execute.ok());
-      // Existence and version are metadata: shown to callers with read on
-      // the secret, and found without reading (or decrypting) the value.
-      if (ctx_->authorizer->Check(principal, resource, AccessLevel::kRead)
-              .ok()) {
-        absl::StatusOr<SecretMetadata> metadata =
-            ctx_->store->GetMetadata(entry.target.scope, entry.target.name);
-        if (metadata.ok() && !metadata->deleted) {
-          out->set_exists(true);
-          out->set_version(metadata->version);
-        } else if (!metadata.ok() && !absl::IsNotFound(metadata.status())) {
-          return metadata.status();
-        }
-      }
-      if (!may_execute.ok()) {
-        out->set_error(std::string(may_execute.message()));
-      } else if (!out->exists()) {
-        out->set_error(absl::StrCat("secret '", entry.target.name,
-                                    "' not found in scope '",
-                                    entry.target.scope, "'"));
-      }
-      if (!out->error().empty()) all_ok = false;
-    }
-    response->set_ok(all_ok);
+    auto may = [&](AccessLevel level) -> AccessCheck {
+      return [&, level](const SecretKey& target) {
+        return ctx_->authorizer->Check(principal, {target.scope, target.name},
+                                       level);
+      };
+    };
+    ASSIGN_OR_RETURN(EnvCheck check,
+                     CheckEnvMap(ctx_->store, ctx_->environments, env,
+                                 ResolveContextFromRequest(request->context()),
+                                 may(AccessLevel::kExecute),
+                                 may(AccessLevel::kRead), KeepGoing(*context)));
+    CheckToProto(check, response);
     return absl::OkStatus();
-  }();
-  return log.Finish(status);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -696,172 +651,71 @@ grpc::Status SecretsService::CheckEnv(grpc::ServerContextBase* context,
 grpc::Status SecretsService::ImportSecrets(
     grpc::ServerContextBase* context, const v1::ImportSecretsRequest* request,
     v1::ImportSecretsResponse* response) {
-  CallLog log(ctx_, *context, "ImportSecrets");
   const SecretBytes content = TakeSecret(request->content());
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    if (content.size() > ctx_->limits.max_import_bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("import content is ", content.size(),
-                       " bytes; the limit is ", ctx_->limits.max_import_bytes));
-    }
-    ASSIGN_OR_RETURN(SecretFileFormat format,
-                     FormatFromRequest(request->format()));
-    // Names come from the file, so the grant must cover the whole scope. The
-    // dry run needs it too: its diff tells whether stored values equal the
-    // file's.
-    RETURN_IF_ERROR(
-        ctx_->authorizer->Check(principal, {scope, ""}, AccessLevel::kWrite));
-
-    // All or nothing: any problem in the file is reported and nothing is
-    // written (OK status, applied=false, `errors` listed: a failed status
-    // could not carry the list). Duplicate keys are not errors: the last
-    // definition wins (core/format/env_file_format.h).
-    absl::StatusOr<SecretFileImport> parsed =
-        ::zlayer::secrets::ImportSecrets(content.InsecureView(), format);
-    if (!parsed.ok()) {
-      response->add_errors(std::string(parsed.status().message()));
-      response->set_applied(false);
-      return absl::OkStatus();
-    }
-    for (const ImportedSecret& entry : parsed->entries) {
-      absl::Status valid = ValidateName(entry.name);
-      if (valid.ok()) valid = CheckValueSize(entry.value.size(), ctx_->limits);
-      if (!valid.ok()) {
-        parsed->errors.push_back(
-            absl::StrCat(ImportLocation(entry), ": ", valid.message()));
-      }
-    }
-    log.detail = absl::StrCat("entries=", parsed->entries.size(),
-                              " errors=", parsed->errors.size(),
-                              " dry_run=", request->dry_run());
-    if (!parsed->errors.empty()) {
-      for (std::string& error : parsed->errors)
-        response->add_errors(std::move(error));
-      response->set_applied(false);
-      return absl::OkStatus();
-    }
-
-    // The diff, against one snapshot of the current values.
-    std::vector<SecretKey> keys;
-    keys.reserve(parsed->entries.size());
-    for (const ImportedSecret& entry : parsed->entries)
-      keys.push_back({scope, entry.name});
-    ASSIGN_OR_RETURN(std::vector<absl::StatusOr<VersionedValue>> current,
-                     ctx_->store->ReadBatch(keys));
-    std::vector<absl::optional<uint32_t>> expected(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const ImportedSecret& entry = parsed->entries[i];
-      v1::ImportAction action;
-      if (current[i].ok()) {
-        expected[i] = current[i]->version;
-        if (current[i]->value.ConstantTimeEquals(entry.value)) {
-          action = v1::IMPORT_ACTION_UNCHANGED;
-          response->set_unchanged(response->unchanged() + 1);
-        } else {
-          action = v1::IMPORT_ACTION_UPDATE;
-          response->set_updated(response->updated() + 1);
+  return Serve(
+      ctx_, *context, "ImportSecrets", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+        ASSIGN_OR_RETURN(std::string scope,
+                         ResolveTarget(request->target(), &log));
+        if (content.size() > ctx_->limits.max_import_bytes) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "import content is ", content.size(), " bytes; the limit is ",
+              ctx_->limits.max_import_bytes));
         }
-      } else if (absl::IsNotFound(current[i].status())) {
-        expected[i] = 0;
-        action = v1::IMPORT_ACTION_CREATE;
-        response->set_created(response->created() + 1);
-      } else {
-        response->Clear();
-        return current[i].status();
-      }
-      v1::ImportChange* change = response->add_changes();
-      change->set_name(entry.name);
-      change->set_action(action);
-      change->set_line(static_cast<uint32_t>(entry.line));
-    }
-    if (request->dry_run()) {
-      response->set_applied(false);
-      return absl::OkStatus();
-    }
+        ASSIGN_OR_RETURN(SecretFileFormat format,
+                         FormatFromRequest(request->format()));
+        // Names come from the file, so the grant must cover the whole scope.
+        // The dry run needs it too: its diff tells whether stored values equal
+        // the file's.
+        RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, ""},
+                                                AccessLevel::kWrite));
 
-    // SecretStore has no multi-secret transaction, so entries are written
-    // one by one; unchanged ones are skipped (no new version). Each write is
-    // a check-and-set against the version the diff saw, so the reported
-    // create/update is what happened. A failure stops the import; its
-    // status names the entry and every secret already written.
-    std::vector<std::string> written;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const v1::ImportChange& change = response->changes(static_cast<int>(i));
-      if (change.action() == v1::IMPORT_ACTION_UNCHANGED) continue;
-      WriteOptions options;
-      options.expected_version = expected[i];
-      absl::StatusOr<SecretMetadata> result = ctx_->store->SetSecret(
-          scope, keys[i].name, parsed->entries[i].value, options);
-      if (!result.ok()) {
-        response->Clear();
-        std::string why(result.status().message());
-        if (absl::IsAlreadyExists(result.status()) ||
-            absl::IsFailedPrecondition(result.status())) {
-          why = "it changed while the import ran";
+        // All or nothing: any problem in the file is reported and nothing is
+        // written (OK status, applied=false, `errors` listed: a failed
+        // status could not carry the list).
+        ASSIGN_OR_RETURN(
+            ImportOutcome out,
+            ImportIntoScope(ctx_->store, scope, content.InsecureView(), format,
+                            ctx_->limits.max_value_bytes, request->dry_run()));
+        if (out.parsed) {
+          log.detail = absl::StrCat("entries=", out.entries,
+                                    " errors=", out.errors.size(),
+                                    " dry_run=", request->dry_run());
         }
-        return absl::Status(
-            result.status().code(),
-            absl::StrCat("import stopped at ",
-                         ImportLocation(parsed->entries[i]), " ('",
-                         keys[i].name, "'): ", why, "; written before it (",
-                         written.size(), "): ", absl::StrJoin(written, ", ")));
-      }
-      written.push_back(keys[i].name);
-      log.targets.push_back({scope, keys[i].name});
-      log.versions.push_back(result->version);
-    }
-    response->set_applied(true);
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+        for (size_t i = 0; i < out.written.size(); ++i) {
+          log.targets.push_back({out.written[i].scope, out.written[i].name});
+          log.versions.push_back(out.versions[i]);
+        }
+        ImportToProto(out, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status SecretsService::ExportSecrets(
     grpc::ServerContextBase* context, const v1::ExportSecretsRequest* request,
     v1::ExportSecretsResponse* response) {
-  CallLog log(ctx_, *context, "ExportSecrets");
-  absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
-    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
-    ASSIGN_OR_RETURN(SecretFileFormat format,
-                     FormatFromRequest(request->format()));
-    RETURN_IF_ERROR(
-        ctx_->authorizer->Check(principal, {scope, ""}, AccessLevel::kRead));
+  return Serve(
+      ctx_, *context, "ExportSecrets", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+        ASSIGN_OR_RETURN(std::string scope,
+                         ResolveTarget(request->target(), &log));
+        ASSIGN_OR_RETURN(SecretFileFormat format,
+                         FormatFromRequest(request->format()));
+        RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, ""},
+                                                AccessLevel::kRead));
 
-    // Names from every page, then every value from one snapshot. A secret
-    // deleted between the two is left out; one created after the listing
-    // is not included.
-    std::vector<SecretKey> keys;
-    ListOptions options;
-    options.page_size = kMaxPageSize;
-    do {
-      ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, options));
-      for (const SecretMetadata& m : page.secrets)
-        keys.push_back({scope, m.name});
-      options.page_token = std::move(page.next_page_token);
-    } while (!options.page_token.empty());
-    ASSIGN_OR_RETURN(std::vector<absl::StatusOr<VersionedValue>> reads,
-                     ctx_->store->ReadBatch(keys));
-    std::map<std::string, SecretBytes> values;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (reads[i].ok()) {
-        log.targets.push_back({scope, keys[i].name});
-        log.versions.push_back(reads[i]->version);
-        values.emplace(keys[i].name, std::move(reads[i]->value));
-      } else if (!absl::IsNotFound(reads[i].status())) {
-        return reads[i].status();
-      }
-    }
-    ASSIGN_OR_RETURN(SecretBytes rendered,
-                     ::zlayer::secrets::ExportSecrets(values, format));
-    SetBytes(rendered, response->mutable_content());
-    response->set_count(static_cast<uint32_t>(values.size()));
-    log.detail = absl::StrCat("count=", values.size());
-    return absl::OkStatus();
-  }();
-  return log.Finish(status);
+        ASSIGN_OR_RETURN(ExportedScope exported,
+                         ExportScope(ctx_->store, scope, format));
+        for (size_t i = 0; i < exported.read.size(); ++i) {
+          log.targets.push_back(
+              {exported.read[i].scope, exported.read[i].name});
+          log.versions.push_back(exported.versions[i]);
+        }
+        SetBytes(exported.content, response->mutable_content());
+        response->set_count(static_cast<uint32_t>(exported.read.size()));
+        log.detail = absl::StrCat("count=", exported.read.size());
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace zlayer::secrets

@@ -41,6 +41,7 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
     record.rpc = rpc_;
     record.scope = scope;
     record.name = name;
+    record.service = service;
     record.versions = versions;
     record.targets = targets;
     record.code = status.code();

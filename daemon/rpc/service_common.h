@@ -75,6 +75,7 @@ class CallLog {
   std::string scope;               // set only once validated
   std::string name;                // set only once validated
   std::string detail;              // counts and flags, never values
+  std::string service;             // ResolveContext.service, audited as is
   std::vector<uint32_t> versions;  // versions read or written
   std::vector<AuditTarget> targets;  // batch calls: every secret touched
 
@@ -87,6 +88,22 @@ class CallLog {
   std::string request_id_;
   Transport transport_ = Transport::kInProcess;
 };
+
+// The one skeleton of every RPC handler: a CallLog for the call, the
+// handler's body (which identifies, authorizes, calls core and fills the
+// response, recording log-safe facts in the CallLog), then Finish — one log
+// line, one audit record, the status mapped once.
+//
+//   return Serve(ctx_, *context, "DeleteSecret",
+//                [&](CallLog& log) -> absl::Status { ... });
+template <typename Body>
+grpc::Status Serve(const ServiceContext* ctx,
+                   const grpc::ServerContextBase& call, absl::string_view rpc,
+                   Body&& body) {
+  CallLog log(ctx, call, rpc);
+  const absl::Status status = body(log);
+  return log.Finish(status);
+}
 
 // Copies a request's secret field (a value, a key, import content) into
 // SecretBytes and wipes the field. The request object belongs to gRPC's call
