@@ -141,8 +141,9 @@ struct DaemonOptions {
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);
-  // Worker threads that run the Secrets/Admin handlers (daemon/call_queue.h;
-  // the serving model is in daemon/server.h). 0 = max(16, 4 x cores).
+  // Worker threads that run the Secrets/Admin handlers
+  // (daemon/rpc/call_queue.h; the serving model is in daemon/server.h). 0 =
+  // max(16, 4 x cores).
   int workers = 0;
   // Calls that may wait for a worker; past it a call is refused with
   // RESOURCE_EXHAUSTED "server overloaded ..." (audited). Queued requests
@@ -152,7 +153,7 @@ struct DaemonOptions {
   // cap before the callback API). 0 = not given.
   int max_threads = 0;
 
-  // Request limits (see Limits in daemon/service_context.h).
+  // Request limits (see Limits in daemon/rpc/service_context.h).
   size_t max_message_bytes = size_t{8} << 20;
   size_t max_value_bytes = size_t{1} << 20;
   size_t max_names_per_batch = 1000;
@@ -164,8 +165,8 @@ struct DaemonOptions {
   // answer only after the daemon had built it).
   size_t max_response_bytes = size_t{4} << 20;
 
-  // Connections on the Unix socket (daemon/unix_listener.h). One uid may
-  // hold at most max_connections_per_uid; all uids together at most
+  // Connections on the Unix socket (daemon/transport/unix_listener.h). One uid
+  // may hold at most max_connections_per_uid; all uids together at most
   // max_connections (0 = derived at start from RLIMIT_NOFILE: the soft
   // limit, after it is raised to the hard limit, minus 128 fds for the
   // daemon's own files and TCP clients), of which the last

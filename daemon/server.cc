@@ -30,6 +30,7 @@
 #include "core/base/status_macros.h"
 #include "core/crypto/aead.h"
 #include "core/crypto/key_manager.h"
+#include "core/crypto/master_key_rotation.h"
 #include "core/crypto/subkeys.h"
 #include "core/env/etcd_environment_registry.h"
 #include "core/env/sqlite_environment_registry.h"
@@ -43,26 +44,27 @@
 #include "core/identity/registry_credential_store.h"
 #include "core/store/etcd/etcd_secret_store.h"
 #include "core/store/sqlite/sqlite_secret_store.h"
-#include "daemon/admin_service.h"
-#include "daemon/api_key_store_verifier.h"
 #include "daemon/bootstrap_admin.h"
-#include "daemon/call_auditor.h"
-#include "daemon/call_queue.h"
-#include "daemon/call_tracker.h"
-#include "daemon/callback_services.h"
-#include "daemon/caller_identity.h"
-#include "daemon/health_service.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
-#include "daemon/parse_error_interceptor.h"
+#include "daemon/process_setup.h"
+#include "daemon/rpc/admin_service.h"
+#include "daemon/rpc/call_auditor.h"
+#include "daemon/rpc/call_queue.h"
+#include "daemon/rpc/call_tracker.h"
+#include "daemon/rpc/callback_services.h"
+#include "daemon/rpc/health_service.h"
+#include "daemon/rpc/parse_error_interceptor.h"
+#include "daemon/rpc/secrets_service.h"
+#include "daemon/rpc/service_context.h"
 #include "daemon/secret_memory.h"
-#include "daemon/secrets_service.h"
-#include "daemon/service_context.h"
-#include "daemon/socket_activation.h"
 #include "daemon/systemd_notify.h"
-#include "daemon/tls_expiry.h"
-#include "daemon/tls_key_pair.h"
-#include "daemon/unix_listener.h"
+#include "daemon/transport/api_key_store_verifier.h"
+#include "daemon/transport/caller_identity.h"
+#include "daemon/transport/socket_activation.h"
+#include "daemon/transport/tls_expiry.h"
+#include "daemon/transport/tls_files.h"
+#include "daemon/transport/unix_listener.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/service_type.h"
@@ -95,263 +97,7 @@ constexpr absl::Duration kAuditRetryInterval = absl::Seconds(1);
 constexpr absl::string_view kAuditScope = "system:audit";
 constexpr absl::string_view kAuditNameKey = "name_hash_key";
 
-absl::Status ErrnoStatus(absl::string_view what, absl::string_view path,
-                         int err) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(err)));
-}
-
-void BlockDaemonSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  // Writes to a closed peer must be errors, not process death.
-  signal(SIGPIPE, SIG_IGN);
-  // Likewise a write past RLIMIT_FSIZE (systemd LimitFSIZE=, ulimit -f):
-  // SQLite then sees EFBIG and the write fails with UNAVAILABLE, where the
-  // default action would kill the daemon (and ask for a core dump).
-  signal(SIGXFSZ, SIG_IGN);
-}
-
-absl::Status DisableCoreDumps() {
-  rlimit none{0, 0};
-  if (setrlimit(RLIMIT_CORE, &none) != 0) {
-    return ErrnoStatus("setrlimit", "RLIMIT_CORE", errno);
-  }
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    return ErrnoStatus("prctl", "PR_SET_DUMPABLE", errno);
-  }
-  return absl::OkStatus();
-}
-
-// Raises the soft RLIMIT_NOFILE to the hard limit (systemd's default soft
-// limit is 1024, which idle connections can exhaust) and returns the soft
-// limit now in force. Logs both limits.
-rlim_t RaiseFileLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    spdlog::warn("event=nofile_limit error=\"{}\"", std::strerror(errno));
-    return 1024;
-  }
-  const rlim_t before = limit.rlim_cur;
-  if (limit.rlim_cur != limit.rlim_max) {
-    rlimit raised{limit.rlim_max, limit.rlim_max};
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-      limit = raised;
-    } else {
-      spdlog::warn("event=nofile_limit_raise_failed error=\"{}\"",
-                   std::strerror(errno));
-    }
-  }
-  spdlog::info("event=nofile_limit soft_before={} soft={} hard={}", before,
-               limit.rlim_cur, limit.rlim_max);
-  return limit.rlim_cur;
-}
-
-// mkdir -p with `mode` for the directories it creates (the last one is
-// chmod'ed to `mode` even if the umask is stricter or looser).
-absl::Status MakeDirectories(const std::string& path, mode_t mode) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, " exists and is not a directory"));
-    }
-    return absl::OkStatus();
-  }
-  size_t slash = path.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) {
-    RETURN_IF_ERROR(MakeDirectories(path.substr(0, slash), mode));
-  }
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return ErrnoStatus("mkdir", path, errno);
-  }
-  if (chmod(path.c_str(), mode) != 0) return ErrnoStatus("chmod", path, errno);
-  return absl::OkStatus();
-}
-
-absl::Status PrepareDataDir(const std::string& dir) {
-  RETURN_IF_ERROR(MakeDirectories(dir, 0700));
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir, errno);
-  if ((st.st_mode & 0077) != 0) {
-    spdlog::warn(
-        "event=data_dir_permissions path={} mode={:o} advice=\"chmod 0700\"",
-        dir, st.st_mode & 0777);
-  }
-  return absl::OkStatus();
-}
-
-// Removes `dir` and the files and directories directly below it (TLS state
-// is at most two levels deep).
-void RemoveTree(const std::string& dir, int depth = 2) {
-  DIR* d = opendir(dir.c_str());
-  if (d != nullptr) {
-    while (dirent* e = readdir(d)) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      std::string path = absl::StrCat(dir, "/", name);
-      struct stat st;
-      if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && depth > 1) {
-        RemoveTree(path, depth - 1);
-      } else {
-        unlink(path.c_str());
-      }
-    }
-    closedir(d);
-  }
-  rmdir(dir.c_str());
-}
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
-                                          absl::string_view flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-absl::Status WriteNewFile(const std::string& path, absl::string_view data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus("create", path, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return ErrnoStatus("write", path, err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (close(fd) != 0) return ErrnoStatus("close", path, errno);
-  return absl::OkStatus();
-}
-
 }  // namespace
-
-// TLS files and their reload.
-//
-// gRPC 1.51 offers no way to swap the credentials of a listening port, but
-// its FileWatcherCertificateProvider re-reads its files every
-// kTlsRefreshSeconds and hands new ones to later handshakes (checking that
-// key and certificate belong together). The operator's files are not watched
-// directly: edits would then take effect half-way through. Instead the
-// daemon stages a validated copy in {data_dir}/tls/gen-N/ (0700 directory,
-// 0600 files) and the provider watches {data_dir}/tls/current/*.pem, where
-// `current` is a symlink switched atomically with rename(). So new files are
-// taken exactly when SIGHUP asks (within a second), a bad file is refused
-// with the old ones still served, and the previous generation is kept until
-// the next switch so that a read racing the switch never hits a missing file.
-// The staged copies are removed when the daemon stops.
-class TlsFiles {
- public:
-  static absl::StatusOr<std::unique_ptr<TlsFiles>> Create(
-      const DaemonOptions& options) {
-    std::string dir = absl::StrCat(options.data_dir, "/tls");
-    RemoveTree(dir);  // left over by a daemon that did not stop cleanly
-    if (mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir", dir, errno);
-    auto files = std::unique_ptr<TlsFiles>(new TlsFiles(options, dir));
-    RETURN_IF_ERROR(files->Stage());
-    return files;
-  }
-
-  ~TlsFiles() { RemoveTree(dir_); }
-
-  // Validates and stages the operator's files, then switches `current`.
-  absl::Status Stage() {
-    ASSIGN_OR_RETURN(std::string cert, ReadWholeFile(cert_src_, "--tls-cert"));
-    ASSIGN_OR_RETURN(std::string key, ReadWholeFile(key_src_, "--tls-key"));
-    std::string ca;
-    if (!ca_src_.empty()) {
-      ASSIGN_OR_RETURN(ca, ReadWholeFile(ca_src_, "--tls-client-ca"));
-    }
-    absl::Status status = Validate(cert, key, ca);
-    // The pair itself: the key belongs to the certificate and the chain
-    // loads. gRPC would accept a mismatched pair here and then fail every
-    // handshake; refusing it keeps the old pair serving.
-    if (status.ok()) status = CheckTlsKeyPair(cert, key, ca);
-    if (status.ok()) status = Switch(cert, key, ca);
-    WipeString(&key);
-    return status;
-  }
-
-  std::string cert_path() const { return dir_ + "/current/cert.pem"; }
-  std::string key_path() const { return dir_ + "/current/key.pem"; }
-  std::string ca_path() const {
-    return ca_src_.empty() ? std::string() : dir_ + "/current/ca.pem";
-  }
-  bool mutual() const { return !ca_src_.empty(); }
-
- private:
-  TlsFiles(const DaemonOptions& options, std::string dir)
-      : dir_(std::move(dir)),
-        cert_src_(options.tls_cert),
-        key_src_(options.tls_key),
-        ca_src_(options.tls_client_ca) {}
-
-  absl::Status Validate(absl::string_view cert, absl::string_view key,
-                        absl::string_view ca) const {
-    if (!absl::StrContains(cert, "-----BEGIN CERTIFICATE-----")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls-cert ", cert_src_, ": no PEM certificate in the file"));
-    }
-    if (!absl::StrContains(key, "-----BEGIN ") ||
-        !absl::StrContains(key, "PRIVATE KEY-----")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls-key ", key_src_, ": no PEM private key in the file"));
-    }
-    if (!ca_src_.empty() &&
-        !absl::StrContains(ca, "-----BEGIN CERTIFICATE-----")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls-client-ca ", ca_src_, ": no PEM certificate in the file"));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Switch(absl::string_view cert, absl::string_view key,
-                      absl::string_view ca) {
-    std::string gen_name = absl::StrCat("gen-", ++generation_);
-    std::string gen = absl::StrCat(dir_, "/", gen_name);
-    if (mkdir(gen.c_str(), 0700) != 0) return ErrnoStatus("mkdir", gen, errno);
-    absl::Status status = WriteNewFile(gen + "/cert.pem", cert);
-    if (status.ok()) status = WriteNewFile(gen + "/key.pem", key);
-    if (status.ok() && !ca_src_.empty()) {
-      status = WriteNewFile(gen + "/ca.pem", ca);
-    }
-    std::string link_tmp = dir_ + "/current.tmp";
-    unlink(link_tmp.c_str());
-    if (status.ok() && symlink(gen_name.c_str(), link_tmp.c_str()) != 0) {
-      status = ErrnoStatus("symlink", link_tmp, errno);
-    }
-    std::string link = dir_ + "/current";
-    if (status.ok() && rename(link_tmp.c_str(), link.c_str()) != 0) {
-      status = ErrnoStatus("rename", link, errno);
-    }
-    if (!status.ok()) {
-      RemoveTree(gen, 1);
-      return status;
-    }
-    if (generation_ > 2) {
-      RemoveTree(absl::StrCat(dir_, "/gen-", generation_ - 2), 1);
-    }
-    return absl::OkStatus();
-  }
-
-  const std::string dir_;
-  const std::string cert_src_;
-  const std::string key_src_;
-  const std::string ca_src_;
-  uint64_t generation_ = 0;
-};
 
 namespace {
 absl::Status NotInClusterMode(absl::string_view what);
@@ -491,7 +237,7 @@ absl::Status Daemon::Init() {
   state_->notifier = SystemdNotifier::FromEnvironment();
   // The socket first: a second daemon on the same socket stops here, before
   // it touches the key or the store. Under socket activation it is the
-  // inherited one (daemon/socket_activation.h).
+  // inherited one (daemon/transport/socket_activation.h).
   const rlim_t nofile = RaiseFileLimit();
   UnixListenerOptions listener_options;
   listener_options.path = options_.socket_path;
@@ -620,7 +366,9 @@ absl::Status Daemon::Init() {
   service_names_.push_back(v1::Admin::service_full_name());
 
   if (!options_.tls_cert.empty()) {
-    ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
+    ASSIGN_OR_RETURN(
+        tls_files_, TlsFiles::Create(options_.data_dir, options_.tls_cert,
+                                     options_.tls_key, options_.tls_client_ca));
   }
   RETURN_IF_ERROR(StartServer());
   return StartMetrics(options_, tls_files_.get(), &serving_, &audit_healthy_,
@@ -695,47 +443,30 @@ absl::Status Daemon::OpenStorage() {
   store_options.synchronous = options_.synchronous == SynchronousMode::kFull
                                   ? SqliteStoreOptions::Synchronous::kFull
                                   : SqliteStoreOptions::Synchronous::kNormal;
-  absl::StatusOr<std::unique_ptr<SqliteSecretStore>> store =
-      OpenStoreWithKey(store_options, std::move(master.key), &state_->clock);
-  if (state_->keys->CanRotate(master.source)) {
-    if (absl::IsFailedPrecondition(store.status())) {
-      // --key-file-rotate-to: a rotation committed, and the operator has
-      // not installed the new key as --key-file yet.
-      absl::StatusOr<SecretBytes> rotated = state_->keys->ReadRotatedKey();
-      if (rotated.ok()) {
-        absl::StatusOr<std::unique_ptr<SqliteSecretStore>> opened =
-            OpenStoreWithKey(store_options, *std::move(rotated),
-                             &state_->clock);
-        if (opened.ok()) {
-          store = std::move(opened);
-          spdlog::warn(
-              "event=master_key_not_installed key_file={} rotated_key={} "
-              "detail=\"the store is sealed by the rotated key; install it "
-              "as the key file\"",
-              *options_.key_file, state_->keys->rotation_path());
-        }
-      }
-    }
-    absl::StatusOr<SecretBytes> staged = state_->keys->ReadStagedKey();
-    if (staged.ok() && absl::IsFailedPrecondition(store.status())) {
-      // A rotation re-encrypted the store but stopped before the new key
-      // replaced the key file: finish it.
-      store =
-          OpenStoreWithKey(store_options, *std::move(staged), &state_->clock);
-      if (store.ok()) {
-        RETURN_IF_ERROR(state_->keys->PromoteNextKey());
-        spdlog::warn("event=master_key_rotation_completed_at_start path={}",
-                     state_->keys->rotation_path());
-      }
-    } else if (staged.ok() && store.ok()) {
-      // A rotation that never committed: the old key is still the key.
-      RETURN_IF_ERROR(state_->keys->DiscardStagedKey());
-      spdlog::warn("event=master_key_rotation_discarded path={}",
-                   state_->keys->staged_key_path());
-    }
+  StoreOpener open = [&](SecretBytes key) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        state_->store,
+        OpenStoreWithKey(store_options, std::move(key), &state_->clock));
+    return absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(KeyRecovery recovery,
+                   OpenWithKeyRecovery(*state_->keys, master.source,
+                                       std::move(master.key), open));
+  if (recovery.rotated_key_not_installed) {
+    spdlog::warn(
+        "event=master_key_not_installed key_file={} rotated_key={} "
+        "detail=\"the store is sealed by the rotated key; install it "
+        "as the key file\"",
+        *options_.key_file, state_->keys->rotation_path());
   }
-  if (!store.ok()) return store.status();
-  state_->store = *std::move(store);
+  if (recovery.rotation_completed) {
+    spdlog::warn("event=master_key_rotation_completed_at_start path={}",
+                 state_->keys->rotation_path());
+  }
+  if (recovery.rotation_discarded) {
+    spdlog::warn("event=master_key_rotation_discarded path={}",
+                 state_->keys->staged_key_path());
+  }
   state_->data = state_->store.get();
   // A rekey stopped by a crash or a shutdown goes on where it stopped.
   ASSIGN_OR_RETURN(uint64_t awaiting, state_->store->VersionsAwaitingRekey());
@@ -791,36 +522,26 @@ absl::StatusOr<SecretBytes> Daemon::DeriveStoreSubkey(SubkeyPurpose purpose) {
 absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
   absl::MutexLock lock(&state_->rotation_mu);
   if (state_->store == nullptr) return NotInClusterMode("master-key rotation");
-  if (!state_->keys->CanRotate(state_->key_source)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the master key comes from ", KeySourceName(state_->key_source),
-        state_->key_source == KeySource::kCredentialFile
-            ? "; start the daemon with --key-file-rotate-to PATH to rotate it "
-              "online (the new key is written there for you to install)"
-            : "; only a key in a file can be rotated online"));
-  }
-  if (new_key.empty()) new_key = SecretBytes::Random(kKeyBytes);
-  ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
-  const uint32_t new_id = active + 1;
-  // Staged before the store changes, promoted after it committed: a crash
-  // in between is finished (or discarded) at the next start.
-  RETURN_IF_ERROR(state_->keys->StageNextKey(new_key));
   KeyRotationResult result;
-  result.new_key_id = new_id;
   // Only the store's data keys and subkey seed are re-wrapped; no value is
   // re-encrypted (versions_reencrypted stays 0; RekeyDataKeys does that).
   uint64_t keys_rewrapped = 0;
+  StoreRekeyer rekey = [&](SecretBytes key) -> absl::Status {
+    ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
+    result.new_key_id = active + 1;
+    return state_->store->RotateKey(result.new_key_id, std::move(key),
+                                    &keys_rewrapped);
+  };
+  absl::Status stage_not_removed;
   absl::Status rotated =
-      state_->store->RotateKey(new_id, std::move(new_key), &keys_rewrapped);
-  if (!rotated.ok()) {
-    absl::Status discarded = state_->keys->DiscardStagedKey();
-    if (!discarded.ok()) {
-      spdlog::error("event=master_key_stage_not_removed error=\"{}\"",
-                    std::string(discarded.message()));
-    }
-    return rotated;
+      secrets::RotateMasterKey(*state_->keys, state_->key_source,
+                               std::move(new_key), rekey, &stage_not_removed);
+  if (!stage_not_removed.ok()) {
+    spdlog::error("event=master_key_stage_not_removed error=\"{}\"",
+                  std::string(stage_not_removed.message()));
   }
-  RETURN_IF_ERROR(state_->keys->PromoteNextKey());
+  RETURN_IF_ERROR(rotated);
+  const uint32_t new_id = result.new_key_id;
   spdlog::info(
       "event=master_key_rotated key_id={} data_keys_rewrapped={} path={}",
       new_id, keys_rewrapped, state_->keys->rotation_path());
@@ -951,7 +672,7 @@ absl::Status Daemon::StartServer() {
 
   // Our own health service, not gRPC's default one (which is left disabled):
   // its Watch streams end by themselves when the drain starts (see
-  // daemon/health_service.h), and reflection can describe it. NOT_SERVING
+  // daemon/rpc/health_service.h), and reflection can describe it. NOT_SERVING
   // for every service until Run() is serving.
   SetHealth(false);
   grpc::ServerBuilder builder;

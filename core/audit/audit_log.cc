@@ -258,6 +258,7 @@ std::string AuditLog::Format(const AuditRecord& r, absl::Time time) const {
       .StrList("targets", targets)
       .Str("code", absl::StatusCodeToString(r.code))
       .Str("message", hash ? "" : r.message);
+  if (!r.service.empty()) writer.Str("service", r.service);
   if (r.count > 0) writer.Int("count", r.count);
   return writer.Finish();
 }

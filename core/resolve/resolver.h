@@ -3,7 +3,7 @@
 //
 //   Resolver resolver(&store, &environments);
 //   ResolveContext ctx{.deployment = "shop"};
-//   ASSIGN_OR_RETURN(ResolvedEnv out, resolver.Resolve(env, ctx));
+//   ASSIGN_OR_RETURN(ResolvedEnv out, resolver.Resolve(env, ctx, may_read));
 //   // out.values["DB_PASSWORD"], out.receipt: (scope, name, version) per
 //   reference
 //
@@ -101,6 +101,10 @@ struct ResolveBudget {
   std::function<absl::Status()> keep_going;
 };
 
+// Decides whether the caller may read one target: OK allows it, any other
+// status denies it and becomes that entry's error.
+using AccessCheck = std::function<absl::Status(const SecretKey& target)>;
+
 class Resolver {
  public:
   // `provider` is required; `environments` may be null (then environment
@@ -126,7 +130,17 @@ class Resolver {
       const ResolvePlan& plan, std::vector<EntryError>* errors = nullptr,
       const ResolveBudget& budget = ResolveBudget()) const;
 
-  // Plan + Execute.
+  // Plan, then `access` for every reference that planned well, then
+  // Execute. A denied entry fails like a bad reference (its status joins
+  // the combined error, so one answer lists every problem) and nothing is
+  // read for a call with any failed entry.
+  absl::StatusOr<ResolvedEnv> Resolve(
+      const std::map<std::string, std::string>& env,
+      const ResolveContext& context, const AccessCheck& access,
+      const ResolveBudget& budget = ResolveBudget(),
+      std::vector<EntryError>* errors = nullptr) const;
+
+  // Plan + Execute, with no access check (every target is readable).
   absl::StatusOr<ResolvedEnv> Resolve(
       const std::map<std::string, std::string>& env,
       const ResolveContext& context,
