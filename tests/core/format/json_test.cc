@@ -369,17 +369,6 @@ TEST(JsonValueTest, WipeWipingStringEmptiesTheString) {
   EXPECT_TRUE(l.empty());
 }
 
-TEST(JsonUtf8Test, ValidatesUtf8) {
-  EXPECT_TRUE(IsValidUtf8(""));
-  EXPECT_TRUE(IsValidUtf8("plain ascii"));
-  EXPECT_TRUE(IsValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xC3"));
-  EXPECT_FALSE(IsValidUtf8("\xC1\xBF"));
-  EXPECT_FALSE(IsValidUtf8("\xED\xBF\xBF"));
-  EXPECT_FALSE(IsValidUtf8("\xF5\x80\x80\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xF0\x8F\xBF\xBF"));
-}
-
 // Random documents: serialise -> parse -> serialise is the identity, and the
 // pretty form parses to the same value.
 JsonValue RandomValue(std::mt19937* rng, int depth) {
