@@ -1,5 +1,5 @@
-// Table and JSON rendering of zlayer-secret (upstream §14.3 widths and
-// messages).
+// Table and JSON rendering of zlayer-secret (upstream's widths and messages:
+// docs/compatibility.md, "Verbs and output").
 #include "client/cli/output.h"
 
 #include <string>
