@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/identity/identity_records.h"
 
@@ -222,13 +223,9 @@ std::string AuditLog::HashName(absl::string_view name) const {
                          options_.name_hash_key.size()) != 0) {
     std::abort();
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex = "h:";
-  for (unsigned char b : out) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 0x0f]);
-  }
-  return hex;
+  return absl::StrCat("h:",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(out), sizeof(out))));
 }
 
 std::string AuditLog::Format(const AuditRecord& r, absl::Time time) const {

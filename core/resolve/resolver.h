@@ -2,7 +2,8 @@
 // a container starts with. All or nothing, at one store snapshot.
 //
 //   Resolver resolver(&store, &environments);
-//   ResolveContext ctx{.deployment = "shop"};
+//   ResolveContext ctx;
+//   ctx.deployment = "shop";
 //   ASSIGN_OR_RETURN(ResolvedEnv out, resolver.Resolve(env, ctx, may_read));
 //   // out.values["DB_PASSWORD"], out.receipt: (scope, name, version) per
 //   reference
@@ -14,7 +15,7 @@
 //   $S:proj:env/name[/f]     -> environment `env` of project `proj`
 //   $secret://env/KEY[/f]    -> environment `env` of ctx.project, else global
 // Values that are not references pass through unchanged. Fields are
-// extracted with ExtractJsonField (upstream §5.4).
+// extracted with ExtractJsonField (docs/compatibility.md, "JSON fields").
 //
 // Thread-safe if the provider and registry are.
 #ifndef ZLAYER_SECRETS_CORE_RESOLVE_RESOLVER_H_

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
@@ -106,13 +107,9 @@ std::string RequestIdOf(const grpc::ServerContextBase& call) {
   }
   unsigned char random[8];
   randombytes_buf(random, sizeof(random));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "r-";
-  for (unsigned char b : random) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 0x0f]);
-  }
-  return id;
+  return absl::StrCat(
+      "r-", absl::BytesToHexString(absl::string_view(
+                reinterpret_cast<const char*>(random), sizeof(random))));
 }
 
 Transport TransportOf(const grpc::ServerContextBase& call) {

@@ -44,13 +44,15 @@ namespace zlayer::secrets {
 
 class ApiKeyStoreVerifier final : public ApiKeyVerifier {
  public:
-  // `keys` and `clock` are required; `budget` and `audit` may be null (no
-  // budget / no coalesced audit). None is owned; all must outlive this.
-  ApiKeyStoreVerifier(ApiKeyStore* keys, const Clock* clock,
+  // `keys` is required; `budget` and `audit` may be null (no budget / no
+  // coalesced audit). None is owned; all must outlive this. The Clock
+  // argument is not used: the only wait is the legacy semaphore's, in real
+  // time, and the budget and audit carry their own clocks. (It stays in the
+  // signature until the daemon's construction code is next touched.)
+  ApiKeyStoreVerifier(ApiKeyStore* keys, const Clock* /*unused*/,
                       AuthFailureBudget* budget, AuthFailureAudit* audit,
                       absl::Duration max_queue_wait = absl::Seconds(5))
       : keys_(keys),
-        clock_(clock),
         budget_(budget),
         audit_(audit),
         max_queue_wait_(max_queue_wait) {}
@@ -65,7 +67,6 @@ class ApiKeyStoreVerifier final : public ApiKeyVerifier {
 
  private:
   ApiKeyStore* keys_;
-  const Clock* clock_;
   AuthFailureBudget* budget_;
   AuthFailureAudit* audit_;
   absl::Duration max_queue_wait_;

@@ -352,7 +352,8 @@ std::string UnixListener::Admit(int fd, const PeerCredentials& peer,
                                 ino_t ino) {
   // The number is ours again, so the connection that had it is closed.
   Forget(fd);
-  auto over_cap = [&]() -> const char* {
+  auto over_cap = [&]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(peers_mu_) -> const char* {
     const size_t total = peers_.size();
     if (options_.max_connections != 0) {
       if (total >= options_.max_connections) return "max_connections";

@@ -40,8 +40,10 @@
 // permit-without-calls (see Daemon): connections added from an fd are not
 // covered by the handshake timeout.
 //
+//   UnixListenerOptions options;
+//   options.path = "/run/zs/zs.sock";
 //   ASSIGN_OR_RETURN(std::unique_ptr<UnixListener> listener,
-//                    UnixListener::Create({.path = "/run/zs/zs.sock"}));
+//                    UnixListener::Create(options));
 //   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
 //   RETURN_IF_ERROR(listener->Start(server.get()));
 //   ...

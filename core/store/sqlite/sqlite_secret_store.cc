@@ -1516,6 +1516,9 @@ absl::Status SqliteSecretStore::RotateKey(uint32_t new_key_id,
                    SodiumAead::Create(new_key_id, new_key.Clone()));
   uint64_t count = 0;
   RETURN_IF_ERROR(RunInWriteTransaction([&](Database& db) {
+    // The body runs while this call waits, so kek_mu_ stays held; the
+    // analysis cannot see through the callback without being told.
+    kek_mu_.AssertHeld();
     count = 0;  // the body may run again (a group commit retried alone)
     return RewrapKeys(db, *new_kek, &count);
   }));
