@@ -2,7 +2,8 @@
 
 Dependencies inside core/ point one way, down this list:
 
-    ops -> audit -> identity -> resolve/env -> store/sqlite -> store -> format, crypto -> base
+    ops -> audit -> identity -> resolve/env -> watch -> store/sqlite -> store
+        -> format, crypto -> base
 
 Each package's default_visibility names the packages above it, so a target
 that reaches up (store depending on identity, say) fails to build. Outside
@@ -40,6 +41,7 @@ STORE_USERS = [
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",
     "//core/store/sqlite:__pkg__",
+    "//core/watch:__pkg__",
 ] + _OUTSIDE
 
 SQLITE_STORE_USERS = [
@@ -48,6 +50,15 @@ SQLITE_STORE_USERS = [
 ] + _OUTSIDE
 
 ENV_USERS = [
+    "//core/identity:__pkg__",
+    "//core/ops:__pkg__",
+    "//core/resolve:__pkg__",
+] + _OUTSIDE
+
+# The change feed and the consumer graph (store changes, never values).
+WATCH_USERS = [
+    "//core/audit:__pkg__",
+    "//core/env:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",
