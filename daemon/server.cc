@@ -805,7 +805,10 @@ std::string Daemon::BootstrapAdminKeyPath() const {
 
 absl::Status Daemon::OpenIdentity() {
   SecretStore* store = state_->observed.get();
-  ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
+  // The grant store reports its own changes, once they are in its index.
+  ASSIGN_OR_RETURN(state_->grants,
+                   GrantStore::Open(state_->store.get(), &state_->clock));
+  state_->grants->set_change_observer(state_->feed.get());
   ApiKeyStoreOptions key_options;
   // From the store's subkey seed, so master-key rotation never changes it.
   ASSIGN_OR_RETURN(key_options.hash_key,
