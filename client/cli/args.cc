@@ -53,7 +53,8 @@ constexpr OptionSpec kOptions[] = {
     {"format", true, "import export"},
     {"dry-run", false, "import"},
     {"yes", false, "destroy"},
-    {"env-file", true, "check run"},
+    {"env-file", true, "check run watch"},
+    {"consumer", true, "watch"},
     {"description", true, "env"},
     {"scope", true, "grant revoke permissions"},
     {"name", true, "grant revoke permissions"},
@@ -106,11 +107,11 @@ std::string CanonicalVerb(absl::string_view verb) {
   if (verb == "list") return "ls";
   if (verb == "remove") return "rm";
   static constexpr absl::string_view kVerbs[] = {
-      "ls",          "create",   "get",        "set",    "rm",
-      "rotate",      "unset",    "import",     "export", "versions",
-      "rollback",    "undelete", "destroy",    "check",  "run",
-      "env",         "whoami",   "help",       "grant",  "revoke",
-      "permissions", "apikey",   "credential", "key",    "health"};
+      "ls",      "create", "get",         "set",      "rm",         "rotate",
+      "unset",   "import", "export",      "versions", "rollback",   "undelete",
+      "destroy", "check",  "run",         "env",      "whoami",     "help",
+      "grant",   "revoke", "permissions", "apikey",   "credential", "key",
+      "health",  "watch",  "consumers"};
   for (absl::string_view v : kVerbs) {
     if (v == verb) return std::string(verb);
   }
@@ -131,9 +132,11 @@ absl::Status CheckPositionals(const Command& cmd) {
   };
   const std::string& v = cmd.verb;
   if (v == "ls" || v == "import" || v == "export" || v == "check" ||
-      v == "run" || v == "whoami" || v == "help" || v == "health") {
+      v == "run" || v == "whoami" || v == "help" || v == "health" ||
+      v == "watch") {
     return want(0, "");
   }
+  if (v == "consumers") return want(1, "NAME");
   if (v == "rollback") return want(2, "NAME VERSION");
   if (v == "grant") {
     // SUBJECT ENV LEVEL, or SUBJECT LEVEL with --scope / --env.
@@ -504,6 +507,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
       cmd.yes = true;
     } else if (name == "env-file") {
       cmd.env_file = value;
+    } else if (name == "consumer") {
+      cmd.consumer = value;
     } else if (name == "description") {
       cmd.description = value;
     } else if (name == "scope") {
@@ -658,7 +663,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
   if (cmd.verb == "import" && cmd.file.empty()) {
     return Usage("'import' needs --file PATH");
   }
-  if ((cmd.verb == "check" || cmd.verb == "run") && cmd.env_file.empty()) {
+  if ((cmd.verb == "check" || cmd.verb == "run" || cmd.verb == "watch") &&
+      cmd.env_file.empty()) {
     return Usage(absl::StrCat("'", cmd.verb, "' needs --env-file PATH"));
   }
   if (cmd.verb == "run" && cmd.exec_argv.empty()) {
@@ -712,6 +718,11 @@ Secrets (target: --env NAME|ID [--project P], else --deployment D [--service S])
   check --env-file F               check the references of a dotenv file
   run --env-file F -- CMD [ARGS]   resolve the references, then exec CMD
                                    with them in its environment
+  watch --env-file F [--consumer C]
+                                   follow the file's secrets: one line per
+                                   change (never a value); reconnects and
+                                   resumes where it stopped
+  consumers NAME                   who holds which version of NAME
   env ls | env create NAME [--description D] | env rm NAME|ID
   whoami                           who the daemon thinks you are
   health                           grpc.health.v1 check: exit 0 when the

@@ -79,6 +79,41 @@ done
 echo "$SEEN"
 echo "$SEEN" | grep -q 'CHANGE_KIND_ROTATE' || fail "rotation not streamed: $SEEN"
 
+echo "== zlayer-secret watch and consumers"
+printf 'DB=$S:db\nMODE=plain\n' >"$WORK/app.env"
+mkfifo "$WORK/cliwatch"
+"$CLI" --socket "$SOCK" --deployment bw watch --env-file "$WORK/app.env" \
+  --consumer cli/test/1 >"$WORK/cliwatch" 2>"$WORK/cliwatch.err" &
+CPID=$!
+exec 4<"$WORK/cliwatch"
+SEEN=""
+while IFS= read -r line <&4; do
+  SEEN="$SEEN$line
+"
+  case "$line" in position*) break ;; esac
+done
+echo "$SEEN"
+echo "$SEEN" | grep -qx 'receipt DB bw/db 2' || fail "CLI watch receipt: $SEEN"
+printf 'canary-watch-value-3' | cli rotate db --from-stdin --deployment bw >/dev/null ||
+  fail "rotate failed"
+SEEN=""
+while IFS= read -r line <&4; do
+  SEEN="$SEEN$line
+"
+  case "$line" in position*) break ;; esac
+done
+echo "$SEEN"
+echo "$SEEN" | grep -qx 'change rotate bw/db 3 2' || fail "CLI watch change: $SEEN"
+echo "$SEEN" | grep -q 'canary' && fail "the CLI printed a value"
+# The buf curl stream above is still open; both consumers are watching.
+OUT=$(cli --deployment bw consumers db) || fail "consumers failed: $OUT"
+echo "$OUT"
+echo "$OUT" | grep -q '^buf/test/1	1	no	yes' || fail "buf consumer missing: $OUT"
+echo "$OUT" | grep -q '^cli/test/1	2	no	yes' || fail "cli consumer missing: $OUT"
+kill "$CPID"
+wait "$CPID" 2>/dev/null || true
+exec 4<&-
+
 echo "== SIGTERM ends the stream with OK"
 kill -TERM "$DPID"
 REST=$(cat <&3)
@@ -91,6 +126,6 @@ echo "$REST" | grep -q 'canary-watch-value' && fail "a value was streamed"
 DAEMON_RC=0
 wait "$DPID" || DAEMON_RC=$?
 [ "$DAEMON_RC" -eq 0 ] || fail "daemon exited $DAEMON_RC after SIGTERM"
-grep -q 'event=drained.*watch_streams=1' "$LOG" || fail "drain did not count the stream"
+grep -q 'event=drained.*watch_streams=[1-9]' "$LOG" || fail "drain did not count the stream"
 grep -q 'event=drain_deadline_reached' "$LOG" && fail "the drain ran into its deadline"
 echo "PASS"
