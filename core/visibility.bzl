@@ -2,8 +2,8 @@
 
 Dependencies inside core/ point one way, down this list:
 
-    ops, migrate -> audit -> identity -> resolve/env -> store/sqlite, store/etcd -> store
-        -> format, crypto -> base
+    ops, migrate -> audit -> identity -> resolve/env -> watch
+        -> store/sqlite, store/etcd -> store -> format, crypto -> base
 
 Only the etcd backend links gRPC (etcd's API is gRPC, through
 //third_party/etcd_proto): core/store/etcd and core/env:etcd_environment_registry.
@@ -50,6 +50,7 @@ STORE_USERS = [
     "//core/resolve:__pkg__",
     "//core/store/etcd:__pkg__",
     "//core/store/sqlite:__pkg__",
+    "//core/watch:__pkg__",
 ] + _OUTSIDE
 
 SQLITE_STORE_USERS = [
@@ -65,6 +66,15 @@ ETCD_STORE_USERS = [
 
 ENV_USERS = [
     "//core/migrate:__pkg__",
+    "//core/identity:__pkg__",
+    "//core/ops:__pkg__",
+    "//core/resolve:__pkg__",
+] + _OUTSIDE
+
+# The change feed and the consumer graph (store changes, never values).
+WATCH_USERS = [
+    "//core/audit:__pkg__",
+    "//core/env:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",

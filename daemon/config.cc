@@ -290,6 +290,15 @@ const std::vector<OptionSpec>& Specs() {
        "calls that may wait for a worker before new ones are refused "
        "RESOURCE_EXHAUSTED. Default: 10000",
        SetSize("max-queued-calls", &DaemonOptions::max_queued_calls)},
+      {"max-watch-streams", Kind::kValue,
+       "open WatchEnv/WatchSecrets streams before new ones are refused "
+       "RESOURCE_EXHAUSTED. Default: 4096",
+       SetSize("max-watch-streams", &DaemonOptions::max_watch_streams)},
+      {"max-watch-streams-per-caller", Kind::kValue,
+       "open watch streams per caller before its new ones are refused "
+       "RESOURCE_EXHAUSTED. Default: 256",
+       SetSize("max-watch-streams-per-caller",
+               &DaemonOptions::max_watch_streams_per_caller)},
       {"max-threads", Kind::kValue, "deprecated alias of --workers (2..1024)",
        [](absl::string_view v, DaemonOptions* o) {
          int n = 0;

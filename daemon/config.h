@@ -149,6 +149,13 @@ struct DaemonOptions {
   // RESOURCE_EXHAUSTED "server overloaded ..." (audited). Queued requests
   // are also held to 256 MiB of request bytes (CallQueueOptions).
   size_t max_queued_calls = 10000;
+  // Open WatchEnv/WatchSecrets streams in total and per caller (principal);
+  // past either a new stream ends RESOURCE_EXHAUSTED (docs/watch.md).
+  size_t max_watch_streams = 4096;
+  size_t max_watch_streams_per_caller = 256;
+  // A consumer with no open watch is dropped from the consumer graph this
+  // long after its last resolve.
+  absl::Duration consumer_expiry = absl::Hours(1);
   // Deprecated alias of `workers` (--max-threads; the sync server's thread
   // cap before the callback API). 0 = not given.
   int max_threads = 0;

@@ -43,7 +43,10 @@
 #include "core/identity/identity_records.h"
 #include "core/identity/registry_credential_store.h"
 #include "core/store/etcd/etcd_secret_store.h"
+#include "core/store/observed_secret_store.h"
 #include "core/store/sqlite/sqlite_secret_store.h"
+#include "core/watch/change_feed.h"
+#include "core/watch/consumer_graph.h"
 #include "daemon/bootstrap_admin.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
@@ -57,6 +60,7 @@
 #include "daemon/rpc/parse_error_interceptor.h"
 #include "daemon/rpc/secrets_service.h"
 #include "daemon/rpc/service_context.h"
+#include "daemon/rpc/watch_service.h"
 #include "daemon/secret_memory.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/transport/api_key_store_verifier.h"
@@ -119,6 +123,11 @@ struct DaemonState {
   std::unique_ptr<SqliteSecretStore> store;
   std::unique_ptr<EtcdSecretStore> etcd_store;
   SecretStore* data = nullptr;
+  // Every write made through `observed` (what the services and the
+  // identity stores use) reaches the change feed that watchers follow.
+  std::unique_ptr<ChangeFeed> feed;
+  std::unique_ptr<ObservedSecretStore> observed;
+  std::unique_ptr<ConsumerGraph> consumers;
   std::unique_ptr<EnvironmentRegistry> environments;
   std::unique_ptr<GrantStore> grants;
   std::unique_ptr<ApiKeyStore> api_keys;
@@ -143,6 +152,7 @@ struct DaemonState {
   std::unique_ptr<SecretsService> secrets;
   std::unique_ptr<AdminService> admin;
   std::unique_ptr<CallQueue> queue;
+  std::unique_ptr<WatchService> watch;
   std::vector<std::unique_ptr<grpc::Service>> services;
   // $NOTIFY_SOCKET (Type=notify); a no-op outside systemd.
   std::unique_ptr<SystemdNotifier> notifier;
@@ -286,7 +296,7 @@ absl::Status Daemon::Init() {
       state_->unix_identifier.get(), state_->tcp_identifier.get());
 
   ServiceContext& context = state_->context;
-  context.store = state_->data;
+  context.store = state_->observed.get();
   context.environments = state_->environments.get();
   context.rotate_master_key = [this](SecretBytes key) {
     return RotateMasterKey(std::move(key));
@@ -358,8 +368,16 @@ absl::Status Daemon::Init() {
   }
   queue_options.max_queued_calls = options_.max_queued_calls;
   state_->queue = std::make_unique<CallQueue>(queue_options);
-  state_->services.push_back(MakeQueuedSecretsService(
-      state_->secrets.get(), state_->queue.get(), &context));
+  ConsumerGraphOptions consumer_options;
+  consumer_options.expiry = options_.consumer_expiry;
+  state_->consumers =
+      std::make_unique<ConsumerGraph>(&state_->clock, consumer_options);
+  state_->watch = std::make_unique<WatchService>(&context, state_->feed.get(),
+                                                 state_->consumers.get(),
+                                                 state_->queue.get());
+  state_->services.push_back(
+      MakeQueuedSecretsService(state_->secrets.get(), state_->queue.get(),
+                               &context, state_->watch.get()));
   state_->services.push_back(MakeQueuedAdminService(
       state_->admin.get(), state_->queue.get(), &context));
   service_names_.push_back(v1::Secrets::service_full_name());
@@ -468,6 +486,7 @@ absl::Status Daemon::OpenStorage() {
                  state_->keys->staged_key_path());
   }
   state_->data = state_->store.get();
+  AttachChangeFeed();
   // A rekey stopped by a crash or a shutdown goes on where it stopped.
   ASSIGN_OR_RETURN(uint64_t awaiting, state_->store->VersionsAwaitingRekey());
   if (awaiting > 0) {
@@ -482,6 +501,21 @@ absl::Status Daemon::OpenStorage() {
       "event=store_opened path={} synchronous={}", store_options.path,
       options_.synchronous == SynchronousMode::kFull ? "full" : "normal");
   return absl::OkStatus();
+}
+
+// Wraps the opened store so that every write made through this daemon
+// reaches the change feed that WatchEnv/WatchSecrets streams follow.
+// (Cluster mode: writes made through another daemon do not reach it yet;
+// docs/watch.md.)
+void Daemon::AttachChangeFeed() {
+  ChangeFeedOptions feed_options;
+  feed_options.max_streams = options_.max_watch_streams;
+  feed_options.max_streams_per_caller = options_.max_watch_streams_per_caller;
+  // The epoch tells positions of this run from those of an earlier one.
+  state_->feed = std::make_unique<ChangeFeed>(
+      feed_options, static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+  state_->observed =
+      std::make_unique<ObservedSecretStore>(state_->data, state_->feed.get());
 }
 
 absl::Status Daemon::OpenEtcdStorage(SecretBytes key) {
@@ -503,6 +537,7 @@ absl::Status Daemon::OpenEtcdStorage(SecretBytes key) {
   }
   state_->etcd_store = *std::move(store);
   state_->data = state_->etcd_store.get();
+  AttachChangeFeed();
   ASSIGN_OR_RETURN(state_->environments,
                    EtcdEnvironmentRegistry::Create(state_->etcd_store.get(),
                                                    &state_->clock));
@@ -564,8 +599,11 @@ std::string Daemon::BootstrapAdminKeyPath() const {
 }
 
 absl::Status Daemon::OpenIdentity() {
-  SecretStore* store = state_->data;
-  ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
+  SecretStore* store = state_->observed.get();
+  // The grant store reports its own changes, once they are in its index.
+  ASSIGN_OR_RETURN(state_->grants,
+                   GrantStore::Open(state_->data, &state_->clock));
+  state_->grants->set_change_observer(state_->feed.get());
   ApiKeyStoreOptions key_options;
   // From the store's subkey seed, so master-key rotation never changes it.
   ASSIGN_OR_RETURN(key_options.hash_key,
@@ -887,7 +925,10 @@ void Daemon::Drain() {
   // stream is left open to hold up Shutdown().
   const int in_flight = state_->calls.calls_in_flight();
   const int watchers = state_->health.watchers();
+  const int watch_streams = state_->watch->streams();
   state_->health.Shutdown();
+  // Every WatchEnv/WatchSecrets stream ends with OK the same way.
+  state_->watch->Shutdown();
   state_->listener->Stop();
   // Shutdown() refuses new calls at once and waits for the ones in flight
   // (the watchers' too, which are ending) until the deadline, then cancels
@@ -906,9 +947,10 @@ void Daemon::Drain() {
   // Every call is answered, so the queue is empty: this joins the workers.
   state_->queue->Stop();
   // calls: in flight when the drain began, health watchers included.
-  spdlog::info("event=drained duration_ms={} calls={} watchers={}",
-               absl::ToInt64Milliseconds(absl::Now() - start), in_flight,
-               watchers);
+  spdlog::info(
+      "event=drained duration_ms={} calls={} watchers={} watch_streams={}",
+      absl::ToInt64Milliseconds(absl::Now() - start), in_flight, watchers,
+      watch_streams);
   // Close the store before returning: SQLite checkpoints and releases its
   // files here. No call is running any more, and no scrape (metrics read
   // the store).
@@ -916,6 +958,7 @@ void Daemon::Drain() {
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
   state_->environments.reset();
+  state_->observed.reset();
   state_->data = nullptr;
   state_->store.reset();
   state_->etcd_store.reset();
@@ -933,6 +976,7 @@ Daemon::~Daemon() {
     if (!drained) {
       // Never ran: stop at once.
       state_->health.Shutdown();
+      if (state_->watch != nullptr) state_->watch->Shutdown();
       if (state_->listener != nullptr) state_->listener->Stop();
       server_->Shutdown(std::chrono::system_clock::now());
       server_->Wait();

@@ -138,6 +138,7 @@ class Daemon {
   absl::Status OpenStorage();
   // --store etcd: the EtcdSecretStore and its environment registry.
   absl::Status OpenEtcdStorage(SecretBytes key);
+  void AttachChangeFeed();
   // From whichever store is open (both derive from the store's seed).
   absl::StatusOr<SecretBytes> DeriveStoreSubkey(SubkeyPurpose purpose);
   absl::Status OpenIdentity();

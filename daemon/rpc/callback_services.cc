@@ -45,8 +45,8 @@ grpc::Status RunQueuedCall(const ServiceContext* ctx,
 class QueuedSecretsService final : public v1::Secrets::CallbackService {
  public:
   QueuedSecretsService(SecretsService* handlers, CallQueue* queue,
-                       const ServiceContext* ctx)
-      : handlers_(handlers), queue_(queue), ctx_(ctx) {}
+                       const ServiceContext* ctx, WatchService* watch)
+      : handlers_(handlers), queue_(queue), ctx_(ctx), watch_(watch) {}
 
   ZS_QUEUED_UNARY(GetSecret, GetSecretRequest, GetSecretResponse)
   ZS_QUEUED_UNARY(GetSecrets, GetSecretsRequest, GetSecretsResponse)
@@ -64,10 +64,41 @@ class QueuedSecretsService final : public v1::Secrets::CallbackService {
   ZS_QUEUED_UNARY(ImportSecrets, ImportSecretsRequest, ImportSecretsResponse)
   ZS_QUEUED_UNARY(ExportSecrets, ExportSecretsRequest, ExportSecretsResponse)
 
+  // Watching (daemon/watch_service.h); UNIMPLEMENTED without a WatchService.
+  grpc::ServerWriteReactor<v1::WatchEnvResponse>* WatchEnv(
+      grpc::CallbackServerContext* call,
+      const v1::WatchEnvRequest* request) override {
+    if (watch_ == nullptr)
+      return v1::Secrets::CallbackService::WatchEnv(call, request);
+    return watch_->WatchEnv(call, request);
+  }
+  grpc::ServerWriteReactor<v1::WatchSecretsResponse>* WatchSecrets(
+      grpc::CallbackServerContext* call,
+      const v1::WatchSecretsRequest* request) override {
+    if (watch_ == nullptr)
+      return v1::Secrets::CallbackService::WatchSecrets(call, request);
+    return watch_->WatchSecrets(call, request);
+  }
+  grpc::ServerUnaryReactor* ListConsumers(
+      grpc::CallbackServerContext* call,
+      const v1::ListConsumersRequest* request,
+      v1::ListConsumersResponse* response) override {
+    if (watch_ == nullptr) {
+      return v1::Secrets::CallbackService::ListConsumers(call, request,
+                                                         response);
+    }
+    return QueueUnaryCall(
+        queue_, ctx_, call, "ListConsumers", request->ByteSizeLong(),
+        [this, call, request, response] {
+          return watch_->ListConsumers(call, request, response);
+        });
+  }
+
  private:
   SecretsService* const handlers_;
   CallQueue* const queue_;
   const ServiceContext* const ctx_;
+  WatchService* const watch_;
 };
 
 class QueuedAdminService final : public v1::Admin::CallbackService {
@@ -144,8 +175,9 @@ grpc::ServerUnaryReactor* QueueUnaryCall(
 }
 
 std::unique_ptr<grpc::Service> MakeQueuedSecretsService(
-    SecretsService* handlers, CallQueue* queue, const ServiceContext* ctx) {
-  return std::make_unique<QueuedSecretsService>(handlers, queue, ctx);
+    SecretsService* handlers, CallQueue* queue, const ServiceContext* ctx,
+    WatchService* watch) {
+  return std::make_unique<QueuedSecretsService>(handlers, queue, ctx, watch);
 }
 
 std::unique_ptr<grpc::Service> MakeQueuedAdminService(

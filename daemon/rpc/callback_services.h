@@ -38,6 +38,7 @@
 #include "daemon/rpc/call_queue.h"
 #include "daemon/rpc/secrets_service.h"
 #include "daemon/rpc/service_context.h"
+#include "daemon/rpc/watch_service.h"
 #include "grpcpp/impl/service_type.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -45,8 +46,11 @@
 
 namespace zlayer::secrets {
 
+// `watch` serves WatchEnv, WatchSecrets and ListConsumers (null: they are
+// UNIMPLEMENTED).
 std::unique_ptr<grpc::Service> MakeQueuedSecretsService(
-    SecretsService* handlers, CallQueue* queue, const ServiceContext* ctx);
+    SecretsService* handlers, CallQueue* queue, const ServiceContext* ctx,
+    WatchService* watch = nullptr);
 std::unique_ptr<grpc::Service> MakeQueuedAdminService(
     AdminService* handlers, CallQueue* queue, const ServiceContext* ctx);
 
