@@ -39,6 +39,63 @@ absl::StatusOr<T*> Need(T* store, absl::string_view what) {
   return store;
 }
 
+// GetRegistryCredential's lookup by id or by host (core/ops/credential_access.h
+// decides access); log->name is the host once it is known.
+absl::StatusOr<RegistryCredential> RequestedRegistryCredential(
+    const v1::GetRegistryCredentialRequest& request,
+    RegistryCredentialStore* creds, const Authorizer& authorizer,
+    const Principal& principal, CallLog* log) {
+  switch (request.key_case()) {
+    case v1::GetRegistryCredentialRequest::kId: {
+      ASSIGN_OR_RETURN(
+          RegistryCredential found,
+          RegistryCredentialById(creds, authorizer, principal, request.id()));
+      log->name = RegistryResource(found.registry).name;
+      return found;
+    }
+    case v1::GetRegistryCredentialRequest::kRegistry: {
+      RETURN_IF_ERROR(
+          ValidateText(request.registry(), "registry", 1, kMaxNameBytes));
+      log->name = RegistryResource(request.registry()).name;
+      ASSIGN_OR_RETURN(RegistryCredential found,
+                       RegistryCredentialForHost(creds, authorizer, principal,
+                                                 request.registry()));
+      return found;
+    }
+    case v1::GetRegistryCredentialRequest::KEY_NOT_SET:
+      return absl::InvalidArgumentError("id or registry is required");
+  }
+  return absl::InvalidArgumentError("id or registry is required");
+}
+
+// GetGitCredential's lookup by id or by URL, as above.
+absl::StatusOr<GitCredential> RequestedGitCredential(
+    const v1::GetGitCredentialRequest& request, GitCredentialStore* creds,
+    const Authorizer& authorizer, const Principal& principal, CallLog* log) {
+  switch (request.key_case()) {
+    case v1::GetGitCredentialRequest::kId: {
+      ASSIGN_OR_RETURN(
+          GitCredential found,
+          GitCredentialById(creds, authorizer, principal, request.id()));
+      log->name = GitResource(found.match.host).name;
+      return found;
+    }
+    case v1::GetGitCredentialRequest::kUrl: {
+      const v1::GitUrl& url = request.url();
+      RETURN_IF_ERROR(ValidateText(url.host(), "host", 1, kMaxNameBytes));
+      log->name = GitResource(url.host()).name;
+      ASSIGN_OR_RETURN(
+          GitCredential found,
+          GitCredentialForUrl(creds, authorizer, principal, url.protocol(),
+                              url.host(), url.path()));
+      return found;
+    }
+    case v1::GetGitCredentialRequest::KEY_NOT_SET:
+      return absl::InvalidArgumentError("id or url is required");
+  }
+  return absl::InvalidArgumentError("id or url is required");
+}
+
 }  // namespace
 
 AdminService::AdminService(const ServiceContext* ctx) : ctx_(ctx) {}
@@ -493,27 +550,10 @@ grpc::Status AdminService::GetRegistryCredential(
             RegistryCredentialStore * creds,
             Need(ctx_->registry_credentials, "registry credential store"));
         log.scope = kRegistryCredentialResource;
-        RegistryCredential found;
-        switch (request->key_case()) {
-          case v1::GetRegistryCredentialRequest::kId: {
-            ASSIGN_OR_RETURN(found,
-                             RegistryCredentialById(creds, *ctx_->authorizer,
-                                                    principal, request->id()));
-            log.name = RegistryResource(found.registry).name;
-            break;
-          }
-          case v1::GetRegistryCredentialRequest::kRegistry: {
-            RETURN_IF_ERROR(ValidateText(request->registry(), "registry", 1,
-                                         kMaxNameBytes));
-            log.name = RegistryResource(request->registry()).name;
-            ASSIGN_OR_RETURN(found, RegistryCredentialForHost(
-                                        creds, *ctx_->authorizer, principal,
-                                        request->registry()));
-            break;
-          }
-          case v1::GetRegistryCredentialRequest::KEY_NOT_SET:
-            return absl::InvalidArgumentError("id or registry is required");
-        }
+        ASSIGN_OR_RETURN(
+            RegistryCredential found,
+            RequestedRegistryCredential(*request, creds, *ctx_->authorizer,
+                                        principal, &log));
         ASSIGN_OR_RETURN(SecretBytes password, creds->GetPassword(found.id));
         log.detail = absl::StrCat("id=", found.id);
         ToProto(found, response->mutable_credential());
@@ -602,28 +642,10 @@ grpc::Status AdminService::GetGitCredential(
         ASSIGN_OR_RETURN(GitCredentialStore * creds,
                          Need(ctx_->git_credentials, "git credential store"));
         log.scope = kGitCredentialResource;
-        GitCredential found;
-        switch (request->key_case()) {
-          case v1::GetGitCredentialRequest::kId: {
-            ASSIGN_OR_RETURN(
-                found, GitCredentialById(creds, *ctx_->authorizer, principal,
-                                         request->id()));
-            log.name = GitResource(found.match.host).name;
-            break;
-          }
-          case v1::GetGitCredentialRequest::kUrl: {
-            const v1::GitUrl& url = request->url();
-            RETURN_IF_ERROR(ValidateText(url.host(), "host", 1, kMaxNameBytes));
-            log.name = GitResource(url.host()).name;
-            ASSIGN_OR_RETURN(
-                found,
-                GitCredentialForUrl(creds, *ctx_->authorizer, principal,
-                                    url.protocol(), url.host(), url.path()));
-            break;
-          }
-          case v1::GetGitCredentialRequest::KEY_NOT_SET:
-            return absl::InvalidArgumentError("id or url is required");
-        }
+        ASSIGN_OR_RETURN(
+            GitCredential found,
+            RequestedGitCredential(*request, creds, *ctx_->authorizer,
+                                   principal, &log));
         ASSIGN_OR_RETURN(SecretBytes value, creds->GetValue(found.id));
         log.detail = absl::StrCat("id=", found.id);
         ToProto(found, response->mutable_credential());

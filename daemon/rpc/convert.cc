@@ -1,9 +1,13 @@
 #include "daemon/rpc/convert.h"
 
+#include <map>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
+#include "core/base/text_validation.h"
 #include "core/identity/identity_records.h"
 
 namespace zlayer::secrets {
@@ -265,6 +269,81 @@ void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out) {
   out->set_updated(in.updated);
   out->set_unchanged(in.unchanged);
   out->set_applied(in.applied);
+}
+
+// --- Requests
+
+absl::Status CheckValueSize(size_t size, const Limits& limits) {
+  if (size > limits.max_value_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "value is ", size, " bytes; the limit is ", limits.max_value_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMaxVersions(uint32_t max_versions) {
+  if (max_versions > kMaxMaxVersions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_versions ", max_versions, " exceeds ", kMaxMaxVersions));
+  }
+  return absl::OkStatus();
+}
+
+// An env map key: 1..kMaxNameBytes of text without '=' (environment
+// variables cannot hold one in their name).
+absl::Status ValidateEnvKey(absl::string_view key) {
+  RETURN_IF_ERROR(ValidateText(key, "env key", 1, kMaxNameBytes));
+  if (key.find('=') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("env key contains '='");
+  }
+  return absl::OkStatus();
+}
+
+// The env map of ResolveEnv/CheckEnv, checked against the limits; a bad key
+// is named by its position (it may not be printable).
+absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
+    const google::protobuf::Map<std::string, std::string>& env,
+    const Limits& limits) {
+  if (env.size() > limits.max_env_entries) {
+    return absl::InvalidArgumentError(absl::StrCat("env map has ", env.size(),
+                                                   " entries; the limit is ",
+                                                   limits.max_env_entries));
+  }
+  std::map<std::string, std::string> out(env.begin(), env.end());
+  size_t index = 0;
+  for (const auto& [key, value] : out) {
+    absl::Status status = ValidateEnvKey(key);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "env entry ", index, " (in key order): ", status.message()));
+    }
+    ++index;
+  }
+  return out;
+}
+
+// GetSecrets' names, checked against the limits and deduplicated in order;
+// a bad name is named by its index.
+absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& names,
+    const std::string& scope, const Limits& limits) {
+  if (static_cast<size_t>(names.size()) > limits.max_names_per_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.size(), " names requested; the limit is ",
+                     limits.max_names_per_batch));
+  }
+  std::vector<SecretKey> keys;
+  keys.reserve(names.size());
+  absl::flat_hash_set<absl::string_view> seen;
+  for (int i = 0; i < names.size(); ++i) {
+    absl::Status valid = ValidateName(names[i]);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("names[", i, "]: ", valid.message()));
+    }
+    if (seen.insert(names[i]).second) keys.push_back({scope, names[i]});
+  }
+  return keys;
 }
 
 }  // namespace zlayer::secrets

@@ -10,10 +10,15 @@
 #ifndef ZLAYER_SECRETS_DAEMON_RPC_CONVERT_H_
 #define ZLAYER_SECRETS_DAEMON_RPC_CONVERT_H_
 
+#include <cstddef>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/base/secret_bytes.h"
 #include "core/env/environment_registry.h"
 #include "core/format/env_file_format.h"
@@ -65,6 +70,21 @@ void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out);
 void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out);
 void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out);
 void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out);
+
+// --- Requests, checked against the daemon's limits (InvalidArgument)
+absl::Status CheckValueSize(size_t size, const Limits& limits);
+absl::Status CheckMaxVersions(uint32_t max_versions);
+// An env map key: 1..kMaxNameBytes of text without '='.
+absl::Status ValidateEnvKey(absl::string_view key);
+// The env map of ResolveEnv/CheckEnv; a bad key is named by its position
+// (it may not be printable).
+absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
+    const google::protobuf::Map<std::string, std::string>& env,
+    const Limits& limits);
+// GetSecrets' names, deduplicated in order; a bad name is named by its index.
+absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& names,
+    const std::string& scope, const Limits& limits);
 
 }  // namespace zlayer::secrets
 
