@@ -84,8 +84,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "core/base/secret_bytes.h"
-#include "core/crypto/subkeys.h"
 #include "daemon/config.h"
 #include "daemon/rpc/service_context.h"
 
@@ -134,18 +132,6 @@ class Daemon {
   explicit Daemon(DaemonOptions options);
 
   absl::Status Init();
-  absl::StatusOr<KeyRotationResult> RotateMasterKey(SecretBytes new_key);
-  absl::Status OpenStorage();
-  // --store etcd: the EtcdSecretStore and its environment registry.
-  absl::Status OpenEtcdStorage(SecretBytes key);
-  void AttachChangeFeed();
-  // From whichever store is open (both derive from the store's seed).
-  absl::StatusOr<SecretBytes> DeriveStoreSubkey(SubkeyPurpose purpose);
-  absl::Status OpenIdentity();
-  // --bootstrap-admin-key-file, or {data_dir}/admin.key.
-  std::string BootstrapAdminKeyPath() const;
-  // The audit name-hash key, created in the store on first use.
-  absl::StatusOr<SecretBytes> AuditNameKey();
   // Health follows the audit log: NOT_SERVING while it cannot be written.
   void OnAuditWritten(bool written);
   void RetryAudit();

@@ -17,23 +17,17 @@
 #include "core/identity/grant_store.h"
 #include "core/identity/identity_records.h"
 #include "core/identity/registry_credential_store.h"
+#include "core/ops/credential_access.h"
+#include "core/ops/environment_ops.h"
+#include "core/ops/grant_ops.h"
 #include "core/store/secret_store.h"
+#include "daemon/rpc/convert.h"
 
 namespace zlayer::secrets {
 namespace {
 
 // The size of a master key (XChaCha20-Poly1305).
 constexpr size_t kMasterKeyBytes = 32;
-
-void ToProto(const Environment& in, v1::Environment* out) {
-  out->set_id(in.id);
-  out->set_name(in.name);
-  out->set_project(in.project);
-  out->set_description(in.description);
-  out->set_created_at(in.created_at);
-  out->set_updated_at(in.updated_at);
-  out->set_scope(EnvironmentScope(in));
-}
 
 // A store the daemon wires; FailedPrecondition when absent (tests).
 template <typename T>
@@ -45,147 +39,61 @@ absl::StatusOr<T*> Need(T* store, absl::string_view what) {
   return store;
 }
 
-absl::StatusOr<AccessLevel> LevelFromProto(v1::AccessLevel level) {
-  switch (level) {
-    case v1::ACCESS_LEVEL_READ:
-      return AccessLevel::kRead;
-    case v1::ACCESS_LEVEL_EXECUTE:
-      return AccessLevel::kExecute;
-    case v1::ACCESS_LEVEL_WRITE:
-      return AccessLevel::kWrite;
-    default:
-      return absl::InvalidArgumentError(
-          "level is required (read, execute or write)");
+// GetRegistryCredential's lookup by id or by host (core/ops/credential_access.h
+// decides access); log->name is the host once it is known.
+absl::StatusOr<RegistryCredential> RequestedRegistryCredential(
+    const v1::GetRegistryCredentialRequest& request,
+    RegistryCredentialStore* creds, const Authorizer& authorizer,
+    const Principal& principal, CallLog* log) {
+  switch (request.key_case()) {
+    case v1::GetRegistryCredentialRequest::kId: {
+      ASSIGN_OR_RETURN(
+          RegistryCredential found,
+          RegistryCredentialById(creds, authorizer, principal, request.id()));
+      log->name = RegistryResource(found.registry).name;
+      return found;
+    }
+    case v1::GetRegistryCredentialRequest::kRegistry: {
+      RETURN_IF_ERROR(
+          ValidateText(request.registry(), "registry", 1, kMaxNameBytes));
+      log->name = RegistryResource(request.registry()).name;
+      ASSIGN_OR_RETURN(RegistryCredential found,
+                       RegistryCredentialForHost(creds, authorizer, principal,
+                                                 request.registry()));
+      return found;
+    }
+    case v1::GetRegistryCredentialRequest::KEY_NOT_SET:
+      return absl::InvalidArgumentError("id or registry is required");
   }
+  return absl::InvalidArgumentError("id or registry is required");
 }
 
-v1::AccessLevel LevelToProto(AccessLevel level) {
-  switch (level) {
-    case AccessLevel::kRead:
-      return v1::ACCESS_LEVEL_READ;
-    case AccessLevel::kExecute:
-      return v1::ACCESS_LEVEL_EXECUTE;
-    case AccessLevel::kWrite:
-      return v1::ACCESS_LEVEL_WRITE;
-    case AccessLevel::kNone:
-      break;
+// GetGitCredential's lookup by id or by URL, as above.
+absl::StatusOr<GitCredential> RequestedGitCredential(
+    const v1::GetGitCredentialRequest& request, GitCredentialStore* creds,
+    const Authorizer& authorizer, const Principal& principal, CallLog* log) {
+  switch (request.key_case()) {
+    case v1::GetGitCredentialRequest::kId: {
+      ASSIGN_OR_RETURN(
+          GitCredential found,
+          GitCredentialById(creds, authorizer, principal, request.id()));
+      log->name = GitResource(found.match.host).name;
+      return found;
+    }
+    case v1::GetGitCredentialRequest::kUrl: {
+      const v1::GitUrl& url = request.url();
+      RETURN_IF_ERROR(ValidateText(url.host(), "host", 1, kMaxNameBytes));
+      log->name = GitResource(url.host()).name;
+      ASSIGN_OR_RETURN(
+          GitCredential found,
+          GitCredentialForUrl(creds, authorizer, principal, url.protocol(),
+                              url.host(), url.path()));
+      return found;
+    }
+    case v1::GetGitCredentialRequest::KEY_NOT_SET:
+      return absl::InvalidArgumentError("id or url is required");
   }
-  return v1::ACCESS_LEVEL_UNSPECIFIED;
-}
-
-absl::StatusOr<GrantResource> ResourceFromProto(const v1::GrantResource& in) {
-  GrantResource out;
-  switch (in.kind()) {
-    case v1::RESOURCE_KIND_ENVIRONMENT:
-      out.kind = ResourceKind::kEnvironment;
-      break;
-    case v1::RESOURCE_KIND_SCOPE:
-      out.kind = ResourceKind::kScope;
-      break;
-    case v1::RESOURCE_KIND_SECRET:
-      out.kind = ResourceKind::kSecret;
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          "resource kind is required (environment, scope or secret)");
-  }
-  if (out.kind != ResourceKind::kSecret && !in.name().empty()) {
-    return absl::InvalidArgumentError(
-        "a resource name is only valid for kind secret");
-  }
-  out.id = in.id();
-  out.name = in.name();
-  RETURN_IF_ERROR(ValidateGrantResource(out));
-  return out;
-}
-
-void ToProto(const GrantResource& in, v1::GrantResource* out) {
-  switch (in.kind) {
-    case ResourceKind::kEnvironment:
-      out->set_kind(v1::RESOURCE_KIND_ENVIRONMENT);
-      break;
-    case ResourceKind::kScope:
-      out->set_kind(v1::RESOURCE_KIND_SCOPE);
-      break;
-    case ResourceKind::kSecret:
-      out->set_kind(v1::RESOURCE_KIND_SECRET);
-      break;
-  }
-  out->set_id(in.id);
-  out->set_name(in.name);
-}
-
-void ToProto(const AccessGrant& in, v1::AccessGrant* out) {
-  out->set_id(in.id);
-  out->set_subject(in.subject);
-  ToProto(in.resource, out->mutable_resource());
-  out->set_level(LevelToProto(in.level));
-  out->set_created_at(in.created_at);
-}
-
-void ToProto(const ApiKeyInfo& in, v1::ApiKey* out) {
-  out->set_id(in.id);
-  for (const std::string& role : in.roles) out->add_roles(role);
-  out->set_created_at(in.created_at);
-  out->set_updated_at(in.updated_at);
-}
-
-void ToProto(const RegistryCredential& in, v1::RegistryCredential* out) {
-  out->set_id(in.id);
-  out->set_registry(in.registry);
-  out->set_username(in.username);
-  out->set_auth_type(in.auth_type == RegistryAuthType::kToken
-                         ? v1::REGISTRY_AUTH_TYPE_TOKEN
-                         : v1::REGISTRY_AUTH_TYPE_BASIC);
-  out->set_created_at(in.created_at);
-}
-
-void ToProto(const GitCredential& in, v1::GitCredential* out) {
-  out->set_id(in.id);
-  out->set_name(in.name);
-  out->set_kind(in.kind == GitCredentialKind::kSshKey
-                    ? v1::GIT_CREDENTIAL_KIND_SSH_KEY
-                    : v1::GIT_CREDENTIAL_KIND_PAT);
-  out->set_host(in.match.host);
-  out->set_path_prefix(in.match.path_prefix);
-  out->set_username(in.match.username);
-  out->set_created_at(in.created_at);
-}
-
-std::vector<std::string> Roles(
-    const google::protobuf::RepeatedPtrField<std::string>& roles) {
-  return std::vector<std::string>(roles.begin(), roles.end());
-}
-
-void SetBytes(const SecretBytes& value, std::string* out) {
-  absl::string_view bytes = value.InsecureView();
-  out->assign(bytes.data(), bytes.size());
-}
-
-// The grant resource a credential helper read is checked against.
-Resource RegistryResource(absl::string_view registry) {
-  return {kRegistryCredentialResource, NormalizeRegistryHost(registry)};
-}
-Resource GitResource(absl::string_view host) {
-  return {kGitCredentialResource, absl::AsciiStrToLower(host)};
-}
-
-// A credential fetched by id, for a caller who may not read every credential
-// of its kind: an unknown id and one the caller may not read answer the same
-// PERMISSION_DENIED, naming neither host nor existence (the lookup is made in
-// both cases, so the work is the same too). `credential` is the lookup's
-// result; `resource` the grant resource of the credential when found.
-absl::Status CheckCredentialById(const Authorizer& authorizer,
-                                 const Principal& principal,
-                                 absl::string_view kind_scope,
-                                 absl::string_view id, bool found,
-                                 const Resource& resource) {
-  if (found && authorizer.Check(principal, resource, AccessLevel::kRead).ok()) {
-    return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(absl::StrCat(principal.Subject(),
-                                                  " lacks read on ", kind_scope,
-                                                  " credential id ", id));
+  return absl::InvalidArgumentError("id or url is required");
 }
 
 }  // namespace
@@ -293,19 +201,8 @@ grpc::Status AdminService::DeleteEnvironment(
             ValidateText(request->id(), "environment id", 1, kMaxNameBytes));
         ASSIGN_OR_RETURN(EnvironmentRegistry * registry, Registry());
         ASSIGN_OR_RETURN(Environment env, registry->Get(request->id()));
-        const std::string scope = EnvironmentScope(env);
-        log.scope = scope;
-        // Live secrets only (upstream's rule); soft-deleted ones stay in the
-        // scope and remain reachable by a raw scope target.
-        ListOptions one;
-        one.page_size = 1;
-        ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, one));
-        if (!page.secrets.empty()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("environment '", env.name,
-                           "' still holds secrets; delete them first"));
-        }
-        return registry->Delete(request->id());
+        log.scope = EnvironmentScope(env);
+        return DeleteEmptyEnvironment(registry, ctx_->store, env);
       });
 }
 
@@ -362,18 +259,7 @@ grpc::Status AdminService::GetRekeyStatus(
           return absl::UnimplementedError(
               "this store has no data keys to rotate");
         }
-        const RekeyStatusInfo info = ctx_->rekey_status();
-        response->set_running(info.running);
-        response->set_generation(info.generation);
-        response->set_done(info.done);
-        response->set_total(info.total);
-        if (!info.last_status.ok()) {
-          // A storage or integrity error of the store: names no value.
-          response->set_error(
-              absl::StrCat(absl::StatusCodeToString(info.last_status.code()),
-                           ": ", info.last_status.message()));
-        }
-        response->set_active_generation(info.active_generation);
+        RekeyStatusToProto(ctx_->rekey_status(), response);
         return absl::OkStatus();
       });
 }
@@ -513,12 +399,10 @@ grpc::Status AdminService::Revoke(grpc::ServerContextBase* context,
     ASSIGN_OR_RETURN(GrantStore * grants, Need(ctx_->grants, "grant store"));
     RETURN_IF_ERROR(ValidateText(request->id(), "grant id", 1, kMaxNameBytes));
     log.detail = absl::StrCat("grant=", request->id());
-    for (const AccessGrant& g : grants->ListAll()) {
-      if (g.id == request->id()) {
-        ToProto(g, response->mutable_grant());
-        log.scope = g.resource.DebugString();
-        break;
-      }
+    absl::optional<AccessGrant> grant = FindGrant(*grants, request->id());
+    if (grant.has_value()) {
+      ToProto(*grant, response->mutable_grant());
+      log.scope = grant->resource.DebugString();
     }
     absl::Status revoked = grants->Revoke(request->id());
     if (!revoked.ok()) response->Clear();
@@ -539,17 +423,12 @@ grpc::Status AdminService::RevokeMatching(
                          ResourceFromProto(request->resource()));
         log.scope = resource.DebugString();
         log.detail = absl::StrCat("grantee=", request->subject());
-        // Listed first so the answer can say what went; the index changes only
-        // through this store, serialised by its own lock.
-        std::vector<AccessGrant> matching;
-        for (AccessGrant& g : grants->ListForSubject(request->subject())) {
-          if (g.resource == resource) matching.push_back(std::move(g));
-        }
-        ASSIGN_OR_RETURN(size_t removed,
-                         grants->RevokeMatching(request->subject(), resource));
-        for (const AccessGrant& g : matching)
+        ASSIGN_OR_RETURN(
+            RevokedGrants revoked,
+            RevokeMatchingGrants(grants, request->subject(), resource));
+        for (const AccessGrant& g : revoked.grants)
           ToProto(g, response->add_grants());
-        log.detail = absl::StrCat(log.detail, " removed=", removed);
+        log.detail = absl::StrCat(log.detail, " removed=", revoked.removed);
         return absl::OkStatus();
       });
 }
@@ -606,17 +485,8 @@ grpc::Status AdminService::CreateRegistryCredential(
             ValidateText(request->username(), "username", 1, kMaxNameBytes));
         log.scope = kRegistryCredentialResource;
         log.name = NormalizeRegistryHost(request->registry());
-        RegistryAuthType type = RegistryAuthType::kBasic;
-        switch (request->auth_type()) {
-          case v1::REGISTRY_AUTH_TYPE_UNSPECIFIED:
-          case v1::REGISTRY_AUTH_TYPE_BASIC:
-            break;
-          case v1::REGISTRY_AUTH_TYPE_TOKEN:
-            type = RegistryAuthType::kToken;
-            break;
-          default:
-            return absl::InvalidArgumentError("unknown auth_type");
-        }
+        ASSIGN_OR_RETURN(RegistryAuthType type,
+                         RegistryAuthTypeFromProto(request->auth_type()));
         ASSIGN_OR_RETURN(RegistryCredential created,
                          creds->Create(request->registry(), request->username(),
                                        password, type));
@@ -630,30 +500,22 @@ grpc::Status AdminService::ListRegistryCredentials(
     grpc::ServerContextBase* context,
     const v1::ListRegistryCredentialsRequest* request,
     v1::ListRegistryCredentialsResponse* response) {
-  return Serve(
-      ctx_, *context, "ListRegistryCredentials",
-      [&](CallLog& log) -> absl::Status {
-        ASSIGN_OR_RETURN(Principal principal,
-                         Identify(*context, /*admin=*/false, &log));
-        ASSIGN_OR_RETURN(
-            RegistryCredentialStore * creds,
-            Need(ctx_->registry_credentials, "registry credential store"));
-        log.scope = kRegistryCredentialResource;
-        ASSIGN_OR_RETURN(std::vector<RegistryCredential> all, creds->List());
-        int shown = 0;
-        for (const RegistryCredential& c : all) {
-          if (!ctx_->authorizer
-                   ->Check(principal, RegistryResource(c.registry),
-                           AccessLevel::kRead)
-                   .ok()) {
-            continue;
-          }
-          ToProto(c, response->add_credentials());
-          ++shown;
-        }
-        log.detail = absl::StrCat("count=", shown);
-        return absl::OkStatus();
-      });
+  return Serve(ctx_, *context, "ListRegistryCredentials",
+               [&](CallLog& log) -> absl::Status {
+                 ASSIGN_OR_RETURN(Principal principal,
+                                  Identify(*context, /*admin=*/false, &log));
+                 ASSIGN_OR_RETURN(RegistryCredentialStore * creds,
+                                  Need(ctx_->registry_credentials,
+                                       "registry credential store"));
+                 log.scope = kRegistryCredentialResource;
+                 ASSIGN_OR_RETURN(std::vector<RegistryCredential> shown,
+                                  ReadableRegistryCredentials(
+                                      creds, *ctx_->authorizer, principal));
+                 for (const RegistryCredential& c : shown)
+                   ToProto(c, response->add_credentials());
+                 log.detail = absl::StrCat("count=", shown.size());
+                 return absl::OkStatus();
+               });
 }
 
 grpc::Status AdminService::DeleteRegistryCredential(
@@ -688,43 +550,10 @@ grpc::Status AdminService::GetRegistryCredential(
             RegistryCredentialStore * creds,
             Need(ctx_->registry_credentials, "registry credential store"));
         log.scope = kRegistryCredentialResource;
-        RegistryCredential found;
-        switch (request->key_case()) {
-          case v1::GetRegistryCredentialRequest::kId: {
-            // Who may read every registry credential learns NOT_FOUND; anyone
-            // else cannot tell an unknown id from a forbidden one.
-            const bool reads_all =
-                ctx_->authorizer
-                    ->Check(principal, {kRegistryCredentialResource, ""},
-                            AccessLevel::kRead)
-                    .ok();
-            absl::StatusOr<RegistryCredential> got = creds->Get(request->id());
-            if (!reads_all) {
-              RETURN_IF_ERROR(CheckCredentialById(
-                  *ctx_->authorizer, principal, kRegistryCredentialResource,
-                  request->id(), got.ok(),
-                  got.ok() ? RegistryResource(got->registry) : Resource()));
-            }
-            if (!got.ok()) return got.status();
-            found = *std::move(got);
-            log.name = RegistryResource(found.registry).name;
-            break;
-          }
-          case v1::GetRegistryCredentialRequest::kRegistry: {
-            RETURN_IF_ERROR(ValidateText(request->registry(), "registry", 1,
-                                         kMaxNameBytes));
-            // Access first: a caller without it learns nothing about what is
-            // stored for the host.
-            Resource resource = RegistryResource(request->registry());
-            log.name = resource.name;
-            RETURN_IF_ERROR(ctx_->authorizer->Check(principal, resource,
-                                                    AccessLevel::kRead));
-            ASSIGN_OR_RETURN(found, creds->FindByRegistry(request->registry()));
-            break;
-          }
-          case v1::GetRegistryCredentialRequest::KEY_NOT_SET:
-            return absl::InvalidArgumentError("id or registry is required");
-        }
+        ASSIGN_OR_RETURN(
+            RegistryCredential found,
+            RequestedRegistryCredential(*request, creds, *ctx_->authorizer,
+                                        principal, &log));
         ASSIGN_OR_RETURN(SecretBytes password, creds->GetPassword(found.id));
         log.detail = absl::StrCat("id=", found.id);
         ToProto(found, response->mutable_credential());
@@ -750,17 +579,8 @@ grpc::Status AdminService::CreateGitCredential(
             ValidateText(request->name(), "name", 1, kMaxNameBytes));
         log.scope = kGitCredentialResource;
         log.name = absl::AsciiStrToLower(request->host());
-        GitCredentialKind kind = GitCredentialKind::kPat;
-        switch (request->kind()) {
-          case v1::GIT_CREDENTIAL_KIND_UNSPECIFIED:
-          case v1::GIT_CREDENTIAL_KIND_PAT:
-            break;
-          case v1::GIT_CREDENTIAL_KIND_SSH_KEY:
-            kind = GitCredentialKind::kSshKey;
-            break;
-          default:
-            return absl::InvalidArgumentError("unknown kind");
-        }
+        ASSIGN_OR_RETURN(GitCredentialKind kind,
+                         GitCredentialKindFromProto(request->kind()));
         GitCredentialMatch match;
         match.host = request->host();
         match.path_prefix = request->path_prefix();
@@ -784,19 +604,12 @@ grpc::Status AdminService::ListGitCredentials(
         ASSIGN_OR_RETURN(GitCredentialStore * creds,
                          Need(ctx_->git_credentials, "git credential store"));
         log.scope = kGitCredentialResource;
-        ASSIGN_OR_RETURN(std::vector<GitCredential> all, creds->List());
-        int shown = 0;
-        for (const GitCredential& c : all) {
-          if (!ctx_->authorizer
-                   ->Check(principal, GitResource(c.match.host),
-                           AccessLevel::kRead)
-                   .ok()) {
-            continue;
-          }
+        ASSIGN_OR_RETURN(
+            std::vector<GitCredential> shown,
+            ReadableGitCredentials(creds, *ctx_->authorizer, principal));
+        for (const GitCredential& c : shown)
           ToProto(c, response->add_credentials());
-          ++shown;
-        }
-        log.detail = absl::StrCat("count=", shown);
+        log.detail = absl::StrCat("count=", shown.size());
         return absl::OkStatus();
       });
 }
@@ -829,41 +642,10 @@ grpc::Status AdminService::GetGitCredential(
         ASSIGN_OR_RETURN(GitCredentialStore * creds,
                          Need(ctx_->git_credentials, "git credential store"));
         log.scope = kGitCredentialResource;
-        GitCredential found;
-        switch (request->key_case()) {
-          case v1::GetGitCredentialRequest::kId: {
-            // As for registry credentials: no existence oracle by id.
-            const bool reads_all =
-                ctx_->authorizer
-                    ->Check(principal, {kGitCredentialResource, ""},
-                            AccessLevel::kRead)
-                    .ok();
-            absl::StatusOr<GitCredential> got = creds->Get(request->id());
-            if (!reads_all) {
-              RETURN_IF_ERROR(CheckCredentialById(
-                  *ctx_->authorizer, principal, kGitCredentialResource,
-                  request->id(), got.ok(),
-                  got.ok() ? GitResource(got->match.host) : Resource()));
-            }
-            if (!got.ok()) return got.status();
-            found = *std::move(got);
-            log.name = GitResource(found.match.host).name;
-            break;
-          }
-          case v1::GetGitCredentialRequest::kUrl: {
-            const v1::GitUrl& url = request->url();
-            RETURN_IF_ERROR(ValidateText(url.host(), "host", 1, kMaxNameBytes));
-            Resource resource = GitResource(url.host());
-            log.name = resource.name;
-            RETURN_IF_ERROR(ctx_->authorizer->Check(principal, resource,
-                                                    AccessLevel::kRead));
-            ASSIGN_OR_RETURN(found, creds->FindForUrl(url.protocol(),
-                                                      url.host(), url.path()));
-            break;
-          }
-          case v1::GetGitCredentialRequest::KEY_NOT_SET:
-            return absl::InvalidArgumentError("id or url is required");
-        }
+        ASSIGN_OR_RETURN(
+            GitCredential found,
+            RequestedGitCredential(*request, creds, *ctx_->authorizer,
+                                   principal, &log));
         ASSIGN_OR_RETURN(SecretBytes value, creds->GetValue(found.id));
         log.detail = absl::StrCat("id=", found.id);
         ToProto(found, response->mutable_credential());

@@ -30,6 +30,7 @@
 #include "core/ops/secret_write.h"
 #include "core/resolve/json_field.h"
 #include "core/resolve/resolver.h"
+#include "daemon/rpc/convert.h"
 #include "daemon/rpc/grpc_status.h"
 #include "daemon/rpc/service_common.h"
 
@@ -38,55 +39,6 @@ namespace {
 
 // Largest page ListSecrets serves (proto: "at most 1000").
 constexpr uint32_t kMaxPageSize = 1000;
-
-absl::Status CheckValueSize(size_t size, const Limits& limits) {
-  if (size > limits.max_value_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "value is ", size, " bytes; the limit is ", limits.max_value_bytes));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckMaxVersions(uint32_t max_versions) {
-  if (max_versions > kMaxMaxVersions) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_versions ", max_versions, " exceeds ", kMaxMaxVersions));
-  }
-  return absl::OkStatus();
-}
-
-// An env map key: 1..kMaxNameBytes of text without '=' (environment
-// variables cannot hold one in their name).
-absl::Status ValidateEnvKey(absl::string_view key) {
-  RETURN_IF_ERROR(ValidateText(key, "env key", 1, kMaxNameBytes));
-  if (key.find('=') != absl::string_view::npos) {
-    return absl::InvalidArgumentError("env key contains '='");
-  }
-  return absl::OkStatus();
-}
-
-// The env map of ResolveEnv/CheckEnv, checked against the limits; a bad key
-// is named by its position (it may not be printable).
-absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
-    const google::protobuf::Map<std::string, std::string>& env,
-    const Limits& limits) {
-  if (env.size() > limits.max_env_entries) {
-    return absl::InvalidArgumentError(absl::StrCat("env map has ", env.size(),
-                                                   " entries; the limit is ",
-                                                   limits.max_env_entries));
-  }
-  std::map<std::string, std::string> out(env.begin(), env.end());
-  size_t index = 0;
-  for (const auto& [key, value] : out) {
-    absl::Status status = ValidateEnvKey(key);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "env entry ", index, " (in key order): ", status.message()));
-    }
-    ++index;
-  }
-  return out;
-}
 
 // Asked by core/ between units of work: stop once nobody waits for the
 // answer (the client cancelled, or the call's deadline passed).
@@ -103,50 +55,12 @@ std::function<absl::Status()> KeepGoing(
   };
 }
 
-void SetBytes(const SecretBytes& value, std::string* out) {
-  absl::string_view bytes = value.InsecureView();
-  out->assign(bytes.data(), bytes.size());
-}
-
 // Names the flag behind a per-call answer limit (core/ops knows no flags).
 template <typename T>
 absl::StatusOr<T> WithLimitFlag(absl::StatusOr<T> result) {
   if (!absl::IsResourceExhausted(result.status())) return result;
   return absl::ResourceExhaustedError(
       absl::StrCat(result.status().message(), " (--max-response-bytes)"));
-}
-
-// GetSecrets' names, checked against the limits and deduplicated in order;
-// a bad name is named by its index.
-absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
-    const google::protobuf::RepeatedPtrField<std::string>& names,
-    const std::string& scope, const Limits& limits) {
-  if (static_cast<size_t>(names.size()) > limits.max_names_per_batch) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(names.size(), " names requested; the limit is ",
-                     limits.max_names_per_batch));
-  }
-  std::vector<SecretKey> keys;
-  keys.reserve(names.size());
-  absl::flat_hash_set<absl::string_view> seen;
-  for (int i = 0; i < names.size(); ++i) {
-    absl::Status valid = ValidateName(names[i]);
-    if (!valid.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("names[", i, "]: ", valid.message()));
-    }
-    if (seen.insert(names[i]).second) keys.push_back({scope, names[i]});
-  }
-  return keys;
-}
-
-void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out) {
-  for (size_t i = 0; i < in.found.size(); ++i) {
-    const std::string& name = in.found[i].name;
-    SetBytes(in.values[i].value, &(*out->mutable_values())[name]);
-    (*out->mutable_versions())[name] = in.values[i].version;
-  }
-  for (const std::string& name : in.missing) out->add_missing(name);
 }
 
 ResolveContext ResolveContextFromRequest(const v1::ResolveContext& context) {
@@ -166,43 +80,6 @@ absl::Status ValidateSegment(absl::string_view segment,
   return absl::OkStatus();
 }
 
-void ToProto(const SecretMetadata& in, v1::SecretMetadata* out) {
-  out->set_scope(in.scope);
-  out->set_name(in.name);
-  out->set_version(in.version);
-  out->set_created_at(in.created_at);
-  out->set_updated_at(in.updated_at);
-  out->set_key_id(in.key_id);
-  out->set_max_versions(in.max_versions);
-  out->set_deleted(in.deleted);
-  out->set_deleted_at(in.deleted_at);
-}
-
-absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format) {
-  switch (format) {
-    case v1::SECRET_FORMAT_UNSPECIFIED:
-    case v1::SECRET_FORMAT_DOTENV:
-      return SecretFileFormat::kDotenv;
-    case v1::SECRET_FORMAT_JSON:
-      return SecretFileFormat::kJson;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown secret format ", static_cast<int>(format)));
-  }
-}
-
-v1::ImportAction ToProto(ImportAction action) {
-  switch (action) {
-    case ImportAction::kCreate:
-      return v1::IMPORT_ACTION_CREATE;
-    case ImportAction::kUpdate:
-      return v1::IMPORT_ACTION_UPDATE;
-    case ImportAction::kUnchanged:
-      return v1::IMPORT_ACTION_UNCHANGED;
-  }
-  return v1::IMPORT_ACTION_UNSPECIFIED;
-}
-
 // The response's env map is proto `string`: a value that is not UTF-8 would
 // make the client reject the whole message, so it is refused here, naming
 // every such entry.
@@ -218,52 +95,6 @@ absl::Status CheckValuesAreText(const ResolvedEnv& resolved, size_t entries) {
   }
   if (not_text.empty()) return absl::OkStatus();
   return CombineEntryErrors(not_text, entries);
-}
-
-void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out) {
-  for (const auto& [key, value] : in.values) {
-    SetBytes(value, &(*out->mutable_env())[key]);
-  }
-  for (const ReceiptEntry& r : in.receipt) {
-    v1::ResolvedEntry* entry = out->add_receipt();
-    entry->set_key(r.key);
-    entry->set_reference(r.reference);
-    entry->set_scope(r.target.scope);
-    entry->set_name(r.target.name);
-    entry->set_version(r.version);
-    entry->set_field(r.field);
-  }
-}
-
-void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out) {
-  for (const CheckedEnvEntry& e : in.entries) {
-    v1::CheckedEntry* c = out->add_entries();
-    c->set_key(e.key);
-    c->set_is_reference(e.is_reference);
-    c->set_reference(e.reference);
-    c->set_scope(e.scope);
-    c->set_name(e.name);
-    c->set_field(e.field);
-    c->set_readable(e.readable);
-    c->set_exists(e.exists);
-    c->set_version(e.version);
-    c->set_error(e.error);
-  }
-  out->set_ok(in.ok);
-}
-
-void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out) {
-  for (const std::string& error : in.errors) out->add_errors(error);
-  for (const ImportChange& change : in.changes) {
-    v1::ImportChange* c = out->add_changes();
-    c->set_name(change.name);
-    c->set_action(ToProto(change.action));
-    c->set_line(change.line);
-  }
-  out->set_created(in.created);
-  out->set_updated(in.updated);
-  out->set_unchanged(in.unchanged);
-  out->set_applied(in.applied);
 }
 
 }  // namespace

@@ -1,0 +1,349 @@
+#include "daemon/rpc/convert.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
+#include "core/base/text_validation.h"
+#include "core/identity/identity_records.h"
+
+namespace zlayer::secrets {
+
+void ToProto(const Environment& in, v1::Environment* out) {
+  out->set_id(in.id);
+  out->set_name(in.name);
+  out->set_project(in.project);
+  out->set_description(in.description);
+  out->set_created_at(in.created_at);
+  out->set_updated_at(in.updated_at);
+  out->set_scope(EnvironmentScope(in));
+}
+
+absl::StatusOr<AccessLevel> LevelFromProto(v1::AccessLevel level) {
+  switch (level) {
+    case v1::ACCESS_LEVEL_READ:
+      return AccessLevel::kRead;
+    case v1::ACCESS_LEVEL_EXECUTE:
+      return AccessLevel::kExecute;
+    case v1::ACCESS_LEVEL_WRITE:
+      return AccessLevel::kWrite;
+    default:
+      return absl::InvalidArgumentError(
+          "level is required (read, execute or write)");
+  }
+}
+
+v1::AccessLevel LevelToProto(AccessLevel level) {
+  switch (level) {
+    case AccessLevel::kRead:
+      return v1::ACCESS_LEVEL_READ;
+    case AccessLevel::kExecute:
+      return v1::ACCESS_LEVEL_EXECUTE;
+    case AccessLevel::kWrite:
+      return v1::ACCESS_LEVEL_WRITE;
+    case AccessLevel::kNone:
+      break;
+  }
+  return v1::ACCESS_LEVEL_UNSPECIFIED;
+}
+
+absl::StatusOr<GrantResource> ResourceFromProto(const v1::GrantResource& in) {
+  GrantResource out;
+  switch (in.kind()) {
+    case v1::RESOURCE_KIND_ENVIRONMENT:
+      out.kind = ResourceKind::kEnvironment;
+      break;
+    case v1::RESOURCE_KIND_SCOPE:
+      out.kind = ResourceKind::kScope;
+      break;
+    case v1::RESOURCE_KIND_SECRET:
+      out.kind = ResourceKind::kSecret;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          "resource kind is required (environment, scope or secret)");
+  }
+  if (out.kind != ResourceKind::kSecret && !in.name().empty()) {
+    return absl::InvalidArgumentError(
+        "a resource name is only valid for kind secret");
+  }
+  out.id = in.id();
+  out.name = in.name();
+  RETURN_IF_ERROR(ValidateGrantResource(out));
+  return out;
+}
+
+void ToProto(const GrantResource& in, v1::GrantResource* out) {
+  switch (in.kind) {
+    case ResourceKind::kEnvironment:
+      out->set_kind(v1::RESOURCE_KIND_ENVIRONMENT);
+      break;
+    case ResourceKind::kScope:
+      out->set_kind(v1::RESOURCE_KIND_SCOPE);
+      break;
+    case ResourceKind::kSecret:
+      out->set_kind(v1::RESOURCE_KIND_SECRET);
+      break;
+  }
+  out->set_id(in.id);
+  out->set_name(in.name);
+}
+
+void ToProto(const AccessGrant& in, v1::AccessGrant* out) {
+  out->set_id(in.id);
+  out->set_subject(in.subject);
+  ToProto(in.resource, out->mutable_resource());
+  out->set_level(LevelToProto(in.level));
+  out->set_created_at(in.created_at);
+}
+
+void ToProto(const ApiKeyInfo& in, v1::ApiKey* out) {
+  out->set_id(in.id);
+  for (const std::string& role : in.roles) out->add_roles(role);
+  out->set_created_at(in.created_at);
+  out->set_updated_at(in.updated_at);
+}
+
+void ToProto(const RegistryCredential& in, v1::RegistryCredential* out) {
+  out->set_id(in.id);
+  out->set_registry(in.registry);
+  out->set_username(in.username);
+  out->set_auth_type(in.auth_type == RegistryAuthType::kToken
+                         ? v1::REGISTRY_AUTH_TYPE_TOKEN
+                         : v1::REGISTRY_AUTH_TYPE_BASIC);
+  out->set_created_at(in.created_at);
+}
+
+void ToProto(const GitCredential& in, v1::GitCredential* out) {
+  out->set_id(in.id);
+  out->set_name(in.name);
+  out->set_kind(in.kind == GitCredentialKind::kSshKey
+                    ? v1::GIT_CREDENTIAL_KIND_SSH_KEY
+                    : v1::GIT_CREDENTIAL_KIND_PAT);
+  out->set_host(in.match.host);
+  out->set_path_prefix(in.match.path_prefix);
+  out->set_username(in.match.username);
+  out->set_created_at(in.created_at);
+}
+
+std::vector<std::string> Roles(
+    const google::protobuf::RepeatedPtrField<std::string>& roles) {
+  return std::vector<std::string>(roles.begin(), roles.end());
+}
+
+void SetBytes(const SecretBytes& value, std::string* out) {
+  absl::string_view bytes = value.InsecureView();
+  out->assign(bytes.data(), bytes.size());
+}
+
+absl::StatusOr<RegistryAuthType> RegistryAuthTypeFromProto(
+    v1::RegistryAuthType type) {
+  switch (type) {
+    case v1::REGISTRY_AUTH_TYPE_UNSPECIFIED:
+    case v1::REGISTRY_AUTH_TYPE_BASIC:
+      return RegistryAuthType::kBasic;
+    case v1::REGISTRY_AUTH_TYPE_TOKEN:
+      return RegistryAuthType::kToken;
+    default:
+      return absl::InvalidArgumentError("unknown auth_type");
+  }
+}
+
+absl::StatusOr<GitCredentialKind> GitCredentialKindFromProto(
+    v1::GitCredentialKind kind) {
+  switch (kind) {
+    case v1::GIT_CREDENTIAL_KIND_UNSPECIFIED:
+    case v1::GIT_CREDENTIAL_KIND_PAT:
+      return GitCredentialKind::kPat;
+    case v1::GIT_CREDENTIAL_KIND_SSH_KEY:
+      return GitCredentialKind::kSshKey;
+    default:
+      return absl::InvalidArgumentError("unknown kind");
+  }
+}
+
+void RekeyStatusToProto(const RekeyStatusInfo& info, v1::RekeyStatus* out) {
+  out->set_running(info.running);
+  out->set_generation(info.generation);
+  out->set_done(info.done);
+  out->set_total(info.total);
+  if (!info.last_status.ok()) {
+    // A storage or integrity error of the store: names no value.
+    out->set_error(
+        absl::StrCat(absl::StatusCodeToString(info.last_status.code()), ": ",
+                     info.last_status.message()));
+  }
+  out->set_active_generation(info.active_generation);
+}
+
+void ToProto(const SecretMetadata& in, v1::SecretMetadata* out) {
+  out->set_scope(in.scope);
+  out->set_name(in.name);
+  out->set_version(in.version);
+  out->set_created_at(in.created_at);
+  out->set_updated_at(in.updated_at);
+  out->set_key_id(in.key_id);
+  out->set_max_versions(in.max_versions);
+  out->set_deleted(in.deleted);
+  out->set_deleted_at(in.deleted_at);
+}
+
+absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format) {
+  switch (format) {
+    case v1::SECRET_FORMAT_UNSPECIFIED:
+    case v1::SECRET_FORMAT_DOTENV:
+      return SecretFileFormat::kDotenv;
+    case v1::SECRET_FORMAT_JSON:
+      return SecretFileFormat::kJson;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown secret format ", static_cast<int>(format)));
+  }
+}
+
+v1::ImportAction ToProto(ImportAction action) {
+  switch (action) {
+    case ImportAction::kCreate:
+      return v1::IMPORT_ACTION_CREATE;
+    case ImportAction::kUpdate:
+      return v1::IMPORT_ACTION_UPDATE;
+    case ImportAction::kUnchanged:
+      return v1::IMPORT_ACTION_UNCHANGED;
+  }
+  return v1::IMPORT_ACTION_UNSPECIFIED;
+}
+
+void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out) {
+  for (size_t i = 0; i < in.found.size(); ++i) {
+    const std::string& name = in.found[i].name;
+    SetBytes(in.values[i].value, &(*out->mutable_values())[name]);
+    (*out->mutable_versions())[name] = in.values[i].version;
+  }
+  for (const std::string& name : in.missing) out->add_missing(name);
+}
+
+void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out) {
+  for (const auto& [key, value] : in.values) {
+    SetBytes(value, &(*out->mutable_env())[key]);
+  }
+  for (const ReceiptEntry& r : in.receipt) {
+    v1::ResolvedEntry* entry = out->add_receipt();
+    entry->set_key(r.key);
+    entry->set_reference(r.reference);
+    entry->set_scope(r.target.scope);
+    entry->set_name(r.target.name);
+    entry->set_version(r.version);
+    entry->set_field(r.field);
+  }
+}
+
+void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out) {
+  for (const CheckedEnvEntry& e : in.entries) {
+    v1::CheckedEntry* c = out->add_entries();
+    c->set_key(e.key);
+    c->set_is_reference(e.is_reference);
+    c->set_reference(e.reference);
+    c->set_scope(e.scope);
+    c->set_name(e.name);
+    c->set_field(e.field);
+    c->set_readable(e.readable);
+    c->set_exists(e.exists);
+    c->set_version(e.version);
+    c->set_error(e.error);
+  }
+  out->set_ok(in.ok);
+}
+
+void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out) {
+  for (const std::string& error : in.errors) out->add_errors(error);
+  for (const ImportChange& change : in.changes) {
+    v1::ImportChange* c = out->add_changes();
+    c->set_name(change.name);
+    c->set_action(ToProto(change.action));
+    c->set_line(change.line);
+  }
+  out->set_created(in.created);
+  out->set_updated(in.updated);
+  out->set_unchanged(in.unchanged);
+  out->set_applied(in.applied);
+}
+
+// --- Requests
+
+absl::Status CheckValueSize(size_t size, const Limits& limits) {
+  if (size > limits.max_value_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "value is ", size, " bytes; the limit is ", limits.max_value_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMaxVersions(uint32_t max_versions) {
+  if (max_versions > kMaxMaxVersions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_versions ", max_versions, " exceeds ", kMaxMaxVersions));
+  }
+  return absl::OkStatus();
+}
+
+// An env map key: 1..kMaxNameBytes of text without '=' (environment
+// variables cannot hold one in their name).
+absl::Status ValidateEnvKey(absl::string_view key) {
+  RETURN_IF_ERROR(ValidateText(key, "env key", 1, kMaxNameBytes));
+  if (key.find('=') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("env key contains '='");
+  }
+  return absl::OkStatus();
+}
+
+// The env map of ResolveEnv/CheckEnv, checked against the limits; a bad key
+// is named by its position (it may not be printable).
+absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
+    const google::protobuf::Map<std::string, std::string>& env,
+    const Limits& limits) {
+  if (env.size() > limits.max_env_entries) {
+    return absl::InvalidArgumentError(absl::StrCat("env map has ", env.size(),
+                                                   " entries; the limit is ",
+                                                   limits.max_env_entries));
+  }
+  std::map<std::string, std::string> out(env.begin(), env.end());
+  size_t index = 0;
+  for (const auto& [key, value] : out) {
+    absl::Status status = ValidateEnvKey(key);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "env entry ", index, " (in key order): ", status.message()));
+    }
+    ++index;
+  }
+  return out;
+}
+
+// GetSecrets' names, checked against the limits and deduplicated in order;
+// a bad name is named by its index.
+absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& names,
+    const std::string& scope, const Limits& limits) {
+  if (static_cast<size_t>(names.size()) > limits.max_names_per_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.size(), " names requested; the limit is ",
+                     limits.max_names_per_batch));
+  }
+  std::vector<SecretKey> keys;
+  keys.reserve(names.size());
+  absl::flat_hash_set<absl::string_view> seen;
+  for (int i = 0; i < names.size(); ++i) {
+    absl::Status valid = ValidateName(names[i]);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("names[", i, "]: ", valid.message()));
+    }
+    if (seen.insert(names[i]).second) keys.push_back({scope, names[i]});
+  }
+  return keys;
+}
+
+}  // namespace zlayer::secrets

@@ -1,0 +1,91 @@
+// Conversion between the v1 protos and core/ types, in one place for every
+// service (daemon/rpc/secrets_service.cc, daemon/rpc/admin_service.cc).
+// *FromProto validates what a core type cannot hold (InvalidArgument);
+// *ToProto never fails. Values travel as bytes (SetBytes): conversion never
+// logs or formats one.
+//
+//   ASSIGN_OR_RETURN(GrantResource resource,
+//                    ResourceFromProto(request->resource()));
+//   ToProto(grant, response);
+#ifndef ZLAYER_SECRETS_DAEMON_RPC_CONVERT_H_
+#define ZLAYER_SECRETS_DAEMON_RPC_CONVERT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/base/secret_bytes.h"
+#include "core/env/environment_registry.h"
+#include "core/format/env_file_format.h"
+#include "core/identity/access.h"
+#include "core/identity/api_key_store.h"
+#include "core/identity/git_credential_store.h"
+#include "core/identity/grant_store.h"
+#include "core/identity/registry_credential_store.h"
+#include "core/ops/batch_read.h"
+#include "core/ops/check_env.h"
+#include "core/ops/import.h"
+#include "core/resolve/resolver.h"
+#include "core/store/secret_store.h"
+#include "daemon/rpc/service_context.h"
+#include "proto/secrets.pb.h"
+
+namespace zlayer::secrets {
+
+// Bytes of a value into a proto bytes/string field.
+void SetBytes(const SecretBytes& value, std::string* out);
+
+// --- Admin
+void ToProto(const Environment& in, v1::Environment* out);
+// InvalidArgument for an unspecified or unknown level.
+absl::StatusOr<AccessLevel> LevelFromProto(v1::AccessLevel level);
+v1::AccessLevel LevelToProto(AccessLevel level);
+// Kind required; a name only for kind secret; ValidateGrantResource.
+absl::StatusOr<GrantResource> ResourceFromProto(const v1::GrantResource& in);
+void ToProto(const GrantResource& in, v1::GrantResource* out);
+void ToProto(const AccessGrant& in, v1::AccessGrant* out);
+void ToProto(const ApiKeyInfo& in, v1::ApiKey* out);
+void ToProto(const RegistryCredential& in, v1::RegistryCredential* out);
+void ToProto(const GitCredential& in, v1::GitCredential* out);
+std::vector<std::string> Roles(
+    const google::protobuf::RepeatedPtrField<std::string>& roles);
+// Unspecified = basic / PAT; InvalidArgument for an unknown value.
+absl::StatusOr<RegistryAuthType> RegistryAuthTypeFromProto(
+    v1::RegistryAuthType type);
+absl::StatusOr<GitCredentialKind> GitCredentialKindFromProto(
+    v1::GitCredentialKind kind);
+void RekeyStatusToProto(const RekeyStatusInfo& info, v1::RekeyStatus* out);
+
+// --- Secrets
+void ToProto(const SecretMetadata& in, v1::SecretMetadata* out);
+// Unspecified = dotenv; InvalidArgument for an unknown format.
+absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format);
+v1::ImportAction ToProto(ImportAction action);
+void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out);
+void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out);
+void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out);
+void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out);
+
+// --- Requests, checked against the daemon's limits (InvalidArgument)
+absl::Status CheckValueSize(size_t size, const Limits& limits);
+absl::Status CheckMaxVersions(uint32_t max_versions);
+// An env map key: 1..kMaxNameBytes of text without '='.
+absl::Status ValidateEnvKey(absl::string_view key);
+// The env map of ResolveEnv/CheckEnv; a bad key is named by its position
+// (it may not be printable).
+absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
+    const google::protobuf::Map<std::string, std::string>& env,
+    const Limits& limits);
+// GetSecrets' names, deduplicated in order; a bad name is named by its index.
+absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& names,
+    const std::string& scope, const Limits& limits);
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_DAEMON_RPC_CONVERT_H_
