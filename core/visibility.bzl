@@ -2,7 +2,7 @@
 
 Dependencies inside core/ point one way, down this list:
 
-    ops, migrate -> audit -> identity -> resolve/env -> store/sqlite -> store -> format, crypto -> base
+    ops, migrate, backup -> audit -> identity -> resolve/env -> store/sqlite -> store -> format, crypto -> base
 
 Each package's default_visibility names the packages above it, so a target
 that reaches up (store depending on identity, say) fails to build. Outside
@@ -20,6 +20,7 @@ _OUTSIDE = [
 BASE_USERS = ["//core:__subpackages__"] + _OUTSIDE
 
 CRYPTO_USERS = [
+    "//core/backup:__pkg__",
     "//core/migrate:__pkg__",
     "//core/env:__pkg__",
     "//core/identity:__pkg__",
@@ -36,6 +37,7 @@ FORMAT_USERS = [
 ] + _OUTSIDE
 
 STORE_USERS = [
+    "//core/backup:__pkg__",
     "//core/migrate:__pkg__",
     "//core/audit:__pkg__",
     "//core/env:__pkg__",
@@ -46,6 +48,8 @@ STORE_USERS = [
 ] + _OUTSIDE
 
 SQLITE_STORE_USERS = [
+    "//core/backup:__pkg__",
+    "//core/backup:__pkg__",
     "//core/migrate:__pkg__",
     "//core/env:__pkg__",
     "//core/ops:__pkg__",
@@ -71,3 +75,5 @@ AUDIT_USERS = ["//core/ops:__pkg__"] + _OUTSIDE
 OPS_USERS = _OUTSIDE
 
 MIGRATE_USERS = _OUTSIDE
+
+BACKUP_USERS = _OUTSIDE
