@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "core/audit/audit_log.h"
 #include "core/audit/auth_failure_audit.h"
+#include "core/backup/backup.h"
 #include "core/base/clock.h"
 #include "core/base/secret_bytes.h"
 #include "core/base/status_macros.h"
@@ -539,6 +540,9 @@ absl::Status Daemon::Init() {
     spdlog::info("event=rekey_started generation={}", generation);
     return generation;
   };
+  context.create_backup = [this, sqlite_store] {
+    return CreateBackup(*sqlite_store, state_->clock);
+  };
   context.rekey_status = [sqlite_store] {
     const RekeyProgress progress = sqlite_store->rekey_progress();
     RekeyStatusInfo info;
@@ -841,6 +845,11 @@ absl::Status Daemon::OpenIdentity() {
     ASSIGN_OR_RETURN(audit_options.name_hash_key, AuditNameKey());
     audit_options.hash_names = true;
   }
+  // The hash chain continues where the last run (or the last rotation)
+  // left it.
+  audit_options.chain = true;
+  ASSIGN_OR_RETURN(audit_options.chain_start, LoadAuditChainHead(audit_path));
+  audit_options.head_path = AuditHeadPath(audit_path);
   ASSIGN_OR_RETURN(state_->audit,
                    AuditLog::Create(state_->audit_sink.get(), &state_->clock,
                                     std::move(audit_options)));
