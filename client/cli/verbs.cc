@@ -667,26 +667,23 @@ const std::vector<VerbSpec>& AllVerbs() {
        "--key-dir, ZLAYER_SECRETS_KEY, ZLAYER_SECRETS_PASSWORD); restore "
        "never creates one.",
        "", kRestoreOptions,
-       "zlayer-secret restore backup.zsb --data-dir /var/lib/zlayer-secrets "
-       "--key-dir /etc/zlayer-secrets\n"
+       "zlayer-secret restore backup.zsb --data-dir /srv/zs --key-dir /etc/zs\n"
        "zlayer-secret restore backup.zsb --verify-only --key-file master.key"},
-      {"migrate", "", "Operations",
-       "--from-upstream PATH --data-dir DIR [--dry-run]",
+      {"migrate", "", "Operations", "--from-upstream PATH --data-dir DIR",
        "import an upstream ZLayer store (offline, all-or-nothing)",
        "Run with --dry-run first: it reports what would be created and every "
        "row that cannot be mapped, and writes nothing. The daemon must be "
        "stopped.",
        "", kMigrateOptions,
-       "zlayer-secret migrate --from-upstream /var/lib/zlayer --data-dir "
-       "/var/lib/zlayer-secrets --dry-run"},
+       "zlayer-secret migrate --from-upstream /var/lib/zlayer \\\n"
+       "    --data-dir /var/lib/zlayer-secrets --dry-run"},
       {"audit", "", "Operations", "verify FILE...",
        "check the audit log's hash chain (offline)",
        "FILEs oldest first (rotated files, then the current log). Reports "
        "the first deleted, edited, reordered or truncated record; exit 0 "
        "when the chain is intact.",
        "verify", kAuditOptions,
-       "zlayer-secret audit verify /var/lib/zlayer-secrets/audit.log.1 "
-       "/var/lib/zlayer-secrets/audit.log"},
+       "zlayer-secret audit verify audit.log.1 audit.log"},
       {"completion", "", "Tools", "bash|zsh|fish",
        "print a shell completion script",
        "Load it with: source <(zlayer-secret completion bash)", "bash zsh fish",
