@@ -579,6 +579,11 @@ absl::Status Daemon::Init() {
     absl::optional<PeerCredentials> cred = listener->PeerOf(peer);
     return cred.has_value() ? absl::StrCat("uid:", cred->uid) : std::string();
   };
+  context.describe_peer = [listener](absl::string_view peer) {
+    absl::optional<PeerCredentials> cred = listener->PeerOf(peer);
+    return cred.has_value() ? absl::StrCat("pid:", cred->pid)
+                            : std::string(peer);
+  };
   state_->auditor =
       std::make_unique<CallAuditor>(&context, std::move(auditor_options));
   context.auditor = state_->auditor.get();

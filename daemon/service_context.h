@@ -108,6 +108,9 @@ struct ServiceContext {
   // Writes the records at the end of each call, with the status the client
   // receives (daemon/call_auditor.h); null = CallLog writes them itself.
   CallAuditor* auditor = nullptr;  // not owned
+  // The audit record's "peer" for gRPC's peer() string ("pid:N" for a Unix
+  // caller); unset = peer() itself.
+  std::function<std::string(absl::string_view peer)> describe_peer;
 };
 
 }  // namespace zlayer::secrets

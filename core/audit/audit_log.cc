@@ -501,6 +501,10 @@ std::string AuditLog::FormatChained(const AuditRecord& r, absl::Time time,
       .Str("code", absl::StatusCodeToString(r.code))
       .Str("message", hash ? "" : r.message);
   if (r.count > 0) writer.Int("count", r.count);
+  if (!r.peer.empty()) writer.Str("peer", r.peer);
+  if (r.duration >= absl::ZeroDuration()) {
+    writer.Int("duration_us", absl::ToInt64Microseconds(r.duration));
+  }
   if (seq > 0) {
     writer.Int("seq", static_cast<int64_t>(seq)).Str("prev", prev);
   }

@@ -2,7 +2,8 @@
 //
 //   {"time":"2023-11-14T22:13:20.000Z","request_id":"r-1","subject":"uid:1000",
 //    "transport":"unix","rpc":"GetSecret","scope":"prod","name":"db",
-//    "versions":[3],"targets":[],"code":"OK","message":""}
+//    "versions":[3],"targets":[],"code":"OK","message":"",
+//    "peer":"pid:4242","duration_us":812,"seq":17,"prev":"9c1f..."}
 //
 // AuditLog formats records (time from the injected Clock, RFC 3339 UTC with
 // milliseconds) and hands each line to an AuditSink. With `hash_names` every
@@ -94,6 +95,12 @@ struct AuditRecord {
   std::string message;  // status message ("" when OK)
   // A summary of this many coalesced refusals; 0 = one call (no "count").
   int64_t count = 0;
+  // Who called from where: "pid:N" for a Unix-socket peer, else the remote
+  // address ("ipv4:10.0.0.5:41234"); "" = unknown (no "peer").
+  std::string peer;
+  // How long the call took, from its start to its answer; negative =
+  // unknown (no "duration_us").
+  absl::Duration duration = -absl::InfiniteDuration();
 };
 
 // "unix", "tls", "insecure_tcp", "in_process".

@@ -184,6 +184,9 @@ TEST_F(BackupE2eTest, AuditChainVerifiesAcrossRestartAndFindsADeletion) {
   ASSERT_EQ(backup.exit_code, 0) << backup.err;
   // The backup is audited (before any byte was sent).
   EXPECT_THAT(Slurp(audit), HasSubstr("\"rpc\":\"Backup\""));
+  // Each record names the caller's pid and the call's duration.
+  EXPECT_THAT(Slurp(audit), HasSubstr(absl::StrCat("\"peer\":\"pid:")));
+  EXPECT_THAT(Slurp(audit), HasSubstr("\"duration_us\":"));
   ASSERT_TRUE(daemon_->Restart().ok());
   auto client = SecretsClient::Connect(daemon_->client_options());
   ASSERT_TRUE(client.ok());

@@ -99,6 +99,27 @@ TEST_F(AuditChainTest, RecordsCarrySeqAndPrevHash) {
   EXPECT_EQ(report->last.seq, 3u);
 }
 
+TEST_F(AuditChainTest, PeerAndDurationAreRecordedWhenKnown) {
+  MemoryAuditSink sink;
+  auto log = AuditLog::Create(&sink, &clock_, {});
+  ASSERT_OK(log);
+  AuditRecord r;
+  r.rpc = "GetSecret";
+  ASSERT_OK((*log)->Record(r));  // neither known: neither field
+  r.peer = "pid:4242";
+  r.duration = absl::Microseconds(812);
+  ASSERT_OK((*log)->Record(r));
+  auto first = FlatRecord::Parse(sink.lines()[0]);
+  auto second = FlatRecord::Parse(sink.lines()[1]);
+  ASSERT_OK(first);
+  ASSERT_OK(second);
+  EXPECT_FALSE(first->Has("peer"));
+  EXPECT_FALSE(first->Has("duration_us"));
+  EXPECT_FALSE(first->Has("seq"));  // not chained
+  EXPECT_EQ(*second->String("peer"), "pid:4242");
+  EXPECT_EQ(*second->Int("duration_us"), 812);
+}
+
 TEST_F(AuditChainTest, RestartContinuesTheChain) {
   Run(3);
   Run(2);  // a second daemon run
