@@ -422,6 +422,9 @@ int Main(int argc, char** argv) {
     } else if (arg == "--secrets") {
       ok = absl::SimpleAtoi(value(), &o.secrets) &&
            o.secrets > kExportScopeSecrets;
+    } else if (arg == "--quick") {  // one short run (iterating; noisy)
+      o.runs = 1;
+      o.seconds = 0.3;
     } else if (arg == "--runs") {
       ok = absl::SimpleAtoi(value(), &o.runs) && o.runs > 0;
     } else if (arg == "--seconds") {
@@ -431,7 +434,7 @@ int Main(int argc, char** argv) {
     }
     if (!ok) {
       Die("usage: scale_bench --daemon PATH [--secrets N>100000] [--dir DIR] "
-          "[--runs N] [--seconds S]");
+          "[--quick] [--runs N] [--seconds S]");
     }
   }
   if (o.daemon_path.empty()) Die("--daemon PATH is required");

@@ -312,6 +312,28 @@ ZS_CLIENT_METHOD(Secrets, secrets_, ResolveEnv, ResolveEnvRequest,
                  ResolveEnvResponse, kRead)
 ZS_CLIENT_METHOD(Secrets, secrets_, CheckEnv, CheckEnvRequest, CheckEnvResponse,
                  kRead)
+ZS_CLIENT_METHOD(Secrets, secrets_, ListConsumers, ListConsumersRequest,
+                 ListConsumersResponse, kRead)
+
+std::unique_ptr<grpc::ClientReaderInterface<v1::WatchEnvResponse>>
+SecretsClient::WatchEnv(grpc::ClientContext* context,
+                        const v1::WatchEnvRequest& request) {
+  context->set_wait_for_ready(options_.wait_for_ready);
+  if (!authorization_.empty()) {
+    context->AddMetadata("authorization", authorization_);
+  }
+  return secrets_->WatchEnv(context, request);
+}
+
+std::unique_ptr<grpc::ClientReaderInterface<v1::WatchSecretsResponse>>
+SecretsClient::WatchSecrets(grpc::ClientContext* context,
+                            const v1::WatchSecretsRequest& request) {
+  context->set_wait_for_ready(options_.wait_for_ready);
+  if (!authorization_.empty()) {
+    context->AddMetadata("authorization", authorization_);
+  }
+  return secrets_->WatchSecrets(context, request);
+}
 ZS_CLIENT_METHOD(Secrets, secrets_, ExportSecrets, ExportSecretsRequest,
                  ExportSecretsResponse, kRead)
 ZS_CLIENT_METHOD(Secrets, secrets_, SetSecret, SetSecretRequest,

@@ -187,6 +187,18 @@ class SecretsClient {
       const v1::ResolveEnvRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::CheckEnvResponse> CheckEnv(
       const v1::CheckEnvRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ListConsumersResponse> ListConsumers(
+      const v1::ListConsumersRequest& request, const CallOptions& call = {});
+  // Opens a WatchEnv / WatchSecrets stream (docs/watch.md) on `context`,
+  // which the caller owns and keeps until the stream is finished. No
+  // deadline is set (streams are long-lived; set one on `context` to bound
+  // it); the caller's credentials are added. Read() until it returns false,
+  // then Finish() for the status.
+  std::unique_ptr<grpc::ClientReaderInterface<v1::WatchEnvResponse>> WatchEnv(
+      grpc::ClientContext* context, const v1::WatchEnvRequest& request);
+  std::unique_ptr<grpc::ClientReaderInterface<v1::WatchSecretsResponse>>
+  WatchSecrets(grpc::ClientContext* context,
+               const v1::WatchSecretsRequest& request);
   absl::StatusOr<v1::ExportSecretsResponse> ExportSecrets(
       const v1::ExportSecretsRequest& request, const CallOptions& call = {});
   // Writes (never retried):

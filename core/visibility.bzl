@@ -2,7 +2,12 @@
 
 Dependencies inside core/ point one way, down this list:
 
-    ops, migrate, backup -> audit -> identity -> resolve/env -> store/sqlite -> store -> format, crypto -> base
+    ops, migrate, backup -> audit -> identity -> resolve/env -> watch
+        -> store/sqlite, store/etcd -> store -> format, crypto -> base
+
+Only the etcd backend links gRPC (etcd's API is gRPC, through
+//third_party/etcd_proto): core/store/etcd and core/env:etcd_environment_registry.
+Nothing else in core/ may.
 
 Each package's default_visibility names the packages above it, so a target
 that reaches up (store depending on identity, say) fails to build. Outside
@@ -25,6 +30,7 @@ CRYPTO_USERS = [
     "//core/env:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
+    "//core/store/etcd:__pkg__",
     "//core/store/sqlite:__pkg__",
 ] + _OUTSIDE
 
@@ -44,7 +50,9 @@ STORE_USERS = [
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",
+    "//core/store/etcd:__pkg__",
     "//core/store/sqlite:__pkg__",
+    "//core/watch:__pkg__",
 ] + _OUTSIDE
 
 SQLITE_STORE_USERS = [
@@ -55,8 +63,22 @@ SQLITE_STORE_USERS = [
     "//core/ops:__pkg__",
 ] + _OUTSIDE
 
+ETCD_STORE_USERS = [
+    "//core/env:__pkg__",
+    "//core/ops:__pkg__",
+] + _OUTSIDE
+
 ENV_USERS = [
     "//core/migrate:__pkg__",
+    "//core/identity:__pkg__",
+    "//core/ops:__pkg__",
+    "//core/resolve:__pkg__",
+] + _OUTSIDE
+
+# The change feed and the consumer graph (store changes, never values).
+WATCH_USERS = [
+    "//core/audit:__pkg__",
+    "//core/env:__pkg__",
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",

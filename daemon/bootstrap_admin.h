@@ -21,8 +21,8 @@
 #include "core/base/secret_bytes.h"
 #include "core/identity/access.h"
 #include "core/identity/api_key_store.h"
-#include "daemon/api_key_verifier.h"
 #include "daemon/config.h"
+#include "daemon/transport/api_key_verifier.h"
 
 namespace zlayer::secrets {
 

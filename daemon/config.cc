@@ -216,6 +216,46 @@ const std::vector<OptionSpec>& Specs() {
          }
          return absl::OkStatus();
        }},
+      {"store", Kind::kValue,
+       "where secrets live: sqlite (default; {data-dir}/secrets.db) or etcd "
+       "(cluster mode: several daemons on one etcd v3 cluster, see "
+       "docs/cluster.md; needs --etcd-endpoints)",
+       [](absl::string_view v, DaemonOptions* o) {
+         if (v == "sqlite") {
+           o->store = StoreBackend::kSqlite;
+         } else if (v == "etcd") {
+           o->store = StoreBackend::kEtcd;
+         } else {
+           return BadValue("store", absl::StrCat("expected sqlite or etcd, "
+                                                 "got '",
+                                                 v, "'"));
+         }
+         return absl::OkStatus();
+       }},
+      {"etcd-endpoints", Kind::kList,
+       "etcd members' client addresses, host:port (comma-separated or "
+       "repeated), e.g. 10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379",
+       [](absl::string_view v, DaemonOptions* o) {
+         for (absl::string_view part :
+              absl::StrSplit(v, ',', absl::SkipEmpty())) {
+           o->etcd_endpoints.emplace_back(absl::StripAsciiWhitespace(part));
+         }
+         return absl::OkStatus();
+       },
+       [](DaemonOptions* o) { o->etcd_endpoints.clear(); }},
+      {"etcd-prefix", Kind::kValue,
+       "etcd key prefix of the store; daemons sharing it share the secrets. "
+       "Default: /zlayer-secrets",
+       SetString(&DaemonOptions::etcd_prefix)},
+      {"etcd-cacert", Kind::kValue,
+       "PEM CA bundle that signed the etcd members' certificates (turns on "
+       "TLS to etcd)",
+       SetString(&DaemonOptions::etcd_cacert)},
+      {"etcd-cert", Kind::kValue,
+       "PEM client certificate for etcd (with --etcd-key)",
+       SetString(&DaemonOptions::etcd_cert)},
+      {"etcd-key", Kind::kValue, "PEM private key of --etcd-cert",
+       SetString(&DaemonOptions::etcd_key)},
       {"drain-timeout", Kind::kValue,
        "how long in-flight calls may finish after SIGTERM (e.g. 10s, 500ms; "
        "a bare number is seconds). Default: 10s",
@@ -250,6 +290,15 @@ const std::vector<OptionSpec>& Specs() {
        "calls that may wait for a worker before new ones are refused "
        "RESOURCE_EXHAUSTED. Default: 10000",
        SetSize("max-queued-calls", &DaemonOptions::max_queued_calls)},
+      {"max-watch-streams", Kind::kValue,
+       "open WatchEnv/WatchSecrets streams before new ones are refused "
+       "RESOURCE_EXHAUSTED. Default: 4096",
+       SetSize("max-watch-streams", &DaemonOptions::max_watch_streams)},
+      {"max-watch-streams-per-caller", Kind::kValue,
+       "open watch streams per caller before its new ones are refused "
+       "RESOURCE_EXHAUSTED. Default: 256",
+       SetSize("max-watch-streams-per-caller",
+               &DaemonOptions::max_watch_streams_per_caller)},
       {"max-threads", Kind::kValue, "deprecated alias of --workers (2..1024)",
        [](absl::string_view v, DaemonOptions* o) {
          int n = 0;
@@ -432,6 +481,18 @@ absl::Status ValidateOptions(const DaemonOptions& o) {
       o.deployment.find_first_of(std::string("/\0", 2)) != std::string::npos) {
     return absl::InvalidArgumentError(
         "--deployment: must be non-empty, without '/', and not . or ..");
+  }
+  if (o.store == StoreBackend::kEtcd && o.etcd_endpoints.empty()) {
+    return absl::InvalidArgumentError(
+        "--store etcd needs --etcd-endpoints host:port[,host:port...]");
+  }
+  if (o.store != StoreBackend::kEtcd &&
+      (!o.etcd_endpoints.empty() || !o.etcd_cacert.empty() ||
+       !o.etcd_cert.empty() || !o.etcd_key.empty())) {
+    return absl::InvalidArgumentError("--etcd-* flags need --store etcd");
+  }
+  if (o.etcd_cert.empty() != o.etcd_key.empty()) {
+    return absl::InvalidArgumentError("--etcd-cert and --etcd-key go together");
   }
   if (o.key_file_rotate_to.has_value() && !o.key_file.has_value()) {
     return absl::InvalidArgumentError(

@@ -53,6 +53,10 @@ inline constexpr char kDaemonVersion[] = "0.1.0";
 // loss but never corrupts.
 enum class SynchronousMode { kFull, kNormal };
 
+// Where secrets live: one SQLite file (default) or an etcd v3 cluster shared
+// by several daemons (cluster mode, docs/cluster.md).
+enum class StoreBackend { kSqlite, kEtcd };
+
 // What happens to the bootstrap admin API key ("admin"), see
 // docs/identity.md:
 //   kOnce  (default) created on the first start with --listen, written 0600
@@ -123,21 +127,40 @@ struct DaemonOptions {
   bool audit_fsync = false;
 
   SynchronousMode synchronous = SynchronousMode::kFull;
+
+  // Cluster mode (docs/cluster.md). With kEtcd, etcd_endpoints is required
+  // ("host:port" of each member's client URL) and the store lives under
+  // etcd_prefix; etcd_cacert turns on TLS, etcd_cert + etcd_key add a client
+  // certificate. The data dir still holds the socket, key file and audit log.
+  StoreBackend store = StoreBackend::kSqlite;
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix = "/zlayer-secrets";
+  std::string etcd_cacert;
+  std::string etcd_cert;
+  std::string etcd_key;
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);
-  // Worker threads that run the Secrets/Admin handlers (daemon/call_queue.h;
-  // the serving model is in daemon/server.h). 0 = max(16, 4 x cores).
+  // Worker threads that run the Secrets/Admin handlers
+  // (daemon/rpc/call_queue.h; the serving model is in daemon/server.h). 0 =
+  // max(16, 4 x cores).
   int workers = 0;
   // Calls that may wait for a worker; past it a call is refused with
   // RESOURCE_EXHAUSTED "server overloaded ..." (audited). Queued requests
   // are also held to 256 MiB of request bytes (CallQueueOptions).
   size_t max_queued_calls = 10000;
+  // Open WatchEnv/WatchSecrets streams in total and per caller (principal);
+  // past either a new stream ends RESOURCE_EXHAUSTED (docs/watch.md).
+  size_t max_watch_streams = 4096;
+  size_t max_watch_streams_per_caller = 256;
+  // A consumer with no open watch is dropped from the consumer graph this
+  // long after its last resolve.
+  absl::Duration consumer_expiry = absl::Hours(1);
   // Deprecated alias of `workers` (--max-threads; the sync server's thread
   // cap before the callback API). 0 = not given.
   int max_threads = 0;
 
-  // Request limits (see Limits in daemon/service_context.h).
+  // Request limits (see Limits in daemon/rpc/service_context.h).
   size_t max_message_bytes = size_t{8} << 20;
   size_t max_value_bytes = size_t{1} << 20;
   size_t max_names_per_batch = 1000;
@@ -149,8 +172,8 @@ struct DaemonOptions {
   // answer only after the daemon had built it).
   size_t max_response_bytes = size_t{4} << 20;
 
-  // Connections on the Unix socket (daemon/unix_listener.h). One uid may
-  // hold at most max_connections_per_uid; all uids together at most
+  // Connections on the Unix socket (daemon/transport/unix_listener.h). One uid
+  // may hold at most max_connections_per_uid; all uids together at most
   // max_connections (0 = derived at start from RLIMIT_NOFILE: the soft
   // limit, after it is raised to the hard limit, minus 128 fds for the
   // daemon's own files and TCP clients), of which the last

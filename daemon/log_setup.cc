@@ -210,17 +210,16 @@ std::string FormatLogLine(const LogSetupOptions& options,
                     EscapeControl(message), "\n");
     return line;
   }
-  absl::StrAppend(&line, "{\"ts\":", JsonQuote(ts),
-                  ",\"level\":", JsonQuote(level_text));
+  JsonWriter json(JsonWriter::Style::kCompact);
+  json.BeginObject().Key("ts").String(ts).Key("level").String(level_text);
   std::vector<std::pair<std::string, std::string>> fields;
   if (SplitFields(message, &fields)) {
-    for (const auto& [key, value] : fields) {
-      absl::StrAppend(&line, ",", JsonQuote(key), ":", JsonQuote(value));
-    }
+    for (const auto& [key, value] : fields) json.Key(key).String(value);
   } else {
-    absl::StrAppend(&line, ",\"msg\":", JsonQuote(message));
+    json.Key("msg").String(message);
   }
-  absl::StrAppend(&line, "}\n");
+  const WipingString object = json.EndObject().Finish();
+  absl::StrAppend(&line, absl::string_view(object), "\n");
   return line;
 }
 

@@ -15,8 +15,10 @@
 // `event=...` lines) becomes one JSON member per field; any other message
 // goes in "msg" whole.
 //
-//   InstallDaemonLogger({.format = LogFormat::kJson,
-//                        .journal = StderrIsJournal()});
+//   LogSetupOptions options;
+//   options.format = LogFormat::kJson;
+//   options.journal = StderrIsJournal();
+//   InstallDaemonLogger(options);
 //
 // Thread-safe once installed (spdlog's sink mutex); install before threads.
 #ifndef ZLAYER_SECRETS_DAEMON_LOG_SETUP_H_

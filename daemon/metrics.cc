@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "daemon/interceptor_tsan.h"
+#include "daemon/rpc/interceptor_tsan.h"
 #include "google/protobuf/descriptor.h"
 
 namespace zlayer::secrets {

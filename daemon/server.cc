@@ -20,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "core/audit/audit_log.h"
@@ -30,7 +31,9 @@
 #include "core/base/status_macros.h"
 #include "core/crypto/aead.h"
 #include "core/crypto/key_manager.h"
+#include "core/crypto/master_key_rotation.h"
 #include "core/crypto/subkeys.h"
+#include "core/env/etcd_environment_registry.h"
 #include "core/env/sqlite_environment_registry.h"
 #include "core/identity/access.h"
 #include "core/identity/api_key_store.h"
@@ -40,27 +43,33 @@
 #include "core/identity/grant_store.h"
 #include "core/identity/identity_records.h"
 #include "core/identity/registry_credential_store.h"
+#include "core/store/etcd/etcd_secret_store.h"
+#include "core/store/observed_secret_store.h"
 #include "core/store/sqlite/sqlite_secret_store.h"
-#include "daemon/admin_service.h"
-#include "daemon/api_key_store_verifier.h"
+#include "core/watch/change_feed.h"
+#include "core/watch/consumer_graph.h"
 #include "daemon/bootstrap_admin.h"
-#include "daemon/call_auditor.h"
-#include "daemon/call_queue.h"
-#include "daemon/call_tracker.h"
-#include "daemon/callback_services.h"
-#include "daemon/caller_identity.h"
-#include "daemon/health_service.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
-#include "daemon/parse_error_interceptor.h"
+#include "daemon/process_setup.h"
+#include "daemon/rpc/admin_service.h"
+#include "daemon/rpc/call_auditor.h"
+#include "daemon/rpc/call_queue.h"
+#include "daemon/rpc/call_tracker.h"
+#include "daemon/rpc/callback_services.h"
+#include "daemon/rpc/health_service.h"
+#include "daemon/rpc/parse_error_interceptor.h"
+#include "daemon/rpc/secrets_service.h"
+#include "daemon/rpc/service_context.h"
+#include "daemon/rpc/watch_service.h"
 #include "daemon/secret_memory.h"
-#include "daemon/secrets_service.h"
-#include "daemon/service_context.h"
-#include "daemon/socket_activation.h"
 #include "daemon/systemd_notify.h"
-#include "daemon/tls_expiry.h"
-#include "daemon/tls_key_pair.h"
-#include "daemon/unix_listener.h"
+#include "daemon/transport/api_key_store_verifier.h"
+#include "daemon/transport/caller_identity.h"
+#include "daemon/transport/socket_activation.h"
+#include "daemon/transport/tls_expiry.h"
+#include "daemon/transport/tls_files.h"
+#include "daemon/transport/unix_listener.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/service_type.h"
@@ -93,263 +102,11 @@ constexpr absl::Duration kAuditRetryInterval = absl::Seconds(1);
 constexpr absl::string_view kAuditScope = "system:audit";
 constexpr absl::string_view kAuditNameKey = "name_hash_key";
 
-absl::Status ErrnoStatus(absl::string_view what, absl::string_view path,
-                         int err) {
-  return absl::InternalError(
-      absl::StrCat(what, " ", path, ": ", std::strerror(err)));
-}
-
-void BlockDaemonSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  // Writes to a closed peer must be errors, not process death.
-  signal(SIGPIPE, SIG_IGN);
-  // Likewise a write past RLIMIT_FSIZE (systemd LimitFSIZE=, ulimit -f):
-  // SQLite then sees EFBIG and the write fails with UNAVAILABLE, where the
-  // default action would kill the daemon (and ask for a core dump).
-  signal(SIGXFSZ, SIG_IGN);
-}
-
-absl::Status DisableCoreDumps() {
-  rlimit none{0, 0};
-  if (setrlimit(RLIMIT_CORE, &none) != 0) {
-    return ErrnoStatus("setrlimit", "RLIMIT_CORE", errno);
-  }
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    return ErrnoStatus("prctl", "PR_SET_DUMPABLE", errno);
-  }
-  return absl::OkStatus();
-}
-
-// Raises the soft RLIMIT_NOFILE to the hard limit (systemd's default soft
-// limit is 1024, which idle connections can exhaust) and returns the soft
-// limit now in force. Logs both limits.
-rlim_t RaiseFileLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    spdlog::warn("event=nofile_limit error=\"{}\"", std::strerror(errno));
-    return 1024;
-  }
-  const rlim_t before = limit.rlim_cur;
-  if (limit.rlim_cur != limit.rlim_max) {
-    rlimit raised{limit.rlim_max, limit.rlim_max};
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-      limit = raised;
-    } else {
-      spdlog::warn("event=nofile_limit_raise_failed error=\"{}\"",
-                   std::strerror(errno));
-    }
-  }
-  spdlog::info("event=nofile_limit soft_before={} soft={} hard={}", before,
-               limit.rlim_cur, limit.rlim_max);
-  return limit.rlim_cur;
-}
-
-// mkdir -p with `mode` for the directories it creates (the last one is
-// chmod'ed to `mode` even if the umask is stricter or looser).
-absl::Status MakeDirectories(const std::string& path, mode_t mode) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, " exists and is not a directory"));
-    }
-    return absl::OkStatus();
-  }
-  size_t slash = path.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) {
-    RETURN_IF_ERROR(MakeDirectories(path.substr(0, slash), mode));
-  }
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return ErrnoStatus("mkdir", path, errno);
-  }
-  if (chmod(path.c_str(), mode) != 0) return ErrnoStatus("chmod", path, errno);
-  return absl::OkStatus();
-}
-
-absl::Status PrepareDataDir(const std::string& dir) {
-  RETURN_IF_ERROR(MakeDirectories(dir, 0700));
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir, errno);
-  if ((st.st_mode & 0077) != 0) {
-    spdlog::warn(
-        "event=data_dir_permissions path={} mode={:o} advice=\"chmod 0700\"",
-        dir, st.st_mode & 0777);
-  }
-  return absl::OkStatus();
-}
-
-// Removes `dir` and the files and directories directly below it (TLS state
-// is at most two levels deep).
-void RemoveTree(const std::string& dir, int depth = 2) {
-  DIR* d = opendir(dir.c_str());
-  if (d != nullptr) {
-    while (dirent* e = readdir(d)) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      std::string path = absl::StrCat(dir, "/", name);
-      struct stat st;
-      if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && depth > 1) {
-        RemoveTree(path, depth - 1);
-      } else {
-        unlink(path.c_str());
-      }
-    }
-    closedir(d);
-  }
-  rmdir(dir.c_str());
-}
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
-                                          absl::string_view flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-absl::Status WriteNewFile(const std::string& path, absl::string_view data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus("create", path, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return ErrnoStatus("write", path, err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (close(fd) != 0) return ErrnoStatus("close", path, errno);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
-// TLS files and their reload.
-//
-// gRPC 1.51 offers no way to swap the credentials of a listening port, but
-// its FileWatcherCertificateProvider re-reads its files every
-// kTlsRefreshSeconds and hands new ones to later handshakes (checking that
-// key and certificate belong together). The operator's files are not watched
-// directly: edits would then take effect half-way through. Instead the
-// daemon stages a validated copy in {data_dir}/tls/gen-N/ (0700 directory,
-// 0600 files) and the provider watches {data_dir}/tls/current/*.pem, where
-// `current` is a symlink switched atomically with rename(). So new files are
-// taken exactly when SIGHUP asks (within a second), a bad file is refused
-// with the old ones still served, and the previous generation is kept until
-// the next switch so that a read racing the switch never hits a missing file.
-// The staged copies are removed when the daemon stops.
-class TlsFiles {
- public:
-  static absl::StatusOr<std::unique_ptr<TlsFiles>> Create(
-      const DaemonOptions& options) {
-    std::string dir = absl::StrCat(options.data_dir, "/tls");
-    RemoveTree(dir);  // left over by a daemon that did not stop cleanly
-    if (mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("mkdir", dir, errno);
-    auto files = std::unique_ptr<TlsFiles>(new TlsFiles(options, dir));
-    RETURN_IF_ERROR(files->Stage());
-    return files;
-  }
-
-  ~TlsFiles() { RemoveTree(dir_); }
-
-  // Validates and stages the operator's files, then switches `current`.
-  absl::Status Stage() {
-    ASSIGN_OR_RETURN(std::string cert, ReadWholeFile(cert_src_, "--tls-cert"));
-    ASSIGN_OR_RETURN(std::string key, ReadWholeFile(key_src_, "--tls-key"));
-    std::string ca;
-    if (!ca_src_.empty()) {
-      ASSIGN_OR_RETURN(ca, ReadWholeFile(ca_src_, "--tls-client-ca"));
-    }
-    absl::Status status = Validate(cert, key, ca);
-    // The pair itself: the key belongs to the certificate and the chain
-    // loads. gRPC would accept a mismatched pair here and then fail every
-    // handshake; refusing it keeps the old pair serving.
-    if (status.ok()) status = CheckTlsKeyPair(cert, key, ca);
-    if (status.ok()) status = Switch(cert, key, ca);
-    WipeString(&key);
-    return status;
-  }
-
-  std::string cert_path() const { return dir_ + "/current/cert.pem"; }
-  std::string key_path() const { return dir_ + "/current/key.pem"; }
-  std::string ca_path() const {
-    return ca_src_.empty() ? std::string() : dir_ + "/current/ca.pem";
-  }
-  bool mutual() const { return !ca_src_.empty(); }
-
- private:
-  TlsFiles(const DaemonOptions& options, std::string dir)
-      : dir_(std::move(dir)),
-        cert_src_(options.tls_cert),
-        key_src_(options.tls_key),
-        ca_src_(options.tls_client_ca) {}
-
-  absl::Status Validate(absl::string_view cert, absl::string_view key,
-                        absl::string_view ca) const {
-    if (!absl::StrContains(cert, "-----BEGIN CERTIFICATE-----")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls-cert ", cert_src_, ": no PEM certificate in the file"));
-    }
-    if (!absl::StrContains(key, "-----BEGIN ") ||
-        !absl::StrContains(key, "PRIVATE KEY-----")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls-key ", key_src_, ": no PEM private key in the file"));
-    }
-    if (!ca_src_.empty() &&
-        !absl::StrContains(ca, "-----BEGIN CERTIFICATE-----")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls-client-ca ", ca_src_, ": no PEM certificate in the file"));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Switch(absl::string_view cert, absl::string_view key,
-                      absl::string_view ca) {
-    std::string gen_name = absl::StrCat("gen-", ++generation_);
-    std::string gen = absl::StrCat(dir_, "/", gen_name);
-    if (mkdir(gen.c_str(), 0700) != 0) return ErrnoStatus("mkdir", gen, errno);
-    absl::Status status = WriteNewFile(gen + "/cert.pem", cert);
-    if (status.ok()) status = WriteNewFile(gen + "/key.pem", key);
-    if (status.ok() && !ca_src_.empty()) {
-      status = WriteNewFile(gen + "/ca.pem", ca);
-    }
-    std::string link_tmp = dir_ + "/current.tmp";
-    unlink(link_tmp.c_str());
-    if (status.ok() && symlink(gen_name.c_str(), link_tmp.c_str()) != 0) {
-      status = ErrnoStatus("symlink", link_tmp, errno);
-    }
-    std::string link = dir_ + "/current";
-    if (status.ok() && rename(link_tmp.c_str(), link.c_str()) != 0) {
-      status = ErrnoStatus("rename", link, errno);
-    }
-    if (!status.ok()) {
-      RemoveTree(gen, 1);
-      return status;
-    }
-    if (generation_ > 2) {
-      RemoveTree(absl::StrCat(dir_, "/gen-", generation_ - 2), 1);
-    }
-    return absl::OkStatus();
-  }
-
-  const std::string dir_;
-  const std::string cert_src_;
-  const std::string key_src_;
-  const std::string ca_src_;
-  uint64_t generation_ = 0;
-};
+namespace {
+absl::Status NotInClusterMode(absl::string_view what);
+}  // namespace
 
 // What the services use, in destruction order (services last out).
 struct DaemonState {
@@ -363,8 +120,16 @@ struct DaemonState {
   KeySource key_source = KeySource::kGenerated;
   absl::Mutex rotation_mu;  // one master-key rotation at a time
   // Declared before the services, so destroyed after them.
+  // One of the two, by --store; `data` points at whichever is open.
   std::unique_ptr<SqliteSecretStore> store;
-  std::unique_ptr<SqliteEnvironmentRegistry> environments;
+  std::unique_ptr<EtcdSecretStore> etcd_store;
+  SecretStore* data = nullptr;
+  // Every write made through `observed` (what the services and the
+  // identity stores use) reaches the change feed that watchers follow.
+  std::unique_ptr<ChangeFeed> feed;
+  std::unique_ptr<ObservedSecretStore> observed;
+  std::unique_ptr<ConsumerGraph> consumers;
+  std::unique_ptr<EnvironmentRegistry> environments;
   std::unique_ptr<GrantStore> grants;
   std::unique_ptr<ApiKeyStore> api_keys;
   std::unique_ptr<RegistryCredentialStore> registry_credentials;
@@ -388,6 +153,7 @@ struct DaemonState {
   std::unique_ptr<SecretsService> secrets;
   std::unique_ptr<AdminService> admin;
   std::unique_ptr<CallQueue> queue;
+  std::unique_ptr<WatchService> watch;
   std::vector<std::unique_ptr<grpc::Service>> services;
   // $NOTIFY_SOCKET (Type=notify); a no-op outside systemd.
   std::unique_ptr<SystemdNotifier> notifier;
@@ -436,6 +202,8 @@ absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
                 // Drain() stops the metrics server before it closes the
                 // store, so the store is there for every scrape.
                 [state]() -> absl::optional<double> {
+                  // Not reported in cluster mode (no rotation there yet).
+                  if (state->store == nullptr) return absl::nullopt;
                   absl::StatusOr<uint32_t> id = state->store->ActiveKeyId();
                   if (!id.ok()) return absl::nullopt;
                   return static_cast<double>(*id);
@@ -480,7 +248,7 @@ absl::Status Daemon::Init() {
   state_->notifier = SystemdNotifier::FromEnvironment();
   // The socket first: a second daemon on the same socket stops here, before
   // it touches the key or the store. Under socket activation it is the
-  // inherited one (daemon/socket_activation.h).
+  // inherited one (daemon/transport/socket_activation.h).
   const rlim_t nofile = RaiseFileLimit();
   UnixListenerOptions listener_options;
   listener_options.path = options_.socket_path;
@@ -529,21 +297,32 @@ absl::Status Daemon::Init() {
       state_->unix_identifier.get(), state_->tcp_identifier.get());
 
   ServiceContext& context = state_->context;
-  context.store = state_->store.get();
+  context.store = state_->observed.get();
   context.environments = state_->environments.get();
   context.rotate_master_key = [this](SecretBytes key) {
     return RotateMasterKey(std::move(key));
   };
   SqliteSecretStore* sqlite_store = state_->store.get();
   context.start_rekey = [sqlite_store]() -> absl::StatusOr<uint32_t> {
+    if (sqlite_store == nullptr) return NotInClusterMode("data-key rekey");
     ASSIGN_OR_RETURN(uint32_t generation, sqlite_store->StartRekey());
     spdlog::info("event=rekey_started generation={}", generation);
     return generation;
   };
-  context.create_backup = [this, sqlite_store] {
+  context.create_backup = [this,
+                           sqlite_store]() -> absl::StatusOr<std::string> {
+    if (sqlite_store == nullptr) {
+      return NotInClusterMode("backup");
+    }
     return CreateBackup(*sqlite_store, state_->clock);
   };
-  context.rekey_status = [sqlite_store] {
+  EtcdSecretStore* etcd_store = state_->etcd_store.get();
+  context.rekey_status = [sqlite_store, etcd_store] {
+    if (sqlite_store == nullptr) {
+      RekeyStatusInfo info;
+      info.active_generation = etcd_store->ActiveDataKeyGeneration();
+      return info;
+    }
     const RekeyProgress progress = sqlite_store->rekey_progress();
     RekeyStatusInfo info;
     info.running = progress.running;
@@ -602,15 +381,25 @@ absl::Status Daemon::Init() {
   }
   queue_options.max_queued_calls = options_.max_queued_calls;
   state_->queue = std::make_unique<CallQueue>(queue_options);
-  state_->services.push_back(MakeQueuedSecretsService(
-      state_->secrets.get(), state_->queue.get(), &context));
+  ConsumerGraphOptions consumer_options;
+  consumer_options.expiry = options_.consumer_expiry;
+  state_->consumers =
+      std::make_unique<ConsumerGraph>(&state_->clock, consumer_options);
+  state_->watch = std::make_unique<WatchService>(&context, state_->feed.get(),
+                                                 state_->consumers.get(),
+                                                 state_->queue.get());
+  state_->services.push_back(
+      MakeQueuedSecretsService(state_->secrets.get(), state_->queue.get(),
+                               &context, state_->watch.get()));
   state_->services.push_back(MakeQueuedAdminService(
       state_->admin.get(), state_->queue.get(), &context));
   service_names_.push_back(v1::Secrets::service_full_name());
   service_names_.push_back(v1::Admin::service_full_name());
 
   if (!options_.tls_cert.empty()) {
-    ASSIGN_OR_RETURN(tls_files_, TlsFiles::Create(options_));
+    ASSIGN_OR_RETURN(
+        tls_files_, TlsFiles::Create(options_.data_dir, options_.tls_cert,
+                                     options_.tls_key, options_.tls_client_ca));
   }
   RETURN_IF_ERROR(StartServer());
   return StartMetrics(options_, tls_files_.get(), &serving_, &audit_healthy_,
@@ -628,6 +417,12 @@ absl::StatusOr<std::unique_ptr<SqliteSecretStore>> OpenStoreWithKey(
   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
                    Keyring::Create(key_id, std::move(key)));
   return SqliteSecretStore::Open(options, std::move(ring), clock);
+}
+
+// What cluster mode does not do yet (docs/cluster.md, "Not done").
+absl::Status NotInClusterMode(absl::string_view what) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, " is not available with --store etcd yet (docs/cluster.md)"));
 }
 
 // A key that is read from a file (not the password's salt file).
@@ -671,52 +466,40 @@ absl::Status Daemon::OpenStorage() {
         "credential), see docs/crypto.md\"",
         master.path, options_.data_dir);
   }
+  if (options_.store == StoreBackend::kEtcd) {
+    return OpenEtcdStorage(std::move(master.key));
+  }
   SqliteStoreOptions store_options;
   store_options.path = absl::StrCat(options_.data_dir, "/secrets.db");
   store_options.synchronous = options_.synchronous == SynchronousMode::kFull
                                   ? SqliteStoreOptions::Synchronous::kFull
                                   : SqliteStoreOptions::Synchronous::kNormal;
-  absl::StatusOr<std::unique_ptr<SqliteSecretStore>> store =
-      OpenStoreWithKey(store_options, std::move(master.key), &state_->clock);
-  if (state_->keys->CanRotate(master.source)) {
-    if (absl::IsFailedPrecondition(store.status())) {
-      // --key-file-rotate-to: a rotation committed, and the operator has
-      // not installed the new key as --key-file yet.
-      absl::StatusOr<SecretBytes> rotated = state_->keys->ReadRotatedKey();
-      if (rotated.ok()) {
-        absl::StatusOr<std::unique_ptr<SqliteSecretStore>> opened =
-            OpenStoreWithKey(store_options, *std::move(rotated),
-                             &state_->clock);
-        if (opened.ok()) {
-          store = std::move(opened);
-          spdlog::warn(
-              "event=master_key_not_installed key_file={} rotated_key={} "
-              "detail=\"the store is sealed by the rotated key; install it "
-              "as the key file\"",
-              *options_.key_file, state_->keys->rotation_path());
-        }
-      }
-    }
-    absl::StatusOr<SecretBytes> staged = state_->keys->ReadStagedKey();
-    if (staged.ok() && absl::IsFailedPrecondition(store.status())) {
-      // A rotation re-encrypted the store but stopped before the new key
-      // replaced the key file: finish it.
-      store =
-          OpenStoreWithKey(store_options, *std::move(staged), &state_->clock);
-      if (store.ok()) {
-        RETURN_IF_ERROR(state_->keys->PromoteNextKey());
-        spdlog::warn("event=master_key_rotation_completed_at_start path={}",
-                     state_->keys->rotation_path());
-      }
-    } else if (staged.ok() && store.ok()) {
-      // A rotation that never committed: the old key is still the key.
-      RETURN_IF_ERROR(state_->keys->DiscardStagedKey());
-      spdlog::warn("event=master_key_rotation_discarded path={}",
-                   state_->keys->staged_key_path());
-    }
+  StoreOpener open = [&](SecretBytes key) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        state_->store,
+        OpenStoreWithKey(store_options, std::move(key), &state_->clock));
+    return absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(KeyRecovery recovery,
+                   OpenWithKeyRecovery(*state_->keys, master.source,
+                                       std::move(master.key), open));
+  if (recovery.rotated_key_not_installed) {
+    spdlog::warn(
+        "event=master_key_not_installed key_file={} rotated_key={} "
+        "detail=\"the store is sealed by the rotated key; install it "
+        "as the key file\"",
+        *options_.key_file, state_->keys->rotation_path());
   }
-  if (!store.ok()) return store.status();
-  state_->store = *std::move(store);
+  if (recovery.rotation_completed) {
+    spdlog::warn("event=master_key_rotation_completed_at_start path={}",
+                 state_->keys->rotation_path());
+  }
+  if (recovery.rotation_discarded) {
+    spdlog::warn("event=master_key_rotation_discarded path={}",
+                 state_->keys->staged_key_path());
+  }
+  state_->data = state_->store.get();
+  AttachChangeFeed();
   // A rekey stopped by a crash or a shutdown goes on where it stopped.
   ASSIGN_OR_RETURN(uint64_t awaiting, state_->store->VersionsAwaitingRekey());
   if (awaiting > 0) {
@@ -733,38 +516,80 @@ absl::Status Daemon::OpenStorage() {
   return absl::OkStatus();
 }
 
+// Wraps the opened store so that every write made through this daemon
+// reaches the change feed that WatchEnv/WatchSecrets streams follow.
+// (Cluster mode: writes made through another daemon do not reach it yet;
+// docs/watch.md.)
+void Daemon::AttachChangeFeed() {
+  ChangeFeedOptions feed_options;
+  feed_options.max_streams = options_.max_watch_streams;
+  feed_options.max_streams_per_caller = options_.max_watch_streams_per_caller;
+  // The epoch tells positions of this run from those of an earlier one.
+  state_->feed = std::make_unique<ChangeFeed>(
+      feed_options, static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+  state_->observed =
+      std::make_unique<ObservedSecretStore>(state_->data, state_->feed.get());
+}
+
+absl::Status Daemon::OpenEtcdStorage(SecretBytes key) {
+  EtcdStoreOptions etcd;
+  etcd.client.endpoints = options_.etcd_endpoints;
+  etcd.client.ca_cert_file = options_.etcd_cacert;
+  etcd.client.cert_file = options_.etcd_cert;
+  etcd.client.key_file = options_.etcd_key;
+  etcd.prefix = options_.etcd_prefix;
+  ASSIGN_OR_RETURN(uint32_t key_id, EtcdSecretStore::RecordedKeyId(etcd));
+  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+                   Keyring::Create(key_id, std::move(key)));
+  absl::StatusOr<std::unique_ptr<EtcdSecretStore>> store =
+      EtcdSecretStore::Open(etcd, std::move(ring), &state_->clock);
+  if (!store.ok()) {
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("--store etcd: ", store.status().message()));
+  }
+  state_->etcd_store = *std::move(store);
+  state_->data = state_->etcd_store.get();
+  AttachChangeFeed();
+  ASSIGN_OR_RETURN(state_->environments,
+                   EtcdEnvironmentRegistry::Create(state_->etcd_store.get(),
+                                                   &state_->clock));
+  spdlog::info("event=store_opened backend=etcd endpoints={} prefix={}",
+               absl::StrJoin(options_.etcd_endpoints, ","),
+               options_.etcd_prefix);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> Daemon::DeriveStoreSubkey(SubkeyPurpose purpose) {
+  if (state_->etcd_store != nullptr) {
+    return state_->etcd_store->DeriveSubkey(purpose);
+  }
+  return state_->store->DeriveSubkey(purpose);
+}
+
 absl::StatusOr<KeyRotationResult> Daemon::RotateMasterKey(SecretBytes new_key) {
   absl::MutexLock lock(&state_->rotation_mu);
-  if (!state_->keys->CanRotate(state_->key_source)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the master key comes from ", KeySourceName(state_->key_source),
-        state_->key_source == KeySource::kCredentialFile
-            ? "; start the daemon with --key-file-rotate-to PATH to rotate it "
-              "online (the new key is written there for you to install)"
-            : "; only a key in a file can be rotated online"));
-  }
-  if (new_key.empty()) new_key = SecretBytes::Random(kKeyBytes);
-  ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
-  const uint32_t new_id = active + 1;
-  // Staged before the store changes, promoted after it committed: a crash
-  // in between is finished (or discarded) at the next start.
-  RETURN_IF_ERROR(state_->keys->StageNextKey(new_key));
+  if (state_->store == nullptr) return NotInClusterMode("master-key rotation");
   KeyRotationResult result;
-  result.new_key_id = new_id;
   // Only the store's data keys and subkey seed are re-wrapped; no value is
   // re-encrypted (versions_reencrypted stays 0; RekeyDataKeys does that).
   uint64_t keys_rewrapped = 0;
+  StoreRekeyer rekey = [&](SecretBytes key) -> absl::Status {
+    ASSIGN_OR_RETURN(uint32_t active, state_->store->ActiveKeyId());
+    result.new_key_id = active + 1;
+    return state_->store->RotateKey(result.new_key_id, std::move(key),
+                                    &keys_rewrapped);
+  };
+  absl::Status stage_not_removed;
   absl::Status rotated =
-      state_->store->RotateKey(new_id, std::move(new_key), &keys_rewrapped);
-  if (!rotated.ok()) {
-    absl::Status discarded = state_->keys->DiscardStagedKey();
-    if (!discarded.ok()) {
-      spdlog::error("event=master_key_stage_not_removed error=\"{}\"",
-                    std::string(discarded.message()));
-    }
-    return rotated;
+      secrets::RotateMasterKey(*state_->keys, state_->key_source,
+                               std::move(new_key), rekey, &stage_not_removed);
+  if (!stage_not_removed.ok()) {
+    spdlog::error("event=master_key_stage_not_removed error=\"{}\"",
+                  std::string(stage_not_removed.message()));
   }
-  RETURN_IF_ERROR(state_->keys->PromoteNextKey());
+  RETURN_IF_ERROR(rotated);
+  const uint32_t new_id = result.new_key_id;
   spdlog::info(
       "event=master_key_rotated key_id={} data_keys_rewrapped={} path={}",
       new_id, keys_rewrapped, state_->keys->rotation_path());
@@ -787,12 +612,15 @@ std::string Daemon::BootstrapAdminKeyPath() const {
 }
 
 absl::Status Daemon::OpenIdentity() {
-  SecretStore* store = state_->store.get();
-  ASSIGN_OR_RETURN(state_->grants, GrantStore::Open(store, &state_->clock));
+  SecretStore* store = state_->observed.get();
+  // The grant store reports its own changes, once they are in its index.
+  ASSIGN_OR_RETURN(state_->grants,
+                   GrantStore::Open(state_->data, &state_->clock));
+  state_->grants->set_change_observer(state_->feed.get());
   ApiKeyStoreOptions key_options;
   // From the store's subkey seed, so master-key rotation never changes it.
   ASSIGN_OR_RETURN(key_options.hash_key,
-                   state_->store->DeriveSubkey(SubkeyPurpose::kApiKeyHash));
+                   DeriveStoreSubkey(SubkeyPurpose::kApiKeyHash));
   ASSIGN_OR_RETURN(
       state_->api_keys,
       ApiKeyStore::Create(store, &state_->clock, std::move(key_options)));
@@ -867,10 +695,10 @@ absl::StatusOr<SecretBytes> Daemon::AuditNameKey() {
   // Stores that hashed names before schema 2 keep their stored random key,
   // so hashes in older audit records still match; others use the subkey.
   absl::StatusOr<VersionedValue> legacy =
-      state_->store->GetVersioned(kAuditScope, kAuditNameKey, 0);
+      state_->data->GetVersioned(kAuditScope, kAuditNameKey, 0);
   if (legacy.ok()) return std::move(legacy->value);
   if (!absl::IsNotFound(legacy.status())) return legacy.status();
-  return state_->store->DeriveSubkey(SubkeyPurpose::kAuditNameHash);
+  return DeriveStoreSubkey(SubkeyPurpose::kAuditNameHash);
 }
 
 void Daemon::OnAuditWritten(bool written) {
@@ -900,7 +728,7 @@ absl::Status Daemon::StartServer() {
 
   // Our own health service, not gRPC's default one (which is left disabled):
   // its Watch streams end by themselves when the drain starts (see
-  // daemon/health_service.h), and reflection can describe it. NOT_SERVING
+  // daemon/rpc/health_service.h), and reflection can describe it. NOT_SERVING
   // for every service until Run() is serving.
   SetHealth(false);
   grpc::ServerBuilder builder;
@@ -1115,7 +943,10 @@ void Daemon::Drain() {
   // stream is left open to hold up Shutdown().
   const int in_flight = state_->calls.calls_in_flight();
   const int watchers = state_->health.watchers();
+  const int watch_streams = state_->watch->streams();
   state_->health.Shutdown();
+  // Every WatchEnv/WatchSecrets stream ends with OK the same way.
+  state_->watch->Shutdown();
   state_->listener->Stop();
   // Shutdown() refuses new calls at once and waits for the ones in flight
   // (the watchers' too, which are ending) until the deadline, then cancels
@@ -1134,9 +965,10 @@ void Daemon::Drain() {
   // Every call is answered, so the queue is empty: this joins the workers.
   state_->queue->Stop();
   // calls: in flight when the drain began, health watchers included.
-  spdlog::info("event=drained duration_ms={} calls={} watchers={}",
-               absl::ToInt64Milliseconds(absl::Now() - start), in_flight,
-               watchers);
+  spdlog::info(
+      "event=drained duration_ms={} calls={} watchers={} watch_streams={}",
+      absl::ToInt64Milliseconds(absl::Now() - start), in_flight, watchers,
+      watch_streams);
   // Close the store before returning: SQLite checkpoints and releases its
   // files here. No call is running any more, and no scrape (metrics read
   // the store).
@@ -1144,7 +976,10 @@ void Daemon::Drain() {
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
   state_->environments.reset();
+  state_->observed.reset();
+  state_->data = nullptr;
   state_->store.reset();
+  state_->etcd_store.reset();
   spdlog::info("event=store_closed");
   tls_files_.reset();
 }
@@ -1159,6 +994,7 @@ Daemon::~Daemon() {
     if (!drained) {
       // Never ran: stop at once.
       state_->health.Shutdown();
+      if (state_->watch != nullptr) state_->watch->Shutdown();
       if (state_->listener != nullptr) state_->listener->Stop();
       server_->Shutdown(std::chrono::system_clock::now());
       server_->Wait();

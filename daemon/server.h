@@ -18,7 +18,7 @@
 //             and per service) and waits for SIGTERM/SIGINT or
 //             RequestShutdown(). Then drains: health NOT_SERVING for good
 //             (each open health Watch stream is sent NOT_SERVING and then
-//             ends with OK, daemon/health_service.h), the socket stops
+//             ends with OK, daemon/rpc/health_service.h), the socket stops
 //             accepting and is removed, Server::Shutdown(now +
 //             drain_timeout) lets in-flight calls finish (and cancels what
 //             is left after the deadline), the store is closed. Returns OK
@@ -40,14 +40,14 @@
 // gRPC's callback API; calls that block run on the daemon's own workers.
 //   reactor threads  gRPC's polling/callback threads read, deserialise and
 //                    hand each Secrets/Admin call to the CallQueue
-//                    (daemon/callback_services.h); they never touch SQLite,
+//                    (daemon/rpc/callback_services.h); they never touch SQLite,
 //                    fsync or the audit file, except to audit a refusal.
-//   worker pool      CallQueue (daemon/call_queue.h): --workers threads
+//   worker pool      CallQueue (daemon/rpc/call_queue.h): --workers threads
 //                    (default max(16, 4 x cores): workers block on fsync and
 //                    SQLite's group commit wants concurrent writers) run the
-//                    plain blocking handlers (daemon/secrets_service.h,
-//                    daemon/admin_service.h) in arrival order and finish the
-//                    call's reactor with the handler's status.
+//                    plain blocking handlers (daemon/rpc/secrets_service.h,
+//                    daemon/rpc/admin_service.h) in arrival order and finish
+//                    the call's reactor with the handler's status.
 //   queue bound      at most --max-queued-calls (10,000) calls and 256 MiB
 //                    of request bytes (+4 KiB per call) wait; past either a
 //                    call is answered RESOURCE_EXHAUSTED "server overloaded
@@ -85,8 +85,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/base/secret_bytes.h"
+#include "core/crypto/subkeys.h"
 #include "daemon/config.h"
-#include "daemon/service_context.h"
+#include "daemon/rpc/service_context.h"
 
 namespace grpc {
 class Server;
@@ -135,6 +136,11 @@ class Daemon {
   absl::Status Init();
   absl::StatusOr<KeyRotationResult> RotateMasterKey(SecretBytes new_key);
   absl::Status OpenStorage();
+  // --store etcd: the EtcdSecretStore and its environment registry.
+  absl::Status OpenEtcdStorage(SecretBytes key);
+  void AttachChangeFeed();
+  // From whichever store is open (both derive from the store's seed).
+  absl::StatusOr<SecretBytes> DeriveStoreSubkey(SubkeyPurpose purpose);
   absl::Status OpenIdentity();
   // --bootstrap-admin-key-file, or {data_dir}/admin.key.
   std::string BootstrapAdminKeyPath() const;

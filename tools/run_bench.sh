@@ -2,8 +2,10 @@
 # Runs the benchmarks (bench/) from the -c opt build; `./x bench` builds them
 # first (bazel build -c opt //bench/..., which also builds the daemon).
 #
-#   tools/run_bench.sh [--scale] [--runs N] [--seconds S]
+#   tools/run_bench.sh [--quick] [--scale] [--runs N] [--seconds S]
 #
+#   --quick    one run of 0.3 s per figure (iterating; noisy), and with
+#              --scale one run of the scale figures.
 #   (default)  floors (echo RPC, raw SQLite FULL insert, raw AEAD) and the
 #              daemon side by side: GetSecret, GetSecrets(20), ResolveEnv(20),
 #              SetSecret at 1/4(/8) clients; ratios; daemon memory; targets.
@@ -18,8 +20,9 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=1 ;;
+    --quick) args+=("$1") ;;
     --runs|--seconds) args+=("$1" "$2"); shift ;;
-    *) echo "usage: tools/run_bench.sh [--scale] [--runs N] [--seconds S]" >&2; exit 2 ;;
+    *) echo "usage: tools/run_bench.sh [--quick] [--scale] [--runs N] [--seconds S]" >&2; exit 2 ;;
   esac
   shift
 done

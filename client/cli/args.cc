@@ -55,7 +55,8 @@ absl::Status CheckPositionals(const Command& cmd) {
   };
   const std::string& v = cmd.verb;
   if (v == "ls" || v == "import" || v == "export" || v == "check" ||
-      v == "run" || v == "whoami" || v == "health" || v == "man") {
+      v == "run" || v == "whoami" || v == "health" || v == "man" ||
+      v == "watch") {
     return want(0, "");
   }
   if (v == "completion") {
@@ -545,7 +546,8 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
   if (cmd.verb == "import" && cmd.file.empty()) {
     return Usage("'import' needs --file PATH");
   }
-  if ((cmd.verb == "check" || cmd.verb == "run") && cmd.env_file.empty()) {
+  if ((cmd.verb == "check" || cmd.verb == "run" || cmd.verb == "watch") &&
+      cmd.env_file.empty()) {
     return Usage(absl::StrCat("'", cmd.verb, "' needs --env-file PATH"));
   }
   if (cmd.verb == "run" && cmd.exec_argv.empty()) {

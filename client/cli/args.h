@@ -102,6 +102,7 @@ struct Command {
   bool wait = false;                   // key rekey
   bool yes = false;                    // destroy
   std::string env_file;                // check / run --env-file
+  std::string consumer;                // watch --consumer C
   std::string description;             // env create --description
   std::vector<std::string> exec_argv;  // run: after `--`
 

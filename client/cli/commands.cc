@@ -173,6 +173,7 @@ class Runner {
     if (v == "env") return Env();
     if (v == "check") return Check();
     if (v == "run") return RunChild();
+    if (v == "watch") return Watch();
     if (v == "key" && cmd_.positionals[0] == "rekey") return Rekey();
     if (v == "key") return RotateMasterKey();
     if (v == "backup") return Backup();
@@ -190,6 +191,7 @@ class Runner {
     if (v == "rollback") return Rollback();
     if (v == "undelete") return Undelete();
     if (v == "destroy") return Destroy();
+    if (v == "consumers") return Consumers();
     *io_.err << "zlayer-secret: unknown command '" << v << "'\n";
     return kExitUsage;
   }
@@ -656,6 +658,103 @@ class Runner {
     return PrintFailure(*io_.err,
                         absl::StrCat(bad, " of ", resp->entries_size(),
                                      " entries would not resolve"));
+  }
+
+  // Follows the env file's secrets (docs/watch.md) until interrupted. One
+  // line per fact, never a value:
+  //   receipt KEY SCOPE/NAME VERSION
+  //   change KIND SCOPE/NAME VERSION PREVIOUS
+  //   error KEY CODE MESSAGE
+  //   position P [resync]        (ends each message)
+  // When the stream ends (the daemon's drain, a restart, a lost
+  // connection) it reconnects after a backoff (0.2 s doubling to 5 s) and
+  // resumes from the last position; a refusal (bad input, no access,
+  // RESOURCE_EXHAUSTED) ends the command with that error.
+  int Watch() {
+    absl::StatusOr<std::map<std::string, std::string>> env =
+        ReadEnvFile(cmd_.env_file, *io_.err);
+    if (!env.ok()) return Fail(env.status());
+    v1::WatchEnvRequest req;
+    req.mutable_env()->insert(env->begin(), env->end());
+    WipeMap(&*env);
+    *req.mutable_context() = ContextFor(g_);
+    req.set_consumer(cmd_.consumer);
+    absl::Duration backoff = absl::Milliseconds(200);
+    for (;;) {
+      grpc::ClientContext context;
+      auto reader = client_->WatchEnv(&context, req);
+      v1::WatchEnvResponse m;
+      while (reader->Read(&m)) {
+        backoff = absl::Milliseconds(200);
+        for (const v1::ResolvedEntry& r : m.receipt()) {
+          *io_.out << "receipt " << r.key() << " " << r.scope() << "/"
+                   << r.name() << " " << r.version() << "\n";
+        }
+        for (const v1::WatchEvent& e : m.changes()) {
+          *io_.out << "change " << ChangeKindName(e.kind()) << " " << e.scope()
+                   << "/" << e.name() << " " << e.version() << " "
+                   << e.previous_version() << "\n";
+        }
+        for (const v1::WatchEntryError& e : m.errors()) {
+          *io_.out << "error " << e.key() << " "
+                   << absl::StatusCodeToString(
+                          static_cast<absl::StatusCode>(e.code()))
+                   << " " << e.message() << "\n";
+        }
+        *io_.out << "position " << m.position() << (m.resync() ? " resync" : "")
+                 << std::endl;
+        req.set_resume_position(m.position());
+      }
+      const absl::Status ended = FromGrpcStatus(reader->Finish());
+      if (!ended.ok() && !absl::IsUnavailable(ended)) {
+        for (auto& [key, value] : *req.mutable_env()) WipeString(&value);
+        return Fail(ended);
+      }
+      *io_.err << "zlayer-secret: watch stream ended ("
+               << (ended.ok() ? "daemon stopping" : "unavailable")
+               << "); reconnecting\n";
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+  }
+
+  static absl::string_view ChangeKindName(v1::ChangeKind kind) {
+    switch (kind) {
+      case v1::CHANGE_KIND_SET:
+        return "set";
+      case v1::CHANGE_KIND_ROTATE:
+        return "rotate";
+      case v1::CHANGE_KIND_ROLLBACK:
+        return "rollback";
+      case v1::CHANGE_KIND_DELETE:
+        return "delete";
+      case v1::CHANGE_KIND_UNDELETE:
+        return "undelete";
+      case v1::CHANGE_KIND_DESTROY:
+        return "destroy";
+      default:
+        return "unknown";
+    }
+  }
+
+  int Consumers() {
+    v1::ListConsumersRequest req;
+    *req.mutable_target() = t_.target;
+    req.set_name(Name());
+    absl::StatusOr<v1::ListConsumersResponse> resp =
+        client_->ListConsumers(req);
+    if (!resp.ok()) return Fail(resp.status());
+    *io_.out << "CONSUMER\tVERSION\tCURRENT\tWATCHING\tLAST_SEEN\n";
+    for (const v1::ConsumerUse& c : resp->consumers()) {
+      *io_.out << c.consumer() << "\t" << c.version() << "\t"
+               << (c.current() ? "yes" : "no") << "\t"
+               << (c.watching() ? "yes" : "no") << "\t"
+               << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                   absl::FromUnixSeconds(c.last_seen()),
+                                   absl::UTCTimeZone())
+               << "\n";
+    }
+    return kExitOk;
   }
 
   int RunChild() {

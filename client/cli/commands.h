@@ -20,10 +20,11 @@
 // is), otherwise the deployment scope --deployment D (default "default",
 // upstream's scope) or service scope D/S with --service S.
 //
-// Differences from upstream §14.3, deliberate: set/rotate/unset/import/export
-// and `get --reveal` work on any target, not only --env (the daemon enforces
-// access); create and set are upserts with optional check-and-set
-// (--create-only, --if-version N); import reports unchanged entries too.
+// Differences from upstream, deliberate (docs/compatibility.md, "Deliberate
+// differences"): set/rotate/unset/import/export and `get --reveal` work on any
+// target, not only --env (the daemon enforces access); create and set are
+// upserts with optional check-and-set (--create-only, --if-version N); import
+// reports unchanged entries too.
 #ifndef ZLAYER_SECRETS_CLIENT_CLI_COMMANDS_H_
 #define ZLAYER_SECRETS_CLIENT_CLI_COMMANDS_H_
 

@@ -3,7 +3,8 @@
 //
 //   if (IsIdentityVerb(cmd.verb)) return RunIdentityCommand(cmd, client, io);
 //
-// Formats follow upstream §14.3 where they apply:
+// Formats follow upstream's where they apply (docs/compatibility.md, "Verbs and
+// output"):
 //   grant       "Granted <level> on <what> to <subject> (permission id <id>)"
 //   revoke      "Revoked <level> on <what> from <subject> (permission id
 //               <id>)" per removed grant, or "No grant to revoke: <subject>

@@ -9,77 +9,50 @@
 namespace zlayer::secrets::cli {
 namespace {
 
-// JSON object builder for flat records: keeps insertion order.
-class JsonObject {
- public:
-  JsonObject& Str(absl::string_view key, absl::string_view value) {
-    fields_.push_back(absl::StrCat(JsonQuote(key), ": ", JsonQuote(value)));
-    return *this;
-  }
-  JsonObject& Num(absl::string_view key, int64_t value) {
-    fields_.push_back(absl::StrCat(JsonQuote(key), ": ", value));
-    return *this;
-  }
-  JsonObject& Bool(absl::string_view key, bool value) {
-    fields_.push_back(
-        absl::StrCat(JsonQuote(key), ": ", value ? "true" : "false"));
-    return *this;
-  }
-  // `raw` is already JSON.
-  JsonObject& Raw(absl::string_view key, absl::string_view raw) {
-    fields_.push_back(absl::StrCat(JsonQuote(key), ": ", raw));
-    return *this;
-  }
-  // Rendered at `indent` (the opening brace is not indented).
-  std::string Render(int indent) const {
-    if (fields_.empty()) return "{}";
-    std::string pad(indent + 2, ' ');
-    std::string out = "{\n";
-    for (size_t i = 0; i < fields_.size(); ++i) {
-      absl::StrAppend(&out, pad, fields_[i], i + 1 < fields_.size() ? "," : "",
-                      "\n");
-    }
-    absl::StrAppend(&out, std::string(indent, ' '), "}");
-    return out;
-  }
+// The CLI's JSON: JsonWriter in pretty style, members in upstream's field
+// order, one trailing newline.
+JsonWriter PrettyWriter() { return JsonWriter(JsonWriter::Style::kPretty); }
 
- private:
-  std::vector<std::string> fields_;
-};
-
-std::string JsonArray(const std::vector<JsonObject>& items, int indent) {
-  if (items.empty()) return "[]";
-  std::string pad(indent + 2, ' ');
-  std::string out = "[\n";
-  for (size_t i = 0; i < items.size(); ++i) {
-    absl::StrAppend(&out, pad, items[i].Render(indent + 2),
-                    i + 1 < items.size() ? "," : "", "\n");
-  }
-  absl::StrAppend(&out, std::string(indent, ' '), "]");
-  return out;
+std::string Finish(JsonWriter* w) {
+  WipingString text = w->Finish();
+  return absl::StrCat(absl::string_view(text), "\n");
 }
 
-JsonObject MetadataObject(const v1::SecretMetadata& m) {
-  JsonObject o;
-  o.Str("name", m.name())
-      .Str("scope", m.scope())
-      .Num("version", m.version())
-      .Num("created_at", m.created_at())
-      .Num("updated_at", m.updated_at());
-  if (m.deleted()) o.Bool("deleted", true).Num("deleted_at", m.deleted_at());
-  return o;
+void WriteMetadata(const v1::SecretMetadata& m, JsonWriter* w) {
+  w->BeginObject()
+      .Key("name")
+      .String(m.name())
+      .Key("scope")
+      .String(m.scope())
+      .Key("version")
+      .Int(m.version())
+      .Key("created_at")
+      .Int(m.created_at())
+      .Key("updated_at")
+      .Int(m.updated_at());
+  if (m.deleted()) {
+    w->Key("deleted").Bool(true).Key("deleted_at").Int(m.deleted_at());
+  }
+  w->EndObject();
 }
 
-JsonObject EnvironmentObject(const v1::Environment& e) {
-  JsonObject o;
-  o.Str("id", e.id())
-      .Str("name", e.name())
-      .Str("project", e.project())
-      .Str("description", e.description())
-      .Str("scope", e.scope())
-      .Num("created_at", e.created_at())
-      .Num("updated_at", e.updated_at());
-  return o;
+void WriteEnvironment(const v1::Environment& e, JsonWriter* w) {
+  w->BeginObject()
+      .Key("id")
+      .String(e.id())
+      .Key("name")
+      .String(e.name())
+      .Key("project")
+      .String(e.project())
+      .Key("description")
+      .String(e.description())
+      .Key("scope")
+      .String(e.scope())
+      .Key("created_at")
+      .Int(e.created_at())
+      .Key("updated_at")
+      .Int(e.updated_at())
+      .EndObject();
 }
 
 }  // namespace
@@ -104,10 +77,11 @@ std::string SecretsTable(const std::vector<v1::SecretMetadata>& secrets) {
 }
 
 std::string SecretsJson(const std::vector<v1::SecretMetadata>& secrets) {
-  std::vector<JsonObject> items;
-  for (const v1::SecretMetadata& m : secrets)
-    items.push_back(MetadataObject(m));
-  return JsonArray(items, 0) + "\n";
+  JsonWriter w = PrettyWriter();
+  w.BeginArray();
+  for (const v1::SecretMetadata& m : secrets) WriteMetadata(m, &w);
+  w.EndArray();
+  return Finish(&w);
 }
 
 std::string MetadataText(const v1::SecretMetadata& m) {
@@ -118,7 +92,9 @@ std::string MetadataText(const v1::SecretMetadata& m) {
 }
 
 std::string MetadataJson(const v1::SecretMetadata& m) {
-  return MetadataObject(m).Render(0) + "\n";
+  JsonWriter w = PrettyWriter();
+  WriteMetadata(m, &w);
+  return Finish(&w);
 }
 
 std::string VersionsTable(const v1::ListVersionsResponse& versions) {
@@ -132,15 +108,20 @@ std::string VersionsTable(const v1::ListVersionsResponse& versions) {
 }
 
 std::string VersionsJson(const v1::ListVersionsResponse& versions) {
-  std::vector<JsonObject> items;
+  JsonWriter w = PrettyWriter();
+  w.BeginArray();
   for (const v1::VersionInfo& v : versions.versions()) {
-    JsonObject o;
-    o.Num("version", v.version())
-        .Num("created_at", v.created_at())
-        .Num("key_id", v.key_id());
-    items.push_back(std::move(o));
+    w.BeginObject()
+        .Key("version")
+        .Int(v.version())
+        .Key("created_at")
+        .Int(v.created_at())
+        .Key("key_id")
+        .Int(v.key_id())
+        .EndObject();
   }
-  return JsonArray(items, 0) + "\n";
+  w.EndArray();
+  return Finish(&w);
 }
 
 std::string CheckTable(const v1::CheckEnvResponse& response) {
@@ -163,24 +144,34 @@ std::string CheckTable(const v1::CheckEnvResponse& response) {
 }
 
 std::string CheckJson(const v1::CheckEnvResponse& response) {
-  std::vector<JsonObject> items;
+  JsonWriter w = PrettyWriter();
+  w.BeginObject().Key("ok").Bool(response.ok()).Key("entries").BeginArray();
   for (const v1::CheckedEntry& e : response.entries()) {
-    JsonObject o;
-    o.Str("key", e.key())
-        .Bool("is_reference", e.is_reference())
-        .Str("reference", e.reference())
-        .Str("scope", e.scope())
-        .Str("name", e.name())
-        .Str("field", e.field())
-        .Bool("exists", e.exists())
-        .Bool("readable", e.readable())
-        .Num("version", e.version())
-        .Str("error", e.error());
-    items.push_back(std::move(o));
+    w.BeginObject()
+        .Key("key")
+        .String(e.key())
+        .Key("is_reference")
+        .Bool(e.is_reference())
+        .Key("reference")
+        .String(e.reference())
+        .Key("scope")
+        .String(e.scope())
+        .Key("name")
+        .String(e.name())
+        .Key("field")
+        .String(e.field())
+        .Key("exists")
+        .Bool(e.exists())
+        .Key("readable")
+        .Bool(e.readable())
+        .Key("version")
+        .Int(e.version())
+        .Key("error")
+        .String(e.error())
+        .EndObject();
   }
-  JsonObject top;
-  top.Bool("ok", response.ok()).Raw("entries", JsonArray(items, 2));
-  return top.Render(0) + "\n";
+  w.EndArray().EndObject();
+  return Finish(&w);
 }
 
 std::string EnvironmentsTable(const v1::ListEnvironmentsResponse& response) {
@@ -196,15 +187,19 @@ std::string EnvironmentsTable(const v1::ListEnvironmentsResponse& response) {
 }
 
 std::string EnvironmentsJson(const v1::ListEnvironmentsResponse& response) {
-  std::vector<JsonObject> items;
+  JsonWriter w = PrettyWriter();
+  w.BeginArray();
   for (const v1::Environment& e : response.environments()) {
-    items.push_back(EnvironmentObject(e));
+    WriteEnvironment(e, &w);
   }
-  return JsonArray(items, 0) + "\n";
+  w.EndArray();
+  return Finish(&w);
 }
 
 std::string EnvironmentJson(const v1::Environment& env) {
-  return EnvironmentObject(env).Render(0) + "\n";
+  JsonWriter w = PrettyWriter();
+  WriteEnvironment(env, &w);
+  return Finish(&w);
 }
 
 std::string WhoAmIText(const v1::WhoAmIResponse& response) {
@@ -215,13 +210,15 @@ std::string WhoAmIText(const v1::WhoAmIResponse& response) {
 }
 
 std::string WhoAmIJson(const v1::WhoAmIResponse& response) {
-  std::vector<std::string> roles;
-  for (const std::string& r : response.roles()) roles.push_back(JsonQuote(r));
-  JsonObject o;
-  o.Str("subject", response.subject())
-      .Raw("roles", absl::StrCat("[", absl::StrJoin(roles, ", "), "]"))
-      .Str("transport", response.transport());
-  return o.Render(0) + "\n";
+  JsonWriter w = PrettyWriter();
+  w.BeginObject()
+      .Key("subject")
+      .String(response.subject())
+      .Key("roles")
+      .BeginArray();
+  for (const std::string& r : response.roles()) w.String(r);
+  w.EndArray().Key("transport").String(response.transport()).EndObject();
+  return Finish(&w);
 }
 
 std::string RotatedMessage(absl::string_view name, absl::string_view where,

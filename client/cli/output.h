@@ -1,4 +1,5 @@
-// Text and JSON rendering of zlayer-secret's results (upstream §14.3).
+// Text and JSON rendering of zlayer-secret's results (docs/compatibility.md,
+// "Verbs and output").
 // Pure functions over the proto messages: no I/O, never a secret value
 // (except RandomValueNotice, whose whole point is to show one).
 //

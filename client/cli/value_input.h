@@ -1,4 +1,5 @@
-// Reading a secret value for create / set / rotate (upstream §14.1).
+// Reading a secret value for create / set / rotate (docs/compatibility.md,
+// "Value input").
 //
 //   ASSIGN_OR_RETURN(SecretBytes value, ReadValue(cmd.value, std::cin));
 //

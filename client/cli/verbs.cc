@@ -369,6 +369,17 @@ constexpr OptionSpec kDestroyOptions[] = {
 
 constexpr OptionSpec kEnvFileOptions[] = {kEnvFileRow};
 
+constexpr OptionSpec kWatchOptions[] = {
+    kEnvFileRow,
+    {"consumer", 0, ValueKind::kText, "C", "", "",
+     "who is watching, recorded in the consumer graph (e.g. "
+     "deployment/service/instance)",
+     [](absl::string_view v, ParseState* s) {
+       s->cmd->consumer = std::string(v);
+       return absl::OkStatus();
+     }},
+};
+
 constexpr OptionSpec kEnvOptions[] = {
     {"description", 0, ValueKind::kText, "D", "", "",
      "description of a new environment (env create)",
@@ -602,6 +613,14 @@ const std::vector<VerbSpec>& AllVerbs() {
        "resolve the references, then exec CMD with them in its environment", "",
        "", kEnvFileOptions,
        "zlayer-secret run --env-file app.env -- ./server --port 8080"},
+      {"watch", "", "Secrets", "--env-file FILE [--consumer C]",
+       "follow the file's secrets: one line per change, never a value",
+       "Prints receipt, change, error and position lines; reconnects and "
+       "resumes where it stopped (docs/watch.md).",
+       "", kWatchOptions,
+       "zlayer-secret watch --env-file app.env --consumer shop/web/1"},
+      {"consumers", "", "Secrets", "NAME", "who holds which version of NAME",
+       "", "", None(), "zlayer-secret consumers db"},
       {"env", "", "Secrets", "ls | create NAME [--description D] | rm NAME|ID",
        "list, create or remove environments", "", "ls create rm", kEnvOptions,
        "zlayer-secret env ls\n"

@@ -458,13 +458,9 @@ std::string AuditLog::HashName(absl::string_view name) const {
                          options_.name_hash_key.size()) != 0) {
     std::abort();
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex = "h:";
-  for (unsigned char b : out) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 0x0f]);
-  }
-  return hex;
+  return absl::StrCat("h:",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(out), sizeof(out))));
 }
 
 std::string AuditLog::Format(const AuditRecord& r, absl::Time time) const {
@@ -500,6 +496,7 @@ std::string AuditLog::FormatChained(const AuditRecord& r, absl::Time time,
       .StrList("targets", targets)
       .Str("code", absl::StatusCodeToString(r.code))
       .Str("message", hash ? "" : r.message);
+  if (!r.service.empty()) writer.Str("service", r.service);
   if (r.count > 0) writer.Int("count", r.count);
   if (!r.peer.empty()) writer.Str("peer", r.peer);
   if (r.duration >= absl::ZeroDuration()) {

@@ -16,7 +16,7 @@
 // stays. Records carry no value field at all, and callers must not put
 // values into `message` (status messages never hold values by project rule).
 //
-// A coalesced summary of refusals (daemon/call_auditor.h) has "count": N,
+// A coalesced summary of refusals (daemon/rpc/call_auditor.h) has "count": N,
 // the number of calls it stands for; other records have no "count".
 //
 //   ASSIGN_OR_RETURN(auto sink, FileAuditSink::Open("/var/log/zs/audit.log",
@@ -85,7 +85,10 @@ struct AuditRecord {
   Transport transport = Transport::kUnix;
   std::string rpc;  // method name, e.g. "GetSecret"
   std::string scope;
-  std::string name;                // "" for scope-wide calls
+  std::string name;  // "" for scope-wide calls
+  // The service the caller says it resolves for (ResolveEnv's
+  // ResolveContext.service); "" = none given, and then not written.
+  std::string service;
   std::vector<uint32_t> versions;  // versions resolved or written
   // Batch calls: every secret read, rendered as "scope/name" strings (names
   // hashed like `name`; a name never holds '/', so the last '/' splits);

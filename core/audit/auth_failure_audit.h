@@ -22,7 +22,7 @@
 //
 // The calls whose failures are counted here write no per-call record: the
 // status they return carries kCoalescedAuditPayload, which CallLog
-// (daemon/service_common.h) honours.
+// (daemon/rpc/service_common.h) honours.
 //
 // Thread-safe.
 #ifndef ZLAYER_SECRETS_CORE_AUDIT_AUTH_FAILURE_AUDIT_H_

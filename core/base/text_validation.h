@@ -11,12 +11,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/base/utf8.h"  // IsValidUtf8, for the callers of ValidateText
 
 namespace zlayer::secrets {
-
-// True if `s` is well-formed UTF-8 (no overlong forms, no surrogates, no code
-// point above U+10FFFF).
-bool IsValidUtf8(absl::string_view s);
 
 // Returns InvalidArgument unless `text` is min_bytes..max_bytes long, valid
 // UTF-8, and free of control characters (C0, DEL and C1). `what` names the

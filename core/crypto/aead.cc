@@ -49,10 +49,10 @@ absl::Status UnknownKey() {
 }
 
 void AppendU32(std::string* out, uint32_t v) {
-  out->push_back(static_cast<char>((v >> 24) & 0xff));
-  out->push_back(static_cast<char>((v >> 16) & 0xff));
-  out->push_back(static_cast<char>((v >> 8) & 0xff));
-  out->push_back(static_cast<char>(v & 0xff));
+  const char bytes[4] = {
+      static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff),
+      static_cast<char>((v >> 8) & 0xff), static_cast<char>(v & 0xff)};
+  out->append(bytes, sizeof(bytes));
 }
 
 void AppendU64(std::string* out, uint64_t v) {

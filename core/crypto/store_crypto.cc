@@ -21,15 +21,21 @@ constexpr absl::string_view kEnvironmentRowTag =
 
 static_assert(kRowMacBytes == crypto_generichash_BYTES, "BLAKE2b-256");
 
+// Big-endian integers, appended in one piece (these strings are built on
+// every read: one append instead of a capacity check per byte).
 void AppendU32(std::string* out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((v >> shift) & 0xff));
-  }
+  const char bytes[4] = {
+      static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff),
+      static_cast<char>((v >> 8) & 0xff), static_cast<char>(v & 0xff)};
+  out->append(bytes, sizeof(bytes));
 }
 
 void AppendU64(std::string* out, uint64_t v) {
-  AppendU32(out, static_cast<uint32_t>(v >> 32));
-  AppendU32(out, static_cast<uint32_t>(v & 0xffffffffu));
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<char>((v >> (56 - 8 * i)) & 0xff);
+  }
+  out->append(bytes, sizeof(bytes));
 }
 
 // A field preceded by its length as 8 bytes big-endian.
@@ -38,9 +44,11 @@ void AppendField(std::string* out, absl::string_view field) {
   out->append(field.data(), field.size());
 }
 
-// Tag, then the format version: the prefix of every v2 string.
+// Tag, then the format version: the prefix of every v2 string. Reserves
+// room for the usual fields, so building the rest does not reallocate.
 std::string Begin(absl::string_view tag) {
   std::string out;
+  out.reserve(256);
   AppendField(&out, tag);
   out.push_back(static_cast<char>(kAtRestFormatV2));
   return out;

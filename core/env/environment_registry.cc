@@ -1,9 +1,5 @@
 #include "core/env/environment_registry.h"
 
-#include <sodium.h>
-
-#include <cstdlib>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -15,36 +11,6 @@ namespace zlayer::secrets {
 std::string EnvironmentScope(const Environment& env) {
   if (env.project.empty()) return absl::StrCat("env:", env.id);
   return absl::StrCat("project:", env.project, ":env:", env.id);
-}
-
-bool LooksLikeUuid(absl::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (s[i] != '-') return false;
-    } else if (!absl::ascii_isxdigit(static_cast<unsigned char>(s[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string NewUuidV4() {
-  // sodium_init is idempotent and thread-safe.
-  if (sodium_init() < 0) std::abort();
-  uint8_t b[16];
-  randombytes_buf(b, sizeof(b));
-  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
-  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0x0F]);
-  }
-  return out;
 }
 
 absl::StatusOr<std::string> NormalizeEnvironmentName(absl::string_view name) {

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/base/ids.h"  // NewUuidV4, LooksLikeUuid
 
 namespace zlayer::secrets {
 
@@ -34,13 +35,6 @@ struct Environment {
 
 // The scope string of an environment: "env:{id}" or "project:{p}:env:{id}".
 std::string EnvironmentScope(const Environment& env);
-
-// True for a 36-char UUID shape (8-4-4-4-12 hex, either case), as the CLI's
-// --env rule (upstream §14.2).
-bool LooksLikeUuid(absl::string_view s);
-
-// A fresh random UUID v4 (libsodium's CSPRNG), lowercase.
-std::string NewUuidV4();
 
 // Rules shared by every registry. NormalizeEnvironmentName trims ASCII
 // whitespace and returns the name, or InvalidArgument when it is blank,

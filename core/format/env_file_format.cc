@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/utf8.h"
 #include "core/format/json.h"
 
 namespace zlayer::secrets {
@@ -16,23 +17,11 @@ constexpr uint32_t kInvalidCodePoint = 0xFFFFFFFF;
 // Decodes the UTF-8 character at the start of `s` (which must not be empty).
 // Returns its length; `*cp` is kInvalidCodePoint for a malformed sequence,
 // which then counts as one opaque byte.
-size_t DecodeUtf8(absl::string_view s, uint32_t* cp) {
-  const unsigned char c = static_cast<unsigned char>(s[0]);
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-  if (len == 0 || len > s.size() || !IsValidUtf8(s.substr(0, len))) {
-    *cp = kInvalidCodePoint;
-    return 1;
-  }
-  uint32_t v = c & (0x7F >> len);
-  for (size_t i = 1; i < len; ++i) {
-    v = (v << 6) | (static_cast<unsigned char>(s[i]) & 0x3F);
-  }
-  *cp = v;
-  return len;
+size_t DecodeCharOrByte(absl::string_view s, uint32_t* cp) {
+  const size_t n = DecodeUtf8(s, cp);
+  if (n != 0) return n;
+  *cp = kInvalidCodePoint;
+  return 1;
 }
 
 // Unicode White_Space (what Rust's str::trim and char::is_whitespace use).
@@ -46,7 +35,7 @@ bool IsUnicodeWhitespace(uint32_t cp) {
 size_t LeadingWhitespaceChar(absl::string_view s) {
   if (s.empty()) return 0;
   uint32_t cp;
-  size_t n = DecodeUtf8(s, &cp);
+  size_t n = DecodeCharOrByte(s, &cp);
   return IsUnicodeWhitespace(cp) ? n : 0;
 }
 
@@ -56,7 +45,7 @@ size_t TrailingWhitespaceChar(absl::string_view s) {
     const unsigned char c = static_cast<unsigned char>(s[s.size() - n]);
     if (c >= 0x80 && c < 0xC0) continue;  // a continuation byte: look further
     uint32_t cp;
-    size_t len = DecodeUtf8(s.substr(s.size() - n), &cp);
+    size_t len = DecodeCharOrByte(s.substr(s.size() - n), &cp);
     return len == n && IsUnicodeWhitespace(cp) ? n : 0;
   }
   return 0;
@@ -77,7 +66,7 @@ absl::string_view Trim(absl::string_view s) { return TrimRight(TrimLeft(s)); }
 bool ContainsWhitespace(absl::string_view s) {
   while (!s.empty()) {
     uint32_t cp;
-    size_t n = DecodeUtf8(s, &cp);
+    size_t n = DecodeCharOrByte(s, &cp);
     if (IsUnicodeWhitespace(cp)) return true;
     s.remove_prefix(n);
   }
@@ -233,7 +222,7 @@ absl::Status ValidateSecretFileKey(absl::string_view key) {
   }
   for (absl::string_view rest = key; !rest.empty();) {
     uint32_t cp;
-    rest.remove_prefix(DecodeUtf8(rest, &cp));
+    rest.remove_prefix(DecodeCharOrByte(rest, &cp));
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
       return absl::InvalidArgumentError("key contains a control character");
     }

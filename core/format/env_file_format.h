@@ -7,12 +7,13 @@
 //    unless it contains Unicode whitespace (incl. CR/LF/tab), `#`, `=`, `"`,
 //    `'` or `\`; then it is double-quoted with `\` -> `\\`, `"` -> `\"`,
 //    LF -> `\n`, CR -> `\r`, TAB -> `\t` (all other bytes raw). This matches
-//    upstream (§14.4) for simple values; unlike upstream's, the result always
-//    imports back to exactly the same map. `$` is never escaped and never
-//    expanded (there is no interpolation); the importer accepts `\$` only for
-//    files written for tools that do interpolate. A name that itself begins
-//    with `export ` is written as `export export ...`, so that the importer's
-//    prefix stripping gives it back.
+//    upstream (docs/compatibility.md, "Import and export") for simple values;
+//    unlike upstream's, the result always imports back to exactly the same map.
+//    `$` is never escaped and never expanded (there is no interpolation); the
+//    importer accepts `\$` only for files written for tools that do
+//    interpolate. A name that itself begins with `export ` is written as
+//    `export export ...`, so that the importer's prefix stripping gives it
+//    back.
 //  * json: a pretty JSON object (2-space indent, `"key": "value"`, keys
 //    sorted) followed by a newline. Values must be valid UTF-8.
 //

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/utf8.h"
 
 namespace zlayer::secrets {
 
@@ -215,43 +216,6 @@ JsonMember::~JsonMember() { WipeWipingString(&key); }
 // UTF-8
 
 namespace {
-
-// Length of the well-formed UTF-8 sequence at the start of `s` (1-4), or 0 if
-// it is not well formed (RFC 3629 table: no overlongs, no surrogates,
-// nothing above U+10FFFF, no truncation).
-size_t Utf8SequenceLength(absl::string_view s) {
-  if (s.empty()) return 0;
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c == 0xE0) {
-    len = 3, lo = 0xA0;
-  } else if (c >= 0xE1 && c <= 0xEC) {
-    len = 3;
-  } else if (c == 0xED) {
-    len = 3, hi = 0x9F;
-  } else if (c >= 0xEE && c <= 0xEF) {
-    len = 3;
-  } else if (c == 0xF0) {
-    len = 4, lo = 0x90;
-  } else if (c >= 0xF1 && c <= 0xF3) {
-    len = 4;
-  } else if (c == 0xF4) {
-    len = 4, hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() < len) return 0;
-  if (b(1) < lo || b(1) > hi) return 0;
-  for (size_t i = 2; i < len; ++i) {
-    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
-  }
-  return len;
-}
 
 void AppendUtf8(uint32_t cp, WipingString* out) {
   if (cp < 0x80) {
@@ -483,7 +447,8 @@ class JsonParser {
           ++pos_;
           continue;
         }
-        size_t n = Utf8SequenceLength(text_.substr(pos_));
+        uint32_t cp;
+        size_t n = DecodeUtf8(text_.substr(pos_), &cp);
         if (n == 0) return Fail("expected valid UTF-8");
         pos_ += n;
       }
@@ -786,70 +751,140 @@ void AppendNumber(const JsonValue& value, WipingString* out) {
   json_internal::WipeMemory(buf, sizeof(buf));
 }
 
-void AppendNewlineIndent(int indent, WipingString* out) {
-  out->push_back('\n');
-  out->append(static_cast<size_t>(indent) * 2, ' ');
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// JsonWriter: the one writer; SerializeJson* are JsonWriter::Value.
+
+JsonWriter::JsonWriter(Style style) : style_(style) {}
+
+void JsonWriter::BeforeValue() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  assert(stack_.empty() ? out_.empty() : !stack_.back().is_object);
+  if (stack_.empty()) return;
+  NextElement();
 }
 
-// `indent` < 0: compact.
-void Write(const JsonValue& value, int indent, WipingString* out) {
-  const bool pretty = indent >= 0;
-  switch (value.type()) {
-    case JsonValue::Type::kNull:
-      out->append("null");
-      return;
-    case JsonValue::Type::kBool:
-      out->append(value.bool_value() ? "true" : "false");
-      return;
-    case JsonValue::Type::kNumber:
-      AppendNumber(value, out);
-      return;
-    case JsonValue::Type::kString:
-      AppendQuoted(value.string_value(), out);
-      return;
-    case JsonValue::Type::kArray: {
-      out->push_back('[');
-      bool first = true;
-      for (const JsonValue& e : value.elements()) {
-        if (!first) out->push_back(',');
-        first = false;
-        if (pretty) AppendNewlineIndent(indent + 1, out);
-        Write(e, pretty ? indent + 1 : -1, out);
-      }
-      if (pretty && !first) AppendNewlineIndent(indent, out);
-      out->push_back(']');
-      return;
-    }
-    case JsonValue::Type::kObject: {
-      out->push_back('{');
-      bool first = true;
-      for (const JsonMember& m : value.members()) {
-        if (!first) out->push_back(',');
-        first = false;
-        if (pretty) AppendNewlineIndent(indent + 1, out);
-        AppendQuoted(m.key, out);
-        out->append(pretty ? ": " : ":");
-        Write(m.value, pretty ? indent + 1 : -1, out);
-      }
-      if (pretty && !first) AppendNewlineIndent(indent, out);
-      out->push_back('}');
-      return;
-    }
+void JsonWriter::NextElement() {
+  Level& level = stack_.back();
+  if (!level.first) out_.push_back(',');
+  level.first = false;
+  if (style_ == Style::kPretty) {
+    out_.push_back('\n');
+    out_.append(stack_.size() * 2, ' ');
   }
 }
 
-}  // namespace
+void JsonWriter::Close(char bracket) {
+  assert(!stack_.empty() && !after_key_);
+  const bool empty = stack_.back().first;
+  stack_.pop_back();
+  if (style_ == Style::kPretty && !empty) {
+    out_.push_back('\n');
+    out_.append(stack_.size() * 2, ' ');
+  }
+  out_.push_back(bracket);
+}
 
-WipingString SerializeJson(const JsonValue& value) {
-  WipingString out;
-  Write(value, -1, &out);
+JsonWriter& JsonWriter::BeginObject() {
+  BeforeValue();
+  out_.push_back('{');
+  stack_.push_back(Level{/*is_object=*/true});
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndObject() {
+  assert(!stack_.empty() && stack_.back().is_object);
+  Close('}');
+  return *this;
+}
+
+JsonWriter& JsonWriter::BeginArray() {
+  BeforeValue();
+  out_.push_back('[');
+  stack_.push_back(Level{/*is_object=*/false});
+  return *this;
+}
+
+JsonWriter& JsonWriter::EndArray() {
+  assert(!stack_.empty() && !stack_.back().is_object);
+  Close(']');
+  return *this;
+}
+
+JsonWriter& JsonWriter::Key(absl::string_view key) {
+  assert(!stack_.empty() && stack_.back().is_object && !after_key_);
+  NextElement();
+  AppendQuoted(key, &out_);
+  out_.append(style_ == Style::kPretty ? ": " : ":");
+  after_key_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::String(absl::string_view value) {
+  BeforeValue();
+  AppendQuoted(value, &out_);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Int(int64_t value) {
+  BeforeValue();
+  AppendNumber(JsonValue::FromInt(value), &out_);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Bool(bool value) {
+  BeforeValue();
+  out_.append(value ? "true" : "false");
+  return *this;
+}
+
+JsonWriter& JsonWriter::Null() {
+  BeforeValue();
+  out_.append("null");
+  return *this;
+}
+
+JsonWriter& JsonWriter::Value(const JsonValue& value) {
+  switch (value.type()) {
+    case JsonValue::Type::kNull:
+      return Null();
+    case JsonValue::Type::kBool:
+      return Bool(value.bool_value());
+    case JsonValue::Type::kNumber:
+      BeforeValue();
+      AppendNumber(value, &out_);
+      return *this;
+    case JsonValue::Type::kString:
+      return String(value.string_value());
+    case JsonValue::Type::kArray:
+      BeginArray();
+      for (const JsonValue& e : value.elements()) Value(e);
+      return EndArray();
+    case JsonValue::Type::kObject:
+      BeginObject();
+      for (const JsonMember& m : value.members()) Key(m.key).Value(m.value);
+      return EndObject();
+  }
+  return *this;
+}
+
+WipingString JsonWriter::Finish() {
+  assert(stack_.empty() && !after_key_);
+  WipingString out = std::move(out_);
+  WipeWipingString(&out_);
   return out;
 }
 
+WipingString SerializeJson(const JsonValue& value) {
+  return JsonWriter(JsonWriter::Style::kCompact).Value(value).Finish();
+}
+
 WipingString SerializeJsonPretty(const JsonValue& value) {
-  WipingString out;
-  Write(value, 0, &out);
-  return out;
+  return JsonWriter(JsonWriter::Style::kPretty).Value(value).Finish();
 }
 
 void AppendJsonQuoted(absl::string_view text, WipingString* out) {

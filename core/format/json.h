@@ -52,7 +52,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/base/text_validation.h"
+#include "core/base/utf8.h"  // IsValidUtf8, for callers checking text
 
 namespace zlayer::secrets {
 
@@ -193,6 +193,65 @@ struct JsonMember {
 absl::StatusOr<JsonValue> ParseJson(absl::string_view text,
                                     int max_depth = kJsonMaxDepth);
 
+// Writes JSON text as it is called, members in call order (a JsonValue keeps
+// its objects sorted; the audit log, the identity records and the CLI's output
+// want their own order). The one writer of the project: SerializeJson* below
+// are JsonWriter::Value, so strings, numbers and layout are the same
+// everywhere. Calls must form one well-nested value (a Key before each
+// member's value, Begin/End balanced); misuse is a programming error caught
+// by assert in debug builds. Not thread-safe; the buffer is a WipingString.
+//
+//   JsonWriter w(JsonWriter::Style::kPretty);
+//   w.BeginObject().Key("name").String("db").Key("version").Int(3);
+//   w.Key("roles").BeginArray().String("admin").EndArray().EndObject();
+//   WipingString text = w.Finish();
+//   // {
+//   //   "name": "db",
+//   //   "version": 3,
+//   //   "roles": [
+//   //     "admin"
+//   //   ]
+//   // }
+class JsonWriter {
+ public:
+  // kCompact: no whitespace. kPretty: serde_json's pretty layout, 2-space
+  // indent, `"key": value`, empty containers as `[]`/`{}`.
+  enum class Style { kCompact, kPretty };
+  explicit JsonWriter(Style style);
+
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  // The name of the next object member; its value follows.
+  JsonWriter& Key(absl::string_view key);
+  // Strings are copied as bytes with serde_json's escaping (see above):
+  // callers check IsValidUtf8() for text of unknown origin.
+  JsonWriter& String(absl::string_view value);
+  JsonWriter& Int(int64_t value);
+  JsonWriter& Bool(bool value);
+  JsonWriter& Null();
+  // A whole value, laid out in this writer's style.
+  JsonWriter& Value(const JsonValue& value);
+
+  // The text written; the writer is empty afterwards.
+  WipingString Finish();
+
+ private:
+  struct Level {
+    bool is_object;
+    bool first = true;
+  };
+  void BeforeValue();
+  void NextElement();
+  void Close(char bracket);
+
+  Style style_;
+  WipingString out_;
+  std::vector<Level> stack_;  // the open containers
+  bool after_key_ = false;
+};
+
 // Compact JSON (no whitespace), object keys sorted.
 WipingString SerializeJson(const JsonValue& value);
 // Pretty JSON: 2-space indent, `"key": value`, no trailing newline.
@@ -203,9 +262,6 @@ void AppendJsonQuoted(absl::string_view text, WipingString* out);
 // `text` as a JSON string literal; for non-secret text such as key names in
 // error messages (control characters come out escaped).
 std::string JsonQuote(absl::string_view text);
-
-// True if `text` is well-formed UTF-8 (no overlong forms, no surrogates, at
-// most U+10FFFF).
 
 }  // namespace zlayer::secrets
 

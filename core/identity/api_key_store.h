@@ -44,7 +44,7 @@
 //
 // Rate limits and failure budgets are not here: see
 // core/identity/auth_failure_budget.h (used by
-// daemon/api_key_store_verifier.h).
+// daemon/transport/api_key_store_verifier.h).
 //
 // All methods are thread-safe. Argon2 runs outside the cache lock.
 #ifndef ZLAYER_SECRETS_CORE_IDENTITY_API_KEY_STORE_H_

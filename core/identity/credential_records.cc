@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/ids.h"
 #include "core/base/status_macros.h"
-#include "core/env/environment_registry.h"
 
 namespace zlayer::secrets {
 

@@ -7,8 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/base/ids.h"
 #include "core/base/status_macros.h"
-#include "core/env/environment_registry.h"
 #include "core/identity/identity_records.h"
 
 namespace zlayer::secrets {

@@ -1,5 +1,6 @@
-// Git credentials (upstream §10.2): personal access tokens and SSH private
-// keys, for cloning sources and for the git credential helper.
+// Git credentials (docs/compatibility.md, "Credentials"): personal access
+// tokens and SSH private keys, for cloning sources and for the git credential
+// helper.
 //
 // Each credential has a UUID v4 id and two records in internal scopes of any
 // SecretStore (clients never reach "system:" scopes):

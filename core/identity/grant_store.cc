@@ -8,8 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/base/ids.h"
 #include "core/base/status_macros.h"
-#include "core/env/environment_registry.h"
 #include "core/identity/identity_records.h"
 
 namespace zlayer::secrets {
@@ -302,8 +302,11 @@ absl::StatusOr<AccessGrant> GrantStore::Grant(absl::string_view subject,
                                   SecretBytes::FromString(EncodeGrant(g)),
                                   create_only)
                       .status());
-  absl::MutexLock lock(&mu_);
-  IndexAdd(g);
+  {
+    absl::MutexLock lock(&mu_);
+    IndexAdd(g);
+  }
+  Notify(ChangeKind::kSet, g.id);
   return g;
 }
 
@@ -317,9 +320,21 @@ absl::Status GrantStore::RevokeLocked(absl::string_view id) {
   absl::Status status = store_->DestroySecret(kGrantsScope, id);
   // Already gone from the store: the index was stale, so drop it too.
   if (!status.ok() && !absl::IsNotFound(status)) return status;
-  absl::MutexLock lock(&mu_);
-  IndexRemove(id);
+  {
+    absl::MutexLock lock(&mu_);
+    IndexRemove(id);
+  }
+  Notify(ChangeKind::kDestroy, id);
   return absl::OkStatus();
+}
+
+void GrantStore::Notify(ChangeKind kind, absl::string_view id) {
+  if (observer_ == nullptr) return;
+  StoreChange change;
+  change.kind = kind;
+  change.scope = std::string(kGrantsScope);
+  change.name = std::string(id);
+  observer_->OnStoreChange(change);
 }
 
 absl::Status GrantStore::Revoke(absl::string_view id) {

@@ -61,6 +61,7 @@
 #include "core/base/clock.h"
 #include "core/identity/access.h"
 #include "core/store/secret_store.h"
+#include "core/store/store_change.h"
 
 namespace zlayer::secrets {
 
@@ -146,6 +147,15 @@ class GrantStore {
   absl::StatusOr<size_t> RevokeMatching(absl::string_view subject,
                                         const GrantResource& resource);
 
+  // Told about every grant stored or revoked once the index has it, so an
+  // access check made when told already sees the change (watchers re-check
+  // their access then; daemon/watch_service.h): a StoreChange of scope
+  // "system:grants", name = the grant id, kind kSet or kDestroy. Not owned;
+  // set before the GrantStore is shared. Null (the default) = nobody.
+  void set_change_observer(StoreChangeObserver* observer) {
+    observer_ = observer;
+  }
+
   // Grants of `subject`, oldest first (then by id).
   std::vector<AccessGrant> ListForSubject(absl::string_view subject) const;
   // Grants on exactly `resource` (a wildcard lists the wildcard grants,
@@ -169,8 +179,11 @@ class GrantStore {
   absl::Status RevokeLocked(absl::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
+  void Notify(ChangeKind kind, absl::string_view id);
+
   SecretStore* const store_;
   const Clock* const clock_;
+  StoreChangeObserver* observer_ = nullptr;
 
   // Serialises mutations so the index follows the store's order; held
   // across the store write, while mu_ is held only to update the index.

@@ -1,7 +1,8 @@
 // Shared plumbing of the identity stores (API keys, grants, registry and git
 // credentials, audit log): the names of the internal system scopes and a
-// small codec for the flat JSON records those stores keep. (UUID v4 ids come
-// from NewUuidV4 in core/env/environment_registry.h.)
+// typed view of the flat JSON records those stores keep, over the one JSON
+// codec (core/format/json.h). (UUID v4 ids come from NewUuidV4 in
+// core/base/ids.h.)
 //
 // Every identity record lives in a SecretStore scope whose name starts with
 // "system:" and is encrypted like any other secret. Those scopes are internal:
@@ -13,19 +14,23 @@
 //   ASSIGN_OR_RETURN(FlatRecord r, FlatRecord::Parse(json));
 //   ASSIGN_OR_RETURN(std::string id, r.String("id"));
 //
-// The codec is deliberately small: one JSON object whose members are null,
+// Records are deliberately small: one JSON object whose members are null,
 // booleans, integers, strings, or arrays of strings or of integers. Unknown
 // members are kept and ignored by readers, so records can grow new fields.
+// RecordWriter writes members in call order (JsonWriter, compact); FlatRecord
+// parses with ParseJson (strict RFC 8259: strings must be valid UTF-8) and then
+// checks that shape.
 #ifndef ZLAYER_SECRETS_CORE_IDENTITY_IDENTITY_RECORDS_H_
 #define ZLAYER_SECRETS_CORE_IDENTITY_IDENTITY_RECORDS_H_
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/format/json.h"
 
 namespace zlayer::secrets {
 
@@ -45,13 +50,10 @@ inline constexpr absl::string_view kGitCredentialsMetaScope =
 // True when `scope` is internal ("system:..."). Thread-safe.
 bool IsSystemScope(absl::string_view scope);
 
-// Appends `text` to `out` as a JSON string literal (quotes included). Escapes
-// '"', '\\' and control characters; other bytes are copied as they are.
-void AppendJsonString(absl::string_view text, std::string* out);
-
 // Builds one flat JSON object, members in call order. Not thread-safe.
 class RecordWriter {
  public:
+  RecordWriter();
   RecordWriter& Str(absl::string_view key, absl::string_view value);
   RecordWriter& Int(absl::string_view key, int64_t value);
   RecordWriter& Bool(absl::string_view key, bool value);
@@ -65,18 +67,17 @@ class RecordWriter {
   std::string Finish();
 
  private:
-  void Key(absl::string_view key);
-  std::string out_ = "{";
-  bool first_ = true;
+  JsonWriter writer_{JsonWriter::Style::kCompact};
 };
 
 // A parsed flat JSON object. Accessors return InvalidArgument naming the
 // member (never its value) when it is missing or of the wrong type.
 class FlatRecord {
  public:
-  // InvalidArgument "malformed record at byte N" for anything but one flat
-  // object (nested objects, numbers that are not int64, trailing bytes).
-  // Duplicate members: the last one wins.
+  // InvalidArgument "malformed record: ..." for anything but one flat object
+  // (invalid JSON, nested objects, mixed or nested arrays, numbers that are
+  // not int64); the message never quotes the input. Duplicate members: the
+  // last one wins.
   static absl::StatusOr<FlatRecord> Parse(absl::string_view text);
 
   bool Has(absl::string_view key) const;
@@ -90,19 +91,12 @@ class FlatRecord {
       absl::string_view key) const;
   absl::StatusOr<std::vector<int64_t>> IntList(absl::string_view key) const;
 
-  struct Value {
-    // An empty array parses as kStringList; IntList() accepts it too.
-    enum class Type { kNull, kBool, kInt, kString, kStringList, kIntList };
-    Type type = Type::kNull;
-    bool boolean = false;
-    int64_t integer = 0;
-    std::string string;
-    std::vector<std::string> list;
-    std::vector<int64_t> int_list;
-  };
-
  private:
-  absl::flat_hash_map<std::string, Value> members_;
+  explicit FlatRecord(JsonValue object) : object_(std::move(object)) {}
+  // The member `key`, or InvalidArgument "record member 'key' is missing".
+  absl::StatusOr<const JsonValue*> Member(absl::string_view key) const;
+
+  JsonValue object_;  // an object, shape checked by Parse
 };
 
 }  // namespace zlayer::secrets

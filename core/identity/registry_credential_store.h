@@ -1,4 +1,5 @@
-// Container registry credentials (upstream §10.1), for pulling images and for
+// Container registry credentials (docs/compatibility.md,
+// "Credentials"), for pulling images and for
 // the docker credential helper.
 //
 // Each credential has a UUID v4 id and two records in internal scopes of any

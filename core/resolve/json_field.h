@@ -1,6 +1,7 @@
 // JSON field extraction for references with a field (`$S:db/password`),
-// exactly as upstream §5.4: parse the whole value as JSON; if it is an object
-// with that top-level key, return the member rendered as:
+// exactly as upstream (docs/compatibility.md, "JSON fields"): parse the whole
+// value as JSON; if it is an object with that top-level key, return the member
+// rendered as:
 //   string -> its decoded text (no quotes)     null -> ""
 //   number -> its JSON text (integers as digits; floats shortest round-trip,
 //             integral floats with ".0")       true/false -> "true"/"false"

@@ -275,6 +275,18 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
 
 absl::StatusOr<ResolvedEnv> Resolver::Resolve(
     const std::map<std::string, std::string>& env,
+    const ResolveContext& context, const AccessCheck& access,
+    const ResolveBudget& budget, std::vector<EntryError>* errors) const {
+  ResolvePlan plan = Plan(env, context);
+  for (PlannedEntry& entry : plan.entries) {
+    if (!entry.is_reference || !entry.status.ok()) continue;
+    entry.status = access(entry.target);
+  }
+  return Execute(plan, errors, budget);
+}
+
+absl::StatusOr<ResolvedEnv> Resolver::Resolve(
+    const std::map<std::string, std::string>& env,
     const ResolveContext& context, std::vector<EntryError>* errors) const {
   return Execute(Plan(env, context), errors);
 }

@@ -2,8 +2,9 @@
 // a container starts with. All or nothing, at one store snapshot.
 //
 //   Resolver resolver(&store, &environments);
-//   ResolveContext ctx{.deployment = "shop"};
-//   ASSIGN_OR_RETURN(ResolvedEnv out, resolver.Resolve(env, ctx));
+//   ResolveContext ctx;
+//   ctx.deployment = "shop";
+//   ASSIGN_OR_RETURN(ResolvedEnv out, resolver.Resolve(env, ctx, may_read));
 //   // out.values["DB_PASSWORD"], out.receipt: (scope, name, version) per
 //   reference
 //
@@ -14,7 +15,7 @@
 //   $S:proj:env/name[/f]     -> environment `env` of project `proj`
 //   $secret://env/KEY[/f]    -> environment `env` of ctx.project, else global
 // Values that are not references pass through unchanged. Fields are
-// extracted with ExtractJsonField (upstream §5.4).
+// extracted with ExtractJsonField (docs/compatibility.md, "JSON fields").
 //
 // Thread-safe if the provider and registry are.
 #ifndef ZLAYER_SECRETS_CORE_RESOLVE_RESOLVER_H_
@@ -101,6 +102,10 @@ struct ResolveBudget {
   std::function<absl::Status()> keep_going;
 };
 
+// Decides whether the caller may read one target: OK allows it, any other
+// status denies it and becomes that entry's error.
+using AccessCheck = std::function<absl::Status(const SecretKey& target)>;
+
 class Resolver {
  public:
   // `provider` is required; `environments` may be null (then environment
@@ -126,7 +131,17 @@ class Resolver {
       const ResolvePlan& plan, std::vector<EntryError>* errors = nullptr,
       const ResolveBudget& budget = ResolveBudget()) const;
 
-  // Plan + Execute.
+  // Plan, then `access` for every reference that planned well, then
+  // Execute. A denied entry fails like a bad reference (its status joins
+  // the combined error, so one answer lists every problem) and nothing is
+  // read for a call with any failed entry.
+  absl::StatusOr<ResolvedEnv> Resolve(
+      const std::map<std::string, std::string>& env,
+      const ResolveContext& context, const AccessCheck& access,
+      const ResolveBudget& budget = ResolveBudget(),
+      std::vector<EntryError>* errors = nullptr) const;
+
+  // Plan + Execute, with no access check (every target is readable).
   absl::StatusOr<ResolvedEnv> Resolve(
       const std::map<std::string, std::string>& env,
       const ResolveContext& context,

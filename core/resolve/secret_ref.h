@@ -1,16 +1,17 @@
 // Secret references: the strings in an environment map that name a secret.
 //
-//   $S:name                 deployment scope
-//   $S:name/field           deployment scope, JSON field of the value
-//   $S:@service/name[/f]    service scope "{deployment}/{service}"; f may hold
-//   '/' $S::env/name[/field]    environment `env` (global)
-//   $S:project:env/name[/f] environment `env` of `project`
-//   $secret://env/KEY[/f]   URL form: environment `env`, secret KEY
+//   $S:name                  deployment scope
+//   $S:name/field            deployment scope, JSON field of the value
+//   $S:@service/name[/f]     service scope "{deployment}/{service}"; f may
+//                            hold '/'
+//   $S::env/name[/field]     environment `env` (global)
+//   $S:project:env/name[/f]  environment `env` of `project`
+//   $secret://env/KEY[/f]    URL form: environment `env`, secret KEY
 //
 // The `$S:` grammar and rendering follow upstream exactly (see
-// shared/reference/upstream-zlayer-secrets.md §3, §3.1): for every string
-// that parses, ToString() re-parses to an equal value and equals the input,
-// except `$S:@svc/name/` which renders as `$S:@svc/name`.
+// docs/compatibility.md, "`$S:` grammar"): for every string that parses,
+// ToString() re-parses to an equal value and equals the input, except
+// `$S:@svc/name/` which renders as `$S:@svc/name`.
 //
 //   ASSIGN_OR_RETURN(SecretRef ref, SecretRef::Parse("$S:@api/db/password"));
 //   ref.service == "api", ref.name == "db", ref.field == "password"
@@ -48,7 +49,7 @@ struct SecretRef {
   // secret). Thread-safe (no shared state).
   static absl::StatusOr<SecretRef> Parse(absl::string_view input);
 
-  // Canonical rendering (upstream §3.1).
+  // Canonical rendering (docs/compatibility.md, "`$S:` grammar").
   std::string ToString() const;
 
   bool is_deployment_level() const {
@@ -66,8 +67,9 @@ struct SecretRef {
   bool operator!=(const SecretRef& o) const { return !(*this == o); }
 };
 
-// `$secret://env/KEY[/field]` (upstream §5.2). The field is everything after
-// the second '/', may contain '/', and may be present but empty.
+// `$secret://env/KEY[/field]` (docs/compatibility.md, "`$secret://` (URL
+// form)"). The field is everything after the second '/', may contain '/', and
+// may be present but empty.
 struct SecretUrlRef {
   std::string environment;
   std::string key;

@@ -2,8 +2,10 @@
 // agent need) and the read/write SecretStore (what the daemon serves).
 //
 // A secret is addressed by (scope, name). Scopes are opaque strings whose
-// canonical forms are produced by core/scope.h: deployment "D", service "D/S",
-// environment "env:{id}", project environment "project:{p}:env:{id}". Scope
+// canonical forms are produced by the resolver (core/resolve/resolver.h:
+// deployment "D", service "D/S") and by EnvironmentScope
+// (core/env/environment_registry.h: environment "env:{id}", project
+// environment "project:{p}:env:{id}"). Scope
 // and name are kept apart everywhere (no "{scope}:{name}" keys), so no two
 // pairs can collide.
 //

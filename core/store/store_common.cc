@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/ids.h"
 #include "core/base/status_macros.h"
 
 namespace zlayer::secrets {
@@ -75,37 +79,20 @@ uint32_t EffectivePageSize(uint32_t requested) {
 }
 
 std::string EncodePageToken(absl::string_view last_name) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(last_name.size() * 2);
-  for (char c : last_name) {
-    const auto b = static_cast<unsigned char>(c);
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0x0F]);
-  }
-  return out;
+  return absl::BytesToHexString(last_name);
 }
 
 absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
-  const auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  if (token.size() % 2 != 0 || token.size() > 2 * kMaxNameBytes) {
+  // Tokens are issued in lowercase (absl::BytesToHexString); one spelling per
+  // position keeps them canonical.
+  if (token.size() > 2 * kMaxNameBytes || absl::c_any_of(token, [](char c) {
+        return absl::ascii_isupper(static_cast<unsigned char>(c));
+      })) {
     return absl::InvalidArgumentError("malformed page token");
   }
-  std::string out;
-  out.reserve(token.size() / 2);
-  for (size_t i = 0; i < token.size(); i += 2) {
-    const int hi = nibble(token[i]);
-    const int lo = nibble(token[i + 1]);
-    if (hi < 0 || lo < 0) {
-      return absl::InvalidArgumentError("malformed page token");
-    }
-    out.push_back(static_cast<char>((hi << 4) | lo));
-  }
-  return out;
+  absl::StatusOr<std::string> name = HexDecode(token);
+  if (!name.ok()) return absl::InvalidArgumentError("malformed page token");
+  return name;
 }
 
 absl::optional<std::string> PrefixUpperBound(absl::string_view prefix) {

@@ -1,4 +1,5 @@
-// Value input rules of create/set/rotate (upstream §14.1).
+// Value input rules of create/set/rotate (docs/compatibility.md, "Value
+// input").
 #include "client/cli/value_input.h"
 
 #include <fstream>

@@ -1,6 +1,6 @@
 // AdminService through a real gRPC server on a Unix socket, over a real
 // SqliteSecretStore and SqliteEnvironmentRegistry.
-#include "daemon/admin_service.h"
+#include "daemon/rpc/admin_service.h"
 
 #include <string>
 

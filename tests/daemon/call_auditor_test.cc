@@ -2,7 +2,7 @@
 // interval, with one summary record carrying the count; successes never
 // coalesced; fail-closed for value-revealing calls. The interceptor side is
 // exercised against the real daemon in tests/security/audit.
-#include "daemon/call_auditor.h"
+#include "daemon/rpc/call_auditor.h"
 
 #include <memory>
 #include <string>
@@ -12,7 +12,7 @@
 #include "core/audit/audit_log.h"
 #include "core/base/clock.h"
 #include "core/identity/identity_records.h"
-#include "daemon/service_context.h"
+#include "daemon/rpc/service_context.h"
 #include "gtest/gtest.h"
 
 namespace zlayer::secrets {

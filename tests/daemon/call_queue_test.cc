@@ -1,5 +1,5 @@
 // CallQueue: order, admission bounds, and Stop().
-#include "daemon/call_queue.h"
+#include "daemon/rpc/call_queue.h"
 
 #include <vector>
 

@@ -1,9 +1,9 @@
-// The queued callback services (daemon/callback_services.h) through a real
+// The queued callback services (daemon/rpc/callback_services.h) through a real
 // gRPC server on a Unix socket, with one worker that the test occupies: a
 // call whose deadline passes or that is cancelled while queued never reaches
 // storage, and a call past the queue's bound is refused RESOURCE_EXHAUSTED;
 // every one of them leaves an audit record.
-#include "daemon/callback_services.h"
+#include "daemon/rpc/callback_services.h"
 
 #include <chrono>
 #include <functional>

@@ -1,10 +1,10 @@
-#include "daemon/caller_identity.h"
+#include "daemon/transport/caller_identity.h"
 
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/api_key_verifier.h"
+#include "daemon/transport/api_key_verifier.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"

@@ -3,7 +3,7 @@
 // in-process channel, which completes a write only once the client reads
 // it): Check, Watch, status pushes, unknown services, Shutdown() ending the
 // streams, and watchers that go away.
-#include "daemon/health_service.h"
+#include "daemon/rpc/health_service.h"
 
 #include <sys/socket.h>
 

@@ -1,6 +1,6 @@
 // SecretsService through a real gRPC server on a Unix socket, over a real
 // SqliteSecretStore: every RPC, its success path and its error codes.
-#include "daemon/secrets_service.h"
+#include "daemon/rpc/secrets_service.h"
 
 #include <map>
 #include <string>
@@ -722,6 +722,24 @@ TEST_F(SecretsServiceTest, CheckEnvReportsEntriesAndNeverValues) {
   EXPECT_TRUE(resp.ok());
   ASSERT_TRUE(resp.SerializeToString(&wire));
   EXPECT_FALSE(absl::StrContains(wire, kValue));
+}
+
+TEST_F(SecretsServiceTest, CheckEnvNamesReferenceWhoseEnvironmentIsMissing) {
+  // Well-formed, but no environment "nowhere" exists: the entry fails and
+  // still says which secret it meant, in canonical form.
+  v1::CheckEnvRequest req;
+  (*req.mutable_env())["DB"] = "$S::nowhere/db";
+  v1::CheckEnvResponse resp;
+  ASSERT_TRUE(h_.Call(&Stub::CheckEnv, h_.secrets(), req, &resp).ok());
+  EXPECT_FALSE(resp.ok());
+  ASSERT_EQ(resp.entries_size(), 1);
+  const v1::CheckedEntry& entry = resp.entries(0);
+  EXPECT_TRUE(entry.is_reference());
+  EXPECT_EQ(entry.reference(), "$S::nowhere/db");
+  EXPECT_EQ(entry.name(), "db");
+  EXPECT_TRUE(entry.scope().empty());
+  EXPECT_FALSE(entry.exists());
+  EXPECT_THAT(entry.error(), HasSubstr("nowhere"));
 }
 
 // --- Import / export

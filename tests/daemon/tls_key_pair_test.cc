@@ -1,4 +1,4 @@
-#include "daemon/tls_key_pair.h"
+#include "daemon/transport/tls_key_pair.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "daemon/unix_listener.h"
+#include "daemon/transport/unix_listener.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -15,7 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "daemon/caller_identity.h"
+#include "daemon/transport/caller_identity.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"

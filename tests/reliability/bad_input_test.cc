@@ -245,7 +245,7 @@ TEST_F(BadInputTest, InvalidUtf8WhereTextIsExpected) {
     grpc::Status s = RawCall(c.method, c.body);
     EXPECT_FALSE(s.ok()) << c.what;
     // Proto3 `string` fields must be UTF-8: the request does not parse, so
-    // no handler runs (daemon/parse_error_interceptor.h gives the status).
+    // no handler runs (daemon/rpc/parse_error_interceptor.h gives the status).
     ExpectCode(s, grpc::StatusCode::INVALID_ARGUMENT, "could not be parsed",
                "invalid UTF-8 in " + c.what);
   }

@@ -746,7 +746,8 @@ SqliteSecretStore::SqliteSecretStore(SqliteStoreOptions options,
       clock_(clock),
       kek_(std::move(keyring)),
       writer_(std::move(writer)),
-      readers_(std::move(readers)) {}
+      readers_(std::move(readers)),
+      cache_(options_.sealed_cache_bytes) {}
 
 SqliteSecretStore::~SqliteSecretStore() { StopRekey(); }
 
@@ -788,6 +789,9 @@ absl::Status SqliteSecretStore::RunInWriteTransaction(
   }
   // Writes arriving from here on queue up for the next group.
   CommitGroup(group);
+  // Before anyone of the group is answered: no cached row may be older
+  // than what was just committed.
+  cache_.InvalidateAll();
   {
     absl::MutexLock lock(&queue_mu_);
     for (PendingWrite* write : group) write->done = true;
@@ -874,11 +878,36 @@ void SqliteSecretStore::WaitForQueuedWritesForTesting(size_t n) {
 
 absl::Status SqliteSecretStore::RunInReadTransaction(
     absl::FunctionRef<absl::Status(Database&)> fn) {
+  return RunInSnapshot([&](Database& db, uint64_t) { return fn(db); });
+}
+
+absl::Status SqliteSecretStore::RunInSnapshot(
+    absl::FunctionRef<absl::Status(Database&, uint64_t)> fn) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, readers_->Take());
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(Transaction txn,
                      Transaction::Begin(db.get(), TransactionMode::kDeferred));
-    RETURN_IF_ERROR(fn(*db));
+    if (cache_.enabled()) {
+      // Starts the snapshot. A different value than this connection saw
+      // last time: someone committed since (see "Sealed-row cache").
+      int64_t version = 0;
+      {
+        ASSIGN_OR_RETURN(ScopedStatement st,
+                         db->Prepare("PRAGMA data_version"));
+        ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) return absl::InternalError("PRAGMA data_version: no row");
+        version = st->ColumnInt64(0);
+      }
+      bool changed = false;
+      {
+        absl::MutexLock lock(&data_version_mu_);
+        auto [it, inserted] = data_versions_.try_emplace(db.get(), version);
+        changed = inserted || it->second != version;
+        it->second = version;
+      }
+      if (changed) cache_.InvalidateAll();
+    }
+    RETURN_IF_ERROR(fn(*db, cache_.epoch()));
     return txn.Commit();
   }();
   readers_->Give(std::move(db));
@@ -890,8 +919,28 @@ absl::Status SqliteSecretStore::RunInReadTransaction(
 
 absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
     Database& db, absl::string_view scope, absl::string_view name,
-    uint32_t version, SecretMetadata* metadata) {
+    uint32_t version, SecretMetadata* metadata,
+    absl::optional<uint64_t> cache_epoch) {
   RETURN_IF_ERROR(ValidateKey(scope, name));
+  const bool cacheable = cache_epoch.has_value() && version == 0;
+  if (cacheable) {
+    if (std::shared_ptr<const SealedRow> hit = cache_.Lookup(scope, name)) {
+      // Sealed in the cache too: opened (and authenticated) on every hit.
+      const SecretMetadata& m = hit->metadata;
+      absl::StatusOr<SecretBytes> value =
+          deks_->Decrypt(hit->ciphertext,
+                         ValueAssociatedData({store_id_, scope, name, m.version,
+                                              hit->incarnation, m.key_id}));
+      if (!value.ok()) {
+        cache_.InvalidateAll();
+        return absl::DataLossError(absl::StrCat(
+            "stored version ", m.version,
+            " failed its integrity check: ", value.status().message()));
+      }
+      if (metadata != nullptr) *metadata = m;
+      return VersionedValue{*std::move(value), m.version};
+    }
+  }
   Row row;
   ASSIGN_OR_RETURN(
       bool found, ReadRow(db, RowAuth{store_id_, mac_key_}, scope, name, &row));
@@ -914,6 +963,7 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
   RETURN_IF_ERROR(st->BindInt64(3, version));
   absl::optional<uint32_t> current_key_id;
   absl::optional<absl::StatusOr<SecretBytes>> value;  // set at `version`
+  std::string sealed;  // the current version's ciphertext, when cacheable
   while (!value.has_value()) {
     ASSIGN_OR_RETURN(bool more, st->Step());
     if (!more) break;
@@ -925,6 +975,7 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
     ASSIGN_OR_RETURN(uint32_t row_key_id, ColumnU32(*st, 1, "key id"));
     if (row_version == row.current_version) current_key_id = row_key_id;
     if (row_version == version) {
+      if (cacheable) sealed = std::string(st->ColumnBlob(2));
       value =
           deks_->Decrypt(st->ColumnBlob(2),
                          ValueAssociatedData({store_id_, scope, name, version,
@@ -951,8 +1002,28 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
     }
     *metadata = MakeMetadata(scope, name, row, *current_key_id);
   }
+  if (cacheable && current_key_id.has_value()) {
+    cache_.Insert(scope, name,
+                  SealedRow{MakeMetadata(scope, name, row, *current_key_id),
+                            row.incarnation, std::move(sealed)},
+                  *cache_epoch);
+  }
   return VersionedValue{*std::move(*value), version};
 }
+
+namespace {
+
+// Batches up to this many names use the sealed-row cache; larger ones (an
+// export's pages) read storage only, so a bulk read neither churns the cache
+// nor leaves it holding a large store's rows.
+constexpr size_t kMaxCachedBatch = 64;
+
+absl::optional<uint64_t> CacheEpochFor(size_t batch, uint64_t epoch) {
+  if (batch > kMaxCachedBatch) return absl::nullopt;
+  return epoch;
+}
+
+}  // namespace
 
 absl::StatusOr<SecretBytes> SqliteSecretStore::GetSecret(
     absl::string_view scope, absl::string_view name) {
@@ -965,8 +1036,8 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::GetVersioned(
   RETURN_IF_ERROR(ValidateKey(scope, name));
   absl::ReaderMutexLock key_lock(&key_mu_);
   absl::StatusOr<VersionedValue> out;
-  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) {
-    out = ReadValue(db, scope, name, version);
+  RETURN_IF_ERROR(RunInSnapshot([&](Database& db, uint64_t epoch) {
+    out = ReadValue(db, scope, name, version, nullptr, epoch);
     return out.status();
   }));
   return out;
@@ -977,11 +1048,12 @@ absl::StatusOr<ValueWithMetadata> SqliteSecretStore::GetWithMetadata(
   RETURN_IF_ERROR(ValidateKey(scope, name));
   absl::ReaderMutexLock key_lock(&key_mu_);
   ValueWithMetadata out;
-  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
-    ASSIGN_OR_RETURN(out.read,
-                     ReadValue(db, scope, name, version, &out.metadata));
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      RunInSnapshot([&](Database& db, uint64_t epoch) -> absl::Status {
+        ASSIGN_OR_RETURN(out.read, ReadValue(db, scope, name, version,
+                                             &out.metadata, epoch));
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -992,15 +1064,17 @@ SqliteSecretStore::GetSecrets(absl::string_view scope,
   for (const std::string& name : names) RETURN_IF_ERROR(ValidateName(name));
   absl::ReaderMutexLock key_lock(&key_mu_);
   absl::flat_hash_map<std::string, SecretBytes> out;
-  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) -> absl::Status {
-    for (const std::string& name : names) {
-      absl::StatusOr<VersionedValue> v = ReadValue(db, scope, name, 0);
-      if (absl::IsNotFound(v.status())) continue;
-      if (!v.ok()) return v.status();
-      out.insert_or_assign(name, std::move(v->value));
-    }
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      RunInSnapshot([&](Database& db, uint64_t epoch) -> absl::Status {
+        for (const std::string& name : names) {
+          absl::StatusOr<VersionedValue> v = ReadValue(
+              db, scope, name, 0, nullptr, CacheEpochFor(names.size(), epoch));
+          if (absl::IsNotFound(v.status())) continue;
+          if (!v.ok()) return v.status();
+          out.insert_or_assign(name, std::move(v->value));
+        }
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -1008,11 +1082,12 @@ absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
 SqliteSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
   absl::ReaderMutexLock key_lock(&key_mu_);
   std::vector<absl::StatusOr<VersionedValue>> out;
-  RETURN_IF_ERROR(RunInReadTransaction([&](Database& db) {
+  RETURN_IF_ERROR(RunInSnapshot([&](Database& db, uint64_t epoch) {
     out.clear();
     out.reserve(keys.size());
     for (const SecretKey& k : keys) {
-      out.push_back(ReadValue(db, k.scope, k.name, 0));
+      out.push_back(ReadValue(db, k.scope, k.name, 0, nullptr,
+                              CacheEpochFor(keys.size(), epoch)));
     }
     return absl::OkStatus();
   }));
@@ -1441,6 +1516,9 @@ absl::Status SqliteSecretStore::RotateKey(uint32_t new_key_id,
                    SodiumAead::Create(new_key_id, new_key.Clone()));
   uint64_t count = 0;
   RETURN_IF_ERROR(RunInWriteTransaction([&](Database& db) {
+    // The body runs while this call waits, so kek_mu_ stays held; the
+    // analysis cannot see through the callback without being told.
+    kek_mu_.AssertHeld();
     count = 0;  // the body may run again (a group commit retried alone)
     return RewrapKeys(db, *new_kek, &count);
   }));

@@ -39,6 +39,17 @@
 // cannot commit as a whole (the transaction was lost or COMMIT failed), its
 // writes are retried one transaction each, so every caller still gets the
 // outcome of its own write.
+//
+// Sealed-row cache: a read of a current version that finds its row in the
+// cache skips the `secrets` row, its MAC check and the version query; it
+// still opens the ciphertext (AEAD, associated data as always). Every write
+// group invalidates the cache after its commit and before any of its callers
+// is answered. Every read transaction first asks SQLite for the file's data
+// version (PRAGMA data_version on that reader connection); if any other
+// connection (this store's writer, or another process editing the file) has
+// committed since that connection last asked, the cache is invalidated
+// before the read uses it. So a row edited, planted or rolled back in the
+// file is read from the file (and reported as DataLoss) as before.
 #ifndef ZLAYER_SECRETS_CORE_STORE_SQLITE_SQLITE_SECRET_STORE_H_
 #define ZLAYER_SECRETS_CORE_STORE_SQLITE_SQLITE_SECRET_STORE_H_
 
@@ -52,12 +63,15 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "core/base/clock.h"
 #include "core/crypto/aead.h"
 #include "core/crypto/subkeys.h"
+#include "core/store/sealed_row_cache.h"
 #include "core/store/secret_store.h"
 #include "core/store/sqlite/sqlite.h"
 
@@ -77,6 +91,10 @@ struct SqliteStoreOptions {
   absl::Duration busy_timeout = absl::Seconds(5);
   // Reader connections kept open (at least 1). Reads beyond this wait.
   int max_readers = 4;
+  // Bytes of recently read rows kept sealed in memory (ciphertext and
+  // metadata, never a plaintext value; see core/store/sealed_row_cache.h and
+  // "Sealed-row cache" below). 0 disables it.
+  size_t sealed_cache_bytes = size_t{8} << 20;
 };
 
 // The schema version this build writes (PRAGMA user_version).
@@ -231,6 +249,9 @@ class SqliteSecretStore final : public SecretStore {
   };
   WriteStats write_stats() const;
 
+  // The sealed-row cache's counters (hits, entries, bytes). Thread-safe.
+  SealedRowCache::Stats sealed_cache_stats() const { return cache_.stats(); }
+
   // Blocks until at least `n` writes are waiting in the commit queue (not
   // counting a group being committed). For tests that need a known group.
   void WaitForQueuedWritesForTesting(size_t n);
@@ -261,12 +282,17 @@ class SqliteSecretStore final : public SecretStore {
   // (Not annotated: the lock is taken outside the lambdas that call them.)
 
   // Opens the value of `version` (0 = current) of a live secret; fills
-  // `metadata` (when not null) from the same reads.
-  absl::StatusOr<VersionedValue> ReadValue(Database& db,
-                                           absl::string_view scope,
-                                           absl::string_view name,
-                                           uint32_t version,
-                                           SecretMetadata* metadata = nullptr);
+  // `metadata` (when not null) from the same reads. With `cache_epoch` (the
+  // epoch RunInSnapshot gave), a current-version read may be answered from
+  // the sealed-row cache and fills it on a miss.
+  absl::StatusOr<VersionedValue> ReadValue(
+      Database& db, absl::string_view scope, absl::string_view name,
+      uint32_t version, SecretMetadata* metadata = nullptr,
+      absl::optional<uint64_t> cache_epoch = absl::nullopt);
+  // RunInReadTransaction that also checks the file's data version (see
+  // "Sealed-row cache") and passes `fn` the cache epoch to insert with.
+  absl::Status RunInSnapshot(
+      absl::FunctionRef<absl::Status(Database&, uint64_t)> fn);
   // Seals and stores a new version (write transaction).
   absl::StatusOr<SecretMetadata> Write(Database& db, absl::string_view scope,
                                        absl::string_view name,
@@ -323,6 +349,11 @@ class SqliteSecretStore final : public SecretStore {
   absl::Mutex write_mu_;
   std::unique_ptr<Database> writer_ ABSL_PT_GUARDED_BY(write_mu_);
   std::unique_ptr<ReaderPool> readers_;
+  SealedRowCache cache_;
+  // PRAGMA data_version each reader connection saw last.
+  absl::Mutex data_version_mu_;
+  absl::flat_hash_map<const Database*, int64_t> data_versions_
+      ABSL_GUARDED_BY(data_version_mu_);
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> committed_writes_{0};
 };

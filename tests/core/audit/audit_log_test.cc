@@ -95,6 +95,21 @@ TEST(AuditLogTest, TimeComesFromTheInjectedClock) {
             "2023-11-15T22:13:20.123Z");
 }
 
+TEST(AuditLogTest, ServiceIsRecordedOnlyWhenGiven) {
+  FakeClock clock;
+  MemoryAuditSink sink;
+  auto log = MakeLog(&sink, &clock);
+  AuditRecord r = SampleRecord();
+  r.rpc = "ResolveEnv";
+  r.service = "api";
+  ASSERT_TRUE(log->Record(r).ok());
+  ASSERT_TRUE(log->Record(SampleRecord()).ok());
+  auto with = FlatRecord::Parse(sink.lines()[0]);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_EQ(*with->String("service"), "api");
+  EXPECT_FALSE(absl::StrContains(sink.lines()[1], "\"service\""));
+}
+
 TEST(AuditLogTest, AwkwardTextIsEscaped) {
   FakeClock clock;
   MemoryAuditSink sink;

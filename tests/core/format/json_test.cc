@@ -326,6 +326,81 @@ TEST(JsonWriteTest, PrettyUsesTwoSpaceIndent) {
   EXPECT_EQ(Str(SerializeJsonPretty(JsonValue::EmptyObject())), "{}");
 }
 
+// JsonWriter keeps call order (the audit log, identity records and the CLI
+// rely on it), where a JsonValue sorts.
+TEST(JsonWriterTest, KeepsMembersInCallOrder) {
+  JsonWriter w(JsonWriter::Style::kCompact);
+  w.BeginObject().Key("z").Int(1).Key("a").String("x").Key("m").Null();
+  w.EndObject();
+  EXPECT_EQ(Str(w.Finish()), R"({"z":1,"a":"x","m":null})");
+}
+
+TEST(JsonWriterTest, PrettyLayoutMatchesSerializeJsonPretty) {
+  absl::StatusOr<JsonValue> doc =
+      ParseJson(R"({"a":[1,[],{},{"b":[true,"\u0001"]}],"c":{}})");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  JsonWriter w(JsonWriter::Style::kPretty);
+  w.BeginObject().Key("a").BeginArray().Int(1).BeginArray().EndArray();
+  w.BeginObject().EndObject().BeginObject().Key("b").BeginArray().Bool(true);
+  w.String("\x01").EndArray().EndObject().EndArray();
+  w.Key("c").BeginObject().EndObject().EndObject();
+  const std::string by_hand = Str(w.Finish());
+  EXPECT_EQ(by_hand, Str(SerializeJsonPretty(*doc)));
+  EXPECT_EQ(by_hand,
+            "{\n  \"a\": [\n    1,\n    [],\n    {},\n    {\n      \"b\": [\n"
+            "        true,\n        \"\\u0001\"\n      ]\n    }\n  ],\n"
+            "  \"c\": {}\n}");
+}
+
+TEST(JsonWriterTest, EscapesKeysAndStringsLikeJsonQuote) {
+  const std::string nasty =
+      std::string("q\"b\\s/\x7f\x1f\n\0", 10) + "\xC3\xA9";
+  JsonWriter w(JsonWriter::Style::kCompact);
+  w.BeginObject().Key(nasty).String(nasty).EndObject();
+  const std::string text = Str(w.Finish());
+  EXPECT_EQ(text, "{" + JsonQuote(nasty) + ":" + JsonQuote(nasty) + "}");
+  EXPECT_EQ(JsonQuote(nasty), "\"q\\\"b\\\\s/\x7f\\u001f\\n\\u0000\xC3\xA9\"");
+  absl::StatusOr<JsonValue> back = ParseJson(text);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_NE(back->Find(nasty), nullptr);
+  EXPECT_EQ(back->Find(nasty)->string_value(), nasty);
+}
+
+TEST(JsonWriterTest, IntegersIncludingExtremes) {
+  JsonWriter w(JsonWriter::Style::kCompact);
+  w.BeginArray().Int(0).Int(-1).Int(std::numeric_limits<int64_t>::min());
+  w.Int(std::numeric_limits<int64_t>::max()).EndArray();
+  EXPECT_EQ(Str(w.Finish()), "[0,-1,-9223372036854775808,9223372036854775807]");
+}
+
+TEST(JsonWriterTest, ValueEmbedsAWholeDocument) {
+  absl::StatusOr<JsonValue> doc = ParseJson(R"({"b":2.5,"a":[null]})");
+  ASSERT_TRUE(doc.ok());
+  JsonWriter w(JsonWriter::Style::kCompact);
+  w.BeginArray().String("first").Value(*doc).EndArray();
+  EXPECT_EQ(Str(w.Finish()), R"(["first",{"a":[null],"b":2.5}])");
+}
+
+// The parser's surrogate handling, end to end through the writer: a pair
+// decodes to one 4-byte UTF-8 character, which is written back unescaped;
+// any lone half is refused.
+TEST(JsonCodecTest, SurrogatePairsBecomeOneCharacterAndLoneHalvesFail) {
+  EXPECT_EQ(Compact(R"("\uD83D\uDE00")"), "\"\xF0\x9F\x98\x80\"");
+  EXPECT_EQ(Compact(R"("\uDBFF\uDFFF")"), "\"\xF4\x8F\xBF\xBF\"");
+  for (const char* bad :
+       {R"("\uD800")", R"("\uD800x")", R"("\uD800\u0041")", R"("\uDC00\uD800")",
+        R"("\uDFFF")", R"("\uD800\uD800")"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseError(bad), HasSubstr("surrogate"));
+  }
+  // A surrogate spelled directly in UTF-8 (CESU-8) is invalid UTF-8.
+  EXPECT_THAT(ParseError("\"\xED\xA0\xBD\xED\xB8\x80\""),
+              HasSubstr("expected valid UTF-8"));
+  // Overlong spellings of '"' and '\' cannot end or escape a string.
+  EXPECT_THAT(ParseError("\"\xC0\xA2\""), HasSubstr("expected valid UTF-8"));
+  EXPECT_THAT(ParseError("\"\xC1\x9C\""), HasSubstr("expected valid UTF-8"));
+}
+
 TEST(JsonValueTest, BuildsValues) {
   JsonValue obj = JsonValue::EmptyObject();
   obj.Set("b", JsonValue::FromString("x"));
@@ -367,17 +442,6 @@ TEST(JsonValueTest, WipeWipingStringEmptiesTheString) {
   WipingString l(1000, 'x');
   WipeWipingString(&l);
   EXPECT_TRUE(l.empty());
-}
-
-TEST(JsonUtf8Test, ValidatesUtf8) {
-  EXPECT_TRUE(IsValidUtf8(""));
-  EXPECT_TRUE(IsValidUtf8("plain ascii"));
-  EXPECT_TRUE(IsValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xC3"));
-  EXPECT_FALSE(IsValidUtf8("\xC1\xBF"));
-  EXPECT_FALSE(IsValidUtf8("\xED\xBF\xBF"));
-  EXPECT_FALSE(IsValidUtf8("\xF5\x80\x80\x80"));
-  EXPECT_FALSE(IsValidUtf8("\xF0\x8F\xBF\xBF"));
 }
 
 // Random documents: serialise -> parse -> serialise is the identity, and the

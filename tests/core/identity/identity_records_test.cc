@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/format/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -56,6 +57,30 @@ TEST(IdentityRecordsTest, RejectsMalformedInputWithoutEchoingIt) {
     auto r = FlatRecord::Parse(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
     EXPECT_EQ(r.status().message().find("secret"), absl::string_view::npos);
+  }
+}
+
+// Records go through the one JSON codec: the writer keeps call order and
+// its output is what ParseJson reads; the parser's strictness (UTF-8, lone
+// surrogates, numbers) applies to records too.
+TEST(IdentityRecordsTest, UsesTheOneJsonCodec) {
+  const std::string json =
+      RecordWriter().Str("z", "\x7f\b").Int("a", 7).StrList("l", {}).Finish();
+  EXPECT_EQ(json, R"({"z":")"
+                  "\x7f"
+                  R"(\b","a":7,"l":[]})");
+  ASSERT_TRUE(ParseJson(json).ok());
+  auto r = FlatRecord::Parse(json);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r->String("z"), "\x7f\b");
+  EXPECT_TRUE(r->StringList("l")->empty());
+  EXPECT_TRUE(r->IntList("l")->empty());  // an empty list is both kinds
+  for (const char* bad :
+       {"{\"a\":\"\xC0\xAF\"}", "{\"a\":\"\xED\xA0\x80\"}",
+        "{\"a\":\"\\udc00\"}", "{\"a\":-0}", "{\"a\":9223372036854775808}",
+        "{\"a\":[[1]]}", "{\"a\":[null]}", "{\"a\":1,}"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(FlatRecord::Parse(bad).status()));
   }
 }
 

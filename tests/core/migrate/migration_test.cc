@@ -241,9 +241,8 @@ TEST_F(MigrationTest, MissingTargetKeyIsRefusedWithoutCreatingOne) {
   options.skip_unmapped = true;
   EXPECT_STATUS(Migrate(options, &clock_), kNotFound);
   EXPECT_NE(access(would_be.c_str(), F_OK), 0);
-  EXPECT_NE(access(absl::StrCat(data_dir_, "/.migrate-staging.db").c_str(),
-                   F_OK),
-            0);
+  EXPECT_NE(
+      access(absl::StrCat(data_dir_, "/.migrate-staging.db").c_str(), F_OK), 0);
 }
 
 TEST_F(MigrationTest, RealRunRefusesUnmappedRowsUnlessSkipped) {

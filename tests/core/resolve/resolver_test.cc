@@ -10,6 +10,7 @@
 #include "core/store/memory_secret_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/fault_injecting_store.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -311,6 +312,65 @@ TEST(CombineEntryErrorsTest, DataLossOutranksEverything) {
                          3);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()), HasSubstr("3 of 3"));
+}
+
+// --- Resolve with an access check ---------------------------------------
+
+TEST_F(ResolverTest, DeniedEntryFailsLikeBadReferenceAndNothingIsRead) {
+  Put("shop", "db", "allowed-value");
+  Put("shop", "hidden", "denied-value");
+  testing::FaultInjectingStore counting(&store_);
+  Resolver resolver(&counting, &envs_);
+  AccessCheck only_db = [](const SecretKey& target) {
+    if (target.name == "db") return absl::OkStatus();
+    return absl::PermissionDeniedError("caller lacks execute on " +
+                                       target.name);
+  };
+  std::vector<EntryError> errors;
+  auto out = resolver.Resolve({{"A", "$S:db"}, {"B", "$S:hidden"}}, ctx_,
+                              only_db, ResolveBudget(), &errors);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(out.status().message(), HasSubstr("B ($S:hidden)"));
+  EXPECT_THAT(out.status().message(), Not(HasSubstr("denied-value")));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "B");
+  // The denied secret is never read (nor decrypted); the allowed one is
+  // read in the same snapshot so the error can list every problem.
+  for (const SecretKey& read : counting.batch_keys()) {
+    EXPECT_NE(read.name, "hidden");
+  }
+  EXPECT_EQ(counting.batch_keys().size(), 1u);
+}
+
+TEST_F(ResolverTest, DeniedEntryIsListedWithBadReferences) {
+  Put("shop", "db", "v");
+  AccessCheck deny_all = [](const SecretKey&) {
+    return absl::PermissionDeniedError("denied");
+  };
+  std::vector<EntryError> errors;
+  auto out = resolver_.Resolve({{"A", "$S:db"}, {"B", "$S:"}, {"C", "x"}}, ctx_,
+                               deny_all, ResolveBudget(), &errors);
+  ASSERT_FALSE(out.ok());
+  ASSERT_EQ(errors.size(), 2u);  // the denied one and the malformed one
+  EXPECT_EQ(errors[0].key, "A");
+  EXPECT_EQ(errors[1].key, "B");
+}
+
+TEST_F(ResolverTest, AllowedEntriesResolveWithAccessCheck) {
+  Put("shop", "db", "value-1");
+  std::vector<SecretKey> asked;
+  AccessCheck allow = [&](const SecretKey& target) {
+    asked.push_back(target);
+    return absl::OkStatus();
+  };
+  auto out = resolver_.Resolve({{"A", "$S:db"}, {"P", "plain"}}, ctx_, allow);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Value(*out, "A"), "value-1");
+  EXPECT_EQ(Value(*out, "P"), "plain");
+  ASSERT_EQ(asked.size(), 1u);  // plain values need no access
+  EXPECT_EQ(asked[0].scope, "shop");
+  EXPECT_EQ(asked[0].name, "db");
 }
 
 }  // namespace

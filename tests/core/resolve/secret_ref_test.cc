@@ -97,7 +97,7 @@ TEST(IsSecretUrlTest, MatchesExactPrefixOnly) {
 }
 
 // ---------------------------------------------------------------------------
-// Rejections (upstream §3 "Notes / rejections worth testing").
+// Rejections (docs/compatibility.md, "`$S:` grammar").
 
 TEST(SecretRefParseTest, ErrorMessageNamesProblemAndOffset) {
   absl::StatusOr<SecretRef> ref = SecretRef::Parse("$S:a:b");
@@ -335,7 +335,7 @@ TEST(SecretRefPredicatesTest, ProjectAloneIsStillDeploymentLevel) {
 }
 
 // ---------------------------------------------------------------------------
-// Rendering (upstream §3.1).
+// Rendering (docs/compatibility.md, "`$S:` grammar", rendering).
 
 TEST(SecretRefToStringTest, RendersEveryAcceptedFormAsItsInput) {
   for (absl::string_view input :
@@ -390,7 +390,7 @@ TEST(SecretRefToStringTest, DoesNotEscapeStructuralCharactersInParts) {
 }
 
 // ---------------------------------------------------------------------------
-// URL form (upstream §5.2).
+// URL form (docs/compatibility.md, "`$secret://` (URL form)").
 
 TEST(SecretUrlRefParseTest, AcceptsEnvironmentAndKey) {
   absl::StatusOr<SecretUrlRef> ref = SecretUrlRef::Parse("$secret://prod/DB");
@@ -470,7 +470,7 @@ TEST(SecretUrlRefToStringTest, RendersHandBuiltRefs) {
 
 // ---------------------------------------------------------------------------
 // Round trip over a large generated set, checked against an independent
-// oracle written from the formal grammar of upstream §3.
+// oracle written from the formal grammar in docs/compatibility.md.
 
 // Deterministic strings over an alphabet heavy in the structural characters.
 class RefGenerator {
@@ -512,9 +512,9 @@ bool Eat(absl::string_view s, size_t* pos, char c) {
   return true;
 }
 
-// What upstream's formal grammar (§3, the `body :=` productions) says `input`
-// parses to, or nullopt. Written from the character classes of the grammar,
-// independently of the parser's step-by-step algorithm.
+// What the formal grammar (docs/compatibility.md, the `body :=` productions)
+// says `input` parses to, or nullopt. Written from the character classes of the
+// grammar, independently of the parser's step-by-step algorithm.
 absl::optional<SecretRef> OracleParse(absl::string_view input) {
   if (input.substr(0, 3) != "$S:") return absl::nullopt;
   absl::string_view body = input.substr(3);

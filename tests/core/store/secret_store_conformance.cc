@@ -352,7 +352,8 @@ TEST_P(SecretStoreConformanceTest, RotateReportsPreviousAndNewVersion) {
 }
 
 TEST_P(SecretStoreConformanceTest, RotateOfAbsentSecretIsNotFound) {
-  // A same-named secret in an extending scope must not count (upstream §6.4).
+  // A same-named secret in an extending scope must not count
+  // (docs/compatibility.md, "Deliberate differences").
   ASSERT_OK(store_->SetSecret("prod:x", "k", V("a"), {}));
   EXPECT_STATUS(store_->RotateSecret("prod", "k", V("b")), kNotFound);
   EXPECT_FALSE(*store_->Exists("prod", "k"));

@@ -1,13 +1,13 @@
 // Every RPC whose response can carry secret bytes or an API key's secret is
 // declared `option (reveals_values) = true` (proto/secrets.proto), which is
 // what makes the daemon fail it closed while the audit log is down
-// (daemon/call_auditor.h). A new RPC returning such a field without the
+// (daemon/rpc/call_auditor.h). A new RPC returning such a field without the
 // declaration fails here.
 #include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/call_auditor.h"
+#include "daemon/rpc/call_auditor.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "proto/secrets.pb.h"

@@ -1,0 +1,963 @@
+#include "core/store/etcd/etcd_secret_store.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "core/base/status_macros.h"
+#include "core/crypto/store_crypto.h"
+#include "core/store/store_common.h"
+
+namespace zlayer::secrets {
+namespace {
+
+using etcdserverpb::Compare;
+using etcdserverpb::RangeRequest;
+using etcdserverpb::RangeResponse;
+using etcdserverpb::RequestOp;
+using etcdserverpb::TxnRequest;
+using etcdserverpb::TxnResponse;
+
+constexpr absl::string_view kKeyCheckPlaintext = "zlayer-secrets key check v1";
+constexpr absl::string_view kKeyMismatch =
+    "the master key does not match this store (key check failed)";
+constexpr size_t kOpIdBytes = 16;
+// Compare losses in a row before a write gives up (another daemon keeps
+// winning the same secret): Aborted, which callers may retry.
+constexpr int kMaxConflicts = 200;
+
+// --- Byte encoding (big-endian, fixed width)
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+void PutI64(std::string* out, int64_t v) {
+  const uint64_t u = static_cast<uint64_t>(v);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((u >> shift) & 0xff));
+  }
+}
+uint32_t GetU32(absl::string_view in, size_t at) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    v = (v << 8) | static_cast<uint8_t>(in[at + i]);
+  }
+  return v;
+}
+int64_t GetI64(absl::string_view in, size_t at) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    v = (v << 8) | static_cast<uint8_t>(in[at + i]);
+  }
+  return static_cast<int64_t>(v);
+}
+
+std::string Hex8(uint32_t v) { return absl::StrFormat("%08x", v); }
+
+absl::Status NotFound() { return absl::NotFoundError("secret not found"); }
+
+absl::Status Damaged(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("store ", what, " is damaged"));
+}
+
+// The smallest key after every key starting with `prefix`.
+std::string RangeEnd(absl::string_view prefix) {
+  absl::optional<std::string> end = PrefixUpperBound(prefix);
+  // Prefixes here always end in '/', so there is an upper bound.
+  return end.value_or(std::string(1, '\0'));
+}
+
+RequestOp RangeOp(RangeRequest range) {
+  RequestOp op;
+  *op.mutable_request_range() = std::move(range);
+  return op;
+}
+
+RangeRequest Get(std::string key) {
+  RangeRequest r;
+  r.set_key(std::move(key));
+  return r;
+}
+
+// The newest key under `prefix` (limit 1, descending by key).
+RangeRequest Newest(absl::string_view prefix, bool keys_only) {
+  RangeRequest r;
+  r.set_key(std::string(prefix));
+  r.set_range_end(RangeEnd(prefix));
+  r.set_sort_order(RangeRequest::DESCEND);
+  r.set_sort_target(RangeRequest::KEY);
+  r.set_limit(1);
+  r.set_keys_only(keys_only);
+  return r;
+}
+
+RequestOp PutOp(std::string key, std::string value) {
+  RequestOp op;
+  op.mutable_request_put()->set_key(std::move(key));
+  op.mutable_request_put()->set_value(std::move(value));
+  return op;
+}
+
+RequestOp DeleteOp(std::string key, std::string range_end) {
+  RequestOp op;
+  op.mutable_request_delete_range()->set_key(std::move(key));
+  op.mutable_request_delete_range()->set_range_end(std::move(range_end));
+  return op;
+}
+
+// A sealed version: created_at, DEK generation, AEAD blob.
+std::string EncodeVersion(int64_t created_at, uint32_t generation,
+                          absl::string_view blob) {
+  std::string out;
+  PutI64(&out, created_at);
+  PutU32(&out, generation);
+  out.append(blob.data(), blob.size());
+  return out;
+}
+
+struct StoredVersion {
+  int64_t created_at = 0;
+  uint32_t generation = 0;
+  absl::string_view blob;
+};
+
+absl::StatusOr<StoredVersion> DecodeVersion(absl::string_view in) {
+  if (in.size() < 12 + kBlobOverheadBytes) {
+    return absl::DataLossError("stored version is malformed");
+  }
+  return StoredVersion{GetI64(in, 0), GetU32(in, 8), in.substr(12)};
+}
+
+// The version number at the end of a version key ("/<8 hex>").
+absl::StatusOr<uint32_t> VersionOfKey(absl::string_view key) {
+  uint32_t v = 0;
+  if (key.size() < 9 || key[key.size() - 9] != '/' ||
+      !absl::SimpleHexAtoi(key.substr(key.size() - 8), &v) || v == 0) {
+    return absl::DataLossError("stored version key is malformed");
+  }
+  return v;
+}
+
+absl::StatusOr<RangeResponse> TakeRange(TxnResponse& txn, int index) {
+  if (index >= txn.responses_size() ||
+      !txn.responses(index).has_response_range()) {
+    return absl::InternalError("etcd Txn answered with the wrong responses");
+  }
+  return std::move(*txn.mutable_responses(index)->mutable_response_range());
+}
+
+// Runs `ranges` at one revision; answers in order.
+absl::StatusOr<std::vector<RangeResponse>> ReadAtOneRevision(
+    EtcdClient& client, std::vector<RangeRequest> ranges) {
+  std::vector<RangeResponse> out;
+  const size_t first =
+      std::min<size_t>(ranges.size(), EtcdSecretStore::kMaxOpsPerTxn);
+  TxnRequest txn;
+  for (size_t i = 0; i < first; ++i) {
+    *txn.add_success() = RangeOp(ranges[i]);
+  }
+  ASSIGN_OR_RETURN(TxnResponse resp, client.Txn(txn));
+  for (size_t i = 0; i < first; ++i) {
+    ASSIGN_OR_RETURN(RangeResponse r, TakeRange(resp, static_cast<int>(i)));
+    out.push_back(std::move(r));
+  }
+  // More than one Txn holds: the rest read at the first Txn's revision
+  // (each of those is still a linearizable Range).
+  const int64_t revision = resp.header().revision();
+  for (size_t i = first; i < ranges.size(); ++i) {
+    ranges[i].set_revision(revision);
+    ASSIGN_OR_RETURN(RangeResponse r, client.Range(ranges[i]));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+// --- Records
+
+// A secret's record (what SQLite keeps in its `secrets` row), plus the key
+// id of the current version (for listings) and the op id of the write that
+// made it. Layout: 'R', 1, then the fields below big-endian, then the MAC.
+struct EtcdSecretStore::Row {
+  uint32_t current_version = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  uint32_t max_versions = kDefaultMaxVersions;
+  bool deleted = false;
+  int64_t deleted_at = 0;
+  uint32_t key_id = 0;
+  std::string incarnation;
+  std::string op_id;
+  std::string mac;
+
+  static constexpr size_t kEncodedBytes = 2 + 4 + 8 + 8 + 4 + 1 + 8 + 4 +
+                                          kIncarnationBytes + kOpIdBytes +
+                                          kRowMacBytes;
+
+  std::string Encode() const {
+    std::string out = "R\x01";
+    PutU32(&out, current_version);
+    PutI64(&out, created_at);
+    PutI64(&out, updated_at);
+    PutU32(&out, max_versions);
+    out.push_back(deleted ? 1 : 0);
+    PutI64(&out, deleted_at);
+    PutU32(&out, key_id);
+    out += incarnation;
+    out += op_id;
+    out += mac;
+    return out;
+  }
+
+  static absl::StatusOr<Row> Decode(absl::string_view in) {
+    if (in.size() != kEncodedBytes || in[0] != 'R' || in[1] != 1) {
+      return absl::DataLossError("stored secret record is malformed");
+    }
+    Row row;
+    size_t at = 2;
+    row.current_version = GetU32(in, at), at += 4;
+    row.created_at = GetI64(in, at), at += 8;
+    row.updated_at = GetI64(in, at), at += 8;
+    row.max_versions = GetU32(in, at), at += 4;
+    row.deleted = in[at] != 0, at += 1;
+    row.deleted_at = GetI64(in, at), at += 8;
+    row.key_id = GetU32(in, at), at += 4;
+    row.incarnation = std::string(in.substr(at, kIncarnationBytes));
+    at += kIncarnationBytes;
+    row.op_id = std::string(in.substr(at, kOpIdBytes));
+    at += kOpIdBytes;
+    row.mac = std::string(in.substr(at, kRowMacBytes));
+    if (row.current_version == 0 || row.max_versions == 0 ||
+        row.max_versions > kMaxMaxVersions) {
+      return absl::DataLossError("stored secret record is malformed");
+    }
+    return row;
+  }
+
+  SecretRowFields Fields(absl::string_view scope,
+                         absl::string_view name) const {
+    SecretRowFields f;
+    f.scope = scope;
+    f.name = name;
+    f.incarnation = incarnation;
+    f.current_version = current_version;
+    f.created_at = created_at;
+    f.updated_at = updated_at;
+    f.max_versions = max_versions;
+    f.deleted = deleted;
+    f.deleted_at = deleted_at;
+    return f;
+  }
+
+  SecretMetadata Metadata(absl::string_view scope,
+                          absl::string_view name) const {
+    SecretMetadata m;
+    m.scope = std::string(scope);
+    m.name = std::string(name);
+    m.version = current_version;
+    m.created_at = created_at;
+    m.updated_at = updated_at;
+    m.key_id = key_id;
+    m.max_versions = max_versions;
+    m.deleted = deleted;
+    m.deleted_at = deleted_at;
+    return m;
+  }
+};
+
+// What one read of a secret saw, at one revision.
+struct EtcdSecretStore::RowState {
+  bool found = false;
+  Row row;
+  int64_t mod_revision = 0;     // of the record
+  uint32_t newest_version = 0;  // newest version key present (0 = none)
+  std::string newest_value;     // when read with values
+  bool has_requested = false;   // the requested version was present
+  std::string requested_value;
+};
+
+// --- Open
+
+absl::StatusOr<std::unique_ptr<EtcdSecretStore>> EtcdSecretStore::Open(
+    const EtcdStoreOptions& options, std::unique_ptr<Keyring> keyring,
+    Clock* clock) {
+  if (keyring == nullptr || clock == nullptr) {
+    return absl::InvalidArgumentError("etcd store needs a keyring and a clock");
+  }
+  if (options.prefix.empty() || options.prefix[0] != '/' ||
+      options.prefix.back() == '/') {
+    return absl::InvalidArgumentError(
+        "etcd prefix must start with '/' and not end with '/'");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client,
+                   EtcdClient::Create(options.client));
+  std::unique_ptr<EtcdSecretStore> store(
+      new EtcdSecretStore(std::move(client), options.prefix, clock));
+  const std::string meta = options.prefix + "/meta/";
+  const std::string keyring_prefix = options.prefix + "/keyring/";
+  const std::string check_key = meta + "key_check";
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    RangeRequest meta_range;
+    meta_range.set_key(meta);
+    meta_range.set_range_end(RangeEnd(meta));
+    RangeRequest keys_range;
+    keys_range.set_key(keyring_prefix);
+    keys_range.set_range_end(RangeEnd(keyring_prefix));
+    keys_range.set_sort_order(RangeRequest::ASCEND);
+    ASSIGN_OR_RETURN(
+        std::vector<RangeResponse> read,
+        ReadAtOneRevision(*store->client_, {meta_range, keys_range}));
+    absl::flat_hash_map<std::string, std::string> values;
+    for (const auto& kv : read[0].kvs()) {
+      values[kv.key().substr(meta.size())] = kv.value();
+    }
+    if (!values.contains("key_check")) {
+      if (attempt > 0) return Damaged("key check value");
+      // A new store: its id, seed, DEK 1 and key check, all or nothing. If
+      // another daemon creates it first, the compare fails and we read its.
+      const std::string store_id(
+          SecretBytes::Random(kStoreIdBytes).InsecureView());
+      ASSIGN_OR_RETURN(std::string seed,
+                       keyring->Encrypt(SecretBytes::Random(kSubkeyBytes),
+                                        SubkeySeedAssociatedData(store_id)));
+      ASSIGN_OR_RETURN(std::string dek,
+                       keyring->Encrypt(SecretBytes::Random(kKeyBytes),
+                                        DataKeyAssociatedData(store_id, 1)));
+      ASSIGN_OR_RETURN(
+          std::string check,
+          keyring->Encrypt(
+              SecretBytes::FromString(kKeyCheckPlaintext),
+              KeyCheckAssociatedData(store_id, keyring->active_key_id())));
+      TxnRequest txn;
+      Compare* absent = txn.add_compare();
+      absent->set_key(check_key);
+      absent->set_target(Compare::CREATE);
+      absent->set_result(Compare::EQUAL);
+      absent->set_create_revision(0);
+      *txn.add_success() = PutOp(meta + "store_id", store_id);
+      *txn.add_success() = PutOp(meta + "subkey_seed", seed);
+      *txn.add_success() = PutOp(keyring_prefix + Hex8(1), dek);
+      *txn.add_success() = PutOp(check_key, check);
+      ASSIGN_OR_RETURN(TxnResponse created, store->client_->Txn(txn));
+      (void)created;
+      continue;  // read back what is there now (ours or the winner's)
+    }
+    const std::string& store_id = values["store_id"];
+    if (store_id.size() != kStoreIdBytes) return Damaged("id");
+    const std::string& check = values["key_check"];
+    ASSIGN_OR_RETURN(uint32_t kek_id, BlobKeyId(check));
+    absl::StatusOr<SecretBytes> plain =
+        keyring->Decrypt(check, KeyCheckAssociatedData(store_id, kek_id));
+    if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
+      return absl::FailedPreconditionError(kKeyMismatch);
+    }
+    RETURN_IF_ERROR(keyring->SetActive(kek_id));
+    absl::StatusOr<SecretBytes> seed = keyring->Decrypt(
+        values["subkey_seed"], SubkeySeedAssociatedData(store_id));
+    if (!seed.ok() || seed->size() != kSubkeyBytes) {
+      return Damaged("subkey seed");
+    }
+    uint32_t newest = 0;
+    for (const auto& kv : read[1].kvs()) {
+      uint32_t generation = 0;
+      if (!absl::SimpleHexAtoi(kv.key().substr(keyring_prefix.size()),
+                               &generation) ||
+          generation == 0) {
+        return Damaged("keyring");
+      }
+      absl::StatusOr<SecretBytes> dek = keyring->Decrypt(
+          kv.value(), DataKeyAssociatedData(store_id, generation));
+      if (!dek.ok()) return Damaged("keyring");
+      if (store->deks_ == nullptr) {
+        ASSIGN_OR_RETURN(store->deks_,
+                         Keyring::Create(generation, *std::move(dek)));
+      } else {
+        RETURN_IF_ERROR(store->deks_->AddKey(generation, *std::move(dek)));
+      }
+      newest = std::max(newest, generation);
+    }
+    if (store->deks_ == nullptr) return Damaged("keyring");
+    RETURN_IF_ERROR(store->deks_->SetActive(newest));
+    ASSIGN_OR_RETURN(store->mac_key_, ::zlayer::secrets::DeriveSubkey(
+                                          *seed, SubkeyPurpose::kMetadataMac));
+    store->store_id_ = store_id;
+    store->seed_ = *std::move(seed);
+    store->kek_ = std::move(keyring);
+    return store;
+  }
+  return Damaged("key check value");
+}
+
+absl::StatusOr<uint32_t> EtcdSecretStore::RecordedKeyId(
+    const EtcdStoreOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client,
+                   EtcdClient::Create(options.client));
+  ASSIGN_OR_RETURN(RangeResponse r,
+                   client->Range(Get(options.prefix + "/meta/key_check")));
+  if (r.kvs_size() == 0) return kFirstKeyId;
+  return BlobKeyId(r.kvs(0).value());
+}
+
+EtcdSecretStore::EtcdSecretStore(std::unique_ptr<EtcdClient> client,
+                                 std::string prefix, Clock* clock)
+    : client_(std::move(client)), prefix_(std::move(prefix)), clock_(clock) {}
+
+EtcdSecretStore::~EtcdSecretStore() = default;
+
+absl::StatusOr<SecretBytes> EtcdSecretStore::DeriveSubkey(
+    SubkeyPurpose purpose) const {
+  return ::zlayer::secrets::DeriveSubkey(seed_, purpose);
+}
+
+uint32_t EtcdSecretStore::ActiveDataKeyGeneration() const {
+  return deks_->active_key_id();
+}
+
+// --- Keys
+
+std::string EtcdSecretStore::RowKey(absl::string_view scope,
+                                    absl::string_view name) const {
+  return absl::StrCat(prefix_, "/s/", absl::BytesToHexString(scope), "/", name);
+}
+
+std::string EtcdSecretStore::VersionsPrefix(absl::string_view scope,
+                                            absl::string_view name) const {
+  return absl::StrCat(prefix_, "/v/", absl::BytesToHexString(scope), "/", name,
+                      "/");
+}
+
+std::string EtcdSecretStore::VersionKey(absl::string_view scope,
+                                        absl::string_view name,
+                                        uint32_t version) const {
+  return absl::StrCat(VersionsPrefix(scope, name), Hex8(version));
+}
+
+absl::Mutex& EtcdSecretStore::StripeFor(absl::string_view scope,
+                                        absl::string_view name) {
+  const size_t h = absl::HashOf(scope, name);
+  return write_stripes_[h % write_stripes_.size()];
+}
+
+// --- Reads
+
+namespace {
+
+// The Ranges that read one secret: record, newest version (with its value
+// when `version` is 0), and `version` itself otherwise.
+std::vector<RangeRequest> SecretRanges(const std::string& row_key,
+                                       const std::string& versions_prefix,
+                                       const std::string& version_key,
+                                       uint32_t version) {
+  std::vector<RangeRequest> out;
+  out.push_back(Get(row_key));
+  out.push_back(Newest(versions_prefix, /*keys_only=*/version != 0));
+  if (version != 0) out.push_back(Get(version_key));
+  return out;
+}
+
+}  // namespace
+
+// Fills `state` from the responses of SecretRanges.
+static absl::Status FillState(const std::vector<RangeResponse>& r, size_t at,
+                              uint32_t version, bool* found, int64_t* mod_rev,
+                              std::string* row_value, uint32_t* newest,
+                              std::string* newest_value, bool* has_requested,
+                              std::string* requested_value) {
+  *found = r[at].kvs_size() > 0;
+  if (*found) {
+    *mod_rev = r[at].kvs(0).mod_revision();
+    *row_value = r[at].kvs(0).value();
+  }
+  *newest = 0;
+  if (r[at + 1].kvs_size() > 0) {
+    ASSIGN_OR_RETURN(*newest, VersionOfKey(r[at + 1].kvs(0).key()));
+    *newest_value = r[at + 1].kvs(0).value();
+  }
+  *has_requested = false;
+  if (version != 0 && r[at + 2].kvs_size() > 0) {
+    *has_requested = true;
+    *requested_value = r[at + 2].kvs(0).value();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EtcdSecretStore::RowState> EtcdSecretStore::ReadRowState(
+    absl::string_view scope, absl::string_view name, uint32_t read_version) {
+  ASSIGN_OR_RETURN(
+      std::vector<RangeResponse> r,
+      ReadAtOneRevision(
+          *client_,
+          SecretRanges(RowKey(scope, name), VersionsPrefix(scope, name),
+                       VersionKey(scope, name, read_version), read_version)));
+  RowState state;
+  std::string row_value;
+  RETURN_IF_ERROR(FillState(r, 0, read_version, &state.found,
+                            &state.mod_revision, &row_value,
+                            &state.newest_version, &state.newest_value,
+                            &state.has_requested, &state.requested_value));
+  if (state.found) {
+    ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
+    ASSIGN_OR_RETURN(
+        std::string expected,
+        SecretRowMac(mac_key_, store_id_, state.row.Fields(scope, name)));
+    RETURN_IF_ERROR(CheckRowMac(state.row.mac, expected, "secret metadata"));
+  }
+  return state;
+}
+
+absl::StatusOr<VersionedValue> EtcdSecretStore::OpenValue(
+    absl::string_view scope, absl::string_view name, uint32_t version,
+    const RowState& state, SecretMetadata* metadata) {
+  if (!state.found || state.row.deleted) return NotFound();
+  const Row& row = state.row;
+  if (state.newest_version > row.current_version) {
+    return absl::DataLossError(
+        "stored versions are newer than the secret's current version");
+  }
+  if (state.newest_version != row.current_version) {
+    return absl::DataLossError("the current version's row is missing");
+  }
+  absl::string_view stored;
+  if (version == 0) {
+    version = row.current_version;
+    stored = state.newest_value;
+  } else if (version > row.current_version) {
+    return absl::NotFoundError(absl::StrCat("version ", version, " not found"));
+  } else if (!state.has_requested) {
+    if (version >= OldestKeptVersion(row.current_version, row.max_versions)) {
+      return absl::DataLossError(
+          absl::StrCat("stored version ", version, " is missing"));
+    }
+    return absl::NotFoundError(
+        absl::StrCat("version ", version, " was pruned"));
+  } else {
+    stored = state.requested_value;
+  }
+  ASSIGN_OR_RETURN(StoredVersion v, DecodeVersion(stored));
+  absl::StatusOr<SecretBytes> value = deks_->Decrypt(
+      v.blob, ValueAssociatedData({store_id_, scope, name, version,
+                                   row.incarnation, v.generation}));
+  if (!value.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored version ", version,
+        " failed its integrity check: ", value.status().message()));
+  }
+  if (metadata != nullptr) *metadata = row.Metadata(scope, name);
+  return VersionedValue{*std::move(value), version};
+}
+
+absl::StatusOr<SecretBytes> EtcdSecretStore::GetSecret(absl::string_view scope,
+                                                       absl::string_view name) {
+  ASSIGN_OR_RETURN(VersionedValue v, GetVersioned(scope, name, 0));
+  return std::move(v.value);
+}
+
+absl::StatusOr<VersionedValue> EtcdSecretStore::GetVersioned(
+    absl::string_view scope, absl::string_view name, uint32_t version) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  ASSIGN_OR_RETURN(RowState state, ReadRowState(scope, name, version));
+  return OpenValue(scope, name, version, state, nullptr);
+}
+
+absl::StatusOr<ValueWithMetadata> EtcdSecretStore::GetWithMetadata(
+    absl::string_view scope, absl::string_view name, uint32_t version) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  ASSIGN_OR_RETURN(RowState state, ReadRowState(scope, name, version));
+  ValueWithMetadata out;
+  ASSIGN_OR_RETURN(out.read,
+                   OpenValue(scope, name, version, state, &out.metadata));
+  return out;
+}
+
+absl::StatusOr<SecretMetadata> EtcdSecretStore::GetMetadata(
+    absl::string_view scope, absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  ASSIGN_OR_RETURN(RowState state, ReadRowState(scope, name, 0));
+  if (!state.found || state.row.deleted) return NotFound();
+  if (state.newest_version != state.row.current_version) {
+    return absl::DataLossError("the current version's row is missing");
+  }
+  return state.row.Metadata(scope, name);
+}
+
+absl::StatusOr<bool> EtcdSecretStore::Exists(absl::string_view scope,
+                                             absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  ASSIGN_OR_RETURN(RowState state, ReadRowState(scope, name, 0));
+  return state.found && !state.row.deleted;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+EtcdSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
+  std::vector<absl::StatusOr<VersionedValue>> out;
+  out.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out.emplace_back(absl::UnknownError("not read"));
+  }
+  std::vector<RangeRequest> ranges;
+  std::vector<size_t> valid;  // indexes of keys that were read
+  for (size_t i = 0; i < keys.size(); ++i) {
+    absl::Status ok = ValidateKey(keys[i].scope, keys[i].name);
+    if (!ok.ok()) {
+      out[i] = ok;
+      continue;
+    }
+    valid.push_back(i);
+    for (RangeRequest& r :
+         SecretRanges(RowKey(keys[i].scope, keys[i].name),
+                      VersionsPrefix(keys[i].scope, keys[i].name), "", 0)) {
+      ranges.push_back(std::move(r));
+    }
+  }
+  if (valid.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<RangeResponse> r,
+                   ReadAtOneRevision(*client_, std::move(ranges)));
+  for (size_t j = 0; j < valid.size(); ++j) {
+    const SecretKey& k = keys[valid[j]];
+    out[valid[j]] = [&]() -> absl::StatusOr<VersionedValue> {
+      RowState state;
+      std::string row_value;
+      RETURN_IF_ERROR(FillState(r, 2 * j, 0, &state.found, &state.mod_revision,
+                                &row_value, &state.newest_version,
+                                &state.newest_value, &state.has_requested,
+                                &state.requested_value));
+      if (state.found) {
+        ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
+        ASSIGN_OR_RETURN(std::string expected,
+                         SecretRowMac(mac_key_, store_id_,
+                                      state.row.Fields(k.scope, k.name)));
+        RETURN_IF_ERROR(
+            CheckRowMac(state.row.mac, expected, "secret metadata"));
+      }
+      return OpenValue(k.scope, k.name, 0, state, nullptr);
+    }();
+  }
+  return out;
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, SecretBytes>>
+EtcdSecretStore::GetSecrets(absl::string_view scope,
+                            const std::vector<std::string>& names) {
+  RETURN_IF_ERROR(ValidateScope(scope));
+  for (const std::string& name : names) RETURN_IF_ERROR(ValidateName(name));
+  std::vector<SecretKey> keys;
+  keys.reserve(names.size());
+  for (const std::string& name : names) {
+    keys.push_back(SecretKey{std::string(scope), name});
+  }
+  ASSIGN_OR_RETURN(std::vector<absl::StatusOr<VersionedValue>> read,
+                   ReadBatch(keys));
+  absl::flat_hash_map<std::string, SecretBytes> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (absl::IsNotFound(read[i].status())) continue;
+    if (!read[i].ok()) return read[i].status();
+    out.insert_or_assign(names[i], std::move(read[i]->value));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<VersionInfo>> EtcdSecretStore::ListVersions(
+    absl::string_view scope, absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  const std::string prefix = VersionsPrefix(scope, name);
+  RangeRequest all;
+  all.set_key(prefix);
+  all.set_range_end(RangeEnd(prefix));
+  all.set_sort_order(RangeRequest::DESCEND);
+  all.set_sort_target(RangeRequest::KEY);
+  ASSIGN_OR_RETURN(
+      std::vector<RangeResponse> r,
+      ReadAtOneRevision(*client_, {Get(RowKey(scope, name)), all}));
+  if (r[0].kvs_size() == 0) return NotFound();
+  ASSIGN_OR_RETURN(Row row, Row::Decode(r[0].kvs(0).value()));
+  ASSIGN_OR_RETURN(std::string expected,
+                   SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
+  RETURN_IF_ERROR(CheckRowMac(row.mac, expected, "secret metadata"));
+  if (row.deleted) return NotFound();
+  std::vector<VersionInfo> out;
+  for (const auto& kv : r[1].kvs()) {
+    VersionInfo info;
+    ASSIGN_OR_RETURN(info.version, VersionOfKey(kv.key()));
+    ASSIGN_OR_RETURN(StoredVersion v, DecodeVersion(kv.value()));
+    info.created_at = v.created_at;
+    info.key_id = v.generation;
+    out.push_back(info);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<SecretMetadata>> EtcdSecretStore::ListRange(
+    absl::string_view scope, absl::string_view prefix, absl::string_view after,
+    bool include_deleted, size_t limit) {
+  const std::string rows =
+      absl::StrCat(prefix_, "/s/", absl::BytesToHexString(scope), "/");
+  const bool from_after = !after.empty() && after >= prefix;
+  std::string start = from_after
+                          ? absl::StrCat(rows, after, std::string(1, '\0'))
+                          : absl::StrCat(rows, prefix);
+  const absl::optional<std::string> upper = PrefixUpperBound(prefix);
+  const std::string end =
+      upper.has_value() ? absl::StrCat(rows, *upper) : RangeEnd(rows);
+  std::vector<SecretMetadata> out;
+  int64_t revision = 0;  // pinned after the first chunk
+  while (out.size() < limit) {
+    RangeRequest r;
+    r.set_key(start);
+    r.set_range_end(end);
+    r.set_limit(256);
+    r.set_revision(revision);
+    ASSIGN_OR_RETURN(RangeResponse resp, client_->Range(r));
+    if (revision == 0) revision = resp.header().revision();
+    for (const auto& kv : resp.kvs()) {
+      const absl::string_view name =
+          absl::string_view(kv.key()).substr(rows.size());
+      ASSIGN_OR_RETURN(Row row, Row::Decode(kv.value()));
+      ASSIGN_OR_RETURN(
+          std::string expected,
+          SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
+      RETURN_IF_ERROR(CheckRowMac(row.mac, expected, "secret metadata"));
+      if (row.deleted && !include_deleted) continue;
+      out.push_back(row.Metadata(scope, name));
+      if (out.size() >= limit) break;
+    }
+    if (!resp.more() || resp.kvs_size() == 0) break;
+    start = resp.kvs(resp.kvs_size() - 1).key() + std::string(1, '\0');
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<SecretMetadata>> EtcdSecretStore::ListSecrets(
+    absl::string_view scope) {
+  RETURN_IF_ERROR(ValidateScope(scope));
+  return ListRange(scope, "", "", /*include_deleted=*/false,
+                   std::numeric_limits<size_t>::max());
+}
+
+absl::StatusOr<ListPage> EtcdSecretStore::List(absl::string_view scope,
+                                               const ListOptions& options) {
+  RETURN_IF_ERROR(ValidateScope(scope));
+  ASSIGN_OR_RETURN(std::string after, DecodePageToken(options.page_token));
+  const uint32_t page_size = EffectivePageSize(options.page_size);
+  ListPage page;
+  // One extra record tells whether another page follows.
+  ASSIGN_OR_RETURN(page.secrets,
+                   ListRange(scope, options.name_prefix, after,
+                             options.include_deleted, page_size + 1));
+  if (page.secrets.size() > page_size) {
+    page.secrets.resize(page_size);
+    page.next_page_token = EncodePageToken(page.secrets.back().name);
+  }
+  return page;
+}
+
+// --- Writes
+
+absl::Status EtcdSecretStore::Mutate(absl::string_view scope,
+                                     absl::string_view name,
+                                     uint32_t read_version, bool destroys,
+                                     Plan plan) {
+  absl::MutexLock stripe(&StripeFor(scope, name));
+  const std::string op_id(SecretBytes::Random(kOpIdBytes).InsecureView());
+  const std::string row_key = RowKey(scope, name);
+  bool sent = false;
+  for (int conflicts = 0; conflicts <= kMaxConflicts; ++conflicts) {
+    ASSIGN_OR_RETURN(RowState state, ReadRowState(scope, name, read_version));
+    if (sent) {
+      // Our Txn lost its compare. If the client had retried it after a lost
+      // response, the first attempt may have been applied: the record then
+      // carries our op id (or, for a destroy, is gone).
+      if (state.found && state.row.op_id == op_id) return absl::OkStatus();
+      if (destroys && !state.found) return absl::OkStatus();
+    }
+    std::vector<RequestOp> ops;
+    RETURN_IF_ERROR(plan(state, op_id, &ops));
+    TxnRequest txn;
+    Compare* unchanged = txn.add_compare();
+    unchanged->set_key(row_key);
+    unchanged->set_result(Compare::EQUAL);
+    if (state.found) {
+      unchanged->set_target(Compare::MOD);
+      unchanged->set_mod_revision(state.mod_revision);
+    } else {
+      unchanged->set_target(Compare::CREATE);
+      unchanged->set_create_revision(0);
+    }
+    for (RequestOp& op : ops) *txn.add_success() = std::move(op);
+    sent = true;
+    ASSIGN_OR_RETURN(TxnResponse resp, client_->Txn(txn));
+    if (resp.succeeded()) return absl::OkStatus();
+  }
+  return absl::AbortedError(
+      "the secret kept changing under this write (other daemons); retry");
+}
+
+absl::StatusOr<SecretMetadata> EtcdSecretStore::PlanWrite(
+    absl::string_view scope, absl::string_view name, const SecretBytes& value,
+    const WriteOptions& options, const RowState& state,
+    const std::string& op_id, std::vector<RequestOp>* ops) {
+  const bool live = state.found && !state.row.deleted;
+  RETURN_IF_ERROR(CheckExpectedVersion(options.expected_version, live,
+                                       live ? state.row.current_version : 0));
+  const uint32_t previous = state.found ? state.row.current_version : 0;
+  if (state.newest_version > previous) {
+    return absl::DataLossError(
+        "stored versions are newer than the secret's current version");
+  }
+  ASSIGN_OR_RETURN(uint32_t version, NextVersion(previous));
+  const int64_t now = clock_->NowUnixSeconds();
+  Row row = state.row;
+  if (!state.found) {
+    // A new secret (also after a destroy): a new incarnation, so no value
+    // sealed for an earlier one opens under this one.
+    row = Row();
+    row.created_at = now;
+    row.incarnation =
+        std::string(SecretBytes::Random(kIncarnationBytes).InsecureView());
+  }
+  row.current_version = version;
+  row.updated_at = now;
+  row.max_versions = EffectiveMaxVersions(options.max_versions,
+                                          state.found ? row.max_versions : 0);
+  row.deleted = false;
+  row.deleted_at = 0;
+  const uint32_t generation = deks_->active_key_id();
+  row.key_id = generation;
+  row.op_id = op_id;
+  ASSIGN_OR_RETURN(std::string blob,
+                   deks_->Encrypt(value, ValueAssociatedData(
+                                             {store_id_, scope, name, version,
+                                              row.incarnation, generation})));
+  ASSIGN_OR_RETURN(row.mac,
+                   SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
+  ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
+  ops->push_back(PutOp(VersionKey(scope, name, version),
+                       EncodeVersion(now, generation, blob)));
+  const uint32_t oldest = OldestKeptVersion(version, row.max_versions);
+  if (oldest > 1) {
+    ops->push_back(
+        DeleteOp(VersionsPrefix(scope, name), VersionKey(scope, name, oldest)));
+  }
+  return row.Metadata(scope, name);
+}
+
+absl::StatusOr<SecretMetadata> EtcdSecretStore::SetSecret(
+    absl::string_view scope, absl::string_view name, const SecretBytes& value,
+    const WriteOptions& options) {
+  RETURN_IF_ERROR(ValidateWrite(scope, name, value, options));
+  SecretMetadata out;
+  RETURN_IF_ERROR(Mutate(scope, name, 0, false,
+                         [&](const RowState& state, const std::string& op_id,
+                             std::vector<RequestOp>* ops) -> absl::Status {
+                           ASSIGN_OR_RETURN(
+                               out, PlanWrite(scope, name, value, options,
+                                              state, op_id, ops));
+                           return absl::OkStatus();
+                         }));
+  return out;
+}
+
+absl::StatusOr<RotationResult> EtcdSecretStore::RotateSecret(
+    absl::string_view scope, absl::string_view name, const SecretBytes& value) {
+  RETURN_IF_ERROR(ValidateWrite(scope, name, value, WriteOptions{}));
+  RotationResult out;
+  RETURN_IF_ERROR(
+      Mutate(scope, name, 0, false,
+             [&](const RowState& state, const std::string& op_id,
+                 std::vector<RequestOp>* ops) -> absl::Status {
+               if (!state.found || state.row.deleted) return NotFound();
+               WriteOptions options;
+               options.expected_version = state.row.current_version;
+               ASSIGN_OR_RETURN(
+                   SecretMetadata m,
+                   PlanWrite(scope, name, value, options, state, op_id, ops));
+               out = RotationResult{state.row.current_version, m.version};
+               return absl::OkStatus();
+             }));
+  return out;
+}
+
+absl::StatusOr<SecretMetadata> EtcdSecretStore::RollbackSecret(
+    absl::string_view scope, absl::string_view name, uint32_t version) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  if (version == 0) {
+    return absl::InvalidArgumentError("rollback needs a version (>= 1)");
+  }
+  SecretMetadata out;
+  RETURN_IF_ERROR(Mutate(
+      scope, name, version, false,
+      [&](const RowState& state, const std::string& op_id,
+          std::vector<RequestOp>* ops) -> absl::Status {
+        ASSIGN_OR_RETURN(VersionedValue old,
+                         OpenValue(scope, name, version, state, nullptr));
+        ASSIGN_OR_RETURN(out, PlanWrite(scope, name, old.value, WriteOptions{},
+                                        state, op_id, ops));
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::Status EtcdSecretStore::DeleteSecret(absl::string_view scope,
+                                           absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  return Mutate(scope, name, 0, false,
+                [&](const RowState& state, const std::string& op_id,
+                    std::vector<RequestOp>* ops) -> absl::Status {
+                  if (!state.found || state.row.deleted) return NotFound();
+                  Row row = state.row;
+                  row.deleted = true;
+                  row.deleted_at = clock_->NowUnixSeconds();
+                  row.op_id = op_id;
+                  ASSIGN_OR_RETURN(row.mac,
+                                   SecretRowMac(mac_key_, store_id_,
+                                                row.Fields(scope, name)));
+                  ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
+                  return absl::OkStatus();
+                });
+}
+
+absl::Status EtcdSecretStore::UndeleteSecret(absl::string_view scope,
+                                             absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  return Mutate(
+      scope, name, 0, false,
+      [&](const RowState& state, const std::string& op_id,
+          std::vector<RequestOp>* ops) -> absl::Status {
+        if (!state.found || !state.row.deleted) {
+          return absl::NotFoundError("no soft-deleted secret with this name");
+        }
+        Row row = state.row;
+        row.deleted = false;
+        row.deleted_at = 0;
+        row.op_id = op_id;
+        ASSIGN_OR_RETURN(row.mac, SecretRowMac(mac_key_, store_id_,
+                                               row.Fields(scope, name)));
+        ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
+        return absl::OkStatus();
+      });
+}
+
+absl::Status EtcdSecretStore::DestroySecret(absl::string_view scope,
+                                            absl::string_view name) {
+  RETURN_IF_ERROR(ValidateKey(scope, name));
+  return Mutate(scope, name, 0, true,
+                [&](const RowState& state, const std::string& op_id,
+                    std::vector<RequestOp>* ops) -> absl::Status {
+                  if (!state.found) return NotFound();
+                  const std::string versions = VersionsPrefix(scope, name);
+                  ops->push_back(DeleteOp(versions, RangeEnd(versions)));
+                  ops->push_back(DeleteOp(RowKey(scope, name), ""));
+                  return absl::OkStatus();
+                });
+}
+
+}  // namespace zlayer::secrets

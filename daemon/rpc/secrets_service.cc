@@ -1,0 +1,721 @@
+#include "daemon/rpc/secrets_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "core/base/secret_bytes.h"
+#include "core/base/status_macros.h"
+#include "core/base/text_validation.h"
+#include "core/format/env_file_format.h"
+#include "core/identity/identity_records.h"
+#include "core/ops/batch_read.h"
+#include "core/ops/check_env.h"
+#include "core/ops/export.h"
+#include "core/ops/import.h"
+#include "core/ops/secret_write.h"
+#include "core/resolve/json_field.h"
+#include "core/resolve/resolver.h"
+#include "daemon/rpc/grpc_status.h"
+#include "daemon/rpc/service_common.h"
+
+namespace zlayer::secrets {
+namespace {
+
+// Largest page ListSecrets serves (proto: "at most 1000").
+constexpr uint32_t kMaxPageSize = 1000;
+
+absl::Status CheckValueSize(size_t size, const Limits& limits) {
+  if (size > limits.max_value_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "value is ", size, " bytes; the limit is ", limits.max_value_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckMaxVersions(uint32_t max_versions) {
+  if (max_versions > kMaxMaxVersions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_versions ", max_versions, " exceeds ", kMaxMaxVersions));
+  }
+  return absl::OkStatus();
+}
+
+// An env map key: 1..kMaxNameBytes of text without '=' (environment
+// variables cannot hold one in their name).
+absl::Status ValidateEnvKey(absl::string_view key) {
+  RETURN_IF_ERROR(ValidateText(key, "env key", 1, kMaxNameBytes));
+  if (key.find('=') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("env key contains '='");
+  }
+  return absl::OkStatus();
+}
+
+// The env map of ResolveEnv/CheckEnv, checked against the limits; a bad key
+// is named by its position (it may not be printable).
+absl::StatusOr<std::map<std::string, std::string>> EnvMapFromRequest(
+    const google::protobuf::Map<std::string, std::string>& env,
+    const Limits& limits) {
+  if (env.size() > limits.max_env_entries) {
+    return absl::InvalidArgumentError(absl::StrCat("env map has ", env.size(),
+                                                   " entries; the limit is ",
+                                                   limits.max_env_entries));
+  }
+  std::map<std::string, std::string> out(env.begin(), env.end());
+  size_t index = 0;
+  for (const auto& [key, value] : out) {
+    absl::Status status = ValidateEnvKey(key);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "env entry ", index, " (in key order): ", status.message()));
+    }
+    ++index;
+  }
+  return out;
+}
+
+// Asked by core/ between units of work: stop once nobody waits for the
+// answer (the client cancelled, or the call's deadline passed).
+std::function<absl::Status()> KeepGoing(
+    const grpc::ServerContextBase& context) {
+  return [&context]() -> absl::Status {
+    if (context.IsCancelled()) {
+      return absl::CancelledError("the call was cancelled");
+    }
+    if (context.deadline() < std::chrono::system_clock::now()) {
+      return absl::DeadlineExceededError("the call's deadline passed");
+    }
+    return absl::OkStatus();
+  };
+}
+
+void SetBytes(const SecretBytes& value, std::string* out) {
+  absl::string_view bytes = value.InsecureView();
+  out->assign(bytes.data(), bytes.size());
+}
+
+// Names the flag behind a per-call answer limit (core/ops knows no flags).
+template <typename T>
+absl::StatusOr<T> WithLimitFlag(absl::StatusOr<T> result) {
+  if (!absl::IsResourceExhausted(result.status())) return result;
+  return absl::ResourceExhaustedError(
+      absl::StrCat(result.status().message(), " (--max-response-bytes)"));
+}
+
+// GetSecrets' names, checked against the limits and deduplicated in order;
+// a bad name is named by its index.
+absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& names,
+    const std::string& scope, const Limits& limits) {
+  if (static_cast<size_t>(names.size()) > limits.max_names_per_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.size(), " names requested; the limit is ",
+                     limits.max_names_per_batch));
+  }
+  std::vector<SecretKey> keys;
+  keys.reserve(names.size());
+  absl::flat_hash_set<absl::string_view> seen;
+  for (int i = 0; i < names.size(); ++i) {
+    absl::Status valid = ValidateName(names[i]);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("names[", i, "]: ", valid.message()));
+    }
+    if (seen.insert(names[i]).second) keys.push_back({scope, names[i]});
+  }
+  return keys;
+}
+
+void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out) {
+  for (size_t i = 0; i < in.found.size(); ++i) {
+    const std::string& name = in.found[i].name;
+    SetBytes(in.values[i].value, &(*out->mutable_values())[name]);
+    (*out->mutable_versions())[name] = in.values[i].version;
+  }
+  for (const std::string& name : in.missing) out->add_missing(name);
+}
+
+ResolveContext ResolveContextFromRequest(const v1::ResolveContext& context) {
+  ResolveContext out;
+  out.deployment = context.deployment();
+  out.project = context.project();
+  return out;
+}
+
+// A deployment or service name inside a Target: one path segment.
+absl::Status ValidateSegment(absl::string_view segment,
+                             absl::string_view what) {
+  RETURN_IF_ERROR(ValidateText(segment, what, 1, kMaxNameBytes));
+  if (segment.find('/') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " contains '/'"));
+  }
+  return absl::OkStatus();
+}
+
+void ToProto(const SecretMetadata& in, v1::SecretMetadata* out) {
+  out->set_scope(in.scope);
+  out->set_name(in.name);
+  out->set_version(in.version);
+  out->set_created_at(in.created_at);
+  out->set_updated_at(in.updated_at);
+  out->set_key_id(in.key_id);
+  out->set_max_versions(in.max_versions);
+  out->set_deleted(in.deleted);
+  out->set_deleted_at(in.deleted_at);
+}
+
+absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format) {
+  switch (format) {
+    case v1::SECRET_FORMAT_UNSPECIFIED:
+    case v1::SECRET_FORMAT_DOTENV:
+      return SecretFileFormat::kDotenv;
+    case v1::SECRET_FORMAT_JSON:
+      return SecretFileFormat::kJson;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown secret format ", static_cast<int>(format)));
+  }
+}
+
+v1::ImportAction ToProto(ImportAction action) {
+  switch (action) {
+    case ImportAction::kCreate:
+      return v1::IMPORT_ACTION_CREATE;
+    case ImportAction::kUpdate:
+      return v1::IMPORT_ACTION_UPDATE;
+    case ImportAction::kUnchanged:
+      return v1::IMPORT_ACTION_UNCHANGED;
+  }
+  return v1::IMPORT_ACTION_UNSPECIFIED;
+}
+
+// The response's env map is proto `string`: a value that is not UTF-8 would
+// make the client reject the whole message, so it is refused here, naming
+// every such entry.
+absl::Status CheckValuesAreText(const ResolvedEnv& resolved, size_t entries) {
+  std::vector<EntryError> not_text;
+  for (const ReceiptEntry& r : resolved.receipt) {
+    if (!IsValidUtf8(resolved.values.at(r.key).InsecureView())) {
+      not_text.push_back(
+          {r.key, r.reference,
+           absl::FailedPreconditionError(
+               "the value is not UTF-8 text (env values must be)")});
+    }
+  }
+  if (not_text.empty()) return absl::OkStatus();
+  return CombineEntryErrors(not_text, entries);
+}
+
+void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out) {
+  for (const auto& [key, value] : in.values) {
+    SetBytes(value, &(*out->mutable_env())[key]);
+  }
+  for (const ReceiptEntry& r : in.receipt) {
+    v1::ResolvedEntry* entry = out->add_receipt();
+    entry->set_key(r.key);
+    entry->set_reference(r.reference);
+    entry->set_scope(r.target.scope);
+    entry->set_name(r.target.name);
+    entry->set_version(r.version);
+    entry->set_field(r.field);
+  }
+}
+
+void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out) {
+  for (const CheckedEnvEntry& e : in.entries) {
+    v1::CheckedEntry* c = out->add_entries();
+    c->set_key(e.key);
+    c->set_is_reference(e.is_reference);
+    c->set_reference(e.reference);
+    c->set_scope(e.scope);
+    c->set_name(e.name);
+    c->set_field(e.field);
+    c->set_readable(e.readable);
+    c->set_exists(e.exists);
+    c->set_version(e.version);
+    c->set_error(e.error);
+  }
+  out->set_ok(in.ok);
+}
+
+void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out) {
+  for (const std::string& error : in.errors) out->add_errors(error);
+  for (const ImportChange& change : in.changes) {
+    v1::ImportChange* c = out->add_changes();
+    c->set_name(change.name);
+    c->set_action(ToProto(change.action));
+    c->set_line(change.line);
+  }
+  out->set_created(in.created);
+  out->set_updated(in.updated);
+  out->set_unchanged(in.unchanged);
+  out->set_applied(in.applied);
+}
+
+}  // namespace
+
+SecretsService::SecretsService(const ServiceContext* ctx) : ctx_(ctx) {}
+
+absl::StatusOr<Principal> SecretsService::Identify(
+    const grpc::ServerContextBase& context, CallLog* log) const {
+  ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(context));
+  log->subject = principal.Subject();
+  return principal;
+}
+
+absl::StatusOr<std::string> SecretsService::ResolveTarget(
+    const v1::Target& target, CallLog* log) const {
+  std::string scope;
+  switch (target.kind_case()) {
+    case v1::Target::kScope:
+      RETURN_IF_ERROR(ValidateScope(target.scope()));
+      scope = target.scope();
+      break;
+    case v1::Target::kDeployment: {
+      const v1::DeploymentTarget& d = target.deployment();
+      RETURN_IF_ERROR(ValidateSegment(d.deployment(), "deployment"));
+      scope = d.deployment();
+      if (!d.service().empty()) {
+        RETURN_IF_ERROR(ValidateSegment(d.service(), "service"));
+        absl::StrAppend(&scope, "/", d.service());
+      }
+      RETURN_IF_ERROR(ValidateScope(scope));
+      break;
+    }
+    case v1::Target::kEnvironment: {
+      const v1::EnvironmentTarget& e = target.environment();
+      RETURN_IF_ERROR(
+          ValidateText(e.name_or_id(), "environment", 1, kMaxNameBytes));
+      RETURN_IF_ERROR(ValidateProject(e.project()));
+      if (ctx_->environments == nullptr) {
+        return absl::FailedPreconditionError(
+            "this daemon has no environment registry");
+      }
+      ASSIGN_OR_RETURN(
+          scope, ctx_->environments->ResolveScope(e.name_or_id(), e.project()));
+      break;
+    }
+    case v1::Target::KIND_NOT_SET:
+      return absl::InvalidArgumentError(
+          "target is required (scope, deployment or environment)");
+  }
+  // Said clearly here, before any access check: the identity records live
+  // in "system:" scopes, and the credential grant resources hold no secrets.
+  if (IsSystemScope(scope)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is internal to the daemon; no client may read or "
+                     "write it (use the Admin RPCs)"));
+  }
+  if (scope == kRegistryCredentialResource || scope == kGitCredentialResource) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is reserved for credential grants; it holds no "
+                     "secrets"));
+  }
+  log->scope = scope;
+  return scope;
+}
+
+absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
+    const grpc::ServerContextBase& context, const v1::Target& target,
+    const std::string& name, AccessLevel level, CallLog* log,
+    absl::Status input) const {
+  ASSIGN_OR_RETURN(Principal principal, Identify(context, log));
+  ASSIGN_OR_RETURN(std::string scope, ResolveTarget(target, log));
+  RETURN_IF_ERROR(ValidateName(name));
+  log->name = name;
+  RETURN_IF_ERROR(input);
+  RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, name}, level));
+  return scope;
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
+                                       const v1::GetSecretRequest* request,
+                                       v1::GetSecretResponse* response) {
+  return Serve(ctx_, *context, "GetSecret", [&](CallLog& log) -> absl::Status {
+    const bool want_field = !request->field().empty();
+    ASSIGN_OR_RETURN(
+        std::string scope,
+        AuthorizeSecret(*context, request->target(), request->name(),
+                        AccessLevel::kRead, &log,
+                        want_field ? ValidateText(request->field(), "field", 1,
+                                                  kMaxNameBytes)
+                                   : absl::OkStatus()));
+    // Value and metadata from one snapshot.
+    ASSIGN_OR_RETURN(ValueWithMetadata got,
+                     ctx_->store->GetWithMetadata(scope, request->name(),
+                                                  request->version()));
+    VersionedValue& read = got.read;
+    if (want_field) {
+      ASSIGN_OR_RETURN(read.value,
+                       ExtractJsonField(read.value, request->field()));
+    }
+    log.versions.push_back(read.version);
+    SetBytes(read.value, response->mutable_value());
+    ToProto(got.metadata, response->mutable_metadata());
+    response->set_version(read.version);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status SecretsService::GetSecrets(grpc::ServerContextBase* context,
+                                        const v1::GetSecretsRequest* request,
+                                        v1::GetSecretsResponse* response) {
+  return Serve(ctx_, *context, "GetSecrets", [&](CallLog& log) -> absl::Status {
+    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+    ASSIGN_OR_RETURN(std::string scope, ResolveTarget(request->target(), &log));
+    ASSIGN_OR_RETURN(std::vector<SecretKey> keys,
+                     KeysFromRequest(request->names(), scope, ctx_->limits));
+    log.detail = absl::StrCat("names=", keys.size());
+    for (const SecretKey& key : keys) {
+      RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {key.scope, key.name},
+                                              AccessLevel::kRead));
+    }
+    ASSIGN_OR_RETURN(BatchRead read,
+                     WithLimitFlag(ReadSecrets(
+                         ctx_->store, keys, ctx_->limits.max_response_bytes)));
+    for (size_t i = 0; i < read.found.size(); ++i) {
+      log.targets.push_back({read.found[i].scope, read.found[i].name});
+      log.versions.push_back(read.values[i].version);
+    }
+    BatchToProto(read, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status SecretsService::ListSecrets(grpc::ServerContextBase* context,
+                                         const v1::ListSecretsRequest* request,
+                                         v1::ListSecretsResponse* response) {
+  return Serve(
+      ctx_, *context, "ListSecrets", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+        ASSIGN_OR_RETURN(std::string scope,
+                         ResolveTarget(request->target(), &log));
+        if (!request->name_prefix().empty()) {
+          RETURN_IF_ERROR(ValidateText(request->name_prefix(), "name prefix", 1,
+                                       kMaxNameBytes));
+        }
+        RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, ""},
+                                                AccessLevel::kRead));
+        ListOptions options;
+        options.name_prefix = request->name_prefix();
+        options.page_token = request->page_token();
+        // "at most 1000": larger requests get the largest page, not an error.
+        options.page_size = std::min(request->page_size(), kMaxPageSize);
+        options.include_deleted = request->include_deleted();
+        ASSIGN_OR_RETURN(ListPage page, ctx_->store->List(scope, options));
+        for (const SecretMetadata& m : page.secrets)
+          ToProto(m, response->add_secrets());
+        response->set_next_page_token(page.next_page_token);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status SecretsService::SecretExists(
+    grpc::ServerContextBase* context, const v1::SecretExistsRequest* request,
+    v1::SecretExistsResponse* response) {
+  return Serve(
+      ctx_, *context, "SecretExists", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kRead, &log));
+        ASSIGN_OR_RETURN(bool exists,
+                         ctx_->store->Exists(scope, request->name()));
+        response->set_exists(exists);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status SecretsService::ListVersions(
+    grpc::ServerContextBase* context, const v1::ListVersionsRequest* request,
+    v1::ListVersionsResponse* response) {
+  return Serve(
+      ctx_, *context, "ListVersions", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kRead, &log));
+        ASSIGN_OR_RETURN(std::vector<VersionInfo> versions,
+                         ctx_->store->ListVersions(scope, request->name()));
+        for (const VersionInfo& v : versions) {
+          v1::VersionInfo* out = response->add_versions();
+          out->set_version(v.version);
+          out->set_created_at(v.created_at);
+          out->set_key_id(v.key_id);
+        }
+        return absl::OkStatus();
+      });
+}
+
+// ---------------------------------------------------------------------------
+// Writes
+
+grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
+                                       const v1::SetSecretRequest* request,
+                                       v1::SetSecretResponse* response) {
+  // Out of the request at once, so that every path (errors too) wipes it.
+  const SecretBytes value = TakeSecret(request->value());
+  return Serve(ctx_, *context, "SetSecret", [&](CallLog& log) -> absl::Status {
+    const std::string& name = request->name();
+    absl::Status input = CheckValueSize(value.size(), ctx_->limits);
+    if (input.ok()) input = CheckMaxVersions(request->max_versions());
+    ASSIGN_OR_RETURN(std::string scope,
+                     AuthorizeSecret(*context, request->target(), name,
+                                     AccessLevel::kWrite, &log, input));
+    WriteOptions options;
+    options.max_versions = request->max_versions();
+    if (request->has_expected_version()) {
+      options.expected_version = request->expected_version();
+    }
+    ASSIGN_OR_RETURN(WriteOutcome written,
+                     WriteSecret(ctx_->store, scope, name, value, options));
+    log.versions.push_back(written.metadata.version);
+    ToProto(written.metadata, response->mutable_metadata());
+    response->set_created(written.created);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status SecretsService::DeleteSecret(
+    grpc::ServerContextBase* context, const v1::DeleteSecretRequest* request,
+    v1::DeleteSecretResponse* response) {
+  return Serve(
+      ctx_, *context, "DeleteSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log));
+        return ctx_->store->DeleteSecret(scope, request->name());
+      });
+}
+
+grpc::Status SecretsService::UndeleteSecret(
+    grpc::ServerContextBase* context, const v1::UndeleteSecretRequest* request,
+    v1::UndeleteSecretResponse* response) {
+  return Serve(
+      ctx_, *context, "UndeleteSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log));
+        RETURN_IF_ERROR(ctx_->store->UndeleteSecret(scope, request->name()));
+        ASSIGN_OR_RETURN(SecretMetadata metadata,
+                         ctx_->store->GetMetadata(scope, request->name()));
+        log.versions.push_back(metadata.version);
+        ToProto(metadata, response->mutable_metadata());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status SecretsService::DestroySecret(
+    grpc::ServerContextBase* context, const v1::DestroySecretRequest* request,
+    v1::DestroySecretResponse* response) {
+  return Serve(
+      ctx_, *context, "DestroySecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log));
+        return ctx_->store->DestroySecret(scope, request->name());
+      });
+}
+
+grpc::Status SecretsService::RotateSecret(
+    grpc::ServerContextBase* context, const v1::RotateSecretRequest* request,
+    v1::RotateSecretResponse* response) {
+  const SecretBytes value = TakeSecret(request->value());
+  return Serve(
+      ctx_, *context, "RotateSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(*context, request->target(), request->name(),
+                            AccessLevel::kWrite, &log,
+                            CheckValueSize(value.size(), ctx_->limits)));
+        ASSIGN_OR_RETURN(
+            RotationResult rotated,
+            ctx_->store->RotateSecret(scope, request->name(), value));
+        log.versions.push_back(rotated.new_version);
+        response->set_previous_version(rotated.previous_version);
+        response->set_new_version(rotated.new_version);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status SecretsService::RollbackSecret(
+    grpc::ServerContextBase* context, const v1::RollbackSecretRequest* request,
+    v1::RollbackSecretResponse* response) {
+  return Serve(
+      ctx_, *context, "RollbackSecret", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            std::string scope,
+            AuthorizeSecret(
+                *context, request->target(), request->name(),
+                AccessLevel::kWrite, &log,
+                request->version() == 0
+                    ? absl::InvalidArgumentError("version is required (> 0)")
+                    : absl::OkStatus()));
+        ASSIGN_OR_RETURN(SecretMetadata metadata,
+                         ctx_->store->RollbackSecret(scope, request->name(),
+                                                     request->version()));
+        log.versions.push_back(metadata.version);
+        ToProto(metadata, response->mutable_metadata());
+        return absl::OkStatus();
+      });
+}
+
+// ---------------------------------------------------------------------------
+// Env maps
+
+grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
+                                        const v1::ResolveEnvRequest* request,
+                                        v1::ResolveEnvResponse* response) {
+  return Serve(ctx_, *context, "ResolveEnv", [&](CallLog& log) -> absl::Status {
+    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+    ASSIGN_OR_RETURN(auto env, EnvMapFromRequest(request->env(), ctx_->limits));
+    log.detail = absl::StrCat("entries=", env.size());
+    // Audited as the caller states it; not a place for arbitrary bytes.
+    const std::string& service = request->context().service();
+    if (ValidateText(service, "service", 1, kMaxNameBytes).ok()) {
+      log.service = service;
+    }
+    ResolveBudget budget;
+    budget.max_output_bytes = ctx_->limits.max_response_bytes;
+    budget.keep_going = KeepGoing(*context);
+    // An entry the caller may not execute fails like a bad reference, so
+    // one answer lists every problem; its secret is never read.
+    AccessCheck may_execute = [&](const SecretKey& target) {
+      return ctx_->authorizer->Check(principal, {target.scope, target.name},
+                                     AccessLevel::kExecute);
+    };
+    ASSIGN_OR_RETURN(
+        ResolvedEnv resolved,
+        WithLimitFlag(
+            Resolver(ctx_->store, ctx_->environments)
+                .Resolve(env, ResolveContextFromRequest(request->context()),
+                         may_execute, budget)));
+    RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
+    for (const ReceiptEntry& r : resolved.receipt) {
+      log.targets.push_back({r.target.scope, r.target.name});
+      log.versions.push_back(r.version);
+    }
+    ResolvedToProto(resolved, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status SecretsService::CheckEnv(grpc::ServerContextBase* context,
+                                      const v1::CheckEnvRequest* request,
+                                      v1::CheckEnvResponse* response) {
+  return Serve(ctx_, *context, "CheckEnv", [&](CallLog& log) -> absl::Status {
+    ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+    ASSIGN_OR_RETURN(auto env, EnvMapFromRequest(request->env(), ctx_->limits));
+    log.detail = absl::StrCat("entries=", env.size());
+    auto may = [&](AccessLevel level) -> AccessCheck {
+      return [&, level](const SecretKey& target) {
+        return ctx_->authorizer->Check(principal, {target.scope, target.name},
+                                       level);
+      };
+    };
+    ASSIGN_OR_RETURN(EnvCheck check,
+                     CheckEnvMap(ctx_->store, ctx_->environments, env,
+                                 ResolveContextFromRequest(request->context()),
+                                 may(AccessLevel::kExecute),
+                                 may(AccessLevel::kRead), KeepGoing(*context)));
+    CheckToProto(check, response);
+    return absl::OkStatus();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Import and export
+
+grpc::Status SecretsService::ImportSecrets(
+    grpc::ServerContextBase* context, const v1::ImportSecretsRequest* request,
+    v1::ImportSecretsResponse* response) {
+  const SecretBytes content = TakeSecret(request->content());
+  return Serve(
+      ctx_, *context, "ImportSecrets", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+        ASSIGN_OR_RETURN(std::string scope,
+                         ResolveTarget(request->target(), &log));
+        if (content.size() > ctx_->limits.max_import_bytes) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "import content is ", content.size(), " bytes; the limit is ",
+              ctx_->limits.max_import_bytes));
+        }
+        ASSIGN_OR_RETURN(SecretFileFormat format,
+                         FormatFromRequest(request->format()));
+        // Names come from the file, so the grant must cover the whole scope.
+        // The dry run needs it too: its diff tells whether stored values equal
+        // the file's.
+        RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, ""},
+                                                AccessLevel::kWrite));
+
+        // All or nothing: any problem in the file is reported and nothing is
+        // written (OK status, applied=false, `errors` listed: a failed
+        // status could not carry the list).
+        ASSIGN_OR_RETURN(
+            ImportOutcome out,
+            ImportIntoScope(ctx_->store, scope, content.InsecureView(), format,
+                            ctx_->limits.max_value_bytes, request->dry_run()));
+        if (out.parsed) {
+          log.detail = absl::StrCat("entries=", out.entries,
+                                    " errors=", out.errors.size(),
+                                    " dry_run=", request->dry_run());
+        }
+        for (size_t i = 0; i < out.written.size(); ++i) {
+          log.targets.push_back({out.written[i].scope, out.written[i].name});
+          log.versions.push_back(out.versions[i]);
+        }
+        ImportToProto(out, response);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status SecretsService::ExportSecrets(
+    grpc::ServerContextBase* context, const v1::ExportSecretsRequest* request,
+    v1::ExportSecretsResponse* response) {
+  return Serve(
+      ctx_, *context, "ExportSecrets", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal, Identify(*context, &log));
+        ASSIGN_OR_RETURN(std::string scope,
+                         ResolveTarget(request->target(), &log));
+        ASSIGN_OR_RETURN(SecretFileFormat format,
+                         FormatFromRequest(request->format()));
+        RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, ""},
+                                                AccessLevel::kRead));
+
+        ASSIGN_OR_RETURN(ExportedScope exported,
+                         ExportScope(ctx_->store, scope, format));
+        for (size_t i = 0; i < exported.read.size(); ++i) {
+          log.targets.push_back(
+              {exported.read[i].scope, exported.read[i].name});
+          log.versions.push_back(exported.versions[i]);
+        }
+        SetBytes(exported.content, response->mutable_content());
+        response->set_count(static_cast<uint32_t>(exported.read.size()));
+        log.detail = absl::StrCat("count=", exported.read.size());
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace zlayer::secrets

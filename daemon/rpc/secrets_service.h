@@ -1,0 +1,128 @@
+// SecretsService: the gRPC Secrets service (proto/secrets.proto), a thin
+// adapter over core/. Every handler does the same five steps:
+//   1. identify the caller (ServiceContext::identifier);
+//   2. turn the request's Target into a scope (raw scope validated,
+//      deployment/service -> "D" / "D/S", environment -> the registry);
+//   3. validate the input against core's rules and ServiceContext::limits
+//      before anything touches the store (INVALID_ARGUMENT, nothing written);
+//   4. check access with ServiceContext::authorizer;
+//   5. call core, fill the response, and map the status with ToGrpcStatus().
+//
+// Access levels (core/identity/access.h), per RPC:
+//   read     GetSecret, GetSecrets, ExportSecrets (values);
+//            ListSecrets, SecretExists, ListVersions (metadata only: the
+//            names and versions of a scope are treated as readable by anyone
+//            who may read its values, and by no one else);
+//   execute  ResolveEnv, on every referenced secret (a container start);
+//   write    SetSecret, DeleteSecret, UndeleteSecret, DestroySecret,
+//            RotateSecret, RollbackSecret, ImportSecrets (also its dry run:
+//            the diff reveals whether stored values equal the file's).
+// CheckEnv never fails on access: each entry says whether the caller could
+// resolve it (`readable` = execute); exists/version are filled only where the
+// caller holds read on the secret.
+//
+// Secret hygiene: values leave the store as SecretBytes and are copied into
+// a response field only at the end; request fields that carried a value are
+// wiped once moved into SecretBytes. Handlers log (spdlog, debug level) the
+// RPC, subject, scope, name and status code, never values or messages.
+//
+// The handlers are plain blocking code; gRPC reaches them through a
+// callback-API adapter that runs them on the daemon's worker pool
+// (daemon/rpc/callback_services.h), where blocking SQLite calls are fine:
+//
+//   SecretsService secrets(&context);
+//   auto service = MakeQueuedSecretsService(&secrets, &queue, &context);
+//   builder.RegisterService(service.get());
+//
+// Thread-safe: handlers keep no state of their own.
+#ifndef ZLAYER_SECRETS_DAEMON_RPC_SECRETS_SERVICE_H_
+#define ZLAYER_SECRETS_DAEMON_RPC_SECRETS_SERVICE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/identity/access.h"
+#include "daemon/rpc/service_common.h"
+#include "daemon/rpc/service_context.h"
+#include "proto/secrets.grpc.pb.h"
+
+namespace zlayer::secrets {
+
+class SecretsService final {
+ public:
+  // `ctx` is not owned and must outlive the service; its store, authorizer
+  // and identifier are required (environments may be null: environment
+  // targets then fail with FAILED_PRECONDITION).
+  explicit SecretsService(const ServiceContext* ctx);
+
+  grpc::Status GetSecret(grpc::ServerContextBase* context,
+                         const v1::GetSecretRequest* request,
+                         v1::GetSecretResponse* response);
+  grpc::Status GetSecrets(grpc::ServerContextBase* context,
+                          const v1::GetSecretsRequest* request,
+                          v1::GetSecretsResponse* response);
+  grpc::Status ListSecrets(grpc::ServerContextBase* context,
+                           const v1::ListSecretsRequest* request,
+                           v1::ListSecretsResponse* response);
+  grpc::Status SecretExists(grpc::ServerContextBase* context,
+                            const v1::SecretExistsRequest* request,
+                            v1::SecretExistsResponse* response);
+  grpc::Status SetSecret(grpc::ServerContextBase* context,
+                         const v1::SetSecretRequest* request,
+                         v1::SetSecretResponse* response);
+  grpc::Status DeleteSecret(grpc::ServerContextBase* context,
+                            const v1::DeleteSecretRequest* request,
+                            v1::DeleteSecretResponse* response);
+  grpc::Status UndeleteSecret(grpc::ServerContextBase* context,
+                              const v1::UndeleteSecretRequest* request,
+                              v1::UndeleteSecretResponse* response);
+  grpc::Status DestroySecret(grpc::ServerContextBase* context,
+                             const v1::DestroySecretRequest* request,
+                             v1::DestroySecretResponse* response);
+  grpc::Status RotateSecret(grpc::ServerContextBase* context,
+                            const v1::RotateSecretRequest* request,
+                            v1::RotateSecretResponse* response);
+  grpc::Status ListVersions(grpc::ServerContextBase* context,
+                            const v1::ListVersionsRequest* request,
+                            v1::ListVersionsResponse* response);
+  grpc::Status RollbackSecret(grpc::ServerContextBase* context,
+                              const v1::RollbackSecretRequest* request,
+                              v1::RollbackSecretResponse* response);
+  grpc::Status ResolveEnv(grpc::ServerContextBase* context,
+                          const v1::ResolveEnvRequest* request,
+                          v1::ResolveEnvResponse* response);
+  grpc::Status CheckEnv(grpc::ServerContextBase* context,
+                        const v1::CheckEnvRequest* request,
+                        v1::CheckEnvResponse* response);
+  grpc::Status ImportSecrets(grpc::ServerContextBase* context,
+                             const v1::ImportSecretsRequest* request,
+                             v1::ImportSecretsResponse* response);
+  grpc::Status ExportSecrets(grpc::ServerContextBase* context,
+                             const v1::ExportSecretsRequest* request,
+                             v1::ExportSecretsResponse* response);
+
+ private:
+  // The caller (UNAUTHENTICATED if none); records its subject in `log`.
+  absl::StatusOr<Principal> Identify(const grpc::ServerContextBase& context,
+                                     CallLog* log) const;
+  // The canonical scope of `target`: InvalidArgument when it is missing or
+  // malformed, NotFound for an unknown environment, FailedPrecondition when
+  // the daemon has no environment registry. Records the scope in `log`.
+  absl::StatusOr<std::string> ResolveTarget(const v1::Target& target,
+                                            CallLog* log) const;
+  // Steps 1-4 for an RPC on one secret: identifies the caller, resolves
+  // `target`, validates `name`, returns `input` (the handler's checks of the
+  // rest of the request) if it failed, then checks `level` on the secret.
+  // Returns the scope; records subject, scope and name in `log`.
+  absl::StatusOr<std::string> AuthorizeSecret(
+      const grpc::ServerContextBase& context, const v1::Target& target,
+      const std::string& name, AccessLevel level, CallLog* log,
+      absl::Status input = absl::OkStatus()) const;
+
+  const ServiceContext* ctx_;
+};
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_DAEMON_RPC_SECRETS_SERVICE_H_

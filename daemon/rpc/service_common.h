@@ -1,0 +1,120 @@
+// Pieces every gRPC service handler uses: CallLog (the one log line and the
+// one audit record per call, and the status mapping) and TakeSecret (secret
+// request fields into SecretBytes).
+//
+// CallLog: what each RPC handler records when it finishes. Handlers fill in
+// log-safe facts as they learn them (the caller's subject, then the scope
+// and name once validated, the versions read or written, a short detail such
+// as "entries=3") and end with `return log.Finish(status);`, which
+//   1. builds one audit record (core/audit/audit_log.h) when the ServiceContext
+//   has
+//      an AuditLog: time, request id, subject, transport, RPC, scope, name,
+//      versions/targets, outcome code and message — never a value — and
+//      hands it to the ServiceContext's CallAuditor, which writes it when
+//      the call ends with the status the client receives (see
+//      daemon/rpc/call_auditor.h; fail-closed audit for the RPCs declared
+//      `reveals_values` happens there). Without a CallAuditor (tests that
+//      run handlers bare) it writes the record itself, failing closed the
+//      same way;
+//   2. logs one operator line (spdlog);
+//   3. maps the status with ToGrpcStatus().
+// Requests, responses and values are never logged: the line and the record
+// hold only what is set here.
+//
+//   CallLog log(ctx_, *context, "GetSecret");
+//   log.subject = principal.Subject();
+//   log.versions.push_back(read.version);
+//   return log.Finish(status);
+//
+// Fail-closed audit: an RPC declared with `option (reveals_values) = true`
+// in proto/secrets.proto (one declaration per RPC, next to it) is answered
+// UNAVAILABLE "audit log unavailable; ..." with no response message when its
+// record cannot be written. Other calls keep their outcome (a write cannot
+// be undone) and the failure is logged at error level. Every write's
+// outcome is reported to ServiceContext::audit_written (health).
+
+// Request ids: the client's `x-request-id` metadata when it is 1..64
+// printable ASCII characters, else a random "r-<16 hex>".
+//
+// Successes and client errors log at debug level; DataLoss, Internal and
+// Unknown at error level with the status message (the operator's view of
+// what the client only sees as a generic message). Core's status messages
+// never contain values (core/store/secret_store.h). Not thread-safe; one per
+// call.
+#ifndef ZLAYER_SECRETS_DAEMON_RPC_SERVICE_COMMON_H_
+#define ZLAYER_SECRETS_DAEMON_RPC_SERVICE_COMMON_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/audit/audit_log.h"
+#include "core/base/secret_bytes.h"
+#include "core/identity/access.h"
+#include "daemon/rpc/service_context.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/status.h"
+
+namespace zlayer::secrets {
+
+class CallLog {
+ public:
+  // `ctx` may be null (no audit); `call` is the handler's ServerContext.
+  CallLog(const ServiceContext* ctx, const grpc::ServerContextBase& call,
+          absl::string_view rpc);
+  // Without a call context (tests of the log line only): no audit.
+  explicit CallLog(absl::string_view rpc) : rpc_(rpc) {}
+
+  // Audits and logs the call and returns ToGrpcStatus(status), or
+  // UNAVAILABLE for a value-revealing call whose audit record failed.
+  grpc::Status Finish(const absl::Status& status) const;
+
+  std::string subject = "-";       // Principal::Subject(); "-" until identified
+  std::string scope;               // set only once validated
+  std::string name;                // set only once validated
+  std::string detail;              // counts and flags, never values
+  std::string service;             // ResolveContext.service, audited as is
+  std::vector<uint32_t> versions;  // versions read or written
+  std::vector<AuditTarget> targets;  // batch calls: every secret touched
+
+  const std::string& request_id() const { return request_id_; }
+
+ private:
+  const ServiceContext* ctx_ = nullptr;
+  const grpc::ServerContextBase* call_ = nullptr;
+  std::string rpc_;
+  std::string request_id_;
+  Transport transport_ = Transport::kInProcess;
+  absl::Time start_ = absl::Now();  // for the record's duration
+};
+
+// The one skeleton of every RPC handler: a CallLog for the call, the
+// handler's body (which identifies, authorizes, calls core and fills the
+// response, recording log-safe facts in the CallLog), then Finish — one log
+// line, one audit record, the status mapped once.
+//
+//   return Serve(ctx_, *context, "DeleteSecret",
+//                [&](CallLog& log) -> absl::Status { ... });
+template <typename Body>
+grpc::Status Serve(const ServiceContext* ctx,
+                   const grpc::ServerContextBase& call, absl::string_view rpc,
+                   Body&& body) {
+  CallLog log(ctx, call, rpc);
+  const absl::Status status = body(log);
+  return log.Finish(status);
+}
+
+// Copies a request's secret field (a value, a key, import content) into
+// SecretBytes and wipes the field. The request object belongs to gRPC's call
+// and is destroyed unread once the call is finished; it is not itself const
+// (gRPC only hands it out as const), so wiping it early merely
+// shortens the plaintext's life in ordinary memory.
+SecretBytes TakeSecret(const std::string& field);
+
+}  // namespace zlayer::secrets
+
+#endif  // ZLAYER_SECRETS_DAEMON_RPC_SERVICE_COMMON_H_

@@ -1,0 +1,594 @@
+#include "daemon/rpc/watch_service.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
+#include "core/base/text_validation.h"
+#include "core/env/environment_registry.h"
+#include "core/identity/identity_records.h"
+#include "core/resolve/resolver.h"
+#include "daemon/rpc/grpc_status.h"
+#include "daemon/rpc/service_common.h"
+
+namespace zlayer::secrets {
+namespace {
+
+v1::ChangeKind ToProto(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kSet:
+      return v1::CHANGE_KIND_SET;
+    case ChangeKind::kRotate:
+      return v1::CHANGE_KIND_ROTATE;
+    case ChangeKind::kRollback:
+      return v1::CHANGE_KIND_ROLLBACK;
+    case ChangeKind::kDelete:
+      return v1::CHANGE_KIND_DELETE;
+    case ChangeKind::kUndelete:
+      return v1::CHANGE_KIND_UNDELETE;
+    case ChangeKind::kDestroy:
+      return v1::CHANGE_KIND_DESTROY;
+  }
+  return v1::CHANGE_KIND_UNSPECIFIED;
+}
+
+void ToProto(const FeedEvent& event, uint64_t epoch, v1::WatchEvent* out) {
+  out->set_kind(ToProto(event.change.kind));
+  out->set_scope(event.change.scope);
+  out->set_name(event.change.name);
+  out->set_version(event.change.version);
+  out->set_previous_version(event.change.previous_version);
+  out->set_position(FormatPosition({epoch, event.sequence}));
+}
+
+// Changes of the identity records that can change what a caller may do:
+// a watcher re-checks its access when one of them changes.
+bool ChangesAccess(const StoreChange& change) {
+  return change.scope == kGrantsScope || change.scope == kApiKeysScope;
+}
+
+absl::StatusOr<absl::optional<WatchPosition>> ResumeFrom(
+    const std::string& text) {
+  if (text.empty()) return absl::optional<WatchPosition>();
+  ASSIGN_OR_RETURN(WatchPosition position, ParsePosition(text));
+  return absl::optional<WatchPosition>(position);
+}
+
+// The canonical scope of a Target (as SecretsService resolves it).
+// TODO(arch-rpc): use the shared target resolution once handlers share one.
+absl::StatusOr<std::string> TargetScope(const ServiceContext& ctx,
+                                        const v1::Target& target) {
+  std::string scope;
+  switch (target.kind_case()) {
+    case v1::Target::kScope:
+      scope = target.scope();
+      break;
+    case v1::Target::kDeployment: {
+      const v1::DeploymentTarget& d = target.deployment();
+      RETURN_IF_ERROR(ValidateName(d.deployment()));
+      scope = d.deployment();
+      if (!d.service().empty()) {
+        RETURN_IF_ERROR(ValidateName(d.service()));
+        absl::StrAppend(&scope, "/", d.service());
+      }
+      break;
+    }
+    case v1::Target::kEnvironment: {
+      const v1::EnvironmentTarget& e = target.environment();
+      RETURN_IF_ERROR(
+          ValidateText(e.name_or_id(), "environment", 1, kMaxNameBytes));
+      RETURN_IF_ERROR(ValidateProject(e.project()));
+      if (ctx.environments == nullptr) {
+        return absl::FailedPreconditionError(
+            "this daemon has no environment registry");
+      }
+      ASSIGN_OR_RETURN(
+          scope, ctx.environments->ResolveScope(e.name_or_id(), e.project()));
+      break;
+    }
+    case v1::Target::KIND_NOT_SET:
+      return absl::InvalidArgumentError(
+          "target is required (scope, deployment or environment)");
+  }
+  RETURN_IF_ERROR(ValidateScope(scope));
+  if (IsSystemScope(scope)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope, "' is internal to the daemon"));
+  }
+  return scope;
+}
+
+}  // namespace
+
+// One stream's state machine (both RPCs). Decisions are taken under mu_; the
+// gRPC operations and queue submissions they lead to start after it is
+// released. At most one step is in flight (busy_): a queued evaluation or
+// the write it produced. Wakes from the feed only set dirty_ and, when idle,
+// queue an evaluation; so however fast the store changes, a stream has at
+// most one task queued and one message in flight.
+//
+// Lifetime: held by shared_ptr. self_ keeps it alive until OnDone; the
+// feed's wake function holds a weak_ptr, so a writer waking a stream that
+// is just ending keeps it alive for that call only.
+template <typename Response>
+class WatchStream : public grpc::ServerWriteReactor<Response>,
+                    public WatchService::Stream,
+                    public std::enable_shared_from_this<WatchStream<Response>> {
+ public:
+  WatchStream(WatchService* service, grpc::CallbackServerContext* call,
+              absl::string_view rpc)
+      : service_(service), call_(call), rpc_(rpc) {}
+
+  // Registers with the service and queues the first evaluation.
+  void Start(std::shared_ptr<WatchStream> self) {
+    self_ = std::move(self);
+    if (!service_->Add(this, self_)) {
+      absl::MutexLock lock(&mu_);
+      final_ = absl::UnavailableError("the daemon is shutting down");
+      stop_ = true;
+    }
+    Kick();
+  }
+
+  void Stop() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    Kick();
+  }
+
+  void Wake() {
+    {
+      absl::MutexLock lock(&mu_);
+      dirty_ = true;
+    }
+    Kick();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      if (!ok) cancelled_ = true;
+    }
+    Kick();
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+    }
+    Kick();
+  }
+
+  void OnDone() override {
+    Closed();
+    subscription_.reset();
+    service_->Remove(this);
+    self_.reset();  // may delete this
+  }
+
+ protected:
+  // Identifies the caller, checks the request and subscribes (on a worker).
+  virtual absl::Status Open() = 0;
+  // Builds the next message into `out`; false = nothing worth sending.
+  virtual absl::StatusOr<bool> Next(Response* out) = 0;
+  // The stream is done (OnDone): release what Open() took.
+  virtual void Closed() {}
+
+  // Subscribes to the feed with a wake that reaches this stream.
+  absl::Status Subscribe(absl::string_view caller,
+                         std::function<bool(const StoreChange&)> filter,
+                         absl::optional<WatchPosition> resume) {
+    std::weak_ptr<WatchStream> weak = this->shared_from_this();
+    ASSIGN_OR_RETURN(
+        subscription_,
+        service_->feed_->Subscribe(caller, std::move(filter), resume, [weak] {
+          if (auto s = weak.lock()) {
+            s->Wake();
+          }
+        }));
+    return absl::OkStatus();
+  }
+
+  WatchService* const service_;
+  grpc::CallbackServerContext* const call_;
+  const std::string rpc_;
+  std::unique_ptr<Subscription> subscription_;
+  // Log-safe facts for the stream's audit record.
+  std::string subject_ = "-";
+  std::string scope_;
+  std::string detail_;
+
+ private:
+  enum class Action { kNone, kEvaluate, kFinish };
+
+  void Kick() {
+    Action action = Action::kNone;
+    absl::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || busy_) return;
+      if (cancelled_ || stop_) {
+        finished_ = true;
+        action = Action::kFinish;
+        status =
+            cancelled_ ? absl::CancelledError("the client went away") : final_;
+      } else if (dirty_) {
+        dirty_ = false;
+        busy_ = true;
+        action = Action::kEvaluate;
+      }
+    }
+    if (action == Action::kFinish) {
+      FinishWith(status);
+    } else if (action == Action::kEvaluate) {
+      std::shared_ptr<WatchStream> self = this->shared_from_this();
+      absl::Status queued =
+          service_->queue_->Submit(0, [self] { self->Evaluate(); });
+      if (!queued.ok()) Fail(queued);
+    }
+  }
+
+  // On a worker: the first time Open(), then the next message.
+  void Evaluate() {
+    absl::StatusOr<bool> next = [this]() -> absl::StatusOr<bool> {
+      if (!opened_) {
+        RETURN_IF_ERROR(Open());
+        opened_ = true;
+      }
+      return Next(&message_);
+    }();
+    if (!next.ok()) {
+      Fail(next.status());
+      return;
+    }
+    if (*next) {
+      // busy_ stays set until OnWriteDone.
+      this->StartWrite(&message_);
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+    }
+    Kick();
+  }
+
+  // Ends the stream with `status` (unless it already ends).
+  void Fail(const absl::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      if (finished_) return;
+      finished_ = true;
+    }
+    FinishWith(status);
+  }
+
+  void FinishWith(const absl::Status& status) {
+    CallLog log(service_->ctx_, *call_, rpc_);
+    log.subject = subject_;
+    log.scope = scope_;
+    log.detail = detail_;
+    this->Finish(log.Finish(status));
+  }
+
+  absl::Mutex mu_;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool dirty_ ABSL_GUARDED_BY(mu_) = true;  // the first message is due
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status final_ ABSL_GUARDED_BY(mu_);  // status after stop_
+  // Only the one evaluation in flight touches these.
+  bool opened_ = false;
+  Response message_;
+  std::shared_ptr<WatchStream> self_;
+};
+
+namespace {
+
+// WatchEnv: follows the secrets of an env map.
+class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
+ public:
+  EnvStream(WatchService* service, const ServiceContext* ctx,
+            ConsumerGraph* consumers, uint64_t epoch,
+            grpc::CallbackServerContext* call,
+            const v1::WatchEnvRequest* request)
+      : WatchStream(service, call, "WatchEnv"),
+        ctx_(ctx),
+        consumers_(consumers),
+        epoch_(epoch),
+        request_(request) {}
+
+ private:
+  absl::Status Open() override {
+    ASSIGN_OR_RETURN(principal_, ctx_->identifier->Identify(*call_));
+    subject_ = principal_.Subject();
+    if (static_cast<size_t>(request_->env_size()) >
+        ctx_->limits.max_env_entries) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "env map has ", request_->env_size(), " entries; the limit is ",
+          ctx_->limits.max_env_entries));
+    }
+    if (!request_->consumer().empty()) {
+      RETURN_IF_ERROR(ValidateConsumer(request_->consumer()));
+    }
+    ASSIGN_OR_RETURN(absl::optional<WatchPosition> resume,
+                     ResumeFrom(request_->resume_position()));
+    std::map<std::string, std::string> env(request_->env().begin(),
+                                           request_->env().end());
+    ResolveContext context;
+    context.deployment = request_->context().deployment();
+    context.project = request_->context().project();
+    Resolver resolver(ctx_->store, ctx_->environments);
+    plan_ = resolver.Plan(env, context);
+    auto targets = std::make_shared<absl::flat_hash_set<SecretKey>>();
+    for (const PlannedEntry& entry : plan_.entries) {
+      if (entry.is_reference && entry.status.ok())
+        targets->insert(entry.target);
+    }
+    detail_ =
+        absl::StrCat("entries=", env.size(), " secrets=", targets->size());
+    RETURN_IF_ERROR(Subscribe(
+        subject_,
+        [targets](const StoreChange& c) {
+          return ChangesAccess(c) || targets->contains({c.scope, c.name});
+        },
+        resume));
+    if (!request_->consumer().empty()) {
+      consumers_->WatchOpened(request_->consumer());
+      watching_ = true;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> Next(v1::WatchEnvResponse* out) override {
+    Subscription::Batch batch = subscription_->Take();
+    out->Clear();
+    out->set_position(FormatPosition(batch.position));
+    out->set_resync(batch.resync);
+    for (const FeedEvent& event : batch.events) {
+      // Identity records are never shown; they only trigger the re-check.
+      if (IsSystemScope(event.change.scope)) continue;
+      ToProto(event, epoch_, out->add_changes());
+    }
+    std::vector<std::pair<SecretKey, uint32_t>> versions;
+    for (const PlannedEntry& entry : plan_.entries) {
+      if (!entry.is_reference) continue;
+      absl::Status status = entry.status;
+      if (status.ok()) {
+        status = ctx_->authorizer->Check(
+            principal_, {entry.target.scope, entry.target.name},
+            AccessLevel::kExecute);
+      }
+      absl::StatusOr<SecretMetadata> metadata;
+      if (status.ok()) {
+        metadata =
+            ctx_->store->GetMetadata(entry.target.scope, entry.target.name);
+        status = metadata.status();
+      }
+      if (!status.ok()) {
+        v1::WatchEntryError* error = out->add_errors();
+        error->set_key(entry.key);
+        error->set_reference(entry.reference);
+        error->set_code(static_cast<int>(status.code()));
+        error->set_message(std::string(status.message()));
+        continue;
+      }
+      v1::ResolvedEntry* r = out->add_receipt();
+      r->set_key(entry.key);
+      r->set_reference(entry.reference);
+      r->set_scope(entry.target.scope);
+      r->set_name(entry.target.name);
+      r->set_version(metadata->version);
+      r->set_field(entry.field);
+      versions.emplace_back(entry.target, metadata->version);
+    }
+    // What the client holds is the receipt and the errors; a change that
+    // leaves both as they were (a grant to someone else) is not news.
+    std::string state;
+    for (const auto& r : out->receipt()) {
+      absl::StrAppend(&state, r.key(), "\n", r.version(), "\n");
+    }
+    for (const auto& e : out->errors()) {
+      absl::StrAppend(&state, e.key(), "\n", e.code(), "\n", e.message(), "\n");
+    }
+    const bool first = !sent_any_;
+    if (!first && !batch.resync && out->changes_size() == 0 &&
+        state == last_state_) {
+      return false;
+    }
+    sent_any_ = true;
+    last_state_ = std::move(state);
+    if (first && !request_->consumer().empty()) {
+      // The graph's limit refuses new consumers, never the stream.
+      absl::Status recorded =
+          consumers_->Record(request_->consumer(), versions);
+      (void)recorded;
+    }
+    return true;
+  }
+
+  void Closed() override {
+    if (watching_) consumers_->WatchClosed(request_->consumer());
+  }
+
+  const ServiceContext* const ctx_;
+  ConsumerGraph* const consumers_;
+  const uint64_t epoch_;
+  const v1::WatchEnvRequest* const request_;
+  Principal principal_;
+  ResolvePlan plan_;
+  bool watching_ = false;
+  bool sent_any_ = false;
+  std::string last_state_;
+};
+
+// WatchSecrets: change events of one scope (and name prefix).
+class SecretsStream final : public WatchStream<v1::WatchSecretsResponse> {
+ public:
+  SecretsStream(WatchService* service, const ServiceContext* ctx,
+                uint64_t epoch, grpc::CallbackServerContext* call,
+                const v1::WatchSecretsRequest* request)
+      : WatchStream(service, call, "WatchSecrets"),
+        ctx_(ctx),
+        epoch_(epoch),
+        request_(request) {}
+
+ private:
+  absl::Status Open() override {
+    ASSIGN_OR_RETURN(principal_, ctx_->identifier->Identify(*call_));
+    subject_ = principal_.Subject();
+    ASSIGN_OR_RETURN(scope_, TargetScope(*ctx_, request_->target()));
+    if (!request_->name_prefix().empty()) {
+      RETURN_IF_ERROR(ValidateText(request_->name_prefix(), "name_prefix", 1,
+                                   kMaxNameBytes));
+    }
+    ASSIGN_OR_RETURN(absl::optional<WatchPosition> resume,
+                     ResumeFrom(request_->resume_position()));
+    RETURN_IF_ERROR(CheckAccess());
+    const std::string scope = scope_;
+    const std::string prefix = request_->name_prefix();
+    return Subscribe(
+        subject_,
+        [scope, prefix](const StoreChange& c) {
+          return ChangesAccess(c) ||
+                 (c.scope == scope && absl::StartsWith(c.name, prefix));
+        },
+        resume);
+  }
+
+  absl::Status CheckAccess() {
+    return ctx_->authorizer->Check(principal_, {scope_, ""},
+                                   AccessLevel::kRead);
+  }
+
+  absl::StatusOr<bool> Next(v1::WatchSecretsResponse* out) override {
+    RETURN_IF_ERROR(CheckAccess());
+    Subscription::Batch batch = subscription_->Take();
+    out->Clear();
+    out->set_position(FormatPosition(batch.position));
+    out->set_resync(batch.resync);
+    for (const FeedEvent& event : batch.events) {
+      if (IsSystemScope(event.change.scope)) continue;
+      ToProto(event, epoch_, out->add_events());
+    }
+    const bool first = !sent_any_;
+    sent_any_ = true;
+    return first || batch.resync || out->events_size() > 0;
+  }
+
+  const ServiceContext* const ctx_;
+  const uint64_t epoch_;
+  const v1::WatchSecretsRequest* const request_;
+  Principal principal_;
+  bool sent_any_ = false;
+};
+
+}  // namespace
+
+WatchService::WatchService(const ServiceContext* ctx, ChangeFeed* feed,
+                           ConsumerGraph* consumers, CallQueue* queue)
+    : ctx_(ctx), feed_(feed), consumers_(consumers), queue_(queue) {}
+
+WatchService::~WatchService() {
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return streams_.empty();
+  };
+  mu_.Await(absl::Condition(&done));
+}
+
+grpc::ServerWriteReactor<v1::WatchEnvResponse>* WatchService::WatchEnv(
+    grpc::CallbackServerContext* call, const v1::WatchEnvRequest* request) {
+  auto stream = std::make_shared<EnvStream>(
+      this, ctx_, consumers_, feed_->position().epoch, call, request);
+  EnvStream* raw = stream.get();
+  raw->Start(std::move(stream));
+  return raw;
+}
+
+grpc::ServerWriteReactor<v1::WatchSecretsResponse>* WatchService::WatchSecrets(
+    grpc::CallbackServerContext* call, const v1::WatchSecretsRequest* request) {
+  auto stream = std::make_shared<SecretsStream>(
+      this, ctx_, feed_->position().epoch, call, request);
+  SecretsStream* raw = stream.get();
+  raw->Start(std::move(stream));
+  return raw;
+}
+
+grpc::Status WatchService::ListConsumers(
+    grpc::ServerContextBase* call, const v1::ListConsumersRequest* request,
+    v1::ListConsumersResponse* response) {
+  CallLog log(ctx_, *call, "ListConsumers");
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(*call));
+    log.subject = principal.Subject();
+    ASSIGN_OR_RETURN(std::string scope, TargetScope(*ctx_, request->target()));
+    RETURN_IF_ERROR(ValidateName(request->name()));
+    log.scope = scope;
+    log.name = request->name();
+    RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
+                                            AccessLevel::kRead));
+    absl::StatusOr<SecretMetadata> metadata =
+        ctx_->store->GetMetadata(scope, request->name());
+    const uint32_t current = metadata.ok() ? metadata->version : 0;
+    for (const ConsumerUse& use : consumers_->Users({scope, request->name()})) {
+      v1::ConsumerUse* out = response->add_consumers();
+      out->set_consumer(use.consumer);
+      out->set_scope(use.secret.scope);
+      out->set_name(use.secret.name);
+      out->set_version(use.version);
+      out->set_last_seen(absl::ToUnixSeconds(use.last_seen));
+      out->set_watching(use.watching);
+      out->set_current(use.version == current);
+    }
+    log.detail = absl::StrCat("consumers=", response->consumers_size());
+    return absl::OkStatus();
+  }();
+  return log.Finish(status);
+}
+
+void WatchService::Shutdown() {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    for (const auto& entry : streams_) {
+      if (std::shared_ptr<Stream> stream = entry.second.lock()) {
+        streams.push_back(std::move(stream));
+      }
+    }
+  }
+  // Outside mu_: Stop() may finish the stream, whose OnDone takes mu_.
+  for (const auto& stream : streams) stream->Stop();
+}
+
+int WatchService::streams() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(streams_.size());
+}
+
+bool WatchService::Add(Stream* stream, std::weak_ptr<Stream> weak) {
+  absl::MutexLock lock(&mu_);
+  streams_.emplace(stream, std::move(weak));
+  return !shut_down_;
+}
+
+void WatchService::Remove(Stream* stream) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(stream);
+}
+
+}  // namespace zlayer::secrets
