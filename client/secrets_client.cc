@@ -273,6 +273,24 @@ absl::StatusOr<Response> SecretsClient::Call(
                 Idempotency::kind, call);                                \
   }
 
+absl::StatusOr<std::string> SecretsClient::Backup(const CallOptions& call) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(
+      absl::Now() + call.timeout.value_or(options_.default_deadline)));
+  context.set_wait_for_ready(options_.wait_for_ready);
+  if (!authorization_.empty()) {
+    context.AddMetadata("authorization", authorization_);
+  }
+  std::unique_ptr<grpc::ClientReader<v1::BackupChunk>> reader =
+      admin_->Backup(&context, v1::BackupRequest());
+  std::string file;
+  v1::BackupChunk chunk;
+  while (reader->Read(&chunk)) file += chunk.data();
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  return file;
+}
+
 absl::StatusOr<grpc::health::v1::HealthCheckResponse>
 SecretsClient::CheckHealth(const grpc::health::v1::HealthCheckRequest& request,
                            const CallOptions& call) {

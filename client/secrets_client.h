@@ -217,6 +217,10 @@ class SecretsClient {
   absl::StatusOr<v1::ImportSecretsResponse> ImportSecrets(
       const v1::ImportSecretsRequest& request, const CallOptions& call = {});
 
+  // Admin.Backup (admin only): the bytes of a backup file of the whole
+  // store, gathered from the stream. Sent once (never retried).
+  absl::StatusOr<std::string> Backup(const CallOptions& call = {});
+
   // Admin service. Reads (retried):
   absl::StatusOr<v1::Environment> GetEnvironment(
       const v1::GetEnvironmentRequest& request, const CallOptions& call = {});

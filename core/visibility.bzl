@@ -2,7 +2,7 @@
 
 Dependencies inside core/ point one way, down this list:
 
-    ops, migrate -> audit -> identity -> resolve/env -> watch
+    ops, migrate, backup -> audit -> identity -> resolve/env -> watch
         -> store/sqlite, store/etcd -> store -> format, crypto -> base
 
 Only the etcd backend links gRPC (etcd's API is gRPC, through
@@ -25,6 +25,7 @@ _OUTSIDE = [
 BASE_USERS = ["//core:__subpackages__"] + _OUTSIDE
 
 CRYPTO_USERS = [
+    "//core/backup:__pkg__",
     "//core/migrate:__pkg__",
     "//core/env:__pkg__",
     "//core/identity:__pkg__",
@@ -42,6 +43,7 @@ FORMAT_USERS = [
 ] + _OUTSIDE
 
 STORE_USERS = [
+    "//core/backup:__pkg__",
     "//core/migrate:__pkg__",
     "//core/audit:__pkg__",
     "//core/env:__pkg__",
@@ -54,6 +56,8 @@ STORE_USERS = [
 ] + _OUTSIDE
 
 SQLITE_STORE_USERS = [
+    "//core/backup:__pkg__",
+    "//core/backup:__pkg__",
     "//core/migrate:__pkg__",
     "//core/env:__pkg__",
     "//core/ops:__pkg__",
@@ -93,3 +97,5 @@ AUDIT_USERS = ["//core/ops:__pkg__"] + _OUTSIDE
 OPS_USERS = _OUTSIDE
 
 MIGRATE_USERS = _OUTSIDE
+
+BACKUP_USERS = _OUTSIDE

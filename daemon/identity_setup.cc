@@ -107,6 +107,11 @@ absl::Status OpenIdentity(const DaemonOptions& options, DaemonState* state) {
     ASSIGN_OR_RETURN(audit_options.name_hash_key, AuditNameKey(state));
     audit_options.hash_names = true;
   }
+  // The hash chain continues where the last run (or the last rotation)
+  // left it.
+  audit_options.chain = true;
+  ASSIGN_OR_RETURN(audit_options.chain_start, LoadAuditChainHead(audit_path));
+  audit_options.head_path = AuditHeadPath(audit_path);
   ASSIGN_OR_RETURN(state->audit,
                    AuditLog::Create(state->audit_sink.get(), &state->clock,
                                     std::move(audit_options)));

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/backup/backup.h"
 #include "core/base/secret_bytes.h"
 #include "core/base/status_macros.h"
 #include "daemon/daemon_state.h"
@@ -95,6 +96,11 @@ absl::Status Daemon::Init() {
   };
   SqliteSecretStore* sqlite_store = state_->store.get();
   context.start_rekey = [sqlite_store] { return StartRekey(sqlite_store); };
+  context.create_backup = [this,
+                           sqlite_store]() -> absl::StatusOr<std::string> {
+    if (sqlite_store == nullptr) return NotInClusterMode("backup");
+    return CreateBackup(*sqlite_store, state_->clock);
+  };
   EtcdSecretStore* etcd_store = state_->etcd_store.get();
   context.rekey_status = [sqlite_store, etcd_store] {
     return RekeyStatus(sqlite_store, etcd_store);
@@ -123,6 +129,11 @@ absl::Status Daemon::Init() {
   auditor_options.source_of_peer = [listener](absl::string_view peer) {
     absl::optional<PeerCredentials> cred = listener->PeerOf(peer);
     return cred.has_value() ? absl::StrCat("uid:", cred->uid) : std::string();
+  };
+  context.describe_peer = [listener](absl::string_view peer) {
+    absl::optional<PeerCredentials> cred = listener->PeerOf(peer);
+    return cred.has_value() ? absl::StrCat("pid:", cred->pid)
+                            : std::string(peer);
   };
   state_->auditor =
       std::make_unique<CallAuditor>(&context, std::move(auditor_options));

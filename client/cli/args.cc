@@ -69,6 +69,7 @@ absl::Status CheckPositionals(const Command& cmd) {
     return absl::OkStatus();
   }
   if (v == "rollback") return want(2, "NAME VERSION");
+  if (v == "backup") return want(1, "FILE");
   if (v == "grant") {
     // SUBJECT ENV LEVEL, or SUBJECT LEVEL with --scope / --env.
     if (!cmd.scope.empty() || !cmd.global.env.empty()) {

@@ -7,14 +7,14 @@
 
 #include "client/cli/args.h"
 #include "client/cli/commands.h"
-#include "client/cli/migrate_command.h"
+#include "client/cli/ops_commands.h"
 
 int main(int argc, char** argv) {
   using namespace zlayer::secrets::cli;  // NOLINT: main only
   std::vector<std::string> args(argv + 1, argv + argc);
   // Offline verbs work on files, not through the daemon.
-  if (IsMigrateVerb(args)) {
-    return RunMigrateCommand(args, std::cout, std::cerr);
+  if (IsOfflineVerb(args)) {
+    return RunOfflineCommand(args, std::cout, std::cerr);
   }
   ScriptEnvironment env;
   for (const char* name :

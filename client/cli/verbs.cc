@@ -488,6 +488,71 @@ constexpr OptionSpec kKeyOptions[] = {
      }},
 };
 
+// The offline verbs (migrate, restore, audit) are run by ops_commands.h
+// before the parser; their tables serve the help, completions and man page
+// (and name their options consistently with the other verbs').
+absl::Status ReadByOfflineVerb(absl::string_view, ParseState*) {
+  return absl::OkStatus();
+}
+
+constexpr OptionSpec kDataDirRow = {
+    "data-dir",
+    0,
+    ValueKind::kPath,
+    "DIR",
+    "",
+    "",
+    "the daemon's data directory (its secrets.db)",
+    ReadByOfflineVerb};
+constexpr OptionSpec kKeyDirRow = {
+    "key-dir",
+    0,
+    ValueKind::kPath,
+    "DIR",
+    "",
+    "",
+    "where the daemon's master key file is (default: the data directory)",
+    ReadByOfflineVerb};
+
+constexpr OptionSpec kMigrateOptions[] = {
+    {"from-upstream", 0, ValueKind::kPath, "PATH", "", "",
+     "the upstream ZLayer store (its directory or .sqlite file)",
+     ReadByOfflineVerb},
+    kDataDirRow,
+    kKeyDirRow,
+    {"target-key-file", 0, ValueKind::kPath, "FILE", "", "",
+     "the daemon's master key file (like zlayer-secretsd --key-file)",
+     ReadByOfflineVerb},
+    {"key-file", 0, ValueKind::kPath, "FILE", "", "",
+     "migrate: the upstream key file; restore: the store's master key file",
+     ReadByOfflineVerb},
+    {"upstream-deployment", 0, ValueKind::kText, "D", "", "",
+     "the upstream deployment name (names its key and salt files)",
+     ReadByOfflineVerb},
+    {"env-names", 0, ValueKind::kPath, "FILE", "", "",
+     "ID=NAME lines naming the environments", ReadByOfflineVerb},
+    {"dry-run", 0, ValueKind::kFlag, "", "", "",
+     "show what would change, change nothing", ReadByOfflineVerb},
+    {"skip-unmapped", 0, ValueKind::kFlag, "", "", "",
+     "migrate the rows that map even when some cannot", ReadByOfflineVerb},
+};
+
+constexpr OptionSpec kRestoreOptions[] = {
+    kDataDirRow,
+    kKeyDirRow,
+    {"key-file", 0, ValueKind::kPath, "FILE", "", "",
+     "migrate: the upstream key file; restore: the store's master key file",
+     ReadByOfflineVerb},
+    {"verify-only", 0, ValueKind::kFlag, "", "", "",
+     "check the file (key, MAC, content) and write nothing", ReadByOfflineVerb},
+};
+
+constexpr OptionSpec kAuditOptions[] = {
+    {"head", 0, ValueKind::kPath, "FILE", "", "",
+     "the chain's head file (default: the last FILE with .head appended)",
+     ReadByOfflineVerb},
+};
+
 absl::Span<const OptionSpec> None() {
   return absl::Span<const OptionSpec>(kNoOptions, 0);
 }
@@ -606,6 +671,38 @@ const std::vector<VerbSpec>& AllVerbs() {
        "background. Administrators only.",
        "rotate rekey", kKeyOptions,
        "zlayer-secret key rotate\nzlayer-secret key rekey --wait"},
+      {"backup", "", "Operations", "FILE",
+       "write an encrypted backup of the whole store to FILE",
+       "One consistent snapshot taken while writes go on. Values stay "
+       "sealed; the file is authenticated with a key derived from the "
+       "store's keys, so restoring it needs the store's master key. Never "
+       "overwrites FILE. Administrators only.",
+       "", None(), "zlayer-secret backup /var/backups/secrets-$(date +%F).zsb"},
+      {"restore", "", "Operations", "FILE --data-dir DIR | FILE --verify-only",
+       "restore a backup into an empty data directory (offline)",
+       "Checks the file's integrity and the key before anything is written "
+       "(a wrong key, a truncated, edited or foreign file: nothing is "
+       "written). The key is found as zlayer-secretsd finds it (--key-file, "
+       "--key-dir, ZLAYER_SECRETS_KEY, ZLAYER_SECRETS_PASSWORD); restore "
+       "never creates one.",
+       "", kRestoreOptions,
+       "zlayer-secret restore backup.zsb --data-dir /srv/zs --key-dir /etc/zs\n"
+       "zlayer-secret restore backup.zsb --verify-only --key-file master.key"},
+      {"migrate", "", "Operations", "--from-upstream PATH --data-dir DIR",
+       "import an upstream ZLayer store (offline, all-or-nothing)",
+       "Run with --dry-run first: it reports what would be created and every "
+       "row that cannot be mapped, and writes nothing. The daemon must be "
+       "stopped.",
+       "", kMigrateOptions,
+       "zlayer-secret migrate --from-upstream /var/lib/zlayer \\\n"
+       "    --data-dir /var/lib/zlayer-secrets --dry-run"},
+      {"audit", "", "Operations", "verify FILE...",
+       "check the audit log's hash chain (offline)",
+       "FILEs oldest first (rotated files, then the current log). Reports "
+       "the first deleted, edited, reordered or truncated record; exit 0 "
+       "when the chain is intact.",
+       "verify", kAuditOptions,
+       "zlayer-secret audit verify audit.log.1 audit.log"},
       {"completion", "", "Tools", "bash|zsh|fish",
        "print a shell completion script",
        "Load it with: source <(zlayer-secret completion bash)", "bash zsh fish",

@@ -2,7 +2,8 @@
 //
 //   {"time":"2023-11-14T22:13:20.000Z","request_id":"r-1","subject":"uid:1000",
 //    "transport":"unix","rpc":"GetSecret","scope":"prod","name":"db",
-//    "versions":[3],"targets":[],"code":"OK","message":""}
+//    "versions":[3],"targets":[],"code":"OK","message":"",
+//    "peer":"pid:4242","duration_us":812,"seq":17,"prev":"9c1f..."}
 //
 // AuditLog formats records (time from the injected Clock, RFC 3339 UTC with
 // milliseconds) and hands each line to an AuditSink. With `hash_names` every
@@ -35,6 +36,19 @@
 // resumes as soon as the path is writable. Each Write makes at most one open
 // and one write attempt (no retry loops, no waiting), so it never blocks
 // indefinitely on its own; it refuses FIFOs and sockets, whose writes could.
+//
+// Hash chain (docs/operations.md, "Audit chain"): with `chain` set, every
+// record also carries "seq" (1, 2, ... with no gap, continuing across daemon
+// restarts and log rotations) and "prev", the hex BLAKE2b-256 hash (unkeyed)
+// of the previous record's whole line ("0" x 64 before the first record).
+// After each record the head (seq and hash of the last record) is rewritten
+// in `head_path` ({log}.head), which is how a restart continues the chain
+// even when the log was rotated away meanwhile, and how VerifyAuditChain
+// notices records cut off the end. Records are formatted and written under
+// one lock, so file order is seq order. VerifyAuditChain checks files.
+// The chain is not keyed: it proves order and completeness against an
+// editor who does not rewrite every later record and the head file; ship
+// the head elsewhere (or the log to a remote store) for more.
 //
 // All classes are thread-safe.
 #ifndef ZLAYER_SECRETS_CORE_AUDIT_AUDIT_LOG_H_
@@ -84,6 +98,12 @@ struct AuditRecord {
   std::string message;  // status message ("" when OK)
   // A summary of this many coalesced refusals; 0 = one call (no "count").
   int64_t count = 0;
+  // Who called from where: "pid:N" for a Unix-socket peer, else the remote
+  // address ("ipv4:10.0.0.5:41234"); "" = unknown (no "peer").
+  std::string peer;
+  // How long the call took, from its start to its answer; negative =
+  // unknown (no "duration_us").
+  absl::Duration duration = -absl::InfiniteDuration();
 };
 
 // "unix", "tls", "insecure_tcp", "in_process".
@@ -151,11 +171,49 @@ class MemoryAuditSink final : public AuditSink {
   bool healthy_ ABSL_GUARDED_BY(mu_) = true;
 };
 
+// The end of a hash chain: the last record's seq and line hash.
+struct AuditChainHead {
+  uint64_t seq = 0;  // 0: no record yet
+  std::string hash = std::string(64, '0');
+};
+
+// Hex BLAKE2b-256 of one record line (without its newline).
+std::string AuditLineHash(absl::string_view line);
+// "{log_path}.head".
+std::string AuditHeadPath(const std::string& log_path);
+// Where a chain continues after a restart: the head file when it exists
+// (or the log's last record, if that is further on: the head is written
+// after the record), else the last record of the log, else a new chain.
+// DataLoss when the head file or the last record is malformed.
+absl::StatusOr<AuditChainHead> LoadAuditChainHead(const std::string& log_path);
+
+struct AuditVerifyReport {
+  uint64_t records = 0;    // chained records checked
+  uint64_t unchained = 0;  // records before the chain began (older builds)
+  uint64_t first_seq = 0;
+  AuditChainHead last;
+  bool head_checked = false;  // the chain's end was compared with a head
+  std::vector<std::string> notes;
+};
+
+// Checks that `files` (oldest first; rotated files then the current one)
+// hold one unbroken chain, and that it ends where `head_path` says (when
+// given and present). DataLoss naming the file, line and seq of the first
+// deleted, edited, reordered or truncated record; NotFound for a missing
+// file.
+absl::StatusOr<AuditVerifyReport> VerifyAuditChain(
+    const std::vector<std::string>& files, const std::string& head_path);
+
 struct AuditLogOptions {
   // Replace names by a keyed hash (see the header comment). Requires
   // `name_hash_key` of crypto_generichash_KEYBYTES_MIN..MAX (16..64) bytes.
   bool hash_names = false;
   SecretBytes name_hash_key;
+  // Hash-chain the records (see the header comment), continuing after
+  // `chain_start`; keep the head in `head_path` ("" = nowhere).
+  bool chain = false;
+  AuditChainHead chain_start;
+  std::string head_path;
 };
 
 class AuditLog {
@@ -165,22 +223,36 @@ class AuditLog {
   static absl::StatusOr<std::unique_ptr<AuditLog>> Create(
       AuditSink* sink, const Clock* clock, AuditLogOptions options);
 
+  ~AuditLog();
+
   // Formats and writes one record. Unavailable when the sink fails (the
-  // caller decides whether to fail the call; the daemon fails closed).
-  absl::Status Record(const AuditRecord& record) const;
-  // The JSON line Record would write at `time`.
+  // caller decides whether to fail the call; the daemon fails closed); the
+  // chain then does not advance.
+  absl::Status Record(const AuditRecord& record) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The JSON line Record would write at `time` (without chain fields).
   std::string Format(const AuditRecord& record, absl::Time time) const;
+  // The chain's current head (seq 0 when not chaining or nothing written).
+  AuditChainHead head() const ABSL_LOCKS_EXCLUDED(mu_);
   // "h:<32 hex>" for `name` (a scope or a name) under the configured key
   // ("" stays "").
   std::string HashName(absl::string_view name) const;
 
  private:
   AuditLog(AuditSink* sink, const Clock* clock, AuditLogOptions options)
-      : sink_(sink), clock_(clock), options_(std::move(options)) {}
+      : sink_(sink),
+        clock_(clock),
+        options_(std::move(options)),
+        head_(options_.chain_start) {}
+  std::string FormatChained(const AuditRecord& record, absl::Time time,
+                            uint64_t seq, absl::string_view prev) const;
+  void WriteHead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   AuditSink* const sink_;
   const Clock* const clock_;
   const AuditLogOptions options_;
+  mutable absl::Mutex mu_;
+  mutable AuditChainHead head_ ABSL_GUARDED_BY(mu_);
+  mutable int head_fd_ ABSL_GUARDED_BY(mu_) = -1;
 };
 
 }  // namespace zlayer::secrets

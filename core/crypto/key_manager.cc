@@ -594,6 +594,23 @@ absl::StatusOr<MasterKey> KeyManager::GetOrCreateKey() const {
   return master;
 }
 
+absl::StatusOr<MasterKey> KeyManager::GetExistingKey() const {
+  const bool env_key = options_.env && options_.env(kEnvSecretsKey).has_value();
+  const bool password =
+      !env_key && options_.env && options_.env(kEnvSecretsPassword).has_value();
+  if (!env_key && !options_.key_file.has_value()) {
+    const std::string path = password ? salt_path() : key_path();
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(
+          "no master key: ", path,
+          " does not exist (give the store's key with --key-file, --key-dir "
+          "or ZLAYER_SECRETS_KEY; nothing was created)"));
+    }
+  }
+  return GetOrCreateKey();
+}
+
 absl::StatusOr<MasterKey> KeyManager::Resolve() const {
   if (sodium_init() < 0) {
     return absl::InternalError("libsodium failed to initialise");

@@ -225,6 +225,12 @@ class KeyManager {
   //                      and errno) and Argon2 running out of memory.
   absl::StatusOr<MasterKey> GetOrCreateKey() const;
 
+  // As GetOrCreateKey, but never creates a key or salt file: NotFound
+  // (naming the file it looked for) when the key would have to be generated.
+  // For the offline tools (restore, migrate --dry-run) that must only open
+  // an existing store.
+  absl::StatusOr<MasterKey> GetExistingKey() const;
+
   // Master-key rotation. Possible (CanRotate) for a key this manager keeps
   // in its key file (sources kKeyFile and kGenerated; the new key replaces
   // key_path()) and for a key_file with key_file_rotate_to (the new key goes

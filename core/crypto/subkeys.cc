@@ -21,6 +21,8 @@ absl::string_view SubkeyPurposeName(SubkeyPurpose purpose) {
       return "api-key-hash";
     case SubkeyPurpose::kAuditNameHash:
       return "audit-name-hash";
+    case SubkeyPurpose::kBackupMac:
+      return "backup-mac";
   }
   return "unknown";
 }

@@ -31,12 +31,13 @@ enum class SubkeyPurpose : uint64_t {
   kMetadataMac = 1,    // MAC over the metadata that decides what a ref reads
   kApiKeyHash = 2,     // keyed hash of API-key secrets
   kAuditNameHash = 3,  // keyed hash of scope/name in audit records
+  kBackupMac = 4,      // MAC over a whole backup file (core/backup)
 };
 
 // Length of every root and subkey (crypto_kdf_KEYBYTES).
 inline constexpr size_t kSubkeyBytes = 32;
 
-// "metadata-mac", "api-key-hash", "audit-name-hash".
+// "metadata-mac", "api-key-hash", "audit-name-hash", "backup-mac".
 absl::string_view SubkeyPurposeName(SubkeyPurpose purpose);
 
 // Derives the 32-byte subkey for `purpose` from `root`. Returns

@@ -599,7 +599,12 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
     absl::StatusOr<std::unique_ptr<KeyManager>> keys =
         KeyManager::Create(options.target_key);
     if (!keys.ok()) return fail(keys.status());
-    absl::StatusOr<MasterKey> master = (*keys)->GetOrCreateKey();
+    // A dry run writes nothing, not even a key; and a key made now could
+    // never open an existing store. Only a real run into a new store may
+    // create the daemon's key.
+    absl::StatusOr<MasterKey> master = options.dry_run || target_exists
+                                           ? (*keys)->GetExistingKey()
+                                           : (*keys)->GetOrCreateKey();
     if (!master.ok()) return fail(master.status());
     absl::StatusOr<uint32_t> key_id = SqliteSecretStore::RecordedKeyId(staging);
     if (!key_id.ok()) return fail(key_id.status());

@@ -25,7 +25,9 @@
 // any step leaves the store exactly as it was. A dry run does the same work
 // on the staging copy and throws it away, so it reports the conflicts a real
 // run would hit; it writes nothing (not even a new key when the target has
-// none: it then stops after planning).
+// none: it then stops after planning). Neither a dry run nor a run into an
+// existing store ever creates the target's key: when it is missing they
+// stop with NotFound naming the key file looked for.
 //
 //   MigrationOptions options;
 //   options.upstream_path = "/var/lib/zlayer";

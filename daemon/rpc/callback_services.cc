@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "daemon/rpc/backup_stream.h"
 #include "daemon/rpc/service_common.h"
 #include "proto/secrets.grpc.pb.h"
 
@@ -106,6 +107,13 @@ class QueuedAdminService final : public v1::Admin::CallbackService {
   QueuedAdminService(AdminService* handlers, CallQueue* queue,
                      const ServiceContext* ctx)
       : handlers_(handlers), queue_(queue), ctx_(ctx) {}
+
+  // Streaming, not queued: daemon/backup_stream.h.
+  grpc::ServerWriteReactor<v1::BackupChunk>* Backup(
+      grpc::CallbackServerContext* call,
+      const v1::BackupRequest* /*request*/) override {
+    return StartBackupStream(ctx_, call);
+  }
 
   ZS_QUEUED_UNARY(CreateEnvironment, CreateEnvironmentRequest, Environment)
   ZS_QUEUED_UNARY(GetEnvironment, GetEnvironmentRequest, Environment)

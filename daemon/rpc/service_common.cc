@@ -46,6 +46,11 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
     record.targets = targets;
     record.code = status.code();
     record.message = std::string(status.message());
+    if (call_ != nullptr) {
+      record.peer = ctx_->describe_peer ? ctx_->describe_peer(call_->peer())
+                                        : call_->peer();
+    }
+    record.duration = absl::Now() - start_;
     const bool deposited = ctx_->auditor != nullptr && call_ != nullptr &&
                            ctx_->auditor->Deposit(call_, record);
     if (!deposited) {
@@ -62,6 +67,12 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
           "rpc={} subject={} scope={} name={}{}{} -> {}: {} request_id={}",
           rpc_, subject, scope, name, sep, detail, code, Std(outcome.message()),
           request_id_);
+      break;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      // Denials are what an operator looks for: info, not debug.
+      spdlog::info("rpc={} subject={} scope={} name={}{}{} -> {} request_id={}",
+                   rpc_, subject, scope, name, sep, detail, code, request_id_);
       break;
     default:
       spdlog::debug(

@@ -50,6 +50,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/audit/audit_log.h"
 #include "core/base/secret_bytes.h"
 #include "core/identity/access.h"
@@ -87,6 +89,7 @@ class CallLog {
   std::string rpc_;
   std::string request_id_;
   Transport transport_ = Transport::kInProcess;
+  absl::Time start_ = absl::Now();  // for the record's duration
 };
 
 // The one skeleton of every RPC handler: a CallLog for the call, the

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "core/audit/audit_log.h"
@@ -78,6 +79,9 @@ struct ServiceContext {
   // unset when the store has no data keys. Both or neither are set.
   std::function<absl::StatusOr<uint32_t>()> start_rekey;
   std::function<RekeyStatusInfo()> rekey_status;
+  // The bytes of a backup file of the whole store (core/backup); unset when
+  // the store cannot be backed up (the in-memory store).
+  std::function<absl::StatusOr<std::string>()> create_backup;
 
   // Identity stores (daemon/server.cc wires them; tests may leave them null:
   // the Admin RPCs that need one then answer FAILED_PRECONDITION).
@@ -94,6 +98,9 @@ struct ServiceContext {
   // Writes the records at the end of each call, with the status the client
   // receives (daemon/rpc/call_auditor.h); null = CallLog writes them itself.
   CallAuditor* auditor = nullptr;  // not owned
+  // The audit record's "peer" for gRPC's peer() string ("pid:N" for a Unix
+  // caller); unset = peer() itself.
+  std::function<std::string(absl::string_view peer)> describe_peer;
 };
 
 }  // namespace zlayer::secrets

@@ -221,6 +221,30 @@ TEST_F(MigrationTest, DryRunAgainstExistingStoreFindsConflictsWithoutWriting) {
   EXPECT_EQ(kept->InsecureView(), "already");
 }
 
+// The store exists but its key is not where the options point: the dry run
+// (and a real run) refuses clearly and creates no key file.
+TEST_F(MigrationTest, MissingTargetKeyIsRefusedWithoutCreatingOne) {
+  {
+    std::unique_ptr<SqliteSecretStore> target = OpenTarget();
+    ASSERT_NE(target, nullptr);
+  }
+  MigrationOptions options = Options(true);
+  options.target_key.key_dir = testing::MakeTempDir();  // empty
+  const std::string would_be =
+      absl::StrCat(options.target_key.key_dir, "/secrets_zlayer.key");
+  absl::StatusOr<MigrationReport> report = Migrate(options, &clock_);
+  EXPECT_STATUS(report, kNotFound);
+  EXPECT_NE(report.status().message().find("no master key"), std::string::npos)
+      << report.status();
+  EXPECT_NE(access(would_be.c_str(), F_OK), 0);
+  options.dry_run = false;
+  options.skip_unmapped = true;
+  EXPECT_STATUS(Migrate(options, &clock_), kNotFound);
+  EXPECT_NE(access(would_be.c_str(), F_OK), 0);
+  EXPECT_NE(
+      access(absl::StrCat(data_dir_, "/.migrate-staging.db").c_str(), F_OK), 0);
+}
+
 TEST_F(MigrationTest, RealRunRefusesUnmappedRowsUnlessSkipped) {
   EXPECT_STATUS(Migrate(Options(false), &clock_), kFailedPrecondition);
   EXPECT_FALSE(TargetExists());

@@ -1,0 +1,495 @@
+#include "core/backup/backup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/base/status_macros.h"
+#include "core/crypto/aead.h"
+#include "core/crypto/subkeys.h"
+#include "core/store/sqlite/sqlite.h"
+
+namespace zlayer::secrets {
+namespace {
+
+constexpr size_t kLengthBytes = 4 + 8;  // header and payload lengths
+
+void PutBigEndian(uint64_t value, int bytes, std::string* out) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  }
+}
+
+uint64_t GetBigEndian(absl::string_view in) {
+  uint64_t value = 0;
+  for (char c : in) value = (value << 8) | static_cast<unsigned char>(c);
+  return value;
+}
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  const int err = errno;
+  return absl::UnavailableError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(err)));
+}
+
+std::string FormatHeader(const BackupInfo& info) {
+  return absl::StrCat(
+      "format=zlayer-secrets-backup\n", "format_version=", info.format_version,
+      "\n", "created_at=",
+      absl::FormatTime(absl::RFC3339_sec, info.created_at, absl::UTCTimeZone()),
+      "\n", "store_id=", info.store_id, "\n",
+      "schema_version=", info.schema_version, "\n",
+      "master_key_id=", info.master_key_id, "\n",
+      "data_key_generations=", absl::StrJoin(info.data_key_generations, ","),
+      "\n", "secrets=", info.secrets, "\n", "versions=", info.versions, "\n",
+      "environments=", info.environments, "\n",
+      "payload_bytes=", info.payload_bytes, "\n");
+}
+
+absl::Status Malformed(absl::string_view what) {
+  return absl::DataLossError(
+      absl::StrCat("backup file is damaged: ", what, " (nothing restored)"));
+}
+
+absl::StatusOr<BackupInfo> ParseHeader(absl::string_view header) {
+  BackupInfo info;
+  info.format_version = 0;
+  bool have_format = false, have_time = false, have_store = false;
+  for (absl::string_view line : absl::StrSplit(header, '\n')) {
+    if (line.empty()) continue;
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits('=', 1));
+    const absl::string_view key = kv.first, value = kv.second;
+    bool ok = true;
+    if (key == "format") {
+      have_format = value == "zlayer-secrets-backup";
+    } else if (key == "format_version") {
+      ok = absl::SimpleAtoi(value, &info.format_version);
+    } else if (key == "created_at") {
+      std::string err;
+      have_time =
+          absl::ParseTime(absl::RFC3339_full, value, &info.created_at, &err);
+    } else if (key == "store_id") {
+      info.store_id = std::string(value);
+      have_store = !value.empty();
+    } else if (key == "schema_version") {
+      ok = absl::SimpleAtoi(value, &info.schema_version);
+    } else if (key == "master_key_id") {
+      ok = absl::SimpleAtoi(value, &info.master_key_id);
+    } else if (key == "data_key_generations") {
+      for (absl::string_view g :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        uint32_t generation = 0;
+        ok = ok && absl::SimpleAtoi(g, &generation);
+        info.data_key_generations.push_back(generation);
+      }
+    } else if (key == "secrets") {
+      ok = absl::SimpleAtoi(value, &info.secrets);
+    } else if (key == "versions") {
+      ok = absl::SimpleAtoi(value, &info.versions);
+    } else if (key == "environments") {
+      ok = absl::SimpleAtoi(value, &info.environments);
+    } else if (key == "payload_bytes") {
+      ok = absl::SimpleAtoi(value, &info.payload_bytes);
+    }
+    // Unknown keys are ignored (a later minor addition); all are MACed.
+    if (!ok) return Malformed(absl::StrCat("bad header field ", key));
+  }
+  if (!have_format) return Malformed("header names no backup format");
+  if (!have_time || !have_store) return Malformed("incomplete header");
+  return info;
+}
+
+// The parts of a structurally valid file.
+struct Parts {
+  BackupInfo info;
+  absl::string_view signed_part;  // magic .. payload
+  absl::string_view payload;
+  absl::string_view mac;
+};
+
+absl::StatusOr<Parts> Split(absl::string_view file) {
+  if (!absl::StartsWith(file, kBackupMagic)) {
+    return absl::InvalidArgumentError(
+        "not a zlayer-secrets backup file (no ZSBACKUP magic)");
+  }
+  const size_t fixed = kBackupMagic.size() + kLengthBytes + kBackupMacBytes;
+  if (file.size() < fixed)
+    return Malformed("truncated (shorter than a header)");
+  const uint64_t header_len = GetBigEndian(file.substr(kBackupMagic.size(), 4));
+  if (header_len > kMaxBackupHeaderBytes) return Malformed("header too long");
+  const size_t header_at = kBackupMagic.size() + 4;
+  if (file.size() < fixed + header_len) return Malformed("truncated header");
+  const absl::string_view header = file.substr(header_at, header_len);
+  const uint64_t payload_len =
+      GetBigEndian(file.substr(header_at + header_len, 8));
+  const size_t payload_at = header_at + header_len + 8;
+  const uint64_t expected = payload_at + payload_len + kBackupMacBytes;
+  if (payload_len > file.size() || file.size() < expected) {
+    return Malformed(
+        absl::StrCat("truncated (", file.size(), " of ", expected, " bytes)"));
+  }
+  if (file.size() > expected) {
+    return Malformed(absl::StrCat(file.size() - expected,
+                                  " unexpected bytes after the end"));
+  }
+  Parts parts;
+  ASSIGN_OR_RETURN(parts.info, ParseHeader(header));
+  if (parts.info.format_version != kBackupFormatVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("backup format version ", parts.info.format_version,
+                     " is not supported (this build reads version ",
+                     kBackupFormatVersion, ")"));
+  }
+  if (parts.info.payload_bytes != payload_len) {
+    return Malformed("header and payload lengths disagree");
+  }
+  parts.info.file_bytes = file.size();
+  parts.payload = file.substr(payload_at, payload_len);
+  parts.signed_part = file.substr(0, payload_at + payload_len);
+  parts.mac = file.substr(payload_at + payload_len);
+  return parts;
+}
+
+absl::StatusOr<std::string> Mac(const SecretBytes& key,
+                                absl::string_view data) {
+  std::string mac(kBackupMacBytes, '\0');
+  if (crypto_generichash(reinterpret_cast<unsigned char*>(mac.data()),
+                         mac.size(),
+                         reinterpret_cast<const unsigned char*>(data.data()),
+                         data.size(), key.data(), key.size()) != 0) {
+    return absl::InternalError("computing the backup MAC failed");
+  }
+  return mac;
+}
+
+// Counts and key generations of the database `db` (a snapshot).
+absl::Status ReadCounts(Database& db, BackupInfo* info) {
+  ASSIGN_OR_RETURN(int64_t secrets,
+                   db.QueryInt64("SELECT count(*) FROM secrets"));
+  ASSIGN_OR_RETURN(int64_t versions,
+                   db.QueryInt64("SELECT count(*) FROM secret_versions"));
+  ASSIGN_OR_RETURN(int64_t environments,
+                   db.QueryInt64("SELECT count(*) FROM environments"));
+  ASSIGN_OR_RETURN(int64_t schema, db.QueryInt64("PRAGMA user_version"));
+  info->secrets = static_cast<uint64_t>(secrets);
+  info->versions = static_cast<uint64_t>(versions);
+  info->environments = static_cast<uint64_t>(environments);
+  info->schema_version = static_cast<int>(schema);
+  info->data_key_generations.clear();
+  ASSIGN_OR_RETURN(ScopedStatement st,
+                   db.Prepare("SELECT generation FROM keyring ORDER BY 1"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    info->data_key_generations.push_back(
+        static_cast<uint32_t>(st->ColumnInt64(0)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyDatabase(Database& from, Database& to) {
+  sqlite3_backup* backup =
+      sqlite3_backup_init(to.raw(), "main", from.raw(), "main");
+  if (backup == nullptr) {
+    return SqliteStatus(sqlite3_errcode(to.raw()), to.raw(), "backup init");
+  }
+  // One step of all pages: the copy is made under one read transaction of
+  // the source connection (the caller's snapshot).
+  const int step = sqlite3_backup_step(backup, -1);
+  const int finish = sqlite3_backup_finish(backup);
+  if (step != SQLITE_DONE) return SqliteStatus(step, to.raw(), "backup step");
+  if (finish != SQLITE_OK) {
+    return SqliteStatus(finish, to.raw(), "backup finish");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteAll(int fd, absl::string_view bytes,
+                      const std::string& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("cannot write", path);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  if (fsync(fd) != 0) return ErrnoError("cannot sync", path);
+  return absl::OkStatus();
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open", dir);
+  const int rc = fsync(fd);
+  close(fd);
+  if (rc != 0) return ErrnoError("cannot sync", dir);
+  return absl::OkStatus();
+}
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat("no backup file ", path));
+    }
+    return ErrnoError("cannot open", path);
+  }
+  std::string out;
+  char buf[1 << 16];
+  while (true) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status status = ErrnoError("cannot read", path);
+      close(fd);
+      return status;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+void RemoveStaging(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    unlink(absl::StrCat(path, suffix).c_str());
+  }
+}
+
+// data_dir exists (created 0700 if missing) and holds nothing but key and
+// salt files.
+absl::Status PrepareEmptyDataDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("cannot create", dir);
+  }
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return ErrnoError("cannot list", dir);
+  std::string offending;
+  while (struct dirent* entry = readdir(d)) {
+    const absl::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (absl::EndsWith(name, ".key") || absl::EndsWith(name, ".salt")) continue;
+    offending = std::string(name);
+    break;
+  }
+  closedir(d);
+  if (!offending.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("restore needs an empty data directory; ", dir, " holds ",
+                     offending, " (nothing restored)"));
+  }
+  return absl::OkStatus();
+}
+
+// Opens the staged file with the key, checks the MAC and the header against
+// the content.
+absl::Status VerifyStaged(const std::string& staging, const Parts& parts,
+                          SecretBytes master_key, Clock* clock) {
+  absl::StatusOr<uint32_t> key_id = SqliteSecretStore::RecordedKeyId(staging);
+  if (!key_id.ok()) {
+    return Malformed(
+        absl::StrCat("its store does not open: ", key_id.status().message()));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+                   Keyring::Create(*key_id, std::move(master_key)));
+  SqliteStoreOptions store_options;
+  store_options.path = staging;
+  absl::StatusOr<std::unique_ptr<SqliteSecretStore>> store =
+      SqliteSecretStore::Open(store_options, std::move(ring), clock);
+  if (absl::IsFailedPrecondition(store.status())) {
+    return absl::FailedPreconditionError(
+        "the master key does not open this backup (wrong key, or a backup of "
+        "another store); nothing restored");
+  }
+  if (!store.ok()) {
+    return Malformed(
+        absl::StrCat("its store does not open: ", store.status().message()));
+  }
+  ASSIGN_OR_RETURN(SecretBytes mac_key,
+                   (*store)->DeriveSubkey(SubkeyPurpose::kBackupMac));
+  ASSIGN_OR_RETURN(std::string mac, Mac(mac_key, parts.signed_part));
+  if (sodium_memcmp(mac.data(), parts.mac.data(), kBackupMacBytes) != 0) {
+    return absl::DataLossError(
+        "backup file failed authentication: it was edited, damaged or "
+        "assembled from another backup (nothing restored)");
+  }
+  // Authentic; the header must also describe this content (a bug guard).
+  BackupInfo content;
+  RETURN_IF_ERROR((*store)->RunInReadTransaction(
+      [&](Database& db) { return ReadCounts(db, &content); }));
+  if (absl::BytesToHexString((*store)->store_id()) != parts.info.store_id ||
+      content.secrets != parts.info.secrets ||
+      content.versions != parts.info.versions ||
+      content.environments != parts.info.environments) {
+    return Malformed("header does not match the content");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string DescribeBackup(const BackupInfo& info) {
+  return absl::StrCat(
+      "format_version: ", info.format_version, "\n", "created_at: ",
+      absl::FormatTime(absl::RFC3339_sec, info.created_at, absl::UTCTimeZone()),
+      "\n", "store_id: ", info.store_id, "\n",
+      "master_key_id: ", info.master_key_id, "\n",
+      "data_key_generations: ", absl::StrJoin(info.data_key_generations, ","),
+      "\n", "secrets: ", info.secrets, "\n", "versions: ", info.versions, "\n",
+      "environments: ", info.environments, "\n",
+      "file_bytes: ", info.file_bytes, "\n");
+}
+
+absl::StatusOr<std::string> CreateBackup(SqliteSecretStore& store, Clock& clock,
+                                         BackupInfo* info_out) {
+  BackupInfo info;
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> snapshot,
+                   Database::Open(":memory:", DatabaseOptions()));
+  RETURN_IF_ERROR(store.RunInReadTransaction([&](Database& db) {
+    RETURN_IF_ERROR(CopyDatabase(db, *snapshot));
+    return absl::OkStatus();
+  }));
+  // Everything below reads the private copy: the same moment.
+  RETURN_IF_ERROR(ReadCounts(*snapshot, &info));
+  ASSIGN_OR_RETURN(info.master_key_id, store.ActiveKeyId());
+  info.created_at = clock.Now();
+  info.store_id = absl::BytesToHexString(store.store_id());
+
+  sqlite3_int64 size = 0;
+  unsigned char* image = sqlite3_serialize(snapshot->raw(), "main", &size, 0);
+  if (image == nullptr) {
+    return absl::UnavailableError("serialising the snapshot failed");
+  }
+  std::string payload(reinterpret_cast<const char*>(image),
+                      static_cast<size_t>(size));
+  sqlite3_free(image);
+  info.payload_bytes = payload.size();
+
+  const std::string header = FormatHeader(info);
+  std::string file;
+  file.reserve(kBackupMagic.size() + kLengthBytes + header.size() +
+               payload.size() + kBackupMacBytes);
+  file.append(kBackupMagic.data(), kBackupMagic.size());
+  PutBigEndian(header.size(), 4, &file);
+  file += header;
+  PutBigEndian(payload.size(), 8, &file);
+  file += payload;
+  ASSIGN_OR_RETURN(SecretBytes mac_key,
+                   store.DeriveSubkey(SubkeyPurpose::kBackupMac));
+  ASSIGN_OR_RETURN(std::string mac, Mac(mac_key, file));
+  file += mac;
+  info.file_bytes = file.size();
+  if (info_out != nullptr) *info_out = info;
+  return file;
+}
+
+absl::StatusOr<BackupInfo> ReadBackupHeader(absl::string_view file) {
+  ASSIGN_OR_RETURN(Parts parts, Split(file));
+  return parts.info;
+}
+
+absl::StatusOr<BackupInfo> RestoreBackup(const RestoreOptions& options,
+                                         SecretBytes master_key, Clock* clock) {
+  if (options.backup_path.empty()) {
+    return absl::InvalidArgumentError("no backup file given");
+  }
+  if (!options.verify_only && options.data_dir.empty()) {
+    return absl::InvalidArgumentError("restore needs --data-dir");
+  }
+  ASSIGN_OR_RETURN(std::string file, ReadWholeFile(options.backup_path));
+  ASSIGN_OR_RETURN(Parts parts, Split(file));
+
+  std::string staging_dir;
+  std::string private_dir;  // verify-only: removed at the end
+  if (options.verify_only) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = absl::StrCat(
+        tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/zs-verify-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return ErrnoError("cannot create a temporary directory like", pattern);
+    }
+    private_dir = staging_dir = pattern;
+  } else {
+    RETURN_IF_ERROR(PrepareEmptyDataDir(options.data_dir));
+    staging_dir = options.data_dir;
+  }
+  const std::string staging = absl::StrCat(staging_dir, "/.restore-staging.db");
+  auto cleanup = [&] {
+    RemoveStaging(staging);
+    if (!private_dir.empty()) rmdir(private_dir.c_str());
+  };
+  absl::Status status = [&]() -> absl::Status {
+    RemoveStaging(staging);
+    const int fd =
+        open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return ErrnoError("cannot create", staging);
+    absl::Status written = WriteAll(fd, parts.payload, staging);
+    close(fd);
+    RETURN_IF_ERROR(written);
+    // The store closes at the end of VerifyStaged: its WAL is checkpointed.
+    RETURN_IF_ERROR(VerifyStaged(staging, parts, std::move(master_key), clock));
+    if (options.verify_only) return absl::OkStatus();
+    const int sync_fd = open(staging.c_str(), O_RDONLY | O_CLOEXEC);
+    if (sync_fd < 0) return ErrnoError("cannot open", staging);
+    const int rc = fsync(sync_fd);
+    close(sync_fd);
+    if (rc != 0) return ErrnoError("cannot sync", staging);
+    const std::string target = absl::StrCat(options.data_dir, "/secrets.db");
+    // link, not rename: a store that appeared meanwhile is never replaced.
+    if (link(staging.c_str(), target.c_str()) != 0) {
+      return ErrnoError("cannot create", target);
+    }
+    return absl::OkStatus();
+  }();
+  cleanup();
+  if (!status.ok()) return status;
+  if (!options.verify_only) RETURN_IF_ERROR(SyncDirectory(options.data_dir));
+  return parts.info;
+}
+
+absl::Status SaveBackupFile(const std::string& path, absl::string_view bytes) {
+  const std::string tmp = absl::StrCat(path, ".partial");
+  unlink(tmp.c_str());
+  const int fd =
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("cannot create", tmp);
+  absl::Status written = WriteAll(fd, bytes, tmp);
+  close(fd);
+  if (written.ok() && link(tmp.c_str(), path.c_str()) != 0) {
+    written = errno == EEXIST
+                  ? absl::AlreadyExistsError(absl::StrCat(
+                        path, " exists; backups never overwrite a file"))
+                  : ErrnoError("cannot create", path);
+  }
+  unlink(tmp.c_str());
+  RETURN_IF_ERROR(written);
+  return SyncDirectory(DirectoryOf(path));
+}
+
+}  // namespace zlayer::secrets
