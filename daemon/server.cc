@@ -43,11 +43,13 @@
 #include "core/identity/identity_records.h"
 #include "core/identity/registry_credential_store.h"
 #include "core/store/etcd/etcd_secret_store.h"
+#include "core/store/etcd/etcd_watcher.h"
 #include "core/store/observed_secret_store.h"
 #include "core/store/sqlite/sqlite_secret_store.h"
 #include "core/watch/change_feed.h"
 #include "core/watch/consumer_graph.h"
 #include "daemon/bootstrap_admin.h"
+#include "daemon/cluster_change_relay.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
 #include "daemon/process_setup.h"
@@ -131,6 +133,12 @@ struct DaemonState {
   std::unique_ptr<EnvironmentRegistry> environments;
   std::unique_ptr<GrantStore> grants;
   std::unique_ptr<ApiKeyStore> api_keys;
+  // Cluster mode: etcd's Watch, from the revision current before the
+  // grants were loaded, into the identity caches and the feed; stopped
+  // before any of them goes.
+  int64_t cluster_start_revision = 0;
+  std::unique_ptr<ClusterChangeRelay> cluster_relay;
+  std::unique_ptr<EtcdWatcher> cluster_watch;
   std::unique_ptr<RegistryCredentialStore> registry_credentials;
   std::unique_ptr<GitCredentialStore> git_credentials;
   std::unique_ptr<FileAuditSink> audit_sink;
@@ -270,6 +278,7 @@ absl::Status Daemon::Init() {
 
   RETURN_IF_ERROR(OpenStorage());
   RETURN_IF_ERROR(OpenIdentity());
+  if (state_->etcd_store != nullptr) StartClusterWatch();
 
   state_->unix_identifier =
       std::make_unique<UnixPeerIdentifier>(state_->listener.get());
@@ -504,9 +513,9 @@ absl::Status Daemon::OpenStorage() {
 }
 
 // Wraps the opened store so that every write made through this daemon
-// reaches the change feed that WatchEnv/WatchSecrets streams follow.
-// (Cluster mode: writes made through another daemon do not reach it yet;
-// docs/watch.md.)
+// reaches the change feed that WatchEnv/WatchSecrets streams follow. In
+// cluster mode the feed hears every change, this daemon's own included,
+// from etcd's Watch instead (StartClusterWatch), so the wrapper tells no one.
 void Daemon::AttachChangeFeed() {
   ChangeFeedOptions feed_options;
   feed_options.max_streams = options_.max_watch_streams;
@@ -514,8 +523,24 @@ void Daemon::AttachChangeFeed() {
   // The epoch tells positions of this run from those of an earlier one.
   state_->feed = std::make_unique<ChangeFeed>(
       feed_options, static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
-  state_->observed =
-      std::make_unique<ObservedSecretStore>(state_->data, state_->feed.get());
+  state_->observed = std::make_unique<ObservedSecretStore>(
+      state_->data,
+      state_->etcd_store != nullptr ? nullptr : state_->feed.get());
+}
+
+void Daemon::StartClusterWatch() {
+  state_->cluster_relay = std::make_unique<ClusterChangeRelay>(
+      state_->grants.get(), state_->api_keys.get(), state_->feed.get());
+  ClusterChangeRelay* relay = state_->cluster_relay.get();
+  state_->cluster_watch = state_->etcd_store->WatchChanges(
+      state_->cluster_start_revision, relay,
+      [relay] { return relay->Resync(); },
+      [](const absl::Status& why) {
+        spdlog::warn("event=etcd_watch_interrupted error=\"{}\"",
+                     std::string(why.message()));
+      });
+  spdlog::info("event=etcd_watch_started revision={}",
+               state_->cluster_start_revision);
 }
 
 absl::Status Daemon::OpenEtcdStorage(SecretBytes key) {
@@ -537,6 +562,10 @@ absl::Status Daemon::OpenEtcdStorage(SecretBytes key) {
   }
   state_->etcd_store = *std::move(store);
   state_->data = state_->etcd_store.get();
+  // Before anything is read into a cache: the watch starts after it.
+  ASSIGN_OR_RETURN(int64_t revision,
+                   EtcdWatcher::CurrentRevision(state_->etcd_store->client()));
+  state_->cluster_start_revision = revision + 1;
   AttachChangeFeed();
   ASSIGN_OR_RETURN(state_->environments,
                    EtcdEnvironmentRegistry::Create(state_->etcd_store.get(),
@@ -603,7 +632,10 @@ absl::Status Daemon::OpenIdentity() {
   // The grant store reports its own changes, once they are in its index.
   ASSIGN_OR_RETURN(state_->grants,
                    GrantStore::Open(state_->data, &state_->clock));
-  state_->grants->set_change_observer(state_->feed.get());
+  // (Cluster mode: the etcd watch tells the feed, StartClusterWatch.)
+  if (state_->etcd_store == nullptr) {
+    state_->grants->set_change_observer(state_->feed.get());
+  }
   ApiKeyStoreOptions key_options;
   // From the store's subkey seed, so master-key rotation never changes it.
   ASSIGN_OR_RETURN(key_options.hash_key,
@@ -957,6 +989,8 @@ void Daemon::Drain() {
   state_->metrics_server.reset();
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
+  // The watch reads the stores and the identity caches: it goes first.
+  state_->cluster_watch.reset();
   state_->environments.reset();
   state_->observed.reset();
   state_->data = nullptr;

@@ -142,6 +142,9 @@ class Daemon {
   // From whichever store is open (both derive from the store's seed).
   absl::StatusOr<SecretBytes> DeriveStoreSubkey(SubkeyPurpose purpose);
   absl::Status OpenIdentity();
+  // Cluster mode: follows etcd's Watch into the identity caches and the
+  // change feed (daemon/cluster_change_relay.h).
+  void StartClusterWatch();
   // --bootstrap-admin-key-file, or {data_dir}/admin.key.
   std::string BootstrapAdminKeyPath() const;
   // The audit name-hash key, created in the store on first use.
