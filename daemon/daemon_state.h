@@ -25,10 +25,12 @@
 #include "core/identity/grant_store.h"
 #include "core/identity/registry_credential_store.h"
 #include "core/store/etcd/etcd_secret_store.h"
+#include "core/store/etcd/etcd_watcher.h"
 #include "core/store/observed_secret_store.h"
 #include "core/store/sqlite/sqlite_secret_store.h"
 #include "core/watch/change_feed.h"
 #include "core/watch/consumer_graph.h"
+#include "daemon/cluster_change_relay.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
 #include "daemon/rpc/admin_service.h"
@@ -68,6 +70,12 @@ struct DaemonState {
   std::unique_ptr<ChangeFeed> feed;
   std::unique_ptr<ObservedSecretStore> observed;
   std::unique_ptr<ConsumerGraph> consumers;
+  // Cluster mode: etcd's Watch, from the revision current before the
+  // grants were loaded, into the identity caches and the feed; stopped
+  // before any of them goes.
+  int64_t cluster_start_revision = 0;
+  std::unique_ptr<ClusterChangeRelay> cluster_relay;
+  std::unique_ptr<EtcdWatcher> cluster_watch;
   std::unique_ptr<EnvironmentRegistry> environments;
   std::unique_ptr<GrantStore> grants;
   std::unique_ptr<ApiKeyStore> api_keys;

@@ -48,7 +48,10 @@ absl::Status OpenIdentity(const DaemonOptions& options, DaemonState* state) {
   SecretStore* store = state->observed.get();
   // The grant store reports its own changes, once they are in its index.
   ASSIGN_OR_RETURN(state->grants, GrantStore::Open(state->data, &state->clock));
-  state->grants->set_change_observer(state->feed.get());
+  // (Cluster mode: the etcd watch tells the feed, StartClusterWatch.)
+  if (state->etcd_store == nullptr) {
+    state->grants->set_change_observer(state->feed.get());
+  }
   ApiKeyStoreOptions key_options;
   // From the store's subkey seed, so master-key rotation never changes it.
   ASSIGN_OR_RETURN(key_options.hash_key,

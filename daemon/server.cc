@@ -85,6 +85,7 @@ absl::Status Daemon::Init() {
 
   RETURN_IF_ERROR(OpenStorage(options_, state_.get()));
   RETURN_IF_ERROR(OpenIdentity(options_, state_.get()));
+  if (state_->etcd_store != nullptr) StartClusterWatch();
 
   OpenTransportIdentity(options_, state_.get());
 
@@ -328,6 +329,21 @@ absl::Status Daemon::ReloadTls() {
   return tls_files_->Stage();
 }
 
+void Daemon::StartClusterWatch() {
+  state_->cluster_relay = std::make_unique<ClusterChangeRelay>(
+      state_->grants.get(), state_->api_keys.get(), state_->feed.get());
+  ClusterChangeRelay* relay = state_->cluster_relay.get();
+  state_->cluster_watch = state_->etcd_store->WatchChanges(
+      state_->cluster_start_revision, relay,
+      [relay] { return relay->Resync(); },
+      [](const absl::Status& why) {
+        spdlog::warn("event=etcd_watch_interrupted error=\"{}\"",
+                     std::string(why.message()));
+      });
+  spdlog::info("event=etcd_watch_started revision={}",
+               state_->cluster_start_revision);
+}
+
 void Daemon::Drain() {
   {
     absl::MutexLock lock(&mu_);
@@ -376,6 +392,8 @@ void Daemon::Drain() {
   state_->metrics_server.reset();
   state_->context.store = nullptr;
   state_->context.environments = nullptr;
+  // The watch reads the stores and the identity caches: it goes first.
+  state_->cluster_watch.reset();
   state_->environments.reset();
   state_->observed.reset();
   state_->data = nullptr;

@@ -129,6 +129,9 @@ class Daemon {
   bool serving() const { return serving_.load(); }
 
  private:
+  // Cluster mode: follows etcd's Watch into the identity caches and the
+  // change feed (daemon/cluster_change_relay.h).
+  void StartClusterWatch();
   explicit Daemon(DaemonOptions options);
 
   absl::Status Init();

@@ -44,8 +44,11 @@ void AttachChangeFeed(const DaemonOptions& options, DaemonState* state) {
   // The epoch tells positions of this run from those of an earlier one.
   state->feed = std::make_unique<ChangeFeed>(
       feed_options, static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
-  state->observed =
-      std::make_unique<ObservedSecretStore>(state->data, state->feed.get());
+  // In cluster mode the feed hears every change, this daemon's own
+  // included, from etcd's Watch instead (StartClusterWatch), so the wrapper
+  // tells no one.
+  state->observed = std::make_unique<ObservedSecretStore>(
+      state->data, state->etcd_store != nullptr ? nullptr : state->feed.get());
 }
 
 absl::Status OpenEtcdStorage(const DaemonOptions& options, SecretBytes key,
@@ -68,6 +71,10 @@ absl::Status OpenEtcdStorage(const DaemonOptions& options, SecretBytes key,
   }
   state->etcd_store = *std::move(store);
   state->data = state->etcd_store.get();
+  // Before anything is read into a cache: the watch starts after it.
+  ASSIGN_OR_RETURN(int64_t revision,
+                   EtcdWatcher::CurrentRevision(state->etcd_store->client()));
+  state->cluster_start_revision = revision + 1;
   AttachChangeFeed(options, state);
   ASSIGN_OR_RETURN(
       state->environments,

@@ -453,6 +453,13 @@ void ApiKeyStore::InvalidateId(absl::string_view id) {
   }
 }
 
+void ApiKeyStore::InvalidateAllCached() {
+  absl::MutexLock lock(&mu_);
+  ++epoch_;
+  lru_.clear();
+  cache_.clear();
+}
+
 absl::StatusOr<bool> ApiKeyStore::VerifyLegacy(const std::string& phc,
                                                absl::string_view secret,
                                                absl::Time deadline) {

@@ -186,6 +186,14 @@ class ApiKeyStore {
   // record then exists without its file, so the next start rotates again.
   absl::StatusOr<bool> EnsureBootstrapAdmin(const std::string& path);
 
+  // Cluster mode (several daemons on one store): another daemon changed or
+  // deleted key `id`; drops it from the verification cache, so the next
+  // Verify reads the store again. Cheap; no store access.
+  void InvalidateCached(absl::string_view id) { InvalidateId(id); }
+  // Drops every cached verification (after the change stream lost its
+  // history).
+  void InvalidateAllCached();
+
   Stats stats() const;
 
  private:

@@ -245,18 +245,53 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
     return absl::InvalidArgumentError("store and clock are required");
   }
   std::unique_ptr<GrantStore> grants(new GrantStore(store, clock));
+  ASSIGN_OR_RETURN(std::vector<AccessGrant> all, ReadAll(store));
+  absl::MutexLock lock(&grants->mu_);
+  for (AccessGrant& g : all) grants->IndexAdd(std::move(g));
+  return grants;
+}
+
+absl::StatusOr<std::vector<AccessGrant>> GrantStore::ReadAll(
+    SecretStore* store) {
   ASSIGN_OR_RETURN(std::vector<SecretMetadata> metas,
                    store->ListSecrets(kGrantsScope));
   std::vector<std::string> names;
   names.reserve(metas.size());
   for (const SecretMetadata& m : metas) names.push_back(m.name);
   ASSIGN_OR_RETURN(auto values, store->GetSecrets(kGrantsScope, names));
-  absl::MutexLock lock(&grants->mu_);
+  std::vector<AccessGrant> out;
+  out.reserve(values.size());
   for (const auto& [name, value] : values) {
     ASSIGN_OR_RETURN(AccessGrant g, DecodeGrant(name, value.InsecureView()));
-    grants->IndexAdd(std::move(g));
+    out.push_back(std::move(g));
   }
-  return grants;
+  return out;
+}
+
+absl::Status GrantStore::Refresh(absl::string_view id) {
+  absl::MutexLock write_lock(&write_mu_);
+  absl::StatusOr<SecretBytes> value = store_->GetSecret(kGrantsScope, id);
+  absl::StatusOr<AccessGrant> grant =
+      value.ok() ? DecodeGrant(id, value->InsecureView())
+                 : absl::StatusOr<AccessGrant>(value.status());
+  absl::MutexLock lock(&mu_);
+  IndexRemove(id);
+  if (grant.ok()) {
+    IndexAdd(*std::move(grant));
+    return absl::OkStatus();
+  }
+  if (absl::IsNotFound(grant.status())) return absl::OkStatus();
+  return grant.status();
+}
+
+absl::Status GrantStore::Reload() {
+  absl::MutexLock write_lock(&write_mu_);
+  ASSIGN_OR_RETURN(std::vector<AccessGrant> all, ReadAll(store_));
+  absl::MutexLock lock(&mu_);
+  by_id_.clear();
+  by_subject_.clear();
+  for (AccessGrant& g : all) IndexAdd(std::move(g));
+  return absl::OkStatus();
 }
 
 void GrantStore::IndexAdd(AccessGrant grant) {

@@ -156,6 +156,17 @@ class GrantStore {
     observer_ = observer;
   }
 
+  // Cluster mode (several daemons on one store): another daemon stored or
+  // revoked grant `id`; re-reads it from the store into the index (added,
+  // replaced or removed). If the read fails, the grant leaves the index
+  // (fails closed: a grant unknown here gives no access) and the error is
+  // returned. Does not notify the change observer (the caller, who learned
+  // of the change, tells its own watchers).
+  absl::Status Refresh(absl::string_view id);
+  // Re-reads every grant (after the change stream lost its history). On
+  // error the index is left as it was and the error returned.
+  absl::Status Reload();
+
   // Grants of `subject`, oldest first (then by id).
   std::vector<AccessGrant> ListForSubject(absl::string_view subject) const;
   // Grants on exactly `resource` (a wildcard lists the wildcard grants,
@@ -180,6 +191,8 @@ class GrantStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   void Notify(ChangeKind kind, absl::string_view id);
+  // Every grant in the store, decoded.
+  static absl::StatusOr<std::vector<AccessGrant>> ReadAll(SecretStore* store);
 
   SecretStore* const store_;
   const Clock* const clock_;

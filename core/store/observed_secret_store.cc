@@ -13,7 +13,7 @@ void ObservedSecretStore::Notify(ChangeKind kind, absl::string_view scope,
   change.name = std::string(name);
   change.version = version;
   change.previous_version = previous_version;
-  observer_->OnStoreChange(change);
+  if (observer_ != nullptr) observer_->OnStoreChange(change);
 }
 
 absl::StatusOr<SecretBytes> ObservedSecretStore::GetSecret(

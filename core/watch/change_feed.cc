@@ -92,6 +92,24 @@ void ChangeFeed::OnStoreChange(const StoreChange& change) {
   for (const auto& wake : wakes) (*wake)();
 }
 
+void ChangeFeed::ResyncAll() {
+  std::vector<std::shared_ptr<const std::function<void()>>> wakes;
+  {
+    absl::MutexLock lock(&mu_);
+    // A sequence no event has: a resume from any earlier position finds it
+    // missing from the (now empty) history and resyncs.
+    ++sequence_;
+    history_.clear();
+    for (Subscription* sub : subscriptions_) {
+      const bool was_idle = !sub->resync_ && sub->pending_.empty();
+      sub->pending_.clear();
+      sub->resync_ = true;
+      if (was_idle) wakes.push_back(sub->wake_);
+    }
+  }
+  for (const auto& wake : wakes) (*wake)();
+}
+
 absl::StatusOr<std::unique_ptr<Subscription>> ChangeFeed::Subscribe(
     absl::string_view caller, std::function<bool(const StoreChange&)> filter,
     absl::optional<WatchPosition> resume_after, std::function<void()> wake) {

@@ -136,6 +136,11 @@ class ChangeFeed final : public StoreChangeObserver {
   // feed's lock is released, for those that had nothing pending before.
   void OnStoreChange(const StoreChange& change) override;
 
+  // Changes were missed (cluster mode: the etcd watch could not resume
+  // because its history was compacted): every open subscription resyncs,
+  // and so does every resume from a position taken before this call.
+  void ResyncAll();
+
   // Opens a subscription for `caller` (a principal's subject; it only
   // counts towards the per-caller limit). `filter` picks the changes it
   // wants; it runs under the feed's lock, so it must be quick and must not

@@ -118,8 +118,10 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     Endpoint endpoint;
     endpoint.address = address;
-    endpoint.kv = etcdserverpb::KV::NewStub(
-        grpc::CreateCustomChannel(address, credentials, args));
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateCustomChannel(address, credentials, args);
+    endpoint.kv = etcdserverpb::KV::NewStub(channel);
+    endpoint.watch = etcdserverpb::Watch::NewStub(channel);
     endpoint.backoff = options.initial_backoff;
     client->endpoints_.push_back(std::move(endpoint));
   }
@@ -234,6 +236,12 @@ absl::StatusOr<etcdserverpb::DeleteRangeResponse> EtcdClient::DeleteRange(
           etcdserverpb::DeleteRangeResponse* response) {
         return kv.DeleteRange(context, request, response);
       });
+}
+
+std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest,
+                                         etcdserverpb::WatchResponse>>
+EtcdClient::OpenWatch(grpc::ClientContext* context) {
+  return endpoints_[PickEndpoint()].watch->Watch(context);
 }
 
 }  // namespace zlayer::secrets

@@ -85,6 +85,15 @@ class EtcdClient {
   absl::StatusOr<etcdserverpb::DeleteRangeResponse> DeleteRange(
       const etcdserverpb::DeleteRangeRequest& request);
 
+  // Opens a Watch stream (etcd's bidirectional Watch RPC) on the next
+  // endpoint in turn, so a watcher that reconnects after a failure lands on
+  // another member. No deadline: a watch lasts until `context` is cancelled
+  // (EtcdWatcher, core/store/etcd/etcd_watcher.h, does that). `context`
+  // must outlive the stream.
+  std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest,
+                                           etcdserverpb::WatchResponse>>
+  OpenWatch(grpc::ClientContext* context);
+
   const EtcdClientOptions& options() const { return options_; }
   // Attempts that failed and were retried on another endpoint, so far.
   uint64_t failovers() const { return failovers_.load(); }
@@ -93,6 +102,7 @@ class EtcdClient {
   struct Endpoint {
     std::string address;
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
+    std::unique_ptr<etcdserverpb::Watch::Stub> watch;
     // Guarded by mu_: when calls may prefer this endpoint again, and the
     // backoff the next failure gets.
     absl::Time retry_after = absl::InfinitePast();

@@ -5,10 +5,12 @@
 #include <utility>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "core/base/status_macros.h"
 #include "core/crypto/store_crypto.h"
@@ -958,6 +960,75 @@ absl::Status EtcdSecretStore::DestroySecret(absl::string_view scope,
                   ops->push_back(DeleteOp(RowKey(scope, name), ""));
                   return absl::OkStatus();
                 });
+}
+
+// --- Change stream
+
+absl::optional<StoreChange> EtcdSecretStore::ChangeOfEvent(
+    const mvccpb::Event& event) const {
+  absl::string_view key = event.kv().key();
+  const std::string records = absl::StrCat(prefix_, "/s/");
+  if (!absl::ConsumePrefix(&key, records)) return absl::nullopt;
+  const size_t slash = key.find('/');
+  if (slash == absl::string_view::npos || slash == 0 || slash % 2 != 0 ||
+      slash + 1 == key.size()) {
+    return absl::nullopt;
+  }
+  const absl::string_view hex_scope = key.substr(0, slash);
+  for (char c : hex_scope) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return absl::nullopt;
+    }
+  }
+  StoreChange change;
+  change.scope = absl::HexStringToBytes(hex_scope);
+  change.name = std::string(key.substr(slash + 1));
+  absl::optional<Row> before;
+  if (event.has_prev_kv() && !event.prev_kv().value().empty()) {
+    absl::StatusOr<Row> row = Row::Decode(event.prev_kv().value());
+    if (row.ok()) before = *std::move(row);
+  }
+  const uint32_t was_live =
+      before.has_value() && !before->deleted ? before->current_version : 0;
+  if (event.type() == mvccpb::Event::DELETE) {
+    change.kind = ChangeKind::kDestroy;
+    change.previous_version = was_live;
+    return change;
+  }
+  absl::StatusOr<Row> after = Row::Decode(event.kv().value());
+  if (!after.ok()) return absl::nullopt;
+  if (after->deleted) {
+    change.kind = ChangeKind::kDelete;
+    change.previous_version = was_live;
+    return change;
+  }
+  change.version = after->current_version;
+  if (before.has_value() && before->deleted &&
+      before->current_version == after->current_version) {
+    change.kind = ChangeKind::kUndelete;
+    return change;
+  }
+  change.kind = ChangeKind::kSet;
+  change.previous_version = was_live;
+  return change;
+}
+
+std::unique_ptr<EtcdWatcher> EtcdSecretStore::WatchChanges(
+    int64_t start_revision, StoreChangeObserver* observer,
+    std::function<absl::Status()> on_resync,
+    std::function<void(const absl::Status&)> on_interrupted) {
+  EtcdWatcher::Callbacks callbacks;
+  callbacks.on_events = [this,
+                         observer](const std::vector<mvccpb::Event>& events) {
+    for (const mvccpb::Event& event : events) {
+      absl::optional<StoreChange> change = ChangeOfEvent(event);
+      if (change.has_value()) observer->OnStoreChange(*change);
+    }
+  };
+  callbacks.on_resync = std::move(on_resync);
+  callbacks.on_interrupted = std::move(on_interrupted);
+  return EtcdWatcher::Start(client_.get(), absl::StrCat(prefix_, "/s/"),
+                            start_revision, std::move(callbacks));
 }
 
 }  // namespace zlayer::secrets

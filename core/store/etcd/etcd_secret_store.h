@@ -48,17 +48,21 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/optional.h"
 #include "core/base/clock.h"
 #include "core/crypto/aead.h"
 #include "core/crypto/subkeys.h"
 #include "core/store/etcd/etcd_client.h"
+#include "core/store/etcd/etcd_watcher.h"
 #include "core/store/secret_store.h"
+#include "core/store/store_change.h"
 
 namespace zlayer::secrets {
 
@@ -144,6 +148,27 @@ class EtcdSecretStore final : public SecretStore {
   // (EtcdEnvironmentRegistry).
   EtcdClient& client() { return *client_; }
   const std::string& prefix() const { return prefix_; }
+
+  // Change stream of the cluster: follows every secret record under the
+  // prefix from `start_revision` (EtcdWatcher::CurrentRevision + 1, taken
+  // before the caller read the state it keeps) and tells `observer` about
+  // each committed change, whichever daemon made it, in etcd's order.
+  // `on_resync` runs when the history was compacted past the resume point
+  // (the caller re-reads its state and tells its own watchers to resync);
+  // `on_interrupted` (optional) hears why the watch was interrupted. The
+  // events are hints: their records are not MAC-checked here (a reader
+  // re-reads through the store, which checks). A change's kind is kSet for
+  // any new version (etcd's record does not say rotate or rollback),
+  // kDelete / kUndelete for the soft-delete flag, kDestroy for a removed
+  // record. Stop by destroying the watcher (before this store).
+  std::unique_ptr<EtcdWatcher> WatchChanges(
+      int64_t start_revision, StoreChangeObserver* observer,
+      std::function<absl::Status()> on_resync,
+      std::function<void(const absl::Status&)> on_interrupted);
+  // What one watch event under the prefix was, or nullopt for a key that is
+  // not a secret record (versions, keyring, other records) or a record that
+  // does not parse.
+  absl::optional<StoreChange> ChangeOfEvent(const mvccpb::Event& event) const;
 
   // Most operations one Txn carries (etcd's --max-txn-ops default).
   static constexpr int kMaxOpsPerTxn = 128;

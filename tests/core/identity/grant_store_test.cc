@@ -283,6 +283,42 @@ TEST_P(GrantStoreTest, RevokeMatchingRemovesEveryDuplicate) {
           .status()));
 }
 
+// Cluster mode: two GrantStores on one store stand for two daemons; the
+// other one follows a change through Refresh (what the etcd watch calls).
+TEST_P(GrantStoreTest, AnotherInstanceFollowsGrantAndRevokeThroughRefresh) {
+  auto other = GrantStore::Open(store_.get(), &clock_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  const std::vector<std::string> subject = {"uid:1000"};
+  const Resource db{"prod", "db"};
+  AccessGrant g =
+      MustGrant("uid:1000", GrantResource::Scope("prod"), AccessLevel::kRead);
+  EXPECT_EQ((*other)->EffectiveLevel(subject, db, ""), AccessLevel::kNone);
+  ASSERT_TRUE((*other)->Refresh(g.id).ok());
+  EXPECT_EQ((*other)->EffectiveLevel(subject, db, ""), AccessLevel::kRead);
+  ASSERT_TRUE(grants_->Revoke(g.id).ok());
+  EXPECT_EQ((*other)->EffectiveLevel(subject, db, ""), AccessLevel::kRead);
+  ASSERT_TRUE((*other)->Refresh(g.id).ok());
+  EXPECT_EQ((*other)->EffectiveLevel(subject, db, ""), AccessLevel::kNone);
+  EXPECT_TRUE((*other)->ListAll().empty());
+}
+
+TEST_P(GrantStoreTest, ReloadReplacesTheWholeIndex) {
+  auto other = GrantStore::Open(store_.get(), &clock_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  AccessGrant gone =
+      MustGrant("role:a", GrantResource::Scope("prod"), AccessLevel::kRead);
+  ASSERT_TRUE((*other)->Reload().ok());
+  ASSERT_EQ((*other)->ListAll().size(), 1u);
+  ASSERT_TRUE(grants_->Revoke(gone.id).ok());
+  AccessGrant kept =
+      MustGrant("role:b", GrantResource::Scope("prod"), AccessLevel::kWrite);
+  ASSERT_TRUE((*other)->Reload().ok());
+  const std::vector<AccessGrant> all = (*other)->ListAll();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].id, kept.id);
+  EXPECT_TRUE((*other)->ListForSubject("role:a").empty());
+}
+
 TEST_P(GrantStoreTest, GrantsSurviveReopen) {
   AccessGrant g = MustGrant("gid:50", GrantResource::Secret("prod", "db"),
                             AccessLevel::kExecute);

@@ -204,5 +204,33 @@ TEST(ChangeFeedFilterTest, OnlyWantedChangesArePendingAndWake) {
   EXPECT_EQ((*sub)->Take().events.size(), 1u);
 }
 
+TEST_F(ChangeFeedTest, ResyncAllResyncsOpenStreamsAndOlderPositions) {
+  std::atomic<int> wakes{0};
+  auto idle = Subscribe(absl::nullopt, &wakes);
+  auto busy = Subscribe();
+  Set("db", "one");
+  ASSERT_EQ(wakes.load(), 1);
+  idle->Take();
+  const WatchPosition before = feed_.position();
+  feed_.ResyncAll();
+  EXPECT_EQ(wakes.load(), 2);  // the idle one is woken
+  Subscription::Batch b1 = idle->Take();
+  EXPECT_TRUE(b1.resync);
+  EXPECT_TRUE(b1.events.empty());
+  Subscription::Batch b2 = busy->Take();
+  EXPECT_TRUE(b2.resync);
+  EXPECT_TRUE(b2.events.empty());  // its pending "db" is dropped
+  // A client resuming from any position before the resync re-reads too,
+  // even the newest one.
+  auto resumed = Subscribe(before);
+  EXPECT_TRUE(resumed->Take().resync);
+  // Afterwards changes flow as before.
+  Set("api", "k");
+  Subscription::Batch after = idle->Take();
+  EXPECT_FALSE(after.resync);
+  ASSERT_EQ(after.events.size(), 1u);
+  EXPECT_EQ(after.events[0].change.name, "api");
+}
+
 }  // namespace
 }  // namespace zlayer::secrets
