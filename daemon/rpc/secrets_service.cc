@@ -25,6 +25,7 @@
 #include "core/identity/identity_records.h"
 #include "core/ops/batch_read.h"
 #include "core/ops/check_env.h"
+#include "core/ops/consumer_record.h"
 #include "core/ops/export.h"
 #include "core/ops/import.h"
 #include "core/ops/secret_write.h"
@@ -233,6 +234,20 @@ void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out) {
     entry->set_version(r.version);
     entry->set_field(r.field);
   }
+}
+
+std::vector<ReceiptEntry> PinsFromProto(
+    const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& pins) {
+  std::vector<ReceiptEntry> out;
+  out.reserve(pins.size());
+  for (const v1::ResolvedEntry& p : pins) {
+    out.push_back({p.key(),
+                   p.reference(),
+                   {p.scope(), p.name()},
+                   p.version(),
+                   p.field()});
+  }
+  return out;
 }
 
 void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out) {
@@ -556,6 +571,9 @@ grpc::Status SecretsService::RotateSecret(
         log.versions.push_back(rotated.new_version);
         response->set_previous_version(rotated.previous_version);
         response->set_new_version(rotated.new_version);
+        response->set_consumers_on_previous(static_cast<uint32_t>(
+            ConsumersOnVersion(ctx_->consumers, {scope, request->name()},
+                               rotated.previous_version)));
         return absl::OkStatus();
       });
 }
@@ -578,6 +596,10 @@ grpc::Status SecretsService::RollbackSecret(
                                                      request->version()));
         log.versions.push_back(metadata.version);
         ToProto(metadata, response->mutable_metadata());
+        // A rollback writes one new version on top of the current one.
+        response->set_consumers_on_previous(static_cast<uint32_t>(
+            ConsumersOnVersion(ctx_->consumers, {scope, request->name()},
+                               metadata.version - 1)));
         return absl::OkStatus();
       });
 }
@@ -606,16 +628,28 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
       return ctx_->authorizer->Check(principal, {target.scope, target.name},
                                      AccessLevel::kExecute);
     };
+    const std::string& consumer = request->consumer();
+    if (!consumer.empty()) RETURN_IF_ERROR(ValidateConsumer(consumer));
+    const Resolver resolver(ctx_->store, ctx_->environments);
+    const ResolveContext resolve_context =
+        ResolveContextFromRequest(request->context());
     ASSIGN_OR_RETURN(
         ResolvedEnv resolved,
         WithLimitFlag(
-            Resolver(ctx_->store, ctx_->environments)
-                .Resolve(env, ResolveContextFromRequest(request->context()),
-                         may_execute, budget)));
+            request->pin().empty()
+                ? resolver.Resolve(env, resolve_context, may_execute, budget)
+                : resolver.ResolvePinned(env, resolve_context,
+                                         PinsFromProto(request->pin()),
+                                         may_execute, budget)));
     RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
     for (const ReceiptEntry& r : resolved.receipt) {
       log.targets.push_back({r.target.scope, r.target.name});
       log.versions.push_back(r.version);
+    }
+    if (!request->pin().empty()) absl::StrAppend(&log.detail, " pinned=true");
+    // A full graph refuses new consumers, never the resolve.
+    if (!RecordResolve(ctx_->consumers, consumer, resolved.receipt).ok()) {
+      absl::StrAppend(&log.detail, " consumer_not_recorded=graph_full");
     }
     ResolvedToProto(resolved, response);
     return absl::OkStatus();

@@ -22,6 +22,7 @@
 #include "core/identity/grant_store.h"
 #include "core/identity/registry_credential_store.h"
 #include "core/store/secret_store.h"
+#include "core/watch/consumer_graph.h"
 #include "daemon/transport/caller_identifier.h"
 #include "grpcpp/server_context.h"
 
@@ -94,6 +95,11 @@ struct ServiceContext {
   // Writes the records at the end of each call, with the status the client
   // receives (daemon/rpc/call_auditor.h); null = CallLog writes them itself.
   CallAuditor* auditor = nullptr;  // not owned
+
+  // Who resolves which versions (ResolveEnv.consumer; rotate and rollback
+  // report consumers left on the previous version). Null = not recorded,
+  // counts answer 0.
+  ConsumerGraph* consumers = nullptr;  // not owned
 };
 
 }  // namespace zlayer::secrets
