@@ -2,8 +2,10 @@
 // (docs/watch.md, "Consumers" and "Pinned resolution") and for the consumer
 // counts of RotateSecret and RollbackSecret, through the client library
 // against the real zlayer-secretsd over the Unix socket and TLS TCP.
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -180,6 +182,70 @@ TEST_P(PinnedResolveE2eTest, DestroyedPinnedVersionFailsTheWholeCall) {
   EXPECT_THAT(r.status().message(), HasSubstr("DB"));
   EXPECT_THAT(r.status().message(), HasSubstr("pinned version 1"));
   EXPECT_THAT(r.status().message(), Not(HasSubstr("api-one")));
+}
+
+// The CLI: `run --consumer C` records the consumer, `rotate` says who is
+// left on the previous version, `run --pin FILE` starts the child with the
+// pinned (old) value.
+TEST_P(PinnedResolveE2eTest, CliRunWithConsumerAndPin) {
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {testing::Runfile("client/zlayer-secret")};
+    argv.insert(argv.end(), daemon_->cli_args().begin(),
+                daemon_->cli_args().end());
+    argv.push_back("--deployment");
+    argv.push_back(scope_);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunWithEnvironment(argv, "", {});
+  };
+  auto write = [](const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::trunc) << text;
+  };
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+  };
+  const std::string tag = testing::TransportName(GetParam());
+  const std::string env_file = daemon_->Path("pin-" + tag + ".env");
+  const std::string pin_file = daemon_->Path("pin-" + tag + ".receipt");
+  const std::string out = daemon_->Path("pin-" + tag + ".out");
+  write(env_file, "DB=$S:db\n");
+  Set("db", "pw-1");
+  const std::vector<std::string> child = {
+      "--", "/bin/sh", "-c", absl::StrCat("printf '%s' \"$DB\" > '", out, "'")};
+  auto run = [&](std::vector<std::string> options) {
+    std::vector<std::string> args = {"run", "--env-file", env_file};
+    args.insert(args.end(), options.begin(), options.end());
+    args.insert(args.end(), child.begin(), child.end());
+    return cli(args);
+  };
+
+  testing::ProcessResult first = run({"--consumer", "shop/web/1"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(read(out), "pw-1");
+
+  testing::ProcessResult rotated = cli({"rotate", "db", "--value", "pw-2"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_THAT(rotated.out,
+              HasSubstr("1 live consumer still holds v1 (zlayer-secret "
+                        "consumers db)"));
+
+  write(pin_file, absl::StrCat("receipt DB ", scope_, "/db 1\nposition 1-1\n"));
+  testing::ProcessResult pinned = run({"--pin", pin_file});
+  ASSERT_EQ(pinned.exit_code, 0) << pinned.err;
+  EXPECT_EQ(read(out), "pw-1");
+
+  testing::ProcessResult current = run({});
+  ASSERT_EQ(current.exit_code, 0) << current.err;
+  EXPECT_EQ(read(out), "pw-2");
+
+  write(pin_file, absl::StrCat("receipt DB ", scope_, "/db 9\n"));
+  write(out, "not started");
+  testing::ProcessResult gone = run({"--pin", pin_file});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_THAT(gone.err, HasSubstr("pinned version 9"));
+  EXPECT_EQ(read(out), "not started");
 }
 
 ZS_INSTANTIATE_FOR_TRANSPORTS(PinnedResolveE2eTest);
