@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "client/remote_secrets_provider.h"
 #include "client/secrets_client.h"
 #include "gmock/gmock.h"
@@ -32,9 +33,12 @@ class PinnedResolveE2eTest : public testing::TransportTest {
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
     provider_ = std::make_unique<RemoteSecretsProvider>(client_.get());
-    scope_ = absl::StrCat(
-        "pin-", testing::TransportName(GetParam()), "-",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // A deployment name holds no '/' (the CLI refuses one).
+    scope_ = absl::StrReplaceAll(
+        absl::StrCat(
+            "pin-", testing::TransportName(GetParam()), "-",
+            ::testing::UnitTest::GetInstance()->current_test_info()->name()),
+        {{"/", "-"}});
     context_.deployment = scope_;
   }
 
