@@ -139,11 +139,20 @@ RemoteSecretsProvider::ReadBatch(const std::vector<SecretKey>& keys) {
 absl::StatusOr<RemoteResolvedEnv> RemoteSecretsProvider::ResolveEnv(
     const std::map<std::string, std::string>& env,
     const RemoteResolveContext& context) {
+  return ResolveEnv(env, context, "", {});
+}
+
+absl::StatusOr<RemoteResolvedEnv> RemoteSecretsProvider::ResolveEnv(
+    const std::map<std::string, std::string>& env,
+    const RemoteResolveContext& context, absl::string_view consumer,
+    const std::vector<v1::ResolvedEntry>& pin) {
   v1::ResolveEnvRequest req;
   req.mutable_env()->insert(env.begin(), env.end());
   req.mutable_context()->set_deployment(context.deployment);
   req.mutable_context()->set_project(context.project);
   req.mutable_context()->set_service(context.service);
+  req.set_consumer(std::string(consumer));
+  req.mutable_pin()->Assign(pin.begin(), pin.end());
   absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
   // Plain values of the input may be secrets too.
   for (auto& [key, value] : *req.mutable_env()) WipeString(&value);

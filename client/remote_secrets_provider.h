@@ -79,6 +79,14 @@ class RemoteSecretsProvider final : public SecretsProvider {
   absl::StatusOr<RemoteResolvedEnv> ResolveEnv(
       const std::map<std::string, std::string>& env,
       const RemoteResolveContext& context);
+  // The same, as `consumer` (recorded in the daemon's consumer graph; ""
+  // = anonymous) and, when `pin` is not empty, pinned to the versions of
+  // that receipt (an earlier RemoteResolvedEnv::receipt or a WatchEnv
+  // receipt): FailedPrecondition naming every pinned version that is gone.
+  absl::StatusOr<RemoteResolvedEnv> ResolveEnv(
+      const std::map<std::string, std::string>& env,
+      const RemoteResolveContext& context, absl::string_view consumer,
+      const std::vector<v1::ResolvedEntry>& pin);
 
  private:
   SecretsClient* client_;

@@ -158,6 +158,7 @@ absl::Status Daemon::Init() {
   consumer_options.expiry = options_.consumer_expiry;
   state_->consumers =
       std::make_unique<ConsumerGraph>(&state_->clock, consumer_options);
+  context.consumers = state_->consumers.get();
   state_->watch = std::make_unique<WatchService>(&context, state_->feed.get(),
                                                  state_->consumers.get(),
                                                  state_->queue.get());

@@ -102,7 +102,8 @@ struct Command {
   bool wait = false;                   // key rekey
   bool yes = false;                    // destroy
   std::string env_file;                // check / run --env-file
-  std::string consumer;                // watch --consumer C
+  std::string consumer;                // watch / run --consumer C
+  std::string pin_file;                // run --pin RECEIPT_FILE
   std::string description;             // env create --description
   std::vector<std::string> exec_argv;  // run: after `--`
 

@@ -500,7 +500,9 @@ class Runner {
       *io_.out << absl::StrCat(
           "{\"name\": ", JsonQuote(Name()),
           ", \"previous_version\": ", resp->previous_version(),
-          ", \"version\": ", resp->new_version(), "}\n");
+          ", \"version\": ", resp->new_version(),
+          ", \"consumers_on_previous\": ", resp->consumers_on_previous(),
+          "}\n");
       PrintRandomNotice(*value);
       return kExitOk;
     }
@@ -509,6 +511,8 @@ class Runner {
                             : absl::StrCat(" in env '", t_.env_id, "'");
     *io_.out << RotatedMessage(Name(), where, resp->previous_version(),
                                resp->new_version());
+    *io_.out << StaleConsumersMessage(Name(), resp->previous_version(),
+                                      resp->consumers_on_previous());
     PrintRandomNotice(*value);
     return kExitOk;
   }
@@ -603,6 +607,8 @@ class Runner {
       *io_.out << "Rolled back '" << Name() << "'"
                << Where(t_, "in environment") << " to version " << cmd_.version
                << " (now version " << resp->metadata().version() << ")\n";
+      *io_.out << StaleConsumersMessage(Name(), resp->metadata().version() - 1,
+                                        resp->consumers_on_previous());
     }
     return kExitOk;
   }
@@ -764,6 +770,21 @@ class Runner {
     v1::ResolveEnvRequest req;
     req.mutable_env()->insert(env->begin(), env->end());
     *req.mutable_context() = ContextFor(g_);
+    req.set_consumer(cmd_.consumer);
+    if (!cmd_.pin_file.empty()) {
+      absl::StatusOr<std::string> text = ReadTextFile(cmd_.pin_file);
+      absl::StatusOr<std::vector<v1::ResolvedEntry>> pins =
+          text.ok()
+              ? ParseReceiptLines(*text)
+              : absl::StatusOr<std::vector<v1::ResolvedEntry>>(text.status());
+      if (!pins.ok()) {
+        WipeMap(&*env);
+        return Fail(absl::Status(
+            pins.status().code(),
+            absl::StrCat(cmd_.pin_file, ": ", pins.status().message())));
+      }
+      req.mutable_pin()->Assign(pins->begin(), pins->end());
+    }
     absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
     if (!resp.ok()) {
       ReportResolveFailure(*env, resp.status());

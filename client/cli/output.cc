@@ -1,8 +1,14 @@
 #include "client/cli/output.h"
 
+#include <map>
+#include <utility>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "core/format/json.h"
 
@@ -219,6 +225,56 @@ std::string WhoAmIJson(const v1::WhoAmIResponse& response) {
   for (const std::string& r : response.roles()) w.String(r);
   w.EndArray().Key("transport").String(response.transport()).EndObject();
   return Finish(&w);
+}
+
+absl::StatusOr<std::vector<v1::ResolvedEntry>> ParseReceiptLines(
+    absl::string_view text) {
+  std::vector<v1::ResolvedEntry> out;
+  std::map<std::string, size_t> by_key;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (!absl::ConsumePrefix(&line, "receipt ")) continue;
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
+    const size_t slash =
+        parts.size() == 3 ? parts[1].rfind('/') : absl::string_view::npos;
+    uint32_t version = 0;
+    if (slash == absl::string_view::npos || slash == 0 ||
+        slash + 1 == parts[1].size() || !absl::SimpleAtoi(parts[2], &version) ||
+        version == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "line ", line_number,
+          ": expected 'receipt KEY SCOPE/NAME VERSION' (as `watch` prints)"));
+    }
+    v1::ResolvedEntry entry;
+    entry.set_key(std::string(parts[0]));
+    entry.set_scope(std::string(parts[1].substr(0, slash)));
+    entry.set_name(std::string(parts[1].substr(slash + 1)));
+    entry.set_version(version);
+    auto [it, inserted] = by_key.emplace(entry.key(), out.size());
+    if (inserted) {
+      out.push_back(std::move(entry));
+    } else {
+      out[it->second] = std::move(entry);
+    }
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError(
+        "no 'receipt KEY SCOPE/NAME VERSION' line (save the output of "
+        "`zlayer-secret watch`)");
+  }
+  return out;
+}
+
+std::string StaleConsumersMessage(absl::string_view name,
+                                  uint32_t previous_version, uint32_t count) {
+  if (count == 0 || previous_version == 0) return "";
+  return absl::StrCat(
+      count,
+      count == 1 ? " live consumer still holds" : " live consumers still hold",
+      " v", previous_version, " (zlayer-secret consumers ", name, ")\n");
 }
 
 std::string RotatedMessage(absl::string_view name, absl::string_view where,

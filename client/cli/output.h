@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "proto/secrets.pb.h"
@@ -58,6 +59,19 @@ std::string WhoAmIJson(const v1::WhoAmIResponse& response);
 
 // `Rotated '<name>'<where> (v<prev> → v<new>)`, or `(→ v<new>)` without a
 // previous version. `where` is e.g. " in env '<id>'" or "".
+// Reads back a receipt for `run --pin FILE`: the `receipt KEY SCOPE/NAME
+// VERSION` lines that `watch` prints (other lines are skipped; a later line
+// for a key replaces an earlier one, so a saved watch log pins the last
+// receipt). The name is what follows the last '/' (names hold no '/').
+// InvalidArgument, naming the line number, for a malformed receipt line or
+// a file without any.
+absl::StatusOr<std::vector<v1::ResolvedEntry>> ParseReceiptLines(
+    absl::string_view text);
+
+// "N live consumer(s) still hold vP (zlayer-secret consumers NAME)\n" after
+// a rotate or rollback; "" when none does (or there was no previous version).
+std::string StaleConsumersMessage(absl::string_view name,
+                                  uint32_t previous_version, uint32_t count);
 std::string RotatedMessage(absl::string_view name, absl::string_view where,
                            uint32_t previous_version, uint32_t new_version);
 

@@ -380,6 +380,24 @@ constexpr OptionSpec kWatchOptions[] = {
      }},
 };
 
+constexpr OptionSpec kRunOptions[] = {
+    kEnvFileRow,
+    {"consumer", 0, ValueKind::kText, "C", "", "",
+     "who resolves, recorded in the consumer graph (e.g. "
+     "deployment/service/instance)",
+     [](absl::string_view v, ParseState* s) {
+       s->cmd->consumer = std::string(v);
+       return absl::OkStatus();
+     }},
+    {"pin", 0, ValueKind::kPath, "RECEIPT_FILE", "", "",
+     "resolve exactly the versions of these `receipt KEY SCOPE/NAME VERSION` "
+     "lines (as `watch` prints them)",
+     [](absl::string_view v, ParseState* s) {
+       s->cmd->pin_file = std::string(v);
+       return absl::OkStatus();
+     }},
+};
+
 constexpr OptionSpec kEnvOptions[] = {
     {"description", 0, ValueKind::kText, "D", "", "",
      "description of a new environment (env create)",
@@ -611,7 +629,7 @@ const std::vector<VerbSpec>& AllVerbs() {
        "zlayer-secret check --env-file app.env"},
       {"run", "", "Secrets", "--env-file FILE -- CMD [ARGS]",
        "resolve the references, then exec CMD with them in its environment", "",
-       "", kEnvFileOptions,
+       "", kRunOptions,
        "zlayer-secret run --env-file app.env -- ./server --port 8080"},
       {"watch", "", "Secrets", "--env-file FILE [--consumer C]",
        "follow the file's secrets: one line per change, never a value",

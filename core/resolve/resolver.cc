@@ -164,9 +164,10 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
     return budget.max_output_bytes != 0 && bytes > budget.max_output_bytes;
   };
   std::vector<EntryError> errors;
-  std::vector<SecretKey> keys;
+  std::vector<VersionedKey> keys;
   std::vector<size_t> key_index(plan.entries.size(), 0);
-  absl::flat_hash_map<SecretKey, size_t> unique;
+  absl::flat_hash_map<std::pair<SecretKey, uint32_t>, size_t> unique;
+  bool pinned = false;
   for (size_t i = 0; i < plan.entries.size(); ++i) {
     const PlannedEntry& e = plan.entries[i];
     if (!e.is_reference) continue;
@@ -174,19 +175,28 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
       errors.push_back({e.key, e.reference, e.status});
       continue;
     }
-    auto [it, inserted] = unique.emplace(e.target, keys.size());
-    if (inserted) keys.push_back(e.target);
+    auto [it, inserted] =
+        unique.emplace(std::make_pair(e.target, e.version), keys.size());
+    if (inserted) keys.push_back({e.target, e.version});
     key_index[i] = it->second;
+    pinned = pinned || e.version != 0;
   }
   RETURN_IF_ERROR(keep_going());
 
   // One snapshot for every reference, even when some entries already failed:
   // the error then lists every bad entry, not just the first kind found.
-  // Each distinct secret is read (and decrypted) once.
+  // Each distinct secret (version) is read (and decrypted) once.
   std::vector<absl::StatusOr<VersionedValue>> read;
   if (!keys.empty()) {
-    absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> batch =
-        provider_->ReadBatch(keys);
+    absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> batch;
+    if (pinned) {
+      batch = provider_->ReadVersions(keys);
+    } else {
+      std::vector<SecretKey> current;
+      current.reserve(keys.size());
+      for (const VersionedKey& k : keys) current.push_back(k.key);
+      batch = provider_->ReadBatch(current);
+    }
     if (!batch.ok()) return batch.status();
     read = std::move(*batch);
     if (read.size() != keys.size()) {
@@ -212,7 +222,14 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
       const absl::StatusOr<VersionedValue>& got = read[key_index[i]];
       if (!got.ok()) {
         absl::Status status = got.status();
-        if (absl::IsNotFound(status)) {
+        if (absl::IsNotFound(status) && e.version != 0) {
+          // A rollback to the versions a deployment ran with cannot use a
+          // newer one instead.
+          status = absl::FailedPreconditionError(
+              absl::StrCat("pinned version ", e.version, " of secret '",
+                           e.target.name, "' in scope '", e.target.scope,
+                           "' is gone (pruned, destroyed or deleted)"));
+        } else if (absl::IsNotFound(status)) {
           status = absl::NotFoundError(absl::StrCat("secret '", e.target.name,
                                                     "' not found in scope '",
                                                     e.target.scope, "'"));
@@ -273,11 +290,79 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
   return out;
 }
 
+absl::Status ApplyPins(const std::vector<ReceiptEntry>& pins,
+                       ResolvePlan* plan) {
+  absl::flat_hash_map<std::string, const ReceiptEntry*> by_key;
+  for (const ReceiptEntry& pin : pins) {
+    if (pin.version == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "receipt entry '", pin.key, "' has no version (pins need one)"));
+    }
+    if (!by_key.emplace(pin.key, &pin).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("receipt names key '", pin.key, "' twice"));
+    }
+  }
+  size_t used = 0;
+  for (PlannedEntry& entry : plan->entries) {
+    if (!entry.is_reference) continue;
+    auto it = by_key.find(entry.key);
+    if (it == by_key.end()) {
+      if (entry.status.ok()) {
+        entry.status = absl::InvalidArgumentError(
+            "not in the receipt (a pinned resolve pins every reference)");
+      }
+      continue;
+    }
+    ++used;
+    const ReceiptEntry& pin = *it->second;
+    if (!entry.status.ok()) continue;
+    if (!(pin.target == entry.target)) {
+      entry.status = absl::InvalidArgumentError(absl::StrCat(
+          "the receipt pins secret '", pin.target.name, "' in scope '",
+          pin.target.scope, "', but the reference resolves to secret '",
+          entry.target.name, "' in scope '", entry.target.scope, "'"));
+      continue;
+    }
+    entry.version = pin.version;
+  }
+  if (used != by_key.size()) {
+    std::vector<std::string> extra;
+    for (const ReceiptEntry& pin : pins) {
+      bool found = false;
+      for (const PlannedEntry& entry : plan->entries) {
+        found = found || (entry.is_reference && entry.key == pin.key);
+      }
+      if (!found) extra.push_back(pin.key);
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("the receipt pins keys that are not references of the "
+                     "env map: ",
+                     absl::StrJoin(extra, ", ")));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ResolvedEnv> Resolver::Resolve(
     const std::map<std::string, std::string>& env,
     const ResolveContext& context, const AccessCheck& access,
     const ResolveBudget& budget, std::vector<EntryError>* errors) const {
+  return ResolvePlanned(Plan(env, context), access, budget, errors);
+}
+
+absl::StatusOr<ResolvedEnv> Resolver::ResolvePinned(
+    const std::map<std::string, std::string>& env,
+    const ResolveContext& context, const std::vector<ReceiptEntry>& pins,
+    const AccessCheck& access, const ResolveBudget& budget,
+    std::vector<EntryError>* errors) const {
   ResolvePlan plan = Plan(env, context);
+  RETURN_IF_ERROR(ApplyPins(pins, &plan));
+  return ResolvePlanned(std::move(plan), access, budget, errors);
+}
+
+absl::StatusOr<ResolvedEnv> Resolver::ResolvePlanned(
+    ResolvePlan plan, const AccessCheck& access, const ResolveBudget& budget,
+    std::vector<EntryError>* errors) const {
   for (PlannedEntry& entry : plan.entries) {
     if (!entry.is_reference || !entry.status.ok()) continue;
     entry.status = access(entry.target);

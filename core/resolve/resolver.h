@@ -51,6 +51,9 @@ struct PlannedEntry {
   std::string field;          // "" = whole value
   bool has_field = false;     // `$secret://e/K/` asks for the field ""
   absl::Status status;        // parse or environment-lookup failure
+  // The version to read: 0 = current; otherwise pinned (ApplyPins), and a
+  // pinned version that is gone fails with FailedPrecondition.
+  uint32_t version = 0;
 };
 
 struct ResolvePlan {
@@ -71,6 +74,16 @@ struct ResolvedEnv {
   std::map<std::string, SecretBytes> values;  // every input key
   std::vector<ReceiptEntry> receipt;          // one per reference, by key
 };
+
+// Pins every reference of `plan` to the version its receipt entry names
+// (matched by env key): pinned resolution, e.g. rolling a deployment back to
+// the secrets it ran with. A reference without a receipt entry, or whose
+// receipt entry names another secret, gets an InvalidArgument entry status
+// (so the combined error lists it); the call itself answers InvalidArgument
+// for a receipt entry without a version, a key named twice, or keys that are
+// not references of the map. Reads nothing.
+absl::Status ApplyPins(const std::vector<ReceiptEntry>& pins,
+                       ResolvePlan* plan);
 
 // A failed entry, for callers that present errors per entry.
 struct EntryError {
@@ -141,6 +154,18 @@ class Resolver {
       const ResolveBudget& budget = ResolveBudget(),
       std::vector<EntryError>* errors = nullptr) const;
 
+  // Resolve with every reference pinned to its version in `pins` (a
+  // receipt, as ResolvedEnv::receipt or WatchEnv's): ApplyPins, the access
+  // check, then Execute, which reads exactly those versions at one snapshot
+  // (SecretsProvider::ReadVersions). All or nothing: a pinned version that
+  // was pruned or destroyed (or a deleted secret) is FailedPrecondition
+  // naming every such entry, and nothing is returned.
+  absl::StatusOr<ResolvedEnv> ResolvePinned(
+      const std::map<std::string, std::string>& env,
+      const ResolveContext& context, const std::vector<ReceiptEntry>& pins,
+      const AccessCheck& access, const ResolveBudget& budget = ResolveBudget(),
+      std::vector<EntryError>* errors = nullptr) const;
+
   // Plan + Execute, with no access check (every target is readable).
   absl::StatusOr<ResolvedEnv> Resolve(
       const std::map<std::string, std::string>& env,
@@ -148,6 +173,11 @@ class Resolver {
       std::vector<EntryError>* errors = nullptr) const;
 
  private:
+  // The access check for every reference that planned well, then Execute.
+  absl::StatusOr<ResolvedEnv> ResolvePlanned(
+      ResolvePlan plan, const AccessCheck& access, const ResolveBudget& budget,
+      std::vector<EntryError>* errors) const;
+
   SecretsProvider* provider_;
   EnvironmentRegistry* environments_;
 };

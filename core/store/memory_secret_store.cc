@@ -108,6 +108,17 @@ MemorySecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
   return out;
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+MemorySecretStore::ReadVersions(const std::vector<VersionedKey>& keys) {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<absl::StatusOr<VersionedValue>> out;
+  out.reserve(keys.size());
+  for (const VersionedKey& k : keys) {
+    out.push_back(ReadLocked(k.key.scope, k.key.name, k.version));
+  }
+  return out;
+}
+
 absl::StatusOr<VersionedValue> MemorySecretStore::GetVersioned(
     absl::string_view scope, absl::string_view name, uint32_t version) {
   absl::ReaderMutexLock lock(&mu_);

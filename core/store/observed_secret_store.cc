@@ -42,6 +42,11 @@ ObservedSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
   return inner_->ReadBatch(keys);
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+ObservedSecretStore::ReadVersions(const std::vector<VersionedKey>& keys) {
+  return inner_->ReadVersions(keys);
+}
+
 absl::StatusOr<VersionedValue> ObservedSecretStore::GetVersioned(
     absl::string_view scope, absl::string_view name, uint32_t version) {
   return inner_->GetVersioned(scope, name, version);

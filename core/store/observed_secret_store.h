@@ -36,6 +36,8 @@ class ObservedSecretStore final : public SecretStore {
                               absl::string_view name) override;
   absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> ReadBatch(
       const std::vector<SecretKey>& keys) override;
+  absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> ReadVersions(
+      const std::vector<VersionedKey>& keys) override;
   absl::StatusOr<VersionedValue> GetVersioned(absl::string_view scope,
                                               absl::string_view name,
                                               uint32_t version) override;

@@ -18,4 +18,10 @@ absl::Status ValidateScope(absl::string_view scope) {
   return ValidateText(scope, "scope", 1, kMaxScopeBytes);
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+SecretsProvider::ReadVersions(const std::vector<VersionedKey>& /*keys*/) {
+  return absl::UnimplementedError(
+      "this secrets provider cannot read pinned versions");
+}
+
 }  // namespace zlayer::secrets

@@ -74,6 +74,12 @@ struct SecretKey {
   }
 };
 
+// One secret at one version: what a pinned read (ReadVersions) asks for.
+struct VersionedKey {
+  SecretKey key;
+  uint32_t version = 0;  // 0 = current
+};
+
 // What listings return: never a value.
 struct SecretMetadata {
   std::string scope;
@@ -157,6 +163,14 @@ class SecretsProvider {
   // The outer status fails only when the snapshot itself cannot be taken.
   virtual absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> ReadBatch(
       const std::vector<SecretKey>& keys) = 0;
+
+  // ReadBatch for given versions (pinned resolution): result[i] answers
+  // keys[i], NotFound when the secret is not live or that version was
+  // pruned or never existed. One snapshot, as ReadBatch. The default answers
+  // Unimplemented: a provider that cannot read old versions at one snapshot
+  // (the remote provider) says so rather than reading them one by one.
+  virtual absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+  ReadVersions(const std::vector<VersionedKey>& keys);
 };
 
 // Read/write access (upstream's SecretsStore plus versions, CAS, soft delete).

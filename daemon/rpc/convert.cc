@@ -346,4 +346,18 @@ absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
   return keys;
 }
 
+std::vector<ReceiptEntry> PinsFromProto(
+    const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& pins) {
+  std::vector<ReceiptEntry> out;
+  out.reserve(pins.size());
+  for (const v1::ResolvedEntry& p : pins) {
+    out.push_back({p.key(),
+                   p.reference(),
+                   {p.scope(), p.name()},
+                   p.version(),
+                   p.field()});
+  }
+  return out;
+}
+
 }  // namespace zlayer::secrets

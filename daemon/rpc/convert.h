@@ -86,6 +86,10 @@ absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
     const google::protobuf::RepeatedPtrField<std::string>& names,
     const std::string& scope, const Limits& limits);
 
+// ResolveEnvRequest.pin: the receipt a pinned resolution must follow.
+std::vector<ReceiptEntry> PinsFromProto(
+    const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& pins);
+
 }  // namespace zlayer::secrets
 
 #endif  // ZLAYER_SECRETS_DAEMON_RPC_CONVERT_H_

@@ -25,6 +25,7 @@
 #include "core/identity/identity_records.h"
 #include "core/ops/batch_read.h"
 #include "core/ops/check_env.h"
+#include "core/ops/consumer_record.h"
 #include "core/ops/export.h"
 #include "core/ops/import.h"
 #include "core/ops/secret_write.h"
@@ -387,6 +388,9 @@ grpc::Status SecretsService::RotateSecret(
         log.versions.push_back(rotated.new_version);
         response->set_previous_version(rotated.previous_version);
         response->set_new_version(rotated.new_version);
+        response->set_consumers_on_previous(static_cast<uint32_t>(
+            ConsumersOnVersion(ctx_->consumers, {scope, request->name()},
+                               rotated.previous_version)));
         return absl::OkStatus();
       });
 }
@@ -409,6 +413,10 @@ grpc::Status SecretsService::RollbackSecret(
                                                      request->version()));
         log.versions.push_back(metadata.version);
         ToProto(metadata, response->mutable_metadata());
+        // A rollback writes one new version on top of the current one.
+        response->set_consumers_on_previous(static_cast<uint32_t>(
+            ConsumersOnVersion(ctx_->consumers, {scope, request->name()},
+                               metadata.version - 1)));
         return absl::OkStatus();
       });
 }
@@ -437,16 +445,28 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
       return ctx_->authorizer->Check(principal, {target.scope, target.name},
                                      AccessLevel::kExecute);
     };
+    const std::string& consumer = request->consumer();
+    if (!consumer.empty()) RETURN_IF_ERROR(ValidateConsumer(consumer));
+    const Resolver resolver(ctx_->store, ctx_->environments);
+    const ResolveContext resolve_context =
+        ResolveContextFromRequest(request->context());
     ASSIGN_OR_RETURN(
         ResolvedEnv resolved,
         WithLimitFlag(
-            Resolver(ctx_->store, ctx_->environments)
-                .Resolve(env, ResolveContextFromRequest(request->context()),
-                         may_execute, budget)));
+            request->pin().empty()
+                ? resolver.Resolve(env, resolve_context, may_execute, budget)
+                : resolver.ResolvePinned(env, resolve_context,
+                                         PinsFromProto(request->pin()),
+                                         may_execute, budget)));
     RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
     for (const ReceiptEntry& r : resolved.receipt) {
       log.targets.push_back({r.target.scope, r.target.name});
       log.versions.push_back(r.version);
+    }
+    if (!request->pin().empty()) absl::StrAppend(&log.detail, " pinned=true");
+    // A full graph refuses new consumers, never the resolve.
+    if (!RecordResolve(ctx_->consumers, consumer, resolved.receipt).ok()) {
+      absl::StrAppend(&log.detail, " consumer_not_recorded=graph_full");
     }
     ResolvedToProto(resolved, response);
     return absl::OkStatus();

@@ -23,6 +23,7 @@
 #include "core/identity/grant_store.h"
 #include "core/identity/registry_credential_store.h"
 #include "core/store/secret_store.h"
+#include "core/watch/consumer_graph.h"
 #include "daemon/transport/caller_identifier.h"
 #include "grpcpp/server_context.h"
 
@@ -101,6 +102,11 @@ struct ServiceContext {
   // The audit record's "peer" for gRPC's peer() string ("pid:N" for a Unix
   // caller); unset = peer() itself.
   std::function<std::string(absl::string_view peer)> describe_peer;
+
+  // Who resolves which versions (ResolveEnv.consumer; rotate and rollback
+  // report consumers left on the previous version). Null = not recorded,
+  // counts answer 0.
+  ConsumerGraph* consumers = nullptr;  // not owned
 };
 
 }  // namespace zlayer::secrets

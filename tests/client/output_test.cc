@@ -74,6 +74,42 @@ TEST(OutputTest, RotatedMessageUsesArrow) {
   EXPECT_EQ(RotatedMessage("db", "", 0, 1), "Rotated 'db' (\xE2\x86\x92 v1)\n");
 }
 
+TEST(OutputTest, StaleConsumersAreCountedOnlyWhenSomeAre) {
+  EXPECT_EQ(StaleConsumersMessage("db", 1, 1),
+            "1 live consumer still holds v1 (zlayer-secret consumers db)\n");
+  EXPECT_EQ(StaleConsumersMessage("db", 4, 3),
+            "3 live consumers still hold v4 (zlayer-secret consumers db)\n");
+  EXPECT_EQ(StaleConsumersMessage("db", 4, 0), "");
+  EXPECT_EQ(StaleConsumersMessage("db", 0, 2), "");
+}
+
+TEST(OutputTest, ReceiptLinesOfAWatchLogPinTheLastReceipt) {
+  auto pins = ParseReceiptLines(
+      "receipt DB prod/db 3\n"
+      "receipt TOKEN prod/api/token 1\n"
+      "position 17-2\n"
+      "change rotate prod/db 4 3\n"
+      "receipt DB prod/db 4\n");
+  ASSERT_TRUE(pins.ok()) << pins.status();
+  ASSERT_EQ(pins->size(), 2u);
+  EXPECT_EQ((*pins)[0].key(), "DB");
+  EXPECT_EQ((*pins)[0].scope(), "prod");
+  EXPECT_EQ((*pins)[0].name(), "db");
+  EXPECT_EQ((*pins)[0].version(), 4u);
+  EXPECT_EQ((*pins)[1].scope(), "prod/api");
+  EXPECT_EQ((*pins)[1].name(), "token");
+  EXPECT_EQ((*pins)[1].version(), 1u);
+}
+
+TEST(OutputTest, MalformedReceiptLinesAreRefusedWithTheLineNumber) {
+  auto bad = ParseReceiptLines("position 1-1\nreceipt DB prod/db x\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("line 2"), absl::string_view::npos);
+  EXPECT_FALSE(ParseReceiptLines("receipt DB nodb 3\n").ok());
+  EXPECT_FALSE(ParseReceiptLines("receipt DB prod/db 0\n").ok());
+  EXPECT_FALSE(ParseReceiptLines("position 1-1\n").ok());
+}
+
 TEST(OutputTest, RandomNoticeMatchesUpstream) {
   EXPECT_EQ(RandomValueNotice("db", "abc"),
             "\nGenerated value for 'db':\n  abc\n\nThis is the only time it "

@@ -601,13 +601,25 @@ absl::StatusOr<bool> EtcdSecretStore::Exists(absl::string_view scope,
 
 absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
 EtcdSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
+  std::vector<VersionedKey> current;
+  current.reserve(keys.size());
+  for (const SecretKey& k : keys) current.push_back({k, 0});
+  return ReadVersions(current);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+EtcdSecretStore::ReadVersions(const std::vector<VersionedKey>& pinned) {
+  std::vector<SecretKey> keys;
+  keys.reserve(pinned.size());
+  for (const VersionedKey& k : pinned) keys.push_back(k.key);
   std::vector<absl::StatusOr<VersionedValue>> out;
   out.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     out.emplace_back(absl::UnknownError("not read"));
   }
   std::vector<RangeRequest> ranges;
-  std::vector<size_t> valid;  // indexes of keys that were read
+  std::vector<size_t> valid;        // indexes of keys that were read
+  std::vector<size_t> first_range;  // per valid key: its first Range
   for (size_t i = 0; i < keys.size(); ++i) {
     absl::Status ok = ValidateKey(keys[i].scope, keys[i].name);
     if (!ok.ok()) {
@@ -615,9 +627,13 @@ EtcdSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
       continue;
     }
     valid.push_back(i);
-    for (RangeRequest& r :
-         SecretRanges(RowKey(keys[i].scope, keys[i].name),
-                      VersionsPrefix(keys[i].scope, keys[i].name), "", 0)) {
+    first_range.push_back(ranges.size());
+    // A pinned version adds a third Range (the version itself).
+    for (RangeRequest& r : SecretRanges(
+             RowKey(keys[i].scope, keys[i].name),
+             VersionsPrefix(keys[i].scope, keys[i].name),
+             VersionKey(keys[i].scope, keys[i].name, pinned[i].version),
+             pinned[i].version)) {
       ranges.push_back(std::move(r));
     }
   }
@@ -629,10 +645,10 @@ EtcdSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
     out[valid[j]] = [&]() -> absl::StatusOr<VersionedValue> {
       RowState state;
       std::string row_value;
-      RETURN_IF_ERROR(FillState(r, 2 * j, 0, &state.found, &state.mod_revision,
-                                &row_value, &state.newest_version,
-                                &state.newest_value, &state.has_requested,
-                                &state.requested_value));
+      RETURN_IF_ERROR(FillState(r, first_range[j], pinned[valid[j]].version,
+                                &state.found, &state.mod_revision, &row_value,
+                                &state.newest_version, &state.newest_value,
+                                &state.has_requested, &state.requested_value));
       if (state.found) {
         ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
         ASSIGN_OR_RETURN(std::string expected,
@@ -641,7 +657,8 @@ EtcdSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
         RETURN_IF_ERROR(
             CheckRowMac(state.row.mac, expected, "secret metadata"));
       }
-      return OpenValue(k.scope, k.name, 0, state, nullptr);
+      return OpenValue(k.scope, k.name, pinned[valid[j]].version, state,
+                       nullptr);
     }();
   }
   return out;

@@ -1094,6 +1094,24 @@ SqliteSecretStore::ReadBatch(const std::vector<SecretKey>& keys) {
   return out;
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>>
+SqliteSecretStore::ReadVersions(const std::vector<VersionedKey>& keys) {
+  absl::ReaderMutexLock key_lock(&key_mu_);
+  std::vector<absl::StatusOr<VersionedValue>> out;
+  RETURN_IF_ERROR(RunInSnapshot([&](Database& db, uint64_t epoch) {
+    out.clear();
+    out.reserve(keys.size());
+    for (const VersionedKey& k : keys) {
+      // The cache holds current versions only; ReadValue skips it for a
+      // pinned one.
+      out.push_back(ReadValue(db, k.key.scope, k.key.name, k.version, nullptr,
+                              CacheEpochFor(keys.size(), epoch)));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 absl::StatusOr<std::vector<SecretMetadata>> SqliteSecretStore::ListSecrets(
     absl::string_view scope) {
   RETURN_IF_ERROR(ValidateScope(scope));

@@ -155,6 +155,8 @@ class SqliteSecretStore final : public SecretStore {
                               absl::string_view name) override;
   absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> ReadBatch(
       const std::vector<SecretKey>& keys) override;
+  absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> ReadVersions(
+      const std::vector<VersionedKey>& keys) override;
 
   // SecretStore.
   absl::StatusOr<VersionedValue> GetVersioned(absl::string_view scope,

@@ -396,6 +396,39 @@ TEST_P(SecretStoreConformanceTest, ReadBatchAnswersEachKeyAcrossScopes) {
   EXPECT_TRUE(store_->ReadBatch({})->empty());
 }
 
+TEST_P(SecretStoreConformanceTest, ReadVersionsAnswersPinnedVersions) {
+  WriteOptions keep_two;
+  keep_two.max_versions = 2;
+  ASSERT_OK(store_->SetSecret("a", "x", V("ax1"), keep_two));
+  ASSERT_OK(store_->SetSecret("a", "x", V("ax2"), {}));
+  ASSERT_OK(store_->SetSecret("a", "x", V("ax3"), {}));  // prunes version 1
+  ASSERT_OK(store_->SetSecret("b", "y", V("by1"), {}));
+  ASSERT_OK(store_->SetSecret("b", "gone", V("g1"), {}));
+  ASSERT_OK(store_->DestroySecret("b", "gone"));
+  auto batch = store_->ReadVersions({{{"a", "x"}, 2},
+                                     {{"a", "x"}, 0},
+                                     {{"a", "x"}, 1},
+                                     {{"b", "y"}, 1},
+                                     {{"b", "y"}, 7},
+                                     {{"b", "gone"}, 1},
+                                     {{"a", "bad/name"}, 1}});
+  ASSERT_OK(batch);
+  ASSERT_EQ(batch->size(), 7u);
+  ASSERT_OK((*batch)[0]);
+  EXPECT_EQ(Str((*batch)[0]->value), "ax2");
+  EXPECT_EQ((*batch)[0]->version, 2u);
+  ASSERT_OK((*batch)[1]);
+  EXPECT_EQ(Str((*batch)[1]->value), "ax3");
+  EXPECT_EQ((*batch)[1]->version, 3u);
+  EXPECT_STATUS((*batch)[2], kNotFound);  // pruned
+  ASSERT_OK((*batch)[3]);
+  EXPECT_EQ(Str((*batch)[3]->value), "by1");
+  EXPECT_STATUS((*batch)[4], kNotFound);  // never existed
+  EXPECT_STATUS((*batch)[5], kNotFound);  // destroyed
+  EXPECT_STATUS((*batch)[6], kInvalidArgument);
+  EXPECT_TRUE(store_->ReadVersions({})->empty());
+}
+
 // --- Listing
 // ------------------------------------------------------------------
 
