@@ -85,9 +85,13 @@ absl::StatusOr<GrantResource> ResourceFromProto(const v1::GrantResource& in) {
     case v1::RESOURCE_KIND_SECRET:
       out.kind = ResourceKind::kSecret;
       break;
+    case v1::RESOURCE_KIND_IMPERSONATE:
+      out.kind = ResourceKind::kImpersonate;
+      break;
     default:
       return absl::InvalidArgumentError(
-          "resource kind is required (environment, scope or secret)");
+          "resource kind is required (environment, scope, secret or "
+          "impersonate)");
   }
   if (out.kind != ResourceKind::kSecret && !in.name().empty()) {
     return absl::InvalidArgumentError(
@@ -109,6 +113,9 @@ void ToProto(const GrantResource& in, v1::GrantResource* out) {
       break;
     case ResourceKind::kSecret:
       out->set_kind(v1::RESOURCE_KIND_SECRET);
+      break;
+    case ResourceKind::kImpersonate:
+      out->set_kind(v1::RESOURCE_KIND_IMPERSONATE);
       break;
   }
   out->set_id(in.id);
@@ -194,8 +201,7 @@ AdminService::AdminService(const ServiceContext* ctx) : ctx_(ctx) {}
 
 absl::StatusOr<Principal> AdminService::Identify(
     const grpc::ServerContextBase& context, bool admin, CallLog* log) const {
-  ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(context));
-  log->subject = principal.Subject();
+  ASSIGN_OR_RETURN(Principal principal, IdentifyCaller(*ctx_, context, log));
   if (admin) RETURN_IF_ERROR(ctx_->authorizer->CheckAdmin(principal));
   return principal;
 }
