@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "client/socket_trust.h"
 #include "grpcpp/create_channel.h"
@@ -218,9 +219,22 @@ SecretsClient::SecretsClient(std::shared_ptr<grpc::Channel> channel,
   if (!options_.api_key.empty()) {
     authorization_ = absl::StrCat("Bearer ", options_.api_key.InsecureView());
   }
+  act_as_groups_ = absl::StrJoin(options_.act_as_groups, ",");
 }
 
 SecretsClient::~SecretsClient() { WipeString(&authorization_); }
+
+void SecretsClient::AddIdentityMetadata(grpc::ClientContext* context) const {
+  if (!authorization_.empty()) {
+    context->AddMetadata("authorization", authorization_);
+  }
+  if (!options_.act_as_user.empty()) {
+    context->AddMetadata("x-zlayer-act-as-user", options_.act_as_user);
+    if (!act_as_groups_.empty()) {
+      context->AddMetadata("x-zlayer-act-as-groups", act_as_groups_);
+    }
+  }
+}
 
 absl::Status SecretsClient::WaitForConnected(absl::Duration timeout) {
   if (channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) {
@@ -250,9 +264,7 @@ absl::StatusOr<Response> SecretsClient::Call(
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
     context.set_wait_for_ready(options_.wait_for_ready);
-    if (!authorization_.empty()) {
-      context.AddMetadata("authorization", authorization_);
-    }
+    AddIdentityMetadata(&context);
     Response response;
     grpc::Status status = (stub->*method)(&context, request, &response);
     if (status.ok()) return response;
@@ -319,9 +331,7 @@ std::unique_ptr<grpc::ClientReaderInterface<v1::WatchEnvResponse>>
 SecretsClient::WatchEnv(grpc::ClientContext* context,
                         const v1::WatchEnvRequest& request) {
   context->set_wait_for_ready(options_.wait_for_ready);
-  if (!authorization_.empty()) {
-    context->AddMetadata("authorization", authorization_);
-  }
+  AddIdentityMetadata(context);
   return secrets_->WatchEnv(context, request);
 }
 
@@ -329,9 +339,7 @@ std::unique_ptr<grpc::ClientReaderInterface<v1::WatchSecretsResponse>>
 SecretsClient::WatchSecrets(grpc::ClientContext* context,
                             const v1::WatchSecretsRequest& request) {
   context->set_wait_for_ready(options_.wait_for_ready);
-  if (!authorization_.empty()) {
-    context->AddMetadata("authorization", authorization_);
-  }
+  AddIdentityMetadata(context);
   return secrets_->WatchSecrets(context, request);
 }
 ZS_CLIENT_METHOD(Secrets, secrets_, ExportSecrets, ExportSecretsRequest,

@@ -50,6 +50,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/bit_gen_ref.h"
@@ -106,6 +107,12 @@ struct ClientOptions {
   std::string tls_server_name;
   // Sent as `authorization: Bearer <key>` on every call when non-empty.
   SecretBytes api_key;
+  // Delegated identity (docs/identity.md): when `act_as_user` is set, every
+  // call carries `x-zlayer-act-as-user` (and `x-zlayer-act-as-groups`, the
+  // groups joined by ','), and the daemon authorizes it as that user and
+  // those groups. Needs an impersonate grant covering them.
+  std::string act_as_user;
+  std::vector<std::string> act_as_groups;
   // Deadline of every call that does not set its own; must be positive.
   absl::Duration default_deadline = absl::Seconds(5);
   RetryPolicy retry;
@@ -317,6 +324,10 @@ class SecretsClient {
   std::shared_ptr<grpc::Channel> channel_;
   ClientOptions options_;
   std::string authorization_;  // "Bearer <key>" or ""; wiped on destruction
+  std::string act_as_groups_;  // act_as_groups joined by ','
+
+  // authorization and act-as metadata, as configured.
+  void AddIdentityMetadata(grpc::ClientContext* context) const;
   std::unique_ptr<v1::Secrets::Stub> secrets_;
   std::unique_ptr<v1::Admin::Stub> admin_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;

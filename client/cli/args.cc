@@ -450,6 +450,9 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
   if (!g.socket.empty() && !g.address.empty()) {
     return Usage("--socket and --address are mutually exclusive");
   }
+  if (!g.act_as_groups.empty() && g.act_as_user.empty()) {
+    return Usage("--act-as-groups needs --act-as-user");
+  }
   if (!g.env.empty() && !g.service.empty() && cmd.verb != "check" &&
       cmd.verb != "run") {
     return Usage("--env and --service are mutually exclusive");
@@ -458,13 +461,31 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
     absl::StatusOr<std::string> subject = NormalizeSubject(cmd.positionals[0]);
     if (!subject.ok()) return subject.status();
     cmd.subject = *subject;
+    if (cmd.positionals.size() == 3 && cmd.positionals[1] == "impersonate") {
+      const std::string& pattern = cmd.positionals[2];
+      if ((!absl::StartsWith(pattern, "user:") &&
+           !absl::StartsWith(pattern, "group:")) ||
+          absl::EndsWith(pattern, ":")) {
+        return Usage(absl::StrCat("Invalid impersonate pattern '", pattern,
+                                  "' (expected user:ID or group:ID, the ID "
+                                  "may end in '*')"));
+      }
+      if (!cmd.scope.empty() || !cmd.secret_name.empty()) {
+        return Usage("impersonate grants take no --scope or --name");
+      }
+    }
     std::string level = absl::AsciiStrToLower(
         absl::StripAsciiWhitespace(cmd.positionals.back()));
-    if (level != "read" && level != "execute" && level != "write") {
-      return Usage(absl::StrCat("Invalid permission level '", level,
-                                "' (expected 'read', 'execute', or 'write')"));
+    // The last positional of an impersonate grant is its pattern, checked
+    // above.
+    if (cmd.positionals.size() != 3 || cmd.positionals[1] != "impersonate") {
+      if (level != "read" && level != "execute" && level != "write") {
+        return Usage(
+            absl::StrCat("Invalid permission level '", level,
+                         "' (expected 'read', 'execute', or 'write')"));
+      }
+      cmd.positionals.back() = level;
     }
-    cmd.positionals.back() = level;
   }
   if (cmd.verb == "revoke" && cmd.grant_id.empty()) {
     absl::StatusOr<std::string> subject = NormalizeSubject(cmd.positionals[0]);
@@ -568,14 +589,15 @@ absl::StatusOr<std::string> NormalizeSubject(absl::string_view subject) {
       !absl::StartsWith(subject, "-")) {
     return absl::StrCat("uid:", uid);
   }
-  for (absl::string_view prefix : {"uid:", "gid:", "role:", "apikey:"}) {
+  for (absl::string_view prefix :
+       {"uid:", "gid:", "role:", "apikey:", "user:", "group:"}) {
     if (absl::StartsWith(subject, prefix) && subject.size() > prefix.size()) {
       return std::string(subject);
     }
   }
   return Usage(absl::StrCat("Invalid subject '", subject,
-                            "' (expected uid:N, gid:N, role:NAME, apikey:ID "
-                            "or a uid number)"));
+                            "' (expected uid:N, gid:N, role:NAME, apikey:ID, "
+                            "user:ID, group:ID or a uid number)"));
 }
 
 }  // namespace zlayer::secrets::cli

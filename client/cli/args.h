@@ -39,8 +39,10 @@ struct GlobalOptions {
   std::string tls_key_file;     // --tls-key FILE
   std::string tls_server_name;  // --tls-server-name NAME
   std::string api_key_file;     // --api-key-file FILE (never the key itself)
-  std::string env;              // --env NAME|ID: environment target
-  std::string project;          // --project P
+  std::string act_as_user;      // --act-as-user U (delegated identity)
+  std::vector<std::string> act_as_groups;  // --act-as-groups g1,g2
+  std::string env;                         // --env NAME|ID: environment target
+  std::string project;                     // --project P
   // --deployment D: the target when there is no --env, and the deployment of
   // `$S:name` references in check/run. Default "default" (upstream's scope).
   std::string deployment = "default";

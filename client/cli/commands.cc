@@ -996,6 +996,8 @@ absl::StatusOr<ClientOptions> ClientOptionsFor(const GlobalOptions& g) {
   options.tls_server_name = g.tls_server_name;
   options.default_deadline = g.timeout;
   options.wait_for_ready = g.wait_for_ready;
+  options.act_as_user = g.act_as_user;
+  options.act_as_groups = g.act_as_groups;
   if (!g.api_key_file.empty()) {
     absl::StatusOr<SecretBytes> key = ReadSecretFile(g.api_key_file);
     if (!key.ok()) return key.status();

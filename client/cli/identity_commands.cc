@@ -44,6 +44,8 @@ std::string Describe(const v1::GrantResource& r) {
       return absl::StrCat("environment ", r.id().empty() ? "*" : r.id());
     case v1::RESOURCE_KIND_SECRET:
       return absl::StrCat("secret '", r.id(), "/", r.name(), "'");
+    case v1::RESOURCE_KIND_IMPERSONATE:
+      return absl::StrCat("impersonation of '", r.id(), "'");
     default:
       return absl::StrCat("scope '", r.id().empty() ? "*" : r.id(), "'");
   }
@@ -55,6 +57,8 @@ std::string KindName(const v1::GrantResource& r) {
       return "environment";
     case v1::RESOURCE_KIND_SECRET:
       return "secret";
+    case v1::RESOURCE_KIND_IMPERSONATE:
+      return "impersonate";
     default:
       return "scope";
   }
@@ -166,19 +170,37 @@ class IdentityRunner {
     return r;
   }
 
+  static absl::StatusOr<v1::GrantResource> ImpersonateResource(
+      absl::string_view pattern) {
+    v1::GrantResource r;
+    r.set_kind(v1::RESOURCE_KIND_IMPERSONATE);
+    r.set_id(std::string(pattern));
+    return r;
+  }
+
   int Grant() {
     const std::vector<std::string>& p = cmd_.positionals;
+    const bool impersonate = p.size() == 3 && p[1] == "impersonate";
     absl::StatusOr<v1::GrantResource> resource =
-        Resource(p.size() == 3 ? p[1] : "");
+        impersonate ? ImpersonateResource(p[2])
+                    : Resource(p.size() == 3 ? p[1] : "");
     if (!resource.ok()) return Fail(resource.status());
     v1::GrantRequest req;
     req.set_subject(cmd_.subject);
     *req.mutable_resource() = *resource;
-    req.set_level(LevelFromName(p.back()));
+    // An impersonate grant's level is not consulted; read is stored.
+    req.set_level(impersonate ? v1::ACCESS_LEVEL_READ
+                              : LevelFromName(p.back()));
     absl::StatusOr<v1::AccessGrant> grant = client_->Grant(req);
     if (!grant.ok()) return Fail(grant.status());
     if (Json()) {
       *io_.out << absl::StripPrefix(GrantJson(*grant), "  ") << "\n";
+      return kExitOk;
+    }
+    if (impersonate) {
+      *io_.out << "Granted " << Describe(grant->resource()) << " to "
+               << grant->subject() << " (permission id " << grant->id()
+               << ")\n";
       return kExitOk;
     }
     *io_.out << "Granted " << LevelName(grant->level()) << " on "

@@ -76,6 +76,20 @@ constexpr OptionSpec kGlobalOptions[] = {
        s->cmd->global.api_key_file = std::string(v);
        return absl::OkStatus();
      }},
+    {"act-as-user", 0, ValueKind::kText, "U", "", "",
+     "act as end user U (needs an impersonate grant; the daemon then "
+     "authorizes as user:U only)",
+     [](absl::string_view v, ParseState* s) {
+       s->cmd->global.act_as_user = std::string(v);
+       return absl::OkStatus();
+     }},
+    {"act-as-groups", 0, ValueKind::kText, "G1,G2", "", "",
+     "with --act-as-user: the user's groups (group:G subjects)",
+     [](absl::string_view v, ParseState* s) {
+       s->cmd->global.act_as_groups =
+           absl::StrSplit(v, ',', absl::SkipWhitespace());
+       return absl::OkStatus();
+     }},
     {"env", 0, ValueKind::kText, "NAME|ID", "", "",
      "target an environment instead of a deployment scope",
      [](absl::string_view v, ParseState* s) {
@@ -423,7 +437,8 @@ constexpr OptionSpec kPermissionsOptions[] = {
     kScopeRow,
     kNameRow,
     {"subject", 0, ValueKind::kText, "X", "", "",
-     "every grant of one subject (uid:N, gid:N, role:NAME, apikey:ID)",
+     "every grant of one subject (uid:N, gid:N, role:NAME, apikey:ID, "
+     "user:ID, group:ID)",
      [](absl::string_view v, ParseState* s) -> absl::Status {
        absl::StatusOr<std::string> subject = NormalizeSubject(v);
        if (!subject.ok()) return subject.status();
@@ -650,13 +665,17 @@ const std::vector<VerbSpec>& AllVerbs() {
        "Needs no API key; made for container HEALTHCHECKs and scripts.", "",
        None(), "zlayer-secret health --timeout 2s"},
       {"grant", "", "Access",
-       "SUBJECT ENV LEVEL | SUBJECT LEVEL --scope S [--name N]",
-       "give a subject read, execute or write access",
-       "SUBJECT is uid:N, gid:N, role:NAME, apikey:ID or a uid number; LEVEL "
-       "is read, execute or write.",
+       "SUBJECT ENV LEVEL | SUBJECT LEVEL --scope S [--name N] | "
+       "SUBJECT impersonate PATTERN",
+       "give a subject read, execute or write access, or the right to act "
+       "as users and groups",
+       "SUBJECT is uid:N, gid:N, role:NAME, apikey:ID, user:ID, group:ID or a "
+       "uid number; LEVEL is read, execute or write. PATTERN is user:ID or "
+       "group:ID, the ID may end in '*' (user:*, group:eng-*).",
        "", kGrantOptions,
        "zlayer-secret grant uid:1000 prod read\n"
-       "zlayer-secret grant role:ci execute --scope ci --name deploy-key"},
+       "zlayer-secret grant role:ci execute --scope ci --name deploy-key\n"
+       "zlayer-secret grant apikey:api-server impersonate 'user:*'"},
       {"revoke", "", "Access",
        "SUBJECT ENV | SUBJECT --scope S [--name N] | --id ID",
        "take a grant back", "", "", kRevokeOptions,

@@ -487,8 +487,11 @@ std::string AuditLog::FormatChained(const AuditRecord& r, absl::Time time,
       .Str("time", absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", time,
                                     absl::UTCTimeZone()))
       .Str("request_id", r.request_id)
-      .Str("subject", r.subject)
-      .Str("transport", TransportName(r.transport))
+      .Str("subject", r.subject);
+  if (!r.actor.empty()) {
+    writer.Str("actor", r.actor).StrList("groups", r.groups);
+  }
+  writer.Str("transport", TransportName(r.transport))
       .Str("rpc", r.rpc)
       .Str("scope", hidden(r.scope))
       .Str("name", hidden(r.name))

@@ -82,6 +82,11 @@ struct AuditTarget {
 struct AuditRecord {
   std::string request_id;
   std::string subject;  // Principal::Subject()
+  // Delegated identity: the caller that asserted `subject` (a proxy's
+  // "apikey:<id>" or "uid:<n>"), and the groups it asserted; written only
+  // when `actor` is set ("actor", "groups").
+  std::string actor;
+  std::vector<std::string> groups;
   Transport transport = Transport::kUnix;
   std::string rpc;  // method name, e.g. "GetSecret"
   std::string scope;

@@ -1,6 +1,7 @@
 #include "core/identity/access.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -32,10 +33,29 @@ bool Principal::HasRole(absl::string_view role) const {
 }
 
 std::string Principal::Subject() const {
+  if (IsDelegated()) return absl::StrCat("user:", user);
   if (!api_key_id.empty()) return absl::StrCat("apikey:", api_key_id);
   if (uid >= 0) return absl::StrCat("uid:", uid);
   if (transport == Transport::kInProcess) return "in-process";
   return "anonymous";
+}
+
+Principal ActingAs(const Principal& actor, absl::string_view user,
+                   std::vector<std::string> groups) {
+  Principal p;
+  p.transport = actor.transport;
+  p.actor = actor.Subject();
+  p.user = std::string(user);
+  p.groups = std::move(groups);
+  return p;
+}
+
+absl::Status Authorizer::CheckImpersonate(
+    const Principal& actor, absl::string_view user,
+    const std::vector<std::string>& /*groups*/) const {
+  return absl::PermissionDeniedError(absl::StrCat(
+      actor.Subject(), " may not act as user:", user,
+      " (this daemon's authorizer does not support impersonation)"));
 }
 
 }  // namespace zlayer::secrets

@@ -46,10 +46,29 @@ struct Principal {
   // Roles granted by the API key or by configuration ("admin", ...).
   std::vector<std::string> roles;
 
+  // Delegated identity (docs/identity.md, "Delegated identity"): set only
+  // on a principal built by ActingAs(), when a caller holding an
+  // impersonate grant asserted an end user. `actor` is the asserting
+  // caller's Subject() ("apikey:api-server", "uid:1001"); `user` and
+  // `groups` are the ids asserted (without "user:"/"group:"). Such a
+  // principal has no API key, roles, uid or gid of its own: it is
+  // authorized by the grants of "user:<user>" and "group:<g>" only.
+  std::string actor;
+  std::string user;
+  std::vector<std::string> groups;
+
   bool HasRole(absl::string_view role) const;
-  // A stable, log-safe description: "uid:1000", "apikey:ci", "anonymous".
+  bool IsDelegated() const { return !actor.empty(); }
+  // A stable, log-safe description: "uid:1000", "apikey:ci", "anonymous",
+  // "user:alice" for a delegated principal.
   std::string Subject() const;
 };
+
+// The principal `actor` asserts: user `user` in `groups`, on the actor's
+// transport, with none of the actor's own rights. Does not check that the
+// actor may (Authorizer::CheckImpersonate does).
+Principal ActingAs(const Principal& actor, absl::string_view user,
+                   std::vector<std::string> groups);
 
 // What an access check is about: a scope, optionally one secret in it
 // ("" name = the scope as a whole, e.g. for listing).
@@ -68,6 +87,12 @@ class Authorizer {
                              AccessLevel level) const = 0;
   // Administrative actions (environments, keys, grants): admin only.
   virtual absl::Status CheckAdmin(const Principal& principal) const = 0;
+  // OK when `actor` may assert "user:<user>" and every "group:<g>" of
+  // `groups`, else PermissionDenied naming the first subject it may not
+  // assert. The default denies every impersonation.
+  virtual absl::Status CheckImpersonate(
+      const Principal& actor, absl::string_view user,
+      const std::vector<std::string>& groups) const;
 };
 
 }  // namespace zlayer::secrets

@@ -31,6 +31,7 @@ GrantAuthorizer::GrantAuthorizer(const GrantStore* grants,
     : grants_(grants), options_(std::move(options)) {}
 
 bool GrantAuthorizer::IsAdmin(const Principal& principal) const {
+  if (principal.IsDelegated()) return false;
   if (!options_.admin_role.empty() && principal.HasRole(options_.admin_role)) {
     return true;
   }
@@ -43,6 +44,13 @@ bool GrantAuthorizer::IsAdmin(const Principal& principal) const {
 std::vector<std::string> GrantAuthorizer::SubjectsOf(
     const Principal& principal) {
   std::vector<std::string> subjects;
+  if (principal.IsDelegated()) {
+    subjects.push_back(absl::StrCat("user:", principal.user));
+    for (const std::string& group : principal.groups) {
+      subjects.push_back(absl::StrCat("group:", group));
+    }
+    return subjects;
+  }
   if (!principal.api_key_id.empty()) {
     subjects.push_back(absl::StrCat("apikey:", principal.api_key_id));
   }
@@ -91,6 +99,23 @@ std::string GrantAuthorizer::VerifiedEnvironmentId(
   if (env_scopes_.size() >= kMaxCachedEnvironments) env_scopes_.clear();
   env_scopes_[*id] = *own;
   return *own == scope ? *id : "";
+}
+
+absl::Status GrantAuthorizer::CheckImpersonate(
+    const Principal& actor, absl::string_view user,
+    const std::vector<std::string>& groups) const {
+  std::vector<std::string> asserted = {absl::StrCat("user:", user)};
+  for (const std::string& group : groups) {
+    asserted.push_back(absl::StrCat("group:", group));
+  }
+  for (const std::string& subject : asserted) {
+    if (actor.IsDelegated() || !ValidateSubject(subject).ok() ||
+        !grants_->MayImpersonate(SubjectsOf(actor), subject)) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(actor.Subject(), " may not act as ", subject));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status GrantAuthorizer::CheckAdmin(const Principal& principal) const {

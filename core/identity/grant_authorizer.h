@@ -11,6 +11,13 @@
 // "uid:<n>" and "gid:<n>" (if known). Internal "system:" scopes are refused
 // for everyone, administrators included: no client RPC may touch them.
 //
+// A delegated principal (Principal::IsDelegated, docs/identity.md
+// "Delegated identity") is never an administrator and its subjects are
+// exactly "user:<user>" and "group:<g>" for each asserted group: the
+// proxy's own key, roles and uid count for nothing. Who may assert whom is
+// decided by CheckImpersonate from impersonate grants alone; administrators
+// need one too.
+//
 // Environment grants cover only an environment's own scope: for an
 // env-shaped scope ("env:<id>", "project:<p>:env:<id>") the authorizer asks
 // `environment_scope` for environment <id>'s scope and counts environment
@@ -75,6 +82,14 @@ class GrantAuthorizer final : public Authorizer {
   // OK for administrators, else PermissionDenied "<subject> is not an
   // administrator".
   absl::Status CheckAdmin(const Principal& principal) const override;
+
+  // OK when some impersonate grant of the actor's subjects matches
+  // "user:<user>" and, for each group, one matches "group:<g>"; else
+  // PermissionDenied "<actor> may not act as <subject>". A delegated actor
+  // may not delegate further.
+  absl::Status CheckImpersonate(
+      const Principal& actor, absl::string_view user,
+      const std::vector<std::string>& groups) const override;
 
   bool IsAdmin(const Principal& principal) const;
   // The grant subjects of `principal`, in the order described above.

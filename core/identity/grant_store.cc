@@ -100,6 +100,8 @@ absl::string_view ResourceKindName(ResourceKind kind) {
       return "scope";
     case ResourceKind::kSecret:
       return "secret";
+    case ResourceKind::kImpersonate:
+      return "impersonate";
   }
   return "scope";
 }
@@ -108,6 +110,7 @@ absl::optional<ResourceKind> ParseResourceKind(absl::string_view text) {
   if (text == "environment") return ResourceKind::kEnvironment;
   if (text == "scope") return ResourceKind::kScope;
   if (text == "secret") return ResourceKind::kSecret;
+  if (text == "impersonate") return ResourceKind::kImpersonate;
   return absl::nullopt;
 }
 
@@ -122,6 +125,9 @@ GrantResource GrantResource::Secret(absl::string_view scope,
   return {ResourceKind::kSecret, std::string(scope), std::string(name)};
 }
 GrantResource GrantResource::AllOf(ResourceKind kind) { return {kind, "", ""}; }
+GrantResource GrantResource::Impersonate(absl::string_view subject_pattern) {
+  return {ResourceKind::kImpersonate, std::string(subject_pattern), ""};
+}
 
 std::string GrantResource::DebugString() const {
   if (IsWildcard()) return absl::StrCat(ResourceKindName(kind), ":*");
@@ -142,15 +148,20 @@ absl::Status ValidateSubject(absl::string_view subject) {
         absl::SimpleAtoi(value, &n) && n >= 0) {
       return absl::OkStatus();
     }
-  } else if (kind == "apikey" || kind == "role") {
+  } else if (kind == "apikey" || kind == "role" || kind == "user" ||
+             kind == "group") {
+    // A ',' would make a group list in call metadata ambiguous.
+    const bool listable = kind != "user" && kind != "group";
     if (!value.empty() && value.size() <= kMaxSubjectValueBytes &&
-        std::all_of(value.begin(), value.end(),
-                    [](char c) { return absl::ascii_isgraph(c); })) {
+        std::all_of(value.begin(), value.end(), [listable](char c) {
+          return absl::ascii_isgraph(c) && (listable || c != ',');
+        })) {
       return absl::OkStatus();
     }
   }
   return absl::InvalidArgumentError(
-      "subject must be apikey:<id>, role:<name>, uid:<n> or gid:<n>");
+      "subject must be apikey:<id>, role:<name>, user:<id>, group:<id>, "
+      "uid:<n> or gid:<n>");
 }
 
 absl::Status ValidateGrantResource(const GrantResource& r) {
@@ -183,6 +194,34 @@ absl::Status ValidateGrantResource(const GrantResource& r) {
         return absl::InvalidArgumentError("system scopes cannot be granted");
       }
       break;
+    case ResourceKind::kImpersonate: {
+      const auto bad = [] {
+        return absl::InvalidArgumentError(
+            "impersonate grants take a pattern user:<id> or group:<id> (the "
+            "id may end in '*'), and no name");
+      };
+      if (!r.name.empty()) return bad();
+      absl::string_view pattern = r.id;
+      if (!absl::ConsumePrefix(&pattern, "user:") &&
+          !absl::ConsumePrefix(&pattern, "group:")) {
+        return bad();
+      }
+      if (pattern.empty()) return bad();
+      const size_t star = pattern.find('*');
+      if (star != absl::string_view::npos && star + 1 != pattern.size()) {
+        return bad();
+      }
+      absl::ConsumeSuffix(&pattern, "*");
+      // "user:*" is every user; anything else must be a valid subject
+      // prefix.
+      if (!pattern.empty() &&
+          !ValidateSubject(
+               absl::StrCat(r.id.substr(0, r.id.find(':') + 1), pattern))
+               .ok()) {
+        return bad();
+      }
+      break;
+    }
   }
   return absl::OkStatus();
 }
@@ -205,6 +244,21 @@ absl::optional<std::string> EnvironmentIdOfScope(absl::string_view scope) {
 bool IsCredentialScope(absl::string_view scope) {
   return scope == kRegistryCredentialResource ||
          scope == kGitCredentialResource;
+}
+
+bool ImpersonationPatternMatches(absl::string_view pattern,
+                                 absl::string_view subject) {
+  const size_t colon = pattern.find(':');
+  if (colon == absl::string_view::npos) return false;
+  // The kinds must agree: "user:*" never lets anyone assert a group.
+  if (subject.substr(0, colon + 1) != pattern.substr(0, colon + 1)) {
+    return false;
+  }
+  if (absl::EndsWith(pattern, "*")) {
+    pattern.remove_suffix(1);
+    return subject.size() > colon + 1 && absl::StartsWith(subject, pattern);
+  }
+  return subject == pattern;
 }
 
 bool GrantCovers(const GrantResource& grant, const Resource& resource,
@@ -233,6 +287,8 @@ bool GrantCovers(const GrantResource& grant, const Resource& resource,
       if (resource.name.empty()) return false;
       if (grant.id.empty()) return !credential;
       return grant.id == resource.scope && grant.name == resource.name;
+    case ResourceKind::kImpersonate:
+      return false;
   }
   return false;
 }
@@ -453,6 +509,22 @@ AccessLevel GrantStore::EffectiveLevel(
     }
   }
   return best;
+}
+
+bool GrantStore::MayImpersonate(const std::vector<std::string>& subjects,
+                                absl::string_view asserted) const {
+  absl::ReaderMutexLock lock(&mu_);
+  for (const std::string& subject : subjects) {
+    auto it = by_subject_.find(subject);
+    if (it == by_subject_.end()) continue;
+    for (const AccessGrant& g : it->second) {
+      if (g.resource.kind == ResourceKind::kImpersonate &&
+          ImpersonationPatternMatches(g.resource.id, asserted)) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 }  // namespace zlayer::secrets

@@ -3,6 +3,8 @@
 // Subjects (strings, as Principal::Subject() renders them where it can):
 //   "apikey:<id>"  an API key       "role:<name>"  every key/peer with the role
 //   "uid:<n>"      a Unix peer uid  "gid:<n>"      a Unix peer primary gid
+//   "user:<id>"    an end user a proxy acts as (delegated identity)
+//   "group:<id>"   a group of such a user, as the proxy asserts it
 // Resources (GrantResource):
 //   environment  id = environment id: every secret of that environment's
 //                own scope ("env:<id>" for a global environment,
@@ -21,6 +23,12 @@
 //   secret       id = scope, name = secret name: that one secret (not the
 //                scope's listing); "" and "" = every secret of every scope
 //                except the credential scopes
+//   impersonate  id = a subject pattern: "user:<id>" or "group:<id>", where
+//                the id may end in '*' as a prefix ("user:*", "group:eng-*").
+//                Lets the grant's subject assert matching users and groups
+//                in call metadata (docs/identity.md, "Delegated identity");
+//                covers no secret at all. Its level is not consulted (the
+//                CLI stores read).
 // Levels are ordered (read < execute < write); a grant of a level implies the
 // lower ones. Duplicates are allowed; the effective level is the max over
 // every matching grant of every subject of the principal (unlike upstream,
@@ -65,9 +73,9 @@
 
 namespace zlayer::secrets {
 
-enum class ResourceKind { kEnvironment, kScope, kSecret };
+enum class ResourceKind { kEnvironment, kScope, kSecret, kImpersonate };
 
-// "environment", "scope", "secret".
+// "environment", "scope", "secret", "impersonate".
 absl::string_view ResourceKindName(ResourceKind kind);
 absl::optional<ResourceKind> ParseResourceKind(absl::string_view text);
 
@@ -80,6 +88,7 @@ struct GrantResource {
   static GrantResource Scope(absl::string_view scope_or_prefix);
   static GrantResource Secret(absl::string_view scope, absl::string_view name);
   static GrantResource AllOf(ResourceKind kind);
+  static GrantResource Impersonate(absl::string_view subject_pattern);
 
   bool IsWildcard() const { return id.empty() || id == "*"; }
   // "environment:<id>", "scope:<id>", "secret:<scope>/<name>", "<kind>:*".
@@ -89,11 +98,13 @@ struct GrantResource {
   }
 };
 
-// InvalidArgument unless `subject` is "apikey:<id>", "role:<name>" (1..128
-// printable non-space characters) or "uid:<n>", "gid:<n>" (decimal, >= 0).
+// InvalidArgument unless `subject` is "apikey:<id>", "role:<name>",
+// "user:<id>", "group:<id>" (1..128 printable non-space characters; no ','
+// in user and group ids) or "uid:<n>", "gid:<n>" (decimal, >= 0).
 absl::Status ValidateSubject(absl::string_view subject);
 // InvalidArgument for control characters, a '/' in a secret name, a name
-// without a scope, or a "system:" scope.
+// without a scope, a "system:" scope, or an impersonate pattern that is not
+// "user:<id>[*]" / "group:<id>[*]" ('*' only last).
 absl::Status ValidateGrantResource(const GrantResource& resource);
 // Scopes that name the credential helpers' grant resources (see the Admin
 // credential RPCs in proto/secrets.proto): a grant of read on
@@ -112,6 +123,11 @@ bool IsCredentialScope(absl::string_view scope);
 // not verified): environment grants cover only such scopes.
 bool GrantCovers(const GrantResource& grant, const Resource& resource,
                  absl::string_view verified_environment_id);
+// True when impersonate pattern `pattern` ("user:alice", "group:eng-*",
+// "user:*") matches `subject` ("user:alice", "group:eng-web"). A pattern
+// matches only subjects of its own kind; "user:*" matches every user.
+bool ImpersonationPatternMatches(absl::string_view pattern,
+                                 absl::string_view subject);
 // The environment id of an env-shaped scope ("env:<id>",
 // "project:<p>:env:<id>"), or nullopt.
 absl::optional<std::string> EnvironmentIdOfScope(absl::string_view scope);
@@ -180,6 +196,11 @@ class GrantStore {
   AccessLevel EffectiveLevel(const std::vector<std::string>& subjects,
                              const Resource& resource,
                              absl::string_view verified_environment_id) const;
+
+  // True when an impersonate grant of any of `subjects` matches `asserted`
+  // ("user:<id>" or "group:<id>"). Memory only; cheap.
+  bool MayImpersonate(const std::vector<std::string>& subjects,
+                      absl::string_view asserted) const;
 
  private:
   GrantStore(SecretStore* store, const Clock* clock)

@@ -102,8 +102,7 @@ AdminService::AdminService(const ServiceContext* ctx) : ctx_(ctx) {}
 
 absl::StatusOr<Principal> AdminService::Identify(
     const grpc::ServerContextBase& context, bool admin, CallLog* log) const {
-  ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(context));
-  log->subject = principal.Subject();
+  ASSIGN_OR_RETURN(Principal principal, IdentifyCaller(*ctx_, context, log));
   if (admin) RETURN_IF_ERROR(ctx_->authorizer->CheckAdmin(principal));
   return principal;
 }

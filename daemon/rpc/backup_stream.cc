@@ -52,8 +52,9 @@ class BackupStream final : public grpc::ServerWriteReactor<v1::BackupChunk> {
       if (ctx->identifier == nullptr || ctx->authorizer == nullptr) {
         return absl::FailedPreconditionError("no caller identification");
       }
-      ASSIGN_OR_RETURN(Principal principal, ctx->identifier->Identify(*call));
-      log.subject = principal.Subject();
+      // Through IdentifyCaller like every RPC: a proxy acting as a user
+      // gets that user's rights here too, never its own.
+      ASSIGN_OR_RETURN(Principal principal, IdentifyCaller(*ctx, *call, &log));
       RETURN_IF_ERROR(ctx->authorizer->CheckAdmin(principal));
       if (!ctx->create_backup) {
         return absl::UnimplementedError("this store cannot be backed up");

@@ -62,9 +62,13 @@ absl::StatusOr<GrantResource> ResourceFromProto(const v1::GrantResource& in) {
     case v1::RESOURCE_KIND_SECRET:
       out.kind = ResourceKind::kSecret;
       break;
+    case v1::RESOURCE_KIND_IMPERSONATE:
+      out.kind = ResourceKind::kImpersonate;
+      break;
     default:
       return absl::InvalidArgumentError(
-          "resource kind is required (environment, scope or secret)");
+          "resource kind is required (environment, scope, secret or "
+          "impersonate)");
   }
   if (out.kind != ResourceKind::kSecret && !in.name().empty()) {
     return absl::InvalidArgumentError(
@@ -86,6 +90,9 @@ void ToProto(const GrantResource& in, v1::GrantResource* out) {
       break;
     case ResourceKind::kSecret:
       out->set_kind(v1::RESOURCE_KIND_SECRET);
+      break;
+    case ResourceKind::kImpersonate:
+      out->set_kind(v1::RESOURCE_KIND_IMPERSONATE);
       break;
   }
   out->set_id(in.id);

@@ -104,9 +104,7 @@ SecretsService::SecretsService(const ServiceContext* ctx) : ctx_(ctx) {}
 
 absl::StatusOr<Principal> SecretsService::Identify(
     const grpc::ServerContextBase& context, CallLog* log) const {
-  ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(context));
-  log->subject = principal.Subject();
-  return principal;
+  return IdentifyCaller(*ctx_, context, log);
 }
 
 absl::StatusOr<std::string> SecretsService::ResolveTarget(

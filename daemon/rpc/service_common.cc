@@ -1,11 +1,14 @@
 #include "daemon/rpc/service_common.h"
 
 #include <string_view>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/audit/auth_failure_audit.h"
+#include "core/base/status_macros.h"
 #include "daemon/rpc/call_auditor.h"
 #include "daemon/rpc/grpc_status.h"
+#include "daemon/transport/caller_identity.h"
 #include "spdlog/spdlog.h"
 
 namespace zlayer::secrets {
@@ -37,6 +40,8 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
     AuditRecord record;
     record.request_id = request_id_;
     record.subject = subject;
+    record.actor = actor;
+    record.groups = groups;
     record.transport = transport_;
     record.rpc = rpc_;
     record.scope = scope;
@@ -81,6 +86,22 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
       break;
   }
   return ToGrpcStatus(outcome);
+}
+
+absl::StatusOr<Principal> IdentifyCaller(const ServiceContext& ctx,
+                                         const grpc::ServerContextBase& call,
+                                         CallLog* log) {
+  ASSIGN_OR_RETURN(Principal caller, ctx.identifier->Identify(call));
+  log->subject = caller.Subject();
+  ASSIGN_OR_RETURN(absl::optional<ActAs> act_as, ParseActAs(call));
+  if (!act_as.has_value()) return caller;
+  Principal user = ActingAs(caller, act_as->user, act_as->groups);
+  log->actor = user.actor;
+  log->subject = user.Subject();
+  log->groups = user.groups;
+  RETURN_IF_ERROR(
+      ctx.authorizer->CheckImpersonate(caller, user.user, user.groups));
+  return user;
 }
 
 SecretBytes TakeSecret(const std::string& field) {

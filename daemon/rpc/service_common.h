@@ -73,12 +73,14 @@ class CallLog {
   // UNAVAILABLE for a value-revealing call whose audit record failed.
   grpc::Status Finish(const absl::Status& status) const;
 
-  std::string subject = "-";       // Principal::Subject(); "-" until identified
-  std::string scope;               // set only once validated
-  std::string name;                // set only once validated
-  std::string detail;              // counts and flags, never values
-  std::string service;             // ResolveContext.service, audited as is
-  std::vector<uint32_t> versions;  // versions read or written
+  std::string subject = "-";  // Principal::Subject(); "-" until identified
+  std::string actor;          // delegated identity: who asserted subject
+  std::vector<std::string> groups;   // delegated identity: asserted groups
+  std::string scope;                 // set only once validated
+  std::string name;                  // set only once validated
+  std::string detail;                // counts and flags, never values
+  std::string service;               // ResolveContext.service, audited as is
+  std::vector<uint32_t> versions;    // versions read or written
   std::vector<AuditTarget> targets;  // batch calls: every secret touched
 
   const std::string& request_id() const { return request_id_; }
@@ -107,6 +109,22 @@ grpc::Status Serve(const ServiceContext* ctx,
   const absl::Status status = body(log);
   return log.Finish(status);
 }
+
+// Identifies the caller of `call`, once per call: the transport's principal
+// (ctx.identifier), or, when the call asserts a delegated identity
+// (metadata x-zlayer-act-as-user / x-zlayer-act-as-groups, parsed by
+// ParseActAs in daemon/transport/caller_identity.h), the asserted user and
+// groups, which are then authorized exactly as themselves (never with the
+// caller's rights; Principal::IsDelegated). Fills `log`: subject, and for an
+// assertion actor = the caller's subject, subject = "user:<id>", groups —
+// before the impersonation check, so a refusal is audited with both.
+// Errors: the identifier's (UNAUTHENTICATED, ...); InvalidArgument for
+// malformed act-as metadata; PermissionDenied "<actor> may not act as
+// <subject>" when the caller holds no impersonate grant matching the user
+// and every group (Authorizer::CheckImpersonate).
+absl::StatusOr<Principal> IdentifyCaller(const ServiceContext& ctx,
+                                         const grpc::ServerContextBase& call,
+                                         CallLog* log);
 
 // Copies a request's secret field (a value, a key, import content) into
 // SecretBytes and wipes the field. The request object belongs to gRPC's call

@@ -203,8 +203,22 @@ class WatchStream : public grpc::ServerWriteReactor<Response>,
   grpc::CallbackServerContext* const call_;
   const std::string rpc_;
   std::unique_ptr<Subscription> subscription_;
+  // Identifies the caller once (IdentifyCaller), keeping its facts for the
+  // stream's audit record.
+  absl::StatusOr<Principal> Identify() {
+    CallLog who(rpc_);
+    absl::StatusOr<Principal> principal =
+        IdentifyCaller(*service_->ctx_, *call_, &who);
+    subject_ = who.subject;
+    actor_ = who.actor;
+    groups_ = who.groups;
+    return principal;
+  }
+
   // Log-safe facts for the stream's audit record.
   std::string subject_ = "-";
+  std::string actor_;
+  std::vector<std::string> groups_;
   std::string scope_;
   std::string detail_;
 
@@ -277,6 +291,8 @@ class WatchStream : public grpc::ServerWriteReactor<Response>,
   void FinishWith(const absl::Status& status) {
     CallLog log(service_->ctx_, *call_, rpc_);
     log.subject = subject_;
+    log.actor = actor_;
+    log.groups = groups_;
     log.scope = scope_;
     log.detail = detail_;
     this->Finish(log.Finish(status));
@@ -312,8 +328,7 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
 
  private:
   absl::Status Open() override {
-    ASSIGN_OR_RETURN(principal_, ctx_->identifier->Identify(*call_));
-    subject_ = principal_.Subject();
+    ASSIGN_OR_RETURN(principal_, Identify());
     if (static_cast<size_t>(request_->env_size()) >
         ctx_->limits.max_env_entries) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -447,8 +462,7 @@ class SecretsStream final : public WatchStream<v1::WatchSecretsResponse> {
 
  private:
   absl::Status Open() override {
-    ASSIGN_OR_RETURN(principal_, ctx_->identifier->Identify(*call_));
-    subject_ = principal_.Subject();
+    ASSIGN_OR_RETURN(principal_, Identify());
     ASSIGN_OR_RETURN(scope_, TargetScope(*ctx_, request_->target()));
     if (!request_->name_prefix().empty()) {
       RETURN_IF_ERROR(ValidateText(request_->name_prefix(), "name_prefix", 1,
@@ -532,8 +546,7 @@ grpc::Status WatchService::ListConsumers(
     v1::ListConsumersResponse* response) {
   CallLog log(ctx_, *call, "ListConsumers");
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Principal principal, ctx_->identifier->Identify(*call));
-    log.subject = principal.Subject();
+    ASSIGN_OR_RETURN(Principal principal, IdentifyCaller(*ctx_, *call, &log));
     ASSIGN_OR_RETURN(std::string scope, TargetScope(*ctx_, request->target()));
     RETURN_IF_ERROR(ValidateName(request->name()));
     log.scope = scope;

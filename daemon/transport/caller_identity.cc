@@ -1,13 +1,17 @@
 #include "daemon/transport/caller_identity.h"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "core/base/status_macros.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -20,7 +24,73 @@ absl::string_view ToView(const grpc::string_ref& ref) {
   return absl::string_view(ref.data(), ref.size());
 }
 
+// The single value of metadata `key`: nullopt when absent, InvalidArgument
+// when sent more than once (which one would count is not for us to guess).
+absl::StatusOr<absl::optional<absl::string_view>> SingleValue(
+    const grpc::ServerContextBase& context, absl::string_view key) {
+  const auto& metadata = context.client_metadata();
+  auto [begin, end] =
+      metadata.equal_range(grpc::string_ref(key.data(), key.size()));
+  if (begin == end) return absl::nullopt;
+  if (std::next(begin) != end) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata '", key, "' may be sent once"));
+  }
+  return ToView(begin->second);
+}
+
+bool ValidActAsId(absl::string_view id) {
+  constexpr size_t kMaxIdBytes = 128;
+  return !id.empty() && id.size() <= kMaxIdBytes &&
+         std::all_of(id.begin(), id.end(),
+                     [](char c) { return absl::ascii_isgraph(c) && c != ','; });
+}
+
 }  // namespace
+
+absl::StatusOr<absl::optional<ActAs>> ParseActAs(
+    const grpc::ServerContextBase& context) {
+  ASSIGN_OR_RETURN(absl::optional<absl::string_view> user,
+                   SingleValue(context, kActAsUserHeader));
+  ASSIGN_OR_RETURN(absl::optional<absl::string_view> groups,
+                   SingleValue(context, kActAsGroupsHeader));
+  if (!user.has_value()) {
+    if (groups.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata '", kActAsGroupsHeader, "' needs '",
+                       kActAsUserHeader, "'"));
+    }
+    return absl::nullopt;
+  }
+  if (!ValidActAsId(*user)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed '", kActAsUserHeader,
+                     "': 1..128 printable characters, no ','"));
+  }
+  ActAs act_as;
+  act_as.user = std::string(*user);
+  if (groups.has_value()) {
+    for (absl::string_view group : absl::StrSplit(*groups, ',')) {
+      group = absl::StripAsciiWhitespace(group);
+      if (!ValidActAsId(group)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("malformed '", kActAsGroupsHeader,
+                         "': comma-separated ids of 1..128 printable "
+                         "characters"));
+      }
+      act_as.groups.emplace_back(group);
+    }
+    std::sort(act_as.groups.begin(), act_as.groups.end());
+    act_as.groups.erase(std::unique(act_as.groups.begin(), act_as.groups.end()),
+                        act_as.groups.end());
+    if (act_as.groups.size() > kMaxActAsGroups) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", kActAsGroupsHeader, "' names more than ",
+                       kMaxActAsGroups, " groups"));
+    }
+  }
+  return act_as;
+}
 
 absl::StatusOr<PresentedApiKey> ParseApiKey(absl::string_view value,
                                             bool is_authorization) {

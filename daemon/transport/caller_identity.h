@@ -22,9 +22,11 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
 #include "core/base/secret_bytes.h"
 #include "core/identity/access.h"
 #include "daemon/transport/api_key_verifier.h"
@@ -45,6 +47,27 @@ struct PresentedApiKey {
 // for a malformed value; the message never echoes it.
 absl::StatusOr<PresentedApiKey> ParseApiKey(absl::string_view value,
                                             bool is_authorization);
+
+// Delegated identity asserted in call metadata (docs/identity.md,
+// "Delegated identity"):
+//   x-zlayer-act-as-user:   <user id>
+//   x-zlayer-act-as-groups: <group id>[,<group id>...]   (optional)
+// Ids are 1..128 printable non-space characters without ','; at most
+// kMaxActAsGroups groups.
+inline constexpr char kActAsUserHeader[] = "x-zlayer-act-as-user";
+inline constexpr char kActAsGroupsHeader[] = "x-zlayer-act-as-groups";
+inline constexpr size_t kMaxActAsGroups = 64;
+
+struct ActAs {
+  std::string user;
+  std::vector<std::string> groups;  // sorted, without duplicates
+};
+
+// The act-as assertion of a call: nullopt when it carries neither header.
+// InvalidArgument for groups without a user, a header given twice, or a
+// malformed id (the message does not echo it).
+absl::StatusOr<absl::optional<ActAs>> ParseActAs(
+    const grpc::ServerContextBase& context);
 
 class UnixPeerIdentifier final : public CallerIdentifier {
  public:

@@ -154,8 +154,8 @@ TEST(ArgsTest, GrantTakesSubjectTargetAndLevel) {
   EXPECT_EQ(scope->scope, "prod");
   EXPECT_EQ(scope->secret_name, "db");
   EXPECT_EQ(UsageError({"grant", "u", "e", "none"}),
-            "Invalid subject 'u' (expected uid:N, gid:N, role:NAME, apikey:ID "
-            "or a uid number)");
+            "Invalid subject 'u' (expected uid:N, gid:N, role:NAME, apikey:ID, "
+            "user:ID, group:ID or a uid number)");
   EXPECT_EQ(UsageError({"grant", "uid:1", "e", "None"}),
             "Invalid permission level 'none' (expected 'read', 'execute', or "
             "'write')");

@@ -453,7 +453,7 @@ TEST_P(CliE2eTest, GrantWithABadSubjectIsAUsageError) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "zlayer-secret: Invalid subject 'u' (expected uid:N, gid:N, "
-            "role:NAME, apikey:ID or a uid number)\n");
+            "role:NAME, apikey:ID, user:ID, group:ID or a uid number)\n");
 }
 
 TEST_P(CliE2eTest, ApiKeysCreateListRolesRemove) {

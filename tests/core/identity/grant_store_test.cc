@@ -361,8 +361,10 @@ TEST_P(GrantStoreTest, ListsBySubjectAndByExactResource) {
 }
 
 TEST_P(GrantStoreTest, RejectsBadGrants) {
+  // "user:" and "group:" are subjects now (delegated identity); an unknown
+  // kind is not.
   EXPECT_TRUE(absl::IsInvalidArgument(
-      grants_->Grant("user:1", GrantResource::Scope("a"), AccessLevel::kRead)
+      grants_->Grant("person:1", GrantResource::Scope("a"), AccessLevel::kRead)
           .status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
       grants_->Grant("uid:x", GrantResource::Scope("a"), AccessLevel::kRead)
