@@ -139,10 +139,11 @@ absl::StatusOr<std::string> NormalizeSubject(absl::string_view subject);
 //   ZLAYER_SECRETS_CACERT        --tls-ca FILE
 //   ZLAYER_SECRETS_API_KEY_FILE  --api-key-file FILE (a path, never the key)
 //   ZLAYER_SECRETS_FORMAT        --output table|json
-inline constexpr char kAddrEnvVar[] = "ZLAYER_SECRETS_ADDR";
-inline constexpr char kCaCertEnvVar[] = "ZLAYER_SECRETS_CACERT";
-inline constexpr char kApiKeyFileEnvVar[] = "ZLAYER_SECRETS_API_KEY_FILE";
-inline constexpr char kFormatEnvVar[] = "ZLAYER_SECRETS_FORMAT";
+inline constexpr absl::string_view kAddrEnvVar = "ZLAYER_SECRETS_ADDR";
+inline constexpr absl::string_view kCaCertEnvVar = "ZLAYER_SECRETS_CACERT";
+inline constexpr absl::string_view kApiKeyFileEnvVar =
+    "ZLAYER_SECRETS_API_KEY_FILE";
+inline constexpr absl::string_view kFormatEnvVar = "ZLAYER_SECRETS_FORMAT";
 
 // Those variables' values, by name; unset variables are absent (an empty
 // value counts as unset).

@@ -17,10 +17,13 @@ int main(int argc, char** argv) {
     return RunOfflineCommand(args, std::cout, std::cerr);
   }
   ScriptEnvironment env;
-  for (const char* name :
+  // string_views, not char arrays: the option tables are constexpr, and
+  // under ASan a named array's address is not a constant expression.
+  for (absl::string_view name :
        {kAddrEnvVar, kCaCertEnvVar, kApiKeyFileEnvVar, kFormatEnvVar}) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && *value != '\0') env[name] = value;
+    const std::string key(name);
+    const char* value = std::getenv(key.c_str());
+    if (value != nullptr && *value != '\0') env[key] = value;
   }
   absl::StatusOr<Command> cmd = ParseCommandLine(args, env);
   if (!cmd.ok()) {

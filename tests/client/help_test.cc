@@ -82,9 +82,10 @@ TEST(VerbTablesTest, ScriptVariablesAreNamedInTheTable) {
   for (const OptionSpec& o : GlobalOptionSpecs()) {
     if (!o.env_var.empty()) vars.insert(std::string(o.env_var));
   }
-  for (const char* v : {kAddrEnvVar, kCaCertEnvVar, kApiKeyFileEnvVar,
-                        kFormatEnvVar, "ZLAYER_SECRETS_SOCKET"}) {
-    EXPECT_EQ(vars.count(v), 1u) << v;
+  for (absl::string_view v :
+       {kAddrEnvVar, kCaCertEnvVar, kApiKeyFileEnvVar, kFormatEnvVar,
+        absl::string_view("ZLAYER_SECRETS_SOCKET")}) {
+    EXPECT_EQ(vars.count(std::string(v)), 1u) << v;
   }
 }
 
