@@ -885,11 +885,10 @@ absl::Status SqliteSecretStore::RunInSnapshot(
     absl::FunctionRef<absl::Status(Database&, uint64_t)> fn) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, readers_->Take());
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(Transaction txn,
-                     Transaction::Begin(db.get(), TransactionMode::kDeferred));
     if (cache_.enabled()) {
-      // Starts the snapshot. A different value than this connection saw
-      // last time: someone committed since (see "Sealed-row cache").
+      // Asked in its own short transaction, before the snapshot: a
+      // different value than this connection saw last time means someone
+      // committed since (see "Sealed-row cache").
       int64_t version = 0;
       {
         ASSIGN_OR_RETURN(ScopedStatement st,
@@ -907,7 +906,15 @@ absl::Status SqliteSecretStore::RunInSnapshot(
       }
       if (changed) cache_.InvalidateAll();
     }
-    RETURN_IF_ERROR(fn(*db, cache_.epoch()));
+    // The epoch is taken before the snapshot starts (a deferred transaction
+    // starts it at its first read). Taken after, a write could commit and
+    // invalidate in between, and this read would cache the row its older
+    // snapshot sees under the newer epoch: a reader after the write's
+    // acknowledgement would then be served the older version.
+    const uint64_t epoch = cache_.epoch();
+    ASSIGN_OR_RETURN(Transaction txn,
+                     Transaction::Begin(db.get(), TransactionMode::kDeferred));
+    RETURN_IF_ERROR(fn(*db, epoch));
     return txn.Commit();
   }();
   readers_->Give(std::move(db));

@@ -44,11 +44,13 @@
 // cache skips the `secrets` row, its MAC check and the version query; it
 // still opens the ciphertext (AEAD, associated data as always). Every write
 // group invalidates the cache after its commit and before any of its callers
-// is answered. Every read transaction first asks SQLite for the file's data
-// version (PRAGMA data_version on that reader connection); if any other
-// connection (this store's writer, or another process editing the file) has
-// committed since that connection last asked, the cache is invalidated
-// before the read uses it. So a row edited, planted or rolled back in the
+// is answered. Every read first asks SQLite for the file's data version
+// (PRAGMA data_version on that reader connection); if any other connection
+// (this store's writer, or another process editing the file) has committed
+// since that connection last asked, the cache is invalidated before the
+// read uses it. The read then takes the cache epoch and only then starts its
+// snapshot, so a row it caches is never older than a write acknowledged
+// before it. So a row edited, planted or rolled back in the
 // file is read from the file (and reported as DataLoss) as before.
 #ifndef ZLAYER_SECRETS_CORE_STORE_SQLITE_SQLITE_SECRET_STORE_H_
 #define ZLAYER_SECRETS_CORE_STORE_SQLITE_SQLITE_SECRET_STORE_H_
