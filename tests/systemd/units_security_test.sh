@@ -3,6 +3,7 @@
 # thresholds (exposure x10, as --threshold takes it):
 #   zlayer-secretsd.service      (Unix only, socket-activated)  <= 0.5
 #   zlayer-secretsd-tls.service  (Unix + TLS TCP)               <= 1.4
+#   zlayer-secretsd-cluster.service (Unix + TCP to etcd only)    <= 1.4
 # and a check that the threshold bites: the Unix unit without its network
 # lockdown (PrivateNetwork=, IPAddressDeny=, AF_UNIX only, PrivateMounts=)
 # scores worse and fails it.
@@ -16,8 +17,9 @@ fi
 
 unit_dir=$(mktemp -d /tmp/zs-units-XXXXXX)
 trap 'rm -rf "$unit_dir"' EXIT
-for f in zlayer-secretsd.service zlayer-secretsd-tls.service zlayer-secretsd.socket; do
-  src=$(find -L . -path "*deploy/$f" | head -n 1)
+for f in zlayer-secretsd.service zlayer-secretsd-tls.service zlayer-secretsd.socket \
+         zlayer-secretsd-cluster.service; do
+  src=$(find -L . -path "*deploy/$f" -o -path "*deploy/cluster/$f" | head -n 1)
   [ -n "$src" ] || { echo "FAIL: deploy/$f not in runfiles" >&2; exit 1; }
   cp "$src" "$unit_dir/$f"
 done
@@ -36,6 +38,7 @@ check() {  # unit threshold expected_rc
 
 check zlayer-secretsd.service 5 0
 check zlayer-secretsd-tls.service 14 0
+check zlayer-secretsd-cluster.service 14 0
 
 sed -e '/^PrivateNetwork=/d' -e '/^IPAddressDeny=/d' -e '/^PrivateMounts=/d' \
     -e 's/^RestrictAddressFamilies=.*/RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6/' \
@@ -49,4 +52,8 @@ grep -q '^ListenStream=/run/zlayer-secrets/zlayer-secretsd.sock$' \
   "$unit_dir/zlayer-secretsd.socket"
 grep -q -- '--socket /run/zlayer-secrets/zlayer-secretsd.sock' \
   "$unit_dir/zlayer-secretsd.service"
+# The cluster unit runs the etcd store with TLS to etcd, on every node.
+for flag in '--store etcd' '--etcd-cacert ' '--etcd-cert ' '--etcd-key '; do
+  grep -q -- "$flag" "$unit_dir/zlayer-secretsd-cluster.service"
+done
 echo "units_security_test: OK"

@@ -46,17 +46,35 @@ absl::StatusOr<int> FreeLoopbackPort() {
 
 std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
 
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 }  // namespace
 
 bool EtcdCluster::Available() { return ::access(kBinary, X_OK) == 0; }
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
     int members, absl::Duration ready_timeout) {
+  return StartMembers(members, absl::nullopt, ready_timeout);
+}
+
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::StartTls(
+    int members, Tls tls, absl::Duration ready_timeout) {
+  return StartMembers(members, std::move(tls), ready_timeout);
+}
+
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::StartMembers(
+    int members, absl::optional<Tls> tls, absl::Duration ready_timeout) {
   if (!Available()) return absl::FailedPreconditionError(kMissing);
   if (members != 1 && members != 3) {
     return absl::InvalidArgumentError("an EtcdCluster has 1 or 3 members");
   }
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
+  cluster->tls_ = std::move(tls);
   cluster->dir_ = MakeTempDir();
   cluster->token_ =
       absl::StrCat("zs-", ::getpid(), "-", absl::ToUnixNanos(absl::Now()));
@@ -88,6 +106,24 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
   return cluster;
 }
 
+std::string EtcdCluster::ClientUrl(int port) const {
+  return absl::StrCat(tls_.has_value() ? "https" : "http",
+                      "://127.0.0.1:", port);
+}
+
+std::shared_ptr<grpc::Channel> EtcdCluster::MemberChannel(int index) const {
+  const std::string target =
+      absl::StrCat("127.0.0.1:", members_[index].client_port);
+  if (!tls_.has_value()) {
+    return grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFileOrEmpty(tls_->ca_cert);
+  ssl.pem_cert_chain = ReadFileOrEmpty(tls_->client_cert);
+  ssl.pem_private_key = ReadFileOrEmpty(tls_->client_key);
+  return grpc::CreateChannel(target, grpc::SslCredentials(ssl));
+}
+
 absl::Status EtcdCluster::Spawn(int index, bool initial) {
   Member& m = members_[index];
   std::vector<std::string> args = {
@@ -97,9 +133,9 @@ absl::Status EtcdCluster::Spawn(int index, bool initial) {
       "--data-dir",
       m.data_dir,
       "--listen-client-urls",
-      Url(m.client_port),
+      ClientUrl(m.client_port),
       "--advertise-client-urls",
-      Url(m.client_port),
+      ClientUrl(m.client_port),
       "--listen-peer-urls",
       Url(m.peer_port),
       "--initial-advertise-peer-urls",
@@ -121,6 +157,14 @@ absl::Status EtcdCluster::Spawn(int index, bool initial) {
       "--log-outputs",
       "stderr",
   };
+  if (tls_.has_value()) {
+    args.insert(args.end(), {"--cert-file", tls_->server_cert, "--key-file",
+                             tls_->server_key});
+    if (tls_->client_cert_auth) {
+      args.insert(args.end(),
+                  {"--client-cert-auth", "--trusted-ca-file", tls_->ca_cert});
+    }
+  }
   const int log_fd = ::open(m.log_path.c_str(),
                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) {
@@ -153,9 +197,7 @@ absl::Status EtcdCluster::Spawn(int index, bool initial) {
 
 absl::Status EtcdCluster::WaitServing(int index, absl::Time deadline) {
   const Member& m = members_[index];
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", m.client_port),
-                                     grpc::InsecureChannelCredentials());
-  auto kv = etcdserverpb::KV::NewStub(channel);
+  auto kv = etcdserverpb::KV::NewStub(MemberChannel(index));
   grpc::Status last;
   while (absl::Now() < deadline) {
     int status = 0;
@@ -200,10 +242,7 @@ std::string EtcdCluster::JoinedEndpoints() const {
 absl::StatusOr<int> EtcdCluster::LeaderIndex() {
   for (int i = 0; i < size(); ++i) {
     if (!running(i)) continue;
-    auto channel =
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", members_[i].client_port),
-                            grpc::InsecureChannelCredentials());
-    auto maintenance = etcdserverpb::Maintenance::NewStub(channel);
+    auto maintenance = etcdserverpb::Maintenance::NewStub(MemberChannel(i));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     etcdserverpb::StatusResponse status;
@@ -215,10 +254,7 @@ absl::StatusOr<int> EtcdCluster::LeaderIndex() {
     // Ask each running member its id to find which one leads.
     for (int j = 0; j < size(); ++j) {
       if (!running(j)) continue;
-      auto c = grpc::CreateChannel(
-          absl::StrCat("127.0.0.1:", members_[j].client_port),
-          grpc::InsecureChannelCredentials());
-      auto m = etcdserverpb::Maintenance::NewStub(c);
+      auto m = etcdserverpb::Maintenance::NewStub(MemberChannel(j));
       grpc::ClientContext ctx;
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
       etcdserverpb::StatusResponse s;

@@ -9,6 +9,10 @@
 //   options.client.endpoints = etcd->ClientEndpoints();
 //   etcd->Kill(*etcd->LeaderIndex());   // SIGKILL the Raft leader
 //
+// With StartTls the client ports serve TLS (etcd's --cert-file/--key-file)
+// and, with client_cert_auth, demand a client certificate signed by the CA
+// (--client-cert-auth --trusted-ca-file); peers stay on plain loopback HTTP.
+//
 // Not thread-safe (one test thread drives it).
 #ifndef ZLAYER_SECRETS_TESTS_TESTUTIL_ETCD_CLUSTER_H_
 #define ZLAYER_SECRETS_TESTS_TESTUTIL_ETCD_CLUSTER_H_
@@ -21,6 +25,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "grpcpp/channel.h"
 
 namespace zlayer::secrets::testing {
 
@@ -37,6 +43,17 @@ class EtcdCluster {
   // until a linearizable read succeeds on every member's client port.
   static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
       int members, absl::Duration ready_timeout = absl::Seconds(60));
+
+  // TLS on the client ports (PEM files). The cluster's own probes present
+  // client_cert/client_key.
+  struct Tls {
+    std::string ca_cert;
+    std::string server_cert, server_key;
+    std::string client_cert, client_key;
+    bool client_cert_auth = true;
+  };
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> StartTls(
+      int members, Tls tls, absl::Duration ready_timeout = absl::Seconds(60));
   ~EtcdCluster();  // SIGKILLs and reaps every member still running
 
   int size() const { return static_cast<int>(members_.size()); }
@@ -68,13 +85,19 @@ class EtcdCluster {
     pid_t pid = -1;
   };
   EtcdCluster() = default;
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> StartMembers(
+      int members, absl::optional<Tls> tls, absl::Duration ready_timeout);
   absl::Status Spawn(int index, bool initial);
+  std::string ClientUrl(int port) const;  // http or https
+  // A channel to member `index`'s client port, TLS when the cluster has it.
+  std::shared_ptr<grpc::Channel> MemberChannel(int index) const;
   absl::Status WaitServing(int index, absl::Time deadline);
 
   std::string dir_;
   std::string initial_cluster_;
   std::string token_;
   std::vector<Member> members_;
+  absl::optional<Tls> tls_;
 };
 
 }  // namespace zlayer::secrets::testing

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -169,6 +170,7 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
   const absl::Time overall = absl::Now() + options_.total_timeout;
   grpc::Status last;
   int attempts = 0;
+  bool connect_failed = false;  // some attempt never got a connection
   absl::Duration pause = options_.initial_backoff;
   while (true) {
     const size_t index = PickEndpoint();
@@ -183,6 +185,9 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
       return response;
     }
     if (!Retryable(last.error_code())) return FromGrpc(last);
+    if (absl::StrContains(last.error_message(), "failed to connect")) {
+      connect_failed = true;
+    }
     MarkFailed(index);
     failovers_.fetch_add(1);
     const absl::Time now = absl::Now();
@@ -194,11 +199,22 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
       pause = std::min(pause * 2, options_.max_backoff);
     }
   }
+  // gRPC's own text for a refused handshake ("tcp handshaker shutdown")
+  // does not say what to check; say it.
+  absl::string_view hint;
+  if (connect_failed) {
+    hint = options_.ca_cert_file.empty()
+               ? " (no connection was made: are the members up at these "
+                 "addresses, and do they expect TLS?)"
+               : " (no TLS connection was made: are the members up, are "
+                 "their certificates signed by the configured CA, and do "
+                 "they accept this client certificate?)";
+  }
   return absl::UnavailableError(
       absl::StrCat("etcd unavailable: ", method, " failed ", attempts,
                    " attempts on ", endpoints_.size(), " endpoint(s) within ",
                    absl::FormatDuration(options_.total_timeout),
-                   "; last error: ", last.error_message()));
+                   "; last error: ", last.error_message(), hint));
 }
 
 absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
