@@ -130,7 +130,8 @@ RemoteSecretsProvider::ReadBatch(const std::vector<SecretKey>& keys) {
     } else {
       // The same key may be asked for twice; each answer gets its own copy.
       out.push_back(
-          VersionedValue{it->second.value.Clone(), it->second.version});
+          VersionedValue{it->second.value.Clone(), it->second.version,
+                         it->second.incarnation});
     }
   }
   return out;

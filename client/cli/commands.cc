@@ -668,7 +668,7 @@ class Runner {
 
   // Follows the env file's secrets (docs/watch.md) until interrupted. One
   // line per fact, never a value:
-  //   receipt KEY SCOPE/NAME VERSION
+  //   receipt KEY SCOPE/NAME VERSION INCARNATION   (hex; "-" if none)
   //   change KIND SCOPE/NAME VERSION PREVIOUS
   //   error KEY CODE MESSAGE
   //   position P [resync]        (ends each message)
@@ -694,7 +694,11 @@ class Runner {
         backoff = absl::Milliseconds(200);
         for (const v1::ResolvedEntry& r : m.receipt()) {
           *io_.out << "receipt " << r.key() << " " << r.scope() << "/"
-                   << r.name() << " " << r.version() << "\n";
+                   << r.name() << " " << r.version() << " "
+                   << (r.incarnation().empty()
+                           ? std::string("-")
+                           : absl::BytesToHexString(r.incarnation()))
+                   << "\n";
         }
         for (const v1::WatchEvent& e : m.changes()) {
           *io_.out << "change " << ChangeKindName(e.kind()) << " " << e.scope()

@@ -3,6 +3,9 @@
 #include <map>
 #include <utility>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -238,21 +241,31 @@ absl::StatusOr<std::vector<v1::ResolvedEntry>> ParseReceiptLines(
     if (!absl::ConsumePrefix(&line, "receipt ")) continue;
     std::vector<absl::string_view> parts =
         absl::StrSplit(line, ' ', absl::SkipEmpty());
-    const size_t slash =
-        parts.size() == 3 ? parts[1].rfind('/') : absl::string_view::npos;
+    // The incarnation (4th field) is optional: receipts saved before it
+    // existed pin by version alone.
+    const bool sized = parts.size() == 3 || parts.size() == 4;
+    const size_t slash = sized ? parts[1].rfind('/') : absl::string_view::npos;
     uint32_t version = 0;
+    std::string incarnation;
+    const bool incarnation_ok =
+        parts.size() < 4 || parts[3] == "-" ||
+        (parts[3].size() % 2 == 0 && parts[3].size() <= 64 &&
+         absl::c_all_of(parts[3], absl::ascii_isxdigit) &&
+         (incarnation = absl::HexStringToBytes(parts[3]), true));
     if (slash == absl::string_view::npos || slash == 0 ||
         slash + 1 == parts[1].size() || !absl::SimpleAtoi(parts[2], &version) ||
-        version == 0) {
+        version == 0 || !incarnation_ok) {
       return absl::InvalidArgumentError(absl::StrCat(
           "line ", line_number,
-          ": expected 'receipt KEY SCOPE/NAME VERSION' (as `watch` prints)"));
+          ": expected 'receipt KEY SCOPE/NAME VERSION [INCARNATION]' (as "
+          "`watch` prints)"));
     }
     v1::ResolvedEntry entry;
     entry.set_key(std::string(parts[0]));
     entry.set_scope(std::string(parts[1].substr(0, slash)));
     entry.set_name(std::string(parts[1].substr(slash + 1)));
     entry.set_version(version);
+    entry.set_incarnation(incarnation);
     auto [it, inserted] = by_key.emplace(entry.key(), out.size());
     if (inserted) {
       out.push_back(std::move(entry));

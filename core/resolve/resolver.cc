@@ -237,6 +237,19 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
         errors.push_back({e.key, e.reference, status});
         continue;
       }
+      if (e.version != 0 && !e.incarnation.empty() &&
+          !got->incarnation.empty() && got->incarnation != e.incarnation) {
+        // Same name, same version number, another secret: it was destroyed
+        // and created again after the receipt was taken.
+        errors.push_back(
+            {e.key, e.reference,
+             absl::FailedPreconditionError(absl::StrCat(
+                 "pinned version ", e.version, " of secret '", e.target.name,
+                 "' in scope '", e.target.scope,
+                 "' is gone: the secret was destroyed and created again "
+                 "since the receipt"))});
+        continue;
+      }
       const SecretBytes* value = &got->value;
       if (e.has_field) {
         const size_t k = key_index[i];
@@ -284,8 +297,9 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
       continue;
     }
     out.values.emplace(e.key, source[i]->Clone());
-    out.receipt.push_back(
-        {e.key, e.reference, e.target, read[key_index[i]]->version, e.field});
+    out.receipt.push_back({e.key, e.reference, e.target,
+                           read[key_index[i]]->version, e.field,
+                           read[key_index[i]]->incarnation});
   }
   return out;
 }
@@ -325,6 +339,7 @@ absl::Status ApplyPins(const std::vector<ReceiptEntry>& pins,
       continue;
     }
     entry.version = pin.version;
+    entry.incarnation = pin.incarnation;
   }
   if (used != by_key.size()) {
     std::vector<std::string> extra;

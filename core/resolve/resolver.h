@@ -54,6 +54,9 @@ struct PlannedEntry {
   // The version to read: 0 = current; otherwise pinned (ApplyPins), and a
   // pinned version that is gone fails with FailedPrecondition.
   uint32_t version = 0;
+  // With a pin: the incarnation the receipt saw ("" = not checked). A secret
+  // destroyed and created again since fails with FailedPrecondition.
+  std::string incarnation;
 };
 
 struct ResolvePlan {
@@ -68,6 +71,7 @@ struct ReceiptEntry {
   SecretKey target;
   uint32_t version = 0;
   std::string field;
+  std::string incarnation;  // VersionedValue::incarnation of what was read
 };
 
 struct ResolvedEnv {

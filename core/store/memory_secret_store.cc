@@ -34,6 +34,7 @@ SecretMetadata MemorySecretStore::MetadataOf(const Map::value_type& kv) {
   m.max_versions = e.max_versions;
   m.deleted = e.deleted;
   m.deleted_at = e.deleted ? e.deleted_at : 0;
+  m.incarnation = e.incarnation;
   return m;
 }
 
@@ -54,7 +55,7 @@ absl::StatusOr<VersionedValue> MemorySecretStore::ReadLocked(
   if (it == e->versions.end()) {
     return absl::NotFoundError(absl::StrCat("version ", version, " not found"));
   }
-  return VersionedValue{it->second.value.Clone(), version};
+  return VersionedValue{it->second.value.Clone(), version, e->incarnation};
 }
 
 absl::StatusOr<SecretBytes> MemorySecretStore::GetSecret(
@@ -159,6 +160,8 @@ absl::StatusOr<SecretMetadata> MemorySecretStore::WriteLocked(
   if (!exists) {
     it = secrets_.emplace(MapKey(scope, name), Entry{}).first;
     it->second.created_at = now;
+    it->second.incarnation =
+        std::string(SecretBytes::Random(16).InsecureView());
   }
   Entry& e = it->second;
   e.max_versions =

@@ -85,6 +85,7 @@ class MemorySecretStore final : public SecretStore {
   };
   struct Entry {
     uint32_t current_version = 0;
+    std::string incarnation;  // random, new at each creation
     int64_t created_at = 0;
     int64_t updated_at = 0;
     uint32_t max_versions = kDefaultMaxVersions;

@@ -91,6 +91,7 @@ struct SecretMetadata {
   uint32_t max_versions = kDefaultMaxVersions;
   bool deleted = false;  // soft-deleted (only in listings that ask for it)
   int64_t deleted_at = 0;
+  std::string incarnation;  // as VersionedValue::incarnation
 };
 
 struct VersionInfo {
@@ -102,6 +103,10 @@ struct VersionInfo {
 struct VersionedValue {
   SecretBytes value;
   uint32_t version = 0;
+  // Opaque id of this life of the secret: a secret destroyed and created
+  // again starts at version 1 under another incarnation, so a pin to "v1"
+  // can tell the two apart. "" when the store keeps none. Not secret.
+  std::string incarnation;
 };
 
 // A value and the metadata of its secret, read at one snapshot.

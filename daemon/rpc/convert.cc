@@ -244,6 +244,7 @@ void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out) {
     entry->set_name(r.target.name);
     entry->set_version(r.version);
     entry->set_field(r.field);
+    entry->set_incarnation(r.incarnation);
   }
 }
 
@@ -362,7 +363,8 @@ std::vector<ReceiptEntry> PinsFromProto(
                    p.reference(),
                    {p.scope(), p.name()},
                    p.version(),
-                   p.field()});
+                   p.field(),
+                   p.incarnation()});
   }
   return out;
 }

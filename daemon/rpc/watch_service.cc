@@ -407,6 +407,7 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
       r->set_name(entry.target.name);
       r->set_version(metadata->version);
       r->set_field(entry.field);
+      r->set_incarnation(metadata->incarnation);
       versions.emplace_back(entry.target, metadata->version);
     }
     // What the client holds is the receipt and the errors; a change that

@@ -101,6 +101,19 @@ TEST(OutputTest, ReceiptLinesOfAWatchLogPinTheLastReceipt) {
   EXPECT_EQ((*pins)[1].version(), 1u);
 }
 
+TEST(OutputTest, ReceiptLinesCarryTheIncarnationWhenPrinted) {
+  auto pins = ParseReceiptLines(
+      "receipt DB prod/db 3 0a0bff\n"
+      "receipt OLD prod/old 2 -\n");
+  ASSERT_TRUE(pins.ok()) << pins.status();
+  ASSERT_EQ(pins->size(), 2u);
+  EXPECT_EQ((*pins)[0].incarnation(), std::string("\x0a\x0b\xff", 3));
+  EXPECT_EQ((*pins)[1].incarnation(), "");
+  EXPECT_FALSE(ParseReceiptLines("receipt DB prod/db 3 xyz\n").ok());
+  EXPECT_FALSE(ParseReceiptLines("receipt DB prod/db 3 abc\n").ok());
+  EXPECT_FALSE(ParseReceiptLines("receipt DB prod/db 3 ab cd\n").ok());
+}
+
 TEST(OutputTest, MalformedReceiptLinesAreRefusedWithTheLineNumber) {
   auto bad = ParseReceiptLines("position 1-1\nreceipt DB prod/db x\n");
   ASSERT_FALSE(bad.ok());

@@ -188,6 +188,35 @@ TEST_P(PinnedResolveE2eTest, DestroyedPinnedVersionFailsTheWholeCall) {
   EXPECT_THAT(r.status().message(), Not(HasSubstr("api-one")));
 }
 
+// Destroyed, then created again under the same name: its v1 is another
+// secret, and a receipt's pin to the old v1 must not resolve it.
+TEST_P(PinnedResolveE2eTest, SecretCreatedAgainAfterDestroyDoesNotMatchOldPin) {
+  Set("db", "first-life");
+  Set("api", "api-one");
+  absl::StatusOr<RemoteResolvedEnv> first =
+      provider_->ResolveEnv(env_, context_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  v1::DestroySecretRequest destroy;
+  *destroy.mutable_target() = Target();
+  destroy.set_name("db");
+  ASSERT_TRUE(client_->DestroySecret(destroy).ok());
+  Set("db", "second-life");
+
+  v1::ResolveEnvRequest req;
+  req.mutable_env()->insert(env_.begin(), env_.end());
+  req.mutable_context()->set_deployment(scope_);
+  req.mutable_pin()->Assign(first->receipt.begin(), first->receipt.end());
+  ASSERT_EQ(req.pin(1).key(), "DB");
+  ASSERT_EQ(req.pin(1).version(), 1u);
+  ASSERT_FALSE(req.pin(1).incarnation().empty());
+  absl::StatusOr<v1::ResolveEnvResponse> r = client_->ResolveEnv(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(), HasSubstr("destroyed and created again"));
+  EXPECT_THAT(r.status().message(), Not(HasSubstr("second-life")));
+  EXPECT_THAT(r.status().message(), Not(HasSubstr("first-life")));
+}
+
 // The CLI: `run --consumer C` records the consumer, `rotate` says who is
 // left on the previous version, `run --pin FILE` starts the child with the
 // pinned (old) value.

@@ -272,6 +272,7 @@ struct EtcdSecretStore::Row {
     m.max_versions = max_versions;
     m.deleted = deleted;
     m.deleted_at = deleted_at;
+    m.incarnation = incarnation;
     return m;
   }
 };
@@ -555,7 +556,7 @@ absl::StatusOr<VersionedValue> EtcdSecretStore::OpenValue(
         " failed its integrity check: ", value.status().message()));
   }
   if (metadata != nullptr) *metadata = row.Metadata(scope, name);
-  return VersionedValue{*std::move(value), version};
+  return VersionedValue{*std::move(value), version, row.incarnation};
 }
 
 absl::StatusOr<SecretBytes> EtcdSecretStore::GetSecret(absl::string_view scope,

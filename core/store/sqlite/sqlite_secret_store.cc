@@ -233,6 +233,7 @@ SecretMetadata MakeMetadata(absl::string_view scope, absl::string_view name,
   m.max_versions = row.max_versions;
   m.deleted = row.deleted;
   m.deleted_at = row.deleted_at;
+  m.incarnation = row.incarnation;
   return m;
 }
 
@@ -945,7 +946,7 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
             " failed its integrity check: ", value.status().message()));
       }
       if (metadata != nullptr) *metadata = m;
-      return VersionedValue{*std::move(value), m.version};
+      return VersionedValue{*std::move(value), m.version, hit->incarnation};
     }
   }
   Row row;
@@ -1015,7 +1016,7 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
                             row.incarnation, std::move(sealed)},
                   *cache_epoch);
   }
-  return VersionedValue{*std::move(*value), version};
+  return VersionedValue{*std::move(*value), version, row.incarnation};
 }
 
 namespace {

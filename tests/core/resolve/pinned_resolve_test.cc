@@ -77,6 +77,34 @@ TEST_F(PinnedResolveTest, ResolvesTheReceiptsVersionsAfterRotation) {
   EXPECT_EQ(Value(*current, "USER"), "u2");
 }
 
+TEST_F(PinnedResolveTest, ASecretDestroyedAndCreatedAgainFailsItsPin) {
+  Put("db", "first-life");
+  const std::map<std::string, std::string> env = {{"DB", "$S:db"}};
+  std::vector<ReceiptEntry> receipt = Receipt(env);
+  ASSERT_EQ(receipt.size(), 1u);
+  ASSERT_FALSE(receipt[0].incarnation.empty());
+  ASSERT_TRUE(store_.DestroySecret("shop", "db").ok());
+  Put("db", "second-life");  // v1 again
+
+  auto pinned = resolver_.ResolvePinned(env, ctx_, receipt, AllowAll);
+  ASSERT_FALSE(pinned.ok());
+  EXPECT_EQ(pinned.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(pinned.status().message(),
+              HasSubstr("destroyed and created again"));
+  EXPECT_THAT(pinned.status().message(), ::testing::Not(HasSubstr("life")));
+
+  // A receipt from before incarnations (none recorded) still pins by version.
+  receipt[0].incarnation.clear();
+  auto legacy = resolver_.ResolvePinned(env, ctx_, receipt, AllowAll);
+  ASSERT_TRUE(legacy.ok()) << legacy.status();
+  EXPECT_EQ(Value(*legacy, "DB"), "second-life");
+  // A fresh receipt pins the new life.
+  std::vector<ReceiptEntry> fresh = Receipt(env);
+  auto again = resolver_.ResolvePinned(env, ctx_, fresh, AllowAll);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(Value(*again, "DB"), "second-life");
+}
+
 TEST_F(PinnedResolveTest, GonePinnedVersionsFailTheWholeCallNamingEach) {
   Put("db", "db-one", /*max_versions=*/1);
   Put("token", "t-one");

@@ -120,6 +120,47 @@ TEST_P(SecretStoreConformanceTest, EveryWriteMakesTheNextVersion) {
   EXPECT_EQ(Str(current->value), "v4");
 }
 
+// A pinned "v1" must not resolve a secret destroyed and created again since.
+TEST_P(SecretStoreConformanceTest, IncarnationLastsUntilDestroy) {
+  ASSERT_OK(store_->SetSecret("prod", "k", V("v1"), {}));
+  auto first = store_->GetVersioned("prod", "k", 0);
+  ASSERT_OK(first);
+  const std::string life = first->incarnation;
+  ASSERT_FALSE(life.empty());
+  EXPECT_EQ(store_->GetMetadata("prod", "k")->incarnation, life);
+  // Writes, a soft delete and its undo, and re-creation after a soft delete
+  // (the version counter continues) keep it.
+  ASSERT_OK(store_->SetSecret("prod", "k", V("v2"), {}));
+  ASSERT_OK(store_->DeleteSecret("prod", "k"));
+  ASSERT_OK(store_->UndeleteSecret("prod", "k"));
+  ASSERT_OK(store_->DeleteSecret("prod", "k"));
+  ASSERT_OK(store_->SetSecret("prod", "k", V("v3"), {}));
+  auto kept = store_->GetVersioned("prod", "k", 1);
+  ASSERT_OK(kept);
+  EXPECT_EQ(kept->incarnation, life);
+  auto pinned = store_->ReadVersions({{{"prod", "k"}, 3}});
+  ASSERT_OK(pinned);
+  ASSERT_OK((*pinned)[0]);
+  EXPECT_EQ((*pinned)[0]->incarnation, life);
+  auto batch = store_->ReadBatch({{"prod", "k"}});
+  ASSERT_OK(batch);
+  ASSERT_OK((*batch)[0]);
+  EXPECT_EQ((*batch)[0]->incarnation, life);
+  // Destroyed and created again: v1 again, another life.
+  ASSERT_OK(store_->DestroySecret("prod", "k"));
+  ASSERT_OK(store_->SetSecret("prod", "k", V("again"), {}));
+  auto again = store_->GetVersioned("prod", "k", 0);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->version, 1u);
+  EXPECT_FALSE(again->incarnation.empty());
+  EXPECT_NE(again->incarnation, life);
+  EXPECT_EQ(store_->GetMetadata("prod", "k")->incarnation, again->incarnation);
+  // Another secret has its own.
+  ASSERT_OK(store_->SetSecret("prod", "other", V("o"), {}));
+  EXPECT_NE(store_->GetVersioned("prod", "other", 0)->incarnation,
+            again->incarnation);
+}
+
 TEST_P(SecretStoreConformanceTest, GetVersionedReadsEachKeptVersion) {
   for (int i = 1; i <= 3; ++i) {
     ASSERT_OK(store_->SetSecret("prod", "k", V(absl::StrCat("v", i)), {}));
