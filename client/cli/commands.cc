@@ -878,16 +878,19 @@ class Runner {
     return out;
   }
 
-  // ResolveEnv for `env` (all or nothing), then the child's environment:
+  // ResolveEnv for `env` (all or nothing; exactly the `pins` versions when
+  // given), then the child's environment:
   // this process's environment with the resolved keys on top. Only keys the
   // env file asks for are taken (a server answering more, LD_PRELOAD or
   // PATH, must not shape the child's environment).
   absl::StatusOr<ChildSetup> ResolveForChild(
-      const std::map<std::string, std::string>& env) {
+      const std::map<std::string, std::string>& env,
+      const std::vector<v1::ResolvedEntry>& pins = {}) {
     v1::ResolveEnvRequest req;
     req.mutable_env()->insert(env.begin(), env.end());
     *req.mutable_context() = ContextFor(g_);
     req.set_consumer(cmd_.consumer);
+    req.mutable_pin()->Assign(pins.begin(), pins.end());
     absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
     for (auto& [key, value] : *req.mutable_env()) WipeString(&value);
     if (!resp.ok()) return resp.status();
@@ -1018,58 +1021,33 @@ class Runner {
     absl::StatusOr<std::map<std::string, std::string>> env =
         ReadEnvFile(cmd_.env_file, *io_.err);
     if (!env.ok()) return Fail(env.status());
-    v1::ResolveEnvRequest req;
-    req.mutable_env()->insert(env->begin(), env->end());
-    *req.mutable_context() = ContextFor(g_);
-    req.set_consumer(cmd_.consumer);
+    std::vector<v1::ResolvedEntry> pins;
     if (!cmd_.pin_file.empty()) {
       absl::StatusOr<std::string> text = ReadTextFile(cmd_.pin_file);
-      absl::StatusOr<std::vector<v1::ResolvedEntry>> pins =
+      absl::StatusOr<std::vector<v1::ResolvedEntry>> parsed =
           text.ok()
               ? ParseReceiptLines(*text)
               : absl::StatusOr<std::vector<v1::ResolvedEntry>>(text.status());
-      if (!pins.ok()) {
+      if (!parsed.ok()) {
         WipeMap(&*env);
         return Fail(absl::Status(
-            pins.status().code(),
-            absl::StrCat(cmd_.pin_file, ": ", pins.status().message())));
+            parsed.status().code(),
+            absl::StrCat(cmd_.pin_file, ": ", parsed.status().message())));
       }
-      req.mutable_pin()->Assign(pins->begin(), pins->end());
+      pins = *std::move(parsed);
     }
-    absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
-    if (!resp.ok()) {
-      ReportResolveFailure(*env, resp.status());
+    absl::StatusOr<ChildSetup> setup = ResolveForChild(*env, pins);
+    if (!setup.ok()) {
+      ReportResolveFailure(*env, setup.status());
       WipeMap(&*env);
       return PrintFailure(*io_.err,
                           absl::StrCat("cannot resolve ", cmd_.env_file, "; '",
                                        cmd_.exec_argv[0], "' was not started"));
     }
-    // Only the keys the env file asked for reach the child: a server that
-    // answers with more (LD_PRELOAD, PATH, ...) must not shape the child's
-    // environment.
-    std::map<std::string, std::string> resolved;
-    for (auto& [key, value] : *resp->mutable_env()) {
-      if (env->count(key) != 0) {
-        resolved[key] = value;
-      } else {
-        *io_.err << "zlayer-secret: warning: ignoring '" << key
-                 << "', which the server returned but " << cmd_.env_file
-                 << " does not ask for\n";
-      }
-      WipeString(&value);
-    }
     WipeMap(&*env);
-    std::vector<std::string> inherited;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      inherited.emplace_back(*e);
-    }
-    std::vector<std::string> child_env =
-        OverlayEnvironment(inherited, resolved);
-    WipeMap(&resolved);
     io_.out->flush();
     io_.err->flush();
-    int err = Exec(cmd_.exec_argv, &child_env);
-    for (std::string& e : child_env) WipeString(&e);
+    int err = Exec(cmd_.exec_argv, &setup->environment);
     PrintFailure(*io_.err, absl::StrCat("cannot execute '", cmd_.exec_argv[0],
                                         "': ", std::strerror(err)));
     return err == ENOENT ? 127 : 126;

@@ -705,9 +705,7 @@ const std::vector<VerbSpec>& AllVerbs() {
        "resolve the references, then exec CMD with them in its environment", "",
        "", kRunOptions,
        "zlayer-secret run --env-file app.env -- ./server --port 8080"},
-      {"watch", "", "Secrets",
-       "--env-file FILE [--consumer C] [--signal SIG | --restart] "
-       "[--restart-grace D] [--debounce D] [-- CMD [ARGS]]",
+      {"watch", "", "Secrets", "--env-file FILE [-- CMD [ARGS]]",
        "follow the file's secrets, or keep CMD running on their current "
        "values",
        "Without CMD: prints receipt, change, error and position lines, never "
@@ -722,8 +720,7 @@ const std::vector<VerbSpec>& AllVerbs() {
        "", kWatchOptions,
        "zlayer-secret watch --env-file app.env --consumer shop/web/1\n"
        "zlayer-secret watch --env-file app.env -- ./server --port 8080\n"
-       "zlayer-secret watch --env-file app.env --signal HUP -- nginx -g "
-       "'daemon off;'"},
+       "zlayer-secret watch --env-file app.env --signal HUP -- ./reloader"},
       {"consumers", "", "Secrets", "NAME", "who holds which version of NAME",
        "", "", None(), "zlayer-secret consumers db"},
       {"env", "", "Secrets", "ls | create NAME [--description D] | rm NAME|ID",
