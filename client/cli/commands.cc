@@ -967,7 +967,12 @@ class Runner {
     }
     *io_.err << "zlayer-secret: changed (" << what << "); restarting '"
              << program << "' (pid " << child->pid() << ")" << std::endl;
-    child->Stop(cmd_.restart_grace);
+    const pid_t old_pid = child->pid();
+    if (child->Stop(cmd_.restart_grace) == 128 + SIGKILL) {
+      *io_.err << "zlayer-secret: '" << program << "' (pid " << old_pid
+               << ") did not exit within --restart-grace; killed it"
+               << std::endl;
+    }
     if (child->terminating()) return false;
     absl::Status started = StartChild(child, &*setup);
     if (!started.ok()) {

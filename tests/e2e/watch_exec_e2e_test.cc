@@ -199,11 +199,13 @@ class WatchExecE2eTest : public testing::TransportTest {
     ASSERT_TRUE(testing::WriteFile(env_file_, "DB=$S:db\n").ok());
   }
 
-  std::unique_ptr<Watcher> StartWatch(const std::vector<std::string>& options,
-                                      const std::string& script = "") {
+  // `global` replaces the daemon's CLI options (another API key).
+  std::unique_ptr<Watcher> StartWatch(
+      const std::vector<std::string>& options, const std::string& script = "",
+      const std::vector<std::string>* global = nullptr) {
     std::vector<std::string> argv = {Runfile("client/zlayer-secret")};
-    argv.insert(argv.end(), daemon_->cli_args().begin(),
-                daemon_->cli_args().end());
+    if (global == nullptr) global = &daemon_->cli_args();
+    argv.insert(argv.end(), global->begin(), global->end());
     for (const std::string& a :
          {std::string("--deployment"), scope_, std::string("watch"),
           std::string("--env-file"), env_file_}) {
@@ -358,6 +360,69 @@ TEST_P(WatchExecE2eTest, FailedReresolveKeepsTheOldChildAndSaysWhy) {
   StopAndExpectChildsCode(w.get());
   ExpectNoChildLeft();
   EXPECT_THAT(w->Stderr(), Not(HasSubstr("canary-")));
+}
+
+TEST_P(WatchExecE2eTest, RevokedGrantKeepsTheOldChildAndSaysWhy) {
+  if (GetParam() != testing::Transport::kTls) {
+    GTEST_SKIP() << "a second identity is an API key (TLS)";
+  }
+  Set("canary-revoke-41aa");
+  const std::string id = "watch-exec-revoke";
+  v1::CreateApiKeyRequest create;
+  create.set_id(id);
+  absl::StatusOr<v1::CreateApiKeyResponse> key = client_->CreateApiKey(create);
+  ASSERT_TRUE(key.ok()) << key.status();
+  v1::GrantRequest grant;
+  grant.set_subject("apikey:" + id);
+  grant.mutable_resource()->set_kind(v1::RESOURCE_KIND_SCOPE);
+  grant.mutable_resource()->set_id(scope_);
+  grant.set_level(v1::ACCESS_LEVEL_EXECUTE);
+  absl::StatusOr<v1::AccessGrant> granted = client_->Grant(grant);
+  ASSERT_TRUE(granted.ok()) << granted.status();
+  const std::string key_file = dir_->Sub("watcher.key");
+  ASSERT_TRUE(testing::WriteFile(key_file, key->presentable_key()).ok());
+  std::vector<std::string> global = daemon_->cli_args();
+  for (size_t i = 0; i + 1 < global.size(); ++i) {
+    if (global[i] == "--api-key-file") global[i + 1] = key_file;
+  }
+
+  std::unique_ptr<Watcher> w = StartWatch({"--debounce", "50ms"}, "", &global);
+  const pid_t pid = WaitForStarts(1).starts[0].first;
+  v1::RevokeRequest revoke;
+  revoke.set_id(granted->id());
+  ASSERT_TRUE(client_->Revoke(revoke).ok());
+  ASSERT_TRUE(WaitForFiles(dir_->path(), [&] {
+    return absl::StrContains(w->Stderr(), "keeps running");
+  })) << w->Stderr();
+  const std::string err = w->Stderr();
+  EXPECT_THAT(err, HasSubstr("after a change (PERMISSION_DENIED)"));
+  EXPECT_THAT(err, HasSubstr(absl::StrCat("(pid ", pid, ") keeps running")));
+  EXPECT_THAT(err, Not(HasSubstr("canary-")));
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_EQ(Log().starts.size(), 1u);
+  StopAndExpectChildsCode(w.get());
+  ExpectNoChildLeft();
+}
+
+TEST_P(WatchExecE2eTest, ChildIgnoringSigtermIsKilledAfterTheGrace) {
+  Set("canary-grace-1");
+  // Ignores SIGTERM; `exec` keeps the pid (and the ignored disposition).
+  const std::string script =
+      absl::StrCat("trap '' TERM\n", "echo \"start $$ $DB\" >> ", log_, "\n",
+                   "exec sleep 1000\n");
+  std::unique_ptr<Watcher> w =
+      StartWatch({"--debounce", "50ms", "--restart-grace", "200ms"}, script);
+  const pid_t old_pid = WaitForStarts(1).starts[0].first;
+  Rotate("canary-grace-2");
+  ChildLog after = WaitForStarts(2);
+  ASSERT_EQ(after.starts.size(), 2u);
+  EXPECT_EQ(after.starts[1].second, "canary-grace-2");
+  EXPECT_FALSE(Alive(old_pid));
+  EXPECT_THAT(w->Stderr(), HasSubstr("did not exit within --restart-grace"));
+  // The new child ignores SIGTERM too: end it for good; its code is ours.
+  ASSERT_EQ(kill(after.starts[1].first, SIGKILL), 0);
+  EXPECT_EQ(w->WaitForExit(), 128 + SIGKILL) << w->Stderr();
+  ExpectNoChildLeft();
 }
 
 TEST_P(WatchExecE2eTest, SigtermIsPassedOnAndTheExitCodeIsTheChilds) {
