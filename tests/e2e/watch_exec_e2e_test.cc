@@ -466,6 +466,33 @@ TEST_P(WatchExecE2eTest, BurstOfRotationsEndsOnTheFinalValue) {
             << " restart(s)\n";
 }
 
+TEST_P(WatchExecE2eTest, ChildOutlivesADaemonRestartAndIsStillKeptCurrent) {
+  if (GetParam() != testing::Transport::kUnix) {
+    GTEST_SKIP() << "a restarted TLS daemon listens on another port";
+  }
+  Set("canary-restart-1");
+  std::unique_ptr<Watcher> w = StartWatch({"--debounce", "50ms"});
+  const pid_t pid = WaitForStarts(1).starts[0].first;
+  ASSERT_TRUE(daemon_->Restart().ok());
+  absl::StatusOr<std::unique_ptr<SecretsClient>> client =
+      SecretsClient::Connect(daemon_->client_options());
+  ASSERT_TRUE(client.ok()) << client.status();
+  client_ = *std::move(client);
+  ASSERT_TRUE(WaitForFiles(dir_->path(), [&] {
+    return absl::StrContains(w->Stderr(), "reconnecting");
+  })) << w->Stderr();
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_EQ(Log().starts.size(), 1u);  // the restart alone changes nothing
+
+  Rotate("canary-restart-2");
+  ChildLog after = WaitForStarts(2);
+  ASSERT_EQ(after.starts.size(), 2u);
+  EXPECT_EQ(after.starts[1].second, "canary-restart-2");
+  StopAndExpectChildsCode(w.get());
+  ExpectNoChildLeft();
+  EXPECT_THAT(w->Stderr(), Not(HasSubstr("canary-")));
+}
+
 TEST_P(WatchExecE2eTest, UnresolvableFileStartsNothing) {
   std::unique_ptr<Watcher> w = StartWatch({});  // no secret db in the scope
   EXPECT_EQ(w->WaitForExit(), 1) << w->Stderr();
