@@ -407,7 +407,7 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
     return Usage(message);
   }
   cmd.positionals.assign(positionals.begin() + 1, positionals.end());
-  if (!cmd.exec_argv.empty() && cmd.verb != "run") {
+  if (!cmd.exec_argv.empty() && cmd.verb != "run" && cmd.verb != "watch") {
     return Usage(absl::StrCat("'", cmd.verb, "' takes no command after '--'"));
   }
 
@@ -573,6 +573,18 @@ absl::StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args,
   }
   if (cmd.verb == "run" && cmd.exec_argv.empty()) {
     return Usage("'run' needs a command after '--'");
+  }
+  if (cmd.verb == "watch") {
+    for (absl::string_view option :
+         {"signal", "restart", "restart-grace", "debounce"}) {
+      if (given(option) && cmd.exec_argv.empty()) {
+        return Usage(absl::StrCat(
+            "--", option, " needs a command after '--' (watch -- CMD)"));
+      }
+    }
+    if (given("signal") && given("restart")) {
+      return Usage("--signal and --restart are mutually exclusive");
+    }
   }
   if (cmd.verb == "destroy" && !cmd.yes) {
     return Usage(

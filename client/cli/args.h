@@ -107,7 +107,13 @@ struct Command {
   std::string consumer;                // watch / run --consumer C
   std::string pin_file;                // run --pin RECEIPT_FILE
   std::string description;             // env create --description
-  std::vector<std::string> exec_argv;  // run: after `--`
+  std::vector<std::string> exec_argv;  // run / watch: after `--`
+  // watch -- CMD: on a change, send this signal instead of restarting
+  // (--signal HUP; 0: restart, the default, also named by --restart).
+  int watch_signal = 0;
+  bool watch_restart = false;                         // --restart (explicit)
+  absl::Duration restart_grace = absl::Seconds(10);   // --restart-grace
+  absl::Duration debounce = absl::Milliseconds(500);  // --debounce
 
   // Identity verbs (client/cli/identity_commands.h).
   std::string scope;                // grant/revoke/permissions --scope S

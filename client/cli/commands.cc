@@ -1,5 +1,7 @@
 #include "client/cli/commands.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <iostream>
 #include <iterator>
 #include <set>
+#include <thread>  // NOLINT(build/c++11): the watch stream's reader
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -19,10 +22,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/cli/child_supervisor.h"
 #include "client/cli/help.h"
 #include "client/cli/identity_commands.h"
 #include "client/cli/output.h"
 #include "client/cli/value_input.h"
+#include "client/env_watcher.h"
 #include "core/backup/backup.h"
 #include "core/base/secret_bytes.h"
 #include "core/crypto/key_manager.h"
@@ -677,55 +682,311 @@ class Runner {
   // resumes from the last position; a refusal (bad input, no access,
   // RESOURCE_EXHAUSTED) ends the command with that error.
   int Watch() {
+    if (!cmd_.exec_argv.empty()) return WatchExec();
     absl::StatusOr<std::map<std::string, std::string>> env =
         ReadEnvFile(cmd_.env_file, *io_.err);
     if (!env.ok()) return Fail(env.status());
+    EnvWatcher watcher(client_, WatchRequest(&*env));
+    const absl::Status ended = watcher.Run(
+        [this](const v1::WatchEnvResponse& m) {
+          for (const v1::ResolvedEntry& r : m.receipt()) {
+            *io_.out << "receipt " << r.key() << " " << r.scope() << "/"
+                     << r.name() << " " << r.version() << " "
+                     << (r.incarnation().empty()
+                             ? std::string("-")
+                             : absl::BytesToHexString(r.incarnation()))
+                     << "\n";
+          }
+          for (const v1::WatchEvent& e : m.changes()) {
+            *io_.out << "change " << ChangeKindName(e.kind()) << " "
+                     << e.scope() << "/" << e.name() << " " << e.version()
+                     << " " << e.previous_version() << "\n";
+          }
+          for (const v1::WatchEntryError& e : m.errors()) {
+            *io_.out << "error " << e.key() << " "
+                     << absl::StatusCodeToString(
+                            static_cast<absl::StatusCode>(e.code()))
+                     << " " << e.message() << "\n";
+          }
+          *io_.out << "position " << m.position()
+                   << (m.resync() ? " resync" : "") << std::endl;
+        },
+        [this](const absl::Status& why) {
+          *io_.err << "zlayer-secret: " << StreamEndedNote(why) << "\n";
+        });
+    return Fail(ended);  // Run returns only on a refusal
+  }
+
+  // The WatchEnv request for an env file's map (wipes `env`'s values).
+  v1::WatchEnvRequest WatchRequest(std::map<std::string, std::string>* env) {
     v1::WatchEnvRequest req;
     req.mutable_env()->insert(env->begin(), env->end());
-    WipeMap(&*env);
+    WipeMap(env);
     *req.mutable_context() = ContextFor(g_);
     req.set_consumer(cmd_.consumer);
-    absl::Duration backoff = absl::Milliseconds(200);
-    for (;;) {
-      grpc::ClientContext context;
-      auto reader = client_->WatchEnv(&context, req);
-      v1::WatchEnvResponse m;
-      while (reader->Read(&m)) {
-        backoff = absl::Milliseconds(200);
-        for (const v1::ResolvedEntry& r : m.receipt()) {
-          *io_.out << "receipt " << r.key() << " " << r.scope() << "/"
-                   << r.name() << " " << r.version() << " "
-                   << (r.incarnation().empty()
-                           ? std::string("-")
-                           : absl::BytesToHexString(r.incarnation()))
-                   << "\n";
-        }
-        for (const v1::WatchEvent& e : m.changes()) {
-          *io_.out << "change " << ChangeKindName(e.kind()) << " " << e.scope()
-                   << "/" << e.name() << " " << e.version() << " "
-                   << e.previous_version() << "\n";
-        }
-        for (const v1::WatchEntryError& e : m.errors()) {
-          *io_.out << "error " << e.key() << " "
-                   << absl::StatusCodeToString(
-                          static_cast<absl::StatusCode>(e.code()))
-                   << " " << e.message() << "\n";
-        }
-        *io_.out << "position " << m.position() << (m.resync() ? " resync" : "")
-                 << std::endl;
-        req.set_resume_position(m.position());
-      }
-      const absl::Status ended = FromGrpcStatus(reader->Finish());
-      if (!ended.ok() && !absl::IsUnavailable(ended)) {
-        for (auto& [key, value] : *req.mutable_env()) WipeString(&value);
-        return Fail(ended);
-      }
-      *io_.err << "zlayer-secret: watch stream ended ("
-               << (ended.ok() ? "daemon stopping" : "unavailable")
-               << "); reconnecting\n";
-      absl::SleepFor(backoff);
-      backoff = std::min(backoff * 2, absl::Seconds(5));
+    return req;
+  }
+
+  static std::string StreamEndedNote(const absl::Status& why) {
+    return absl::StrCat("watch stream ended (",
+                        why.ok()
+                            ? "daemon stopping"
+                            : absl::StrCat(absl::StatusCodeToString(why.code()),
+                                           ": ", why.message()),
+                        "); reconnecting");
+  }
+
+  // `watch -- CMD` (docs/watch.md, "Keeping a process on current secrets").
+  // The stream is read on a thread of its own; each message that changes
+  // the receipt (or reports an error) schedules one re-resolve --debounce
+  // later, so a burst of changes costs one re-resolve and at most one
+  // restart. Everything else (signals, the child's exit, restarts) happens
+  // on this thread, in the supervisor's Wait loop.
+  int WatchExec() {
+    absl::StatusOr<std::map<std::string, std::string>> env =
+        ReadEnvFile(cmd_.env_file, *io_.err);
+    if (!env.ok()) return Fail(env.status());
+    absl::StatusOr<std::unique_ptr<ChildSupervisor>> created =
+        ChildSupervisor::Create();
+    if (!created.ok()) {
+      WipeMap(&*env);
+      return Fail(created.status());
     }
+    ChildSupervisor& child = **created;
+    const std::string& program = cmd_.exec_argv[0];
+    absl::StatusOr<ChildSetup> setup = ResolveForChild(*env);
+    if (!setup.ok()) {
+      ReportResolveFailure(*env, setup.status());
+      WipeMap(&*env);
+      return PrintFailure(*io_.err,
+                          absl::StrCat("cannot resolve ", cmd_.env_file, "; '",
+                                       program, "' was not started"));
+    }
+    std::string receipt = setup->receipt;  // what the running child holds
+    absl::Status started = StartChild(&child, &*setup);
+    if (!started.ok()) {
+      WipeMap(&*env);
+      PrintFailure(*io_.err, started.message());
+      return absl::IsNotFound(started) ? 127 : 126;
+    }
+
+    int wake[2];
+    if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+      WipeMap(&*env);
+      child.Stop(cmd_.restart_grace);
+      return PrintFailure(*io_.err, "cannot make a pipe");
+    }
+    // Shared with the stream thread: the latest message's receipt (or
+    // "" after a message with errors) and notes to print.
+    absl::Mutex mu;
+    std::string latest = receipt;
+    bool latest_has_errors = false;
+    std::vector<std::string> notes;
+    std::map<std::string, std::string> request_env = *env;
+    EnvWatcherOptions watch_options;
+    watch_options.retry_refusals = true;  // the child keeps running anyway
+    EnvWatcher watcher(client_, WatchRequest(&request_env), watch_options);
+    auto notify = [&wake] {
+      // A full pipe already holds a wakeup: the byte may be dropped.
+      [[maybe_unused]] ssize_t n = ::write(wake[1], "m", 1);
+    };
+    std::thread stream([&] {
+      watcher
+          .Run(
+              [&](const v1::WatchEnvResponse& m) {
+                {
+                  absl::MutexLock lock(&mu);
+                  latest = ReceiptKey(m.receipt());
+                  latest_has_errors = m.errors_size() > 0;
+                }
+                notify();
+              },
+              [&](const absl::Status& why) {
+                {
+                  absl::MutexLock lock(&mu);
+                  notes.push_back(StreamEndedNote(why));
+                }
+                notify();
+              })
+          .IgnoreError();  // OK: with retry_refusals only Stop() ends it
+    });
+
+    absl::Time due = absl::InfiniteFuture();  // when to re-resolve
+    int code = 0;
+    for (bool done = false; !done;) {
+      switch (child.Wait(wake[0], due)) {
+        case ChildSupervisor::Wake::kChildExited:
+          code = child.exit_code();
+          done = true;
+          break;
+        case ChildSupervisor::Wake::kTerminate:
+          due = absl::InfiniteFuture();  // forwarded; wait for the exit
+          break;
+        case ChildSupervisor::Wake::kFd: {
+          char drain[64];
+          while (::read(wake[0], drain, sizeof(drain)) > 0) {
+          }
+          absl::MutexLock lock(&mu);
+          for (const std::string& note : notes) {
+            *io_.err << "zlayer-secret: " << note << "\n";
+          }
+          notes.clear();
+          const bool changed = latest_has_errors || latest != receipt;
+          if (changed && !child.terminating() &&
+              due == absl::InfiniteFuture()) {
+            due = absl::Now() + cmd_.debounce;
+          }
+          break;
+        }
+        case ChildSupervisor::Wake::kTimeout:
+          due = absl::InfiniteFuture();
+          if (child.terminating()) break;
+          if (!Reresolve(&child, *env, &receipt)) {
+            code = child.exit_code();
+            done = true;
+          }
+          break;
+      }
+    }
+    watcher.Stop();
+    stream.join();
+    ::close(wake[0]);
+    ::close(wake[1]);
+    WipeMap(&*env);
+    WipeMap(&request_env);
+    return code;
+  }
+
+  // What a child of run / watch gets: its whole environment ("K=V") and
+  // the receipt it was resolved at (ReceiptKey).
+  struct ChildSetup {
+    std::vector<std::string> environment;
+    std::string receipt;
+    std::map<std::string, std::string> versions;  // key -> "scope/name vN"
+    ~ChildSetup() {
+      for (std::string& e : environment) WipeString(&e);
+    }
+  };
+
+  // "KEY SCOPE/NAME VERSION FIELD INCARNATION" lines, sorted by key: what a
+  // receipt names (a secret destroyed and created again is another v1).
+  static std::string ReceiptKey(
+      const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& receipt) {
+    std::map<std::string, std::string> lines;
+    for (const v1::ResolvedEntry& r : receipt) {
+      lines[r.key()] =
+          absl::StrCat(r.scope(), "/", r.name(), " ", r.version(), " ",
+                       r.field(), " ", absl::BytesToHexString(r.incarnation()));
+    }
+    std::string out;
+    for (const auto& [key, line] : lines)
+      absl::StrAppend(&out, key, " ", line, "\n");
+    return out;
+  }
+
+  // ResolveEnv for `env` (all or nothing; exactly the `pins` versions when
+  // given), then the child's environment:
+  // this process's environment with the resolved keys on top. Only keys the
+  // env file asks for are taken (a server answering more, LD_PRELOAD or
+  // PATH, must not shape the child's environment).
+  absl::StatusOr<ChildSetup> ResolveForChild(
+      const std::map<std::string, std::string>& env,
+      const std::vector<v1::ResolvedEntry>& pins = {}) {
+    v1::ResolveEnvRequest req;
+    req.mutable_env()->insert(env.begin(), env.end());
+    *req.mutable_context() = ContextFor(g_);
+    req.set_consumer(cmd_.consumer);
+    req.mutable_pin()->Assign(pins.begin(), pins.end());
+    absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
+    for (auto& [key, value] : *req.mutable_env()) WipeString(&value);
+    if (!resp.ok()) return resp.status();
+    std::map<std::string, std::string> resolved;
+    for (auto& [key, value] : *resp->mutable_env()) {
+      if (env.count(key) != 0) {
+        resolved[key] = value;
+      } else {
+        *io_.err << "zlayer-secret: warning: ignoring '" << key
+                 << "', which the server returned but " << cmd_.env_file
+                 << " does not ask for\n";
+      }
+      WipeString(&value);
+    }
+    std::vector<std::string> inherited;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      inherited.emplace_back(*e);
+    }
+    ChildSetup setup;
+    setup.environment = OverlayEnvironment(inherited, resolved);
+    WipeMap(&resolved);
+    setup.receipt = ReceiptKey(resp->receipt());
+    for (const v1::ResolvedEntry& r : resp->receipt()) {
+      setup.versions[r.key()] =
+          absl::StrCat(r.scope(), "/", r.name(), " v", r.version());
+    }
+    return setup;
+  }
+
+  absl::Status StartChild(ChildSupervisor* child, ChildSetup* setup) {
+    io_.out->flush();
+    io_.err->flush();
+    absl::Status started = child->Start(cmd_.exec_argv, setup->environment);
+    versions_ = setup->versions;
+    return started;
+  }
+
+  // After a change: resolves again; on success restarts or signals the
+  // child and updates `receipt`. A failed resolve leaves the child alone
+  // and says why (keys, references, reasons; never a value). Returns false
+  // when the command must end (the restart could not start the child, or a
+  // termination signal came during the restart): exit with exit_code().
+  bool Reresolve(ChildSupervisor* child,
+                 const std::map<std::string, std::string>& env,
+                 std::string* receipt) {
+    const std::string& program = cmd_.exec_argv[0];
+    absl::StatusOr<ChildSetup> setup = ResolveForChild(env);
+    if (!setup.ok()) {
+      ReportResolveFailure(env, setup.status());
+      PrintFailure(
+          *io_.err,
+          absl::StrCat("cannot resolve ", cmd_.env_file, " after a change (",
+                       absl::StatusCodeToString(setup.status().code()), "); '",
+                       program, "' (pid ", child->pid(),
+                       ") keeps running with the values it started with"));
+      return true;
+    }
+    if (setup->receipt == *receipt) return true;  // nothing new for the child
+    std::string what;
+    for (const auto& [key, now] : setup->versions) {
+      auto before = versions_.find(key);
+      if (before != versions_.end() && before->second == now) continue;
+      absl::StrAppend(&what, what.empty() ? "" : ", ", key, " -> ", now);
+    }
+    if (cmd_.watch_signal != 0) {
+      *io_.err << "zlayer-secret: changed (" << what << "); sending "
+               << "SIG" << ::sigabbrev_np(cmd_.watch_signal) << " to '"
+               << program << "' (pid " << child->pid() << ")" << std::endl;
+      absl::Status sent = child->Signal(cmd_.watch_signal);
+      if (!sent.ok()) PrintFailure(*io_.err, sent.message());
+      *receipt = setup->receipt;
+      versions_ = setup->versions;
+      return true;
+    }
+    *io_.err << "zlayer-secret: changed (" << what << "); restarting '"
+             << program << "' (pid " << child->pid() << ")" << std::endl;
+    const pid_t old_pid = child->pid();
+    if (child->Stop(cmd_.restart_grace) == 128 + SIGKILL) {
+      *io_.err << "zlayer-secret: '" << program << "' (pid " << old_pid
+               << ") did not exit within --restart-grace; killed it"
+               << std::endl;
+    }
+    if (child->terminating()) return false;
+    absl::Status started = StartChild(child, &*setup);
+    if (!started.ok()) {
+      PrintFailure(*io_.err, started.message());
+      return false;
+    }
+    *receipt = setup->receipt;
+    return true;
   }
 
   static absl::string_view ChangeKindName(v1::ChangeKind kind) {
@@ -771,58 +1032,33 @@ class Runner {
     absl::StatusOr<std::map<std::string, std::string>> env =
         ReadEnvFile(cmd_.env_file, *io_.err);
     if (!env.ok()) return Fail(env.status());
-    v1::ResolveEnvRequest req;
-    req.mutable_env()->insert(env->begin(), env->end());
-    *req.mutable_context() = ContextFor(g_);
-    req.set_consumer(cmd_.consumer);
+    std::vector<v1::ResolvedEntry> pins;
     if (!cmd_.pin_file.empty()) {
       absl::StatusOr<std::string> text = ReadTextFile(cmd_.pin_file);
-      absl::StatusOr<std::vector<v1::ResolvedEntry>> pins =
+      absl::StatusOr<std::vector<v1::ResolvedEntry>> parsed =
           text.ok()
               ? ParseReceiptLines(*text)
               : absl::StatusOr<std::vector<v1::ResolvedEntry>>(text.status());
-      if (!pins.ok()) {
+      if (!parsed.ok()) {
         WipeMap(&*env);
         return Fail(absl::Status(
-            pins.status().code(),
-            absl::StrCat(cmd_.pin_file, ": ", pins.status().message())));
+            parsed.status().code(),
+            absl::StrCat(cmd_.pin_file, ": ", parsed.status().message())));
       }
-      req.mutable_pin()->Assign(pins->begin(), pins->end());
+      pins = *std::move(parsed);
     }
-    absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
-    if (!resp.ok()) {
-      ReportResolveFailure(*env, resp.status());
+    absl::StatusOr<ChildSetup> setup = ResolveForChild(*env, pins);
+    if (!setup.ok()) {
+      ReportResolveFailure(*env, setup.status());
       WipeMap(&*env);
       return PrintFailure(*io_.err,
                           absl::StrCat("cannot resolve ", cmd_.env_file, "; '",
                                        cmd_.exec_argv[0], "' was not started"));
     }
-    // Only the keys the env file asked for reach the child: a server that
-    // answers with more (LD_PRELOAD, PATH, ...) must not shape the child's
-    // environment.
-    std::map<std::string, std::string> resolved;
-    for (auto& [key, value] : *resp->mutable_env()) {
-      if (env->count(key) != 0) {
-        resolved[key] = value;
-      } else {
-        *io_.err << "zlayer-secret: warning: ignoring '" << key
-                 << "', which the server returned but " << cmd_.env_file
-                 << " does not ask for\n";
-      }
-      WipeString(&value);
-    }
     WipeMap(&*env);
-    std::vector<std::string> inherited;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      inherited.emplace_back(*e);
-    }
-    std::vector<std::string> child_env =
-        OverlayEnvironment(inherited, resolved);
-    WipeMap(&resolved);
     io_.out->flush();
     io_.err->flush();
-    int err = Exec(cmd_.exec_argv, &child_env);
-    for (std::string& e : child_env) WipeString(&e);
+    int err = Exec(cmd_.exec_argv, &setup->environment);
     PrintFailure(*io_.err, absl::StrCat("cannot execute '", cmd_.exec_argv[0],
                                         "': ", std::strerror(err)));
     return err == ENOENT ? 127 : 126;
@@ -946,6 +1182,8 @@ class Runner {
   SecretsClient* client_;
   Io io_;
   ResolvedTarget t_;
+  // watch -- CMD: key -> "scope/name vN" of what the running child holds.
+  std::map<std::string, std::string> versions_;
 };
 
 }  // namespace

@@ -49,7 +49,9 @@ struct Io {
 // The client options the global options ask for (reads --api-key-file).
 absl::StatusOr<ClientOptions> ClientOptionsFor(const GlobalOptions& global);
 
-// Connects and runs `cmd`. `run` replaces the process (execve) on success.
+// Connects and runs `cmd`. `run` replaces the process (execve) on success;
+// `watch -- CMD` stays CMD's parent (client/cli/child_supervisor.h) and
+// returns CMD's exit code.
 int RunCommand(const Command& cmd, Io io);
 
 // Runs `cmd` over an existing client (tests).

@@ -1,8 +1,13 @@
 #include "client/cli/verbs.h"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -383,6 +388,22 @@ constexpr OptionSpec kDestroyOptions[] = {
 
 constexpr OptionSpec kEnvFileOptions[] = {kEnvFileRow};
 
+// The signals `watch --signal` may send, by name without "SIG".
+constexpr absl::string_view kWatchSignals = "HUP USR1 USR2 INT TERM QUIT WINCH";
+
+int SignalNumber(absl::string_view name) {
+  constexpr struct {
+    absl::string_view name;
+    int number;
+  } kSignals[] = {{"HUP", SIGHUP},    {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+                  {"INT", SIGINT},    {"TERM", SIGTERM}, {"QUIT", SIGQUIT},
+                  {"WINCH", SIGWINCH}};
+  for (const auto& s : kSignals) {
+    if (s.name == name) return s.number;
+  }
+  return 0;
+}
+
 constexpr OptionSpec kWatchOptions[] = {
     kEnvFileRow,
     {"consumer", 0, ValueKind::kText, "C", "", "",
@@ -390,6 +411,44 @@ constexpr OptionSpec kWatchOptions[] = {
      "deployment/service/instance)",
      [](absl::string_view v, ParseState* s) {
        s->cmd->consumer = std::string(v);
+       return absl::OkStatus();
+     }},
+    {"restart", 0, ValueKind::kFlag, "", "", "",
+     "with -- CMD: restart CMD with the new environment after a change "
+     "(the default)",
+     [](absl::string_view, ParseState* s) {
+       s->cmd->watch_restart = true;
+       s->cmd->watch_signal = 0;
+       return absl::OkStatus();
+     }},
+    {"signal", 0, ValueKind::kChoice, "SIG", kWatchSignals, "",
+     "with -- CMD: send SIG to CMD after a change instead of restarting it; "
+     "a signal cannot change a running process's environment, so this suits "
+     "a CMD that re-reads a file or asks zlayer-secret again",
+     [](absl::string_view v, ParseState* s) -> absl::Status {
+       std::string name = absl::AsciiStrToUpper(v);
+       if (absl::StartsWith(name, "SIG")) name = name.substr(3);
+       absl::Status ok = CheckChoice("signal", name, kWatchSignals);
+       if (!ok.ok()) return ok;
+       s->cmd->watch_signal = SignalNumber(name);
+       return absl::OkStatus();
+     }},
+    {"restart-grace", 0, ValueKind::kDuration, "DURATION", "", "",
+     "with -- CMD: how long a restarted CMD has to exit after SIGTERM "
+     "before SIGKILL (default 10s)",
+     [](absl::string_view v, ParseState* s) -> absl::Status {
+       absl::StatusOr<absl::Duration> d = ParseTimeout(v);
+       if (!d.ok()) return d.status();
+       s->cmd->restart_grace = *d;
+       return absl::OkStatus();
+     }},
+    {"debounce", 0, ValueKind::kDuration, "DURATION", "", "",
+     "with -- CMD: changes within DURATION of the first are handled "
+     "together, one re-resolve and one restart (default 500ms)",
+     [](absl::string_view v, ParseState* s) -> absl::Status {
+       absl::StatusOr<absl::Duration> d = ParseTimeout(v);
+       if (!d.ok()) return d.status();
+       s->cmd->debounce = *d;
        return absl::OkStatus();
      }},
 };
@@ -646,12 +705,22 @@ const std::vector<VerbSpec>& AllVerbs() {
        "resolve the references, then exec CMD with them in its environment", "",
        "", kRunOptions,
        "zlayer-secret run --env-file app.env -- ./server --port 8080"},
-      {"watch", "", "Secrets", "--env-file FILE [--consumer C]",
-       "follow the file's secrets: one line per change, never a value",
-       "Prints receipt, change, error and position lines; reconnects and "
-       "resumes where it stopped (docs/watch.md).",
+      {"watch", "", "Secrets", "--env-file FILE [-- CMD [ARGS]]",
+       "follow the file's secrets, or keep CMD running on their current "
+       "values",
+       "Without CMD: prints receipt, change, error and position lines, never "
+       "a value; reconnects and resumes where it stopped (docs/watch.md). "
+       "With -- CMD: resolves the file all-or-nothing and starts CMD with "
+       "the values in its environment; after a change it resolves again and "
+       "restarts CMD (SIGTERM, --restart-grace, then SIGKILL) or, with "
+       "--signal, signals it. A failed re-resolve (access revoked, secret "
+       "deleted) keeps the running CMD and says why on stderr. SIGTERM, "
+       "SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on to CMD; "
+       "the exit code is CMD's.",
        "", kWatchOptions,
-       "zlayer-secret watch --env-file app.env --consumer shop/web/1"},
+       "zlayer-secret watch --env-file app.env --consumer shop/web/1\n"
+       "zlayer-secret watch --env-file app.env -- ./server --port 8080\n"
+       "zlayer-secret watch --env-file app.env --signal HUP -- ./reloader"},
       {"consumers", "", "Secrets", "NAME", "who holds which version of NAME",
        "", "", None(), "zlayer-secret consumers db"},
       {"env", "", "Secrets", "ls | create NAME [--description D] | rm NAME|ID",

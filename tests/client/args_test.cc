@@ -2,6 +2,8 @@
 // usage errors (pure functions, no daemon).
 #include "client/cli/args.h"
 
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
@@ -321,6 +323,33 @@ TEST(ArgsTest, RunTakesTheCommandAfterDoubleDash) {
   EXPECT_THAT(UsageError({"run", "--env-file", ".env"}), HasSubstr("'--'"));
   EXPECT_THAT(UsageError({"run", "--", "true"}), HasSubstr("--env-file"));
   EXPECT_THAT(UsageError({"ls", "--", "true"}), HasSubstr("after '--'"));
+}
+
+TEST(ArgsTest, WatchTakesACommandAndHowToApplyChanges) {
+  absl::StatusOr<Command> cmd =
+      Parse({"watch", "--env-file", ".env", "--signal", "sighup",
+             "--restart-grace", "3s", "--debounce", "200ms", "--", "nginx"});
+  ASSERT_TRUE(cmd.ok()) << cmd.status();
+  EXPECT_THAT(cmd->exec_argv, ElementsAre("nginx"));
+  EXPECT_EQ(cmd->watch_signal, SIGHUP);
+  EXPECT_EQ(cmd->restart_grace, absl::Seconds(3));
+  EXPECT_EQ(cmd->debounce, absl::Milliseconds(200));
+  absl::StatusOr<Command> restart =
+      Parse({"watch", "--env-file", ".env", "--", "./server", "--port", "1"});
+  ASSERT_TRUE(restart.ok()) << restart.status();
+  EXPECT_EQ(restart->watch_signal, 0);  // restart is the default
+  EXPECT_EQ(restart->restart_grace, absl::Seconds(10));
+  EXPECT_THAT(restart->exec_argv, ElementsAre("./server", "--port", "1"));
+  // Without a command there is nothing to signal or restart.
+  EXPECT_THAT(UsageError({"watch", "--env-file", ".env", "--signal", "HUP"}),
+              HasSubstr("--signal needs a command after '--'"));
+  EXPECT_THAT(UsageError({"watch", "--env-file", ".env", "--signal", "HUP",
+                          "--restart", "--", "x"}),
+              HasSubstr("mutually exclusive"));
+  EXPECT_THAT(UsageError({"watch", "--env-file", ".env", "--signal", "KILL",
+                          "--", "x"}),
+              HasSubstr("Unsupported --signal 'KILL'"));
+  EXPECT_THAT(UsageError({"watch", "--", "x"}), HasSubstr("--env-file"));
 }
 
 TEST(ArgsTest, CheckNeedsEnvFile) {
