@@ -220,17 +220,20 @@ void Metrics::CallStarted() { in_flight_.fetch_add(1); }
 
 void Metrics::CallFinished(absl::string_view method, grpc::StatusCode code,
                            absl::Duration latency) {
-  in_flight_.fetch_sub(1);
   const double seconds = absl::ToDoubleSeconds(latency);
   auto labels = MethodLabels(method);
-  absl::MutexLock lock(&mu_);
-  MethodStats& stats = methods_[std::move(labels)];
-  ++stats.handled[code];
-  ++stats.count;
-  stats.sum_seconds += seconds;
-  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    if (seconds <= kLatencyBuckets[i]) ++stats.buckets[i];
+  {
+    absl::MutexLock lock(&mu_);
+    MethodStats& stats = methods_[std::move(labels)];
+    ++stats.handled[code];
+    ++stats.count;
+    stats.sum_seconds += seconds;
+    for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+      if (seconds <= kLatencyBuckets[i]) ++stats.buckets[i];
+    }
   }
+  // Last: a scrape that sees no call in flight sees every call counted.
+  in_flight_.fetch_sub(1);
 }
 
 void Metrics::AuditWriteFailed() { audit_failures_.fetch_add(1); }
@@ -251,6 +254,9 @@ std::string Metrics::Render() const {
   std::string out;
   std::vector<const Function*> functions;
   std::vector<const std::function<void(std::string*)>*> collectors;
+  // Before the counts: a call counted as finished here is in the counts
+  // below (CallFinished counts, then leaves the in-flight gauge).
+  const int64_t in_flight = in_flight_.load();
   {
     absl::MutexLock lock(&mu_);
     Header(&out, "grpc_server_handled_total", "counter",
@@ -285,8 +291,7 @@ std::string Metrics::Render() const {
   }
   Header(&out, "zlayer_secrets_calls_in_flight", "gauge",
          "RPCs being served right now.");
-  absl::StrAppend(&out, "zlayer_secrets_calls_in_flight ", in_flight_.load(),
-                  "\n");
+  absl::StrAppend(&out, "zlayer_secrets_calls_in_flight ", in_flight, "\n");
   Header(&out, "zlayer_secrets_audit_write_failures_total", "counter",
          "Audit records that could not be written.");
   absl::StrAppend(&out, "zlayer_secrets_audit_write_failures_total ",
