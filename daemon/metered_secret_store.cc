@@ -4,7 +4,9 @@
 #include <chrono>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/identity/identity_records.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -88,6 +90,9 @@ MeteredSecretStore::MeteredSecretStore(SecretStore* inner, std::string backend,
 void MeteredSecretStore::CountRead(absl::string_view scope,
                                    absl::string_view name) {
   if (!name_labels_) return;
+  // The daemon's own records (API keys, credentials) are not secrets a
+  // client reads; their ids stay out of the labels.
+  if (absl::StartsWith(scope, kSystemScopePrefix)) return;
   absl::MutexLock lock(&reads_mu_);
   auto it = reads_.find(std::make_pair(std::string(scope), std::string(name)));
   if (it != reads_.end()) {

@@ -5,7 +5,8 @@
 // for zlayer_secrets_secret_reads_total{scope,name}: at most
 // kMaxNameLabels secrets get their own series, reads of any further secret
 // are counted in one series with empty scope and name (no secret has an
-// empty name). With name labels off no scope or name is kept at all.
+// empty name); reads of the daemon's internal records (scopes "system:...")
+// are not counted. With name labels off no scope or name is kept at all.
 //
 // It lives in daemon/ so that core/ keeps no notion of metrics: the daemon
 // puts it between the opened backend (SQLite or etcd) and the

@@ -59,6 +59,12 @@ TEST(MeteredSecretStoreTest, NameLabelsCountSuccessfulReadsUpToTheCap) {
   ASSERT_TRUE(store.GetSecret("s", "n0").ok());
   // A name that does not exist is not a label (clients choose it).
   EXPECT_FALSE(store.GetSecret("s", "client-chosen").ok());
+  // Nor are the daemon's internal records (an API key's id, say).
+  ASSERT_TRUE(store
+                  .SetSecret("system:api_keys", "key-id-4f2a",
+                             SecretBytes::FromString("record"), WriteOptions{})
+                  .ok());
+  ASSERT_TRUE(store.GetSecret("system:api_keys", "key-id-4f2a").ok());
 
   std::string out;
   store.Collect(&out);
@@ -69,6 +75,8 @@ TEST(MeteredSecretStoreTest, NameLabelsCountSuccessfulReadsUpToTheCap) {
       out, "zlayer_secrets_secret_reads_total{scope=\"\",name=\"\"} 5\n"))
       << out;
   EXPECT_FALSE(absl::StrContains(out, "client-chosen"));
+  EXPECT_FALSE(absl::StrContains(out, "key-id-4f2a"));
+  EXPECT_FALSE(absl::StrContains(out, "system:"));
   EXPECT_FALSE(absl::StrContains(out, "VAL-canary-77"));
   size_t series = 0;
   for (size_t pos = 0; (pos = out.find("\nzlayer_secrets_secret_reads_total{",
