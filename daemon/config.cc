@@ -406,7 +406,8 @@ const std::vector<OptionSpec>& Specs() {
        }},
       {"channelz", Kind::kBool,
        "serve gRPC channelz (grpc.channelz.v1.Channelz: connection and call "
-       "counts) on the daemon's socket and port, to any caller. Default: off",
+       "counts) on the Unix socket, to any local caller; not with --listen. "
+       "Default: off",
        [](absl::string_view v, DaemonOptions* o) {
          absl::StatusOr<bool> b = ParseBool("channelz", v);
          if (!b.ok()) return b.status();
@@ -499,6 +500,14 @@ absl::Status ValidateOptions(const DaemonOptions& o) {
   if (o.metrics_name_labels && o.metrics_listen.empty()) {
     return absl::InvalidArgumentError(
         "--metrics-name-labels: needs --metrics-listen");
+  }
+  // Channelz answers before any caller is identified (it is not one of
+  // our services): on the Unix socket only local users reach it, over TCP
+  // anyone who completes TLS would see every client's address.
+  if (o.channelz && !o.listen.empty()) {
+    return absl::InvalidArgumentError(
+        "--channelz: only without --listen (channelz identifies no caller; "
+        "over TCP it would show every client's address to anyone)");
   }
   if (o.deployment.empty() || o.deployment == "." || o.deployment == ".." ||
       o.deployment.find_first_of(std::string("/\0", 2)) != std::string::npos) {

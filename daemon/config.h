@@ -196,7 +196,8 @@ struct DaemonOptions {
   // Per-secret read counts labelled with scope and name (bounded, see
   // daemon/metered_secret_store.h). Off: no secret name in the metrics.
   bool metrics_name_labels = false;
-  // gRPC channelz service on the daemon's server (grpcpp_channelz).
+  // gRPC channelz service on the daemon's server (grpcpp_channelz); Unix
+  // socket only: refused with `listen` (it identifies no caller).
   bool channelz = false;
 
   // Embedding and tests only: further services registered on the server

@@ -748,6 +748,19 @@ TEST(MetricsTest, ChannelzOnlyWhenTurnedOn) {
   EXPECT_FALSE(response.empty());
 }
 
+TEST(MetricsTest, ChannelzIsRefusedWithTcp) {
+  TempDir dir;
+  auto process = DaemonProcess::Start(
+      {"--data-dir", dir.Sub("data"), "--socket", dir.Sub("d.sock"),
+       "--channelz", "--listen", "127.0.0.1:0", "--insecure-loopback"},
+      dir.path());
+  ASSERT_TRUE(process.ok());
+  auto status = (*process)->WaitForExit(kWait);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(WEXITSTATUS(*status), 2) << (*process)->Stderr();
+  EXPECT_TRUE(absl::StrContains((*process)->Stderr(), "--channelz"));
+}
+
 TEST(MetricsTest, EtcdBackendStoreLatency) {
   if (!EtcdCluster::Available()) GTEST_SKIP() << EtcdCluster::kMissing;
   auto etcd = EtcdCluster::Start(1);
