@@ -394,6 +394,26 @@ const std::vector<OptionSpec>& Specs() {
          o->metrics_listen = std::string(v);
          return absl::OkStatus();
        }},
+      {"metrics-name-labels", Kind::kBool,
+       "label per-secret read counts with the secret's scope and name on "
+       "--metrics-listen (at most 100 secrets, the rest as one series). "
+       "Default: off (no secret name in the metrics)",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::StatusOr<bool> b = ParseBool("metrics-name-labels", v);
+         if (!b.ok()) return b.status();
+         o->metrics_name_labels = *b;
+         return absl::OkStatus();
+       }},
+      {"channelz", Kind::kBool,
+       "serve gRPC channelz (grpc.channelz.v1.Channelz: connection and call "
+       "counts) on the Unix socket, to any local caller; not with --listen. "
+       "Default: off",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::StatusOr<bool> b = ParseBool("channelz", v);
+         if (!b.ok()) return b.status();
+         o->channelz = *b;
+         return absl::OkStatus();
+       }},
       {"log-format", Kind::kValue,
        "text (default; key=value fields) or json (one object per line). "
        "Under systemd, lines carry journald priorities either way",
@@ -476,6 +496,18 @@ bool IsLoopbackHost(absl::string_view host) {
 absl::Status ValidateOptions(const DaemonOptions& o) {
   if (o.data_dir.empty()) {
     return absl::InvalidArgumentError("--data-dir: must not be empty");
+  }
+  if (o.metrics_name_labels && o.metrics_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "--metrics-name-labels: needs --metrics-listen");
+  }
+  // Channelz answers before any caller is identified (it is not one of
+  // our services): on the Unix socket only local users reach it, over TCP
+  // anyone who completes TLS would see every client's address.
+  if (o.channelz && !o.listen.empty()) {
+    return absl::InvalidArgumentError(
+        "--channelz: only without --listen (channelz identifies no caller; "
+        "over TCP it would show every client's address to anyone)");
   }
   if (o.deployment.empty() || o.deployment == "." || o.deployment == ".." ||
       o.deployment.find_first_of(std::string("/\0", 2)) != std::string::npos) {

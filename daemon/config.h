@@ -193,6 +193,12 @@ struct DaemonOptions {
   // Prometheus endpoint (daemon/metrics_server.h): "" = off (default),
   // loopback "HOST:PORT", or "unix:/PATH".
   std::string metrics_listen;
+  // Per-secret read counts labelled with scope and name (bounded, see
+  // daemon/metered_secret_store.h). Off: no secret name in the metrics.
+  bool metrics_name_labels = false;
+  // gRPC channelz service on the daemon's server (grpcpp_channelz); Unix
+  // socket only: refused with `listen` (it identifies no caller).
+  bool channelz = false;
 
   // Embedding and tests only: further services registered on the server
   // (not owned; must outlive the Daemon). Never set from flags.

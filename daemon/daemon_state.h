@@ -31,6 +31,7 @@
 #include "core/watch/change_feed.h"
 #include "core/watch/consumer_graph.h"
 #include "daemon/cluster_change_relay.h"
+#include "daemon/metered_secret_store.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
 #include "daemon/rpc/admin_service.h"
@@ -65,6 +66,9 @@ struct DaemonState {
   std::unique_ptr<SqliteSecretStore> store;
   std::unique_ptr<EtcdSecretStore> etcd_store;
   SecretStore* data = nullptr;
+  // With --metrics-listen: times every call the services and identity
+  // stores make on `data` (observed -> metered -> data).
+  std::unique_ptr<MeteredSecretStore> metered;
   // Every write made through `observed` (what the services and the
   // identity stores use) reaches the change feed that watchers follow.
   std::unique_ptr<ChangeFeed> feed;

@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> BuildGrpcServer(
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                              kKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC keeps channelz data only while this is on (its default in 1.51,
+  // stated so that --channelz does not depend on it).
+  if (options.channelz) builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 1);
 
   if (!options.listen.empty()) {
     std::shared_ptr<grpc::ServerCredentials> credentials;

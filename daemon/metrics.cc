@@ -57,40 +57,12 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
-// A label value as the text format wants it.
-std::string LabelValue(absl::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::string Number(double value) {
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  if (std::isnan(value)) return "NaN";
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    return absl::StrCat(static_cast<int64_t>(value));
-  }
-  // The shortest of %.15g/%.17g that reads back as the same double.
-  std::string shorter = absl::StrFormat("%.15g", value);
-  double back = 0;
-  if (absl::SimpleAtod(shorter, &back) && back == value) return shorter;
-  return absl::StrFormat("%.17g", value);
-}
-
 void Header(std::string* out, absl::string_view name, absl::string_view type,
             absl::string_view help) {
-  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type,
-                  "\n");
+  AppendHeader(out, name, type, help);
 }
+
+std::string Number(double value) { return MetricNumber(value); }
 
 // Lives exactly as long as its call.
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
@@ -142,6 +114,86 @@ class MetricsInterceptorFactory final
 
 }  // namespace
 
+std::string LabelValue(absl::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string MetricNumber(double value) {
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(value)) return "NaN";
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    return absl::StrCat(static_cast<int64_t>(value));
+  }
+  // The shortest of %.15g/%.17g that reads back as the same double.
+  std::string shorter = absl::StrFormat("%.15g", value);
+  double back = 0;
+  if (absl::SimpleAtod(shorter, &back) && back == value) return shorter;
+  return absl::StrFormat("%.17g", value);
+}
+
+void AppendHeader(std::string* out, absl::string_view name,
+                  absl::string_view type, absl::string_view help) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type,
+                  "\n");
+}
+
+void AppendHistogram(std::string* out, absl::string_view name,
+                     absl::string_view labels,
+                     const Histogram::Snapshot& snapshot) {
+  const std::string sep = labels.empty() ? "" : ",";
+  for (size_t i = 0; i < snapshot.bounds.size(); ++i) {
+    absl::StrAppend(out, name, "_bucket{", labels, sep, "le=\"",
+                    MetricNumber(snapshot.bounds[i]), "\"} ",
+                    snapshot.buckets[i], "\n");
+  }
+  const std::string braces =
+      labels.empty() ? "" : absl::StrCat("{", labels, "}");
+  absl::StrAppend(out, name, "_bucket{", labels, sep, "le=\"+Inf\"} ",
+                  snapshot.count, "\n", name, "_sum", braces, " ",
+                  MetricNumber(snapshot.sum), "\n", name, "_count", braces, " ",
+                  snapshot.count, "\n");
+}
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)),
+      counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+  for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i] = 0;
+}
+
+void Histogram::Observe(double value) {
+  size_t i = 0;
+  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  double sum = sum_.load(std::memory_order_relaxed);
+  while (!sum_.compare_exchange_weak(sum, sum + value,
+                                     std::memory_order_relaxed)) {
+  }
+}
+
+Histogram::Snapshot Histogram::Read() const {
+  Snapshot snapshot;
+  snapshot.bounds = bounds_;
+  snapshot.buckets.reserve(bounds_.size());
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    snapshot.count += counts_[i].load(std::memory_order_relaxed);
+    snapshot.buckets.push_back(snapshot.count);
+  }
+  snapshot.count += counts_[bounds_.size()].load(std::memory_order_relaxed);
+  snapshot.sum = sum_.load(std::memory_order_relaxed);
+  return snapshot;
+}
+
 std::pair<std::string, std::string> MethodLabels(absl::string_view path) {
   const std::pair<std::string, std::string> unknown = {"unknown", "unknown"};
   if (!absl::ConsumePrefix(&path, "/")) return unknown;
@@ -168,20 +220,28 @@ void Metrics::CallStarted() { in_flight_.fetch_add(1); }
 
 void Metrics::CallFinished(absl::string_view method, grpc::StatusCode code,
                            absl::Duration latency) {
-  in_flight_.fetch_sub(1);
   const double seconds = absl::ToDoubleSeconds(latency);
   auto labels = MethodLabels(method);
-  absl::MutexLock lock(&mu_);
-  MethodStats& stats = methods_[std::move(labels)];
-  ++stats.handled[code];
-  ++stats.count;
-  stats.sum_seconds += seconds;
-  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    if (seconds <= kLatencyBuckets[i]) ++stats.buckets[i];
+  {
+    absl::MutexLock lock(&mu_);
+    MethodStats& stats = methods_[std::move(labels)];
+    ++stats.handled[code];
+    ++stats.count;
+    stats.sum_seconds += seconds;
+    for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+      if (seconds <= kLatencyBuckets[i]) ++stats.buckets[i];
+    }
   }
+  // Last: a scrape that sees no call in flight sees every call counted.
+  in_flight_.fetch_sub(1);
 }
 
 void Metrics::AuditWriteFailed() { audit_failures_.fetch_add(1); }
+
+void Metrics::AddCollector(std::function<void(std::string* out)> collect) {
+  absl::MutexLock lock(&mu_);
+  collectors_.push_back(std::move(collect));
+}
 
 void Metrics::AddFunction(std::string name, MetricType type, std::string help,
                           std::function<absl::optional<double>()> value) {
@@ -193,6 +253,10 @@ void Metrics::AddFunction(std::string name, MetricType type, std::string help,
 std::string Metrics::Render() const {
   std::string out;
   std::vector<const Function*> functions;
+  std::vector<const std::function<void(std::string*)>*> collectors;
+  // Before the counts: a call counted as finished here is in the counts
+  // below (CallFinished counts, then leaves the in-flight gauge).
+  const int64_t in_flight = in_flight_.load();
   {
     absl::MutexLock lock(&mu_);
     Header(&out, "grpc_server_handled_total", "counter",
@@ -223,11 +287,11 @@ std::string Metrics::Render() const {
           "grpc_server_handling_seconds_count{", base, "} ", stats.count, "\n");
     }
     for (const Function& f : functions_) functions.push_back(&f);
+    for (const auto& c : collectors_) collectors.push_back(&c);
   }
   Header(&out, "zlayer_secrets_calls_in_flight", "gauge",
          "RPCs being served right now.");
-  absl::StrAppend(&out, "zlayer_secrets_calls_in_flight ", in_flight_.load(),
-                  "\n");
+  absl::StrAppend(&out, "zlayer_secrets_calls_in_flight ", in_flight, "\n");
   Header(&out, "zlayer_secrets_audit_write_failures_total", "counter",
          "Audit records that could not be written.");
   absl::StrAppend(&out, "zlayer_secrets_audit_write_failures_total ",
@@ -240,6 +304,7 @@ std::string Metrics::Render() const {
            f->help);
     absl::StrAppend(&out, f->name, " ", Number(*value), "\n");
   }
+  for (const auto* collect : collectors) (*collect)(&out);
   return out;
 }
 

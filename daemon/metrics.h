@@ -15,6 +15,8 @@
 //   zlayer_secrets_audit_write_failures_total                       counter
 //   + whatever the daemon adds with AddFunction() (connections, API-key
 //     verifications and cache hits, TLS certificate expiry, key id, ...)
+//     and with AddCollector() (store latency, group-commit sizes, ...);
+//     docs/operating.md lists them all.
 // The gRPC names and labels are those of go-grpc-prometheus, so existing
 // dashboards work. Method labels come only from methods compiled into the
 // binary (looked up in protobuf's generated pool); anything else a client
@@ -54,6 +56,54 @@ namespace zlayer::secrets {
 
 enum class MetricType { kCounter, kGauge };
 
+// A histogram with fixed upper bounds, observed without a lock.
+//
+//   Histogram latency({0.001, 0.01, 0.1});
+//   latency.Observe(0.004);
+//   AppendHistogram(&out, "x_seconds", "op=\"get\"", latency.Read());
+//
+// Thread-safe.
+class Histogram {
+ public:
+  // `bounds` ascending; +Inf is implied.
+  explicit Histogram(std::vector<double> bounds);
+  Histogram(const Histogram&) = delete;
+  Histogram& operator=(const Histogram&) = delete;
+
+  void Observe(double value);
+
+  struct Snapshot {
+    std::vector<double> bounds;
+    // Cumulative, one per bound (the +Inf bucket is `count`).
+    std::vector<uint64_t> buckets;
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  // `count` is the sum of the buckets read, so the text always agrees
+  // with itself even while observations land.
+  Snapshot Read() const;
+
+ private:
+  const std::vector<double> bounds_;
+  // Per bound plus one for +Inf; not cumulative.
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;
+  std::atomic<double> sum_{0};
+};
+
+// Text-format helpers for collectors.
+// "# HELP name help\n# TYPE name type\n".
+void AppendHeader(std::string* out, absl::string_view name,
+                  absl::string_view type, absl::string_view help);
+// The _bucket/_sum/_count lines of one labelled histogram; `labels` is
+// "" or `k="v",...` (already escaped, e.g. with LabelValue).
+void AppendHistogram(std::string* out, absl::string_view name,
+                     absl::string_view labels,
+                     const Histogram::Snapshot& snapshot);
+// A label value as the text format wants it (\\, \" and \n escaped).
+std::string LabelValue(absl::string_view value);
+// A sample value: integers without a fraction, +Inf/-Inf/NaN spelt so.
+std::string MetricNumber(double value);
+
 class Metrics {
  public:
   // Upper bounds of grpc_server_handling_seconds (seconds; +Inf implied).
@@ -85,6 +135,11 @@ class Metrics {
   void AddFunction(std::string name, MetricType type, std::string help,
                    std::function<absl::optional<double>()> value);
 
+  // Appends whole families (HELP, TYPE and samples) at each scrape, after
+  // the AddFunction() ones; called outside this object's lock. Call before
+  // the first Render() from another thread.
+  void AddCollector(std::function<void(std::string* out)> collect);
+
   // The whole exposition, families in a fixed order, ending in a newline.
   std::string Render() const;
 
@@ -110,6 +165,8 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, MethodStats> methods_
       ABSL_GUARDED_BY(mu_);
   std::vector<Function> functions_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void(std::string*)>> collectors_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // Splits "/pkg.Service/Method" into its labels when the method is compiled

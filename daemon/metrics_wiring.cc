@@ -5,9 +5,53 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/status_macros.h"
+#include "daemon/metered_secret_store.h"
+#include "daemon/rpc/call_queue.h"
 #include "daemon/transport/tls_expiry.h"
 
 namespace zlayer::secrets {
+namespace {
+
+// Group commit and the sealed-row cache of the SQLite backend.
+void AddSqliteFamilies(const SqliteSecretStore* store, Metrics* m) {
+  m->AddCollector([store](std::string* out) {
+    const SqliteSecretStore::WriteStats stats = store->write_stats();
+    Histogram::Snapshot sizes;
+    for (size_t i = 0; i < stats.commits_by_size.size(); ++i) {
+      sizes.bounds.push_back(
+          static_cast<double>(SqliteSecretStore::kGroupSizeBounds[i]));
+      sizes.count += stats.commits_by_size[i];
+      sizes.buckets.push_back(sizes.count);
+    }
+    sizes.sum = static_cast<double>(stats.writes);
+    AppendHeader(out, "zlayer_secrets_sqlite_commit_group_size", "histogram",
+                 "Writes carried by each SQLite write transaction (group "
+                 "commit: writers that wait together share one commit).");
+    AppendHistogram(out, "zlayer_secrets_sqlite_commit_group_size", "", sizes);
+  });
+  m->AddFunction("zlayer_secrets_sqlite_sealed_cache_hits_total",
+                 MetricType::kCounter,
+                 "Reads answered from the sealed-row cache.", [store] {
+                   return static_cast<double>(store->sealed_cache_stats().hits);
+                 });
+  m->AddFunction(
+      "zlayer_secrets_sqlite_sealed_cache_misses_total", MetricType::kCounter,
+      "Reads that missed the sealed-row cache and read SQLite.", [store] {
+        return static_cast<double>(store->sealed_cache_stats().misses);
+      });
+  m->AddFunction(
+      "zlayer_secrets_sqlite_sealed_cache_entries", MetricType::kGauge,
+      "Rows in the sealed-row cache (ciphertext, never a value).", [store] {
+        return static_cast<double>(store->sealed_cache_stats().entries);
+      });
+  m->AddFunction(
+      "zlayer_secrets_sqlite_sealed_cache_bytes", MetricType::kGauge,
+      "Bytes the sealed-row cache holds (its own accounting).", [store] {
+        return static_cast<double>(store->sealed_cache_stats().bytes);
+      });
+}
+
+}  // namespace
 
 absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
                           const std::atomic<bool>* serving,
@@ -51,6 +95,25 @@ absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
                   if (!id.ok()) return absl::nullopt;
                   return static_cast<double>(*id);
                 });
+  CallQueue* queue = state->queue.get();
+  m.AddFunction("zlayer_secrets_calls_queued", MetricType::kGauge,
+                "Calls waiting for a worker right now.",
+                [queue] { return static_cast<double>(queue->queued()); });
+  m.AddFunction("zlayer_secrets_calls_queued_peak", MetricType::kGauge,
+                "The most calls ever waiting for a worker at once since "
+                "start.",
+                [queue] { return static_cast<double>(queue->peak_queued()); });
+  m.AddFunction("zlayer_secrets_calls_rejected_total", MetricType::kCounter,
+                "Calls refused with RESOURCE_EXHAUSTED because the call "
+                "queue was full (--max-queued-calls or its byte bound).",
+                [queue] { return static_cast<double>(queue->rejected()); });
+  if (state->metered != nullptr) {
+    MeteredSecretStore* metered = state->metered.get();
+    m.AddCollector([metered](std::string* out) { metered->Collect(out); });
+  }
+  if (state->store != nullptr) {
+    AddSqliteFamilies(state->store.get(), &m);
+  }
   if (tls != nullptr) {
     const std::string cert = tls->cert_path();
     m.AddFunction(

@@ -1,6 +1,8 @@
 // The daemon-wide metric families beside the per-call ones
 // (daemon/metrics.h): build info, serving, Unix connections, API-key
-// verifications and cache hits, the master key id, TLS certificate expiry;
+// verifications and cache hits, the master key id, TLS certificate expiry,
+// the call queue, store latency (daemon/metered_secret_store.h), SQLite's
+// group-commit sizes and sealed-row cache;
 // and the --metrics-listen endpoint that serves them. Nothing here names a
 // secret.
 //

@@ -25,6 +25,7 @@
 #include "daemon/storage.h"
 #include "daemon/transport/socket_activation.h"
 #include "daemon/transport/tls_files.h"
+#include "grpcpp/ext/channelz_service_plugin.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "spdlog/spdlog.h"
@@ -204,6 +205,9 @@ void Daemon::RetryAudit() {
 
 absl::Status Daemon::StartServer() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // A process-wide plugin: every server built from here on serves
+  // grpc.channelz.v1.Channelz (the daemon builds one).
+  if (options_.channelz) grpc::channelz::experimental::InitChannelzService();
 
   // Our own health service, not gRPC's default one (which is left disabled):
   // its Watch streams end by themselves when the drain starts (see
@@ -397,6 +401,7 @@ void Daemon::Drain() {
   state_->cluster_watch.reset();
   state_->environments.reset();
   state_->observed.reset();
+  state_->metered.reset();
   state_->data = nullptr;
   state_->store.reset();
   state_->etcd_store.reset();

@@ -44,11 +44,20 @@ void AttachChangeFeed(const DaemonOptions& options, DaemonState* state) {
   // The epoch tells positions of this run from those of an earlier one.
   state->feed = std::make_unique<ChangeFeed>(
       feed_options, static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+  // Store latency for --metrics-listen, timed below the feed so that only
+  // the backend's own time is counted.
+  SecretStore* backend = state->data;
+  if (!options.metrics_listen.empty()) {
+    state->metered = std::make_unique<MeteredSecretStore>(
+        state->data, state->etcd_store != nullptr ? "etcd" : "sqlite",
+        options.metrics_name_labels);
+    backend = state->metered.get();
+  }
   // In cluster mode the feed hears every change, this daemon's own
   // included, from etcd's Watch instead (StartClusterWatch), so the wrapper
   // tells no one.
   state->observed = std::make_unique<ObservedSecretStore>(
-      state->data, state->etcd_store != nullptr ? nullptr : state->feed.get());
+      backend, state->etcd_store != nullptr ? nullptr : state->feed.get());
 }
 
 absl::Status OpenEtcdStorage(const DaemonOptions& options, SecretBytes key,

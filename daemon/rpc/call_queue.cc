@@ -31,11 +31,13 @@ absl::Status CallQueue::Submit(size_t request_bytes,
     return absl::UnavailableError("the daemon is shutting down");
   }
   if (tasks_.size() >= options_.max_queued_calls) {
+    ++rejected_;
     return absl::ResourceExhaustedError(absl::StrCat(
         "server overloaded: ", tasks_.size(),
         " calls are already queued (the limit); retry with backoff"));
   }
   if (queued_bytes_ + bytes > options_.max_queued_bytes) {
+    ++rejected_;
     return absl::ResourceExhaustedError(
         absl::StrCat("server overloaded: queued requests hold ", queued_bytes_,
                      " bytes and this one would pass the limit of ",
@@ -43,6 +45,7 @@ absl::Status CallQueue::Submit(size_t request_bytes,
   }
   queued_bytes_ += bytes;
   tasks_.push_back(Task{bytes, std::move(task)});
+  peak_queued_ = std::max(peak_queued_, tasks_.size());
   return absl::OkStatus();
 }
 
@@ -79,6 +82,16 @@ void CallQueue::Stop() {
 size_t CallQueue::queued() const {
   absl::MutexLock lock(&mu_);
   return tasks_.size();
+}
+
+uint64_t CallQueue::rejected() const {
+  absl::MutexLock lock(&mu_);
+  return rejected_;
+}
+
+size_t CallQueue::peak_queued() const {
+  absl::MutexLock lock(&mu_);
+  return peak_queued_;
 }
 
 }  // namespace zlayer::secrets

@@ -20,6 +20,7 @@
 #define ZLAYER_SECRETS_DAEMON_RPC_CALL_QUEUE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -72,8 +73,12 @@ class CallQueue {
 
   int workers() const { return static_cast<int>(threads_.size()); }
   const CallQueueOptions& options() const { return options_; }
-  // Tasks waiting (not running); for tests and logs.
+  // Tasks waiting (not running); for tests, logs and metrics.
   size_t queued() const;
+  // Tasks refused by a bound (ResourceExhausted) since start.
+  uint64_t rejected() const;
+  // The most tasks ever waiting at once since start.
+  size_t peak_queued() const;
 
  private:
   struct Task {
@@ -87,6 +92,8 @@ class CallQueue {
   mutable absl::Mutex mu_;
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t peak_queued_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex stop_mu_;  // one Stop() joins
   std::vector<std::thread> threads_;

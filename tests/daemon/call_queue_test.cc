@@ -71,9 +71,13 @@ TEST(CallQueueTest, CallsPastTheCountBoundAreRefused) {
   EXPECT_TRUE(absl::IsResourceExhausted(refused)) << refused;
   EXPECT_TRUE(absl::StrContains(refused.message(), "server overloaded"));
   EXPECT_EQ(queue.queued(), 3u);
+  EXPECT_EQ(queue.rejected(), 1u);
+  EXPECT_EQ(queue.peak_queued(), 3u);
   release.Notify();
   queue.Stop();
   EXPECT_EQ(ran, 3);  // the refused task never ran
+  EXPECT_EQ(queue.queued(), 0u);
+  EXPECT_EQ(queue.peak_queued(), 3u);
 }
 
 TEST(CallQueueTest, CallsPastTheByteBoundAreRefused) {
@@ -89,6 +93,7 @@ TEST(CallQueueTest, CallsPastTheByteBoundAreRefused) {
   EXPECT_TRUE(absl::StrContains(refused.message(), "bytes"));
   // One that fits exactly is still queued.
   EXPECT_TRUE(queue.Submit(0, [] {}).ok());
+  EXPECT_EQ(queue.rejected(), 1u);
   release.Notify();
   queue.Stop();
 }

@@ -2,6 +2,12 @@
 // (loopback TCP and unix:PATH), parse the Prometheus text, check the
 // counts against the calls the test made, run `promtool check metrics` on
 // it, and make sure no secret name or value (canaries) ever appears.
+//
+// After real traffic (concurrent writes, reads, a denied call, a queued
+// burst): the call queue's gauges and rejected counter, store operation
+// latency per op (SQLite and, where /usr/bin/etcd is installed, etcd),
+// SQLite's group-commit sizes and sealed-row cache; --metrics-name-labels
+// (per-secret reads, capped) and --channelz.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -29,11 +36,13 @@
 #include "proto/secrets.grpc.pb.h"
 #include "tests/daemon/test_support.h"
 #include "tests/testutil/daemon_launch.h"
+#include "tests/testutil/etcd_cluster.h"
 
 namespace zlayer::secrets {
 namespace {
 
 using ::zlayer::secrets::testing::DaemonProcess;
+using ::zlayer::secrets::testing::EtcdCluster;
 using ::zlayer::secrets::testing::MakeTlsMaterial;
 using ::zlayer::secrets::testing::ProcessResult;
 using ::zlayer::secrets::testing::RunProcess;
@@ -339,6 +348,455 @@ TEST(MetricsTest, NonLoopbackAddressIsRefused) {
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(WEXITSTATUS(*status), 2) << (*process)->Stderr();
   EXPECT_TRUE(absl::StrContains((*process)->Stderr(), "--metrics-listen"));
+}
+
+// promtool (Debian's prometheus package) on live text; skipped (logged)
+// where it is not installed.
+void ExpectPromtoolAccepts(const std::string& text) {
+  if (access("/usr/bin/promtool", X_OK) != 0) {
+    GTEST_LOG_(INFO) << "promtool not installed: promtool check skipped";
+    return;
+  }
+  ProcessResult check =
+      RunProcess({"/usr/bin/promtool", "check", "metrics"}, text, {});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err << text;
+}
+
+// A scrape once every call has finished on the server too: a client can
+// see its answer just before the server's interceptors count the call, so
+// this scrapes again until no call is in flight (bounded by kWait).
+std::string ScrapeText(int port) {
+  const absl::Time deadline = absl::Now() + kWait;
+  std::string text;
+  do {
+    text = Body(HttpTcp(port, "/metrics"));
+  } while (!absl::StrContains(text, "\nzlayer_secrets_calls_in_flight 0\n") &&
+           absl::Now() < deadline);
+  return text;
+}
+
+std::string StoreOp(const std::string& backend, const std::string& op,
+                    const std::string& suffix) {
+  return absl::StrCat("zlayer_secrets_store_operation_seconds", suffix,
+                      "{backend=\"", backend, "\",op=\"", op, "\"}");
+}
+
+// Sum of the _count of every store op whose name is in `ops`.
+double StoreCount(Exposition& e, const std::string& backend,
+                  std::initializer_list<const char*> ops) {
+  double total = 0;
+  for (const char* op : ops) total += e.samples[StoreOp(backend, op, "_count")];
+  return total;
+}
+
+constexpr char kCanaryPrefix[] = "canary-metrics-n";
+
+grpc::Status Set(v1::Secrets::Stub* stub, const std::string& scope,
+                 const std::string& name, const std::string& value) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  v1::SetSecretRequest request;
+  request.mutable_target()->set_scope(scope);
+  request.set_name(name);
+  request.set_value(value);
+  v1::SetSecretResponse response;
+  return stub->SetSecret(&context, request, &response);
+}
+
+grpc::Status Get(v1::Secrets::Stub* stub, const std::string& scope,
+                 const std::string& name) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  v1::GetSecretRequest request;
+  request.mutable_target()->set_scope(scope);
+  request.set_name(name);
+  v1::GetSecretResponse response;
+  return stub->GetSecret(&context, request, &response);
+}
+
+// `writers` threads, each writing `per_writer` secrets named
+// kCanaryPrefix<i> with values kCanaryValue<i>, all at once. Returns the
+// number written OK.
+int ConcurrentWrites(const std::string& socket, const std::string& scope,
+                     int writers, int per_writer) {
+  auto stub = v1::Secrets::NewStub(UnixChannel(socket));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < per_writer; ++i) {
+        const int n = w * per_writer + i;
+        if (Set(stub.get(), scope, absl::StrCat(kCanaryPrefix, n),
+                absl::StrCat(kCanaryValue, n))
+                .ok()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return ok.load();
+}
+
+void ExpectNoCanaries(const std::string& text) {
+  EXPECT_FALSE(absl::StrContains(text, kCanaryValue)) << text;
+  EXPECT_FALSE(absl::StrContains(text, "CANARY")) << text;
+  EXPECT_FALSE(absl::StrContains(text, kCanaryPrefix)) << text;
+  EXPECT_FALSE(absl::StrContains(text, kCanaryName)) << text;
+  EXPECT_FALSE(absl::StrContains(text, "metrics-scope")) << text;
+}
+
+TEST(MetricsTest, TrafficFillsStoreCommitCacheAndQueueFamilies) {
+  TempDir dir;
+  auto daemon = Start(dir, {"--metrics-listen", "127.0.0.1:0", "--listen",
+                            "127.0.0.1:0", "--insecure-loopback"});
+  ASSERT_NE(daemon, nullptr);
+  const int port = MetricsPort(daemon.get());
+  ASSERT_GT(port, 0) << daemon->Stderr();
+  auto ready = daemon->WaitForLog("event=ready", kWait);
+  ASSERT_TRUE(ready.ok());
+  const int tcp_port = testing::LogFieldInt(*ready, "tcp_port=");
+  ASSERT_GT(tcp_port, 0) << *ready;
+
+  Exposition before = Parse(ScrapeText(port));
+  ASSERT_TRUE(before.errors.empty()) << absl::StrJoin(before.errors, "\n");
+
+  // Writes: 8 writers x 5 secrets at once, so SQLite groups some commits.
+  constexpr int kWrites = 40;
+  ASSERT_EQ(ConcurrentWrites(dir.Sub("d.sock"), "metrics-scope", 8, 5),
+            kWrites);
+  // Reads: each secret twice (the second may come from the cache), and
+  // one that does not exist.
+  auto stub = v1::Secrets::NewStub(UnixChannel(dir.Sub("d.sock")));
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kWrites; ++i) {
+      ASSERT_TRUE(
+          Get(stub.get(), "metrics-scope", absl::StrCat(kCanaryPrefix, i))
+              .ok());
+    }
+  }
+  EXPECT_EQ(Get(stub.get(), "metrics-scope", "missing").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // A denied call: over TCP with an API key the daemon never issued.
+  {
+    auto tcp = v1::Secrets::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", tcp_port),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    context.AddMetadata("authorization", "Bearer zsk_bogus.bogus");
+    v1::GetSecretRequest request;
+    request.mutable_target()->set_scope("metrics-scope");
+    request.set_name(absl::StrCat(kCanaryPrefix, 0));
+    v1::GetSecretResponse response;
+    EXPECT_EQ(tcp->GetSecret(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+
+  const std::string text = ScrapeText(port);
+  ExpectNoCanaries(text);
+  Exposition e = Parse(text);
+  ASSERT_TRUE(e.errors.empty()) << absl::StrJoin(e.errors, "\n") << text;
+  ExpectPromtoolAccepts(text);
+
+  // Calls by RPC and code, the denied one included.
+  EXPECT_EQ(e.samples[absl::StrCat("grpc_server_handled_total",
+                                   Labels("SetSecret", "OK"))],
+            kWrites);
+  EXPECT_EQ(e.samples[absl::StrCat("grpc_server_handled_total",
+                                   Labels("GetSecret", "OK"))],
+            2 * kWrites);
+  EXPECT_EQ(e.samples[absl::StrCat("grpc_server_handled_total",
+                                   Labels("GetSecret", "Unauthenticated"))],
+            1)
+      << text;
+  EXPECT_EQ(e.samples[absl::StrCat(
+                "grpc_server_handling_seconds_count{grpc_service=\"zlayer."
+                "secrets.v1.Secrets\",grpc_method=\"SetSecret\"}")],
+            kWrites);
+
+  // Store latency: every write went through the store's set, and every
+  // read through one of its value reads.
+  EXPECT_EQ(e.types["zlayer_secrets_store_operation_seconds"], "histogram");
+  const double sets = e.samples[StoreOp("sqlite", "set", "_count")] -
+                      before.samples[StoreOp("sqlite", "set", "_count")];
+  EXPECT_GE(sets, kWrites) << text;
+  const std::initializer_list<const char*> reads = {
+      "get", "get_versioned", "get_with_metadata", "read_batch",
+      "read_versions"};
+  EXPECT_GE(
+      StoreCount(e, "sqlite", reads) - StoreCount(before, "sqlite", reads),
+      2 * kWrites + 1)
+      << text;
+  EXPECT_EQ(e.samples[StoreOp("sqlite", "set", "_count")],
+            e.samples[absl::StrCat(
+                "zlayer_secrets_store_operation_seconds_bucket{backend="
+                "\"sqlite\",op=\"set\",le=\"+Inf\"}")]);
+  EXPECT_GT(e.samples[StoreOp("sqlite", "set", "_sum")], 0);
+
+  // Group commit: every write committed in some group.
+  EXPECT_EQ(e.types["zlayer_secrets_sqlite_commit_group_size"], "histogram");
+  const double groups =
+      e.samples["zlayer_secrets_sqlite_commit_group_size_count"] -
+      before.samples["zlayer_secrets_sqlite_commit_group_size_count"];
+  const double grouped_writes =
+      e.samples["zlayer_secrets_sqlite_commit_group_size_sum"] -
+      before.samples["zlayer_secrets_sqlite_commit_group_size_sum"];
+  EXPECT_GT(groups, 0) << text;
+  EXPECT_LE(groups, grouped_writes);
+  EXPECT_GE(grouped_writes, kWrites) << text;
+  EXPECT_EQ(e.samples["zlayer_secrets_sqlite_commit_group_size_bucket{le="
+                      "\"64\"}"],
+            e.samples["zlayer_secrets_sqlite_commit_group_size_count"]);
+
+  // The sealed-row cache saw the reads.
+  EXPECT_GE(e.samples["zlayer_secrets_sqlite_sealed_cache_hits_total"] +
+                e.samples["zlayer_secrets_sqlite_sealed_cache_misses_total"],
+            2 * kWrites)
+      << text;
+  EXPECT_GT(e.samples["zlayer_secrets_sqlite_sealed_cache_hits_total"], 0)
+      << text;
+  EXPECT_GT(e.samples["zlayer_secrets_sqlite_sealed_cache_entries"], 0);
+  EXPECT_GT(e.samples["zlayer_secrets_sqlite_sealed_cache_bytes"], 0);
+
+  // Nothing queued now, nothing refused.
+  EXPECT_EQ(e.samples["zlayer_secrets_calls_queued"], 0);
+  EXPECT_EQ(e.types["zlayer_secrets_calls_queued"], "gauge");
+  EXPECT_EQ(e.samples["zlayer_secrets_calls_rejected_total"], 0);
+  // No name labels unless asked for.
+  EXPECT_EQ(e.types.count("zlayer_secrets_secret_reads_total"), 0u);
+}
+
+TEST(MetricsTest, QueuedBurstIsCountedAndRejectionsMatchTheClients) {
+  TempDir dir;
+  auto daemon =
+      Start(dir, {"--metrics-listen", "127.0.0.1:0", "--workers", "1",
+                  "--max-queued-calls", "2", "--synchronous", "full"});
+  ASSERT_NE(daemon, nullptr);
+  const int port = MetricsPort(daemon.get());
+  ASSERT_GT(port, 0) << daemon->Stderr();
+
+  // Bursts of writes, all issued before any is awaited, until the queue
+  // (one worker, two waiting) has refused some: bounded rounds, no sleep.
+  constexpr int kBurst = 128;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int c = 0; c < 4; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("zs-channel", c);  // four separate connections
+    channels.push_back(grpc::CreateCustomChannel(
+        "unix:" + dir.Sub("d.sock"), grpc::InsecureChannelCredentials(), args));
+  }
+  int refused = 0, ok = 0, calls = 0;
+  for (int round = 0; round < 20 && refused == 0; ++round) {
+    grpc::CompletionQueue cq;
+    struct Call {
+      grpc::ClientContext context;
+      v1::SetSecretResponse response;
+      grpc::Status status;
+      std::unique_ptr<grpc::ClientAsyncResponseReader<v1::SetSecretResponse>>
+          reader;
+    };
+    std::vector<std::unique_ptr<Call>> burst;
+    for (int i = 0; i < kBurst; ++i) {
+      auto stub = v1::Secrets::NewStub(channels[i % channels.size()]);
+      auto call = std::make_unique<Call>();
+      call->context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+      v1::SetSecretRequest request;
+      request.mutable_target()->set_scope("metrics-scope");
+      request.set_name(absl::StrCat(kCanaryPrefix, i));
+      request.set_value(absl::StrCat(kCanaryValue, i));
+      call->reader = stub->AsyncSetSecret(&call->context, request, &cq);
+      call->reader->Finish(&call->response, &call->status, call.get());
+      burst.push_back(std::move(call));
+    }
+    for (int i = 0; i < kBurst; ++i) {
+      void* tag = nullptr;
+      bool event_ok = false;
+      ASSERT_TRUE(cq.Next(&tag, &event_ok));
+      const grpc::Status& status = static_cast<Call*>(tag)->status;
+      ++calls;
+      if (status.ok()) {
+        ++ok;
+      } else {
+        ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+            << status.error_message();
+        ++refused;
+      }
+    }
+  }
+  ASSERT_GT(refused, 0) << "no burst ever filled a queue of two";
+
+  const std::string text = ScrapeText(port);
+  ExpectNoCanaries(text);
+  Exposition e = Parse(text);
+  ASSERT_TRUE(e.errors.empty()) << absl::StrJoin(e.errors, "\n") << text;
+  ExpectPromtoolAccepts(text);
+  // Every refusal the clients saw, and no other, is counted.
+  EXPECT_EQ(e.samples["zlayer_secrets_calls_rejected_total"], refused) << text;
+  EXPECT_EQ(e.samples[absl::StrCat("grpc_server_handled_total",
+                                   Labels("SetSecret", "ResourceExhausted"))],
+            refused);
+  EXPECT_EQ(e.samples[absl::StrCat("grpc_server_handled_total",
+                                   Labels("SetSecret", "OK"))],
+            ok);
+  // A refusal means the queue was full: two calls waited at once.
+  EXPECT_EQ(e.samples["zlayer_secrets_calls_queued_peak"], 2) << text;
+  // All answered: none waiting, none in flight.
+  EXPECT_EQ(e.samples["zlayer_secrets_calls_queued"], 0);
+  EXPECT_EQ(e.samples["zlayer_secrets_calls_in_flight"], 0);
+  EXPECT_EQ(e.samples[StoreOp("sqlite", "set", "_count")], ok);
+  GTEST_LOG_(INFO) << calls << " calls, " << ok << " written, " << refused
+                   << " refused";
+}
+
+TEST(MetricsTest, NameLabelsOnlyWhenTurnedOnAndCapped) {
+  TempDir dir;
+  auto daemon =
+      Start(dir, {"--metrics-listen", "127.0.0.1:0", "--metrics-name-labels"});
+  ASSERT_NE(daemon, nullptr);
+  const int port = MetricsPort(daemon.get());
+  ASSERT_GT(port, 0) << daemon->Stderr();
+  // More secrets than the cap, each read once; the first one three times.
+  constexpr int kSecrets = 110;
+  ASSERT_EQ(ConcurrentWrites(dir.Sub("d.sock"), "metrics-scope", 10, 11),
+            kSecrets);
+  auto stub = v1::Secrets::NewStub(UnixChannel(dir.Sub("d.sock")));
+  ASSERT_TRUE(Get(stub.get(), "metrics-scope", "canary-metrics-n0").ok());
+  ASSERT_TRUE(Get(stub.get(), "metrics-scope", "canary-metrics-n0").ok());
+  for (int i = 0; i < kSecrets; ++i) {
+    ASSERT_TRUE(
+        Get(stub.get(), "metrics-scope", absl::StrCat(kCanaryPrefix, i)).ok());
+  }
+  const std::string text = ScrapeText(port);
+  // Names now, values never.
+  EXPECT_FALSE(absl::StrContains(text, kCanaryValue)) << text;
+  EXPECT_FALSE(absl::StrContains(text, "CANARY")) << text;
+  Exposition e = Parse(text);
+  ASSERT_TRUE(e.errors.empty()) << absl::StrJoin(e.errors, "\n") << text;
+  ExpectPromtoolAccepts(text);
+  EXPECT_EQ(e.types["zlayer_secrets_secret_reads_total"], "counter");
+  EXPECT_EQ(e.samples["zlayer_secrets_secret_reads_total{scope=\"metrics-"
+                      "scope\",name=\"canary-metrics-n0\"}"],
+            3)
+      << text;
+  // At most 100 secrets have their own series; the other reads land in
+  // the one with empty labels.
+  int named = 0;
+  double total = 0;
+  for (const auto& [key, value] : e.samples) {
+    if (!absl::StartsWith(key, "zlayer_secrets_secret_reads_total{")) continue;
+    total += value;
+    if (!absl::StrContains(key, "name=\"\"")) ++named;
+  }
+  EXPECT_LE(named, 100);
+  EXPECT_GE(e.samples["zlayer_secrets_secret_reads_total{scope=\"\",name="
+                      "\"\"}"],
+            kSecrets - 100);
+  EXPECT_GE(total, kSecrets + 2);
+}
+
+TEST(MetricsTest, NameLabelsNeedTheEndpoint) {
+  TempDir dir;
+  auto process =
+      DaemonProcess::Start({"--data-dir", dir.Sub("data"), "--socket",
+                            dir.Sub("d.sock"), "--metrics-name-labels"},
+                           dir.path());
+  ASSERT_TRUE(process.ok());
+  auto status = (*process)->WaitForExit(kWait);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(WEXITSTATUS(*status), 2) << (*process)->Stderr();
+  EXPECT_TRUE(absl::StrContains((*process)->Stderr(), "--metrics-name-labels"));
+}
+
+// grpc.channelz.v1.Channelz/GetServers with an empty request (all
+// defaults): its status.
+grpc::Status CallChannelz(const std::string& socket, std::string* response) {
+  grpc::GenericStub generic(UnixChannel(socket));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  grpc::Slice slice(std::string(""));
+  grpc::ByteBuffer request(&slice, 1), reply;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&context, "/grpc.channelz.v1.Channelz/GetServers",
+                    grpc::StubOptions(), &request, &reply,
+                    [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  grpc::Status status = done.get_future().get();
+  std::vector<grpc::Slice> slices;
+  if (status.ok() && reply.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) {
+      response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return status;
+}
+
+TEST(MetricsTest, ChannelzOnlyWhenTurnedOn) {
+  TempDir off_dir;
+  auto off = Start(off_dir, {});
+  ASSERT_NE(off, nullptr);
+  std::string unused;
+  EXPECT_EQ(CallChannelz(off_dir.Sub("d.sock"), &unused).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  TempDir dir;
+  auto daemon = Start(dir, {"--channelz"});
+  ASSERT_NE(daemon, nullptr);
+  std::string response;
+  grpc::Status status = CallChannelz(dir.Sub("d.sock"), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  // One server listed (a non-empty GetServersResponse).
+  EXPECT_FALSE(response.empty());
+}
+
+TEST(MetricsTest, ChannelzIsRefusedWithTcp) {
+  TempDir dir;
+  auto process = DaemonProcess::Start(
+      {"--data-dir", dir.Sub("data"), "--socket", dir.Sub("d.sock"),
+       "--channelz", "--listen", "127.0.0.1:0", "--insecure-loopback"},
+      dir.path());
+  ASSERT_TRUE(process.ok());
+  auto status = (*process)->WaitForExit(kWait);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(WEXITSTATUS(*status), 2) << (*process)->Stderr();
+  EXPECT_TRUE(absl::StrContains((*process)->Stderr(), "--channelz"));
+}
+
+TEST(MetricsTest, EtcdBackendStoreLatency) {
+  if (!EtcdCluster::Available()) GTEST_SKIP() << EtcdCluster::kMissing;
+  auto etcd = EtcdCluster::Start(1);
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  TempDir dir;
+  auto daemon =
+      Start(dir, {"--metrics-listen", "127.0.0.1:0", "--store", "etcd",
+                  "--etcd-endpoints", (*etcd)->JoinedEndpoints(),
+                  "--etcd-prefix", "/zs-metrics-test"});
+  ASSERT_NE(daemon, nullptr);
+  const int port = MetricsPort(daemon.get());
+  ASSERT_GT(port, 0) << daemon->Stderr();
+  Exposition before = Parse(ScrapeText(port));
+  ASSERT_EQ(ConcurrentWrites(dir.Sub("d.sock"), "metrics-scope", 4, 3), 12);
+  auto stub = v1::Secrets::NewStub(UnixChannel(dir.Sub("d.sock")));
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(
+        Get(stub.get(), "metrics-scope", absl::StrCat(kCanaryPrefix, i)).ok());
+  }
+  const std::string text = ScrapeText(port);
+  ExpectNoCanaries(text);
+  Exposition e = Parse(text);
+  ASSERT_TRUE(e.errors.empty()) << absl::StrJoin(e.errors, "\n") << text;
+  ExpectPromtoolAccepts(text);
+  EXPECT_GE(e.samples[StoreOp("etcd", "set", "_count")] -
+                before.samples[StoreOp("etcd", "set", "_count")],
+            12)
+      << text;
+  const std::initializer_list<const char*> reads = {
+      "get", "get_versioned", "get_with_metadata", "read_batch",
+      "read_versions"};
+  EXPECT_GE(StoreCount(e, "etcd", reads) - StoreCount(before, "etcd", reads),
+            12);
+  // No SQLite families in cluster mode.
+  EXPECT_EQ(e.types.count("zlayer_secrets_sqlite_commit_group_size"), 0u);
+  EXPECT_EQ(e.types.count(StoreOp("sqlite", "set", "_count")), 0u);
 }
 
 }  // namespace

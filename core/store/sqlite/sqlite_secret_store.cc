@@ -17,6 +17,10 @@
 #include "core/store/store_common.h"
 
 namespace zlayer::secrets {
+
+static_assert(SqliteSecretStore::kGroupSizeBounds.back() ==
+                  SqliteSecretStore::kMaxWritesPerCommit,
+              "every group size has its bucket");
 namespace {
 
 // --- Schema
@@ -842,8 +846,7 @@ absl::Status SqliteSecretStore::TryCommitGroup(
     RETURN_IF_ERROR(release->Run());
   }
   RETURN_IF_ERROR(txn.Commit());
-  commits_.fetch_add(1, std::memory_order_relaxed);
-  committed_writes_.fetch_add(group.size(), std::memory_order_relaxed);
+  CountCommit(group.size());
   return absl::OkStatus();
 }
 
@@ -853,15 +856,26 @@ absl::Status SqliteSecretStore::CommitOne(PendingWrite& write) {
       Transaction::Begin(writer_.get(), TransactionMode::kImmediate));
   RETURN_IF_ERROR(write.fn(*writer_));
   RETURN_IF_ERROR(txn.Commit());
-  commits_.fetch_add(1, std::memory_order_relaxed);
-  committed_writes_.fetch_add(1, std::memory_order_relaxed);
+  CountCommit(1);
   return absl::OkStatus();
+}
+
+void SqliteSecretStore::CountCommit(size_t writes) {
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  committed_writes_.fetch_add(writes, std::memory_order_relaxed);
+  size_t i = 0;
+  while (i + 1 < kGroupSizeBounds.size() && writes > kGroupSizeBounds[i]) ++i;
+  commits_by_size_[i].fetch_add(1, std::memory_order_relaxed);
 }
 
 SqliteSecretStore::WriteStats SqliteSecretStore::write_stats() const {
   WriteStats stats;
   stats.commits = commits_.load(std::memory_order_relaxed);
   stats.writes = committed_writes_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < kGroupSizeBounds.size(); ++i) {
+    stats.commits_by_size[i] =
+        commits_by_size_[i].load(std::memory_order_relaxed);
+  }
   return stats;
 }
 

@@ -55,6 +55,7 @@
 #ifndef ZLAYER_SECRETS_CORE_STORE_SQLITE_SQLITE_SECRET_STORE_H_
 #define ZLAYER_SECRETS_CORE_STORE_SQLITE_SQLITE_SECRET_STORE_H_
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -245,11 +246,20 @@ class SqliteSecretStore final : public SecretStore {
   // Most writes one group commit carries.
   static constexpr size_t kMaxWritesPerCommit = 64;
 
+  // Upper bounds of the group-size buckets in WriteStats (the last is
+  // kMaxWritesPerCommit, so no group falls past it).
+  static constexpr std::array<size_t, 7> kGroupSizeBounds = {1,  2,  4, 8,
+                                                             16, 32, 64};
+
   // Write transactions committed so far and the writes they carried
-  // (writes / commits = average group size). Thread-safe.
+  // (writes / commits = average group size), with the commits counted by
+  // group size: commits_by_size[i] counts those of more than
+  // kGroupSizeBounds[i-1] and at most kGroupSizeBounds[i] writes (not
+  // cumulative). Thread-safe.
   struct WriteStats {
     uint64_t commits = 0;
     uint64_t writes = 0;
+    std::array<uint64_t, kGroupSizeBounds.size()> commits_by_size{};
   };
   WriteStats write_stats() const;
 
@@ -325,6 +335,8 @@ class SqliteSecretStore final : public SecretStore {
   // `write` alone in its own transaction.
   absl::Status CommitOne(PendingWrite& write)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Counts one committed transaction of `writes` writes in write_stats().
+  void CountCommit(size_t writes);
 
   const SqliteStoreOptions options_;
   Clock* const clock_;
@@ -360,6 +372,7 @@ class SqliteSecretStore final : public SecretStore {
       ABSL_GUARDED_BY(data_version_mu_);
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> committed_writes_{0};
+  std::array<std::atomic<uint64_t>, kGroupSizeBounds.size()> commits_by_size_{};
 };
 
 }  // namespace zlayer::secrets

@@ -111,6 +111,13 @@ TEST(SqliteGroupCommitTest, ConcurrentWritersShareOneCommitWithDenseVersions) {
     // The blocker's commit, one for the queued group of kWriters, and at
     // most one per writer for the second writes: fewer commits than writes.
     EXPECT_LE(after.commits - before.commits, 2u + kWriters);
+    // By group size: the queued group of kWriters (16) is in the (8, 16]
+    // bucket, and every commit is in exactly one bucket.
+    uint64_t by_size = 0;
+    for (uint64_t n : after.commits_by_size) by_size += n;
+    EXPECT_EQ(by_size, after.commits);
+    ASSERT_EQ(SqliteSecretStore::kGroupSizeBounds[4], 16u);
+    EXPECT_GE(after.commits_by_size[4] - before.commits_by_size[4], 1u);
 
     // Each version holds the value its writer wrote.
     for (int i = 0; i < kWriters; ++i) {
