@@ -195,7 +195,9 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
     }
   }
   return absl::UnavailableError(
-      absl::StrCat("etcd unavailable: ", method, " failed ", attempts,
+      absl::StrCat("etcd unavailable (the etcd cluster has no quorum, or no "
+                   "member is reachable): ",
+                   method, " failed ", attempts,
                    " attempts on ", endpoints_.size(), " endpoint(s) within ",
                    absl::FormatDuration(options_.total_timeout),
                    "; last error: ", last.error_message()));
