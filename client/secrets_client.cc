@@ -284,8 +284,8 @@ absl::Status SecretsClient::WaitForConnected(absl::Duration timeout) {
       for (size_t i : daemons_.AttemptOrder()) {
         grpc::Channel& channel = *endpoints_[i].channel;
         if (channel.GetState(true) == GRPC_CHANNEL_READY ||
-            channel.WaitForConnected(absl::ToChronoTime(std::min(
-                deadline, absl::Now() + absl::Milliseconds(50))))) {
+            channel.WaitForConnected(absl::ToChronoTime(
+                std::min(deadline, absl::Now() + absl::Milliseconds(50))))) {
           return absl::OkStatus();
         }
       }
@@ -418,8 +418,8 @@ absl::StatusOr<std::string> SecretsClient::Backup(const CallOptions& call) {
 absl::StatusOr<grpc::health::v1::HealthCheckResponse>
 SecretsClient::CheckHealth(const grpc::health::v1::HealthCheckRequest& request,
                            const CallOptions& call) {
-  return Call(&Endpoint::health, &grpc::health::v1::Health::Stub::Check, request,
-              CallKind::kRead, call);
+  return Call(&Endpoint::health, &grpc::health::v1::Health::Stub::Check,
+              request, CallKind::kRead, call);
 }
 
 ZS_CLIENT_METHOD(Secrets, secrets, GetSecret, GetSecretRequest,

@@ -63,16 +63,16 @@ class ClusterFailoverTest : public ::testing::Test {
     return dir_.Sub(name + ".sock");
   }
 
-  std::unique_ptr<DaemonProcess> StartDaemon(const std::string& name,
-                                             std::vector<std::string> extra =
-                                                 {}) {
+  std::unique_ptr<DaemonProcess> StartDaemon(
+      const std::string& name, std::vector<std::string> extra = {}) {
     ::mkdir(dir_.Sub(name).c_str(), 0700);
-    std::vector<std::string> args = {"--data-dir",       dir_.Sub(name),
-                                     "--key-file",       dir_.Sub("master.key"),
-                                     "--socket",         Socket(name),
-                                     "--store",          "etcd",
-                                     "--etcd-endpoints", etcd_->JoinedEndpoints(),
-                                     "--etcd-prefix",    "/zs-failover-test"};
+    std::vector<std::string> args = {
+        "--data-dir",       dir_.Sub(name),
+        "--key-file",       dir_.Sub("master.key"),
+        "--socket",         Socket(name),
+        "--store",          "etcd",
+        "--etcd-endpoints", etcd_->JoinedEndpoints(),
+        "--etcd-prefix",    "/zs-failover-test"};
     args.insert(args.end(), extra.begin(), extra.end());
     return testing::StartReadyDaemon(dir_, args, kWait);
   }
@@ -207,8 +207,7 @@ TEST_F(ClusterFailoverTest, QuorumLossFailsWritesUnavailableAndLosesNothing) {
     slowest = std::max(slowest, absl::Now() - start);
     // It returned, and with the daemon's answer, not the client's deadline.
     ASSERT_FALSE(r.ok()) << name;
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable)
-        << r.status();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
     EXPECT_THAT(std::string(r.status().message()), HasSubstr("no quorum"));
   }
   auto read = client->GetSecret(GetRequest("q"));

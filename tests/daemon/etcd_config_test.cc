@@ -71,9 +71,9 @@ TEST(EtcdConfigTest, EtcdTimeoutBoundsEveryEtcdRequest) {
 
 TEST(EtcdConfigTest, HelpDocumentsTheFlags) {
   const std::string help = UsageText("zlayer-secretsd");
-  for (const char* flag : {"--store", "--etcd-endpoints", "--etcd-prefix",
-                           "--etcd-cacert", "--etcd-cert", "--etcd-key",
-                           "--etcd-timeout"}) {
+  for (const char* flag :
+       {"--store", "--etcd-endpoints", "--etcd-prefix", "--etcd-cacert",
+        "--etcd-cert", "--etcd-key", "--etcd-timeout"}) {
     EXPECT_TRUE(absl::StrContains(help, flag)) << flag;
   }
 }

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
@@ -51,6 +52,21 @@ std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
 bool EtcdCluster::Available() { return ::access(kBinary, X_OK) == 0; }
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
+    int members, absl::Duration ready_timeout) {
+  // A port FreeLoopbackPort found free can be taken by another process
+  // before etcd binds it (tests run in parallel): start again on new ports.
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    cluster = StartOnce(members, ready_timeout);
+    if (cluster.ok() || !absl::StrContains(cluster.status().message(),
+                                           "address already in use")) {
+      break;
+    }
+  }
+  return cluster;
+}
+
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::StartOnce(
     int members, absl::Duration ready_timeout) {
   if (!Available()) return absl::FailedPreconditionError(kMissing);
   if (members != 1 && members != 3) {

@@ -34,7 +34,9 @@ class EtcdCluster {
   static bool Available();
 
   // Starts `members` members (1 or 3) and waits (up to `ready_timeout`)
-  // until a linearizable read succeeds on every member's client port.
+  // until a linearizable read succeeds on every member's client port. A
+  // member that lost its port to another process ("address already in
+  // use") makes it start the cluster again on new ports (3 tries).
   static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
       int members, absl::Duration ready_timeout = absl::Seconds(60));
   ~EtcdCluster();  // SIGKILLs and reaps every member still running
@@ -68,6 +70,8 @@ class EtcdCluster {
     pid_t pid = -1;
   };
   EtcdCluster() = default;
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> StartOnce(
+      int members, absl::Duration ready_timeout);
   absl::Status Spawn(int index, bool initial);
   absl::Status WaitServing(int index, absl::Time deadline);
 

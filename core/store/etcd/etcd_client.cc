@@ -194,13 +194,12 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
       pause = std::min(pause * 2, options_.max_backoff);
     }
   }
-  return absl::UnavailableError(
-      absl::StrCat("etcd unavailable (the etcd cluster has no quorum, or no "
-                   "member is reachable): ",
-                   method, " failed ", attempts,
-                   " attempts on ", endpoints_.size(), " endpoint(s) within ",
-                   absl::FormatDuration(options_.total_timeout),
-                   "; last error: ", last.error_message()));
+  return absl::UnavailableError(absl::StrCat(
+      "etcd unavailable (the etcd cluster has no quorum, or no "
+      "member is reachable): ",
+      method, " failed ", attempts, " attempts on ", endpoints_.size(),
+      " endpoint(s) within ", absl::FormatDuration(options_.total_timeout),
+      "; last error: ", last.error_message()));
 }
 
 absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
