@@ -60,19 +60,24 @@ DaemonSet::DaemonSet(size_t count, FailoverOptions options, const Clock* clock)
 
 std::vector<size_t> DaemonSet::AttemptOrder() const {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  std::vector<absl::Time> until;
+  size_t sticky;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Backoff& b : backoff_) until.push_back(b.until);
+    sticky = sticky_;
+  }
   std::vector<size_t> ready;
   std::vector<size_t> waiting;
   auto place = [&](size_t i) {
-    (backoff_[i].until > now ? waiting : ready).push_back(i);
+    (until[i] > now ? waiting : ready).push_back(i);
   };
-  place(sticky_);
-  for (size_t i = 0; i < backoff_.size(); ++i) {
-    if (i != sticky_) place(i);
+  place(sticky);
+  for (size_t i = 0; i < until.size(); ++i) {
+    if (i != sticky) place(i);
   }
-  std::stable_sort(waiting.begin(), waiting.end(), [&](size_t a, size_t b) {
-    return backoff_[a].until < backoff_[b].until;
-  });
+  std::stable_sort(waiting.begin(), waiting.end(),
+                   [&](size_t a, size_t b) { return until[a] < until[b]; });
   ready.insert(ready.end(), waiting.begin(), waiting.end());
   return ready;
 }

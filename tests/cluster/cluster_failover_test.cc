@@ -4,7 +4,9 @@
 //   - client failover: SecretsClient and the CLI given both daemons; SIGKILL
 //     of daemon A: reads go on through B with no error reaching the caller,
 //     a write that never reached A (no connection) is sent to B and
-//     succeeds; A restarted serves again and sees what B wrote;
+//     succeeds; A restarted serves again and sees what B wrote; B stopped
+//     (SIGSTOP, hanging) costs a read one per-daemon attempt timeout, then
+//     A answers;
 //   - quorum loss: 2 of 3 etcd members killed: writes fail UNAVAILABLE
 //     ("no quorum") inside the caller's deadline instead of hanging; after
 //     the members return, the secret holds exactly the acknowledged
@@ -173,12 +175,26 @@ TEST_F(ClusterFailoverTest, ClientsFailOverToTheOtherDaemonAndBack) {
   ASSERT_TRUE(cli_secret.ok()) << cli_secret.status();
   EXPECT_EQ(cli_secret->value(), "by-cli");
 
+  // B hangs (SIGSTOP) instead of dying: the long-lived client, sticky on B,
+  // gives B one attempt_timeout and reads through the restarted A.
+  ASSERT_EQ(client->CurrentAddress(), Socket("b"));
+  b->Signal(SIGSTOP);
+  const absl::Time stopped = absl::Now();
+  auto via_a = client->GetSecret(GetRequest("shared"));
+  const absl::Duration hung_read = absl::Now() - stopped;
+  b->Signal(SIGCONT);
+  ASSERT_TRUE(via_a.ok()) << via_a.status();
+  EXPECT_EQ(via_a->value(), "from-b");
+  EXPECT_EQ(client->CurrentAddress(), Socket("a"));
+
   std::printf(
       "failover figures: first read after SIGKILL of daemon A answered by B "
       "in %s; a fresh client's write (A listed first, refused) answered by B "
-      "in %s\n",
+      "in %s; read with the sticky daemon B stopped (SIGSTOP) answered by "
+      "A in %s (attempt_timeout 2s)\n",
       absl::FormatDuration(first_read).c_str(),
-      absl::FormatDuration(write_failover).c_str());
+      absl::FormatDuration(write_failover).c_str(),
+      absl::FormatDuration(hung_read).c_str());
 }
 
 TEST_F(ClusterFailoverTest, QuorumLossFailsWritesUnavailableAndLosesNothing) {
