@@ -54,9 +54,10 @@ absl::StatusOr<std::vector<std::string>> SplitAddresses(
 }
 
 DaemonSet::DaemonSet(size_t count, FailoverOptions options, const Clock* clock)
-    : options_(std::move(options)),
+    : count_(std::max<size_t>(count, 1)),
+      options_(std::move(options)),
       clock_(clock),
-      backoff_(std::max<size_t>(count, 1)) {}
+      backoff_(count_) {}
 
 std::vector<size_t> DaemonSet::AttemptOrder() const {
   const absl::Time now = clock_->Now();

@@ -96,7 +96,7 @@ class DaemonSet {
   // `count` >= 1 daemons; `clock` must outlive the set.
   DaemonSet(size_t count, FailoverOptions options, const Clock* clock);
 
-  size_t size() const { return backoff_.size(); }
+  size_t size() const { return count_; }
 
   // The order a call tries the daemons in: the one that last worked first
   // (unless it is backing off), then the others that are not backing off in
@@ -120,6 +120,7 @@ class DaemonSet {
     absl::Time until = absl::InfinitePast();
   };
 
+  const size_t count_;
   const FailoverOptions options_;
   const Clock* const clock_;
   mutable absl::Mutex mu_;
