@@ -141,12 +141,31 @@ absl::StatusOr<std::unique_ptr<SecretsClient>> SecretsClient::Connect(
   if (options.retry.max_attempts < 1) {
     return absl::InvalidArgumentError("retry.max_attempts must be at least 1");
   }
+  if (options.failover.attempt_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "failover.attempt_timeout must be positive");
+  }
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         "a client certificate needs both a certificate file and a key file");
   }
-  absl::StatusOr<ChannelTarget> target = ParseAddress(options.address);
-  if (!target.ok()) return target.status();
+  const std::string listed =
+      options.address.empty() ? DefaultSocketPath() : options.address;
+  absl::StatusOr<std::vector<std::string>> addresses = SplitAddresses(listed);
+  if (!addresses.ok()) return addresses.status();
+  std::vector<ChannelTarget> targets;
+  bool any_tls = false;
+  for (const std::string& address : *addresses) {
+    absl::StatusOr<ChannelTarget> target = ParseAddress(address);
+    if (!target.ok()) return target.status();
+    any_tls = any_tls || target->tls;
+    targets.push_back(*std::move(target));
+  }
+  if (!any_tls &&
+      (!options.tls_ca_file.empty() || !options.tls_cert_file.empty())) {
+    return absl::InvalidArgumentError(
+        "TLS options apply to HOST:PORT addresses, not Unix sockets");
+  }
 
   grpc::ChannelArguments args;
   // Our own retry loop decides what is retried; gRPC's must not add attempts.
@@ -160,8 +179,8 @@ absl::StatusOr<std::unique_ptr<SecretsClient>> SecretsClient::Connect(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
 
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  if (target->tls) {
+  std::shared_ptr<grpc::ChannelCredentials> tls_credentials;
+  if (any_tls) {
     grpc::SslCredentialsOptions ssl;
     if (!options.tls_ca_file.empty()) {
       absl::StatusOr<std::string> ca =
@@ -182,40 +201,57 @@ absl::StatusOr<std::unique_ptr<SecretsClient>> SecretsClient::Connect(
     if (!options.tls_server_name.empty()) {
       args.SetSslTargetNameOverride(options.tls_server_name);
     }
-    credentials = grpc::SslCredentials(ssl);
+    tls_credentials = grpc::SslCredentials(ssl);
     WipeString(&ssl.pem_private_key);
-  } else {
-    if (!options.tls_ca_file.empty() || !options.tls_cert_file.empty()) {
-      return absl::InvalidArgumentError(
-          "TLS options apply to HOST:PORT addresses, not Unix sockets");
-    }
-    // Dial the checked real path, so a symlink swapped later changes nothing.
-    absl::StatusOr<std::string> socket = TrustedSocketTarget(
-        target->grpc_target, TrustedSocketOwners(options.daemon_user));
-    if (!socket.ok()) return socket.status();
-    target->grpc_target = *std::move(socket);
-    // A Unix socket is protected by its file permissions; the daemon
-    // identifies the peer by its credentials.
-    credentials = grpc::InsecureChannelCredentials();
   }
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(target->grpc_target, credentials, args);
-  return FromChannel(std::move(channel), std::move(options));
+  const SocketOwners owners = TrustedSocketOwners(options.daemon_user);
+  std::vector<Endpoint> endpoints;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    ChannelTarget& target = targets[i];
+    std::shared_ptr<grpc::ChannelCredentials> credentials = tls_credentials;
+    if (!target.tls) {
+      // Dial the checked real path, so a symlink swapped later changes
+      // nothing.
+      absl::StatusOr<std::string> socket =
+          TrustedSocketTarget(target.grpc_target, owners);
+      if (!socket.ok()) return socket.status();
+      target.grpc_target = *std::move(socket);
+      // A Unix socket is protected by its file permissions; the daemon
+      // identifies the peer by its credentials.
+      credentials = grpc::InsecureChannelCredentials();
+    }
+    endpoints.push_back(MakeEndpoint(
+        (*addresses)[i],
+        grpc::CreateCustomChannel(target.grpc_target, credentials, args)));
+  }
+  return std::unique_ptr<SecretsClient>(
+      new SecretsClient(std::move(endpoints), std::move(options)));
 }
 
 std::unique_ptr<SecretsClient> SecretsClient::FromChannel(
     std::shared_ptr<grpc::Channel> channel, ClientOptions options) {
+  std::vector<Endpoint> endpoints;
+  endpoints.push_back(MakeEndpoint(options.address, std::move(channel)));
   return std::unique_ptr<SecretsClient>(
-      new SecretsClient(std::move(channel), std::move(options)));
+      new SecretsClient(std::move(endpoints), std::move(options)));
 }
 
-SecretsClient::SecretsClient(std::shared_ptr<grpc::Channel> channel,
+SecretsClient::Endpoint SecretsClient::MakeEndpoint(
+    std::string address, std::shared_ptr<grpc::Channel> channel) {
+  Endpoint e;
+  e.address = std::move(address);
+  e.secrets = v1::Secrets::NewStub(channel);
+  e.admin = v1::Admin::NewStub(channel);
+  e.health = grpc::health::v1::Health::NewStub(channel);
+  e.channel = std::move(channel);
+  return e;
+}
+
+SecretsClient::SecretsClient(std::vector<Endpoint> endpoints,
                              ClientOptions options)
-    : channel_(std::move(channel)),
+    : endpoints_(std::move(endpoints)),
       options_(std::move(options)),
-      secrets_(v1::Secrets::NewStub(channel_)),
-      admin_(v1::Admin::NewStub(channel_)),
-      health_(grpc::health::v1::Health::NewStub(channel_)) {
+      daemons_(endpoints_.size(), options_.failover, RealClock::Default()) {
   if (!options_.api_key.empty()) {
     authorization_ = absl::StrCat("Bearer ", options_.api_key.InsecureView());
   }
@@ -237,11 +273,50 @@ void SecretsClient::AddIdentityMetadata(grpc::ClientContext* context) const {
 }
 
 absl::Status SecretsClient::WaitForConnected(absl::Duration timeout) {
-  if (channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) {
-    return absl::OkStatus();
+  const absl::Time deadline = absl::Now() + timeout;
+  if (endpoints_.size() == 1) {
+    if (endpoints_[0].channel->WaitForConnected(absl::ToChronoTime(deadline))) {
+      return absl::OkStatus();
+    }
+  } else {
+    // Any daemon will do: watch each channel for a short slice in turn.
+    while (absl::Now() < deadline) {
+      for (size_t i : daemons_.AttemptOrder()) {
+        grpc::Channel& channel = *endpoints_[i].channel;
+        if (channel.GetState(true) == GRPC_CHANNEL_READY ||
+            channel.WaitForConnected(absl::ToChronoTime(
+                std::min(deadline, absl::Now() + absl::Milliseconds(50))))) {
+          return absl::OkStatus();
+        }
+      }
+    }
   }
   return absl::DeadlineExceededError(
       "the daemon did not become reachable in time");
+}
+
+std::string SecretsClient::CurrentAddress() const {
+  return endpoints_[daemons_.AttemptOrder().front()].address;
+}
+
+SecretsClient::Endpoint& SecretsClient::Preferred() {
+  return endpoints_[daemons_.AttemptOrder().front()];
+}
+
+bool SecretsClient::WaitReady(grpc::Channel& channel,
+                              absl::Time deadline) const {
+  grpc_connectivity_state state = channel.GetState(true);
+  while (state != GRPC_CHANNEL_READY) {
+    if (state == GRPC_CHANNEL_SHUTDOWN) return false;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && !options_.wait_for_ready) {
+      return false;
+    }
+    if (!channel.WaitForStateChange(state, absl::ToChronoTime(deadline))) {
+      return false;
+    }
+    state = channel.GetState(true);
+  }
+  return true;
 }
 
 absl::Duration SecretsClient::NextBackoff(int retry) {
@@ -251,29 +326,66 @@ absl::Duration SecretsClient::NextBackoff(int retry) {
 
 template <typename Stub, typename Request, typename Response>
 absl::StatusOr<Response> SecretsClient::Call(
-    Stub* stub,
+    std::unique_ptr<Stub> Endpoint::*stub,
     grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
                                  Response*),
-    const Request& request, Idempotency idempotency, const CallOptions& call) {
-  // One deadline bounds the whole call, retries included.
+    const Request& request, CallKind kind, const CallOptions& call) {
+  // One deadline bounds the whole call, retries and failover included.
   const absl::Time deadline =
       absl::Now() + call.timeout.value_or(options_.default_deadline);
-  const int max_attempts =
-      idempotency == Idempotency::kRead ? options_.retry.max_attempts : 1;
-  for (int attempt = 1;; ++attempt) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(deadline));
-    context.set_wait_for_ready(options_.wait_for_ready);
-    AddIdentityMetadata(&context);
-    Response response;
-    grpc::Status status = (stub->*method)(&context, request, &response);
-    if (status.ok()) return response;
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
-        attempt >= max_attempts) {
-      return FromGrpcStatus(status);
+  absl::Status last;
+  for (int round = 1;; ++round) {
+    const std::vector<size_t> order = daemons_.AttemptOrder();
+    for (size_t k = 0; k < order.size(); ++k) {
+      const absl::Time now = absl::Now();
+      if (now >= deadline && !last.ok()) return last;
+      Endpoint& endpoint = endpoints_[order[k]];
+      // While another daemon is left, one that hangs must leave it time.
+      const absl::Time attempt_deadline =
+          k + 1 == order.size()
+              ? deadline
+              : std::min(deadline, now + options_.failover.attempt_timeout);
+      AttemptOutcome outcome;
+      Response response;
+      if (kind == CallKind::kWrite &&
+          !WaitReady(*endpoint.channel, attempt_deadline)) {
+        // gRPC writes nothing on a channel that is not READY: the request
+        // provably never reached this daemon.
+        outcome.sent = false;
+        outcome.status = absl::UnavailableError(
+            absl::StrCat("no connection to the daemon at ", endpoint.address,
+                         " (the write was not sent)"));
+      } else {
+        grpc::ClientContext context;
+        context.set_deadline(absl::ToChronoTime(attempt_deadline));
+        context.set_wait_for_ready(options_.wait_for_ready);
+        AddIdentityMetadata(&context);
+        outcome.status = FromGrpcStatus(
+            ((*(endpoint.*stub)).*method)(&context, request, &response));
+        outcome.attempt_deadline_passed =
+            attempt_deadline < deadline && absl::Now() >= attempt_deadline;
+      }
+      if (outcome.status.ok()) {
+        daemons_.RecordSuccess(order[k]);
+        return response;
+      }
+      last = outcome.status;
+      if (DecideAfterFailure(kind, outcome) == AfterFailure::kReturn) {
+        if (!IsUnreachable(outcome.status)) {
+          // The daemon's own answer (NotFound, PermissionDenied, ...).
+          daemons_.RecordSuccess(order[k]);
+          return outcome.status;
+        }
+        daemons_.RecordFailure(order[k]);
+        return kind == CallKind::kWrite ? OutcomeUnknown(outcome.status)
+                                        : outcome.status;
+      }
+      daemons_.RecordFailure(order[k]);
     }
-    absl::Duration delay = NextBackoff(attempt);
-    if (absl::Now() + delay >= deadline) return FromGrpcStatus(status);
+    // Every daemon failed this round, and nothing was applied anywhere.
+    if (round >= options_.retry.max_attempts) return last;
+    absl::Duration delay = NextBackoff(round);
+    if (absl::Now() + delay >= deadline) return last;
     absl::SleepFor(delay);
   }
 }
@@ -281,8 +393,8 @@ absl::StatusOr<Response> SecretsClient::Call(
 #define ZS_CLIENT_METHOD(Service, stub, Method, Request, Response, kind) \
   absl::StatusOr<v1::Response> SecretsClient::Method(                    \
       const v1::Request& request, const CallOptions& call) {             \
-    return Call(stub.get(), &v1::Service::Stub::Method, request,         \
-                Idempotency::kind, call);                                \
+    return Call(&Endpoint::stub, &v1::Service::Stub::Method, request,    \
+                CallKind::kind, call);                                   \
   }
 
 absl::StatusOr<std::string> SecretsClient::Backup(const CallOptions& call) {
@@ -294,7 +406,7 @@ absl::StatusOr<std::string> SecretsClient::Backup(const CallOptions& call) {
     context.AddMetadata("authorization", authorization_);
   }
   std::unique_ptr<grpc::ClientReader<v1::BackupChunk>> reader =
-      admin_->Backup(&context, v1::BackupRequest());
+      Preferred().admin->Backup(&context, v1::BackupRequest());
   std::string file;
   v1::BackupChunk chunk;
   while (reader->Read(&chunk)) file += chunk.data();
@@ -306,25 +418,25 @@ absl::StatusOr<std::string> SecretsClient::Backup(const CallOptions& call) {
 absl::StatusOr<grpc::health::v1::HealthCheckResponse>
 SecretsClient::CheckHealth(const grpc::health::v1::HealthCheckRequest& request,
                            const CallOptions& call) {
-  return Call(health_.get(), &grpc::health::v1::Health::Stub::Check, request,
-              Idempotency::kRead, call);
+  return Call(&Endpoint::health, &grpc::health::v1::Health::Stub::Check,
+              request, CallKind::kRead, call);
 }
 
-ZS_CLIENT_METHOD(Secrets, secrets_, GetSecret, GetSecretRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, GetSecret, GetSecretRequest,
                  GetSecretResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, GetSecrets, GetSecretsRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, GetSecrets, GetSecretsRequest,
                  GetSecretsResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, ListSecrets, ListSecretsRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, ListSecrets, ListSecretsRequest,
                  ListSecretsResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, SecretExists, SecretExistsRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, SecretExists, SecretExistsRequest,
                  SecretExistsResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, ListVersions, ListVersionsRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, ListVersions, ListVersionsRequest,
                  ListVersionsResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, ResolveEnv, ResolveEnvRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, ResolveEnv, ResolveEnvRequest,
                  ResolveEnvResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, CheckEnv, CheckEnvRequest, CheckEnvResponse,
+ZS_CLIENT_METHOD(Secrets, secrets, CheckEnv, CheckEnvRequest, CheckEnvResponse,
                  kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, ListConsumers, ListConsumersRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, ListConsumers, ListConsumersRequest,
                  ListConsumersResponse, kRead)
 
 std::unique_ptr<grpc::ClientReaderInterface<v1::WatchEnvResponse>>
@@ -332,7 +444,7 @@ SecretsClient::WatchEnv(grpc::ClientContext* context,
                         const v1::WatchEnvRequest& request) {
   context->set_wait_for_ready(options_.wait_for_ready);
   AddIdentityMetadata(context);
-  return secrets_->WatchEnv(context, request);
+  return Preferred().secrets->WatchEnv(context, request);
 }
 
 std::unique_ptr<grpc::ClientReaderInterface<v1::WatchSecretsResponse>>
@@ -340,75 +452,75 @@ SecretsClient::WatchSecrets(grpc::ClientContext* context,
                             const v1::WatchSecretsRequest& request) {
   context->set_wait_for_ready(options_.wait_for_ready);
   AddIdentityMetadata(context);
-  return secrets_->WatchSecrets(context, request);
+  return Preferred().secrets->WatchSecrets(context, request);
 }
-ZS_CLIENT_METHOD(Secrets, secrets_, ExportSecrets, ExportSecretsRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, ExportSecrets, ExportSecretsRequest,
                  ExportSecretsResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, SetSecret, SetSecretRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, SetSecret, SetSecretRequest,
                  SetSecretResponse, kWrite)
-ZS_CLIENT_METHOD(Secrets, secrets_, DeleteSecret, DeleteSecretRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, DeleteSecret, DeleteSecretRequest,
                  DeleteSecretResponse, kWrite)
-ZS_CLIENT_METHOD(Secrets, secrets_, UndeleteSecret, UndeleteSecretRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, UndeleteSecret, UndeleteSecretRequest,
                  UndeleteSecretResponse, kWrite)
-ZS_CLIENT_METHOD(Secrets, secrets_, DestroySecret, DestroySecretRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, DestroySecret, DestroySecretRequest,
                  DestroySecretResponse, kWrite)
-ZS_CLIENT_METHOD(Secrets, secrets_, RotateSecret, RotateSecretRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, RotateSecret, RotateSecretRequest,
                  RotateSecretResponse, kWrite)
-ZS_CLIENT_METHOD(Secrets, secrets_, RollbackSecret, RollbackSecretRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, RollbackSecret, RollbackSecretRequest,
                  RollbackSecretResponse, kWrite)
-ZS_CLIENT_METHOD(Secrets, secrets_, ImportSecrets, ImportSecretsRequest,
+ZS_CLIENT_METHOD(Secrets, secrets, ImportSecrets, ImportSecretsRequest,
                  ImportSecretsResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, GetEnvironment, GetEnvironmentRequest,
+ZS_CLIENT_METHOD(Admin, admin, GetEnvironment, GetEnvironmentRequest,
                  Environment, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, ListEnvironments, ListEnvironmentsRequest,
+ZS_CLIENT_METHOD(Admin, admin, ListEnvironments, ListEnvironmentsRequest,
                  ListEnvironmentsResponse, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, WhoAmI, WhoAmIRequest, WhoAmIResponse, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, CreateEnvironment, CreateEnvironmentRequest,
+ZS_CLIENT_METHOD(Admin, admin, WhoAmI, WhoAmIRequest, WhoAmIResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin, CreateEnvironment, CreateEnvironmentRequest,
                  Environment, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, UpdateEnvironment, UpdateEnvironmentRequest,
+ZS_CLIENT_METHOD(Admin, admin, UpdateEnvironment, UpdateEnvironmentRequest,
                  Environment, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, DeleteEnvironment, DeleteEnvironmentRequest,
+ZS_CLIENT_METHOD(Admin, admin, DeleteEnvironment, DeleteEnvironmentRequest,
                  DeleteEnvironmentResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, RotateMasterKey, RotateMasterKeyRequest,
+ZS_CLIENT_METHOD(Admin, admin, RotateMasterKey, RotateMasterKeyRequest,
                  RotateMasterKeyResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, RekeyDataKeys, RekeyDataKeysRequest,
+ZS_CLIENT_METHOD(Admin, admin, RekeyDataKeys, RekeyDataKeysRequest,
                  RekeyDataKeysResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, GetRekeyStatus, GetRekeyStatusRequest,
+ZS_CLIENT_METHOD(Admin, admin, GetRekeyStatus, GetRekeyStatusRequest,
                  RekeyStatus, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, ListApiKeys, ListApiKeysRequest,
+ZS_CLIENT_METHOD(Admin, admin, ListApiKeys, ListApiKeysRequest,
                  ListApiKeysResponse, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, CreateApiKey, CreateApiKeyRequest,
+ZS_CLIENT_METHOD(Admin, admin, CreateApiKey, CreateApiKeyRequest,
                  CreateApiKeyResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, RotateApiKey, RotateApiKeyRequest,
+ZS_CLIENT_METHOD(Admin, admin, RotateApiKey, RotateApiKeyRequest,
                  CreateApiKeyResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, SetApiKeyRoles, SetApiKeyRolesRequest, ApiKey,
+ZS_CLIENT_METHOD(Admin, admin, SetApiKeyRoles, SetApiKeyRolesRequest, ApiKey,
                  kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, DeleteApiKey, DeleteApiKeyRequest,
+ZS_CLIENT_METHOD(Admin, admin, DeleteApiKey, DeleteApiKeyRequest,
                  DeleteApiKeyResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, ListGrants, ListGrantsRequest,
+ZS_CLIENT_METHOD(Admin, admin, ListGrants, ListGrantsRequest,
                  ListGrantsResponse, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, Grant, GrantRequest, AccessGrant, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, Revoke, RevokeRequest, RevokeResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, RevokeMatching, RevokeMatchingRequest,
+ZS_CLIENT_METHOD(Admin, admin, Grant, GrantRequest, AccessGrant, kWrite)
+ZS_CLIENT_METHOD(Admin, admin, Revoke, RevokeRequest, RevokeResponse, kWrite)
+ZS_CLIENT_METHOD(Admin, admin, RevokeMatching, RevokeMatchingRequest,
                  RevokeMatchingResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, ListRegistryCredentials,
+ZS_CLIENT_METHOD(Admin, admin, ListRegistryCredentials,
                  ListRegistryCredentialsRequest,
                  ListRegistryCredentialsResponse, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, GetRegistryCredential,
+ZS_CLIENT_METHOD(Admin, admin, GetRegistryCredential,
                  GetRegistryCredentialRequest, GetRegistryCredentialResponse,
                  kRead)
-ZS_CLIENT_METHOD(Admin, admin_, CreateRegistryCredential,
+ZS_CLIENT_METHOD(Admin, admin, CreateRegistryCredential,
                  CreateRegistryCredentialRequest, RegistryCredential, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, DeleteRegistryCredential,
+ZS_CLIENT_METHOD(Admin, admin, DeleteRegistryCredential,
                  DeleteRegistryCredentialRequest,
                  DeleteRegistryCredentialResponse, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, ListGitCredentials, ListGitCredentialsRequest,
+ZS_CLIENT_METHOD(Admin, admin, ListGitCredentials, ListGitCredentialsRequest,
                  ListGitCredentialsResponse, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, GetGitCredential, GetGitCredentialRequest,
+ZS_CLIENT_METHOD(Admin, admin, GetGitCredential, GetGitCredentialRequest,
                  GetGitCredentialResponse, kRead)
-ZS_CLIENT_METHOD(Admin, admin_, CreateGitCredential, CreateGitCredentialRequest,
+ZS_CLIENT_METHOD(Admin, admin, CreateGitCredential, CreateGitCredentialRequest,
                  GitCredential, kWrite)
-ZS_CLIENT_METHOD(Admin, admin_, DeleteGitCredential, DeleteGitCredentialRequest,
+ZS_CLIENT_METHOD(Admin, admin, DeleteGitCredential, DeleteGitCredentialRequest,
                  DeleteGitCredentialResponse, kWrite)
 
 #undef ZS_CLIENT_METHOD

@@ -6,9 +6,16 @@
 //     per-call CallOptions::timeout);
 //   * retries with exponential backoff and jitter on UNAVAILABLE, for
 //     idempotent reads only (Get*, List*, SecretExists, CheckEnv,
-//     ExportSecrets, ResolveEnv, WhoAmI). Writes are sent exactly once: a
-//     write that timed out or failed UNAVAILABLE may or may not have been
-//     applied, and only the caller can decide whether to repeat it;
+//     ExportSecrets, ResolveEnv, WhoAmI). Writes are sent at most once: a
+//     write that timed out or failed UNAVAILABLE after it was sent may or
+//     may not have been applied (the error says "outcome unknown"), and
+//     only the caller can decide whether to repeat it;
+//   * failover over several daemons of one cluster (a comma-separated
+//     address list, client/failover.h): reads go to the next daemon when
+//     one is unreachable; a write goes to the next daemon only when no
+//     connection to the first could be made, so it was provably not sent.
+//     The daemon that last answered is tried first (sticky); one that
+//     failed is passed over for a growing backoff;
 //   * an API key sent as `authorization: Bearer <key>` metadata;
 //   * grpc::Status turned into absl::Status by FromGrpcStatus (codes one to
 //     one, messages kept).
@@ -21,7 +28,9 @@
 //   req.set_name("db_password");
 //   ASSIGN_OR_RETURN(v1::GetSecretResponse resp, client->GetSecret(req));
 //
-// Addresses (ClientOptions::address):
+// Addresses (ClientOptions::address), one or a comma-separated list of
+// daemons sharing one store ("unix:/run/a.sock,/run/b.sock",
+// "h1:7000,h2:7000"; $ZLAYER_SECRETS_SOCKET may hold a list too):
 //   ""                  the default Unix socket (DefaultSocketPath())
 //   "unix:/run/x.sock"  a Unix socket, as gRPC spells it
 //   "/run/x.sock", "./x.sock", "x/y.sock"  a Unix socket path (contains '/')
@@ -61,6 +70,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "client/failover.h"
 #include "core/base/secret_bytes.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/channel.h"
@@ -96,7 +106,8 @@ absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
                             absl::BitGenRef bitgen);
 
 struct ClientOptions {
-  // See the header comment; "" = DefaultSocketPath().
+  // See the header comment: one address or a comma-separated list of
+  // daemons to fail over between; "" = DefaultSocketPath().
   std::string address;
   // TLS (TCP addresses only). Empty CA file = the system's trust store.
   std::string tls_ca_file;
@@ -115,7 +126,12 @@ struct ClientOptions {
   std::vector<std::string> act_as_groups;
   // Deadline of every call that does not set its own; must be positive.
   absl::Duration default_deadline = absl::Seconds(5);
+  // With several daemons, one round tries each once; reads, and writes
+  // that were never sent, start another round (up to retry.max_attempts
+  // rounds) after the backoff.
   RetryPolicy retry;
+  // Several daemons: the per-daemon attempt bound and backoff.
+  FailoverOptions failover;
   // Calls wait (up to their deadline) for the daemon to become reachable
   // instead of failing fast with UNAVAILABLE; handy right after starting it.
   bool wait_for_ready = false;
@@ -160,9 +176,10 @@ absl::StatusOr<ChannelTarget> ParseAddress(absl::string_view address);
 
 class SecretsClient {
  public:
-  // Validates `options`, reads the TLS files, and creates the channel. The
-  // channel connects lazily: an unreachable daemon shows up as UNAVAILABLE
-  // on the first call. InvalidArgument for a bad address, a non-positive
+  // Validates `options`, reads the TLS files, and creates one channel per
+  // daemon address. Channels connect lazily: an unreachable daemon shows up
+  // as UNAVAILABLE on the first call (after every listed daemon was tried).
+  // InvalidArgument for a bad address or address list, a non-positive
   // deadline, or half a client certificate; NotFound/PermissionDenied when a
   // TLS file cannot be read.
   static absl::StatusOr<std::unique_ptr<SecretsClient>> Connect(
@@ -176,8 +193,13 @@ class SecretsClient {
   SecretsClient& operator=(const SecretsClient&) = delete;
   ~SecretsClient();
 
-  // Waits until the channel is connected; DeadlineExceeded otherwise.
+  // Waits until a channel to one of the daemons is connected;
+  // DeadlineExceeded otherwise.
   absl::Status WaitForConnected(absl::Duration timeout);
+
+  // The address of the daemon calls go to first: the one that last
+  // answered (sticky), or the first listed before any call.
+  std::string CurrentAddress() const;
 
   // Secrets service. Reads (retried on UNAVAILABLE):
   absl::StatusOr<v1::GetSecretResponse> GetSecret(
@@ -208,7 +230,7 @@ class SecretsClient {
                const v1::WatchSecretsRequest& request);
   absl::StatusOr<v1::ExportSecretsResponse> ExportSecrets(
       const v1::ExportSecretsRequest& request, const CallOptions& call = {});
-  // Writes (never retried):
+  // Writes (sent at most once; failed over only when not sent):
   absl::StatusOr<v1::SetSecretResponse> SetSecret(
       const v1::SetSecretRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::DeleteSecretResponse> DeleteSecret(
@@ -307,30 +329,45 @@ class SecretsClient {
       const CallOptions& call = {});
 
  private:
-  enum class Idempotency { kRead, kWrite };
+  // One daemon: its address (as listed) and its channel and stubs.
+  struct Endpoint {
+    std::string address;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<v1::Secrets::Stub> secrets;
+    std::unique_ptr<v1::Admin::Stub> admin;
+    std::unique_ptr<grpc::health::v1::Health::Stub> health;
+  };
+  static Endpoint MakeEndpoint(std::string address,
+                               std::shared_ptr<grpc::Channel> channel);
 
-  SecretsClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
+  SecretsClient(std::vector<Endpoint> endpoints, ClientOptions options);
 
-  // Runs one RPC with deadline, metadata and (for reads) retries.
+  // Runs one RPC with deadline, metadata, retries and failover
+  // (client/failover.h decides what may be repeated where).
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(
-      Stub* stub,
+      std::unique_ptr<Stub> Endpoint::*stub,
       grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
                                    Response*),
-      const Request& request, Idempotency idempotency, const CallOptions& call);
+      const Request& request, CallKind kind, const CallOptions& call);
+
+  // Waits until `channel` is READY, up to `deadline`. False when it is not
+  // by then, or (unless wait_for_ready) as soon as it fails to connect.
+  bool WaitReady(grpc::Channel& channel, absl::Time deadline) const;
+
+  // The endpoint streams (Watch*, Backup) open on: the first in order.
+  Endpoint& Preferred();
 
   absl::Duration NextBackoff(int retry);
 
-  std::shared_ptr<grpc::Channel> channel_;
+  std::vector<Endpoint> endpoints_;
   ClientOptions options_;
+  DaemonSet daemons_;
   std::string authorization_;  // "Bearer <key>" or ""; wiped on destruction
   std::string act_as_groups_;  // act_as_groups joined by ','
 
   // authorization and act-as metadata, as configured.
   void AddIdentityMetadata(grpc::ClientContext* context) const;
-  std::unique_ptr<v1::Secrets::Stub> secrets_;
-  std::unique_ptr<v1::Admin::Stub> admin_;
-  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   absl::Mutex mu_;
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
 };

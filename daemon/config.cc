@@ -256,6 +256,25 @@ const std::vector<OptionSpec>& Specs() {
        SetString(&DaemonOptions::etcd_cert)},
       {"etcd-key", Kind::kValue, "PEM private key of --etcd-cert",
        SetString(&DaemonOptions::etcd_key)},
+      {"etcd-timeout", Kind::kValue,
+       "bound on one etcd request with its retries over the members (e.g. "
+       "4s, 1500ms; a bare number is seconds); past it a call fails "
+       "UNAVAILABLE (no quorum, or no member reachable). Default: 4s",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::Duration d;
+         int64_t seconds = 0;
+         if (absl::SimpleAtoi(v, &seconds)) {
+           d = absl::Seconds(seconds);
+         } else if (!absl::ParseDuration(std::string(v), &d)) {
+           return BadValue("etcd-timeout",
+                           absl::StrCat("expected a duration, got '", v, "'"));
+         }
+         if (d < absl::Milliseconds(100) || d > absl::Minutes(5)) {
+           return BadValue("etcd-timeout", "must be between 100ms and 5m");
+         }
+         o->etcd_timeout = d;
+         return absl::OkStatus();
+       }},
       {"drain-timeout", Kind::kValue,
        "how long in-flight calls may finish after SIGTERM (e.g. 10s, 500ms; "
        "a bare number is seconds). Default: 10s",

@@ -138,6 +138,12 @@ struct DaemonOptions {
   std::string etcd_cacert;
   std::string etcd_cert;
   std::string etcd_key;
+  // Bound on one etcd request with its retries over the members
+  // (EtcdClientOptions::total_timeout; one attempt gets at most 2 s of it).
+  // Past it the call fails UNAVAILABLE "etcd unavailable (no quorum, or no
+  // member reachable)". Below the client's default 5 s deadline, so a
+  // client hears that instead of its own DEADLINE_EXCEEDED.
+  absl::Duration etcd_timeout = absl::Seconds(4);
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);

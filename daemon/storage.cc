@@ -1,5 +1,6 @@
 #include "daemon/storage.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -67,6 +68,8 @@ absl::Status OpenEtcdStorage(const DaemonOptions& options, SecretBytes key,
   etcd.client.ca_cert_file = options.etcd_cacert;
   etcd.client.cert_file = options.etcd_cert;
   etcd.client.key_file = options.etcd_key;
+  etcd.client.total_timeout = options.etcd_timeout;
+  etcd.client.call_timeout = std::min(absl::Seconds(2), options.etcd_timeout);
   etcd.prefix = options.etcd_prefix;
   ASSIGN_OR_RETURN(uint32_t key_id, EtcdSecretStore::RecordedKeyId(etcd));
   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,

@@ -15,9 +15,11 @@
 #include <thread>  // NOLINT(build/c++11): the watch stream's reader
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -1228,9 +1230,17 @@ std::vector<std::string> OverlayEnvironment(
 absl::StatusOr<ClientOptions> ClientOptionsFor(const GlobalOptions& g) {
   ClientOptions options;
   options.address = !g.address.empty() ? g.address : g.socket;
-  if (!g.socket.empty() && !absl::StartsWith(g.socket, "unix:")) {
-    // --socket is always a path, even one without '/'.
-    options.address = absl::StrCat("unix:", g.socket);
+  if (!g.socket.empty()) {
+    // --socket is always a path, even one without '/'; a comma-separated
+    // list names several daemons to fail over between.
+    std::vector<std::string> sockets;
+    for (absl::string_view path : absl::StrSplit(g.socket, ',')) {
+      path = absl::StripAsciiWhitespace(path);
+      sockets.push_back(absl::StartsWith(path, "unix:") || path.empty()
+                            ? std::string(path)
+                            : absl::StrCat("unix:", path));
+    }
+    options.address = absl::StrJoin(sockets, ",");
   }
   options.tls_ca_file = g.tls_ca_file;
   options.tls_cert_file = g.tls_cert_file;
@@ -1280,7 +1290,8 @@ int RunCommand(const Command& cmd, Io io) {
     // A newcomer's first call: say where we looked and how to point us.
     const std::string path = DefaultSocketPath();
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    if (!absl::StrContains(path, ',') && ::lstat(path.c_str(), &st) != 0 &&
+        errno == ENOENT) {
       return PrintFailure(
           *io.err,
           absl::StrCat("no daemon socket at ", path,

@@ -40,7 +40,8 @@ std::string FailureMessage(const absl::Status& status,
       status.code() == absl::StatusCode::kUnavailable &&
       (absl::StrContains(status.message(), "failed to connect") ||
        absl::StrContains(status.message(), "Connection refused") ||
-       absl::StrContains(status.message(), "No such file or directory"));
+       absl::StrContains(status.message(), "No such file or directory") ||
+       absl::StrContains(status.message(), "no connection to the daemon"));
   if (no_connection) {
     return absl::StrCat(
         "daemon not reachable at ", where,

@@ -40,13 +40,15 @@ absl::Status CheckChoice(absl::string_view option, absl::string_view value,
 
 constexpr OptionSpec kGlobalOptions[] = {
     {"socket", 0, ValueKind::kPath, "PATH", "", "ZLAYER_SECRETS_SOCKET",
-     "Unix socket of the daemon (never searched in the current directory)",
+     "Unix socket of the daemon (never searched in the current directory); "
+     "PATH,PATH... lists cluster daemons to fail over between",
      [](absl::string_view v, ParseState* s) {
        s->cmd->global.socket = std::string(v);
        return absl::OkStatus();
      }},
     {"address", 0, ValueKind::kText, "HOST:PORT", "", kAddrEnvVar,
-     "TCP with TLS instead of the Unix socket",
+     "TCP with TLS instead of the Unix socket; HOST:PORT,HOST:PORT... lists "
+     "cluster daemons to fail over between",
      [](absl::string_view v, ParseState* s) {
        s->cmd->global.address = std::string(v);
        return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/async_generic_service.h"
@@ -294,6 +295,99 @@ TEST_F(SecretsClientTest, NoApiKeyMeansNoAuthorizationHeader) {
   auto client = Client();
   ASSERT_TRUE(client->WhoAmI({}).ok());
   EXPECT_EQ(service_.attempts()[0].authorization, "");
+}
+
+// Two daemons: the fixture's server is daemon "b"; daemon "a" is either a
+// second scripted server or a socket path nobody listens on.
+class FailoverTest : public SecretsClientTest {
+ protected:
+  void StartA() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix:" + SocketA(),
+                             grpc::InsecureServerCredentials());
+    builder.RegisterCallbackGenericService(&service_a_);
+    server_a_ = builder.BuildAndStart();
+    ASSERT_NE(server_a_, nullptr);
+  }
+  void TearDown() override {
+    if (server_a_) server_a_->Shutdown();
+    ::unlink(SocketA().c_str());
+    SecretsClientTest::TearDown();
+  }
+  std::string SocketA() const { return dir_ + "/a.sock"; }
+  std::unique_ptr<SecretsClient> BothClient() {
+    ClientOptions options;
+    options.address = absl::StrCat(SocketA(), ",", socket_);
+    options.retry.initial_backoff = absl::Milliseconds(1);
+    options.retry.max_backoff = absl::Milliseconds(4);
+    absl::StatusOr<std::unique_ptr<SecretsClient>> client =
+        SecretsClient::Connect(std::move(options));
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+
+  ScriptedService service_a_;
+  std::unique_ptr<grpc::Server> server_a_;
+};
+
+TEST_F(FailoverTest, ReadOnAnUnreachableDaemonGoesToTheNextAndSticks) {
+  auto client = BothClient();
+  EXPECT_EQ(client->CurrentAddress(), SocketA());
+  absl::StatusOr<v1::GetSecretResponse> r = client->GetSecret({});
+  EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(client->CurrentAddress(), socket_);
+  EXPECT_TRUE(client->ListSecrets({}).ok());
+  EXPECT_EQ(service_.AttemptsOf(kGetSecret), 1);
+}
+
+TEST_F(FailoverTest, ReadAnsweredUnavailableIsRepeatedOnTheNextDaemon) {
+  StartA();
+  service_a_.Script(100, grpc::StatusCode::UNAVAILABLE);
+  auto client = BothClient();
+  EXPECT_TRUE(client->GetSecret({}).ok());
+  EXPECT_EQ(service_a_.AttemptsOf(kGetSecret), 1);
+  EXPECT_EQ(service_.AttemptsOf(kGetSecret), 1);
+}
+
+TEST_F(FailoverTest, WriteNeverSentToADeadDaemonGoesToTheNext) {
+  auto client = BothClient();
+  absl::StatusOr<v1::SetSecretResponse> r = client->SetSecret({});
+  EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(service_.AttemptsOf(kSetSecret), 1);
+  EXPECT_EQ(client->CurrentAddress(), socket_);
+}
+
+TEST_F(FailoverTest, SentWriteThatFailsIsNotRepeatedAnywhere) {
+  StartA();
+  service_a_.Script(100, grpc::StatusCode::UNAVAILABLE);
+  auto client = BothClient();
+  absl::StatusOr<v1::SetSecretResponse> r = client->SetSecret({});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr("outcome is unknown"));
+  EXPECT_EQ(service_a_.AttemptsOf(kSetSecret), 1);
+  EXPECT_EQ(service_.AttemptsOf(kSetSecret), 0);
+}
+
+TEST_F(FailoverTest, DaemonsOwnAnswerIsNotFailedOver) {
+  StartA();
+  service_a_.Script(100, grpc::StatusCode::NOT_FOUND);
+  auto client = BothClient();
+  EXPECT_EQ(client->GetSecret({}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(service_.AttemptsOf(kGetSecret), 0);
+  EXPECT_EQ(client->CurrentAddress(), SocketA());
+}
+
+TEST_F(FailoverTest, EveryDaemonDownIsUnavailableAndWritesNothing) {
+  ClientOptions options;
+  options.address = absl::StrCat(SocketA(), ",", dir_, "/c.sock");
+  options.default_deadline = absl::Seconds(2);
+  auto client = SecretsClient::Connect(std::move(options));
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<v1::SetSecretResponse> r = (*client)->SetSecret({});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr("was not sent"));
 }
 
 TEST(SecretsClientOptionsTest, ConnectRejectsBadOptions) {

@@ -52,10 +52,28 @@ TEST(EtcdConfigTest, InconsistentFlagsAreRefused) {
                    .ok());
 }
 
+TEST(EtcdConfigTest, EtcdTimeoutBoundsEveryEtcdRequest) {
+  auto defaults = Parse({"--store", "etcd", "--etcd-endpoints", "h:2379"});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  // Below the client library's default 5 s deadline.
+  EXPECT_EQ(defaults->options.etcd_timeout, absl::Seconds(4));
+  auto set = Parse({"--store", "etcd", "--etcd-endpoints", "h:2379",
+                    "--etcd-timeout", "1500ms"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->options.etcd_timeout, absl::Milliseconds(1500));
+  EXPECT_FALSE(Parse({"--store", "etcd", "--etcd-endpoints", "h:2379",
+                      "--etcd-timeout", "0"})
+                   .ok());
+  EXPECT_FALSE(Parse({"--store", "etcd", "--etcd-endpoints", "h:2379",
+                      "--etcd-timeout", "soon"})
+                   .ok());
+}
+
 TEST(EtcdConfigTest, HelpDocumentsTheFlags) {
   const std::string help = UsageText("zlayer-secretsd");
-  for (const char* flag : {"--store", "--etcd-endpoints", "--etcd-prefix",
-                           "--etcd-cacert", "--etcd-cert", "--etcd-key"}) {
+  for (const char* flag :
+       {"--store", "--etcd-endpoints", "--etcd-prefix", "--etcd-cacert",
+        "--etcd-cert", "--etcd-key", "--etcd-timeout"}) {
     EXPECT_TRUE(absl::StrContains(help, flag)) << flag;
   }
 }

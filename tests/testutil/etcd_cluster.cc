@@ -14,6 +14,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
@@ -69,12 +70,27 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::StartTls(
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::StartMembers(
     int members, absl::optional<Tls> tls, absl::Duration ready_timeout) {
+  // A port FreeLoopbackPort found free can be taken by another process
+  // before etcd binds it (tests run in parallel): start again on new ports.
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    cluster = StartOnce(members, tls, ready_timeout);
+    if (cluster.ok() || !absl::StrContains(cluster.status().message(),
+                                           "address already in use")) {
+      break;
+    }
+  }
+  return cluster;
+}
+
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::StartOnce(
+    int members, const absl::optional<Tls>& tls, absl::Duration ready_timeout) {
   if (!Available()) return absl::FailedPreconditionError(kMissing);
   if (members != 1 && members != 3) {
     return absl::InvalidArgumentError("an EtcdCluster has 1 or 3 members");
   }
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
-  cluster->tls_ = std::move(tls);
+  cluster->tls_ = tls;
   cluster->dir_ = MakeTempDir();
   cluster->token_ =
       absl::StrCat("zs-", ::getpid(), "-", absl::ToUnixNanos(absl::Now()));

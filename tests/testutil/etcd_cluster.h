@@ -40,7 +40,9 @@ class EtcdCluster {
   static bool Available();
 
   // Starts `members` members (1 or 3) and waits (up to `ready_timeout`)
-  // until a linearizable read succeeds on every member's client port.
+  // until a linearizable read succeeds on every member's client port. A
+  // member that lost its port to another process ("address already in
+  // use") makes it start the cluster again on new ports (3 tries).
   static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
       int members, absl::Duration ready_timeout = absl::Seconds(60));
 
@@ -87,6 +89,9 @@ class EtcdCluster {
   EtcdCluster() = default;
   static absl::StatusOr<std::unique_ptr<EtcdCluster>> StartMembers(
       int members, absl::optional<Tls> tls, absl::Duration ready_timeout);
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> StartOnce(
+      int members, const absl::optional<Tls>& tls,
+      absl::Duration ready_timeout);
   absl::Status Spawn(int index, bool initial);
   std::string ClientUrl(int port) const;  // http or https
   // A channel to member `index`'s client port, TLS when the cluster has it.

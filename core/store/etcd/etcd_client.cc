@@ -210,11 +210,12 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
                  "their certificates signed by the configured CA, and do "
                  "they accept this client certificate?)";
   }
-  return absl::UnavailableError(
-      absl::StrCat("etcd unavailable: ", method, " failed ", attempts,
-                   " attempts on ", endpoints_.size(), " endpoint(s) within ",
-                   absl::FormatDuration(options_.total_timeout),
-                   "; last error: ", last.error_message(), hint));
+  return absl::UnavailableError(absl::StrCat(
+      "etcd unavailable (the etcd cluster has no quorum, or no "
+      "member is reachable): ",
+      method, " failed ", attempts, " attempts on ", endpoints_.size(),
+      " endpoint(s) within ", absl::FormatDuration(options_.total_timeout),
+      "; last error: ", last.error_message(), hint));
 }
 
 absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
