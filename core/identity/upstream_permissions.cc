@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "core/base/ids.h"
 #include "core/base/status_macros.h"
 #include "core/format/json.h"
@@ -71,9 +70,9 @@ absl::StatusOr<UpstreamPermission> ParseElement(const JsonValue& element) {
   if (p.resource_kind != "environment" && p.resource_kind != "deployment" &&
       p.resource_kind != "project" && p.resource_kind != "secret" &&
       p.resource_kind != "node") {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return absl::InvalidArgumentError(
         "unknown \"resource_kind\" (environment, deployment, project, secret "
-        "or node)"));
+        "or node)");
   }
   if (p.level != "none" && p.level != "read" && p.level != "execute" &&
       p.level != "write") {
