@@ -15,7 +15,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: zlayer-secret migrate --from-upstream PATH --data-dir DIR "
     "[--key-dir DIR] [--deployment D] [--target-key-file F] [--key-file F] "
-    "[--upstream-deployment D] [--env-names F] [--dry-run] [--skip-unmapped]";
+    "[--upstream-deployment D] [--env-names F] [--permissions F] [--dry-run] "
+    "[--skip-unmapped]";
 
 int Fail(std::ostream& err, absl::string_view message, int code) {
   err << "zlayer-secret: " << absl::StrReplaceAll(message, {{"\n", "; "}})
@@ -68,6 +69,8 @@ int RunMigrateCommand(const std::vector<std::string>& args, std::ostream& out,
       options.upstream_key.deployment = value;
     } else if (flag == "--env-names") {
       options.env_names_file = value;
+    } else if (flag == "--permissions") {
+      options.permissions_file = value;
     } else {
       return Fail(err, absl::StrCat("unknown option ", flag, "; ", kUsage),
                   kExitUsage);

@@ -21,10 +21,13 @@
 #include "core/crypto/subkeys.h"
 #include "core/env/environment_registry.h"
 #include "core/env/sqlite_environment_registry.h"
+#include "core/identity/access.h"
 #include "core/identity/api_key_store.h"
 #include "core/identity/git_credential_store.h"
+#include "core/identity/grant_store.h"
 #include "core/identity/identity_records.h"
 #include "core/identity/registry_credential_store.h"
+#include "core/identity/upstream_permissions.h"
 #include "core/store/secret_store.h"
 #include "core/store/sqlite/sqlite.h"
 #include "core/store/sqlite/sqlite_secret_store.h"
@@ -76,6 +79,9 @@ struct Plan {
   std::vector<PlannedRegistry> registry;
   std::vector<PlannedGit> git;
   std::vector<UnmappedRow> unmapped;
+  // The upstream permissions document, already checked by planning it.
+  std::string permissions_json;
+  UpstreamPermissionPlan permissions;
 };
 
 bool IsEnvIdChar(char c) {
@@ -414,6 +420,13 @@ absl::Status Apply(Plan& plan, SqliteSecretStore* store, Clock* clock,
             .status());
   }
   (void)report;
+  if (!plan.permissions_json.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<GrantStore> grants,
+                     GrantStore::Open(store, clock));
+    RETURN_IF_ERROR(
+        ImportUpstreamPermissions(plan.permissions_json, grants.get())
+            .status());
+  }
   return absl::OkStatus();
 }
 
@@ -445,6 +458,18 @@ void Describe(const Plan& plan, MigrationReport* report) {
   report->api_keys = plan.api_keys.size();
   report->registry_credentials = plan.registry.size();
   report->git_credentials = plan.git.size();
+  for (const MappedUpstreamGrant& g : plan.permissions.grants) {
+    report->created.push_back(
+        absl::StrCat("grant ", g.subject, " ", AccessLevelName(g.level), " on ",
+                     g.resource.DebugString(), " (upstream permission ",
+                     g.upstream_id, ")"));
+  }
+  report->grants = plan.permissions.grants.size();
+  for (const SkippedUpstreamPermission& s : plan.permissions.skipped) {
+    report->permissions_skipped.push_back(
+        absl::StrCat(s.upstream_id, ": ", s.reason));
+  }
+  report->permissions_notes = plan.permissions.notes;
   report->unmapped = plan.unmapped;
 }
 
@@ -524,6 +549,12 @@ absl::StatusOr<MigrationReport> Migrate(const MigrationOptions& options,
         rows.size(), " rows: wrong key or wrong deployment name"));
   }
   planner.Finish();
+  if (!options.permissions_file.empty()) {
+    ASSIGN_OR_RETURN(plan.permissions_json,
+                     ReadSmallFile(options.permissions_file));
+    ASSIGN_OR_RETURN(plan.permissions,
+                     PlanUpstreamPermissions(plan.permissions_json));
+  }
   Describe(plan, &report);
   if (!plan.unmapped.empty() && !options.dry_run && !options.skip_unmapped) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -650,9 +681,19 @@ std::string FormatMigrationReport(const MigrationReport& report) {
       &out, report.dry_run ? "would create: " : "created: ", report.secrets,
       " secrets, ", report.environments, " environments, ", report.api_keys,
       " API keys, ", report.registry_credentials, " registry credentials, ",
-      report.git_credentials, " git credentials\n");
+      report.git_credentials, " git credentials, ", report.grants, " grants\n");
   for (const std::string& line : report.created) {
     absl::StrAppend(&out, "  + ", line, "\n");
+  }
+  for (const std::string& line : report.permissions_notes) {
+    absl::StrAppend(&out, "  ~ ", line, "\n");
+  }
+  if (!report.permissions_skipped.empty()) {
+    absl::StrAppend(&out, "upstream permissions skipped: ",
+                    report.permissions_skipped.size(), "\n");
+    for (const std::string& line : report.permissions_skipped) {
+      absl::StrAppend(&out, "  - ", line, "\n");
+    }
   }
   absl::StrAppend(&out, "cannot map: ", report.unmapped.size(), " rows\n");
   for (const UnmappedRow& row : report.unmapped) {

@@ -64,6 +64,12 @@ struct MigrationOptions {
   UpstreamKeyOptions upstream_key;
   // Optional "ID=NAME" lines ('#' comments) naming environments.
   std::string env_names_file;
+  // Optional upstream StoredPermission JSON (an array, as upstream's
+  // `GET /api/v1/permissions` lists them): imported as grants
+  // (core/identity/upstream_permissions.h). A malformed document stops the
+  // migration before anything is written; grants it cannot express are
+  // reported in `permissions_skipped`.
+  std::string permissions_file;
   // The daemon's data directory ({data_dir}/secrets.db) and how the daemon
   // finds its master key (same options as zlayer-secretsd).
   std::string data_dir;
@@ -92,6 +98,11 @@ struct MigrationReport {
   size_t api_keys = 0;
   size_t registry_credentials = 0;
   size_t git_credentials = 0;
+  // Grants imported from permissions_file ("created" lists them), and the
+  // upstream permissions skipped ("<id>: <reason>") or narrowed (notes).
+  size_t grants = 0;
+  std::vector<std::string> permissions_skipped;
+  std::vector<std::string> permissions_notes;
   std::vector<UnmappedRow> unmapped;
   // Set when the dry run could not try the writes (no target store yet).
   std::string note;

@@ -20,6 +20,8 @@
 #include "core/env/sqlite_environment_registry.h"
 #include "core/identity/api_key_store.h"
 #include "core/identity/git_credential_store.h"
+#include "core/identity/grant_authorizer.h"
+#include "core/identity/grant_store.h"
 #include "core/identity/registry_credential_store.h"
 #include "core/migrate/upstream_crypto.h"
 #include "core/resolve/resolver.h"
@@ -350,6 +352,80 @@ TEST_F(MigrationTest, MigratedStoreResolvesEveryReferenceFormAndKeys) {
   // The ambiguous row was not guessed into either scope.
   EXPECT_STATUS(store->GetSecret("prod", "a:b"), kNotFound);
   EXPECT_STATUS(store->GetSecret("prod:a", "b"), kNotFound);
+}
+
+// Upstream's grants come along with --permissions: imported into the same
+// staged store (so all or nothing with the rest), judged like upstream.
+TEST_F(MigrationTest, ImportsUpstreamPermissionsWithTheStore) {
+  const std::string path = absl::StrCat(data_dir_, "/permissions.json");
+  WriteFile(path,
+            absl::StrCat(
+                R"([{"id":"0b3a1d8e-5f2c-4e7a-9b1d-3c4d5e6f7a8b",)",
+                R"("subject_kind":"group","subject_id":"ops",)",
+                R"("resource_kind":"environment","resource_id":")", kStagingEnv,
+                R"(","level":"read","created_at":"2026-11-01T10:00:00Z"},)",
+                R"({"id":"1b3a1d8e-5f2c-4e7a-9b1d-3c4d5e6f7a8b",)",
+                R"("subject_kind":"user","subject_id":"alice",)",
+                R"("resource_kind":"secret","resource_id":"prod:db_password",)",
+                R"("level":"write","created_at":"2026-11-01T10:00:00Z"},)",
+                R"({"id":"2b3a1d8e-5f2c-4e7a-9b1d-3c4d5e6f7a8b",)",
+                R"("subject_kind":"user","subject_id":"alice",)",
+                R"("resource_kind":"node","resource_id":null,)",
+                R"("level":"write","created_at":"2026-11-01T10:00:00Z"}])"),
+            0600);
+  MigrationOptions real = Options(false);
+  real.skip_unmapped = true;
+  real.permissions_file = path;
+  absl::StatusOr<MigrationReport> report = Migrate(real, &clock_);
+  ASSERT_OK(report);
+  EXPECT_EQ(report->grants, 2u);
+  ASSERT_EQ(report->permissions_skipped.size(), 1u);
+  const std::string text = FormatMigrationReport(*report);
+  EXPECT_NE(text.find("grant user:alice write on secret:prod/db_password"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("node grants are not supported"), std::string::npos)
+      << text;
+
+  std::unique_ptr<SqliteSecretStore> store = OpenTarget();
+  ASSERT_NE(store, nullptr);
+  auto grants = GrantStore::Open(store.get(), &clock_);
+  ASSERT_OK(grants);
+  EXPECT_EQ((*grants)->ListAll().size(), 2u);
+  GrantAuthorizerOptions options;
+  options.environment_scope =
+      [](absl::string_view id) -> absl::optional<std::string> {
+    if (id == kStagingEnv) return absl::StrCat("env:", kStagingEnv);
+    return absl::nullopt;
+  };
+  GrantAuthorizer authz(grants->get(), options);
+  Principal proxy;
+  proxy.transport = Transport::kTls;
+  proxy.api_key_id = "api-server";
+  const Resource staging_db{absl::StrCat("env:", kStagingEnv), "db"};
+  // The group's environment grant counts (upstream's QUIRK fixed).
+  EXPECT_OK(authz.Check(ActingAs(proxy, "bob", {"ops"}), staging_db,
+                        AccessLevel::kRead));
+  EXPECT_STATUS(
+      authz.Check(ActingAs(proxy, "bob", {}), staging_db, AccessLevel::kRead),
+      kPermissionDenied);
+  EXPECT_OK(authz.Check(ActingAs(proxy, "alice", {}), {"prod", "db_password"},
+                        AccessLevel::kWrite));
+}
+
+TEST_F(MigrationTest, MalformedPermissionsStopTheMigrationBeforeWriting) {
+  const std::string path = absl::StrCat(data_dir_, "/permissions.json");
+  WriteFile(path,
+            R"([{"id":"0b3a1d8e-5f2c-4e7a-9b1d-3c4d5e6f7a8b",)"
+            R"("subject_kind":"user","subject_id":"alice",)"
+            R"("resource_kind":"secret","resource_id":"no-colon",)"
+            R"("level":"read","created_at":"2026-11-01T10:00:00Z"}])",
+            0600);
+  MigrationOptions real = Options(false);
+  real.skip_unmapped = true;
+  real.permissions_file = path;
+  EXPECT_STATUS(Migrate(real, &clock_), kInvalidArgument);
+  EXPECT_FALSE(TargetExists());
 }
 
 }  // namespace
