@@ -156,6 +156,13 @@ void FakeVaultServer::PutRaw(const std::string& path,
   kv_[path].versions.push_back({data_json, NextTime()});
 }
 
+void FakeVaultServer::WriteBeforeMetadataReads(const std::string& path,
+                                               int times) {
+  absl::MutexLock lock(&mu_);
+  racing_path_ = path;
+  racing_writes_ = times;
+}
+
 int FakeVaultServer::RequestCount(absl::string_view prefix) const {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(std::count_if(
@@ -396,6 +403,14 @@ FakeVaultServer::Response FakeVaultServer::Kv(const std::string& method,
                                 absl::StrJoin(quoted, ","), "]}}")};
     }
     if (method != "GET") return {405, Errors("")};
+    if (path == racing_path_ && racing_writes_ > 0) {
+      --racing_writes_;
+      Entry& e = kv_[path];
+      e.versions.push_back(
+          {absl::StrCat(R"({"value":"moved-)", e.versions.size() + 1, "\"}"),
+           NextTime()});
+      it = kv_.find(path);
+    }
     if (it == kv_.end()) return {404, Errors("")};
     return {200, MetadataJson(it->second)};
   }

@@ -73,6 +73,9 @@ class FakeVaultServer {
   // Writes `data_json` (any JSON object, e.g. {"value": 42}) as a new
   // version at `path`, as a KV v2 write would.
   void PutRaw(const std::string& path, const std::string& data_json);
+  // A writer racing the reader: the next `times` metadata reads of `path`
+  // each first write a new version {"value":"moved-N"}.
+  void WriteBeforeMetadataReads(const std::string& path, int times);
   // Requests seen whose path (below /v1/) starts with `prefix`.
   int RequestCount(absl::string_view prefix) const;
   // Tokens issued by AppRole login so far.
@@ -125,6 +128,8 @@ class FakeVaultServer {
   std::map<std::string, Entry> kv_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> tokens_ ABSL_GUARDED_BY(mu_);
   int logins_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string racing_path_ ABSL_GUARDED_BY(mu_);
+  int racing_writes_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> paths_seen_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -146,6 +146,25 @@ TEST_F(VaultProviderTest, VersionsAndTimesComeFromKvMetadata) {
   EXPECT_STATUS((*pinned)[1], kNotFound);
 }
 
+TEST_F(VaultProviderTest, BatchReadRetriesOnceWhenAVersionMovesMidRead) {
+  auto p = Provider();
+  ASSERT_OK(p->SetSecret("shop", "a", S("a1")));
+  ASSERT_OK(p->SetSecret("shop", "b", S("b1")));
+  // A write to "b" lands between the read and the re-check: the batch is
+  // read again, and answers b's new version with a's.
+  server_->WriteBeforeMetadataReads("shop/b", 1);
+  absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> batch =
+      p->ReadBatch({{"shop", "a"}, {"shop", "b"}});
+  ASSERT_OK(batch);
+  ASSERT_OK((*batch)[1]);
+  EXPECT_EQ((*batch)[1]->version, 2u);
+  EXPECT_EQ((*batch)[1]->value.InsecureView(), "moved-2");
+  EXPECT_EQ((*batch)[0]->value.InsecureView(), "a1");
+  // Moving on both attempts: no answer claimed consistent.
+  server_->WriteBeforeMetadataReads("shop/b", 2);
+  EXPECT_STATUS(p->ReadBatch({{"shop", "a"}, {"shop", "b"}}), kAborted);
+}
+
 TEST_F(VaultProviderTest, CheckAndSetMismatchIsFailedPrecondition) {
   auto p = Provider();
   ASSERT_OK(p->SetSecret("shop", "db", S("v1")));
