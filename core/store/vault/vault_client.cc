@@ -223,6 +223,8 @@ absl::StatusOr<VaultResponse> VaultClient::Send(
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  // Send the path as built; never let curl fold "/../" segments.
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(

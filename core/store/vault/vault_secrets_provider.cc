@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "core/base/status_macros.h"
 #include "core/base/utf8.h"
@@ -72,9 +73,28 @@ VaultSecretsProvider::VaultSecretsProvider(VaultClient* client,
                                            std::string mount)
     : client_(client), mount_(std::move(mount)) {}
 
-std::string VaultSecretsProvider::PathOf(absl::string_view kind,
-                                         absl::string_view scope,
-                                         absl::string_view name) const {
+absl::StatusOr<std::string> VaultSecretsProvider::PathOf(
+    absl::string_view kind, absl::string_view scope,
+    absl::string_view name) const {
+  // "." and ".." would be resolved by the HTTP stack and reach another path
+  // (outside the mapped prefix); empty segments would make "a//b" and "a/b"
+  // one secret.
+  auto bad_segment = [](absl::string_view s) {
+    return s.empty() || s == "." || s == "..";
+  };
+  if (!scope.empty()) {
+    for (absl::string_view segment : absl::StrSplit(scope, '/')) {
+      if (bad_segment(segment)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "scope '", scope,
+            "' cannot name a Vault path (an empty, '.' or '..' segment)"));
+      }
+    }
+  }
+  if (!name.empty() && bad_segment(name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name '", name, "' cannot name a Vault path"));
+  }
   return VaultClient::EscapePath(
       absl::StrCat(mount_, "/", kind, "/", scope, "/", name));
 }
@@ -82,7 +102,7 @@ std::string VaultSecretsProvider::PathOf(absl::string_view kind,
 absl::StatusOr<VersionedValue> VaultSecretsProvider::GetVersioned(
     absl::string_view scope, absl::string_view name, uint32_t version) {
   RETURN_IF_ERROR(ValidateName(name));
-  std::string path = PathOf("data", scope, name);
+  ASSIGN_OR_RETURN(std::string path, PathOf("data", scope, name));
   if (version != 0) absl::StrAppend(&path, "?version=", version);
   absl::StatusOr<VaultResponse> r = client_->Request("GET", path);
   const std::string where = absl::StrCat("secret '", Display(scope, name),
@@ -146,8 +166,8 @@ VaultSecretsProvider::GetSecrets(absl::string_view scope,
 absl::StatusOr<SecretMetadata> VaultSecretsProvider::GetMetadata(
     absl::string_view scope, absl::string_view name) {
   RETURN_IF_ERROR(ValidateName(name));
-  absl::StatusOr<VaultResponse> r =
-      client_->Request("GET", PathOf("metadata", scope, name));
+  ASSIGN_OR_RETURN(const std::string path, PathOf("metadata", scope, name));
+  absl::StatusOr<VaultResponse> r = client_->Request("GET", path);
   const std::string where = absl::StrCat("secret '", Display(scope, name),
                                          "' in Vault mount '", mount_, "'");
   if (absl::IsNotFound(r.status())) {
@@ -182,9 +202,8 @@ absl::StatusOr<SecretMetadata> VaultSecretsProvider::GetMetadata(
 
 absl::StatusOr<std::vector<SecretMetadata>> VaultSecretsProvider::ListSecrets(
     absl::string_view scope) {
-  absl::StatusOr<VaultResponse> r = client_->Request(
-      "LIST",
-      VaultClient::EscapePath(absl::StrCat(mount_, "/metadata/", scope)));
+  ASSIGN_OR_RETURN(const std::string path, PathOf("metadata", scope, ""));
+  absl::StatusOr<VaultResponse> r = client_->Request("LIST", path);
   if (absl::IsNotFound(r.status())) return std::vector<SecretMetadata>();
   if (!r.ok()) return r.status();
   const JsonValue* keys = FindPath(r->body, {"data", "keys"});
@@ -294,8 +313,12 @@ absl::StatusOr<SecretMetadata> VaultSecretsProvider::SetSecret(
   w.Key("data").BeginObject().Key("value").String(value.InsecureView());
   w.EndObject().EndObject();
   WipingString body = w.Finish();
-  absl::StatusOr<VaultResponse> r =
-      client_->Request("POST", PathOf("data", scope, name), &body);
+  absl::StatusOr<std::string> path = PathOf("data", scope, name);
+  if (!path.ok()) {
+    WipeWipingString(&body);
+    return path.status();
+  }
+  absl::StatusOr<VaultResponse> r = client_->Request("POST", *path, &body);
   WipeWipingString(&body);
   if (!r.ok()) return r.status();
   const uint32_t version = VersionOf(FindPath(r->body, {"data", "version"}));
@@ -331,7 +354,8 @@ absl::StatusOr<RotationResult> VaultSecretsProvider::RotateSecret(
 absl::Status VaultSecretsProvider::DeleteSecret(absl::string_view scope,
                                                 absl::string_view name) {
   RETURN_IF_ERROR(GetMetadata(scope, name).status());
-  return client_->Request("DELETE", PathOf("data", scope, name)).status();
+  ASSIGN_OR_RETURN(const std::string path, PathOf("data", scope, name));
+  return client_->Request("DELETE", path).status();
 }
 
 }  // namespace zlayer::secrets

@@ -90,9 +90,11 @@ class VaultSecretsProvider : public SecretsProvider {
   absl::Status DeleteSecret(absl::string_view scope, absl::string_view name);
 
  private:
-  // "{mount}/{kind}/{scope}/{name}", escaped.
-  std::string PathOf(absl::string_view kind, absl::string_view scope,
-                     absl::string_view name) const;
+  // "{mount}/{kind}/{scope}/{name}", escaped; InvalidArgument for a scope
+  // with an empty, "." or ".." segment, or a name "." or "..".
+  absl::StatusOr<std::string> PathOf(absl::string_view kind,
+                                     absl::string_view scope,
+                                     absl::string_view name) const;
   absl::StatusOr<std::vector<absl::StatusOr<VersionedValue>>> ReadOnce(
       const std::vector<SecretKey>& keys);
 

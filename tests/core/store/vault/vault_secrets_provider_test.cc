@@ -165,6 +165,18 @@ TEST_F(VaultProviderTest, BatchReadRetriesOnceWhenAVersionMovesMidRead) {
   EXPECT_STATUS(p->ReadBatch({{"shop", "a"}, {"shop", "b"}}), kAborted);
 }
 
+TEST_F(VaultProviderTest, DotSegmentsCannotLeaveTheMappedPath) {
+  auto p = Provider();
+  server_->PutRaw("apps", R"({"value":"outside"})");
+  EXPECT_STATUS(p->GetSecret("apps/shop", ".."), kInvalidArgument);
+  EXPECT_STATUS(p->GetSecret("apps/shop/..", "x"), kInvalidArgument);
+  EXPECT_STATUS(p->GetSecret("apps//shop", "x"), kInvalidArgument);
+  EXPECT_STATUS(p->ListSecrets("apps/."), kInvalidArgument);
+  EXPECT_STATUS(p->SetSecret("a/../b", "x", S("v")), kInvalidArgument);
+  EXPECT_STATUS(p->DeleteSecret("apps", "."), kInvalidArgument);
+  EXPECT_EQ(server_->RequestCount(""), 0);
+}
+
 TEST_F(VaultProviderTest, CheckAndSetMismatchIsFailedPrecondition) {
   auto p = Provider();
   ASSERT_OK(p->SetSecret("shop", "db", S("v1")));
