@@ -3,11 +3,12 @@
 Dependencies inside core/ point one way, down this list:
 
     ops, migrate, backup -> audit -> identity -> resolve/env -> watch
-        -> store/sqlite, store/etcd -> store -> format, crypto -> base
+        -> store/sqlite, store/etcd, store/vault -> store -> format, crypto -> base
 
 Only the etcd backend links gRPC (etcd's API is gRPC, through
 //third_party/etcd_proto): core/store/etcd and core/env:etcd_environment_registry.
-Nothing else in core/ may.
+Nothing else in core/ may. Only core/store/vault links libcurl (Vault's HTTP
+API); nothing in core/ depends on it (the daemon wires it in).
 
 Each package's default_visibility names the packages above it, so a target
 that reaches up (store depending on identity, say) fails to build. Outside
@@ -40,6 +41,7 @@ FORMAT_USERS = [
     "//core/identity:__pkg__",
     "//core/ops:__pkg__",
     "//core/resolve:__pkg__",
+    "//core/store/vault:__pkg__",
 ] + _OUTSIDE
 
 STORE_USERS = [
@@ -52,6 +54,7 @@ STORE_USERS = [
     "//core/resolve:__pkg__",
     "//core/store/etcd:__pkg__",
     "//core/store/sqlite:__pkg__",
+    "//core/store/vault:__pkg__",
     "//core/watch:__pkg__",
 ] + _OUTSIDE
 
@@ -67,6 +70,9 @@ ETCD_STORE_USERS = [
     "//core/env:__pkg__",
     "//core/ops:__pkg__",
 ] + _OUTSIDE
+
+# HashiCorp Vault KV v2 (a resolver source the daemon maps scopes to).
+VAULT_STORE_USERS = _OUTSIDE
 
 ENV_USERS = [
     "//core/migrate:__pkg__",

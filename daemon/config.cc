@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/crypto/key_manager.h"
+#include "core/store/secret_store.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -275,6 +276,46 @@ const std::vector<OptionSpec>& Specs() {
          o->etcd_timeout = d;
          return absl::OkStatus();
        }},
+      {"vault-scope", Kind::kList,
+       "SCOPE=MOUNT[/PREFIX]: $S: references in SCOPE (and SCOPE/...) "
+       "resolve from Vault KV v2 mount MOUNT at PREFIX (repeatable; "
+       "docs/vault.md)",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::StatusOr<VaultScopeMapping> m = ParseVaultScope(v);
+         if (!m.ok()) return BadValue("vault-scope", m.status().message());
+         o->vault_scopes.push_back(*std::move(m));
+         return absl::OkStatus();
+       },
+       [](DaemonOptions* o) { o->vault_scopes.clear(); }},
+      {"vault-addr", Kind::kValue, "Vault's URL, http(s)://HOST:PORT",
+       SetString(&DaemonOptions::vault_addr)},
+      {"vault-token-file", Kind::kValue, "file holding the Vault token",
+       SetString(&DaemonOptions::vault_token_file)},
+      {"vault-approle-role-id-file", Kind::kValue,
+       "file holding the AppRole role_id (with --vault-approle-secret-id-file)",
+       SetString(&DaemonOptions::vault_approle_role_id_file)},
+      {"vault-approle-secret-id-file", Kind::kValue,
+       "file holding the AppRole secret_id",
+       SetString(&DaemonOptions::vault_approle_secret_id_file)},
+      {"vault-ca-file", Kind::kValue,
+       "PEM CA bundle that signed Vault's certificate",
+       SetString(&DaemonOptions::vault_ca_file)},
+      {"vault-namespace", Kind::kValue,
+       "Vault Enterprise namespace (X-Vault-Namespace)",
+       SetString(&DaemonOptions::vault_namespace)},
+      {"vault-timeout", Kind::kValue,
+       "deadline of each request to Vault (e.g. 5s, 500ms). Default: 10s",
+       [](absl::string_view v, DaemonOptions* o) {
+         absl::Duration d;
+         if (!absl::ParseDuration(std::string(v), &d) ||
+             d <= absl::ZeroDuration() || d > absl::Minutes(5)) {
+           return BadValue(
+               "vault-timeout",
+               absl::StrCat("expected a duration in (0, 5m], got '", v, "'"));
+         }
+         o->vault_timeout = d;
+         return absl::OkStatus();
+       }},
       {"drain-timeout", Kind::kValue,
        "how long in-flight calls may finish after SIGTERM (e.g. 10s, 500ms; "
        "a bare number is seconds). Default: 10s",
@@ -512,6 +553,27 @@ bool IsLoopbackHost(absl::string_view host) {
   return false;
 }
 
+absl::StatusOr<VaultScopeMapping> ParseVaultScope(absl::string_view text) {
+  const size_t eq = text.rfind('=');
+  if (eq == absl::string_view::npos || eq == 0 || eq + 1 == text.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected SCOPE=MOUNT[/PREFIX], got '", text, "'"));
+  }
+  VaultScopeMapping m;
+  m.scope = std::string(text.substr(0, eq));
+  absl::string_view target = absl::StripSuffix(text.substr(eq + 1), "/");
+  const size_t slash = target.find('/');
+  m.mount = std::string(target.substr(0, slash));
+  if (slash != absl::string_view::npos) {
+    m.prefix = std::string(absl::StripSuffix(target.substr(slash + 1), "/"));
+  }
+  if (m.mount.empty() || !ValidateScope(m.scope).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected SCOPE=MOUNT[/PREFIX], got '", text, "'"));
+  }
+  return m;
+}
+
 absl::Status ValidateOptions(const DaemonOptions& o) {
   if (o.data_dir.empty()) {
     return absl::InvalidArgumentError("--data-dir: must not be empty");
@@ -544,6 +606,29 @@ absl::Status ValidateOptions(const DaemonOptions& o) {
   }
   if (o.etcd_cert.empty() != o.etcd_key.empty()) {
     return absl::InvalidArgumentError("--etcd-cert and --etcd-key go together");
+  }
+  const bool any_vault = !o.vault_addr.empty() || !o.vault_token_file.empty() ||
+                         !o.vault_approle_role_id_file.empty() ||
+                         !o.vault_approle_secret_id_file.empty() ||
+                         !o.vault_ca_file.empty() || !o.vault_namespace.empty();
+  if (o.vault_scopes.empty() && any_vault) {
+    return absl::InvalidArgumentError("--vault-* flags need --vault-scope");
+  }
+  if (!o.vault_scopes.empty()) {
+    if (o.vault_addr.empty()) {
+      return absl::InvalidArgumentError("--vault-scope needs --vault-addr");
+    }
+    if (o.vault_approle_role_id_file.empty() !=
+        o.vault_approle_secret_id_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--vault-approle-role-id-file and --vault-approle-secret-id-file go "
+          "together");
+    }
+    if (o.vault_token_file.empty() && o.vault_approle_role_id_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--vault-scope needs --vault-token-file or the --vault-approle-* "
+          "files");
+    }
   }
   if (o.key_file_rotate_to.has_value() && !o.key_file.has_value()) {
     return absl::InvalidArgumentError(

@@ -69,6 +69,18 @@ enum class StoreBackend { kSqlite, kEtcd };
 //   kNone  no bootstrap key; administrators create keys over the socket.
 enum class BootstrapAdminKey { kOnce, kKeep, kNone };
 
+// `--vault-scope SCOPE=MOUNT[/PREFIX]`: `$S:` references in SCOPE (and in
+// "SCOPE/...", its service scopes) resolve from HashiCorp Vault's KV v2
+// mount MOUNT (its first path segment) at PREFIX (docs/vault.md).
+struct VaultScopeMapping {
+  std::string scope;
+  std::string mount;
+  std::string prefix;  // "" = the top of the mount
+};
+
+// Parses "SCOPE=MOUNT[/PREFIX]"; InvalidArgument naming the problem.
+absl::StatusOr<VaultScopeMapping> ParseVaultScope(absl::string_view text);
+
 struct DaemonOptions {
   // Where the store, the key file (unless --key-file) and TLS state live.
   // Created 0700 if missing. Required (ParseCommandLine fills the default).
@@ -144,6 +156,17 @@ struct DaemonOptions {
   // member reachable)". Below the client's default 5 s deadline, so a
   // client hears that instead of its own DEADLINE_EXCEEDED.
   absl::Duration etcd_timeout = absl::Seconds(4);
+  // Vault as a resolver source (docs/vault.md): scopes mapped to KV v2
+  // mounts; with any mapping, vault_addr and either vault_token_file or both
+  // AppRole files are required. Secrets come from files, never flags.
+  std::vector<VaultScopeMapping> vault_scopes;
+  std::string vault_addr;
+  std::string vault_token_file;
+  std::string vault_approle_role_id_file;
+  std::string vault_approle_secret_id_file;
+  std::string vault_ca_file;
+  std::string vault_namespace;
+  absl::Duration vault_timeout = absl::Seconds(10);
   // How long in-flight calls may run after SIGTERM/SIGINT before they are
   // cancelled.
   absl::Duration drain_timeout = absl::Seconds(10);

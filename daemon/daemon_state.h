@@ -46,6 +46,7 @@
 #include "daemon/transport/api_key_verifier.h"
 #include "daemon/transport/caller_identity.h"
 #include "daemon/transport/unix_listener.h"
+#include "daemon/vault_setup.h"
 #include "grpcpp/impl/service_type.h"
 
 namespace zlayer::secrets {
@@ -74,6 +75,9 @@ struct DaemonState {
   std::unique_ptr<ChangeFeed> feed;
   std::unique_ptr<ObservedSecretStore> observed;
   std::unique_ptr<ConsumerGraph> consumers;
+  // --vault-scope: ResolveEnv's source (Vault for mapped scopes, `observed`
+  // for the rest); null without a mapping.
+  std::unique_ptr<VaultSource> vault;
   // Cluster mode: etcd's Watch, from the revision current before the
   // grants were loaded, into the identity caches and the feed; stopped
   // before any of them goes.

@@ -92,6 +92,11 @@ absl::Status Daemon::Init() {
 
   ServiceContext& context = state_->context;
   context.store = state_->observed.get();
+  ASSIGN_OR_RETURN(state_->vault, OpenVaultSource(options_, &state_->clock,
+                                                  state_->observed.get()));
+  if (state_->vault != nullptr) {
+    context.resolve_source = state_->vault->source.get();
+  }
   context.environments = state_->environments.get();
   context.rotate_master_key = [this](SecretBytes key) {
     return RotateStoreMasterKey(options_, state_.get(), std::move(key));

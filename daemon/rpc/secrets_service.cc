@@ -445,7 +445,9 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
     };
     const std::string& consumer = request->consumer();
     if (!consumer.empty()) RETURN_IF_ERROR(ValidateConsumer(consumer));
-    const Resolver resolver(ctx_->store, ctx_->environments);
+    SecretsProvider* source =
+        ctx_->resolve_source != nullptr ? ctx_->resolve_source : ctx_->store;
+    const Resolver resolver(source, ctx_->environments);
     const ResolveContext resolve_context =
         ResolveContextFromRequest(request->context());
     ASSIGN_OR_RETURN(

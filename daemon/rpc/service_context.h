@@ -65,7 +65,10 @@ struct RekeyStatusInfo {
 };
 
 struct ServiceContext {
-  SecretStore* store = nullptr;                  // not owned
+  SecretStore* store = nullptr;  // not owned
+  // What ResolveEnv reads references through when some scopes live
+  // elsewhere (--vault-scope, docs/vault.md); null = `store`. Not owned.
+  SecretsProvider* resolve_source = nullptr;
   EnvironmentRegistry* environments = nullptr;   // not owned
   const Authorizer* authorizer = nullptr;        // not owned
   const CallerIdentifier* identifier = nullptr;  // not owned
