@@ -310,18 +310,30 @@ SecretsClient::CheckHealth(const grpc::health::v1::HealthCheckRequest& request,
               Idempotency::kRead, call);
 }
 
-ZS_CLIENT_METHOD(Secrets, secrets_, GetSecret, GetSecretRequest,
-                 GetSecretResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, GetSecrets, GetSecretsRequest,
-                 GetSecretsResponse, kRead)
+// The value-revealing reads: CallOptions::seal_to, when set, replaces the
+// request's seal_to.
+#define ZS_SEALABLE_METHOD(Method, Request, Response)                       \
+  absl::StatusOr<v1::Response> SecretsClient::Method(                       \
+      const v1::Request& request, const CallOptions& call) {                \
+    if (call.seal_to.empty()) {                                             \
+      return Call(secrets_.get(), &v1::Secrets::Stub::Method, request,      \
+                  Idempotency::kRead, call);                                \
+    }                                                                       \
+    v1::Request sealed = request;                                           \
+    sealed.set_seal_to(call.seal_to);                                       \
+    return Call(secrets_.get(), &v1::Secrets::Stub::Method, sealed,         \
+                Idempotency::kRead, call);                                  \
+  }
+
+ZS_SEALABLE_METHOD(GetSecret, GetSecretRequest, GetSecretResponse)
+ZS_SEALABLE_METHOD(GetSecrets, GetSecretsRequest, GetSecretsResponse)
 ZS_CLIENT_METHOD(Secrets, secrets_, ListSecrets, ListSecretsRequest,
                  ListSecretsResponse, kRead)
 ZS_CLIENT_METHOD(Secrets, secrets_, SecretExists, SecretExistsRequest,
                  SecretExistsResponse, kRead)
 ZS_CLIENT_METHOD(Secrets, secrets_, ListVersions, ListVersionsRequest,
                  ListVersionsResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets_, ResolveEnv, ResolveEnvRequest,
-                 ResolveEnvResponse, kRead)
+ZS_SEALABLE_METHOD(ResolveEnv, ResolveEnvRequest, ResolveEnvResponse)
 ZS_CLIENT_METHOD(Secrets, secrets_, CheckEnv, CheckEnvRequest, CheckEnvResponse,
                  kRead)
 ZS_CLIENT_METHOD(Secrets, secrets_, ListConsumers, ListConsumersRequest,
@@ -342,8 +354,8 @@ SecretsClient::WatchSecrets(grpc::ClientContext* context,
   AddIdentityMetadata(context);
   return secrets_->WatchSecrets(context, request);
 }
-ZS_CLIENT_METHOD(Secrets, secrets_, ExportSecrets, ExportSecretsRequest,
-                 ExportSecretsResponse, kRead)
+ZS_SEALABLE_METHOD(ExportSecrets, ExportSecretsRequest,
+                   ExportSecretsResponse)
 ZS_CLIENT_METHOD(Secrets, secrets_, SetSecret, SetSecretRequest,
                  SetSecretResponse, kWrite)
 ZS_CLIENT_METHOD(Secrets, secrets_, DeleteSecret, DeleteSecretRequest,
@@ -377,6 +389,12 @@ ZS_CLIENT_METHOD(Admin, admin_, GetRekeyStatus, GetRekeyStatusRequest,
                  RekeyStatus, kRead)
 ZS_CLIENT_METHOD(Admin, admin_, ListApiKeys, ListApiKeysRequest,
                  ListApiKeysResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin_, ListClientKeys, ListClientKeysRequest,
+                 ListClientKeysResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin_, RegisterClientKey, RegisterClientKeyRequest,
+                 ClientKey, kWrite)
+ZS_CLIENT_METHOD(Admin, admin_, RevokeClientKey, RevokeClientKeyRequest,
+                 ClientKey, kWrite)
 ZS_CLIENT_METHOD(Admin, admin_, CreateApiKey, CreateApiKeyRequest,
                  CreateApiKeyResponse, kWrite)
 ZS_CLIENT_METHOD(Admin, admin_, RotateApiKey, RotateApiKeyRequest,
