@@ -312,17 +312,17 @@ SecretsClient::CheckHealth(const grpc::health::v1::HealthCheckRequest& request,
 
 // The value-revealing reads: CallOptions::seal_to, when set, replaces the
 // request's seal_to.
-#define ZS_SEALABLE_METHOD(Method, Request, Response)                       \
-  absl::StatusOr<v1::Response> SecretsClient::Method(                       \
-      const v1::Request& request, const CallOptions& call) {                \
-    if (call.seal_to.empty()) {                                             \
-      return Call(secrets_.get(), &v1::Secrets::Stub::Method, request,      \
-                  Idempotency::kRead, call);                                \
-    }                                                                       \
-    v1::Request sealed = request;                                           \
-    sealed.set_seal_to(call.seal_to);                                       \
-    return Call(secrets_.get(), &v1::Secrets::Stub::Method, sealed,         \
-                Idempotency::kRead, call);                                  \
+#define ZS_SEALABLE_METHOD(Method, Request, Response)                  \
+  absl::StatusOr<v1::Response> SecretsClient::Method(                  \
+      const v1::Request& request, const CallOptions& call) {           \
+    if (call.seal_to.empty()) {                                        \
+      return Call(secrets_.get(), &v1::Secrets::Stub::Method, request, \
+                  Idempotency::kRead, call);                           \
+    }                                                                  \
+    v1::Request sealed = request;                                      \
+    sealed.set_seal_to(call.seal_to);                                  \
+    return Call(secrets_.get(), &v1::Secrets::Stub::Method, sealed,    \
+                Idempotency::kRead, call);                             \
   }
 
 ZS_SEALABLE_METHOD(GetSecret, GetSecretRequest, GetSecretResponse)
@@ -354,8 +354,7 @@ SecretsClient::WatchSecrets(grpc::ClientContext* context,
   AddIdentityMetadata(context);
   return secrets_->WatchSecrets(context, request);
 }
-ZS_SEALABLE_METHOD(ExportSecrets, ExportSecretsRequest,
-                   ExportSecretsResponse)
+ZS_SEALABLE_METHOD(ExportSecrets, ExportSecretsRequest, ExportSecretsResponse)
 ZS_CLIENT_METHOD(Secrets, secrets_, SetSecret, SetSecretRequest,
                  SetSecretResponse, kWrite)
 ZS_CLIENT_METHOD(Secrets, secrets_, DeleteSecret, DeleteSecretRequest,
