@@ -108,6 +108,27 @@ absl::Status WriteClientKeyFile(const std::string& path, absl::string_view id,
   return absl::OkStatus();
 }
 
+absl::StatusOr<ClientKeyFile> CreateClientKeyFile(SecretsClient* client,
+                                                  const std::string& path) {
+  if (access(path.c_str(), F_OK) == 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("client key file ", path, " already exists"));
+  }
+  ASSIGN_OR_RETURN(SealKeyPair pair, SealKeyPair::Generate());
+  v1::RegisterClientKeyRequest reg;
+  reg.set_public_key(pair.public_key());
+  ASSIGN_OR_RETURN(v1::ClientKey key, client->RegisterClientKey(reg));
+  RETURN_IF_ERROR(WriteClientKeyFile(path, key.id(), pair));
+  return ClientKeyFile{key.id(), std::move(pair)};
+}
+
+absl::StatusOr<ClientKeyFile> LoadOrCreateClientKeyFile(
+    SecretsClient* client, const std::string& path) {
+  absl::StatusOr<ClientKeyFile> existing = ReadClientKeyFile(path);
+  if (!absl::IsNotFound(existing.status())) return existing;
+  return CreateClientKeyFile(client, path);
+}
+
 absl::StatusOr<ClientKeyFile> ReadClientKeyFile(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("cannot open", path);

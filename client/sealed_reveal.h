@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/secrets_client.h"
 #include "core/base/secret_bytes.h"
 #include "core/crypto/sealed_box.h"
 #include "proto/secrets.pb.h"
@@ -51,6 +52,16 @@ struct ClientKeyFile {
 // 0600, fsync). AlreadyExists when `path` exists; errno-derived errors.
 absl::Status WriteClientKeyFile(const std::string& path, absl::string_view id,
                                 const SealKeyPair& pair);
+// Generates a key pair, registers its public key (Admin.RegisterClientKey,
+// as whoever `client` calls as) and writes the key file. AlreadyExists when
+// `path` exists (nothing is registered then); the call's errors.
+absl::StatusOr<ClientKeyFile> CreateClientKeyFile(SecretsClient* client,
+                                                  const std::string& path);
+// The key file at `path`, or, when there is none yet, CreateClientKeyFile
+// (the CLI's --seal-to KEYFILE: register once, then reuse).
+absl::StatusOr<ClientKeyFile> LoadOrCreateClientKeyFile(
+    SecretsClient* client, const std::string& path);
+
 // Reads a file WriteClientKeyFile wrote. NotFound when absent;
 // FailedPrecondition when group or others may read it; InvalidArgument when
 // malformed (the message never quotes the file).

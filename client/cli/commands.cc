@@ -23,6 +23,7 @@
 #include "client/cli/identity_commands.h"
 #include "client/cli/output.h"
 #include "client/cli/value_input.h"
+#include "client/sealed_reveal.h"
 #include "core/backup/backup.h"
 #include "core/base/secret_bytes.h"
 #include "core/crypto/key_manager.h"
@@ -414,6 +415,31 @@ class Runner {
     WipeString(&notice);
   }
 
+  // --seal-to KEYFILE: the client key (registered and written on first
+  // use) whose id goes into `call`; null without --seal-to.
+  absl::StatusOr<const ClientKeyFile*> SealKey(CallOptions* call) {
+    if (cmd_.seal_to_file.empty()) return nullptr;
+    if (!seal_key_.has_value()) {
+      absl::StatusOr<ClientKeyFile> key =
+          LoadOrCreateClientKeyFile(client_, cmd_.seal_to_file);
+      if (!key.ok()) return key.status();
+      seal_key_.emplace(*std::move(key));
+    }
+    call->seal_to = seal_key_->id;
+    return &*seal_key_;
+  }
+
+  // Replaces `*plain` with the opened `box` (the rest of the verb then
+  // prints it as an unsealed answer would) and wipes the box's field.
+  static absl::Status OpenInto(const ClientKeyFile& key, std::string* box,
+                               std::string* plain) {
+    absl::StatusOr<SecretBytes> opened = key.pair.Open(*box);
+    if (!opened.ok()) return opened.status();
+    plain->assign(opened->InsecureView().data(), opened->size());
+    box->clear();
+    return absl::OkStatus();
+  }
+
   int Get() {
     if (cmd_.reveal) {
       v1::GetSecretRequest req;
@@ -421,8 +447,17 @@ class Runner {
       req.set_name(Name());
       req.set_version(cmd_.version);
       req.set_field(cmd_.field);
-      absl::StatusOr<v1::GetSecretResponse> resp = client_->GetSecret(req);
+      CallOptions call;
+      absl::StatusOr<const ClientKeyFile*> seal = SealKey(&call);
+      if (!seal.ok()) return Fail(seal.status());
+      absl::StatusOr<v1::GetSecretResponse> resp =
+          client_->GetSecret(req, call);
       if (!resp.ok()) return Fail(resp.status());
+      if (*seal != nullptr) {
+        absl::Status opened = OpenInto(**seal, resp->mutable_sealed_value(),
+                                       resp->mutable_value());
+        if (!opened.ok()) return Fail(opened);
+      }
       if (Json()) {
         // Stable fields: name, version, and the value as "value" when it
         // is UTF-8 text, else as "value_base64".
@@ -569,9 +604,17 @@ class Runner {
     *req.mutable_target() = t_.target;
     req.set_format(cmd_.format == "json" ? v1::SECRET_FORMAT_JSON
                                          : v1::SECRET_FORMAT_DOTENV);
+    CallOptions call;
+    absl::StatusOr<const ClientKeyFile*> seal = SealKey(&call);
+    if (!seal.ok()) return Fail(seal.status());
     absl::StatusOr<v1::ExportSecretsResponse> resp =
-        client_->ExportSecrets(req);
+        client_->ExportSecrets(req, call);
     if (!resp.ok()) return Fail(resp.status());
+    if (*seal != nullptr) {
+      absl::Status opened = OpenInto(**seal, resp->mutable_sealed_content(),
+                                     resp->mutable_content());
+      if (!opened.ok()) return Fail(opened);
+    }
     WriteValue(*io_.out, resp->content());
     WipeString(resp->mutable_content());
     return kExitOk;
@@ -785,7 +828,24 @@ class Runner {
       }
       req.mutable_pin()->Assign(pins->begin(), pins->end());
     }
-    absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
+    CallOptions call;
+    absl::StatusOr<const ClientKeyFile*> seal = SealKey(&call);
+    if (!seal.ok()) {
+      WipeMap(&*env);
+      return Fail(seal.status());
+    }
+    absl::StatusOr<v1::ResolveEnvResponse> resp =
+        client_->ResolveEnv(req, call);
+    if (resp.ok() && *seal != nullptr) {
+      for (auto& [key, box] : *resp->mutable_sealed_env()) {
+        absl::Status opened =
+            OpenInto(**seal, &box, &(*resp->mutable_env())[key]);
+        if (!opened.ok()) {
+          WipeMap(&*env);
+          return Fail(opened);
+        }
+      }
+    }
     if (!resp.ok()) {
       ReportResolveFailure(*env, resp.status());
       WipeMap(&*env);
@@ -942,6 +1002,7 @@ class Runner {
   SecretsClient* client_;
   Io io_;
   ResolvedTarget t_;
+  absl::optional<ClientKeyFile> seal_key_;  // --seal-to, once loaded
 };
 
 }  // namespace

@@ -312,6 +312,20 @@ constexpr OptionSpec kUsernameRow = {"username",
                                        return absl::OkStatus();
                                      }};
 
+constexpr OptionSpec kSealToRow = {
+    "seal-to",
+    0,
+    ValueKind::kPath,
+    "KEYFILE",
+    "",
+    "",
+    "have values sealed to the client key in KEYFILE (created and registered "
+    "when missing) and open them here",
+    [](absl::string_view v, ParseState* s) {
+      s->cmd->seal_to_file = std::string(v);
+      return absl::OkStatus();
+    }};
+
 // ---- One table per verb
 // -------------------------------------------------------
 
@@ -353,6 +367,7 @@ constexpr OptionSpec kGetOptions[] = {
        s->cmd->no_newline = true;
        return absl::OkStatus();
      }},
+    kSealToRow,
 };
 
 constexpr OptionSpec kImportOptions[] = {
@@ -370,7 +385,7 @@ constexpr OptionSpec kImportOptions[] = {
      }},
 };
 
-constexpr OptionSpec kExportOptions[] = {kFormatRow};
+constexpr OptionSpec kExportOptions[] = {kFormatRow, kSealToRow};
 
 constexpr OptionSpec kDestroyOptions[] = {
     {"yes", 0, ValueKind::kFlag, "", "", "",
@@ -410,6 +425,7 @@ constexpr OptionSpec kRunOptions[] = {
        s->cmd->pin_file = std::string(v);
        return absl::OkStatus();
      }},
+    kSealToRow,
 };
 
 constexpr OptionSpec kEnvOptions[] = {
@@ -454,6 +470,15 @@ constexpr OptionSpec kApikeyOptions[] = {
        for (absl::string_view r : absl::StrSplit(v, ',', absl::SkipEmpty())) {
          s->cmd->roles.emplace_back(r);
        }
+       return absl::OkStatus();
+     }},
+};
+
+constexpr OptionSpec kClientKeyOptions[] = {
+    {"all", 0, ValueKind::kFlag, "", "", "",
+     "every owner's keys (administrators, client-key ls)",
+     [](absl::string_view, ParseState* s) {
+       s->cmd->all = true;
        return absl::OkStatus();
      }},
 };
@@ -690,6 +715,15 @@ const std::vector<VerbSpec>& AllVerbs() {
        "create rotate ls roles rm", kApikeyOptions,
        "zlayer-secret apikey create ci --role deployer\n"
        "zlayer-secret apikey ls -o plain"},
+      {"client-key", "", "Access", "create KEYFILE | ls [--all] | revoke ID",
+       "client keys for sealed reveals",
+       "create makes an X25519 key pair, registers its public key for you "
+       "and writes the id and secret key to KEYFILE (mode 0600); get, run "
+       "and export with --seal-to KEYFILE then receive sealed values only "
+       "that file opens (docs/identity.md).",
+       "create ls revoke", kClientKeyOptions,
+       "zlayer-secret client-key create ~/.zlayer/seal.key\n"
+       "zlayer-secret get db --reveal --seal-to ~/.zlayer/seal.key"},
       {"credential", "", "Access",
        "registry|git add ... SECRET-SOURCE | registry|git ls | "
        "registry|git rm ID",

@@ -4,11 +4,13 @@
 // GetSecret sealed to that user's client key, and the end client (this
 // test) holding the key pair and opening the box. Also: revoked keys,
 // another identity's key, the audit records, malformed public keys.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -361,6 +363,72 @@ TEST_F(SealedRevealTest, MalformedPublicKeysAreInvalidArgument) {
       alice_->ListClientKeys({});
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->keys_size(), 1);  // only the good one from SetUp
+}
+
+TEST_F(SealedRevealTest, CliCreatesKeysAndOpensSealedValuesLocally) {
+  const std::string cli = Runfile("client/zlayer-secret");
+  const std::string sock = dir_.Sub("d.sock");
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> all = {cli, "--socket", sock};
+    all.insert(all.end(), args.begin(), args.end());
+    std::string output;
+    absl::StatusOr<int> code = RunProgram(all, &output);
+    EXPECT_TRUE(code.ok()) << code.status();
+    return std::make_pair(code.ok() ? *code : -1, output);
+  };
+  const std::string key_file = dir_.Sub("mine.key");
+  auto created = run({"client-key", "create", key_file});
+  ASSERT_EQ(created.first, 0) << created.second;
+  EXPECT_THAT(created.second, HasSubstr("Created client key "));
+  struct stat st;
+  ASSERT_EQ(stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  absl::StatusOr<ClientKeyFile> key = ReadClientKeyFile(key_file);
+  ASSERT_TRUE(key.ok()) << key.status();
+  // A second create never overwrites the file.
+  EXPECT_NE(run({"client-key", "create", key_file}).first, 0);
+
+  auto got = run(
+      {"get", "db", "--deployment", "shop", "--reveal", "--seal-to", key_file});
+  ASSERT_EQ(got.first, 0) << got.second;
+  EXPECT_EQ(got.second, absl::StrCat(kCanary, "\n"));
+  auto exported =
+      run({"export", "--deployment", "shop", "--seal-to", key_file});
+  ASSERT_EQ(exported.first, 0) << exported.second;
+  EXPECT_THAT(exported.second, HasSubstr(kCanary));
+  ASSERT_TRUE(testing::WriteFile(dir_.Sub("app.env"), "DB=$S:db\n").ok());
+  auto ran =
+      run({"run", "--deployment", "shop", "--env-file", dir_.Sub("app.env"),
+           "--seal-to", key_file, "--", "/usr/bin/printenv", "DB"});
+  ASSERT_EQ(ran.first, 0) << ran.second;
+  EXPECT_EQ(ran.second, absl::StrCat(kCanary, "\n"));
+  // --seal-to with a file that does not exist yet registers a new key.
+  const std::string fresh = dir_.Sub("fresh.key");
+  ASSERT_EQ(
+      run({"get", "db", "--deployment", "shop", "--reveal", "--seal-to", fresh})
+          .first,
+      0);
+  absl::StatusOr<ClientKeyFile> fresh_key = ReadClientKeyFile(fresh);
+  ASSERT_TRUE(fresh_key.ok()) << fresh_key.status();
+
+  auto listed = run({"client-key", "ls", "-o", "plain"});
+  ASSERT_EQ(listed.first, 0) << listed.second;
+  EXPECT_THAT(listed.second, HasSubstr(key->id));
+  EXPECT_THAT(listed.second, HasSubstr(fresh_key->id));
+  EXPECT_THAT(listed.second, Not(HasSubstr(alice_key_)));  // not the admin's
+  ASSERT_EQ(run({"client-key", "revoke", key->id}).first, 0);
+  auto refused = run(
+      {"get", "db", "--deployment", "shop", "--reveal", "--seal-to", key_file});
+  EXPECT_NE(refused.first, 0);
+  EXPECT_THAT(refused.second, HasSubstr("revoked"));
+  EXPECT_THAT(refused.second, Not(HasSubstr(kCanary)));
+  for (const char* rpc : {"GetSecret", "ExportSecrets", "ResolveEnv"}) {
+    EXPECT_FALSE(
+        AuditLines({absl::StrCat("\"rpc\":\"", rpc, "\""), "\"code\":\"OK\"",
+                    absl::StrCat("\"client_key\":\"", key->id, "\"")})
+            .empty())
+        << rpc;
+  }
 }
 
 }  // namespace
