@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/base/text_validation.h"
@@ -145,7 +146,7 @@ std::vector<std::string> Roles(
 void ToProto(const ClientKeyInfo& in, v1::ClientKey* out) {
   out->set_id(in.id);
   out->set_owner(in.owner);
-  out->set_public_key(in.public_key);
+  out->set_public_key_hex(absl::BytesToHexString(in.public_key));
   out->set_created_at(in.created_at);
   out->set_revoked_at(in.revoked_at);
 }
