@@ -133,8 +133,9 @@ struct CallOptions {
   // every value of the answer to; it replaces the request's own seal_to.
   // The answer then holds only sealed boxes (open them with
   // client/sealed_reveal.h). "" = the request's seal_to. Ignored by other
-  // calls.
-  std::string seal_to;
+  // calls. (The explicit initializer keeps `{timeout}` aggregate
+  // initialisation free of -Wmissing-field-initializers.)
+  std::string seal_to{};
 };
 
 // What DefaultSocketPathFor() looks at (DefaultSocketPath() fills it from the

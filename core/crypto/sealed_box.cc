@@ -37,14 +37,18 @@ absl::Status ValidateClientPublicKey(absl::string_view public_key) {
 
 absl::StatusOr<std::string> SealToPublicKey(absl::string_view public_key,
                                             absl::string_view plaintext) {
-  RETURN_IF_ERROR(ValidateClientPublicKey(public_key));
+  if (public_key.size() != kClientPublicKeyBytes) {
+    return ValidateClientPublicKey(public_key);  // the length message
+  }
   std::string box(plaintext.size() + kSealOverheadBytes, '\0');
+  // Fails only for a low-order point (an all-zero shared secret).
   if (crypto_box_seal(
           reinterpret_cast<unsigned char*>(box.data()),
           reinterpret_cast<const unsigned char*>(plaintext.data()),
           plaintext.size(),
           reinterpret_cast<const unsigned char*>(public_key.data())) != 0) {
-    return absl::InternalError("crypto_box_seal failed");
+    return absl::InvalidArgumentError(
+        "client public key is not a usable X25519 key");
   }
   return box;
 }

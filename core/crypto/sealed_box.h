@@ -38,8 +38,10 @@ inline constexpr size_t kSealOverheadBytes = 48;
 absl::Status ValidateClientPublicKey(absl::string_view public_key);
 
 // A sealed box of `plaintext` to `public_key`. InvalidArgument for a key
-// ValidateClientPublicKey refuses; Internal if libsodium fails. The
-// plaintext is only read; the caller wipes its own copy.
+// that is not 32 bytes or is a low-order point (crypto_box_seal itself
+// refuses those, so registered keys are not checked again: that check costs
+// one more X25519 multiplication per value). The plaintext is only read;
+// the caller wipes its own copy.
 absl::StatusOr<std::string> SealToPublicKey(absl::string_view public_key,
                                             absl::string_view plaintext);
 

@@ -159,6 +159,9 @@ TEST(SealedBoxTest, SealedToAPairOpensOnlyWithIt) {
   altered.back() ^= 1;
   EXPECT_STATUS(pair->Open(altered), kDataLoss);
   EXPECT_STATUS(pair->Open("short"), kDataLoss);
+  // Sealing refuses what registration refuses.
+  EXPECT_STATUS(SealToPublicKey(std::string(32, '\0'), "v"), kInvalidArgument);
+  EXPECT_STATUS(SealToPublicKey(std::string(31, 'k'), "v"), kInvalidArgument);
   // The pair rebuilt from its stored secret key opens it too.
   absl::StatusOr<SealKeyPair> again =
       SealKeyPair::FromSecretKey(pair->secret_key());
