@@ -422,18 +422,30 @@ SecretsClient::CheckHealth(const grpc::health::v1::HealthCheckRequest& request,
               request, CallKind::kRead, call);
 }
 
-ZS_CLIENT_METHOD(Secrets, secrets, GetSecret, GetSecretRequest,
-                 GetSecretResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets, GetSecrets, GetSecretsRequest,
-                 GetSecretsResponse, kRead)
+// The value-revealing reads: CallOptions::seal_to, when set, replaces the
+// request's seal_to.
+#define ZS_SEALABLE_METHOD(Method, Request, Response)                      \
+  absl::StatusOr<v1::Response> SecretsClient::Method(                      \
+      const v1::Request& request, const CallOptions& call) {               \
+    if (call.seal_to.empty()) {                                            \
+      return Call(&Endpoint::secrets, &v1::Secrets::Stub::Method, request, \
+                  CallKind::kRead, call);                                  \
+    }                                                                      \
+    v1::Request sealed = request;                                          \
+    sealed.set_seal_to(call.seal_to);                                      \
+    return Call(&Endpoint::secrets, &v1::Secrets::Stub::Method, sealed,    \
+                CallKind::kRead, call);                                    \
+  }
+
+ZS_SEALABLE_METHOD(GetSecret, GetSecretRequest, GetSecretResponse)
+ZS_SEALABLE_METHOD(GetSecrets, GetSecretsRequest, GetSecretsResponse)
 ZS_CLIENT_METHOD(Secrets, secrets, ListSecrets, ListSecretsRequest,
                  ListSecretsResponse, kRead)
 ZS_CLIENT_METHOD(Secrets, secrets, SecretExists, SecretExistsRequest,
                  SecretExistsResponse, kRead)
 ZS_CLIENT_METHOD(Secrets, secrets, ListVersions, ListVersionsRequest,
                  ListVersionsResponse, kRead)
-ZS_CLIENT_METHOD(Secrets, secrets, ResolveEnv, ResolveEnvRequest,
-                 ResolveEnvResponse, kRead)
+ZS_SEALABLE_METHOD(ResolveEnv, ResolveEnvRequest, ResolveEnvResponse)
 ZS_CLIENT_METHOD(Secrets, secrets, CheckEnv, CheckEnvRequest, CheckEnvResponse,
                  kRead)
 ZS_CLIENT_METHOD(Secrets, secrets, ListConsumers, ListConsumersRequest,
@@ -454,8 +466,7 @@ SecretsClient::WatchSecrets(grpc::ClientContext* context,
   AddIdentityMetadata(context);
   return Preferred().secrets->WatchSecrets(context, request);
 }
-ZS_CLIENT_METHOD(Secrets, secrets, ExportSecrets, ExportSecretsRequest,
-                 ExportSecretsResponse, kRead)
+ZS_SEALABLE_METHOD(ExportSecrets, ExportSecretsRequest, ExportSecretsResponse)
 ZS_CLIENT_METHOD(Secrets, secrets, SetSecret, SetSecretRequest,
                  SetSecretResponse, kWrite)
 ZS_CLIENT_METHOD(Secrets, secrets, DeleteSecret, DeleteSecretRequest,
@@ -489,6 +500,12 @@ ZS_CLIENT_METHOD(Admin, admin, GetRekeyStatus, GetRekeyStatusRequest,
                  RekeyStatus, kRead)
 ZS_CLIENT_METHOD(Admin, admin, ListApiKeys, ListApiKeysRequest,
                  ListApiKeysResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin, ListClientKeys, ListClientKeysRequest,
+                 ListClientKeysResponse, kRead)
+ZS_CLIENT_METHOD(Admin, admin, RegisterClientKey, RegisterClientKeyRequest,
+                 ClientKey, kWrite)
+ZS_CLIENT_METHOD(Admin, admin, RevokeClientKey, RevokeClientKeyRequest,
+                 ClientKey, kWrite)
 ZS_CLIENT_METHOD(Admin, admin, CreateApiKey, CreateApiKeyRequest,
                  CreateApiKeyResponse, kWrite)
 ZS_CLIENT_METHOD(Admin, admin, RotateApiKey, RotateApiKeyRequest,

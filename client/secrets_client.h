@@ -144,6 +144,14 @@ struct ClientOptions {
 // Per-call overrides.
 struct CallOptions {
   absl::optional<absl::Duration> timeout;  // unset = default_deadline
+  // Sealed reveals (docs/identity.md): for GetSecret, GetSecrets, ResolveEnv
+  // and ExportSecrets, the id of a client key (RegisterClientKey) to seal
+  // every value of the answer to; it replaces the request's own seal_to.
+  // The answer then holds only sealed boxes (open them with
+  // client/sealed_reveal.h). "" = the request's seal_to. Ignored by other
+  // calls. (The explicit initializer keeps `{timeout}` aggregate
+  // initialisation free of -Wmissing-field-initializers.)
+  std::string seal_to{};
 };
 
 // What DefaultSocketPathFor() looks at (DefaultSocketPath() fills it from the
@@ -288,6 +296,14 @@ class SecretsClient {
   // (presentable_key, password, value): wipe them after use.
   absl::StatusOr<v1::ListApiKeysResponse> ListApiKeys(
       const v1::ListApiKeysRequest& request, const CallOptions& call = {});
+  // Client keys for sealed reveals (any caller, for itself).
+  absl::StatusOr<v1::ListClientKeysResponse> ListClientKeys(
+      const v1::ListClientKeysRequest& request, const CallOptions& call = {});
+  absl::StatusOr<v1::ClientKey> RegisterClientKey(
+      const v1::RegisterClientKeyRequest& request,
+      const CallOptions& call = {});
+  absl::StatusOr<v1::ClientKey> RevokeClientKey(
+      const v1::RevokeClientKeyRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::CreateApiKeyResponse> CreateApiKey(
       const v1::CreateApiKeyRequest& request, const CallOptions& call = {});
   absl::StatusOr<v1::CreateApiKeyResponse> RotateApiKey(

@@ -20,6 +20,7 @@
 #include "core/env/environment_registry.h"
 #include "core/identity/api_key_store.h"
 #include "core/identity/auth_failure_budget.h"
+#include "core/identity/client_key_store.h"
 #include "core/identity/git_credential_store.h"
 #include "core/identity/grant_authorizer.h"
 #include "core/identity/grant_store.h"
@@ -89,6 +90,7 @@ struct DaemonState {
   std::unique_ptr<ApiKeyStore> api_keys;
   std::unique_ptr<RegistryCredentialStore> registry_credentials;
   std::unique_ptr<GitCredentialStore> git_credentials;
+  std::unique_ptr<ClientKeyStore> client_keys;
   std::unique_ptr<FileAuditSink> audit_sink;
   std::unique_ptr<AuditLog> audit;
   // Failed API-key checks: budget and coalesced audit (before the audit log

@@ -75,6 +75,7 @@ absl::Status OpenIdentity(const DaemonOptions& options, DaemonState* state) {
       std::make_unique<RegistryCredentialStore>(store, &state->clock);
   state->git_credentials =
       std::make_unique<GitCredentialStore>(store, &state->clock);
+  state->client_keys = std::make_unique<ClientKeyStore>(store, &state->clock);
 
   GrantAuthorizerOptions authz;
   authz.admin_uids = {0, static_cast<int64_t>(geteuid()),

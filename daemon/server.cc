@@ -125,6 +125,7 @@ absl::Status Daemon::Init() {
   context.grants = state_->grants.get();
   context.registry_credentials = state_->registry_credentials.get();
   context.git_credentials = state_->git_credentials.get();
+  context.client_keys = state_->client_keys.get();
   context.audit = state_->audit.get();
   context.audit_written = [this](bool written) {
     if (!written) state_->metrics.AuditWriteFailed();

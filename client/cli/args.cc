@@ -116,6 +116,17 @@ absl::Status CheckPositionals(const Command& cmd) {
     return Usage(absl::StrCat("unknown 'apikey' sub-command '", sub,
                               "' (expected create, rotate, ls, roles or rm)"));
   }
+  if (v == "client-key") {
+    if (p.empty()) {
+      return Usage("'client-key' needs a sub-command: create, ls or revoke");
+    }
+    const std::string& sub = p[0];
+    if (sub == "ls" || sub == "list") return want(1, "");
+    if (sub == "create") return want(2, "create KEYFILE");
+    if (sub == "revoke") return want(2, "revoke ID");
+    return Usage(absl::StrCat("unknown 'client-key' sub-command '", sub,
+                              "' (expected create, ls or revoke)"));
+  }
   if (v == "credential") {
     if (p.empty() || (p[0] != "registry" && p[0] != "git")) {
       return Usage("'credential' needs 'registry' or 'git'");

@@ -83,7 +83,7 @@ absl::StatusOr<ValueSource> SelectValueSource(const ValueFlags& flags);
 struct Command {
   // ls create get set rm rotate unset import export versions rollback
   // undelete destroy check run env whoami health grant revoke permissions
-  // apikey credential key completion man help, and "version" for a
+  // apikey client-key credential key completion man help, and "version" for a
   // top-level `--version` (before any verb; `get --version N` is separate).
   // `help` has the verb asked about (canonical) as its one positional, or
   // none for the overview; `VERB --help` parses as `help VERB`.
@@ -93,19 +93,24 @@ struct Command {
 
   absl::optional<ValueSource> value;  // create / set / rotate
   absl::optional<uint32_t>
-      expected_version;                // --if-version N / --create-only (0)
-  bool reveal = false;                 // get
-  bool no_newline = false;             // get --reveal --no-newline
-  uint32_t version = 0;                // get --version (0 = current)
-  std::string field;                   // get --field
-  std::string file;                    // import --file
-  std::string format = "env";          // import / export --format env|json
-  bool dry_run = false;                // import
-  bool wait = false;                   // key rekey
-  bool yes = false;                    // destroy
-  std::string env_file;                // check / run --env-file
-  std::string consumer;                // watch / run --consumer C
-  std::string pin_file;                // run --pin RECEIPT_FILE
+      expected_version;        // --if-version N / --create-only (0)
+  bool reveal = false;         // get
+  bool no_newline = false;     // get --reveal --no-newline
+  uint32_t version = 0;        // get --version (0 = current)
+  std::string field;           // get --field
+  std::string file;            // import --file
+  std::string format = "env";  // import / export --format env|json
+  bool dry_run = false;        // import
+  bool wait = false;           // key rekey
+  bool yes = false;            // destroy
+  bool all = false;            // client-key ls --all
+  std::string env_file;        // check / run --env-file
+  std::string consumer;        // watch / run --consumer C
+  std::string pin_file;        // run --pin RECEIPT_FILE
+  // get / run / export --seal-to KEYFILE: values come sealed to the client
+  // key in KEYFILE (registered and written first when the file does not
+  // exist) and are opened here (docs/identity.md, "Sealed reveals").
+  std::string seal_to_file;
   std::string description;             // env create --description
   std::vector<std::string> exec_argv;  // run / watch: after `--`
   // watch -- CMD: on a change, send this signal instead of restarting

@@ -30,6 +30,7 @@
 #include "client/cli/output.h"
 #include "client/cli/value_input.h"
 #include "client/env_watcher.h"
+#include "client/sealed_reveal.h"
 #include "core/backup/backup.h"
 #include "core/base/secret_bytes.h"
 #include "core/crypto/key_manager.h"
@@ -421,6 +422,31 @@ class Runner {
     WipeString(&notice);
   }
 
+  // --seal-to KEYFILE: the client key (registered and written on first
+  // use) whose id goes into `call`; null without --seal-to.
+  absl::StatusOr<const ClientKeyFile*> SealKey(CallOptions* call) {
+    if (cmd_.seal_to_file.empty()) return nullptr;
+    if (!seal_key_.has_value()) {
+      absl::StatusOr<ClientKeyFile> key =
+          LoadOrCreateClientKeyFile(client_, cmd_.seal_to_file);
+      if (!key.ok()) return key.status();
+      seal_key_.emplace(*std::move(key));
+    }
+    call->seal_to = seal_key_->id;
+    return &*seal_key_;
+  }
+
+  // Replaces `*plain` with the opened `box` (the rest of the verb then
+  // prints it as an unsealed answer would) and wipes the box's field.
+  static absl::Status OpenInto(const ClientKeyFile& key, std::string* box,
+                               std::string* plain) {
+    absl::StatusOr<SecretBytes> opened = key.pair.Open(*box);
+    if (!opened.ok()) return opened.status();
+    plain->assign(opened->InsecureView().data(), opened->size());
+    box->clear();
+    return absl::OkStatus();
+  }
+
   int Get() {
     if (cmd_.reveal) {
       v1::GetSecretRequest req;
@@ -428,8 +454,17 @@ class Runner {
       req.set_name(Name());
       req.set_version(cmd_.version);
       req.set_field(cmd_.field);
-      absl::StatusOr<v1::GetSecretResponse> resp = client_->GetSecret(req);
+      CallOptions call;
+      absl::StatusOr<const ClientKeyFile*> seal = SealKey(&call);
+      if (!seal.ok()) return Fail(seal.status());
+      absl::StatusOr<v1::GetSecretResponse> resp =
+          client_->GetSecret(req, call);
       if (!resp.ok()) return Fail(resp.status());
+      if (*seal != nullptr) {
+        absl::Status opened = OpenInto(**seal, resp->mutable_sealed_value(),
+                                       resp->mutable_value());
+        if (!opened.ok()) return Fail(opened);
+      }
       if (Json()) {
         // Stable fields: name, version, and the value as "value" when it
         // is UTF-8 text, else as "value_base64".
@@ -576,9 +611,17 @@ class Runner {
     *req.mutable_target() = t_.target;
     req.set_format(cmd_.format == "json" ? v1::SECRET_FORMAT_JSON
                                          : v1::SECRET_FORMAT_DOTENV);
+    CallOptions call;
+    absl::StatusOr<const ClientKeyFile*> seal = SealKey(&call);
+    if (!seal.ok()) return Fail(seal.status());
     absl::StatusOr<v1::ExportSecretsResponse> resp =
-        client_->ExportSecrets(req);
+        client_->ExportSecrets(req, call);
     if (!resp.ok()) return Fail(resp.status());
+    if (*seal != nullptr) {
+      absl::Status opened = OpenInto(**seal, resp->mutable_sealed_content(),
+                                     resp->mutable_content());
+      if (!opened.ok()) return Fail(opened);
+    }
     WriteValue(*io_.out, resp->content());
     WipeString(resp->mutable_content());
     return kExitOk;
@@ -899,9 +942,28 @@ class Runner {
     *req.mutable_context() = ContextFor(g_);
     req.set_consumer(cmd_.consumer);
     req.mutable_pin()->Assign(pins.begin(), pins.end());
-    absl::StatusOr<v1::ResolveEnvResponse> resp = client_->ResolveEnv(req);
+    // --seal-to: the daemon answers sealed boxes, opened here.
+    CallOptions call;
+    absl::StatusOr<const ClientKeyFile*> sealed_to = SealKey(&call);
+    if (!sealed_to.ok()) {
+      for (auto& [key, value] : *req.mutable_env()) WipeString(&value);
+      return sealed_to.status();
+    }
+    const ClientKeyFile* seal = *sealed_to;
+    absl::StatusOr<v1::ResolveEnvResponse> resp =
+        client_->ResolveEnv(req, call);
     for (auto& [key, value] : *req.mutable_env()) WipeString(&value);
     if (!resp.ok()) return resp.status();
+    if (seal != nullptr) {
+      for (auto& [key, box] : *resp->mutable_sealed_env()) {
+        absl::Status opened =
+            OpenInto(*seal, &box, &(*resp->mutable_env())[key]);
+        if (!opened.ok()) {
+          for (auto& [k, v] : *resp->mutable_env()) WipeString(&v);
+          return opened;
+        }
+      }
+    }
     std::map<std::string, std::string> resolved;
     for (auto& [key, value] : *resp->mutable_env()) {
       if (env.count(key) != 0) {
@@ -1186,6 +1248,7 @@ class Runner {
   ResolvedTarget t_;
   // watch -- CMD: key -> "scope/name vN" of what the running child holds.
   std::map<std::string, std::string> versions_;
+  absl::optional<ClientKeyFile> seal_key_;  // --seal-to, once loaded
 };
 
 }  // namespace

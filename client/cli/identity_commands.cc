@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "client/cli/value_input.h"
+#include "client/sealed_reveal.h"
 #include "core/base/secret_bytes.h"
 #include "core/format/json.h"
 
@@ -133,6 +134,7 @@ class IdentityRunner {
     if (v == "revoke") return Revoke();
     if (v == "permissions") return Permissions();
     if (v == "apikey") return ApiKey();
+    if (v == "client-key") return ClientKey();
     return Credential();
   }
 
@@ -275,6 +277,67 @@ class IdentityRunner {
     } else {
       *io_.out << (cmd_.subject.empty() ? GrantsTable(*resp)
                                         : SubjectGrantsTable(*resp));
+    }
+    return kExitOk;
+  }
+
+  // client-key create KEYFILE | ls [--all] | revoke ID (sealed reveals).
+  int ClientKey() {
+    const std::vector<std::string>& p = cmd_.positionals;
+    const std::string& sub = p[0];
+    if (sub == "create") {
+      absl::StatusOr<ClientKeyFile> key = CreateClientKeyFile(client_, p[1]);
+      if (!key.ok()) return Fail(key.status());
+      if (Json()) {
+        *io_.out << "{\"id\": " << JsonQuote(key->id)
+                 << ", \"file\": " << JsonQuote(p[1]) << "}\n";
+      } else if (Plain()) {
+        *io_.out << key->id << "\n";
+      } else {
+        *io_.out << "Created client key " << key->id
+                 << "; its secret key is in " << p[1] << " (mode 0600)\n";
+      }
+      return kExitOk;
+    }
+    if (sub == "revoke") {
+      v1::RevokeClientKeyRequest req;
+      req.set_id(p[1]);
+      absl::StatusOr<v1::ClientKey> resp = client_->RevokeClientKey(req);
+      if (!resp.ok()) return Fail(resp.status());
+      *io_.out << "Revoked client key " << resp->id() << "\n";
+      return kExitOk;
+    }
+    v1::ListClientKeysRequest req;
+    req.set_all(cmd_.all);
+    absl::StatusOr<v1::ListClientKeysResponse> resp =
+        client_->ListClientKeys(req);
+    if (!resp.ok()) return Fail(resp.status());
+    if (Plain()) return PrintIds(resp->keys());
+    if (Json()) {
+      std::vector<std::string> items;
+      for (const v1::ClientKey& k : resp->keys()) {
+        items.push_back(absl::StrCat("  {\"id\": ", JsonQuote(k.id()),
+                                     ", \"owner\": ", JsonQuote(k.owner()),
+                                     ", \"created_at\": ", k.created_at(),
+                                     ", \"revoked_at\": ", k.revoked_at(),
+                                     "}"));
+      }
+      *io_.out << (items.empty()
+                       ? "[]\n"
+                       : absl::StrCat("[\n", absl::StrJoin(items, ",\n"),
+                                      "\n]\n"));
+      return kExitOk;
+    }
+    if (resp->keys().empty()) {
+      *io_.out << "(no client keys)\n";
+      return kExitOk;
+    }
+    *io_.out << TrimRight(
+        absl::StrFormat("%-38s %-30s %s", "ID", "OWNER", "STATUS"));
+    for (const v1::ClientKey& k : resp->keys()) {
+      *io_.out << TrimRight(
+          absl::StrFormat("%-38s %-30s %s", k.id(), k.owner(),
+                          k.revoked_at() > 0 ? "revoked" : "active"));
     }
     return kExitOk;
   }
@@ -542,7 +605,7 @@ class IdentityRunner {
 
 bool IsIdentityVerb(absl::string_view verb) {
   return verb == "grant" || verb == "revoke" || verb == "permissions" ||
-         verb == "apikey" || verb == "credential";
+         verb == "apikey" || verb == "client-key" || verb == "credential";
 }
 
 int RunIdentityCommand(const Command& cmd, SecretsClient* client, Io io) {

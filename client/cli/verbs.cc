@@ -319,6 +319,20 @@ constexpr OptionSpec kUsernameRow = {"username",
                                        return absl::OkStatus();
                                      }};
 
+constexpr OptionSpec kSealToRow = {
+    "seal-to",
+    0,
+    ValueKind::kPath,
+    "KEYFILE",
+    "",
+    "",
+    "have values sealed to the client key in KEYFILE (created and registered "
+    "when missing) and open them here",
+    [](absl::string_view v, ParseState* s) {
+      s->cmd->seal_to_file = std::string(v);
+      return absl::OkStatus();
+    }};
+
 // ---- One table per verb
 // -------------------------------------------------------
 
@@ -360,6 +374,7 @@ constexpr OptionSpec kGetOptions[] = {
        s->cmd->no_newline = true;
        return absl::OkStatus();
      }},
+    kSealToRow,
 };
 
 constexpr OptionSpec kImportOptions[] = {
@@ -377,7 +392,7 @@ constexpr OptionSpec kImportOptions[] = {
      }},
 };
 
-constexpr OptionSpec kExportOptions[] = {kFormatRow};
+constexpr OptionSpec kExportOptions[] = {kFormatRow, kSealToRow};
 
 constexpr OptionSpec kDestroyOptions[] = {
     {"yes", 0, ValueKind::kFlag, "", "", "",
@@ -471,6 +486,7 @@ constexpr OptionSpec kRunOptions[] = {
        s->cmd->pin_file = std::string(v);
        return absl::OkStatus();
      }},
+    kSealToRow,
 };
 
 constexpr OptionSpec kEnvOptions[] = {
@@ -515,6 +531,15 @@ constexpr OptionSpec kApikeyOptions[] = {
        for (absl::string_view r : absl::StrSplit(v, ',', absl::SkipEmpty())) {
          s->cmd->roles.emplace_back(r);
        }
+       return absl::OkStatus();
+     }},
+};
+
+constexpr OptionSpec kClientKeyOptions[] = {
+    {"all", 0, ValueKind::kFlag, "", "", "",
+     "every owner's keys (administrators, client-key ls)",
+     [](absl::string_view, ParseState* s) {
+       s->cmd->all = true;
        return absl::OkStatus();
      }},
 };
@@ -764,6 +789,15 @@ const std::vector<VerbSpec>& AllVerbs() {
        "create rotate ls roles rm", kApikeyOptions,
        "zlayer-secret apikey create ci --role deployer\n"
        "zlayer-secret apikey ls -o plain"},
+      {"client-key", "", "Access", "create KEYFILE | ls [--all] | revoke ID",
+       "client keys for sealed reveals",
+       "create makes an X25519 key pair, registers its public key for you "
+       "and writes the id and secret key to KEYFILE (mode 0600); get, run "
+       "and export with --seal-to KEYFILE then receive sealed values only "
+       "that file opens (docs/identity.md).",
+       "create ls revoke", kClientKeyOptions,
+       "zlayer-secret client-key create ~/.zlayer/seal.key\n"
+       "zlayer-secret get db --reveal --seal-to ~/.zlayer/seal.key"},
       {"credential", "", "Access",
        "registry|git add ... SECRET-SOURCE | registry|git ls | "
        "registry|git rm ID",

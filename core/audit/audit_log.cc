@@ -500,6 +500,10 @@ std::string AuditLog::FormatChained(const AuditRecord& r, absl::Time time,
       .Str("code", absl::StatusCodeToString(r.code))
       .Str("message", hash ? "" : r.message);
   if (!r.service.empty()) writer.Str("service", r.service);
+  if (r.sealed.has_value()) {
+    writer.Bool("sealed", *r.sealed);
+    if (*r.sealed) writer.Str("client_key", r.client_key);
+  }
   if (r.count > 0) writer.Int("count", r.count);
   if (!r.peer.empty()) writer.Str("peer", r.peer);
   if (r.duration >= absl::ZeroDuration()) {

@@ -66,6 +66,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "core/base/clock.h"
 #include "core/base/secret_bytes.h"
 #include "core/identity/access.h"
@@ -94,6 +95,12 @@ struct AuditRecord {
   // The service the caller says it resolves for (ResolveEnv's
   // ResolveContext.service); "" = none given, and then not written.
   std::string service;
+  // Value-revealing calls (GetSecret, GetSecrets, ResolveEnv,
+  // ExportSecrets): whether the values went out sealed to a client key
+  // (written as "sealed":true|false, with "client_key":"<id>" when sealed);
+  // unset for every other call (not written).
+  absl::optional<bool> sealed;
+  std::string client_key;
   std::vector<uint32_t> versions;  // versions resolved or written
   // Batch calls: every secret read, rendered as "scope/name" strings (names
   // hashed like `name`; a name never holds '/', so the last '/' splits);

@@ -13,6 +13,7 @@
 #include "core/env/environment_registry.h"
 #include "core/identity/access.h"
 #include "core/identity/api_key_store.h"
+#include "core/identity/client_key_store.h"
 #include "core/identity/git_credential_store.h"
 #include "core/identity/grant_store.h"
 #include "core/identity/identity_records.h"
@@ -330,6 +331,73 @@ grpc::Status AdminService::ListApiKeys(grpc::ServerContextBase* context,
         ASSIGN_OR_RETURN(std::vector<ApiKeyInfo> all, keys->List());
         for (const ApiKeyInfo& info : all) ToProto(info, response->add_keys());
         log.detail = absl::StrCat("count=", all.size());
+        return absl::OkStatus();
+      });
+}
+
+// ---------------------------------------------------------------------------
+// Client keys (sealed reveals)
+
+grpc::Status AdminService::RegisterClientKey(
+    grpc::ServerContextBase* context,
+    const v1::RegisterClientKeyRequest* request, v1::ClientKey* response) {
+  return Serve(
+      ctx_, *context, "RegisterClientKey", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal,
+                         Identify(*context, /*admin=*/false, &log));
+        ASSIGN_OR_RETURN(ClientKeyStore * keys,
+                         Need(ctx_->client_keys, "client key store"));
+        log.scope = std::string(kClientKeysScope);
+        // Bound to whoever calls: for a proxy acting as a user, that user.
+        ASSIGN_OR_RETURN(
+            ClientKeyInfo info,
+            keys->Register(principal.Subject(), request->public_key()));
+        log.name = info.id;
+        ToProto(info, response);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminService::ListClientKeys(
+    grpc::ServerContextBase* context, const v1::ListClientKeysRequest* request,
+    v1::ListClientKeysResponse* response) {
+  return Serve(
+      ctx_, *context, "ListClientKeys", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal,
+                         Identify(*context, /*admin=*/false, &log));
+        ASSIGN_OR_RETURN(ClientKeyStore * keys,
+                         Need(ctx_->client_keys, "client key store"));
+        log.scope = std::string(kClientKeysScope);
+        std::string owner = principal.Subject();
+        if (request->all()) {
+          RETURN_IF_ERROR(ctx_->authorizer->CheckAdmin(principal));
+          owner.clear();
+        }
+        ASSIGN_OR_RETURN(std::vector<ClientKeyInfo> listed, keys->List(owner));
+        for (const ClientKeyInfo& k : listed) ToProto(k, response->add_keys());
+        log.detail = absl::StrCat("count=", listed.size());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminService::RevokeClientKey(
+    grpc::ServerContextBase* context, const v1::RevokeClientKeyRequest* request,
+    v1::ClientKey* response) {
+  return Serve(
+      ctx_, *context, "RevokeClientKey", [&](CallLog& log) -> absl::Status {
+        ASSIGN_OR_RETURN(Principal principal,
+                         Identify(*context, /*admin=*/false, &log));
+        ASSIGN_OR_RETURN(ClientKeyStore * keys,
+                         Need(ctx_->client_keys, "client key store"));
+        log.scope = std::string(kClientKeysScope);
+        RETURN_IF_ERROR(
+            ValidateText(request->id(), "client key id", 1, kMaxNameBytes));
+        log.name = request->id();
+        const bool admin = ctx_->authorizer->CheckAdmin(principal).ok();
+        RETURN_IF_ERROR(
+            keys->Revoke(request->id(), principal.Subject(), admin));
+        ASSIGN_OR_RETURN(ClientKeyInfo info, keys->Get(request->id()));
+        ToProto(info, response);
         return absl::OkStatus();
       });
 }

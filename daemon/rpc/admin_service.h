@@ -97,6 +97,17 @@ class AdminService final {
   grpc::Status ListApiKeys(grpc::ServerContextBase* context,
                            const v1::ListApiKeysRequest* request,
                            v1::ListApiKeysResponse* response);
+  // Client keys for sealed reveals (any identified caller, for itself;
+  // see proto/secrets.proto and core/identity/client_key_store.h).
+  grpc::Status RegisterClientKey(grpc::ServerContextBase* context,
+                                 const v1::RegisterClientKeyRequest* request,
+                                 v1::ClientKey* response);
+  grpc::Status ListClientKeys(grpc::ServerContextBase* context,
+                              const v1::ListClientKeysRequest* request,
+                              v1::ListClientKeysResponse* response);
+  grpc::Status RevokeClientKey(grpc::ServerContextBase* context,
+                               const v1::RevokeClientKeyRequest* request,
+                               v1::ClientKey* response);
   grpc::Status SetApiKeyRoles(grpc::ServerContextBase* context,
                               const v1::SetApiKeyRolesRequest* request,
                               v1::ApiKey* response);

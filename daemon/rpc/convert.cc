@@ -5,9 +5,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/base/text_validation.h"
+#include "core/crypto/sealed_box.h"
 #include "core/identity/identity_records.h"
 
 namespace zlayer::secrets {
@@ -141,6 +143,14 @@ std::vector<std::string> Roles(
   return std::vector<std::string>(roles.begin(), roles.end());
 }
 
+void ToProto(const ClientKeyInfo& in, v1::ClientKey* out) {
+  out->set_id(in.id);
+  out->set_owner(in.owner);
+  out->set_public_key_hex(absl::BytesToHexString(in.public_key));
+  out->set_created_at(in.created_at);
+  out->set_revoked_at(in.revoked_at);
+}
+
 void SetBytes(const SecretBytes& value, std::string* out) {
   absl::string_view bytes = value.InsecureView();
   out->assign(bytes.data(), bytes.size());
@@ -230,6 +240,42 @@ void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out) {
     (*out->mutable_versions())[name] = in.values[i].version;
   }
   for (const std::string& name : in.missing) out->add_missing(name);
+}
+
+absl::Status SealedBatchToProto(const BatchRead& in,
+                                absl::string_view public_key,
+                                v1::GetSecretsResponse* out) {
+  for (size_t i = 0; i < in.found.size(); ++i) {
+    const std::string& name = in.found[i].name;
+    absl::StatusOr<std::string> box =
+        SealToPublicKey(public_key, in.values[i].value.InsecureView());
+    if (!box.ok()) {
+      out->Clear();
+      return box.status();
+    }
+    (*out->mutable_sealed_values())[name] = *std::move(box);
+    (*out->mutable_versions())[name] = in.values[i].version;
+  }
+  for (const std::string& name : in.missing) out->add_missing(name);
+  return absl::OkStatus();
+}
+
+absl::Status SealedResolvedToProto(const ResolvedEnv& in,
+                                   absl::string_view public_key,
+                                   v1::ResolveEnvResponse* out) {
+  for (const auto& [key, value] : in.values) {
+    absl::StatusOr<std::string> box =
+        SealToPublicKey(public_key, value.InsecureView());
+    if (!box.ok()) {
+      out->Clear();
+      return box.status();
+    }
+    (*out->mutable_sealed_env())[key] = *std::move(box);
+  }
+  ResolvedEnv receipt_only;
+  receipt_only.receipt = in.receipt;
+  ResolvedToProto(receipt_only, out);
+  return absl::OkStatus();
 }
 
 void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out) {

@@ -24,6 +24,7 @@
 #include "core/format/env_file_format.h"
 #include "core/identity/access.h"
 #include "core/identity/api_key_store.h"
+#include "core/identity/client_key_store.h"
 #include "core/identity/git_credential_store.h"
 #include "core/identity/grant_store.h"
 #include "core/identity/registry_credential_store.h"
@@ -50,6 +51,7 @@ absl::StatusOr<GrantResource> ResourceFromProto(const v1::GrantResource& in);
 void ToProto(const GrantResource& in, v1::GrantResource* out);
 void ToProto(const AccessGrant& in, v1::AccessGrant* out);
 void ToProto(const ApiKeyInfo& in, v1::ApiKey* out);
+void ToProto(const ClientKeyInfo& in, v1::ClientKey* out);
 void ToProto(const RegistryCredential& in, v1::RegistryCredential* out);
 void ToProto(const GitCredential& in, v1::GitCredential* out);
 std::vector<std::string> Roles(
@@ -68,6 +70,16 @@ absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format);
 v1::ImportAction ToProto(ImportAction action);
 void BatchToProto(const BatchRead& in, v1::GetSecretsResponse* out);
 void ResolvedToProto(const ResolvedEnv& in, v1::ResolveEnvResponse* out);
+// Sealed reveals: as BatchToProto / ResolvedToProto, but each value goes
+// into the sealed_* map as a sealed box to `public_key`
+// (core/crypto/sealed_box.h) and the plain map stays empty. Errors of
+// SealToPublicKey; `out` then holds no value either.
+absl::Status SealedBatchToProto(const BatchRead& in,
+                                absl::string_view public_key,
+                                v1::GetSecretsResponse* out);
+absl::Status SealedResolvedToProto(const ResolvedEnv& in,
+                                   absl::string_view public_key,
+                                   v1::ResolveEnvResponse* out);
 void CheckToProto(const EnvCheck& in, v1::CheckEnvResponse* out);
 void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out);
 

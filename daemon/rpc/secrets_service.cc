@@ -21,6 +21,7 @@
 #include "core/base/secret_bytes.h"
 #include "core/base/status_macros.h"
 #include "core/base/text_validation.h"
+#include "core/crypto/sealed_box.h"
 #include "core/format/env_file_format.h"
 #include "core/identity/identity_records.h"
 #include "core/ops/batch_read.h"
@@ -164,14 +165,29 @@ absl::StatusOr<std::string> SecretsService::ResolveTarget(
 absl::StatusOr<std::string> SecretsService::AuthorizeSecret(
     const grpc::ServerContextBase& context, const v1::Target& target,
     const std::string& name, AccessLevel level, CallLog* log,
-    absl::Status input) const {
+    absl::Status input, Principal* principal_out) const {
   ASSIGN_OR_RETURN(Principal principal, Identify(context, log));
   ASSIGN_OR_RETURN(std::string scope, ResolveTarget(target, log));
   RETURN_IF_ERROR(ValidateName(name));
   log->name = name;
   RETURN_IF_ERROR(input);
   RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, name}, level));
+  if (principal_out != nullptr) *principal_out = std::move(principal);
   return scope;
+}
+
+absl::StatusOr<std::string> SecretsService::SealKey(const std::string& seal_to,
+                                                    const Principal& principal,
+                                                    CallLog* log) const {
+  log->sealed = !seal_to.empty();
+  if (seal_to.empty()) return std::string();
+  RETURN_IF_ERROR(ValidateText(seal_to, "seal_to", 1, kMaxNameBytes));
+  log->client_key = seal_to;
+  if (ctx_->client_keys == nullptr) {
+    return absl::FailedPreconditionError(
+        "this daemon keeps no client keys (sealed reveals are off)");
+  }
+  return ctx_->client_keys->PublicKeyFor(seal_to, principal.Subject());
 }
 
 // ---------------------------------------------------------------------------
@@ -182,13 +198,17 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
                                        v1::GetSecretResponse* response) {
   return Serve(ctx_, *context, "GetSecret", [&](CallLog& log) -> absl::Status {
     const bool want_field = !request->field().empty();
+    Principal principal;
     ASSIGN_OR_RETURN(
         std::string scope,
         AuthorizeSecret(*context, request->target(), request->name(),
                         AccessLevel::kRead, &log,
                         want_field ? ValidateText(request->field(), "field", 1,
                                                   kMaxNameBytes)
-                                   : absl::OkStatus()));
+                                   : absl::OkStatus(),
+                        &principal));
+    ASSIGN_OR_RETURN(const std::string seal_key,
+                     SealKey(request->seal_to(), principal, &log));
     // Value and metadata from one snapshot.
     ASSIGN_OR_RETURN(ValueWithMetadata got,
                      ctx_->store->GetWithMetadata(scope, request->name(),
@@ -199,7 +219,13 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
                        ExtractJsonField(read.value, request->field()));
     }
     log.versions.push_back(read.version);
-    SetBytes(read.value, response->mutable_value());
+    if (seal_key.empty()) {
+      SetBytes(read.value, response->mutable_value());
+    } else {
+      ASSIGN_OR_RETURN(*response->mutable_sealed_value(),
+                       SealToPublicKey(seal_key, read.value.InsecureView()));
+      read.value = SecretBytes();  // wiped now, not at the end of the call
+    }
     ToProto(got.metadata, response->mutable_metadata());
     response->set_version(read.version);
     return absl::OkStatus();
@@ -219,12 +245,17 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContextBase* context,
       RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {key.scope, key.name},
                                               AccessLevel::kRead));
     }
+    ASSIGN_OR_RETURN(const std::string seal_key,
+                     SealKey(request->seal_to(), principal, &log));
     ASSIGN_OR_RETURN(BatchRead read,
                      WithLimitFlag(ReadSecrets(
                          ctx_->store, keys, ctx_->limits.max_response_bytes)));
     for (size_t i = 0; i < read.found.size(); ++i) {
       log.targets.push_back({read.found[i].scope, read.found[i].name});
       log.versions.push_back(read.values[i].version);
+    }
+    if (!seal_key.empty()) {
+      return SealedBatchToProto(read, seal_key, response);
     }
     BatchToProto(read, response);
     return absl::OkStatus();
@@ -445,6 +476,8 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
     };
     const std::string& consumer = request->consumer();
     if (!consumer.empty()) RETURN_IF_ERROR(ValidateConsumer(consumer));
+    ASSIGN_OR_RETURN(const std::string seal_key,
+                     SealKey(request->seal_to(), principal, &log));
     SecretsProvider* source =
         ctx_->resolve_source != nullptr ? ctx_->resolve_source : ctx_->store;
     const Resolver resolver(source, ctx_->environments);
@@ -458,7 +491,10 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
                 : resolver.ResolvePinned(env, resolve_context,
                                          PinsFromProto(request->pin()),
                                          may_execute, budget)));
-    RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
+    // Sealed values travel as bytes; only the plain `env` map is text.
+    if (seal_key.empty()) {
+      RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
+    }
     for (const ReceiptEntry& r : resolved.receipt) {
       log.targets.push_back({r.target.scope, r.target.name});
       log.versions.push_back(r.version);
@@ -467,6 +503,9 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
     // A full graph refuses new consumers, never the resolve.
     if (!RecordResolve(ctx_->consumers, consumer, resolved.receipt).ok()) {
       absl::StrAppend(&log.detail, " consumer_not_recorded=graph_full");
+    }
+    if (!seal_key.empty()) {
+      return SealedResolvedToProto(resolved, seal_key, response);
     }
     ResolvedToProto(resolved, response);
     return absl::OkStatus();
@@ -554,6 +593,8 @@ grpc::Status SecretsService::ExportSecrets(
                          FormatFromRequest(request->format()));
         RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, ""},
                                                 AccessLevel::kRead));
+        ASSIGN_OR_RETURN(const std::string seal_key,
+                         SealKey(request->seal_to(), principal, &log));
 
         ASSIGN_OR_RETURN(ExportedScope exported,
                          ExportScope(ctx_->store, scope, format));
@@ -562,7 +603,14 @@ grpc::Status SecretsService::ExportSecrets(
               {exported.read[i].scope, exported.read[i].name});
           log.versions.push_back(exported.versions[i]);
         }
-        SetBytes(exported.content, response->mutable_content());
+        if (seal_key.empty()) {
+          SetBytes(exported.content, response->mutable_content());
+        } else {
+          ASSIGN_OR_RETURN(
+              *response->mutable_sealed_content(),
+              SealToPublicKey(seal_key, exported.content.InsecureView()));
+          exported.content = SecretBytes();  // wiped now
+        }
         response->set_count(static_cast<uint32_t>(exported.read.size()));
         log.detail = absl::StrCat("count=", exported.read.size());
         return absl::OkStatus();

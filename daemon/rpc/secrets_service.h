@@ -118,7 +118,18 @@ class SecretsService final {
   absl::StatusOr<std::string> AuthorizeSecret(
       const grpc::ServerContextBase& context, const v1::Target& target,
       const std::string& name, AccessLevel level, CallLog* log,
-      absl::Status input = absl::OkStatus()) const;
+      absl::Status input = absl::OkStatus(),
+      Principal* principal_out = nullptr) const;
+  // Sealed reveals (docs/identity.md): "" for an empty `seal_to` (a plain
+  // answer), else the public key of client key `seal_to`, which must belong
+  // to `principal`'s subject (for a proxy acting as a user: that user;
+  // ClientKeyStore::PublicKeyFor is the one rule). Records sealed or plain
+  // in `log` first, so a refusal is audited with the key id. Errors:
+  // NotFound (unknown id), PermissionDenied (another identity's key),
+  // FailedPrecondition (revoked, or no client key store).
+  absl::StatusOr<std::string> SealKey(const std::string& seal_to,
+                                      const Principal& principal,
+                                      CallLog* log) const;
 
   const ServiceContext* ctx_;
 };

@@ -47,6 +47,8 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
     record.scope = scope;
     record.name = name;
     record.service = service;
+    record.sealed = sealed;
+    record.client_key = client_key;
     record.versions = versions;
     record.targets = targets;
     record.code = status.code();

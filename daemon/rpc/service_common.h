@@ -52,6 +52,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "core/audit/audit_log.h"
 #include "core/base/secret_bytes.h"
 #include "core/identity/access.h"
@@ -75,11 +76,15 @@ class CallLog {
 
   std::string subject = "-";  // Principal::Subject(); "-" until identified
   std::string actor;          // delegated identity: who asserted subject
-  std::vector<std::string> groups;   // delegated identity: asserted groups
-  std::string scope;                 // set only once validated
-  std::string name;                  // set only once validated
-  std::string detail;                // counts and flags, never values
-  std::string service;               // ResolveContext.service, audited as is
+  std::vector<std::string> groups;  // delegated identity: asserted groups
+  std::string scope;                // set only once validated
+  std::string name;                 // set only once validated
+  std::string detail;               // counts and flags, never values
+  std::string service;              // ResolveContext.service, audited as is
+  // Value-revealing RPCs: sealed to client key `client_key` or plain (see
+  // AuditRecord::sealed); unset for the others.
+  absl::optional<bool> sealed;
+  std::string client_key;
   std::vector<uint32_t> versions;    // versions read or written
   std::vector<AuditTarget> targets;  // batch calls: every secret touched
 

@@ -19,6 +19,7 @@
 #include "core/env/environment_registry.h"
 #include "core/identity/access.h"
 #include "core/identity/api_key_store.h"
+#include "core/identity/client_key_store.h"
 #include "core/identity/git_credential_store.h"
 #include "core/identity/grant_store.h"
 #include "core/identity/registry_credential_store.h"
@@ -93,6 +94,8 @@ struct ServiceContext {
   GrantStore* grants = nullptr;                             // not owned
   RegistryCredentialStore* registry_credentials = nullptr;  // not owned
   GitCredentialStore* git_credentials = nullptr;            // not owned
+  // Sealed reveals: client keys (null = seal_to answers FAILED_PRECONDITION).
+  ClientKeyStore* client_keys = nullptr;  // not owned
 
   // The audit trail (daemon/rpc/service_common.h, CallLog): null = no audit.
   const AuditLog* audit = nullptr;  // not owned
