@@ -737,9 +737,7 @@ class Runner {
           for (const v1::ResolvedEntry& r : m.receipt()) {
             *io_.out << "receipt " << r.key() << " " << r.scope() << "/"
                      << r.name() << " " << r.version() << " "
-                     << (r.incarnation().empty()
-                             ? std::string("-")
-                             : absl::BytesToHexString(r.incarnation()))
+                     << (r.incarnation().empty() ? "-" : r.incarnation())
                      << "\n";
           }
           for (const v1::WatchEvent& e : m.changes()) {
@@ -919,9 +917,8 @@ class Runner {
       const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& receipt) {
     std::map<std::string, std::string> lines;
     for (const v1::ResolvedEntry& r : receipt) {
-      lines[r.key()] =
-          absl::StrCat(r.scope(), "/", r.name(), " ", r.version(), " ",
-                       r.field(), " ", absl::BytesToHexString(r.incarnation()));
+      lines[r.key()] = absl::StrCat(r.scope(), "/", r.name(), " ", r.version(),
+                                    " ", r.field(), " ", r.incarnation());
     }
     std::string out;
     for (const auto& [key, line] : lines)

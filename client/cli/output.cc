@@ -251,7 +251,7 @@ absl::StatusOr<std::vector<v1::ResolvedEntry>> ParseReceiptLines(
         parts.size() < 4 || parts[3] == "-" ||
         (parts[3].size() % 2 == 0 && parts[3].size() <= 64 &&
          absl::c_all_of(parts[3], absl::ascii_isxdigit) &&
-         (incarnation = absl::HexStringToBytes(parts[3]), true));
+         (incarnation = absl::AsciiStrToLower(parts[3]), true));
     if (slash == absl::string_view::npos || slash == 0 ||
         slash + 1 == parts[1].size() || !absl::SimpleAtoi(parts[2], &version) ||
         version == 0 || !incarnation_ok) {

@@ -4,7 +4,10 @@
 #include <map>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/optional.h"
@@ -238,7 +241,8 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
         continue;
       }
       if (e.version != 0 && !e.incarnation.empty() &&
-          !got->incarnation.empty() && got->incarnation != e.incarnation) {
+          !got->incarnation.empty() &&
+          absl::BytesToHexString(got->incarnation) != e.incarnation) {
         // Same name, same version number, another secret: it was destroyed
         // and created again after the receipt was taken.
         errors.push_back(
@@ -297,9 +301,9 @@ absl::StatusOr<ResolvedEnv> Resolver::Execute(
       continue;
     }
     out.values.emplace(e.key, source[i]->Clone());
-    out.receipt.push_back({e.key, e.reference, e.target,
-                           read[key_index[i]]->version, e.field,
-                           read[key_index[i]]->incarnation});
+    out.receipt.push_back(
+        {e.key, e.reference, e.target, read[key_index[i]]->version, e.field,
+         absl::BytesToHexString(read[key_index[i]]->incarnation)});
   }
   return out;
 }
@@ -311,6 +315,15 @@ absl::Status ApplyPins(const std::vector<ReceiptEntry>& pins,
     if (pin.version == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "receipt entry '", pin.key, "' has no version (pins need one)"));
+    }
+    // Hex as receipts carry it; 16 bytes today, room for a longer id.
+    if (pin.incarnation.size() > 64 || pin.incarnation.size() % 2 != 0 ||
+        !absl::c_all_of(pin.incarnation, [](char c) {
+          return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+        })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("receipt entry '", pin.key,
+                       "' has a malformed incarnation (lowercase hex)"));
     }
     if (!by_key.emplace(pin.key, &pin).second) {
       return absl::InvalidArgumentError(

@@ -54,8 +54,9 @@ struct PlannedEntry {
   // The version to read: 0 = current; otherwise pinned (ApplyPins), and a
   // pinned version that is gone fails with FailedPrecondition.
   uint32_t version = 0;
-  // With a pin: the incarnation the receipt saw ("" = not checked). A secret
-  // destroyed and created again since fails with FailedPrecondition.
+  // With a pin: the incarnation the receipt saw, lowercase hex ("" = not
+  // checked). A secret destroyed and created again since fails with
+  // FailedPrecondition.
   std::string incarnation;
 };
 
@@ -71,7 +72,8 @@ struct ReceiptEntry {
   SecretKey target;
   uint32_t version = 0;
   std::string field;
-  std::string incarnation;  // VersionedValue::incarnation of what was read
+  // VersionedValue::incarnation of what was read, lowercase hex.
+  std::string incarnation;
 };
 
 struct ResolvedEnv {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
@@ -407,7 +408,7 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
       r->set_name(entry.target.name);
       r->set_version(metadata->version);
       r->set_field(entry.field);
-      r->set_incarnation(metadata->incarnation);
+      r->set_incarnation(absl::BytesToHexString(metadata->incarnation));
       versions.emplace_back(entry.target, metadata->version);
     }
     // What the client holds is the receipt and the errors; a change that

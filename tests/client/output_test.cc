@@ -103,11 +103,11 @@ TEST(OutputTest, ReceiptLinesOfAWatchLogPinTheLastReceipt) {
 
 TEST(OutputTest, ReceiptLinesCarryTheIncarnationWhenPrinted) {
   auto pins = ParseReceiptLines(
-      "receipt DB prod/db 3 0a0bff\n"
+      "receipt DB prod/db 3 0A0bff\n"
       "receipt OLD prod/old 2 -\n");
   ASSERT_TRUE(pins.ok()) << pins.status();
   ASSERT_EQ(pins->size(), 2u);
-  EXPECT_EQ((*pins)[0].incarnation(), std::string("\x0a\x0b\xff", 3));
+  EXPECT_EQ((*pins)[0].incarnation(), "0a0bff");
   EXPECT_EQ((*pins)[1].incarnation(), "");
   EXPECT_FALSE(ParseReceiptLines("receipt DB prod/db 3 xyz\n").ok());
   EXPECT_FALSE(ParseReceiptLines("receipt DB prod/db 3 abc\n").ok());

@@ -98,6 +98,12 @@ TEST_F(PinnedResolveTest, ASecretDestroyedAndCreatedAgainFailsItsPin) {
   auto legacy = resolver_.ResolvePinned(env, ctx_, receipt, AllowAll);
   ASSERT_TRUE(legacy.ok()) << legacy.status();
   EXPECT_EQ(Value(*legacy, "DB"), "second-life");
+  // A malformed incarnation is the caller's error, not a gone version.
+  std::vector<ReceiptEntry> bad = receipt;
+  bad[0].incarnation = "not-hex";
+  auto refused = resolver_.ResolvePinned(env, ctx_, bad, AllowAll);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   // A fresh receipt pins the new life.
   std::vector<ReceiptEntry> fresh = Receipt(env);
   auto again = resolver_.ResolvePinned(env, ctx_, fresh, AllowAll);
