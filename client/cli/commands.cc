@@ -1067,6 +1067,8 @@ class Runner {
         return "undelete";
       case v1::CHANGE_KIND_DESTROY:
         return "destroy";
+      case v1::CHANGE_KIND_ENVIRONMENT:
+        return "environment";
       default:
         return "unknown";
     }
