@@ -44,11 +44,12 @@ struct StoreChange {
   std::string name;
   uint32_t version = 0;           // the version now current (0: none live)
   uint32_t previous_version = 0;  // the version current before (0: none)
-  // kEnvironment only (empty otherwise).
-  std::string environment_id;
-  std::string environment_project;         // "" = global
-  std::string environment_name;            // its name now ("" once deleted)
-  std::string previous_environment_name;   // its name before ("" if created)
+  // kEnvironment only (empty otherwise). Initialized, so that the brace
+  // lists of secret changes ({kind, scope, name, v, prev}) stay complete.
+  std::string environment_id = {};
+  std::string environment_project = {};  // "" = global
+  std::string environment_name = {};     // its name now ("" once deleted)
+  std::string previous_environment_name = {};  // before ("" if created)
 };
 
 // Told about every committed change. Called on the writer's thread after the
