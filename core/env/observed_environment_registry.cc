@@ -24,8 +24,7 @@ void ObservedEnvironmentRegistry::Tell(const Environment& env,
 absl::StatusOr<Environment> ObservedEnvironmentRegistry::Create(
     absl::string_view name, absl::string_view project,
     absl::string_view description) {
-  ASSIGN_OR_RETURN(Environment env,
-                   inner_->Create(name, project, description));
+  ASSIGN_OR_RETURN(Environment env, inner_->Create(name, project, description));
   Tell(env, env.name, "");
   return env;
 }

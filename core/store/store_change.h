@@ -47,8 +47,8 @@ struct StoreChange {
   // kEnvironment only (empty otherwise). Initialized, so that the brace
   // lists of secret changes ({kind, scope, name, v, prev}) stay complete.
   std::string environment_id = {};
-  std::string environment_project = {};  // "" = global
-  std::string environment_name = {};     // its name now ("" once deleted)
+  std::string environment_project = {};        // "" = global
+  std::string environment_name = {};           // its name now ("" once deleted)
   std::string previous_environment_name = {};  // before ("" if created)
 };
 

@@ -545,9 +545,8 @@ class SecretsStream final : public WatchStream<v1::WatchSecretsResponse> {
           // The watched scope's own environment created, renamed or
           // deleted is an event of that scope (name "").
           return ChangesAccess(c) ||
-                 (c.scope == scope &&
-                  (c.kind == ChangeKind::kEnvironment ||
-                   absl::StartsWith(c.name, prefix)));
+                 (c.scope == scope && (c.kind == ChangeKind::kEnvironment ||
+                                       absl::StartsWith(c.name, prefix)));
         },
         resume);
   }
