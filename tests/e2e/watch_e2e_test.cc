@@ -178,6 +178,21 @@ TEST_P(WatchE2eTest, EnvironmentRenamedOrDeletedReachesTheWatcher) {
   (*req.mutable_env())["DB"] = "$S::staging/db";
   EnvWatch w = Watch(watcher.get(), req);
   v1::WatchEnvResponse first = w.Next();
+  // WatchSecrets: the environment's own scope hears of the rename, another
+  // scope does not.
+  v1::WatchSecretsRequest on_env;
+  *on_env.mutable_target() = staging;
+  grpc::ClientContext env_context;
+  env_context.set_deadline(absl::ToChronoTime(absl::Now() + kStreamLimit));
+  auto env_reader = client_->WatchSecrets(&env_context, on_env);
+  v1::WatchSecretsRequest on_other;
+  *on_other.mutable_target() = Scope(scope_);
+  grpc::ClientContext other_context;
+  other_context.set_deadline(absl::ToChronoTime(absl::Now() + kStreamLimit));
+  auto other_reader = client_->WatchSecrets(&other_context, on_other);
+  v1::WatchSecretsResponse opened;
+  ASSERT_TRUE(env_reader->Read(&opened));
+  ASSERT_TRUE(other_reader->Read(&opened));
   ASSERT_EQ(first.receipt_size(), 1);
   EXPECT_EQ(first.receipt(0).scope(), env->scope());
   EXPECT_TRUE(first.errors().empty());
@@ -199,6 +214,20 @@ TEST_P(WatchE2eTest, EnvironmentRenamedOrDeletedReachesTheWatcher) {
   EXPECT_EQ(away.errors(0).key(), "DB");
   EXPECT_EQ(away.errors(0).code(), static_cast<int>(grpc::NOT_FOUND));
   EXPECT_THAT(away.errors(0).message(), HasSubstr("staging"));
+  v1::WatchSecretsResponse env_event;
+  ASSERT_TRUE(env_reader->Read(&env_event));
+  ASSERT_EQ(env_event.events_size(), 1);
+  EXPECT_EQ(env_event.events(0).kind(), v1::CHANGE_KIND_ENVIRONMENT);
+  EXPECT_EQ(env_event.events(0).environment_name(), "stage2");
+  Set("marker", "x");  // the other scope's next event is this, not the rename
+  v1::WatchSecretsResponse other_event;
+  ASSERT_TRUE(other_reader->Read(&other_event));
+  ASSERT_EQ(other_event.events_size(), 1);
+  EXPECT_EQ(other_event.events(0).name(), "marker");
+  env_context.TryCancel();
+  env_reader->Finish();
+  other_context.TryCancel();
+  other_reader->Finish();
 
   rename.set_name("staging");
   ASSERT_TRUE(client_->UpdateEnvironment(rename).ok());
