@@ -93,7 +93,8 @@ while IFS= read -r line <&4; do
   case "$line" in position*) break ;; esac
 done
 echo "$SEEN"
-echo "$SEEN" | grep -qx 'receipt DB bw/db 2' || fail "CLI watch receipt: $SEEN"
+# The receipt line ends with the version's incarnation (hex; client/cli/commands.cc).
+echo "$SEEN" | grep -qxE 'receipt DB bw/db 2( [0-9a-f]+)?' || fail "CLI watch receipt: $SEEN"
 printf 'canary-watch-value-3' | cli rotate db --from-stdin --deployment bw >/dev/null ||
   fail "rotate failed"
 SEEN=""
