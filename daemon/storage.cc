@@ -1,6 +1,7 @@
 #include "daemon/storage.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "core/crypto/aead.h"
 #include "core/crypto/master_key_rotation.h"
 #include "core/env/etcd_environment_registry.h"
+#include "core/env/observed_environment_registry.h"
 #include "core/env/sqlite_environment_registry.h"
 #include "spdlog/spdlog.h"
 
@@ -89,8 +91,12 @@ absl::Status OpenEtcdStorage(const DaemonOptions& options, SecretBytes key,
   state->cluster_start_revision = revision + 1;
   AttachChangeFeed(options, state);
   ASSIGN_OR_RETURN(
-      state->environments,
+      std::unique_ptr<EtcdEnvironmentRegistry> environments,
       EtcdEnvironmentRegistry::Create(state->etcd_store.get(), &state->clock));
+  // Environment changes reach this daemon's watchers from here; the etcd
+  // watch relays secret records only (docs/cluster.md).
+  state->environments = std::make_unique<ObservedEnvironmentRegistry>(
+      std::move(environments), state->feed.get());
   spdlog::info("event=store_opened backend=etcd endpoints={} prefix={}",
                absl::StrJoin(options.etcd_endpoints, ","), options.etcd_prefix);
   return absl::OkStatus();
@@ -176,8 +182,11 @@ absl::Status OpenStorage(const DaemonOptions& options, DaemonState* state) {
     spdlog::warn("event=rekey_resumed generation={} versions_left={}",
                  generation, awaiting);
   }
-  ASSIGN_OR_RETURN(state->environments, SqliteEnvironmentRegistry::Create(
-                                            state->store.get(), &state->clock));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SqliteEnvironmentRegistry> environments,
+      SqliteEnvironmentRegistry::Create(state->store.get(), &state->clock));
+  state->environments = std::make_unique<ObservedEnvironmentRegistry>(
+      std::move(environments), state->feed.get());
   spdlog::info(
       "event=store_opened path={} synchronous={}", store_options.path,
       options.synchronous == SynchronousMode::kFull ? "full" : "normal");

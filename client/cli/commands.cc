@@ -1064,6 +1064,8 @@ class Runner {
         return "undelete";
       case v1::CHANGE_KIND_DESTROY:
         return "destroy";
+      case v1::CHANGE_KIND_ENVIRONMENT:
+        return "environment";
       default:
         return "unknown";
     }

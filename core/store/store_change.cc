@@ -16,6 +16,8 @@ absl::string_view ChangeKindName(ChangeKind kind) {
       return "undelete";
     case ChangeKind::kDestroy:
       return "destroy";
+    case ChangeKind::kEnvironment:
+      return "environment";
   }
   return "unknown";
 }

@@ -28,6 +28,10 @@ enum class ChangeKind {
   kDelete,    // soft delete
   kUndelete,  // soft delete reversed
   kDestroy,   // every version removed
+  // An environment created, renamed or deleted (core/env): `scope` is the
+  // environment's scope, `name` is "", and the environment_* fields say
+  // which one. References by environment name may resolve differently now.
+  kEnvironment,
 };
 
 // "set", "rotate", ...: for logs and the CLI.
@@ -40,6 +44,12 @@ struct StoreChange {
   std::string name;
   uint32_t version = 0;           // the version now current (0: none live)
   uint32_t previous_version = 0;  // the version current before (0: none)
+  // kEnvironment only (empty otherwise). Initialized, so that the brace
+  // lists of secret changes ({kind, scope, name, v, prev}) stay complete.
+  std::string environment_id = {};
+  std::string environment_project = {};        // "" = global
+  std::string environment_name = {};           // its name now ("" once deleted)
+  std::string previous_environment_name = {};  // before ("" if created)
 };
 
 // Told about every committed change. Called on the writer's thread after the

@@ -61,9 +61,14 @@ bool ChangeFeed::AddLocked(Subscription* sub, const FeedEvent& event) {
   if (it != sub->pending_.end()) {
     // Coalesce: the newest state of the secret is all the client needs,
     // but keep the oldest previous_version it has not been told about.
+    // (An environment's key is its scope with name "": the same holds for
+    // the name it had before.)
     const uint32_t previous = it->second.change.previous_version;
+    std::string previous_name =
+        std::move(it->second.change.previous_environment_name);
     it->second = event;
     it->second.change.previous_version = previous;
+    it->second.change.previous_environment_name = std::move(previous_name);
   } else if (sub->pending_.size() >= options_.max_pending_per_stream) {
     sub->pending_.clear();
     sub->resync_ = true;

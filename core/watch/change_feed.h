@@ -9,7 +9,10 @@
 // subscription whose filter wants it. A subscription does not queue events:
 // it keeps the latest event per secret since its last Take(), so a burst of
 // 1,000 rotations of one secret costs a slow watcher one entry, and the
-// writer only ever does a hash-map update per interested subscription. When
+// writer only ever does a hash-map update per interested subscription.
+// Environment changes (ChangeKind::kEnvironment) are keyed by the
+// environment's scope and coalesce the same way (a rename and a rename back
+// are one entry whose previous name is the oldest). When
 // more distinct secrets change than a subscription may hold, it stops
 // collecting and asks its client to resync (re-read the full state) instead.
 //

@@ -1,5 +1,6 @@
 #include "daemon/rpc/watch_service.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,8 @@ v1::ChangeKind ToProto(ChangeKind kind) {
       return v1::CHANGE_KIND_UNDELETE;
     case ChangeKind::kDestroy:
       return v1::CHANGE_KIND_DESTROY;
+    case ChangeKind::kEnvironment:
+      return v1::CHANGE_KIND_ENVIRONMENT;
   }
   return v1::CHANGE_KIND_UNSPECIFIED;
 }
@@ -46,12 +49,43 @@ void ToProto(const FeedEvent& event, uint64_t epoch, v1::WatchEvent* out) {
   out->set_version(event.change.version);
   out->set_previous_version(event.change.previous_version);
   out->set_position(FormatPosition({epoch, event.sequence}));
+  out->set_environment_id(event.change.environment_id);
+  out->set_environment_project(event.change.environment_project);
+  out->set_environment_name(event.change.environment_name);
+  out->set_previous_environment_name(event.change.previous_environment_name);
 }
 
 // Changes of the identity records that can change what a caller may do:
 // a watcher re-checks its access when one of them changes.
 bool ChangesAccess(const StoreChange& change) {
   return change.scope == kGrantsScope || change.scope == kApiKeysScope;
+}
+
+// The secrets a WatchEnv stream follows. Its feed filter reads them under
+// the feed's lock while the stream replaces them after a re-plan.
+class WatchedTargets {
+ public:
+  bool Contains(const SecretKey& key) const {
+    absl::MutexLock lock(&mu_);
+    return keys_.contains(key);
+  }
+  void Replace(absl::flat_hash_set<SecretKey> keys) {
+    absl::MutexLock lock(&mu_);
+    keys_ = std::move(keys);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<SecretKey> keys_ ABSL_GUARDED_BY(mu_);
+};
+
+// The secrets a plan reads (its references that resolved).
+absl::flat_hash_set<SecretKey> PlanTargets(const ResolvePlan& plan) {
+  absl::flat_hash_set<SecretKey> targets;
+  for (const PlannedEntry& entry : plan.entries) {
+    if (entry.is_reference && entry.status.ok()) targets.insert(entry.target);
+  }
+  return targets;
 }
 
 absl::StatusOr<absl::optional<WatchPosition>> ResumeFrom(
@@ -341,24 +375,23 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
     }
     ASSIGN_OR_RETURN(absl::optional<WatchPosition> resume,
                      ResumeFrom(request_->resume_position()));
-    std::map<std::string, std::string> env(request_->env().begin(),
-                                           request_->env().end());
-    ResolveContext context;
-    context.deployment = request_->context().deployment();
-    context.project = request_->context().project();
-    Resolver resolver(ctx_->store, ctx_->environments);
-    plan_ = resolver.Plan(env, context);
-    auto targets = std::make_shared<absl::flat_hash_set<SecretKey>>();
-    for (const PlannedEntry& entry : plan_.entries) {
-      if (entry.is_reference && entry.status.ok())
-        targets->insert(entry.target);
-    }
+    env_ = std::map<std::string, std::string>(request_->env().begin(),
+                                              request_->env().end());
+    context_.deployment = request_->context().deployment();
+    context_.project = request_->context().project();
+    plan_ = Resolver(ctx_->store, ctx_->environments).Plan(env_, context_);
+    absl::flat_hash_set<SecretKey> planned = PlanTargets(plan_);
     detail_ =
-        absl::StrCat("entries=", env.size(), " secrets=", targets->size());
+        absl::StrCat("entries=", env_.size(), " secrets=", planned.size());
+    targets_->Replace(std::move(planned));
+    // Every environment change wakes the stream: it re-plans and tells the
+    // client only when the change touches an environment of its map.
+    std::shared_ptr<const WatchedTargets> targets = targets_;
     RETURN_IF_ERROR(Subscribe(
         subject_,
         [targets](const StoreChange& c) {
-          return ChangesAccess(c) || targets->contains({c.scope, c.name});
+          return c.kind == ChangeKind::kEnvironment || ChangesAccess(c) ||
+                 targets->Contains({c.scope, c.name});
         },
         resume));
     if (!request_->consumer().empty()) {
@@ -373,9 +406,37 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
     out->Clear();
     out->set_position(FormatPosition(batch.position));
     out->set_resync(batch.resync);
+    // An environment created, renamed or deleted (or a resync, which may
+    // hide one): plan the map's references again. The new targets are
+    // followed before their metadata is read below, so a change made in
+    // between is either in that read or pending for the next message.
+    absl::flat_hash_set<std::string> env_scopes;
+    const bool replan =
+        batch.resync ||
+        std::any_of(batch.events.begin(), batch.events.end(),
+                    [](const FeedEvent& e) {
+                      return e.change.kind == ChangeKind::kEnvironment;
+                    });
+    if (replan) {
+      for (const PlannedEntry& entry : plan_.entries) {
+        if (entry.is_reference && entry.status.ok()) {
+          env_scopes.insert(entry.target.scope);
+        }
+      }
+      plan_ = Resolver(ctx_->store, ctx_->environments).Plan(env_, context_);
+      absl::flat_hash_set<SecretKey> planned = PlanTargets(plan_);
+      for (const SecretKey& key : planned) env_scopes.insert(key.scope);
+      targets_->Replace(std::move(planned));
+    }
     for (const FeedEvent& event : batch.events) {
       // Identity records are never shown; they only trigger the re-check.
       if (IsSystemScope(event.change.scope)) continue;
+      // An environment change is news only if the map read (or now reads)
+      // from that environment's scope.
+      if (event.change.kind == ChangeKind::kEnvironment &&
+          !env_scopes.contains(event.change.scope)) {
+        continue;
+      }
       ToProto(event, epoch_, out->add_changes());
     }
     std::vector<std::pair<SecretKey, uint32_t>> versions;
@@ -445,7 +506,11 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
   const uint64_t epoch_;
   const v1::WatchEnvRequest* const request_;
   Principal principal_;
+  std::map<std::string, std::string> env_;
+  ResolveContext context_;
   ResolvePlan plan_;
+  const std::shared_ptr<WatchedTargets> targets_ =
+      std::make_shared<WatchedTargets>();
   bool watching_ = false;
   bool sent_any_ = false;
   std::string last_state_;
@@ -478,8 +543,11 @@ class SecretsStream final : public WatchStream<v1::WatchSecretsResponse> {
     return Subscribe(
         subject_,
         [scope, prefix](const StoreChange& c) {
+          // The watched scope's own environment created, renamed or
+          // deleted is an event of that scope (name "").
           return ChangesAccess(c) ||
-                 (c.scope == scope && absl::StartsWith(c.name, prefix));
+                 (c.scope == scope && (c.kind == ChangeKind::kEnvironment ||
+                                       absl::StartsWith(c.name, prefix)));
         },
         resume);
   }

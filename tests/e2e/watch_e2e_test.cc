@@ -157,6 +157,121 @@ TEST_P(WatchE2eTest, WatcherSeesARotationMadeByAnotherClient) {
   EXPECT_EQ(w.End().error_code(), grpc::CANCELLED);
 }
 
+// Issue 12, "an environment renamed or deleted": `$S::staging/db` names its
+// environment; renaming it away breaks the reference (an event and an error
+// entry), renaming it back restores the receipt, deleting it breaks it again.
+TEST_P(WatchE2eTest, EnvironmentRenamedOrDeletedReachesTheWatcher) {
+  v1::CreateEnvironmentRequest create;
+  create.set_name("staging");
+  absl::StatusOr<v1::Environment> env = client_->CreateEnvironment(create);
+  ASSERT_TRUE(env.ok()) << env.status();
+  v1::Target staging;
+  staging.mutable_environment()->set_name_or_id("staging");
+  v1::SetSecretRequest set;
+  *set.mutable_target() = staging;
+  set.set_name("db");
+  set.set_value("canary-env-value");
+  ASSERT_TRUE(client_->SetSecret(set).ok());
+
+  std::unique_ptr<SecretsClient> watcher = Connect();
+  v1::WatchEnvRequest req;
+  (*req.mutable_env())["DB"] = "$S::staging/db";
+  EnvWatch w = Watch(watcher.get(), req);
+  v1::WatchEnvResponse first = w.Next();
+  // WatchSecrets: the environment's own scope hears of the rename, another
+  // scope does not.
+  v1::WatchSecretsRequest on_env;
+  *on_env.mutable_target() = staging;
+  grpc::ClientContext env_context;
+  env_context.set_deadline(absl::ToChronoTime(absl::Now() + kStreamLimit));
+  auto env_reader = client_->WatchSecrets(&env_context, on_env);
+  v1::WatchSecretsRequest on_other;
+  *on_other.mutable_target() = Scope(scope_);
+  grpc::ClientContext other_context;
+  other_context.set_deadline(absl::ToChronoTime(absl::Now() + kStreamLimit));
+  auto other_reader = client_->WatchSecrets(&other_context, on_other);
+  v1::WatchSecretsResponse opened;
+  ASSERT_TRUE(env_reader->Read(&opened));
+  ASSERT_TRUE(other_reader->Read(&opened));
+  ASSERT_EQ(first.receipt_size(), 1);
+  EXPECT_EQ(first.receipt(0).scope(), env->scope());
+  EXPECT_TRUE(first.errors().empty());
+
+  v1::UpdateEnvironmentRequest rename;
+  rename.set_id(env->id());
+  rename.set_name("stage2");
+  ASSERT_TRUE(client_->UpdateEnvironment(rename).ok());
+  v1::WatchEnvResponse away = w.Next();
+  ASSERT_EQ(away.changes_size(), 1);
+  const v1::WatchEvent& renamed = away.changes(0);
+  EXPECT_EQ(renamed.kind(), v1::CHANGE_KIND_ENVIRONMENT);
+  EXPECT_EQ(renamed.scope(), env->scope());
+  EXPECT_EQ(renamed.environment_id(), env->id());
+  EXPECT_EQ(renamed.environment_name(), "stage2");
+  EXPECT_EQ(renamed.previous_environment_name(), "staging");
+  EXPECT_TRUE(away.receipt().empty());
+  ASSERT_EQ(away.errors_size(), 1);
+  EXPECT_EQ(away.errors(0).key(), "DB");
+  EXPECT_EQ(away.errors(0).code(), static_cast<int>(grpc::NOT_FOUND));
+  EXPECT_THAT(away.errors(0).message(), HasSubstr("staging"));
+  v1::WatchSecretsResponse env_event;
+  ASSERT_TRUE(env_reader->Read(&env_event));
+  ASSERT_EQ(env_event.events_size(), 1);
+  EXPECT_EQ(env_event.events(0).kind(), v1::CHANGE_KIND_ENVIRONMENT);
+  EXPECT_EQ(env_event.events(0).environment_name(), "stage2");
+  Set("marker", "x");  // the other scope's next event is this, not the rename
+  v1::WatchSecretsResponse other_event;
+  ASSERT_TRUE(other_reader->Read(&other_event));
+  ASSERT_EQ(other_event.events_size(), 1);
+  EXPECT_EQ(other_event.events(0).name(), "marker");
+  env_context.TryCancel();
+  env_reader->Finish();
+  other_context.TryCancel();
+  other_reader->Finish();
+
+  rename.set_name("staging");
+  ASSERT_TRUE(client_->UpdateEnvironment(rename).ok());
+  v1::WatchEnvResponse back = w.Next();
+  ASSERT_EQ(back.changes_size(), 1);
+  EXPECT_EQ(back.changes(0).environment_name(), "staging");
+  EXPECT_TRUE(back.errors().empty());
+  ASSERT_EQ(back.receipt_size(), 1);
+  EXPECT_EQ(back.receipt(0).scope(), env->scope());
+  EXPECT_EQ(back.receipt(0).version(), 1u);
+
+  // A new description resolves nothing differently: no message for it (the
+  // destroy below is the next one).
+  rename.set_name("");
+  rename.set_description("new words");
+  ASSERT_TRUE(client_->UpdateEnvironment(rename).ok());
+
+  // Only an empty environment can be deleted: destroy its secret first.
+  v1::DestroySecretRequest destroy;
+  *destroy.mutable_target() = staging;
+  destroy.set_name("db");
+  ASSERT_TRUE(client_->DestroySecret(destroy).ok());
+  v1::WatchEnvResponse destroyed = w.Next();
+  ASSERT_EQ(destroyed.changes_size(), 1);
+  EXPECT_EQ(destroyed.changes(0).kind(), v1::CHANGE_KIND_DESTROY);
+  ASSERT_EQ(destroyed.errors_size(), 1);
+
+  v1::DeleteEnvironmentRequest del;
+  del.set_id(env->id());
+  ASSERT_TRUE(client_->DeleteEnvironment(del).ok());
+  v1::WatchEnvResponse deleted = w.Next();
+  ASSERT_EQ(deleted.changes_size(), 1);
+  EXPECT_EQ(deleted.changes(0).kind(), v1::CHANGE_KIND_ENVIRONMENT);
+  EXPECT_EQ(deleted.changes(0).environment_name(), "");
+  EXPECT_EQ(deleted.changes(0).previous_environment_name(), "staging");
+  ASSERT_EQ(deleted.errors_size(), 1);
+  EXPECT_EQ(deleted.errors(0).code(), static_cast<int>(grpc::NOT_FOUND));
+  EXPECT_NE(deleted.errors(0).message(), destroyed.errors(0).message());
+  EXPECT_EQ(deleted.SerializeAsString().find("canary-env-value"),
+            std::string::npos);
+  w.context->TryCancel();
+  EXPECT_EQ(w.End().error_code(), grpc::CANCELLED);
+}
+
 TEST_P(WatchE2eTest, ResumeAfterReconnectMissesNothing) {
   Set("db", "one");
   Set("api", "key");
