@@ -161,9 +161,6 @@ class AdminService final {
                                 v1::GetGitCredentialResponse* response);
 
  private:
-  // The caller, checked to be an admin when `admin` is set.
-  absl::StatusOr<Principal> Identify(const grpc::ServerContextBase& context,
-                                     bool admin, CallLog* log) const;
   // The registry, or FailedPrecondition when the daemon has none.
   absl::StatusOr<EnvironmentRegistry*> Registry() const;
   // CreateApiKey / RotateApiKey: `issue` makes the key once the caller is

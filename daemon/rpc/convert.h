@@ -102,6 +102,42 @@ absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
 std::vector<ReceiptEntry> PinsFromProto(
     const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& pins);
 
+// --- Targets and per-RPC request shapes
+
+// The scope a Target names (scope, deployment[/service] or an environment
+// looked up in `environments`). InvalidArgument for a malformed target, a
+// "system:" scope or a credential grant resource (they hold no secrets);
+// FailedPrecondition for an environment without a registry; the registry's
+// errors (NotFound).
+absl::StatusOr<std::string> ScopeFromTarget(const v1::Target& target,
+                                            EnvironmentRegistry* environments);
+
+ResolveContext ResolveContextFromProto(const v1::ResolveContext& context);
+
+void ToProto(const VersionInfo& in, v1::VersionInfo* out);
+
+// ResolveEnv's plain `env` map is proto `string`: FailedPrecondition naming
+// every entry whose value is not UTF-8 (the client would reject the whole
+// message).
+absl::Status CheckValuesAreText(const ResolvedEnv& resolved, size_t entries);
+
+// A revealed value into `plain`, or, with a `seal_key`, sealed to it into
+// `sealed` and `value` wiped at once. Errors of SealToPublicKey.
+absl::Status SetValueOrSealed(SecretBytes* value, absl::string_view seal_key,
+                              std::string* plain, std::string* sealed);
+
+// GetRegistryCredential / GetGitCredential: the lookup by id or by host/URL
+// (core/ops/credential_access.h decides access). `host_name` is set to the
+// credential's grant resource name once known (for the call's log).
+absl::StatusOr<RegistryCredential> RequestedRegistryCredential(
+    const v1::GetRegistryCredentialRequest& request,
+    RegistryCredentialStore* creds, const Authorizer& authorizer,
+    const Principal& principal, std::string* host_name);
+absl::StatusOr<GitCredential> RequestedGitCredential(
+    const v1::GetGitCredentialRequest& request, GitCredentialStore* creds,
+    const Authorizer& authorizer, const Principal& principal,
+    std::string* host_name);
+
 }  // namespace zlayer::secrets
 
 #endif  // ZLAYER_SECRETS_DAEMON_RPC_CONVERT_H_
