@@ -49,6 +49,28 @@ absl::StatusOr<T*> Need(T* store, absl::string_view what,
   return found;
 }
 
+// ListGrants' filter: a subject's grants, a resource's, or all; the filter
+// goes into the call's log.
+absl::StatusOr<std::vector<AccessGrant>> FilteredGrants(
+    const GrantStore& grants, const v1::ListGrantsRequest& request,
+    CallLog* log) {
+  switch (request.filter_case()) {
+    case v1::ListGrantsRequest::kSubject:
+      RETURN_IF_ERROR(ValidateSubject(request.subject()));
+      log->detail = absl::StrCat("grantee=", request.subject());
+      return grants.ListForSubject(request.subject());
+    case v1::ListGrantsRequest::kResource: {
+      ASSIGN_OR_RETURN(GrantResource resource,
+                       ResourceFromProto(request.resource()));
+      log->scope = resource.DebugString();
+      return grants.ListForResource(resource);
+    }
+    case v1::ListGrantsRequest::FILTER_NOT_SET:
+      break;
+  }
+  return grants.ListAll();
+}
+
 }  // namespace
 
 AdminService::AdminService(const ServiceContext* ctx) : ctx_(ctx) {}
@@ -426,24 +448,8 @@ grpc::Status AdminService::ListGrants(grpc::ServerContextBase* context,
                                       v1::ListGrantsResponse* response) {
   return Serve(ctx_, *context, "ListGrants", [&](Call& call) -> absl::Status {
     ASSIGN_OR_RETURN(GrantStore * grants, Need(ctx_->grants, "grant store"));
-    std::vector<AccessGrant> found;
-    switch (request->filter_case()) {
-      case v1::ListGrantsRequest::kSubject:
-        RETURN_IF_ERROR(ValidateSubject(request->subject()));
-        call.log.detail = absl::StrCat("grantee=", request->subject());
-        found = grants->ListForSubject(request->subject());
-        break;
-      case v1::ListGrantsRequest::kResource: {
-        ASSIGN_OR_RETURN(GrantResource resource,
-                         ResourceFromProto(request->resource()));
-        call.log.scope = resource.DebugString();
-        found = grants->ListForResource(resource);
-        break;
-      }
-      case v1::ListGrantsRequest::FILTER_NOT_SET:
-        found = grants->ListAll();
-        break;
-    }
+    ASSIGN_OR_RETURN(std::vector<AccessGrant> found,
+                     FilteredGrants(*grants, *request, &call.log));
     for (const AccessGrant& g : found) ToProto(g, response->add_grants());
     call.log.detail =
         absl::StrCat(call.log.detail, call.log.detail.empty() ? "" : " ",

@@ -336,6 +336,18 @@ absl::Status CheckValueSize(size_t size, const Limits& limits) {
   return absl::OkStatus();
 }
 
+absl::Status CheckImportSize(size_t size, const Limits& limits) {
+  if (size <= limits.max_import_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("import content is ", size,
+                                                 " bytes; the limit is ",
+                                                 limits.max_import_bytes));
+}
+
+absl::Status CheckField(const std::string& field) {
+  if (field.empty()) return absl::OkStatus();
+  return ValidateText(field, "field", 1, kMaxNameBytes);
+}
+
 absl::Status CheckMaxVersions(uint32_t max_versions) {
   if (max_versions > kMaxMaxVersions) {
     return absl::InvalidArgumentError(absl::StrCat(

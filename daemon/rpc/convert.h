@@ -86,6 +86,10 @@ void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out);
 // --- Requests, checked against the daemon's limits (InvalidArgument)
 absl::Status CheckValueSize(size_t size, const Limits& limits);
 absl::Status CheckMaxVersions(uint32_t max_versions);
+// ImportSecrets' content against limits.max_import_bytes.
+absl::Status CheckImportSize(size_t size, const Limits& limits);
+// GetSecret's optional JSON `field`: empty, or 1..kMaxNameBytes of text.
+absl::Status CheckField(const std::string& field);
 // An env map key: 1..kMaxNameBytes of text without '='.
 absl::Status ValidateEnvKey(absl::string_view key);
 // The env map of ResolveEnv/CheckEnv; a bad key is named by its position

@@ -71,6 +71,23 @@ void LogTargets(const std::vector<SecretKey>& keys,
   }
 }
 
+// ResolveContext.service as audited: as the caller states it, but not a
+// place for arbitrary bytes ("" unless it is a valid name).
+std::string AuditedService(const std::string& service) {
+  if (!ValidateText(service, "service", 1, kMaxNameBytes).ok()) return "";
+  return service;
+}
+
+// ResolveEnv's receipt for the audit record.
+void LogReceipt(const std::vector<ReceiptEntry>& receipt, bool pinned,
+                CallLog* log) {
+  for (const ReceiptEntry& r : receipt) {
+    log->targets.push_back({r.target.scope, r.target.name});
+    log->versions.push_back(r.version);
+  }
+  if (pinned) absl::StrAppend(&log->detail, " pinned=true");
+}
+
 // ResolveEnv's resolution, fresh or pinned to a receipt, bounded by the
 // answer limit and the call's life; an entry the caller may not execute
 // fails like a bad reference (its secret is never read), so one answer
@@ -148,11 +165,8 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
                                        const v1::GetSecretRequest* request,
                                        v1::GetSecretResponse* response) {
   const std::string& field = request->field();
-  const absl::Status input =
-      field.empty() ? absl::OkStatus()
-                    : ValidateText(field, "field", 1, kMaxNameBytes);
   return Serve(ctx_, *context, "GetSecret",
-               Secret(request->target(), request->name(), input),
+               Secret(request->target(), request->name(), CheckField(field)),
                [&](Call& call) -> absl::Status {
                  ASSIGN_OR_RETURN(
                      const std::string seal_key,
@@ -381,11 +395,7 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
     CallLog& log = call.log;
     ASSIGN_OR_RETURN(auto env, EnvMapFromRequest(request->env(), ctx_->limits));
     log.detail = absl::StrCat("entries=", env.size());
-    // Audited as the caller states it; not a place for arbitrary bytes.
-    const std::string& service = request->context().service();
-    if (ValidateText(service, "service", 1, kMaxNameBytes).ok()) {
-      log.service = service;
-    }
+    log.service = AuditedService(request->context().service());
     const std::string& consumer = request->consumer();
     if (!consumer.empty()) RETURN_IF_ERROR(ValidateConsumer(consumer));
     ASSIGN_OR_RETURN(const std::string seal_key,
@@ -398,11 +408,7 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
     if (seal_key.empty()) {
       RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
     }
-    for (const ReceiptEntry& r : resolved.receipt) {
-      log.targets.push_back({r.target.scope, r.target.name});
-      log.versions.push_back(r.version);
-    }
-    if (!request->pin().empty()) absl::StrAppend(&log.detail, " pinned=true");
+    LogReceipt(resolved.receipt, !request->pin().empty(), &log);
     // A full graph refuses new consumers, never the resolve.
     if (!RecordResolve(ctx_->consumers, consumer, resolved.receipt).ok()) {
       absl::StrAppend(&log.detail, " consumer_not_recorded=graph_full");
@@ -439,19 +445,15 @@ grpc::Status SecretsService::ImportSecrets(
     grpc::ServerContextBase* context, const v1::ImportSecretsRequest* request,
     v1::ImportSecretsResponse* response) {
   const SecretBytes content = TakeSecret(request->content());
-  const size_t limit = ctx_->limits.max_import_bytes;
-  const absl::Status too_big = content.size() <= limit
-                                   ? absl::OkStatus()
-                                   : absl::InvalidArgumentError(absl::StrCat(
-                                         "import content is ", content.size(),
-                                         " bytes; the limit is ", limit));
   const absl::StatusOr<SecretFileFormat> format =
       FormatFromRequest(request->format());
   // Names come from the file, so the write grant covers the whole scope
   // (the dry run too: its diff tells whether stored values equal the file's).
   return Serve(
       ctx_, *context, "ImportSecrets",
-      Scope(request->target(), FirstError(too_big, format.status())),
+      Scope(request->target(),
+            FirstError(CheckImportSize(content.size(), ctx_->limits),
+                       format.status())),
       [&](Call& call) -> absl::Status {
         // All or nothing: any problem in the file is reported and nothing is
         // written (OK status, applied=false, `errors` listed).
