@@ -6,7 +6,8 @@
 // the access check) returns; the body then converts the request, calls core
 // and fills the response.
 //
-// Access levels (core/identity/access.h), per RPC:
+// Access levels (core/identity/access.h), per RPC, as declared in
+// rpc_spec.cc:
 //   read     GetSecret, GetSecrets, ExportSecrets (values);
 //            ListSecrets, SecretExists, ListVersions (metadata only: the
 //            names and versions of a scope are treated as readable by anyone
