@@ -1,9 +1,11 @@
 // AdminService: the gRPC Admin service (proto/secrets.proto): environments,
 // master-key rotation, and WhoAmI. A thin adapter over core/, like
-// SecretsService: identify the caller, check access, validate, call core,
-// map the status with ToGrpcStatus() (through CallLog).
+// SecretsService: each handler is one `Serve` (service_common.h), which
+// identifies the caller and checks the access its RPC declares in
+// daemon/rpc/rpc_spec.cc before the body validates, calls core and fills
+// the response.
 //
-// Access:
+// Access (as declared in rpc_spec.cc):
 //   CreateEnvironment, UpdateEnvironment, DeleteEnvironment, RotateMasterKey,
 //   RekeyDataKeys, GetRekeyStatus
 //       admin only (Authorizer::CheckAdmin), as upstream.
@@ -161,9 +163,6 @@ class AdminService final {
                                 v1::GetGitCredentialResponse* response);
 
  private:
-  // The caller, checked to be an admin when `admin` is set.
-  absl::StatusOr<Principal> Identify(const grpc::ServerContextBase& context,
-                                     bool admin, CallLog* log) const;
   // The registry, or FailedPrecondition when the daemon has none.
   absl::StatusOr<EnvironmentRegistry*> Registry() const;
   // CreateApiKey / RotateApiKey: `issue` makes the key once the caller is

@@ -11,6 +11,7 @@
 #include "core/base/text_validation.h"
 #include "core/crypto/sealed_box.h"
 #include "core/identity/identity_records.h"
+#include "core/ops/credential_access.h"
 
 namespace zlayer::secrets {
 
@@ -335,6 +336,18 @@ absl::Status CheckValueSize(size_t size, const Limits& limits) {
   return absl::OkStatus();
 }
 
+absl::Status CheckImportSize(size_t size, const Limits& limits) {
+  if (size <= limits.max_import_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("import content is ", size,
+                                                 " bytes; the limit is ",
+                                                 limits.max_import_bytes));
+}
+
+absl::Status CheckField(const std::string& field) {
+  if (field.empty()) return absl::OkStatus();
+  return ValidateText(field, "field", 1, kMaxNameBytes);
+}
+
 absl::Status CheckMaxVersions(uint32_t max_versions) {
   if (max_versions > kMaxMaxVersions) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -413,6 +426,165 @@ std::vector<ReceiptEntry> PinsFromProto(
                    p.incarnation()});
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Targets and per-RPC request shapes
+
+namespace {
+
+// A deployment or service name inside a Target: one path segment.
+absl::Status ValidateSegment(absl::string_view segment,
+                             absl::string_view what) {
+  RETURN_IF_ERROR(ValidateText(segment, what, 1, kMaxNameBytes));
+  if (segment.find('/') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " contains '/'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TargetScope(const v1::Target& target,
+                                        EnvironmentRegistry* environments) {
+  switch (target.kind_case()) {
+    case v1::Target::kScope:
+      RETURN_IF_ERROR(ValidateScope(target.scope()));
+      return target.scope();
+    case v1::Target::kDeployment: {
+      const v1::DeploymentTarget& d = target.deployment();
+      RETURN_IF_ERROR(ValidateSegment(d.deployment(), "deployment"));
+      std::string scope = d.deployment();
+      if (!d.service().empty()) {
+        RETURN_IF_ERROR(ValidateSegment(d.service(), "service"));
+        absl::StrAppend(&scope, "/", d.service());
+      }
+      RETURN_IF_ERROR(ValidateScope(scope));
+      return scope;
+    }
+    case v1::Target::kEnvironment: {
+      const v1::EnvironmentTarget& e = target.environment();
+      RETURN_IF_ERROR(
+          ValidateText(e.name_or_id(), "environment", 1, kMaxNameBytes));
+      RETURN_IF_ERROR(ValidateProject(e.project()));
+      if (environments == nullptr) {
+        return absl::FailedPreconditionError(
+            "this daemon has no environment registry");
+      }
+      return environments->ResolveScope(e.name_or_id(), e.project());
+    }
+    case v1::Target::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "target is required (scope, deployment or environment)");
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ScopeFromTarget(const v1::Target& target,
+                                            EnvironmentRegistry* environments) {
+  ASSIGN_OR_RETURN(std::string scope, TargetScope(target, environments));
+  // Said clearly here, before any access check: the identity records live
+  // in "system:" scopes, and the credential grant resources hold no secrets.
+  if (IsSystemScope(scope)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is internal to the daemon; no client may read or "
+                     "write it (use the Admin RPCs)"));
+  }
+  if (scope == kRegistryCredentialResource || scope == kGitCredentialResource) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope '", scope,
+                     "' is reserved for credential grants; it holds no "
+                     "secrets"));
+  }
+  return scope;
+}
+
+ResolveContext ResolveContextFromProto(const v1::ResolveContext& context) {
+  ResolveContext out;
+  out.deployment = context.deployment();
+  out.project = context.project();
+  return out;
+}
+
+void ToProto(const VersionInfo& in, v1::VersionInfo* out) {
+  out->set_version(in.version);
+  out->set_created_at(in.created_at);
+  out->set_key_id(in.key_id);
+}
+
+absl::Status CheckValuesAreText(const ResolvedEnv& resolved, size_t entries) {
+  std::vector<EntryError> not_text;
+  for (const ReceiptEntry& r : resolved.receipt) {
+    if (!IsValidUtf8(resolved.values.at(r.key).InsecureView())) {
+      not_text.push_back(
+          {r.key, r.reference,
+           absl::FailedPreconditionError(
+               "the value is not UTF-8 text (env values must be)")});
+    }
+  }
+  if (not_text.empty()) return absl::OkStatus();
+  return CombineEntryErrors(not_text, entries);
+}
+
+absl::Status SetValueOrSealed(SecretBytes* value, absl::string_view seal_key,
+                              std::string* plain, std::string* sealed) {
+  if (seal_key.empty()) {
+    SetBytes(*value, plain);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(*sealed, SealToPublicKey(seal_key, value->InsecureView()));
+  *value = SecretBytes();  // wiped now, not at the end of the call
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RegistryCredential> RequestedRegistryCredential(
+    const v1::GetRegistryCredentialRequest& request,
+    RegistryCredentialStore* creds, const Authorizer& authorizer,
+    const Principal& principal, std::string* host_name) {
+  switch (request.key_case()) {
+    case v1::GetRegistryCredentialRequest::kId: {
+      ASSIGN_OR_RETURN(
+          RegistryCredential found,
+          RegistryCredentialById(creds, authorizer, principal, request.id()));
+      *host_name = RegistryResource(found.registry).name;
+      return found;
+    }
+    case v1::GetRegistryCredentialRequest::kRegistry:
+      RETURN_IF_ERROR(
+          ValidateText(request.registry(), "registry", 1, kMaxNameBytes));
+      *host_name = RegistryResource(request.registry()).name;
+      return RegistryCredentialForHost(creds, authorizer, principal,
+                                       request.registry());
+    case v1::GetRegistryCredentialRequest::KEY_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("id or registry is required");
+}
+
+absl::StatusOr<GitCredential> RequestedGitCredential(
+    const v1::GetGitCredentialRequest& request, GitCredentialStore* creds,
+    const Authorizer& authorizer, const Principal& principal,
+    std::string* host_name) {
+  switch (request.key_case()) {
+    case v1::GetGitCredentialRequest::kId: {
+      ASSIGN_OR_RETURN(
+          GitCredential found,
+          GitCredentialById(creds, authorizer, principal, request.id()));
+      *host_name = GitResource(found.match.host).name;
+      return found;
+    }
+    case v1::GetGitCredentialRequest::kUrl: {
+      const v1::GitUrl& url = request.url();
+      RETURN_IF_ERROR(ValidateText(url.host(), "host", 1, kMaxNameBytes));
+      *host_name = GitResource(url.host()).name;
+      return GitCredentialForUrl(creds, authorizer, principal, url.protocol(),
+                                 url.host(), url.path());
+    }
+    case v1::GetGitCredentialRequest::KEY_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("id or url is required");
 }
 
 }  // namespace zlayer::secrets

@@ -86,6 +86,10 @@ void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out);
 // --- Requests, checked against the daemon's limits (InvalidArgument)
 absl::Status CheckValueSize(size_t size, const Limits& limits);
 absl::Status CheckMaxVersions(uint32_t max_versions);
+// ImportSecrets' content against limits.max_import_bytes.
+absl::Status CheckImportSize(size_t size, const Limits& limits);
+// GetSecret's optional JSON `field`: empty, or 1..kMaxNameBytes of text.
+absl::Status CheckField(const std::string& field);
 // An env map key: 1..kMaxNameBytes of text without '='.
 absl::Status ValidateEnvKey(absl::string_view key);
 // The env map of ResolveEnv/CheckEnv; a bad key is named by its position
@@ -101,6 +105,42 @@ absl::StatusOr<std::vector<SecretKey>> KeysFromRequest(
 // ResolveEnvRequest.pin: the receipt a pinned resolution must follow.
 std::vector<ReceiptEntry> PinsFromProto(
     const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& pins);
+
+// --- Targets and per-RPC request shapes
+
+// The scope a Target names (scope, deployment[/service] or an environment
+// looked up in `environments`). InvalidArgument for a malformed target, a
+// "system:" scope or a credential grant resource (they hold no secrets);
+// FailedPrecondition for an environment without a registry; the registry's
+// errors (NotFound).
+absl::StatusOr<std::string> ScopeFromTarget(const v1::Target& target,
+                                            EnvironmentRegistry* environments);
+
+ResolveContext ResolveContextFromProto(const v1::ResolveContext& context);
+
+void ToProto(const VersionInfo& in, v1::VersionInfo* out);
+
+// ResolveEnv's plain `env` map is proto `string`: FailedPrecondition naming
+// every entry whose value is not UTF-8 (the client would reject the whole
+// message).
+absl::Status CheckValuesAreText(const ResolvedEnv& resolved, size_t entries);
+
+// A revealed value into `plain`, or, with a `seal_key`, sealed to it into
+// `sealed` and `value` wiped at once. Errors of SealToPublicKey.
+absl::Status SetValueOrSealed(SecretBytes* value, absl::string_view seal_key,
+                              std::string* plain, std::string* sealed);
+
+// GetRegistryCredential / GetGitCredential: the lookup by id or by host/URL
+// (core/ops/credential_access.h decides access). `host_name` is set to the
+// credential's grant resource name once known (for the call's log).
+absl::StatusOr<RegistryCredential> RequestedRegistryCredential(
+    const v1::GetRegistryCredentialRequest& request,
+    RegistryCredentialStore* creds, const Authorizer& authorizer,
+    const Principal& principal, std::string* host_name);
+absl::StatusOr<GitCredential> RequestedGitCredential(
+    const v1::GetGitCredentialRequest& request, GitCredentialStore* creds,
+    const Authorizer& authorizer, const Principal& principal,
+    std::string* host_name);
 
 }  // namespace zlayer::secrets
 

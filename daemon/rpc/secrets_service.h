@@ -1,14 +1,13 @@
 // SecretsService: the gRPC Secrets service (proto/secrets.proto), a thin
-// adapter over core/. Every handler does the same five steps:
-//   1. identify the caller (ServiceContext::identifier);
-//   2. turn the request's Target into a scope (raw scope validated,
-//      deployment/service -> "D" / "D/S", environment -> the registry);
-//   3. validate the input against core's rules and ServiceContext::limits
-//      before anything touches the store (INVALID_ARGUMENT, nothing written);
-//   4. check access with ServiceContext::authorizer;
-//   5. call core, fill the response, and map the status with ToGrpcStatus().
+// adapter over core/. Every handler is one `Serve` (service_common.h), which
+// identifies the caller and checks the access its RPC declares in
+// daemon/rpc/rpc_spec.cc, on the target the handler's locator (`Secret` /
+// `Scope`: the Target as a scope, the name and any input validated before
+// the access check) returns; the body then converts the request, calls core
+// and fills the response.
 //
-// Access levels (core/identity/access.h), per RPC:
+// Access levels (core/identity/access.h), per RPC, as declared in
+// rpc_spec.cc:
 //   read     GetSecret, GetSecrets, ExportSecrets (values);
 //            ListSecrets, SecretExists, ListVersions (metadata only: the
 //            names and versions of a scope are treated as readable by anyone
@@ -103,23 +102,17 @@ class SecretsService final {
                              v1::ExportSecretsResponse* response);
 
  private:
-  // The caller (UNAUTHENTICATED if none); records its subject in `log`.
-  absl::StatusOr<Principal> Identify(const grpc::ServerContextBase& context,
-                                     CallLog* log) const;
-  // The canonical scope of `target`: InvalidArgument when it is missing or
-  // malformed, NotFound for an unknown environment, FailedPrecondition when
-  // the daemon has no environment registry. Records the scope in `log`.
-  absl::StatusOr<std::string> ResolveTarget(const v1::Target& target,
-                                            CallLog* log) const;
-  // Steps 1-4 for an RPC on one secret: identifies the caller, resolves
-  // `target`, validates `name`, returns `input` (the handler's checks of the
-  // rest of the request) if it failed, then checks `level` on the secret.
-  // Returns the scope; records subject, scope and name in `log`.
-  absl::StatusOr<std::string> AuthorizeSecret(
-      const grpc::ServerContextBase& context, const v1::Target& target,
-      const std::string& name, AccessLevel level, CallLog* log,
-      absl::Status input = absl::OkStatus(),
-      Principal* principal_out = nullptr) const;
+  // Locators (service_common.h) for an RPC declared on one secret / a whole
+  // scope: the canonical scope of `target` (ScopeFromTarget in convert.h),
+  // then `name` (ValidateName), then `input` (the handler's checks of the
+  // rest of the request, whose error wins over a denial). Record scope and
+  // name in the call's log.
+  Locate Secret(const v1::Target& target, const std::string& name,
+                absl::Status input = absl::OkStatus()) const;
+  Locate Scope(const v1::Target& target,
+               absl::Status input = absl::OkStatus()) const;
+  absl::StatusOr<std::string> ScopeOf(const v1::Target& target,
+                                      CallLog* log) const;
   // Sealed reveals (docs/identity.md): "" for an empty `seal_to` (a plain
   // answer), else the public key of client key `seal_to`, which must belong
   // to `principal`'s subject (for a proxy acting as a user: that user;

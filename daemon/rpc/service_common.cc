@@ -8,6 +8,7 @@
 #include "core/base/status_macros.h"
 #include "daemon/rpc/call_auditor.h"
 #include "daemon/rpc/grpc_status.h"
+#include "daemon/rpc/rpc_spec.h"
 #include "daemon/transport/caller_identity.h"
 #include "spdlog/spdlog.h"
 
@@ -104,6 +105,49 @@ absl::StatusOr<Principal> IdentifyCaller(const ServiceContext& ctx,
   RETURN_IF_ERROR(
       ctx.authorizer->CheckImpersonate(caller, user.user, user.groups));
   return user;
+}
+
+AccessCheck Call::May(AccessLevel level) const {
+  const Authorizer* checker = authorizer;
+  const Principal* caller = &principal;
+  return [checker, caller, level](const SecretKey& item) {
+    return checker->Check(*caller, {item.scope, item.name}, level);
+  };
+}
+
+absl::Status Admit(const ServiceContext& ctx,
+                   const grpc::ServerContextBase& call, absl::string_view rpc,
+                   const Locate& locate, Call* out) {
+  const RpcSpec* spec = FindRpcSpec(rpc);
+  if (spec == nullptr) {
+    return absl::InternalError(absl::StrCat(
+        "RPC ", rpc, " declares no access (daemon/rpc/rpc_spec.cc)"));
+  }
+  const bool has_target = spec->target != Target::kNone;
+  if (has_target != static_cast<bool>(locate)) {
+    return absl::InternalError(absl::StrCat(
+        "RPC ", rpc, "'s handler does not locate the target it declares"));
+  }
+  ASSIGN_OR_RETURN(out->principal, IdentifyCaller(ctx, call, &out->log));
+  out->authorizer = ctx.authorizer;
+  switch (spec->access) {
+    case Access::kCaller:
+    case Access::kPerItem:
+      return absl::OkStatus();
+    case Access::kAdmin:
+      return ctx.authorizer->CheckAdmin(out->principal);
+    case Access::kRead:
+    case Access::kWrite:
+      break;
+  }
+  if (!has_target) {
+    return absl::InternalError(
+        absl::StrCat("RPC ", rpc, " declares a level but no target"));
+  }
+  ASSIGN_OR_RETURN(out->target, locate(out->log));
+  return ctx.authorizer->Check(
+      out->principal, {out->target.scope, out->target.name},
+      spec->access == Access::kRead ? AccessLevel::kRead : AccessLevel::kWrite);
 }
 
 SecretBytes TakeSecret(const std::string& field) {

@@ -45,7 +45,9 @@
 #define ZLAYER_SECRETS_DAEMON_RPC_SERVICE_COMMON_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -56,6 +58,8 @@
 #include "core/audit/audit_log.h"
 #include "core/base/secret_bytes.h"
 #include "core/identity/access.h"
+#include "core/resolve/resolver.h"
+#include "core/store/secret_store.h"
 #include "daemon/rpc/service_context.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
@@ -99,20 +103,61 @@ class CallLog {
   absl::Time start_ = absl::Now();  // for the record's duration
 };
 
-// The one skeleton of every RPC handler: a CallLog for the call, the
-// handler's body (which identifies, authorizes, calls core and fills the
-// response, recording log-safe facts in the CallLog), then Finish — one log
-// line, one audit record, the status mapped once.
+// The call as a handler's body sees it: its log, the identified caller and,
+// for an RPC declared kRead/kWrite (daemon/rpc/rpc_spec.h), the target Serve
+// authorized.
+struct Call {
+  explicit Call(CallLog& call_log) : log(call_log) {}
+
+  CallLog& log;
+  Principal principal;
+  SecretKey target;  // kRead/kWrite: validated and authorized; name "" = scope
+  const Authorizer* authorizer = nullptr;
+
+  // kPerItem: the check of one item at `level` for this caller (as
+  // core/resolve's AccessCheck). Valid while the call runs.
+  AccessCheck May(AccessLevel level) const;
+};
+
+// How a kRead/kWrite RPC finds its target: validates the request's target
+// (and, before the access check, any other input whose error should win over
+// a denial), records scope and name in the log, and returns them.
+using Locate = std::function<absl::StatusOr<SecretKey>(CallLog&)>;
+
+// Identifies the caller and authorizes the call as `rpc`'s RpcSpec declares
+// (kAdmin: CheckAdmin; kRead/kWrite: `locate`, then Check on its target;
+// kCaller/kPerItem: identify only). Internal when `rpc` has no declaration
+// or declares a target its handler does not locate.
+absl::Status Admit(const ServiceContext& ctx,
+                   const grpc::ServerContextBase& call, absl::string_view rpc,
+                   const Locate& locate, Call* out);
+
+// The one skeleton of every unary RPC handler: a CallLog for the call, Admit
+// (identify and authorize as declared in rpc_spec.cc), the handler's body
+// (convert, call core, fill the response, recording log-safe facts in
+// call.log), then Finish — one log line, one audit record, the status mapped
+// once.
 //
 //   return Serve(ctx_, *context, "DeleteSecret",
-//                [&](CallLog& log) -> absl::Status { ... });
+//                Secret(request->target(), request->name()),
+//                [&](Call& call) { return store->DeleteSecret(...); });
+template <typename Body>
+grpc::Status Serve(const ServiceContext* ctx,
+                   const grpc::ServerContextBase& call, absl::string_view rpc,
+                   const Locate& locate, Body&& body) {
+  CallLog log(ctx, call, rpc);
+  Call admitted(log);
+  absl::Status status = Admit(*ctx, call, rpc, locate, &admitted);
+  if (status.ok()) status = body(admitted);
+  return log.Finish(status);
+}
+
+// An RPC with no target (kCaller, kAdmin, kPerItem).
 template <typename Body>
 grpc::Status Serve(const ServiceContext* ctx,
                    const grpc::ServerContextBase& call, absl::string_view rpc,
                    Body&& body) {
-  CallLog log(ctx, call, rpc);
-  const absl::Status status = body(log);
-  return log.Finish(status);
+  return Serve(ctx, call, rpc, Locate(), std::forward<Body>(body));
 }
 
 // Identifies the caller of `call`, once per call: the transport's principal
