@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -428,18 +429,9 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
       for (const SecretKey& key : planned) env_scopes.insert(key.scope);
       targets_->Replace(std::move(planned));
     }
-    for (const FeedEvent& event : batch.events) {
-      // Identity records are never shown; they only trigger the re-check.
-      if (IsSystemScope(event.change.scope)) continue;
-      // An environment change is news only if the map read (or now reads)
-      // from that environment's scope.
-      if (event.change.kind == ChangeKind::kEnvironment &&
-          !env_scopes.contains(event.change.scope)) {
-        continue;
-      }
-      ToProto(event, epoch_, out->add_changes());
-    }
     std::vector<std::pair<SecretKey, uint32_t>> versions;
+    // What this message's receipt names: version and incarnation per secret.
+    absl::flat_hash_map<SecretKey, std::pair<uint32_t, std::string>> holds;
     for (const PlannedEntry& entry : plan_.entries) {
       if (!entry.is_reference) continue;
       absl::Status status = entry.status;
@@ -471,6 +463,34 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
       r->set_field(entry.field);
       r->set_incarnation(absl::BytesToHexString(metadata->incarnation));
       versions.emplace_back(entry.target, metadata->version);
+      holds[entry.target] = {metadata->version, r->incarnation()};
+    }
+    for (const FeedEvent& event : batch.events) {
+      const StoreChange& c = event.change;
+      // Identity records are never shown; they only trigger the re-check.
+      if (IsSystemScope(c.scope)) continue;
+      // An environment change is news only if the map read (or now reads)
+      // from that environment's scope.
+      if (c.kind == ChangeKind::kEnvironment && !env_scopes.contains(c.scope)) {
+        continue;
+      }
+      // A new version the client already holds: the receipt it was sent
+      // named this version (or a newer one) of this same secret, and it has
+      // not moved since. In cluster mode a write made through another daemon
+      // can reach this daemon's feed after a stream opened and read it.
+      const bool writes_version = c.kind == ChangeKind::kSet ||
+                                  c.kind == ChangeKind::kRotate ||
+                                  c.kind == ChangeKind::kRollback;
+      if (writes_version) {
+        const SecretKey key{c.scope, c.name};
+        auto sent = sent_.find(key);
+        auto now = holds.find(key);
+        if (sent != sent_.end() && now != holds.end() &&
+            sent->second == now->second && c.version <= sent->second.first) {
+          continue;
+        }
+      }
+      ToProto(event, epoch_, out->add_changes());
     }
     // What the client holds is the receipt and the errors; a change that
     // leaves both as they were (a grant to someone else) is not news.
@@ -488,6 +508,7 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
     }
     sent_any_ = true;
     last_state_ = std::move(state);
+    sent_ = std::move(holds);
     if (first && !request_->consumer().empty()) {
       // The graph's limit refuses new consumers, never the stream.
       absl::Status recorded =
@@ -514,6 +535,8 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
   bool watching_ = false;
   bool sent_any_ = false;
   std::string last_state_;
+  // The receipt the client was last sent: version and incarnation (hex).
+  absl::flat_hash_map<SecretKey, std::pair<uint32_t, std::string>> sent_;
 };
 
 // WatchSecrets: change events of one scope (and name prefix).
