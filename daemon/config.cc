@@ -77,6 +77,25 @@ std::function<absl::Status(absl::string_view, DaemonOptions*)> SetSize(
   };
 }
 
+// A duration flag: "10s", "500ms", or a bare number of seconds, within
+// [min, max] (`range` says so in the error).
+std::function<absl::Status(absl::string_view, DaemonOptions*)> SetDuration(
+    const char* name, absl::Duration DaemonOptions::*field, absl::Duration min,
+    absl::Duration max, const char* range) {
+  return [=](absl::string_view v, DaemonOptions* o) {
+    absl::Duration d;
+    int64_t seconds = 0;
+    if (absl::SimpleAtoi(v, &seconds)) {
+      d = absl::Seconds(seconds);
+    } else if (!absl::ParseDuration(std::string(v), &d)) {
+      return BadValue(name, absl::StrCat("expected a duration, got '", v, "'"));
+    }
+    if (d < min || d > max) return BadValue(name, range);
+    o->*field = d;
+    return absl::OkStatus();
+  };
+}
+
 std::function<absl::Status(absl::string_view, DaemonOptions*)> AppendIds(
     const char* name, std::vector<int64_t> DaemonOptions::*field) {
   return [name, field](absl::string_view v, DaemonOptions* o) {
@@ -261,21 +280,9 @@ const std::vector<OptionSpec>& Specs() {
        "bound on one etcd request with its retries over the members (e.g. "
        "4s, 1500ms; a bare number is seconds); past it a call fails "
        "UNAVAILABLE (no quorum, or no member reachable). Default: 4s",
-       [](absl::string_view v, DaemonOptions* o) {
-         absl::Duration d;
-         int64_t seconds = 0;
-         if (absl::SimpleAtoi(v, &seconds)) {
-           d = absl::Seconds(seconds);
-         } else if (!absl::ParseDuration(std::string(v), &d)) {
-           return BadValue("etcd-timeout",
-                           absl::StrCat("expected a duration, got '", v, "'"));
-         }
-         if (d < absl::Milliseconds(100) || d > absl::Minutes(5)) {
-           return BadValue("etcd-timeout", "must be between 100ms and 5m");
-         }
-         o->etcd_timeout = d;
-         return absl::OkStatus();
-       }},
+       SetDuration("etcd-timeout", &DaemonOptions::etcd_timeout,
+                   absl::Milliseconds(100), absl::Minutes(5),
+                   "must be between 100ms and 5m")},
       {"vault-scope", Kind::kList,
        "SCOPE=MOUNT[/PREFIX]: $S: references in SCOPE (and SCOPE/...) "
        "resolve from Vault KV v2 mount MOUNT at PREFIX (repeatable; "
@@ -319,21 +326,9 @@ const std::vector<OptionSpec>& Specs() {
       {"drain-timeout", Kind::kValue,
        "how long in-flight calls may finish after SIGTERM (e.g. 10s, 500ms; "
        "a bare number is seconds). Default: 10s",
-       [](absl::string_view v, DaemonOptions* o) {
-         absl::Duration d;
-         int64_t seconds = 0;
-         if (absl::SimpleAtoi(v, &seconds)) {
-           d = absl::Seconds(seconds);
-         } else if (!absl::ParseDuration(std::string(v), &d)) {
-           return BadValue("drain-timeout",
-                           absl::StrCat("expected a duration, got '", v, "'"));
-         }
-         if (d < absl::ZeroDuration() || d > absl::Hours(1)) {
-           return BadValue("drain-timeout", "must be between 0 and 1h");
-         }
-         o->drain_timeout = d;
-         return absl::OkStatus();
-       }},
+       SetDuration("drain-timeout", &DaemonOptions::drain_timeout,
+                   absl::ZeroDuration(), absl::Hours(1),
+                   "must be between 0 and 1h")},
       {"workers", Kind::kValue,
        "threads running calls; excess calls queue (1..1024). Default: "
        "max(16, 4 x cores)",
@@ -404,22 +399,10 @@ const std::vector<OptionSpec>& Specs() {
       {"idle-connection-timeout", Kind::kValue,
        "close a connection with no call for this long (e.g. 30s, 500ms; a "
        "bare number is seconds; 100ms..1h). Default: 30s",
-       [](absl::string_view v, DaemonOptions* o) {
-         absl::Duration d;
-         int64_t seconds = 0;
-         if (absl::SimpleAtoi(v, &seconds)) {
-           d = absl::Seconds(seconds);
-         } else if (!absl::ParseDuration(std::string(v), &d)) {
-           return BadValue("idle-connection-timeout",
-                           absl::StrCat("expected a duration, got '", v, "'"));
-         }
-         if (d < absl::Milliseconds(100) || d > absl::Hours(1)) {
-           return BadValue("idle-connection-timeout",
-                           "must be between 100ms and 1h");
-         }
-         o->idle_connection_timeout = d;
-         return absl::OkStatus();
-       }},
+       SetDuration("idle-connection-timeout",
+                   &DaemonOptions::idle_connection_timeout,
+                   absl::Milliseconds(100), absl::Hours(1),
+                   "must be between 100ms and 1h")},
       {"log-level", Kind::kValue,
        "trace, debug, info (default), warn, error or off",
        [](absl::string_view v, DaemonOptions* o) {
