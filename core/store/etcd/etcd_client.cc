@@ -164,6 +164,9 @@ void EtcdClient::MarkHealthy(size_t index) {
   e.backoff = options_.initial_backoff;
 }
 
+// Deadlines and backoff here read the real clock on purpose, not an injected
+// Clock: they bound real network calls, and gRPC's own deadlines are
+// wall-clock too (a fake clock could not make a call return sooner).
 template <typename Response, typename Attempt>
 absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
                                           Attempt attempt) {
