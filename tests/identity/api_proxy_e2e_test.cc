@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -142,8 +143,9 @@ class ProxyProcess {
 // process `pid` (its mappings from /proc/PID/maps, read through
 // /proc/PID/mem: no core dump, no ptrace stop). PermissionDenied when the
 // kernel does not let this process read it (Yama ptrace_scope, not root).
-absl::StatusOr<bool> ProcessMemoryContains(pid_t pid,
-                                           absl::string_view needle) {
+// `bytes_read`, when given, receives how much memory was searched.
+absl::StatusOr<bool> ProcessMemoryContains(pid_t pid, absl::string_view needle,
+                                           uint64_t* bytes_read = nullptr) {
   absl::StatusOr<std::string> maps =
       ReadFile(absl::StrCat("/proc/", pid, "/maps"));
   if (!maps.ok()) return maps.status();
@@ -175,6 +177,7 @@ absl::StatusOr<bool> ProcessMemoryContains(pid_t pid,
       const ssize_t n = pread(mem, chunk.data(), chunk.size(), at);
       if (n <= 0) break;  // an unreadable mapping (guard page, device)
       ++regions_read;
+      if (bytes_read != nullptr) *bytes_read += n;
       found = absl::string_view(chunk.data(), n).find(needle) !=
               absl::string_view::npos;
       if (static_cast<uint64_t>(n) < chunk.size()) break;
@@ -452,12 +455,16 @@ TEST_F(ApiProxyTest, SealedValueNeverEntersTheProxyAndTheEndClientOpensIt) {
   absl::StatusOr<std::string> log = ReadFile(ProxyLog("api-server"));
   ASSERT_TRUE(log.ok());
   EXPECT_THAT(*log, Not(HasSubstr(canary_)));
-  absl::StatusOr<bool> in_memory = ProcessMemoryContains(proxy->pid(), canary_);
+  uint64_t searched = 0;
+  absl::StatusOr<bool> in_memory =
+      ProcessMemoryContains(proxy->pid(), canary_, &searched);
   if (!in_memory.ok() && absl::IsPermissionDenied(in_memory.status())) {
     GTEST_SKIP() << "cannot read the proxy's memory: " << in_memory.status();
   }
   ASSERT_TRUE(in_memory.ok()) << in_memory.status();
   EXPECT_FALSE(*in_memory) << "the sealed proxy holds the value";
+  EXPECT_GT(searched, uint64_t{1} << 20);  // the heap and the mappings
+  RecordProperty("proxy_memory_searched_bytes", std::to_string(searched));
 
   // Control: a plain reveal through the same process puts the value in its
   // memory, and the same search finds it (the proxy even wipes its own
