@@ -37,7 +37,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -188,10 +187,9 @@ int Run(int argc, char** argv) {
   ClientOptions options;
   options.address = argv[1];
   options.tls_ca_file = argv[2];
-  options.tls_server_name = "localhost";
-  std::stringstream key_text;
-  key_text << std::ifstream(argv[3]).rdbuf();
-  std::string key = key_text.str();
+  // The proxy's own API key (zs_<id>.<secret>), from a file, never argv.
+  std::string key;
+  std::getline(std::ifstream(argv[3]), key);
   options.api_key = SecretBytes::FromString(absl::StripAsciiWhitespace(key));
   WipeString(&key);
   absl::StatusOr<std::unique_ptr<SecretsClient>> daemon =
@@ -216,6 +214,8 @@ int Run(int argc, char** argv) {
       std::cerr << "api_proxy: " << Describe(*request) << " -> "
                 << absl::StatusCodeToString(answer.status().code()) << "\n";
     }
+    // A set's value travelled in the line, a get's in the answer.
+    WipeString(&line);
     if (answer.ok()) WipeString(&*answer);
   }
   return 0;
