@@ -260,11 +260,18 @@ SecretsClient::SecretsClient(std::vector<Endpoint> endpoints,
 
 SecretsClient::~SecretsClient() { WipeString(&authorization_); }
 
-void SecretsClient::AddIdentityMetadata(grpc::ClientContext* context) const {
+void SecretsClient::AddIdentityMetadata(grpc::ClientContext* context,
+                                        const CallOptions* call) const {
   if (!authorization_.empty()) {
     context->AddMetadata("authorization", authorization_);
   }
-  if (!options_.act_as_user.empty()) {
+  if (call != nullptr && !call->act_as_user.empty()) {
+    context->AddMetadata("x-zlayer-act-as-user", call->act_as_user);
+    if (!call->act_as_groups.empty()) {
+      context->AddMetadata("x-zlayer-act-as-groups",
+                           absl::StrJoin(call->act_as_groups, ","));
+    }
+  } else if (!options_.act_as_user.empty()) {
     context->AddMetadata("x-zlayer-act-as-user", options_.act_as_user);
     if (!act_as_groups_.empty()) {
       context->AddMetadata("x-zlayer-act-as-groups", act_as_groups_);
@@ -333,6 +340,10 @@ absl::StatusOr<Response> SecretsClient::Call(
   // One deadline bounds the whole call, retries and failover included.
   const absl::Time deadline =
       absl::Now() + call.timeout.value_or(options_.default_deadline);
+  if (call.act_as_user.empty() && !call.act_as_groups.empty()) {
+    return absl::InvalidArgumentError(
+        "CallOptions::act_as_groups needs act_as_user (nothing was sent)");
+  }
   absl::Status last;
   for (int round = 1;; ++round) {
     const std::vector<size_t> order = daemons_.AttemptOrder();
@@ -359,7 +370,7 @@ absl::StatusOr<Response> SecretsClient::Call(
         grpc::ClientContext context;
         context.set_deadline(absl::ToChronoTime(attempt_deadline));
         context.set_wait_for_ready(options_.wait_for_ready);
-        AddIdentityMetadata(&context);
+        AddIdentityMetadata(&context, &call);
         outcome.status = FromGrpcStatus(
             ((*(endpoint.*stub)).*method)(&context, request, &response));
         outcome.attempt_deadline_passed =

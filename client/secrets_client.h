@@ -149,9 +149,19 @@ struct CallOptions {
   // every value of the answer to; it replaces the request's own seal_to.
   // The answer then holds only sealed boxes (open them with
   // client/sealed_reveal.h). "" = the request's seal_to. Ignored by other
-  // calls. (The explicit initializer keeps `{timeout}` aggregate
+  // calls. (The explicit initializers keep `{timeout}` aggregate
   // initialisation free of -Wmissing-field-initializers.)
   std::string seal_to{};
+  // Delegated identity for this call only (docs/identity.md): when
+  // `act_as_user` is set, the call carries `x-zlayer-act-as-user` = it and
+  // `x-zlayer-act-as-groups` = `act_as_groups` joined by ',' (none when
+  // empty), instead of ClientOptions::act_as_user / act_as_groups. So one
+  // client (one API key, one channel) serves every end user of a proxy.
+  // "" = the client's own setting. Groups without a user are refused
+  // (InvalidArgument) without sending anything. Unary calls only (the
+  // Watch* streams and Backup take no CallOptions).
+  std::string act_as_user{};
+  std::vector<std::string> act_as_groups{};
 };
 
 // What DefaultSocketPathFor() looks at (DefaultSocketPath() fills it from the
@@ -382,8 +392,10 @@ class SecretsClient {
   std::string authorization_;  // "Bearer <key>" or ""; wiped on destruction
   std::string act_as_groups_;  // act_as_groups joined by ','
 
-  // authorization and act-as metadata, as configured.
-  void AddIdentityMetadata(grpc::ClientContext* context) const;
+  // authorization and act-as metadata: `call`'s act-as when it sets one,
+  // else the client's (`call` may be null).
+  void AddIdentityMetadata(grpc::ClientContext* context,
+                           const CallOptions* call = nullptr) const;
   absl::Mutex mu_;
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
 };

@@ -311,6 +311,79 @@ TEST_F(DelegationTest, MalformedAssertionsAreInvalid) {
   EXPECT_EQ(GetDb(c.get()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// CallOptions::act_as_user / act_as_groups: one client (one API key, one
+// channel) acting for a different end user on each call, as an API server
+// does; the per-call identity replaces the client's own setting.
+TEST_F(DelegationTest, PerCallActAsServesEveryUserFromOneClient) {
+  std::unique_ptr<SecretsClient> proxy = TlsClient(api_server_key_, "", {});
+  v1::GetSecretRequest get;
+  get.mutable_target()->set_scope("shop");
+  get.set_name("db");
+  CallOptions alice;
+  alice.act_as_user = "cust-alice";
+  CallOptions bob;
+  bob.act_as_user = "cust-bob";
+  CallOptions bob_ops;
+  bob_ops.act_as_user = "cust-bob";
+  bob_ops.act_as_groups = {"team-ops"};
+
+  absl::StatusOr<v1::GetSecretResponse> got = proxy->GetSecret(get, alice);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->value(), kCanary);
+  got = proxy->GetSecret(get, bob);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(got.status().message(), HasSubstr("user:cust-bob lacks read"));
+  EXPECT_TRUE(proxy->GetSecret(get, bob_ops).ok());
+  absl::StatusOr<v1::WhoAmIResponse> who = proxy->WhoAmI({}, alice);
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(who->subject(), "user:cust-alice");
+  // Without call options the same client is the proxy itself again.
+  who = proxy->WhoAmI({});
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(who->subject(), "apikey:api-server");
+
+  // The call's identity replaces the client's: a client configured to act
+  // as cust-bob reads as cust-alice for one call, and as cust-bob otherwise.
+  std::unique_ptr<SecretsClient> as_bob =
+      TlsClient(api_server_key_, "cust-bob", {"team-ops"});
+  EXPECT_TRUE(as_bob->GetSecret(get, alice).ok());
+  who = as_bob->WhoAmI({}, alice);
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(who->subject(), "user:cust-alice");
+  // Outside the pattern, per call too.
+  CallOptions outsider;
+  outsider.act_as_user = "root";
+  got = proxy->GetSecret(get, outsider);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(got.status().message(),
+            "apikey:api-server may not act as user:root");
+  // Groups without a user are refused before anything is sent.
+  CallOptions groups_only;
+  groups_only.act_as_groups = {"team-ops"};
+  EXPECT_EQ(proxy->GetSecret(get, groups_only).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // Both reads as cust-alice, the second one without the client's groups.
+  std::vector<std::string> alice_lines =
+      AuditLines({"\"rpc\":\"GetSecret\"", "\"subject\":\"user:cust-alice\"",
+                  "\"actor\":\"apikey:api-server\"", "\"code\":\"OK\""});
+  ASSERT_EQ(alice_lines.size(), 2u);
+  for (const std::string& line : alice_lines) {
+    EXPECT_THAT(line, HasSubstr("\"groups\":[]"));
+  }
+  EXPECT_EQ(
+      AuditLines({"\"rpc\":\"GetSecret\"", "\"subject\":\"user:cust-bob\"",
+                  "\"actor\":\"apikey:api-server\"",
+                  "\"code\":\"PERMISSION_DENIED\""})
+          .size(),
+      1u);
+  EXPECT_EQ(
+      AuditLines({"\"rpc\":\"GetSecret\"", "\"subject\":\"user:cust-bob\"",
+                  "\"groups\":[\"team-ops\"]", "\"code\":\"OK\""})
+          .size(),
+      1u);
+}
+
 TEST_F(DelegationTest, UnixSocketProxyIsItsUidAndTheCliCanActAs) {
   // The test's own uid is an administrator on the socket: without a grant
   // it may not assert either.
