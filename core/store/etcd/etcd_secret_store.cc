@@ -1378,6 +1378,16 @@ absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
                 value, ValueAssociatedData({store_id_, scope, name, version,
                                             row.incarnation, generation})));
         std::string stored = EncodeVersion(v.created_at, generation, blob);
+        if (move.ops.size() + 2 >= kMaxOpsPerTxn / 2 ||
+            move.bytes + stored.size() > kMaxRekeyTxnBytes / 2) {
+          // A secret with many (or large) versions takes several Txns,
+          // each guarded by the same record compare: version keys are not
+          // the record, so the chunks do not change what the next compares.
+          Move chunk;
+          chunk.unchanged = move.unchanged;
+          std::swap(chunk, move);
+          if (!chunk.ops.empty()) moves.push_back(std::move(chunk));
+        }
         move.bytes += kv.key().size() + stored.size();
         move.ops.push_back(PutOp(kv.key(), std::move(stored)));
         ++move.versions;
