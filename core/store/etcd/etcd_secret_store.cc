@@ -1169,6 +1169,21 @@ bool EtcdSecretStore::RenewLock(const KeyLock& lock, absl::Time* renewed) {
   return true;
 }
 
+absl::Status EtcdSecretStore::CheckMasterKeyCurrent() {
+  ASSIGN_OR_RETURN(RangeResponse r,
+                   client_->Range(Get(prefix_ + "/meta/key_check")));
+  if (r.kvs_size() == 0) return Damaged("key check value");
+  const std::string& check = r.kvs(0).value();
+  ASSIGN_OR_RETURN(uint32_t kek_id, BlobKeyId(check));
+  absl::MutexLock lock(&keys_mu_);
+  absl::StatusOr<SecretBytes> plain =
+      kek_->Decrypt(check, KeyCheckAssociatedData(store_id_, kek_id));
+  if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
+    return absl::FailedPreconditionError(kMasterKeyRetired);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> EtcdSecretStore::RekeyPending() {
   ASSIGN_OR_RETURN(RangeResponse r, client_->Range(Get(ProgressKey())));
   return r.kvs_size() > 0;
@@ -1191,9 +1206,14 @@ absl::StatusOr<uint32_t> EtcdSecretStore::StartRekey(absl::string_view holder) {
           "key rotation already running on ", holder, " (this daemon)"));
     }
   }
-  // Our own master key must still open every generation.
+  // Our own master key must still be the store's (it seals the new DEK);
+  // checked again under the lock, which master rotations take too.
   RETURN_IF_ERROR(ReloadKeyring());
   ASSIGN_OR_RETURN(KeyLock lock, TakeKeyLock(holder));
+  if (absl::Status current = CheckMasterKeyCurrent(); !current.ok()) {
+    ReleaseKeyLock(lock);
+    return current;
+  }
   absl::StatusOr<uint32_t> generation = [&]() -> absl::StatusOr<uint32_t> {
     const std::string keyring = KeyringPrefix();
     ASSIGN_OR_RETURN(

@@ -301,6 +301,9 @@ class EtcdSecretStore final : public SecretStore {
   // a read racing a rekey's end still opens). FailedPrecondition when a
   // generation cannot be opened because the master key was rotated away.
   absl::Status ReloadKeyring();
+  // FailedPrecondition when the store's key check value no longer opens
+  // with this daemon's master key (rotated through another daemon).
+  absl::Status CheckMasterKeyCurrent();
   absl::StatusOr<KeyLock> TakeKeyLock(absl::string_view holder);
   void ReleaseKeyLock(const KeyLock& lock);
   etcdserverpb::Compare LockHeld(const KeyLock& lock) const;

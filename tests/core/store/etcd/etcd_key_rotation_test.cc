@@ -12,10 +12,21 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/base/status_macros.h"
 #include "core/crypto/aead.h"
 #include "core/store/etcd/etcd_secret_store.h"
 #include "tests/testutil/etcd_cluster.h"
 #include "tests/testutil/status_testing.h"
+
+// ASSERT_OK on a StatusOr, then its value into `lhs`.
+#define ZS_KR_CONCAT_INNER(a, b) a##b
+#define ZS_KR_CONCAT(a, b) ZS_KR_CONCAT_INNER(a, b)
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ZS_KR_ASSIGN(ZS_KR_CONCAT(result_, __LINE__), lhs, expr)
+#define ZS_KR_ASSIGN(result, lhs, expr) \
+  auto result = (expr);                 \
+  ASSERT_OK(result);                    \
+  lhs = *std::move(result)
 
 namespace zlayer::secrets::testing {
 namespace {
