@@ -178,18 +178,14 @@ absl::Status OpenStorage(const DaemonOptions& options, DaemonState* state) {
   }
   if (options.store == StoreBackend::kEtcd) {
     RETURN_IF_ERROR(OpenEtcdStorage(options, std::move(master), state));
-    // A rekey whose daemon died goes on here when its lock has expired;
-    // otherwise a rerun of `key rekey` (on any daemon) finishes it.
+    // A rekey whose daemon died (or was stopped) goes on here, once the
+    // dead holder's lock lease has expired.
     ASSIGN_OR_RETURN(bool pending, state->etcd_store->RekeyPending());
     if (pending) {
-      absl::StatusOr<uint32_t> resumed =
-          state->etcd_store->StartRekey(RotationHolder(options));
-      if (resumed.ok()) {
-        spdlog::warn("event=rekey_resumed generation={}", *resumed);
-      } else {
-        spdlog::warn("event=rekey_not_resumed error=\"{}\"",
-                     std::string(resumed.status().message()));
-      }
+      state->etcd_store->ResumeRekeyWhenFree(RotationHolder(options));
+      spdlog::warn(
+          "event=rekey_resuming detail=\"an unfinished rekey is "
+          "resumed as soon as the key-rotation lock is free\"");
     }
     return absl::OkStatus();
   }

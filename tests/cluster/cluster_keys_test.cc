@@ -8,7 +8,8 @@
 //     A's runs;
 //   - SIGKILL of A in the middle of a rekey: the progress record stays in
 //     etcd, reads go on through B, and a rerun through B (once the dead
-//     daemon's lock lease has expired) finishes the same generation;
+//     daemon's lock lease has expired) finishes the same generation; or A,
+//     restarted at once, serves and finishes it by itself;
 //   - master-key rotation through A: B keeps serving with the old key file
 //     until a rekey makes a data key it cannot open (then it refuses,
 //     never a wrong value), is refused at start with the old key, and
@@ -457,6 +458,48 @@ TEST_F(ClusterKeysTest, RekeyCutShortBySigkillIsFinishedByARerunOnB) {
   std::string value;
   ASSERT_TRUE(Get(*secrets_a, "during", &value).ok());
   EXPECT_EQ(value, "written during");
+}
+
+TEST_F(ClusterKeysTest, RekeyCutShortBySigkillIsFinishedByTheRestartedDaemon) {
+  auto a = StartDaemon("a");
+  ASSERT_NE(a, nullptr);
+  auto admin_a = Admin("a");
+  constexpr int kSecrets = 800;
+  {
+    auto secrets_a = Secrets("a");
+    Populate(*secrets_a, kSecrets, 1);
+  }
+  uint32_t generation = 0;
+  grpc::Status s = StartRekey(*admin_a, &generation);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  while (true) {
+    const v1::RekeyStatus status = Status(*admin_a);
+    ASSERT_TRUE(status.running()) << "the rekey ended before the kill";
+    if (status.done() > 0) break;
+  }
+  a->Signal(SIGKILL);
+  ASSERT_TRUE(a->WaitForExit(kWait).ok());
+  ASSERT_EQ(KeysIn("/rekey/"), std::vector<std::string>{"progress"});
+  // Restarted at once: it serves, and resumes the rekey once the lease of
+  // the killed process has expired.
+  a = StartDaemon("a");
+  ASSERT_NE(a, nullptr);
+  admin_a = Admin("a");
+  auto secrets_a = Secrets("a");
+  ExpectAll(*secrets_a, kSecrets, 1, 0);
+  const absl::Time deadline = absl::Now() + kRekeyTimeout;
+  v1::RekeyStatus status = Status(*admin_a);
+  while (status.running() || status.generation() == 0) {
+    ASSERT_LT(absl::Now(), deadline) << "the restarted daemon never resumed";
+    status = Status(*admin_a);
+  }
+  EXPECT_EQ(status.error(), "");
+  EXPECT_EQ(status.generation(), generation);
+  ExpectAll(*secrets_a, kSecrets, 1, generation);
+  EXPECT_EQ(KeysIn("/keyring/"), std::vector<std::string>{"00000002"});
+  EXPECT_TRUE(KeysIn("/rekey/").empty());
+  EXPECT_TRUE(absl::StrContains(a->Stderr(), "event=rekey_resuming"))
+      << a->Stderr();
 }
 
 TEST_F(ClusterKeysTest, MasterKeyRotationThenRestartWithTheNewKeyFile) {

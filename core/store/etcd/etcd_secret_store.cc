@@ -1121,7 +1121,7 @@ Compare EtcdSecretStore::LockHeld(const KeyLock& lock) const {
 }
 
 absl::StatusOr<EtcdSecretStore::KeyLock> EtcdSecretStore::TakeKeyLock(
-    absl::string_view holder) {
+    absl::string_view holder, bool* busy) {
   ASSIGN_OR_RETURN(etcdserverpb::LeaseGrantResponse lease,
                    client_->LeaseGrant(key_lock_ttl_));
   TxnRequest txn;
@@ -1135,6 +1135,7 @@ absl::StatusOr<EtcdSecretStore::KeyLock> EtcdSecretStore::TakeKeyLock(
     (void)client_->LeaseRevoke(lease.id());
     RETURN_IF_ERROR(resp.status());
     ASSIGN_OR_RETURN(RangeResponse held, TakeRange(*resp, 0));
+    if (busy != nullptr) *busy = true;
     return absl::FailedPreconditionError(absl::StrCat(
         "key rotation already running on ",
         held.kvs_size() > 0 ? held.kvs(0).value()
@@ -1198,18 +1199,13 @@ void EtcdSecretStore::WaitForRekey() {
   if (rekey_thread_.joinable()) rekey_thread_.join();
 }
 
-absl::StatusOr<uint32_t> EtcdSecretStore::StartRekey(absl::string_view holder) {
-  {
-    absl::MutexLock lock(&rekey_mu_);
-    if (rekey_.running) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "key rotation already running on ", holder, " (this daemon)"));
-    }
-  }
+absl::StatusOr<std::pair<uint32_t, EtcdSecretStore::KeyLock>>
+EtcdSecretStore::BeginRekey(absl::string_view holder, bool resume_only,
+                            bool* lock_busy) {
   // Our own master key must still be the store's (it seals the new DEK);
   // checked again under the lock, which master rotations take too.
   RETURN_IF_ERROR(ReloadKeyring());
-  ASSIGN_OR_RETURN(KeyLock lock, TakeKeyLock(holder));
+  ASSIGN_OR_RETURN(KeyLock lock, TakeKeyLock(holder, lock_busy));
   if (absl::Status current = CheckMasterKeyCurrent(); !current.ok()) {
     ReleaseKeyLock(lock);
     return current;
@@ -1227,6 +1223,9 @@ absl::StatusOr<uint32_t> EtcdSecretStore::StartRekey(absl::string_view holder) {
         return Damaged("rekey progress record");
       }
       return resumed;
+    }
+    if (resume_only) {
+      return absl::NotFoundError("no unfinished rekey (another finished it)");
     }
     uint32_t newest = 0;
     for (const auto& kv : read[1].kvs()) {
@@ -1272,17 +1271,75 @@ absl::StatusOr<uint32_t> EtcdSecretStore::StartRekey(absl::string_view holder) {
     ReleaseKeyLock(lock);
     return reloaded;
   }
+  return std::make_pair(*generation, lock);
+}
+
+absl::StatusOr<uint32_t> EtcdSecretStore::StartRekey(absl::string_view holder) {
+  {
+    absl::MutexLock lock(&rekey_mu_);
+    if (rekey_.running) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key rotation already running on ", holder,
+          " (this daemon; or waiting to resume an unfinished one)"));
+    }
+  }
+  ASSIGN_OR_RETURN(auto begun, BeginRekey(holder, /*resume_only=*/false,
+                                          /*lock_busy=*/nullptr));
   WaitForRekey();  // a finished earlier run
   {
     absl::MutexLock l(&rekey_mu_);
     rekey_ = EtcdRekeyProgress();
     rekey_.running = true;
-    rekey_.generation = *generation;
+    rekey_.generation = begun.first;
     lock_lost_ = false;
   }
   rekey_thread_ =
-      std::thread(&EtcdSecretStore::RunRekey, this, *generation, lock);
-  return *generation;
+      std::thread(&EtcdSecretStore::RunRekey, this, begun.first, begun.second);
+  return begun.first;
+}
+
+void EtcdSecretStore::ResumeRekeyWhenFree(std::string holder) {
+  {
+    absl::MutexLock lock(&rekey_mu_);
+    if (rekey_.running) return;
+  }
+  WaitForRekey();
+  {
+    absl::MutexLock l(&rekey_mu_);
+    rekey_ = EtcdRekeyProgress();
+    rekey_.running = true;
+    lock_lost_ = false;
+  }
+  rekey_thread_ = std::thread([this, holder = std::move(holder)] {
+    while (true) {
+      bool busy = false;
+      absl::StatusOr<std::pair<uint32_t, KeyLock>> begun =
+          BeginRekey(holder, /*resume_only=*/true, &busy);
+      if (begun.ok()) {
+        {
+          absl::MutexLock l(&rekey_mu_);
+          rekey_.generation = begun->first;
+        }
+        RunRekey(begun->first, begun->second);
+        return;
+      }
+      absl::MutexLock l(&rekey_mu_);
+      if (!busy) {
+        rekey_.running = false;
+        // Finished by another daemon meanwhile: nothing left to do.
+        if (!absl::IsNotFound(begun.status())) rekey_.status = begun.status();
+        return;
+      }
+      // The dead holder's lease has not expired yet: try again in a second,
+      // or stop with the store.
+      if (rekey_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                     absl::Seconds(1))) {
+        rekey_.running = false;
+        rekey_.status = absl::CancelledError("the store closed");
+        return;
+      }
+    }
+  });
 }
 
 void EtcdSecretStore::RunRekey(uint32_t generation, KeyLock lock) {
@@ -1488,7 +1545,7 @@ absl::Status EtcdSecretStore::RotateKey(uint32_t new_key_id,
                                         uint64_t* keys_rewrapped) {
   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> next,
                    Keyring::Create(new_key_id, std::move(new_key)));
-  ASSIGN_OR_RETURN(KeyLock lock, TakeKeyLock(holder));
+  ASSIGN_OR_RETURN(KeyLock lock, TakeKeyLock(holder, nullptr));
   absl::Status rotated = [&]() -> absl::Status {
     const std::string meta = prefix_ + "/meta/";
     const std::string keyring = KeyringPrefix();

@@ -52,6 +52,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -189,6 +190,12 @@ class EtcdSecretStore final : public SecretStore {
   // the lock (host, pid; never a key).
   absl::StatusOr<uint32_t> StartRekey(absl::string_view holder);
   EtcdRekeyProgress rekey_progress() const;
+  // For a daemon's start when RekeyPending(): resumes the unfinished rekey
+  // in the background, waiting (1 s between tries, or until the store
+  // closes) while another holder's lock is alive, e.g. the lease of the
+  // daemon that died in it. Does nothing if another daemon finishes it
+  // first. rekey_progress() shows it as running meanwhile.
+  void ResumeRekeyWhenFree(std::string holder);
   // True when a rekey progress record exists (a run died or is running).
   absl::StatusOr<bool> RekeyPending();
   // Blocks until this daemon's rekey thread (if any) has ended.
@@ -304,7 +311,12 @@ class EtcdSecretStore final : public SecretStore {
   // FailedPrecondition when the store's key check value no longer opens
   // with this daemon's master key (rotated through another daemon).
   absl::Status CheckMasterKeyCurrent();
-  absl::StatusOr<KeyLock> TakeKeyLock(absl::string_view holder);
+  // `busy` (optional) is set when another holder has the lock.
+  absl::StatusOr<KeyLock> TakeKeyLock(absl::string_view holder, bool* busy);
+  // Takes the lock and makes the next generation (or, with a progress
+  // record, takes its generation; `resume_only`: NotFound without one).
+  absl::StatusOr<std::pair<uint32_t, KeyLock>> BeginRekey(
+      absl::string_view holder, bool resume_only, bool* lock_busy);
   void ReleaseKeyLock(const KeyLock& lock);
   etcdserverpb::Compare LockHeld(const KeyLock& lock) const;
   // Renews the lock's lease when a third of its TTL has passed since

@@ -235,6 +235,35 @@ TEST_F(EtcdKeyRotationTest, RekeyCutShortIsResumedByTheOtherStore) {
   EXPECT_TRUE(KeysIn("/rekey/").empty());
 }
 
+TEST_F(EtcdKeyRotationTest, StoreOpenedAfterACutShortRekeyFinishesIt) {
+  Populate(*a_, 100, 1);
+  ASSERT_OK_AND_ASSIGN(uint32_t generation, a_->StartRekey("store a"));
+  a_.reset();
+  ASSERT_EQ(KeysIn("/rekey/"), std::vector<std::string>{"progress"})
+      << "the rekey finished before the store closed";
+  // As if its daemon had died holding the lock: a lease nobody renews.
+  ASSERT_OK_AND_ASSIGN(etcdserverpb::LeaseGrantResponse lease,
+                       raw_->LeaseGrant(absl::Seconds(2)));
+  etcdserverpb::PutRequest put;
+  put.set_key(prefix_ + "/lock/keys");
+  put.set_value("node-9 pid 42");
+  put.set_lease(lease.id());
+  ASSERT_OK(raw_->Put(put));
+  // What a daemon's start does when it finds the progress record.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdSecretStore> c, Open(KeyA()));
+  ASSERT_OK_AND_ASSIGN(bool pending, c->RekeyPending());
+  ASSERT_TRUE(pending);
+  c->ResumeRekeyWhenFree("store c");
+  EXPECT_TRUE(c->rekey_progress().running);
+  const EtcdRekeyProgress done = WaitUntilDone(*c);
+  ASSERT_OK(done.status);
+  EXPECT_EQ(done.generation, generation);
+  ExpectAll(*c, 100, 1, generation);
+  EXPECT_EQ(KeysIn("/keyring/"), std::vector<std::string>{"00000002"});
+  EXPECT_TRUE(KeysIn("/rekey/").empty());
+  EXPECT_TRUE(KeysIn("/lock/").empty());
+}
+
 TEST_F(EtcdKeyRotationTest, MasterKeyRotationLeavesOldKeyHoldersServingUntil) {
   Populate(*a_, 10, 2);
   uint64_t rewrapped = 0;
