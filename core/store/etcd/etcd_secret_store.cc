@@ -1350,11 +1350,16 @@ void EtcdSecretStore::RunRekey(uint32_t generation, KeyLock lock) {
   // written to concurrently (re-read by the next pass).
   constexpr int kMaxPasses = 100;
   int pass = 0;
+  std::vector<std::string> again;
   for (; pass < kMaxPasses; ++pass) {
     uint64_t moved = 0;
-    uint64_t left = 0;
-    status = RekeyPass(generation, lock, &moved, &left);
-    if (!status.ok() || left == 0) break;
+    std::vector<std::string> left;
+    // The first pass reads every secret; later ones only those whose Txn
+    // lost to a writer (everything else is on `generation` for good).
+    status = RekeyPass(generation, lock, pass == 0 ? nullptr : &again, &moved,
+                       &left);
+    if (!status.ok() || left.empty()) break;
+    again = std::move(left);
     if (!RenewLock(lock, &renewed)) {
       status = absl::AbortedError("the key-rotation lock expired");
       break;
@@ -1379,10 +1384,13 @@ void EtcdSecretStore::RunRekey(uint32_t generation, KeyLock lock) {
 }
 
 absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
-                                        const KeyLock& lock, uint64_t* moved,
-                                        uint64_t* left) {
+                                        const KeyLock& lock,
+                                        const std::vector<std::string>* only,
+                                        uint64_t* moved,
+                                        std::vector<std::string>* left) {
   const std::string records = prefix_ + "/s/";
   std::string start = records;
+  size_t next_only = 0;
   absl::Time renewed = absl::Now();
   while (true) {
     {
@@ -1394,26 +1402,34 @@ absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
     if (!RenewLock(lock, &renewed)) {
       return absl::AbortedError("the key-rotation lock expired");
     }
-    RangeRequest page = Under(records, rekey_batch_secrets_);
-    page.set_key(start);
-    page.set_keys_only(true);
-    ASSIGN_OR_RETURN(RangeResponse keys, client_->Range(page));
-    if (keys.kvs_size() == 0) return absl::OkStatus();
-    start = keys.kvs(keys.kvs_size() - 1).key() + std::string(1, '\0');
+    std::vector<std::string> page_keys;
+    if (only == nullptr) {
+      RangeRequest page = Under(records, rekey_batch_secrets_);
+      page.set_key(start);
+      page.set_keys_only(true);
+      ASSIGN_OR_RETURN(RangeResponse keys, client_->Range(page));
+      for (const auto& kv : keys.kvs()) page_keys.push_back(kv.key());
+      if (!page_keys.empty()) start = page_keys.back() + std::string(1, '\0');
+    } else {
+      while (next_only < only->size() &&
+             page_keys.size() < static_cast<size_t>(rekey_batch_secrets_)) {
+        page_keys.push_back((*only)[next_only++]);
+      }
+    }
+    if (page_keys.empty()) return absl::OkStatus();
     // Each secret's record and versions, at one revision.
     struct Secret {
       std::string scope, name;
     };
     std::vector<Secret> secrets;
     std::vector<RangeRequest> ranges;
-    for (const auto& kv : keys.kvs()) {
-      absl::string_view rest =
-          absl::string_view(kv.key()).substr(records.size());
+    for (const std::string& key : page_keys) {
+      absl::string_view rest = absl::string_view(key).substr(records.size());
       const size_t slash = rest.find('/');
       if (slash == absl::string_view::npos) return Damaged("secret record key");
       Secret secret{absl::HexStringToBytes(rest.substr(0, slash)),
                     std::string(rest.substr(slash + 1))};
-      ranges.push_back(Get(kv.key()));
+      ranges.push_back(Get(key));
       ranges.push_back(Under(VersionsPrefix(secret.scope, secret.name)));
       secrets.push_back(std::move(secret));
     }
@@ -1422,6 +1438,7 @@ absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
     // The operations per secret that needs any; then sent in Txns of a
     // few secrets each.
     struct Move {
+      std::string record_key;
       Compare unchanged;
       std::vector<RequestOp> ops;
       size_t bytes = 0;
@@ -1434,6 +1451,7 @@ absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
       if (record.kvs_size() == 0) continue;  // destroyed meanwhile
       ASSIGN_OR_RETURN(Row row, Row::Decode(record.kvs(0).value()));
       Move move;
+      move.record_key = record.kvs(0).key();
       move.unchanged = ModIs(record.kvs(0).key(), record.kvs(0).mod_revision());
       bool current_moved = false;
       for (const auto& kv : read[2 * i + 1].kvs()) {
@@ -1461,6 +1479,7 @@ absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
           // each guarded by the same record compare: version keys are not
           // the record, so the chunks do not change what the next compares.
           Move chunk;
+          chunk.record_key = move.record_key;
           chunk.unchanged = move.unchanged;
           std::swap(chunk, move);
           if (!chunk.ops.empty()) moves.push_back(std::move(chunk));
@@ -1507,7 +1526,11 @@ absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
       } else {
         // A secret written (or pruned, destroyed) meanwhile, or the lock
         // lost: the next pass reads these again.
-        *left += versions;
+        for (size_t i = at; i < end; ++i) {
+          if (left->empty() || left->back() != moves[i].record_key) {
+            left->push_back(moves[i].record_key);
+          }
+        }
       }
       at = end;
     }

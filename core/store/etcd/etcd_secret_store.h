@@ -323,10 +323,12 @@ class EtcdSecretStore final : public SecretStore {
   // `*renewed`; false (and lock_lost_) when the lease has expired.
   bool RenewLock(const KeyLock& lock, absl::Time* renewed);
   void RunRekey(uint32_t generation, KeyLock lock);
-  // One pass over every secret; counts versions moved and those left on
-  // older generations (changed meanwhile, or in a Txn that lost).
+  // One pass over every secret (or only the record keys in `only`); counts
+  // versions moved and lists the record keys of secrets left on an older
+  // generation (changed meanwhile: their Txn lost).
   absl::Status RekeyPass(uint32_t generation, const KeyLock& lock,
-                         uint64_t* moved, uint64_t* left);
+                         const std::vector<std::string>* only, uint64_t* moved,
+                         std::vector<std::string>* left);
   absl::Status FinishRekey(uint32_t generation, const KeyLock& lock);
   std::string LockKey() const { return prefix_ + "/lock/keys"; }
   std::string ProgressKey() const { return prefix_ + "/rekey/progress"; }
