@@ -1097,7 +1097,7 @@ absl::Status EtcdSecretStore::ReloadKeyring() {
   // they use it).
   std::unique_ptr<Keyring> ring;
   for (const auto& [generation, bytes] : dek_bytes_) {
-    SecretBytes copy = SecretBytes::FromString(bytes.InsecureView());
+    SecretBytes copy = bytes.Clone();
     if (ring == nullptr) {
       ASSIGN_OR_RETURN(ring, Keyring::Create(generation, std::move(copy)));
     } else {
@@ -1153,6 +1153,8 @@ void EtcdSecretStore::ReleaseKeyLock(const KeyLock& lock) {
   (void)client_->LeaseRevoke(lock.lease);
 }
 
+// The lease renewal reads the real clock on purpose, not clock_: the lease
+// expires in etcd's real time (as the client's deadlines, etcd_client.cc).
 bool EtcdSecretStore::RenewLock(const KeyLock& lock, absl::Time* renewed) {
   if (absl::Now() - *renewed < key_lock_ttl_ / 3) return true;
   absl::StatusOr<int64_t> ttl = client_->LeaseKeepAliveOnce(lock.lease);
