@@ -11,10 +11,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/base/status_macros.h"
 #include "core/crypto/aead.h"
 #include "core/store/etcd/etcd_secret_store.h"
+#include "core/store/etcd/etcd_watcher.h"
 #include "tests/testutil/etcd_cluster.h"
 #include "tests/testutil/status_testing.h"
 
@@ -52,6 +54,31 @@ std::string FreshPrefix() {
   static std::atomic<int> n{0};
   return absl::StrCat("/zs-keyrot-", n.fetch_add(1));
 }
+
+// Collects watch changes; waits for one naming `name`.
+class Collector final : public StoreChangeObserver {
+ public:
+  void OnStoreChange(const StoreChange& change) override {
+    absl::MutexLock lock(&mu_);
+    changes_.push_back(change);
+  }
+  std::vector<StoreChange> WaitForName(const std::string& name) {
+    absl::MutexLock lock(&mu_);
+    auto seen = [this, &name] {
+      mu_.AssertReaderHeld();
+      for (const StoreChange& c : changes_) {
+        if (c.name == name) return true;
+      }
+      return false;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(30));
+    return changes_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<StoreChange> changes_ ABSL_GUARDED_BY(mu_);
+};
 
 class EtcdKeyRotationTest : public ::testing::Test {
  protected:
@@ -183,6 +210,24 @@ TEST_F(EtcdKeyRotationTest, RekeyMovesEveryVersionWhileTheOtherStoreWrites) {
   // A store opened now (another daemon starting) reads everything.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<EtcdSecretStore> c, Open(KeyA()));
   ExpectAll(*c, 60, 3, 2);
+}
+
+TEST_F(EtcdKeyRotationTest, RekeyIsNotAChangeToWatchers) {
+  Populate(*a_, 20, 2);
+  ASSERT_OK_AND_ASSIGN(int64_t now, EtcdWatcher::CurrentRevision(*raw_));
+  Collector seen;
+  auto watch = b_->WatchChanges(
+      now + 1, &seen, [] { return absl::OkStatus(); }, nullptr);
+  ASSERT_OK(a_->StartRekey("store a").status());
+  ASSERT_OK(WaitUntilDone(*a_).status);
+  // A write after the rekey: once the watch delivered it, it delivered
+  // every record event of the rekey before it.
+  ASSERT_OK(a_->SetSecret("prod", "marker", V("m"), {}));
+  const std::vector<StoreChange> changes = seen.WaitForName("marker");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].name, "marker");
+  EXPECT_EQ(changes[0].kind, ChangeKind::kSet);
+  watch.reset();
 }
 
 TEST_F(EtcdKeyRotationTest, LockHeldByAnotherLeaseRefusesUntilItExpires) {
