@@ -89,9 +89,12 @@ absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
                 // Drain() stops the metrics server before it closes the
                 // store, so the store is there for every scrape.
                 [state]() -> absl::optional<double> {
-                  // Not reported in cluster mode (no rotation there yet).
-                  if (state->store == nullptr) return absl::nullopt;
-                  absl::StatusOr<uint32_t> id = state->store->ActiveKeyId();
+                  // Cluster mode: the id the store's key check value names
+                  // in etcd (one Range per scrape).
+                  absl::StatusOr<uint32_t> id =
+                      state->store != nullptr
+                          ? state->store->ActiveKeyId()
+                          : state->etcd_store->MasterKeyId();
                   if (!id.ok()) return absl::nullopt;
                   return static_cast<double>(*id);
                 });

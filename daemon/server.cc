@@ -102,13 +102,15 @@ absl::Status Daemon::Init() {
     return RotateStoreMasterKey(options_, state_.get(), std::move(key));
   };
   SqliteSecretStore* sqlite_store = state_->store.get();
-  context.start_rekey = [sqlite_store] { return StartRekey(sqlite_store); };
+  EtcdSecretStore* etcd_store = state_->etcd_store.get();
+  context.start_rekey = [this, sqlite_store, etcd_store] {
+    return StartRekey(options_, sqlite_store, etcd_store);
+  };
   context.create_backup = [this,
                            sqlite_store]() -> absl::StatusOr<std::string> {
     if (sqlite_store == nullptr) return NotInClusterMode("backup");
     return CreateBackup(*sqlite_store, state_->clock);
   };
-  EtcdSecretStore* etcd_store = state_->etcd_store.get();
   context.rekey_status = [sqlite_store, etcd_store] {
     return RekeyStatus(sqlite_store, etcd_store);
   };

@@ -1,5 +1,7 @@
 #include "daemon/storage.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -63,7 +65,16 @@ void AttachChangeFeed(const DaemonOptions& options, DaemonState* state) {
       backend, state->etcd_store != nullptr ? nullptr : state->feed.get());
 }
 
-absl::Status OpenEtcdStorage(const DaemonOptions& options, SecretBytes key,
+// Names this daemon in the cluster's key-rotation lock (never a key).
+std::string RotationHolder(const DaemonOptions& options) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] != '\0' ? host : "?", " pid ", ::getpid(),
+                      " socket ",
+                      options.socket_path.empty() ? "-" : options.socket_path);
+}
+
+absl::Status OpenEtcdStorage(const DaemonOptions& options, MasterKey master,
                              DaemonState* state) {
   EtcdStoreOptions etcd;
   etcd.client.endpoints = options.etcd_endpoints;
@@ -73,17 +84,41 @@ absl::Status OpenEtcdStorage(const DaemonOptions& options, SecretBytes key,
   etcd.client.total_timeout = options.etcd_timeout;
   etcd.client.call_timeout = std::min(absl::Seconds(2), options.etcd_timeout);
   etcd.prefix = options.etcd_prefix;
-  ASSIGN_OR_RETURN(uint32_t key_id, EtcdSecretStore::RecordedKeyId(etcd));
-  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
-                   Keyring::Create(key_id, std::move(key)));
-  absl::StatusOr<std::unique_ptr<EtcdSecretStore>> store =
-      EtcdSecretStore::Open(etcd, std::move(ring), &state->clock);
-  if (!store.ok()) {
+  // The key check decides as in SQLite, and a master-key rotation this
+  // daemon made that a crash cut short is finished or discarded the same
+  // way (its staged key file; core/crypto/master_key_rotation.h).
+  StoreOpener open = [&](SecretBytes key) -> absl::Status {
+    ASSIGN_OR_RETURN(uint32_t key_id, EtcdSecretStore::RecordedKeyId(etcd));
+    ASSIGN_OR_RETURN(std::unique_ptr<Keyring> ring,
+                     Keyring::Create(key_id, std::move(key)));
+    absl::StatusOr<std::unique_ptr<EtcdSecretStore>> store =
+        EtcdSecretStore::Open(etcd, std::move(ring), &state->clock);
+    if (!store.ok()) return store.status();
+    state->etcd_store = *std::move(store);
+    return absl::OkStatus();
+  };
+  absl::StatusOr<KeyRecovery> recovery = OpenWithKeyRecovery(
+      *state->keys, master.source, std::move(master.key), open);
+  if (!recovery.ok()) {
     return absl::Status(
-        store.status().code(),
-        absl::StrCat("--store etcd: ", store.status().message()));
+        recovery.status().code(),
+        absl::StrCat("--store etcd: ", recovery.status().message()));
   }
-  state->etcd_store = *std::move(store);
+  if (recovery->rotation_completed) {
+    spdlog::warn("event=master_key_rotation_completed_at_start path={}",
+                 state->keys->rotation_path());
+  }
+  if (recovery->rotation_discarded) {
+    spdlog::warn("event=master_key_rotation_discarded path={}",
+                 state->keys->staged_key_path());
+  }
+  if (recovery->rotated_key_not_installed) {
+    spdlog::warn(
+        "event=master_key_not_installed key_file={} rotated_key={} "
+        "detail=\"the store is sealed by the rotated key; install it "
+        "as the key file\"",
+        options.key_file.value_or("-"), state->keys->rotation_path());
+  }
   state->data = state->etcd_store.get();
   // Before anything is read into a cache: the watch starts after it.
   ASSIGN_OR_RETURN(int64_t revision,
@@ -142,7 +177,17 @@ absl::Status OpenStorage(const DaemonOptions& options, DaemonState* state) {
         master.path, options.data_dir);
   }
   if (options.store == StoreBackend::kEtcd) {
-    return OpenEtcdStorage(options, std::move(master.key), state);
+    RETURN_IF_ERROR(OpenEtcdStorage(options, std::move(master), state));
+    // A rekey whose daemon died (or was stopped) goes on here, once the
+    // dead holder's lock lease has expired.
+    ASSIGN_OR_RETURN(bool pending, state->etcd_store->RekeyPending());
+    if (pending) {
+      state->etcd_store->ResumeRekeyWhenFree(RotationHolder(options));
+      spdlog::warn(
+          "event=rekey_resuming detail=\"an unfinished rekey is "
+          "resumed as soon as the key-rotation lock is free\"");
+    }
+    return absl::OkStatus();
   }
   SqliteStoreOptions store_options;
   store_options.path = absl::StrCat(options.data_dir, "/secrets.db");
@@ -204,12 +249,21 @@ absl::StatusOr<SecretBytes> DeriveStoreSubkey(DaemonState* state,
 absl::StatusOr<KeyRotationResult> RotateStoreMasterKey(
     const DaemonOptions& options, DaemonState* state, SecretBytes new_key) {
   absl::MutexLock lock(&state->rotation_mu);
-  if (state->store == nullptr) return NotInClusterMode("master-key rotation");
   KeyRotationResult result;
   // Only the store's data keys and subkey seed are re-wrapped; no value is
   // re-encrypted (versions_reencrypted stays 0; RekeyDataKeys does that).
   uint64_t keys_rewrapped = 0;
   StoreRekeyer rekey = [&](SecretBytes key) -> absl::Status {
+    if (state->etcd_store != nullptr) {
+      // Cluster mode: one Txn under the cluster's key-rotation lock; the
+      // other daemons need the new key file before their next start
+      // (docs/cluster.md, "Key handling").
+      ASSIGN_OR_RETURN(uint32_t active, state->etcd_store->MasterKeyId());
+      result.new_key_id = active + 1;
+      return state->etcd_store->RotateKey(result.new_key_id, std::move(key),
+                                          RotationHolder(options),
+                                          &keys_rewrapped);
+    }
     ASSIGN_OR_RETURN(uint32_t active, state->store->ActiveKeyId());
     result.new_key_id = active + 1;
     return state->store->RotateKey(result.new_key_id, std::move(key),
@@ -239,9 +293,16 @@ absl::StatusOr<KeyRotationResult> RotateStoreMasterKey(
   return result;
 }
 
-absl::StatusOr<uint32_t> StartRekey(SqliteSecretStore* sqlite_store) {
-  if (sqlite_store == nullptr) return NotInClusterMode("data-key rekey");
-  ASSIGN_OR_RETURN(uint32_t generation, sqlite_store->StartRekey());
+absl::StatusOr<uint32_t> StartRekey(const DaemonOptions& options,
+                                    SqliteSecretStore* sqlite_store,
+                                    EtcdSecretStore* etcd_store) {
+  uint32_t generation = 0;
+  if (sqlite_store != nullptr) {
+    ASSIGN_OR_RETURN(generation, sqlite_store->StartRekey());
+  } else {
+    ASSIGN_OR_RETURN(generation,
+                     etcd_store->StartRekey(RotationHolder(options)));
+  }
   spdlog::info("event=rekey_started generation={}", generation);
   return generation;
 }
@@ -249,7 +310,14 @@ absl::StatusOr<uint32_t> StartRekey(SqliteSecretStore* sqlite_store) {
 RekeyStatusInfo RekeyStatus(SqliteSecretStore* sqlite_store,
                             EtcdSecretStore* etcd_store) {
   if (sqlite_store == nullptr) {
+    // This daemon's run; another daemon's run shows on that daemon.
+    const EtcdRekeyProgress progress = etcd_store->rekey_progress();
     RekeyStatusInfo info;
+    info.running = progress.running;
+    info.generation = progress.generation;
+    info.done = progress.done;
+    info.total = progress.total;
+    info.last_status = progress.status;
     info.active_generation = etcd_store->ActiveDataKeyGeneration();
     return info;
   }

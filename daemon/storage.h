@@ -37,14 +37,17 @@ absl::StatusOr<SecretBytes> DeriveStoreSubkey(DaemonState* state,
                                               SubkeyPurpose purpose);
 
 // Admin RotateMasterKey: re-wraps the store's data keys and subkey seed under
-// `new_key`. FailedPrecondition in cluster mode.
+// `new_key` (cluster mode: under the cluster's key-rotation lock; the other
+// daemons need the new key file before their next start).
 absl::StatusOr<KeyRotationResult> RotateStoreMasterKey(
     const DaemonOptions& options, DaemonState* state, SecretBytes new_key);
 
 // Admin RekeyDataKeys / RekeyStatus. `sqlite_store` null = cluster mode
-// (StartRekey is then FailedPrecondition; RekeyStatus reports etcd's active
-// generation).
-absl::StatusOr<uint32_t> StartRekey(SqliteSecretStore* sqlite_store);
+// (the rekey runs under the cluster's key-rotation lock; the status is this
+// daemon's run).
+absl::StatusOr<uint32_t> StartRekey(const DaemonOptions& options,
+                                    SqliteSecretStore* sqlite_store,
+                                    EtcdSecretStore* etcd_store);
 RekeyStatusInfo RekeyStatus(SqliteSecretStore* sqlite_store,
                             EtcdSecretStore* etcd_store);
 

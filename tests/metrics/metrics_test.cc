@@ -794,6 +794,8 @@ TEST(MetricsTest, EtcdBackendStoreLatency) {
       "read_versions"};
   EXPECT_GE(StoreCount(e, "etcd", reads) - StoreCount(before, "etcd", reads),
             12);
+  // The master key id comes from etcd's key check value in cluster mode.
+  EXPECT_EQ(e.samples["zlayer_secrets_master_key_id"], 1) << text;
   // No SQLite families in cluster mode.
   EXPECT_EQ(e.types.count("zlayer_secrets_sqlite_commit_group_size"), 0u);
   EXPECT_EQ(e.types.count(StoreOp("sqlite", "set", "_count")), 0u);

@@ -1,5 +1,6 @@
 #include "core/store/etcd/etcd_client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -123,6 +124,7 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(
         grpc::CreateCustomChannel(address, credentials, args);
     endpoint.kv = etcdserverpb::KV::NewStub(channel);
     endpoint.watch = etcdserverpb::Watch::NewStub(channel);
+    endpoint.lease = etcdserverpb::Lease::NewStub(channel);
     endpoint.backoff = options.initial_backoff;
     client->endpoints_.push_back(std::move(endpoint));
   }
@@ -181,7 +183,7 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
     context.set_deadline(
         ToChrono(std::min(absl::Now() + options_.call_timeout, overall)));
     Response response;
-    last = attempt(*endpoints_[index].kv, &context, &response);
+    last = attempt(endpoints_[index], &context, &response);
     ++attempts;
     if (last.ok()) {
       MarkHealthy(index);
@@ -224,38 +226,85 @@ absl::StatusOr<Response> EtcdClient::Call(absl::string_view method,
 absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(
     const etcdserverpb::RangeRequest& request) {
   return Call<etcdserverpb::RangeResponse>(
-      "Range", [&](etcdserverpb::KV::Stub& kv, grpc::ClientContext* context,
+      "Range", [&](Endpoint& e, grpc::ClientContext* context,
                    etcdserverpb::RangeResponse* response) {
-        return kv.Range(context, request, response);
+        return e.kv->Range(context, request, response);
       });
 }
 
 absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(
     const etcdserverpb::TxnRequest& request) {
   return Call<etcdserverpb::TxnResponse>(
-      "Txn", [&](etcdserverpb::KV::Stub& kv, grpc::ClientContext* context,
+      "Txn", [&](Endpoint& e, grpc::ClientContext* context,
                  etcdserverpb::TxnResponse* response) {
-        return kv.Txn(context, request, response);
+        return e.kv->Txn(context, request, response);
       });
 }
 
 absl::StatusOr<etcdserverpb::PutResponse> EtcdClient::Put(
     const etcdserverpb::PutRequest& request) {
   return Call<etcdserverpb::PutResponse>(
-      "Put", [&](etcdserverpb::KV::Stub& kv, grpc::ClientContext* context,
+      "Put", [&](Endpoint& e, grpc::ClientContext* context,
                  etcdserverpb::PutResponse* response) {
-        return kv.Put(context, request, response);
+        return e.kv->Put(context, request, response);
       });
 }
 
 absl::StatusOr<etcdserverpb::DeleteRangeResponse> EtcdClient::DeleteRange(
     const etcdserverpb::DeleteRangeRequest& request) {
   return Call<etcdserverpb::DeleteRangeResponse>(
-      "DeleteRange",
-      [&](etcdserverpb::KV::Stub& kv, grpc::ClientContext* context,
-          etcdserverpb::DeleteRangeResponse* response) {
-        return kv.DeleteRange(context, request, response);
+      "DeleteRange", [&](Endpoint& e, grpc::ClientContext* context,
+                         etcdserverpb::DeleteRangeResponse* response) {
+        return e.kv->DeleteRange(context, request, response);
       });
+}
+
+absl::StatusOr<etcdserverpb::LeaseGrantResponse> EtcdClient::LeaseGrant(
+    absl::Duration ttl) {
+  etcdserverpb::LeaseGrantRequest request;
+  request.set_ttl(std::max<int64_t>(1, absl::ToInt64Seconds(ttl)));
+  ASSIGN_OR_RETURN(
+      etcdserverpb::LeaseGrantResponse granted,
+      Call<etcdserverpb::LeaseGrantResponse>(
+          "LeaseGrant", [&](Endpoint& e, grpc::ClientContext* context,
+                            etcdserverpb::LeaseGrantResponse* response) {
+            return e.lease->LeaseGrant(context, request, response);
+          }));
+  if (!granted.error().empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("etcd refused a lease: ", granted.error()));
+  }
+  return granted;
+}
+
+absl::StatusOr<int64_t> EtcdClient::LeaseKeepAliveOnce(int64_t id) {
+  ASSIGN_OR_RETURN(etcdserverpb::LeaseKeepAliveResponse renewed,
+                   Call<etcdserverpb::LeaseKeepAliveResponse>(
+                       "LeaseKeepAlive",
+                       [&](Endpoint& e, grpc::ClientContext* context,
+                           etcdserverpb::LeaseKeepAliveResponse* response) {
+                         auto stream = e.lease->LeaseKeepAlive(context);
+                         etcdserverpb::LeaseKeepAliveRequest request;
+                         request.set_id(id);
+                         if (stream->Write(request)) stream->Read(response);
+                         stream->WritesDone();
+                         return stream->Finish();
+                       }));
+  return renewed.ttl();
+}
+
+absl::Status EtcdClient::LeaseRevoke(int64_t id) {
+  etcdserverpb::LeaseRevokeRequest request;
+  request.set_id(id);
+  absl::StatusOr<etcdserverpb::LeaseRevokeResponse> revoked =
+      Call<etcdserverpb::LeaseRevokeResponse>(
+          "LeaseRevoke", [&](Endpoint& e, grpc::ClientContext* context,
+                             etcdserverpb::LeaseRevokeResponse* response) {
+            return e.lease->LeaseRevoke(context, request, response);
+          });
+  // An expired lease is gone already: what revoking wanted.
+  if (absl::IsNotFound(revoked.status())) return absl::OkStatus();
+  return revoked.status();
 }
 
 std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest,

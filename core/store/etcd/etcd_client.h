@@ -85,6 +85,18 @@ class EtcdClient {
   absl::StatusOr<etcdserverpb::DeleteRangeResponse> DeleteRange(
       const etcdserverpb::DeleteRangeRequest& request);
 
+  // Leases (etcd's Lease service), for locks whose key goes away when
+  // their holder dies (EtcdSecretStore's key-rotation lock). LeaseGrant
+  // asks for `ttl` (whole seconds, at least 1); the answer's TTL is what
+  // etcd granted. LeaseKeepAliveOnce renews `id` once over a short-lived
+  // stream and returns the TTL now left: 0 or less when the lease has
+  // expired (or never existed). LeaseRevoke deletes the lease and every key
+  // attached to it (NotFound-free: revoking an expired lease is OK).
+  absl::StatusOr<etcdserverpb::LeaseGrantResponse> LeaseGrant(
+      absl::Duration ttl);
+  absl::StatusOr<int64_t> LeaseKeepAliveOnce(int64_t id);
+  absl::Status LeaseRevoke(int64_t id);
+
   // Opens a Watch stream (etcd's bidirectional Watch RPC) on the next
   // endpoint in turn, so a watcher that reconnects after a failure lands on
   // another member. No deadline: a watch lasts until `context` is cancelled
@@ -103,6 +115,7 @@ class EtcdClient {
     std::string address;
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
     std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+    std::unique_ptr<etcdserverpb::Lease::Stub> lease;
     // Guarded by mu_: when calls may prefer this endpoint again, and the
     // backoff the next failure gets.
     absl::Time retry_after = absl::InfinitePast();

@@ -4,10 +4,12 @@
 #include <limits>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -304,7 +306,7 @@ absl::StatusOr<std::unique_ptr<EtcdSecretStore>> EtcdSecretStore::Open(
   ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client,
                    EtcdClient::Create(options.client));
   std::unique_ptr<EtcdSecretStore> store(
-      new EtcdSecretStore(std::move(client), options.prefix, clock));
+      new EtcdSecretStore(std::move(client), options, clock));
   const std::string meta = options.prefix + "/meta/";
   const std::string keyring_prefix = options.prefix + "/keyring/";
   const std::string check_key = meta + "key_check";
@@ -370,32 +372,15 @@ absl::StatusOr<std::unique_ptr<EtcdSecretStore>> EtcdSecretStore::Open(
     if (!seed.ok() || seed->size() != kSubkeyBytes) {
       return Damaged("subkey seed");
     }
-    uint32_t newest = 0;
-    for (const auto& kv : read[1].kvs()) {
-      uint32_t generation = 0;
-      if (!absl::SimpleHexAtoi(kv.key().substr(keyring_prefix.size()),
-                               &generation) ||
-          generation == 0) {
-        return Damaged("keyring");
-      }
-      absl::StatusOr<SecretBytes> dek = keyring->Decrypt(
-          kv.value(), DataKeyAssociatedData(store_id, generation));
-      if (!dek.ok()) return Damaged("keyring");
-      if (store->deks_ == nullptr) {
-        ASSIGN_OR_RETURN(store->deks_,
-                         Keyring::Create(generation, *std::move(dek)));
-      } else {
-        RETURN_IF_ERROR(store->deks_->AddKey(generation, *std::move(dek)));
-      }
-      newest = std::max(newest, generation);
-    }
-    if (store->deks_ == nullptr) return Damaged("keyring");
-    RETURN_IF_ERROR(store->deks_->SetActive(newest));
     ASSIGN_OR_RETURN(store->mac_key_, ::zlayer::secrets::DeriveSubkey(
                                           *seed, SubkeyPurpose::kMetadataMac));
     store->store_id_ = store_id;
     store->seed_ = *std::move(seed);
-    store->kek_ = std::move(keyring);
+    {
+      absl::MutexLock lock(&store->keys_mu_);
+      store->kek_ = std::move(keyring);
+    }
+    RETURN_IF_ERROR(store->ReloadKeyring());
     return store;
   }
   return Damaged("key check value");
@@ -412,10 +397,20 @@ absl::StatusOr<uint32_t> EtcdSecretStore::RecordedKeyId(
 }
 
 EtcdSecretStore::EtcdSecretStore(std::unique_ptr<EtcdClient> client,
-                                 std::string prefix, Clock* clock)
-    : client_(std::move(client)), prefix_(std::move(prefix)), clock_(clock) {}
+                                 const EtcdStoreOptions& options, Clock* clock)
+    : client_(std::move(client)),
+      prefix_(options.prefix),
+      clock_(clock),
+      key_lock_ttl_(options.key_lock_ttl),
+      rekey_batch_secrets_(std::max(1, options.rekey_batch_secrets)) {}
 
-EtcdSecretStore::~EtcdSecretStore() = default;
+EtcdSecretStore::~EtcdSecretStore() {
+  {
+    absl::MutexLock lock(&rekey_mu_);
+    stopping_ = true;
+  }
+  WaitForRekey();
+}
 
 absl::StatusOr<SecretBytes> EtcdSecretStore::DeriveSubkey(
     SubkeyPurpose purpose) const {
@@ -423,7 +418,7 @@ absl::StatusOr<SecretBytes> EtcdSecretStore::DeriveSubkey(
 }
 
 uint32_t EtcdSecretStore::ActiveDataKeyGeneration() const {
-  return deks_->active_key_id();
+  return CurrentDeks().active;
 }
 
 // --- Keys
@@ -547,7 +542,13 @@ absl::StatusOr<VersionedValue> EtcdSecretStore::OpenValue(
     stored = state.requested_value;
   }
   ASSIGN_OR_RETURN(StoredVersion v, DecodeVersion(stored));
-  absl::StatusOr<SecretBytes> value = deks_->Decrypt(
+  Deks deks = CurrentDeks();
+  if (!deks.ring->HasKey(v.generation)) {
+    // A generation another daemon's rekey made after we read the keyring.
+    RETURN_IF_ERROR(ReloadKeyring());
+    deks = CurrentDeks();
+  }
+  absl::StatusOr<SecretBytes> value = deks.ring->Decrypt(
       v.blob, ValueAssociatedData({store_id_, scope, name, version,
                                    row.incarnation, v.generation}));
   if (!value.ok()) {
@@ -800,8 +801,20 @@ absl::Status EtcdSecretStore::Mutate(absl::string_view scope,
       if (destroys && !state.found) return absl::OkStatus();
     }
     std::vector<RequestOp> ops;
-    RETURN_IF_ERROR(plan(state, op_id, &ops));
+    const Deks deks = CurrentDeks();
+    RETURN_IF_ERROR(plan(state, deks, op_id, &ops));
     TxnRequest txn;
+    // The generation this write seals with is still the newest: a rekey
+    // re-puts it when it adds the next one (so this compare fails and the
+    // keyring is read again below), and its re-encryption pass, which
+    // starts after that, then finds every value sealed before.
+    const std::string generation_key = KeyringPrefix() + Hex8(deks.active);
+    Compare* current_dek = txn.add_compare();
+    current_dek->set_key(generation_key);
+    current_dek->set_target(Compare::MOD);
+    current_dek->set_result(Compare::EQUAL);
+    current_dek->set_mod_revision(deks.active_mod_revision);
+    *txn.add_failure() = RangeOp(Newest(KeyringPrefix(), /*keys_only=*/true));
     Compare* unchanged = txn.add_compare();
     unchanged->set_key(row_key);
     unchanged->set_result(Compare::EQUAL);
@@ -816,6 +829,11 @@ absl::Status EtcdSecretStore::Mutate(absl::string_view scope,
     sent = true;
     ASSIGN_OR_RETURN(TxnResponse resp, client_->Txn(txn));
     if (resp.succeeded()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(RangeResponse newest, TakeRange(resp, 0));
+    if (newest.kvs_size() == 0 || newest.kvs(0).key() != generation_key ||
+        newest.kvs(0).mod_revision() != deks.active_mod_revision) {
+      RETURN_IF_ERROR(ReloadKeyring());
+    }
   }
   return absl::AbortedError(
       "the secret kept changing under this write (other daemons); retry");
@@ -823,7 +841,7 @@ absl::Status EtcdSecretStore::Mutate(absl::string_view scope,
 
 absl::StatusOr<SecretMetadata> EtcdSecretStore::PlanWrite(
     absl::string_view scope, absl::string_view name, const SecretBytes& value,
-    const WriteOptions& options, const RowState& state,
+    const WriteOptions& options, const RowState& state, const Deks& deks,
     const std::string& op_id, std::vector<RequestOp>* ops) {
   const bool live = state.found && !state.row.deleted;
   RETURN_IF_ERROR(CheckExpectedVersion(options.expected_version, live,
@@ -850,12 +868,13 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::PlanWrite(
                                           state.found ? row.max_versions : 0);
   row.deleted = false;
   row.deleted_at = 0;
-  const uint32_t generation = deks_->active_key_id();
+  const uint32_t generation = deks.active;
   row.key_id = generation;
   row.op_id = op_id;
-  ASSIGN_OR_RETURN(std::string blob,
-                   deks_->Encrypt(value, ValueAssociatedData(
-                                             {store_id_, scope, name, version,
+  ASSIGN_OR_RETURN(
+      std::string blob,
+      deks.ring->Encrypt(value,
+                         ValueAssociatedData({store_id_, scope, name, version,
                                               row.incarnation, generation})));
   ASSIGN_OR_RETURN(row.mac,
                    SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
@@ -875,14 +894,14 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::SetSecret(
     const WriteOptions& options) {
   RETURN_IF_ERROR(ValidateWrite(scope, name, value, options));
   SecretMetadata out;
-  RETURN_IF_ERROR(Mutate(scope, name, 0, false,
-                         [&](const RowState& state, const std::string& op_id,
-                             std::vector<RequestOp>* ops) -> absl::Status {
-                           ASSIGN_OR_RETURN(
-                               out, PlanWrite(scope, name, value, options,
-                                              state, op_id, ops));
-                           return absl::OkStatus();
-                         }));
+  RETURN_IF_ERROR(Mutate(
+      scope, name, 0, false,
+      [&](const RowState& state, const Deks& deks, const std::string& op_id,
+          std::vector<RequestOp>* ops) -> absl::Status {
+        ASSIGN_OR_RETURN(out, PlanWrite(scope, name, value, options, state,
+                                        deks, op_id, ops));
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -890,19 +909,19 @@ absl::StatusOr<RotationResult> EtcdSecretStore::RotateSecret(
     absl::string_view scope, absl::string_view name, const SecretBytes& value) {
   RETURN_IF_ERROR(ValidateWrite(scope, name, value, WriteOptions{}));
   RotationResult out;
-  RETURN_IF_ERROR(
-      Mutate(scope, name, 0, false,
-             [&](const RowState& state, const std::string& op_id,
-                 std::vector<RequestOp>* ops) -> absl::Status {
-               if (!state.found || state.row.deleted) return NotFound();
-               WriteOptions options;
-               options.expected_version = state.row.current_version;
-               ASSIGN_OR_RETURN(
-                   SecretMetadata m,
-                   PlanWrite(scope, name, value, options, state, op_id, ops));
-               out = RotationResult{state.row.current_version, m.version};
-               return absl::OkStatus();
-             }));
+  RETURN_IF_ERROR(Mutate(
+      scope, name, 0, false,
+      [&](const RowState& state, const Deks& deks, const std::string& op_id,
+          std::vector<RequestOp>* ops) -> absl::Status {
+        if (!state.found || state.row.deleted) return NotFound();
+        WriteOptions options;
+        options.expected_version = state.row.current_version;
+        ASSIGN_OR_RETURN(
+            SecretMetadata m,
+            PlanWrite(scope, name, value, options, state, deks, op_id, ops));
+        out = RotationResult{state.row.current_version, m.version};
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -915,12 +934,12 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::RollbackSecret(
   SecretMetadata out;
   RETURN_IF_ERROR(Mutate(
       scope, name, version, false,
-      [&](const RowState& state, const std::string& op_id,
+      [&](const RowState& state, const Deks& deks, const std::string& op_id,
           std::vector<RequestOp>* ops) -> absl::Status {
         ASSIGN_OR_RETURN(VersionedValue old,
                          OpenValue(scope, name, version, state, nullptr));
         ASSIGN_OR_RETURN(out, PlanWrite(scope, name, old.value, WriteOptions{},
-                                        state, op_id, ops));
+                                        state, deks, op_id, ops));
         return absl::OkStatus();
       }));
   return out;
@@ -929,20 +948,20 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::RollbackSecret(
 absl::Status EtcdSecretStore::DeleteSecret(absl::string_view scope,
                                            absl::string_view name) {
   RETURN_IF_ERROR(ValidateKey(scope, name));
-  return Mutate(scope, name, 0, false,
-                [&](const RowState& state, const std::string& op_id,
-                    std::vector<RequestOp>* ops) -> absl::Status {
-                  if (!state.found || state.row.deleted) return NotFound();
-                  Row row = state.row;
-                  row.deleted = true;
-                  row.deleted_at = clock_->NowUnixSeconds();
-                  row.op_id = op_id;
-                  ASSIGN_OR_RETURN(row.mac,
-                                   SecretRowMac(mac_key_, store_id_,
-                                                row.Fields(scope, name)));
-                  ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
-                  return absl::OkStatus();
-                });
+  return Mutate(
+      scope, name, 0, false,
+      [&](const RowState& state, const Deks& /*deks*/, const std::string& op_id,
+          std::vector<RequestOp>* ops) -> absl::Status {
+        if (!state.found || state.row.deleted) return NotFound();
+        Row row = state.row;
+        row.deleted = true;
+        row.deleted_at = clock_->NowUnixSeconds();
+        row.op_id = op_id;
+        ASSIGN_OR_RETURN(row.mac, SecretRowMac(mac_key_, store_id_,
+                                               row.Fields(scope, name)));
+        ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
+        return absl::OkStatus();
+      });
 }
 
 absl::Status EtcdSecretStore::UndeleteSecret(absl::string_view scope,
@@ -950,7 +969,7 @@ absl::Status EtcdSecretStore::UndeleteSecret(absl::string_view scope,
   RETURN_IF_ERROR(ValidateKey(scope, name));
   return Mutate(
       scope, name, 0, false,
-      [&](const RowState& state, const std::string& op_id,
+      [&](const RowState& state, const Deks& /*deks*/, const std::string& op_id,
           std::vector<RequestOp>* ops) -> absl::Status {
         if (!state.found || !state.row.deleted) {
           return absl::NotFoundError("no soft-deleted secret with this name");
@@ -969,15 +988,661 @@ absl::Status EtcdSecretStore::UndeleteSecret(absl::string_view scope,
 absl::Status EtcdSecretStore::DestroySecret(absl::string_view scope,
                                             absl::string_view name) {
   RETURN_IF_ERROR(ValidateKey(scope, name));
-  return Mutate(scope, name, 0, true,
-                [&](const RowState& state, const std::string& op_id,
-                    std::vector<RequestOp>* ops) -> absl::Status {
-                  if (!state.found) return NotFound();
-                  const std::string versions = VersionsPrefix(scope, name);
-                  ops->push_back(DeleteOp(versions, RangeEnd(versions)));
-                  ops->push_back(DeleteOp(RowKey(scope, name), ""));
-                  return absl::OkStatus();
-                });
+  return Mutate(
+      scope, name, 0, true,
+      [&](const RowState& state, const Deks& /*deks*/, const std::string& op_id,
+          std::vector<RequestOp>* ops) -> absl::Status {
+        if (!state.found) return NotFound();
+        const std::string versions = VersionsPrefix(scope, name);
+        ops->push_back(DeleteOp(versions, RangeEnd(versions)));
+        ops->push_back(DeleteOp(RowKey(scope, name), ""));
+        return absl::OkStatus();
+      });
+}
+
+// --- Key handling: the keyring, the rotation lock, rekey, master rotation
+
+namespace {
+
+constexpr absl::string_view kMasterKeyRetired =
+    "this daemon's master key no longer matches the store (the master key "
+    "was rotated through another daemon): restart it with the new key file "
+    "(docs/cluster.md, \"Key handling\")";
+
+// The generation at the end of a keyring key; 0 when malformed.
+uint32_t GenerationOfKey(absl::string_view key, size_t prefix_size) {
+  uint32_t generation = 0;
+  if (key.size() != prefix_size + 8 ||
+      !absl::SimpleHexAtoi(key.substr(prefix_size), &generation)) {
+    return 0;
+  }
+  return generation;
+}
+
+Compare KeyAbsent(std::string key) {
+  Compare c;
+  c.set_key(std::move(key));
+  c.set_target(Compare::CREATE);
+  c.set_result(Compare::EQUAL);
+  c.set_create_revision(0);
+  return c;
+}
+
+Compare ModIs(std::string key, int64_t mod_revision) {
+  Compare c;
+  c.set_key(std::move(key));
+  c.set_target(Compare::MOD);
+  c.set_result(Compare::EQUAL);
+  c.set_mod_revision(mod_revision);
+  return c;
+}
+
+RangeRequest Under(const std::string& prefix, int64_t limit = 0) {
+  RangeRequest r;
+  r.set_key(prefix);
+  r.set_range_end(RangeEnd(prefix));
+  r.set_sort_order(RangeRequest::ASCEND);
+  r.set_limit(limit);
+  return r;
+}
+
+}  // namespace
+
+EtcdSecretStore::Deks EtcdSecretStore::CurrentDeks() const {
+  absl::MutexLock lock(&keys_mu_);
+  return deks_;
+}
+
+absl::Status EtcdSecretStore::ReloadKeyring() {
+  absl::MutexLock reload(&reload_mu_);
+  const std::string keyring = KeyringPrefix();
+  ASSIGN_OR_RETURN(
+      std::vector<RangeResponse> read,
+      ReadAtOneRevision(*client_,
+                        {Under(keyring), Get(prefix_ + "/meta/key_check")}));
+  absl::MutexLock lock(&keys_mu_);
+  absl::flat_hash_map<uint32_t, int64_t> mod_revisions;
+  uint32_t newest = 0;
+  bool retired = false;
+  for (const auto& kv : read[0].kvs()) {
+    const uint32_t generation = GenerationOfKey(kv.key(), keyring.size());
+    if (generation == 0) return Damaged("keyring");
+    mod_revisions[generation] = kv.mod_revision();
+    newest = std::max(newest, generation);
+    if (dek_bytes_.contains(generation)) continue;
+    absl::StatusOr<SecretBytes> dek =
+        kek_->Decrypt(kv.value(), DataKeyAssociatedData(store_id_, generation));
+    if (!dek.ok()) {
+      // Either our master key was rotated away (the key check no longer
+      // opens with it) or the keyring is damaged.
+      if (read[1].kvs_size() == 0) return Damaged("key check value");
+      const std::string& check = read[1].kvs(0).value();
+      absl::StatusOr<uint32_t> kek_id = BlobKeyId(check);
+      absl::StatusOr<SecretBytes> plain =
+          kek_id.ok()
+              ? kek_->Decrypt(check, KeyCheckAssociatedData(store_id_, *kek_id))
+              : absl::StatusOr<SecretBytes>(kek_id.status());
+      if (plain.ok()) return Damaged("keyring");
+      retired = true;
+      continue;
+    }
+    dek_bytes_[generation] = *std::move(dek);
+  }
+  if (newest == 0) return Damaged("keyring");
+  if (!dek_bytes_.contains(newest)) {
+    return retired ? absl::FailedPreconditionError(kMasterKeyRetired)
+                   : Damaged("keyring");
+  }
+  // A fresh ring over every DEK held (readers keep the old one as long as
+  // they use it).
+  std::unique_ptr<Keyring> ring;
+  for (const auto& [generation, bytes] : dek_bytes_) {
+    SecretBytes copy = bytes.Clone();
+    if (ring == nullptr) {
+      ASSIGN_OR_RETURN(ring, Keyring::Create(generation, std::move(copy)));
+    } else {
+      RETURN_IF_ERROR(ring->AddKey(generation, std::move(copy)));
+    }
+  }
+  RETURN_IF_ERROR(ring->SetActive(newest));
+  deks_.ring = std::move(ring);
+  deks_.active = newest;
+  deks_.active_mod_revision = mod_revisions[newest];
+  return absl::OkStatus();
+}
+
+Compare EtcdSecretStore::LockHeld(const KeyLock& lock) const {
+  Compare c;
+  c.set_key(LockKey());
+  c.set_target(Compare::CREATE);
+  c.set_result(Compare::EQUAL);
+  c.set_create_revision(lock.create_revision);
+  return c;
+}
+
+absl::StatusOr<EtcdSecretStore::KeyLock> EtcdSecretStore::TakeKeyLock(
+    absl::string_view holder, bool* busy) {
+  ASSIGN_OR_RETURN(etcdserverpb::LeaseGrantResponse lease,
+                   client_->LeaseGrant(key_lock_ttl_));
+  TxnRequest txn;
+  *txn.add_compare() = KeyAbsent(LockKey());
+  RequestOp put = PutOp(LockKey(), std::string(holder));
+  put.mutable_request_put()->set_lease(lease.id());
+  *txn.add_success() = std::move(put);
+  *txn.add_failure() = RangeOp(Get(LockKey()));
+  absl::StatusOr<TxnResponse> resp = client_->Txn(txn);
+  if (!resp.ok() || !resp->succeeded()) {
+    (void)client_->LeaseRevoke(lease.id());
+    RETURN_IF_ERROR(resp.status());
+    ASSIGN_OR_RETURN(RangeResponse held, TakeRange(*resp, 0));
+    if (busy != nullptr) *busy = true;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key rotation already running on ",
+        held.kvs_size() > 0 ? held.kvs(0).value()
+                            : std::string("another daemon"),
+        " (one rotation at a time in the cluster; a daemon that died "
+        "releases it within ",
+        absl::FormatDuration(key_lock_ttl_), ")"));
+  }
+  return KeyLock{lease.id(), resp->header().revision()};
+}
+
+void EtcdSecretStore::ReleaseKeyLock(const KeyLock& lock) {
+  // Revoking the lease deletes the lock key with it; if that fails the
+  // lease expires by itself.
+  (void)client_->LeaseRevoke(lock.lease);
+}
+
+// The lease renewal reads the real clock on purpose, not clock_: the lease
+// expires in etcd's real time (as the client's deadlines, etcd_client.cc).
+bool EtcdSecretStore::RenewLock(const KeyLock& lock, absl::Time* renewed) {
+  if (absl::Now() - *renewed < key_lock_ttl_ / 3) return true;
+  absl::StatusOr<int64_t> ttl = client_->LeaseKeepAliveOnce(lock.lease);
+  if (ttl.ok() && *ttl > 0) {
+    *renewed = absl::Now();
+    return true;
+  }
+  // Unreachable etcd: the lease may still live; the next Txn's lock compare
+  // decides. Expired: the lock is gone.
+  if (ttl.ok()) {
+    absl::MutexLock l(&rekey_mu_);
+    lock_lost_ = true;
+    return false;
+  }
+  return true;
+}
+
+absl::Status EtcdSecretStore::CheckMasterKeyCurrent() {
+  ASSIGN_OR_RETURN(RangeResponse r,
+                   client_->Range(Get(prefix_ + "/meta/key_check")));
+  if (r.kvs_size() == 0) return Damaged("key check value");
+  const std::string& check = r.kvs(0).value();
+  ASSIGN_OR_RETURN(uint32_t kek_id, BlobKeyId(check));
+  absl::MutexLock lock(&keys_mu_);
+  absl::StatusOr<SecretBytes> plain =
+      kek_->Decrypt(check, KeyCheckAssociatedData(store_id_, kek_id));
+  if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
+    return absl::FailedPreconditionError(kMasterKeyRetired);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> EtcdSecretStore::RekeyPending() {
+  ASSIGN_OR_RETURN(RangeResponse r, client_->Range(Get(ProgressKey())));
+  return r.kvs_size() > 0;
+}
+
+EtcdRekeyProgress EtcdSecretStore::rekey_progress() const {
+  absl::MutexLock lock(&rekey_mu_);
+  return rekey_;
+}
+
+void EtcdSecretStore::WaitForRekey() {
+  if (rekey_thread_.joinable()) rekey_thread_.join();
+}
+
+absl::StatusOr<std::pair<uint32_t, EtcdSecretStore::KeyLock>>
+EtcdSecretStore::BeginRekey(absl::string_view holder, bool resume_only,
+                            bool* lock_busy) {
+  // Our own master key must still be the store's (it seals the new DEK);
+  // checked again under the lock, which master rotations take too.
+  RETURN_IF_ERROR(ReloadKeyring());
+  ASSIGN_OR_RETURN(KeyLock lock, TakeKeyLock(holder, lock_busy));
+  if (absl::Status current = CheckMasterKeyCurrent(); !current.ok()) {
+    ReleaseKeyLock(lock);
+    return current;
+  }
+  absl::StatusOr<uint32_t> generation = [&]() -> absl::StatusOr<uint32_t> {
+    const std::string keyring = KeyringPrefix();
+    ASSIGN_OR_RETURN(
+        std::vector<RangeResponse> read,
+        ReadAtOneRevision(*client_, {Get(ProgressKey()), Under(keyring)}));
+    if (read[0].kvs_size() > 0) {
+      // A run that died: go on with its generation (made in the same Txn as
+      // the progress record, so it exists).
+      uint32_t resumed = 0;
+      if (!absl::SimpleAtoi(read[0].kvs(0).value(), &resumed) || resumed == 0) {
+        return Damaged("rekey progress record");
+      }
+      return resumed;
+    }
+    if (resume_only) {
+      return absl::NotFoundError("no unfinished rekey (another finished it)");
+    }
+    uint32_t newest = 0;
+    for (const auto& kv : read[1].kvs()) {
+      newest = std::max(newest, GenerationOfKey(kv.key(), keyring.size()));
+    }
+    if (newest == 0 || newest == std::numeric_limits<uint32_t>::max()) {
+      return Damaged("keyring");
+    }
+    const uint32_t next = newest + 1;
+    std::string sealed;
+    {
+      absl::MutexLock l(&keys_mu_);
+      ASSIGN_OR_RETURN(sealed,
+                       kek_->Encrypt(SecretBytes::Random(kKeyBytes),
+                                     DataKeyAssociatedData(store_id_, next)));
+    }
+    TxnRequest txn;
+    *txn.add_compare() = LockHeld(lock);
+    *txn.add_compare() = KeyAbsent(keyring + Hex8(next));
+    *txn.add_success() = PutOp(keyring + Hex8(next), sealed);
+    *txn.add_success() = PutOp(ProgressKey(), absl::StrCat(next));
+    // Every older generation is written again (same bytes, new
+    // mod_revision): a write sealing with one of them now fails its compare
+    // and reads the keyring again, so no value on an older generation
+    // appears after this Txn.
+    for (const auto& kv : read[1].kvs()) {
+      *txn.add_compare() = ModIs(kv.key(), kv.mod_revision());
+      *txn.add_success() = PutOp(kv.key(), kv.value());
+    }
+    ASSIGN_OR_RETURN(TxnResponse resp, client_->Txn(txn));
+    if (!resp.succeeded()) {
+      return absl::AbortedError(
+          "the keyring changed while the rekey started; retry");
+    }
+    return next;
+  }();
+  if (!generation.ok()) {
+    ReleaseKeyLock(lock);
+    return generation.status();
+  }
+  absl::Status reloaded = ReloadKeyring();
+  if (!reloaded.ok()) {
+    ReleaseKeyLock(lock);
+    return reloaded;
+  }
+  return std::make_pair(*generation, lock);
+}
+
+absl::StatusOr<uint32_t> EtcdSecretStore::StartRekey(absl::string_view holder) {
+  {
+    absl::MutexLock lock(&rekey_mu_);
+    if (rekey_.running) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key rotation already running on ", holder,
+          " (this daemon; or waiting to resume an unfinished one)"));
+    }
+  }
+  ASSIGN_OR_RETURN(auto begun, BeginRekey(holder, /*resume_only=*/false,
+                                          /*lock_busy=*/nullptr));
+  WaitForRekey();  // a finished earlier run
+  {
+    absl::MutexLock l(&rekey_mu_);
+    rekey_ = EtcdRekeyProgress();
+    rekey_.running = true;
+    rekey_.generation = begun.first;
+    lock_lost_ = false;
+  }
+  rekey_thread_ =
+      std::thread(&EtcdSecretStore::RunRekey, this, begun.first, begun.second);
+  return begun.first;
+}
+
+void EtcdSecretStore::ResumeRekeyWhenFree(std::string holder) {
+  {
+    absl::MutexLock lock(&rekey_mu_);
+    if (rekey_.running) return;
+  }
+  WaitForRekey();
+  {
+    absl::MutexLock l(&rekey_mu_);
+    rekey_ = EtcdRekeyProgress();
+    rekey_.running = true;
+    lock_lost_ = false;
+  }
+  rekey_thread_ = std::thread([this, holder = std::move(holder)] {
+    while (true) {
+      bool busy = false;
+      absl::StatusOr<std::pair<uint32_t, KeyLock>> begun =
+          BeginRekey(holder, /*resume_only=*/true, &busy);
+      if (begun.ok()) {
+        {
+          absl::MutexLock l(&rekey_mu_);
+          rekey_.generation = begun->first;
+        }
+        RunRekey(begun->first, begun->second);
+        return;
+      }
+      absl::MutexLock l(&rekey_mu_);
+      if (!busy) {
+        rekey_.running = false;
+        // Finished by another daemon meanwhile: nothing left to do.
+        if (!absl::IsNotFound(begun.status())) rekey_.status = begun.status();
+        return;
+      }
+      // The dead holder's lease has not expired yet: try again in a second,
+      // or stop with the store.
+      if (rekey_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                     absl::Seconds(1))) {
+        rekey_.running = false;
+        rekey_.status = absl::CancelledError("the store closed");
+        return;
+      }
+    }
+  });
+}
+
+void EtcdSecretStore::RunRekey(uint32_t generation, KeyLock lock) {
+  absl::Status status;
+  absl::Time renewed = absl::Now();
+  // Passes until one finds no version left on an older generation. Writers
+  // seal with `generation` by now, so each pass leaves only what was
+  // written to concurrently (re-read by the next pass).
+  constexpr int kMaxPasses = 100;
+  int pass = 0;
+  std::vector<std::string> again;
+  for (; pass < kMaxPasses; ++pass) {
+    uint64_t moved = 0;
+    std::vector<std::string> left;
+    // The first pass reads every secret; later ones only those whose Txn
+    // lost to a writer (everything else is on `generation` for good).
+    status = RekeyPass(generation, lock, pass == 0 ? nullptr : &again, &moved,
+                       &left);
+    if (!status.ok() || left.empty()) break;
+    again = std::move(left);
+    if (!RenewLock(lock, &renewed)) {
+      status = absl::AbortedError("the key-rotation lock expired");
+      break;
+    }
+    absl::MutexLock l(&rekey_mu_);
+    if (stopping_) {
+      status = absl::CancelledError("the store closed during the rekey");
+      break;
+    }
+  }
+  if (status.ok() && pass == kMaxPasses) {
+    status = absl::AbortedError(
+        "versions kept changing under the rekey; run it again");
+  }
+  if (status.ok()) status = FinishRekey(generation, lock);
+  // A run that stopped keeps its progress record: the next StartRekey (or
+  // daemon start) resumes it.
+  ReleaseKeyLock(lock);
+  absl::MutexLock l(&rekey_mu_);
+  rekey_.running = false;
+  rekey_.status = status;
+}
+
+absl::Status EtcdSecretStore::RekeyPass(uint32_t generation,
+                                        const KeyLock& lock,
+                                        const std::vector<std::string>* only,
+                                        uint64_t* moved,
+                                        std::vector<std::string>* left) {
+  const std::string records = prefix_ + "/s/";
+  std::string start = records;
+  size_t next_only = 0;
+  absl::Time renewed = absl::Now();
+  while (true) {
+    {
+      absl::MutexLock l(&rekey_mu_);
+      if (stopping_) return absl::CancelledError("the store closed");
+      if (lock_lost_)
+        return absl::AbortedError("the key-rotation lock expired");
+    }
+    if (!RenewLock(lock, &renewed)) {
+      return absl::AbortedError("the key-rotation lock expired");
+    }
+    std::vector<std::string> page_keys;
+    if (only == nullptr) {
+      RangeRequest page = Under(records, rekey_batch_secrets_);
+      page.set_key(start);
+      page.set_keys_only(true);
+      ASSIGN_OR_RETURN(RangeResponse keys, client_->Range(page));
+      for (const auto& kv : keys.kvs()) page_keys.push_back(kv.key());
+      if (!page_keys.empty()) start = page_keys.back() + std::string(1, '\0');
+    } else {
+      while (next_only < only->size() &&
+             page_keys.size() < static_cast<size_t>(rekey_batch_secrets_)) {
+        page_keys.push_back((*only)[next_only++]);
+      }
+    }
+    if (page_keys.empty()) return absl::OkStatus();
+    // Each secret's record and versions, at one revision.
+    struct Secret {
+      std::string scope, name;
+    };
+    std::vector<Secret> secrets;
+    std::vector<RangeRequest> ranges;
+    for (const std::string& key : page_keys) {
+      absl::string_view rest = absl::string_view(key).substr(records.size());
+      const size_t slash = rest.find('/');
+      if (slash == absl::string_view::npos) return Damaged("secret record key");
+      Secret secret{absl::HexStringToBytes(rest.substr(0, slash)),
+                    std::string(rest.substr(slash + 1))};
+      ranges.push_back(Get(key));
+      ranges.push_back(Under(VersionsPrefix(secret.scope, secret.name)));
+      secrets.push_back(std::move(secret));
+    }
+    ASSIGN_OR_RETURN(std::vector<RangeResponse> read,
+                     ReadAtOneRevision(*client_, std::move(ranges)));
+    // The operations per secret that needs any; then sent in Txns of a
+    // few secrets each.
+    struct Move {
+      std::string record_key;
+      Compare unchanged;
+      std::vector<RequestOp> ops;
+      size_t bytes = 0;
+      uint64_t versions = 0;
+    };
+    std::vector<Move> moves;
+    const Deks deks = CurrentDeks();
+    for (size_t i = 0; i < secrets.size(); ++i) {
+      const RangeResponse& record = read[2 * i];
+      if (record.kvs_size() == 0) continue;  // destroyed meanwhile
+      ASSIGN_OR_RETURN(Row row, Row::Decode(record.kvs(0).value()));
+      Move move;
+      move.record_key = record.kvs(0).key();
+      move.unchanged = ModIs(record.kvs(0).key(), record.kvs(0).mod_revision());
+      bool current_moved = false;
+      for (const auto& kv : read[2 * i + 1].kvs()) {
+        ASSIGN_OR_RETURN(StoredVersion v, DecodeVersion(kv.value()));
+        if (v.generation == generation) continue;
+        ASSIGN_OR_RETURN(uint32_t version, VersionOfKey(kv.key()));
+        const std::string& scope = secrets[i].scope;
+        const std::string& name = secrets[i].name;
+        // Opened under its full associated data: a damaged or copied value
+        // stops the rekey (DataLoss) instead of being sealed anew.
+        ASSIGN_OR_RETURN(
+            SecretBytes value,
+            deks.ring->Decrypt(
+                v.blob, ValueAssociatedData({store_id_, scope, name, version,
+                                             row.incarnation, v.generation})));
+        ASSIGN_OR_RETURN(
+            std::string blob,
+            deks.ring->Encrypt(
+                value, ValueAssociatedData({store_id_, scope, name, version,
+                                            row.incarnation, generation})));
+        std::string stored = EncodeVersion(v.created_at, generation, blob);
+        if (move.ops.size() + 2 >= kMaxOpsPerTxn / 2 ||
+            move.bytes + stored.size() > kMaxRekeyTxnBytes / 2) {
+          // A secret with many (or large) versions takes several Txns,
+          // each guarded by the same record compare: version keys are not
+          // the record, so the chunks do not change what the next compares.
+          Move chunk;
+          chunk.record_key = move.record_key;
+          chunk.unchanged = move.unchanged;
+          std::swap(chunk, move);
+          if (!chunk.ops.empty()) moves.push_back(std::move(chunk));
+        }
+        move.bytes += kv.key().size() + stored.size();
+        move.ops.push_back(PutOp(kv.key(), std::move(stored)));
+        ++move.versions;
+        if (version == row.current_version) current_moved = true;
+      }
+      if (move.versions == 0) continue;
+      if (current_moved) {
+        // The record names its current version's generation (listings);
+        // key_id is not under the record's MAC, and the op id stays.
+        row.key_id = generation;
+        move.ops.push_back(PutOp(record.kvs(0).key(), row.Encode()));
+      }
+      moves.push_back(std::move(move));
+    }
+    {
+      absl::MutexLock l(&rekey_mu_);
+      for (const Move& m : moves) rekey_.total += m.versions;
+    }
+    size_t at = 0;
+    while (at < moves.size()) {
+      TxnRequest txn;
+      *txn.add_compare() = LockHeld(lock);
+      size_t ops = 0, bytes = 0, end = at;
+      uint64_t versions = 0;
+      while (end < moves.size() &&
+             (end == at || (ops + moves[end].ops.size() + 1 < kMaxOpsPerTxn &&
+                            bytes + moves[end].bytes < kMaxRekeyTxnBytes))) {
+        *txn.add_compare() = moves[end].unchanged;
+        for (RequestOp& op : moves[end].ops) *txn.add_success() = std::move(op);
+        ops += moves[end].ops.size() + 1;
+        bytes += moves[end].bytes;
+        versions += moves[end].versions;
+        ++end;
+      }
+      ASSIGN_OR_RETURN(TxnResponse resp, client_->Txn(txn));
+      if (resp.succeeded()) {
+        *moved += versions;
+        absl::MutexLock l(&rekey_mu_);
+        rekey_.done += versions;
+      } else {
+        // A secret written (or pruned, destroyed) meanwhile, or the lock
+        // lost: the next pass reads these again.
+        for (size_t i = at; i < end; ++i) {
+          if (left->empty() || left->back() != moves[i].record_key) {
+            left->push_back(moves[i].record_key);
+          }
+        }
+      }
+      at = end;
+    }
+  }
+}
+
+absl::Status EtcdSecretStore::FinishRekey(uint32_t generation,
+                                          const KeyLock& lock) {
+  const std::string keyring = KeyringPrefix();
+  ASSIGN_OR_RETURN(RangeResponse keys, client_->Range(Under(keyring)));
+  TxnRequest txn;
+  *txn.add_compare() = LockHeld(lock);
+  for (const auto& kv : keys.kvs()) {
+    if (GenerationOfKey(kv.key(), keyring.size()) == generation) continue;
+    *txn.add_success() = DeleteOp(kv.key(), "");
+  }
+  *txn.add_success() = DeleteOp(ProgressKey(), "");
+  ASSIGN_OR_RETURN(TxnResponse resp, client_->Txn(txn));
+  if (!resp.succeeded()) {
+    return absl::AbortedError("the key-rotation lock expired before the end");
+  }
+  return ReloadKeyring();
+}
+
+absl::StatusOr<uint32_t> EtcdSecretStore::MasterKeyId() {
+  ASSIGN_OR_RETURN(RangeResponse r,
+                   client_->Range(Get(prefix_ + "/meta/key_check")));
+  if (r.kvs_size() == 0) return Damaged("key check value");
+  return BlobKeyId(r.kvs(0).value());
+}
+
+absl::Status EtcdSecretStore::RotateKey(uint32_t new_key_id,
+                                        SecretBytes new_key,
+                                        absl::string_view holder,
+                                        uint64_t* keys_rewrapped) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> next,
+                   Keyring::Create(new_key_id, std::move(new_key)));
+  ASSIGN_OR_RETURN(KeyLock lock, TakeKeyLock(holder, nullptr));
+  absl::Status rotated = [&]() -> absl::Status {
+    const std::string meta = prefix_ + "/meta/";
+    const std::string keyring = KeyringPrefix();
+    ASSIGN_OR_RETURN(std::vector<RangeResponse> read,
+                     ReadAtOneRevision(*client_, {Get(meta + "key_check"),
+                                                  Get(meta + "subkey_seed"),
+                                                  Under(keyring)}));
+    if (read[0].kvs_size() == 0 || read[1].kvs_size() == 0) {
+      return Damaged("key check value");
+    }
+    TxnRequest txn;
+    *txn.add_compare() = LockHeld(lock);
+    uint64_t rewrapped = 0;
+    keys_mu_.Lock();
+    absl::Cleanup unlock = [this] { keys_mu_.Unlock(); };
+    // Opened with our key first: a daemon whose key was rotated away by
+    // another cannot rotate.
+    const std::string& check = read[0].kvs(0).value();
+    ASSIGN_OR_RETURN(uint32_t kek_id, BlobKeyId(check));
+    absl::StatusOr<SecretBytes> plain =
+        kek_->Decrypt(check, KeyCheckAssociatedData(store_id_, kek_id));
+    if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
+      return absl::FailedPreconditionError(kMasterKeyRetired);
+    }
+    if (new_key_id <= kek_id) {
+      return absl::InvalidArgumentError("the new master key id must grow");
+    }
+    *txn.add_compare() =
+        ModIs(read[0].kvs(0).key(), read[0].kvs(0).mod_revision());
+    ASSIGN_OR_RETURN(
+        std::string new_check,
+        next->Encrypt(SecretBytes::FromString(kKeyCheckPlaintext),
+                      KeyCheckAssociatedData(store_id_, new_key_id)));
+    *txn.add_success() = PutOp(read[0].kvs(0).key(), new_check);
+    ASSIGN_OR_RETURN(SecretBytes seed,
+                     kek_->Decrypt(read[1].kvs(0).value(),
+                                   SubkeySeedAssociatedData(store_id_)));
+    ASSIGN_OR_RETURN(std::string new_seed,
+                     next->Encrypt(seed, SubkeySeedAssociatedData(store_id_)));
+    *txn.add_success() = PutOp(read[1].kvs(0).key(), new_seed);
+    for (const auto& kv : read[2].kvs()) {
+      const uint32_t generation = GenerationOfKey(kv.key(), keyring.size());
+      if (generation == 0) return Damaged("keyring");
+      ASSIGN_OR_RETURN(SecretBytes dek,
+                       kek_->Decrypt(kv.value(), DataKeyAssociatedData(
+                                                     store_id_, generation)));
+      ASSIGN_OR_RETURN(
+          std::string sealed,
+          next->Encrypt(dek, DataKeyAssociatedData(store_id_, generation)));
+      *txn.add_compare() = ModIs(kv.key(), kv.mod_revision());
+      *txn.add_success() = PutOp(kv.key(), std::move(sealed));
+      ++rewrapped;
+    }
+    // Readers do not wait for etcd: the lock is dropped during the Txn
+    // (kek_ changes only here, under the cluster lock).
+    std::move(unlock).Cancel();
+    keys_mu_.Unlock();
+    ASSIGN_OR_RETURN(TxnResponse resp, client_->Txn(txn));
+    if (!resp.succeeded()) {
+      return absl::AbortedError(
+          "the store's keys changed during the master-key rotation; retry");
+    }
+    // The retired key leaves memory with its ring.
+    absl::MutexLock l(&keys_mu_);
+    kek_ = std::move(next);
+    if (keys_rewrapped != nullptr) *keys_rewrapped = rewrapped;
+    return absl::OkStatus();
+  }();
+  ReleaseKeyLock(lock);
+  RETURN_IF_ERROR(rotated);
+  // The DEKs' keys in etcd have new mod_revisions.
+  return ReloadKeyring();
 }
 
 // --- Change stream
@@ -1021,6 +1686,12 @@ absl::optional<StoreChange> EtcdSecretStore::ChangeOfEvent(
     return change;
   }
   change.version = after->current_version;
+  if (before.has_value() && !before->deleted &&
+      before->current_version == after->current_version) {
+    // Only the generation noted in the record moved (a rekey): no change
+    // to the secret.
+    return absl::nullopt;
+  }
   if (before.has_value() && before->deleted &&
       before->current_version == after->current_version) {
     change.kind = ChangeKind::kUndelete;
