@@ -17,15 +17,20 @@
 //       [--seconds S] [--quick]
 // (`./x bench --cluster` runs it after the other benchmarks.)
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -53,7 +58,67 @@ struct Row {
   std::string name;
   Figure one;
   Figure many;
+  // CPU time per call during the 8-client run, in us: the daemon's (0 for
+  // the raw rows), all etcd members' together, and this process's (the
+  // clients).
+  double daemon_cpu_us = 0;
+  double etcd_cpu_us = 0;
+  double client_cpu_us = 0;
 };
+
+// The text of /proc/<pid>/stat ("" if unreadable).
+std::string ProcStat(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+// utime + stime of `pid` in seconds (0 if unreadable).
+double CpuSeconds(pid_t pid) {
+  const std::string stat = ProcStat(pid);
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  // After "pid (comm) ", state is field 3; utime and stime are 14 and 15.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double CpuSeconds(const std::vector<pid_t>& pids) {
+  double total = 0;
+  for (pid_t pid : pids) total += CpuSeconds(pid);
+  return total;
+}
+
+// The etcd members: children of this process named "etcd".
+std::vector<pid_t> EtcdPids() {
+  std::vector<pid_t> out;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return out;
+  while (dirent* e = ::readdir(proc)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    const std::string stat = ProcStat(pid);
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    int ppid = 0;
+    if (stat.substr(open + 1, close - open - 1) == "etcd" &&
+        rest >> state >> ppid && ppid == ::getpid()) {
+      out.push_back(pid);
+    }
+  }
+  ::closedir(proc);
+  return out;
+}
+
+// The daemon whose CPU the 8-client runs account (0: none).
+pid_t measured_daemon = 0;
 
 Row Measure(const std::string& name, const std::function<Call(int)>& make,
             absl::Duration d) {
@@ -62,19 +127,35 @@ Row Measure(const std::string& name, const std::function<Call(int)>& make,
   r.one = RunClosedLoop({make(0)}, d);
   std::vector<Call> many;
   for (int i = 0; i < kMany; ++i) many.push_back(make(i));
+  const std::vector<pid_t> etcd = EtcdPids();
+  const double daemon0 = measured_daemon > 0 ? CpuSeconds(measured_daemon) : 0;
+  const double etcd0 = CpuSeconds(etcd);
+  const double self0 = CpuSeconds(::getpid());
   r.many = RunClosedLoop(many, d);
+  // The CPU includes the 200 ms warm-up, whose calls calls_per_s leaves
+  // out: count them in at the measured rate.
+  const double calls =
+      std::max(1.0, r.many.calls_per_s * (absl::ToDoubleSeconds(d) + 0.2));
+  if (measured_daemon > 0) {
+    r.daemon_cpu_us = (CpuSeconds(measured_daemon) - daemon0) * 1e6 / calls;
+  }
+  r.etcd_cpu_us = (CpuSeconds(etcd) - etcd0) * 1e6 / calls;
+  r.client_cpu_us = (CpuSeconds(::getpid()) - self0) * 1e6 / calls;
+  const uint64_t errors = r.one.errors + r.many.errors;
   std::printf(
-      "%-32s p50 %7.0f us  p99 %7.0f us | %d clients %7.0f calls/s%s\n",
+      "%-30s p50 %6.0f us  p99 %6.0f us | %d clients %6.0f calls/s | "
+      "cpu/call: daemon %4.0f us, etcd %4.0f us, clients %4.0f us%s\n",
       name.c_str(), r.one.p50_us, r.one.p99_us, kMany, r.many.calls_per_s,
-      r.one.errors + r.many.errors > 0
-          ? absl::StrCat("  (errors ", r.one.errors + r.many.errors, ")")
-                .c_str()
-          : "");
+      r.daemon_cpu_us, r.etcd_cpu_us, r.client_cpu_us,
+      errors > 0 ? absl::StrCat("  (errors ", errors, ")").c_str() : "");
   AddBenchLine(
       absl::StrFormat("name=%s clients=1 p50_us=%.0f p99_us=%.0f errors=%d",
                       name, r.one.p50_us, r.one.p99_us, r.one.errors));
-  AddBenchLine(absl::StrFormat("name=%s clients=%d calls_per_s=%.0f errors=%d",
-                               name, kMany, r.many.calls_per_s, r.many.errors));
+  AddBenchLine(absl::StrFormat(
+      "name=%s clients=%d calls_per_s=%.0f errors=%d daemon_cpu_us=%.0f "
+      "etcd_cpu_us=%.0f client_cpu_us=%.0f",
+      name, kMany, r.many.calls_per_s, r.many.errors, r.daemon_cpu_us,
+      r.etcd_cpu_us, r.client_cpu_us));
   std::fflush(stdout);
   return r;
 }
@@ -294,6 +375,7 @@ int Main(int argc, char** argv) {
                  sqlite.status().ToString().c_str());
     return 1;
   }
+  measured_daemon = sqlite->process->pid();
   const std::vector<Row> single = MeasureDaemon("sqlite", sqlite->socket, d);
   sqlite->process->Stop();
 
@@ -325,7 +407,9 @@ int Main(int argc, char** argv) {
       return 1;
     }
     const std::string label = absl::StrCat("etcd", members);
+    measured_daemon = 0;
     const std::vector<Row> raw = MeasureRaw(label, client->get(), d);
+    measured_daemon = started->process->pid();
     const std::vector<Row> ours = MeasureDaemon(label, started->socket, d);
 
     // Quorum rounds per call.
