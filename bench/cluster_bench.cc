@@ -14,12 +14,13 @@
 //
 //   bazel build -c opt //bench:cluster_bench //daemon:zlayer-secretsd
 //   bazel-bin/bench/cluster_bench --daemon bazel-bin/daemon/zlayer-secretsd
-//       [--seconds S] [--quick]
+//       [--seconds S] [--quick] [--profile-set /tmp/set.perf]
 // (`./x bench --cluster` runs it after the other benchmarks.)
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -333,6 +334,42 @@ double KvRequestsPerCall(const std::vector<std::string>& endpoints,
   return (KvReadsAndTxns(endpoints) - before) / n;
 }
 
+// `perf record -g` of the daemon and the etcd members for 5 s while 8
+// writers run SetSecret (the figure the write target misses).
+void ProfileSetSecret(const std::string& path, const std::string& socket,
+                      pid_t daemon) {
+  std::string pids = absl::StrCat(daemon);
+  for (pid_t pid : EtcdPids()) absl::StrAppend(&pids, ",", pid);
+  const pid_t perf = ::fork();
+  if (perf == 0) {
+    ::execl("/usr/bin/perf", "perf", "record", "-q", "-g", "-o", path.c_str(),
+            "-p", pids.c_str(), "--", "sleep", "5", nullptr);
+    ::_exit(127);
+  }
+  std::vector<Call> writers;
+  for (int i = 0; i < kMany; ++i) {
+    std::shared_ptr<v1::Secrets::Stub> stub =
+        v1::Secrets::NewStub(UnixChannel(socket));
+    v1::SetSecretRequest req;
+    *req.mutable_target() = DeploymentTarget("bench");
+    req.set_name(absl::StrCat("w", i));
+    req.set_value(Value64(200 + i));
+    writers.push_back([stub, req] {
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx);
+      v1::SetSecretResponse resp;
+      return stub->SetSecret(&ctx, req, &resp).ok();
+    });
+  }
+  const Figure f = RunClosedLoop(writers, absl::Seconds(6));
+  int status = 0;
+  const bool recorded = perf > 0 && ::waitpid(perf, &status, 0) == perf &&
+                        WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  std::printf("profile: %s (pids %s; %.0f SetSecret/s meanwhile)%s\n",
+              path.c_str(), pids.c_str(), f.calls_per_s,
+              recorded ? "" : " -- perf failed");
+}
+
 struct Target {
   std::string what;
   double value;
@@ -343,6 +380,7 @@ struct Target {
 int Main(int argc, char** argv) {
   absl::Duration d = absl::Seconds(2);
   std::string daemon = "bazel-bin/daemon/zlayer-secretsd";
+  std::string profile_path;  // --profile-set: perf data of 3-member SetSecret
   for (int i = 1; i < argc; ++i) {
     int64_t s = 0;
     if (std::strcmp(argv[i], "--quick") == 0) {
@@ -353,6 +391,8 @@ int Main(int argc, char** argv) {
       ++i;
     } else if (std::strcmp(argv[i], "--daemon") == 0 && i + 1 < argc) {
       daemon = argv[++i];
+    } else if (std::strcmp(argv[i], "--profile-set") == 0 && i + 1 < argc) {
+      profile_path = argv[++i];
     } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       ++i;  // one run per figure here (./x bench passes it to every bench)
     }
@@ -476,6 +516,9 @@ int Main(int argc, char** argv) {
     targets.push_back(
         {m + "SetSecret 8-writer tput / raw Put 8-client tput >= 0.8",
          ours[2].many.calls_per_s / raw[2].many.calls_per_s, 0.8, false});
+    if (members == 3 && !profile_path.empty()) {
+      ProfileSetSecret(profile_path, started->socket, started->process->pid());
+    }
     started->process->Stop();
   }
 
