@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -261,9 +262,10 @@ struct Window {
   absl::Duration to_first_read = absl::InfiniteDuration();
   // The longest call in flight at `at` (it waited out the event).
   absl::Duration longest_call;
-  int failed_writes = 0;  // sent in [at, until)
+  int failed_writes = 0;  // in flight at `at` or sent in [at, until)
   int failed_reads = 0;
   std::string first_error;
+  absl::Duration longest_failed;  // how long the slowest of them took
 };
 
 Window Measure(const std::vector<ClientLog>& logs, absl::Time at,
@@ -274,12 +276,14 @@ Window Measure(const std::vector<ClientLog>& logs, absl::Time at,
       if (call.start < at && call.end >= at) {
         w.longest_call = std::max(w.longest_call, call.end - call.start);
       }
-      if (call.start < at || call.start >= until) continue;
+      if (call.end < at || call.start >= until) continue;
       if (!call.ok) {
         ++(call.write ? w.failed_writes : w.failed_reads);
         if (w.first_error.empty()) w.first_error = call.error;
+        w.longest_failed = std::max(w.longest_failed, call.end - call.start);
         continue;
       }
+      if (call.start < at) continue;
       absl::Duration& first = call.write ? w.to_first_write : w.to_first_read;
       first = std::min(first, call.end - at);
     }
@@ -293,7 +297,10 @@ std::string Describe(const Window& w) {
       absl::FormatDuration(w.to_first_write), " after it, first read ",
       absl::FormatDuration(w.to_first_read), "; longest call in flight ",
       absl::FormatDuration(w.longest_call), "; failed writes ", w.failed_writes,
-      ", failed reads ", w.failed_reads);
+      ", failed reads ", w.failed_reads, " (slowest failed after ",
+      absl::FormatDuration(w.longest_failed), ")",
+      w.first_error.empty() ? "" : " (first: ", w.first_error,
+      w.first_error.empty() ? "" : ")");
 }
 
 class ClusterMixedLoadTest : public ::testing::Test {
@@ -383,6 +390,12 @@ TEST_F(ClusterMixedLoadTest, EightClientsSurviveLeaderKillAndDaemonKill) {
       << "writes did not resume after the election";
   ASSERT_TRUE(load.AwaitMoreAcks(kAcksPerPhase, kWait));
   ASSERT_TRUE(etcd_->Restart(*leader).ok()) << etcd_->Log(*leader);
+  // Both daemons lived through it and serve on their own.
+  for (DaemonProcess* d : {a.get(), b.get()}) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(d->pid(), &status, WNOHANG), 0)
+        << "a daemon died when the etcd leader did: " << d->Stderr();
+  }
 
   // 2. SIGKILL daemon A under load: clients go on through B.
   const int64_t acks_before_daemon_kill = load.acks();
