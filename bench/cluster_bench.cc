@@ -14,7 +14,8 @@
 //
 //   bazel build -c opt //bench:cluster_bench //daemon:zlayer-secretsd
 //   bazel-bin/bench/cluster_bench --daemon bazel-bin/daemon/zlayer-secretsd
-//       [--seconds S] [--quick] [--profile-set /tmp/set.perf]
+//       [--seconds S] [--runs N] [--quick] [--profile-set /tmp/set.perf]
+// With --runs N each figure is the median of N runs.
 // (`./x bench --cluster` runs it after the other benchmarks.)
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -120,23 +121,30 @@ std::vector<pid_t> EtcdPids() {
 
 // The daemon whose CPU the 8-client runs account (0: none).
 pid_t measured_daemon = 0;
+// Runs per figure (--runs); the median of each field is reported.
+int runs = 1;
 
 Row Measure(const std::string& name, const std::function<Call(int)>& make,
             absl::Duration d) {
   Row r;
   r.name = name;
-  r.one = RunClosedLoop({make(0)}, d);
+  std::vector<Figure> ones;
+  for (int run = 0; run < runs; ++run)
+    ones.push_back(RunClosedLoop({make(0)}, d));
+  r.one = Median(ones);
   std::vector<Call> many;
   for (int i = 0; i < kMany; ++i) many.push_back(make(i));
   const std::vector<pid_t> etcd = EtcdPids();
   const double daemon0 = measured_daemon > 0 ? CpuSeconds(measured_daemon) : 0;
   const double etcd0 = CpuSeconds(etcd);
   const double self0 = CpuSeconds(::getpid());
-  r.many = RunClosedLoop(many, d);
+  std::vector<Figure> manys;
+  for (int run = 0; run < runs; ++run) manys.push_back(RunClosedLoop(many, d));
+  r.many = Median(manys);
   // The CPU includes the 200 ms warm-up, whose calls calls_per_s leaves
   // out: count them in at the measured rate.
-  const double calls =
-      std::max(1.0, r.many.calls_per_s * (absl::ToDoubleSeconds(d) + 0.2));
+  const double calls = std::max(
+      1.0, r.many.calls_per_s * runs * (absl::ToDoubleSeconds(d) + 0.2));
   if (measured_daemon > 0) {
     r.daemon_cpu_us = (CpuSeconds(measured_daemon) - daemon0) * 1e6 / calls;
   }
@@ -393,8 +401,9 @@ int Main(int argc, char** argv) {
       daemon = argv[++i];
     } else if (std::strcmp(argv[i], "--profile-set") == 0 && i + 1 < argc) {
       profile_path = argv[++i];
-    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-      ++i;  // one run per figure here (./x bench passes it to every bench)
+    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc &&
+               absl::SimpleAtoi(argv[i + 1], &runs) && runs >= 1) {
+      ++i;
     }
   }
   if (!testing::EtcdCluster::Available()) {
@@ -403,9 +412,9 @@ int Main(int argc, char** argv) {
   }
   const double load_start = LoadAverage1();
   std::printf(
-      "\n== cluster mode, daemon level: %s per figure; 64-byte values; load "
-      "average at start %.2f\n",
-      absl::FormatDuration(d).c_str(), load_start);
+      "\n== cluster mode, daemon level: %s per figure, median of %d run(s); "
+      "64-byte values; load average at start %.2f\n",
+      absl::FormatDuration(d).c_str(), runs, load_start);
 
   // The single-node daemon on SQLite (its default store).
   const std::string sqlite_dir = MakeTempDir();
