@@ -288,6 +288,56 @@ std::vector<Row> MeasureRaw(const std::string& label, EtcdClient* client,
   return out;
 }
 
+// SetSecret's etcd traffic without the daemon, each client on its own key:
+// `reads` Ranges of the record (the first serializable when asked), then
+// the Txn that compares the record's mod_revision and puts the record and
+// a version. A compare lost to a stale serializable read is read again
+// linearizably and retried, as a store would have to.
+//   reads 2, linearizable: what SetSecret sends today (WriteSecret's
+//     metadata probe + Mutate's planning read);
+//   reads 1, serializable: without the probe and with a serializable
+//     planning read (remedies (a) + (b) in docs/cluster.md).
+Row MeasureWritePattern(const std::string& name, EtcdClient* client, int reads,
+                        bool serializable, absl::Duration d) {
+  return Measure(
+      name,
+      [client, reads, serializable](int i) -> Call {
+        const std::string key = absl::StrCat("/bench-raw/s/w", i);
+        return [client, reads, serializable, key] {
+          int64_t mod = 0;
+          for (int attempt = 0; attempt < 5; ++attempt) {
+            for (int r = 0; r < reads; ++r) {
+              etcdserverpb::RangeRequest range;
+              range.set_key(key);
+              range.set_serializable(serializable && attempt == 0 && r == 0);
+              auto got = client->Range(range);
+              if (!got.ok()) return false;
+              mod = got->kvs_size() > 0 ? got->kvs(0).mod_revision() : 0;
+            }
+            etcdserverpb::TxnRequest txn;
+            etcdserverpb::Compare* c = txn.add_compare();
+            c->set_key(key);
+            c->set_result(etcdserverpb::Compare::EQUAL);
+            c->set_target(etcdserverpb::Compare::MOD);
+            c->set_mod_revision(mod);
+            etcdserverpb::PutRequest* row =
+                txn.add_success()->mutable_request_put();
+            row->set_key(key);
+            row->set_value(std::string(120, 'r'));
+            etcdserverpb::PutRequest* version =
+                txn.add_success()->mutable_request_put();
+            version->set_key(absl::StrCat(key, "/v"));
+            version->set_value(std::string(140, 'v'));
+            auto done = client->Txn(txn);
+            if (!done.ok()) return false;
+            if (done->succeeded()) return true;
+          }
+          return false;
+        };
+      },
+      d);
+}
+
 // The body of GET http://<endpoint>/metrics ("" on failure).
 std::string FetchMetrics(const std::string& endpoint) {
   const std::vector<std::string> parts = absl::StrSplit(endpoint, ':');
@@ -458,6 +508,10 @@ int Main(int argc, char** argv) {
     const std::string label = absl::StrCat("etcd", members);
     measured_daemon = 0;
     const std::vector<Row> raw = MeasureRaw(label, client->get(), d);
+    const Row pattern_today = MeasureWritePattern(
+        label + "_raw_write_as_set_secret", client->get(), 2, false, d);
+    const Row pattern_ab = MeasureWritePattern(
+        label + "_raw_write_1_serializable_read", client->get(), 1, true, d);
     measured_daemon = started->process->pid();
     const std::vector<Row> ours = MeasureDaemon(label, started->socket, d);
 
@@ -508,6 +562,13 @@ int Main(int argc, char** argv) {
         "set_secret=%.2f",
         label, per_get, per_resolve, per_set));
 
+    std::printf(
+        "%s write floors, 8-client tput / raw Put: SetSecret's etcd traffic "
+        "(2 linearizable reads + Txn) %.2f; with 1 serializable read + Txn "
+        "%.2f; daemon SetSecret %.2f\n",
+        label.c_str(), pattern_today.many.calls_per_s / raw[2].many.calls_per_s,
+        pattern_ab.many.calls_per_s / raw[2].many.calls_per_s,
+        ours[2].many.calls_per_s / raw[2].many.calls_per_s);
     const std::string m =
         absl::StrCat(members, " member", members == 1 ? "" : "s", ": ");
     targets.push_back(
