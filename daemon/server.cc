@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/backup/backup.h"
+#include "core/backup/cluster_backup.h"
 #include "core/base/secret_bytes.h"
 #include "core/base/status_macros.h"
 #include "daemon/daemon_state.h"
@@ -103,12 +104,15 @@ absl::Status Daemon::Init() {
   };
   SqliteSecretStore* sqlite_store = state_->store.get();
   context.start_rekey = [sqlite_store] { return StartRekey(sqlite_store); };
-  context.create_backup = [this,
-                           sqlite_store]() -> absl::StatusOr<std::string> {
-    if (sqlite_store == nullptr) return NotInClusterMode("backup");
-    return CreateBackup(*sqlite_store, state_->clock);
-  };
   EtcdSecretStore* etcd_store = state_->etcd_store.get();
+  context.create_backup = [this, sqlite_store, etcd_store]()
+      -> absl::StatusOr<std::unique_ptr<BackupSource>> {
+    if (etcd_store != nullptr) {
+      return OpenClusterBackup(*etcd_store, state_->clock);
+    }
+    if (sqlite_store == nullptr) return NotInClusterMode("backup");
+    return OpenBackup(*sqlite_store, state_->clock);
+  };
   context.rekey_status = [sqlite_store, etcd_store] {
     return RekeyStatus(sqlite_store, etcd_store);
   };
