@@ -25,10 +25,21 @@
 #include "core/crypto/aead.h"
 #include "core/store/etcd/etcd_client.h"
 #include "core/store/etcd/etcd_secret_store.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/etcd_cluster.h"
 #include "tests/testutil/status_testing.h"
 #include "tests/testutil/temp_dir.h"
+
+#define ZS_CAT_INNER(a, b) a##b
+#define ZS_CAT(a, b) ZS_CAT_INNER(a, b)
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ZS_ASSERT_OK_AND_ASSIGN(ZS_CAT(zs_or_, __LINE__), lhs, expr)
+#define ZS_ASSERT_OK_AND_ASSIGN(tmp, lhs, expr) \
+  auto tmp = (expr);                            \
+  ASSERT_TRUE(tmp.ok()) << tmp.status();        \
+  lhs = *std::move(tmp)
 
 namespace zlayer::secrets {
 namespace {
