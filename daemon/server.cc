@@ -105,8 +105,9 @@ absl::Status Daemon::Init() {
   SqliteSecretStore* sqlite_store = state_->store.get();
   context.start_rekey = [sqlite_store] { return StartRekey(sqlite_store); };
   EtcdSecretStore* etcd_store = state_->etcd_store.get();
-  context.create_backup = [this, sqlite_store, etcd_store]()
-      -> absl::StatusOr<std::unique_ptr<BackupSource>> {
+  context.create_backup =
+      [this, sqlite_store,
+       etcd_store]() -> absl::StatusOr<std::unique_ptr<BackupSource>> {
     if (etcd_store != nullptr) {
       return OpenClusterBackup(*etcd_store, state_->clock);
     }

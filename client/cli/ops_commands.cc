@@ -3,9 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "client/cli/exit_codes.h"
 #include "client/cli/help.h"
 #include "client/cli/migrate_command.h"
@@ -157,8 +157,8 @@ int Restore(const std::vector<std::string>& args, std::ostream& out,
                  : absl::StrCat(options.data_dir, "/secrets.db");
   out << (options.verify_only
               ? absl::StrCat("Backup ", options.backup_path, " verified\n")
-              : absl::StrCat("Restored ", options.backup_path, " into ",
-                             target, "\n"))
+              : absl::StrCat("Restored ", options.backup_path, " into ", target,
+                             "\n"))
       << DescribeBackup(*info);
   return kExitOk;
 }

@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -71,10 +71,10 @@ std::string FormatClusterHeader(const BackupInfo& info) {
       absl::FormatTime(absl::RFC3339_sec, info.created_at, absl::UTCTimeZone()),
       "\n", "store_id=", info.store_id, "\n", "prefix=", info.prefix, "\n",
       "revision=", info.revision, "\n", "master_key_id=", info.master_key_id,
-      "\n", "data_key_generations=",
-      absl::StrJoin(info.data_key_generations, ","), "\n",
-      "subkey_seed=", absl::BytesToHexString(info.sealed_subkey_seed), "\n",
-      "key_check=", absl::BytesToHexString(info.key_check), "\n");
+      "\n",
+      "data_key_generations=", absl::StrJoin(info.data_key_generations, ","),
+      "\n", "subkey_seed=", absl::BytesToHexString(info.sealed_subkey_seed),
+      "\n", "key_check=", absl::BytesToHexString(info.key_check), "\n");
 }
 
 bool ParseHex(absl::string_view value, std::string* out) {
@@ -215,18 +215,6 @@ absl::StatusOr<Parts> Split(absl::string_view file) {
   return parts;
 }
 
-absl::StatusOr<std::string> Mac(const SecretBytes& key,
-                                absl::string_view data) {
-  std::string mac(kBackupMacBytes, '\0');
-  if (crypto_generichash(reinterpret_cast<unsigned char*>(mac.data()),
-                         mac.size(),
-                         reinterpret_cast<const unsigned char*>(data.data()),
-                         data.size(), key.data(), key.size()) != 0) {
-    return absl::InternalError("computing the backup MAC failed");
-  }
-  return mac;
-}
-
 // Counts and key generations of the database `db` (a snapshot).
 absl::Status ReadCounts(Database& db, BackupInfo* info) {
   ASSIGN_OR_RETURN(int64_t secrets,
@@ -299,31 +287,6 @@ std::string DirectoryOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      return absl::NotFoundError(absl::StrCat("no backup file ", path));
-    }
-    return ErrnoError("cannot open", path);
-  }
-  std::string out;
-  char buf[1 << 16];
-  while (true) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      absl::Status status = ErrnoError("cannot read", path);
-      close(fd);
-      return status;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
 void RemoveStaging(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
     unlink(absl::StrCat(path, suffix).c_str());
@@ -357,8 +320,11 @@ absl::Status PrepareEmptyDataDir(const std::string& dir) {
 
 // Opens the staged file with the key, checks the MAC and the header against
 // the content.
-absl::Status VerifyStaged(const std::string& staging, const Parts& parts,
-                          SecretBytes master_key, Clock* clock) {
+// `check_mac` reads the file again under the MAC key and checks its MAC.
+absl::Status VerifyStaged(
+    const std::string& staging, const BackupInfo& info, SecretBytes master_key,
+    Clock* clock,
+    absl::FunctionRef<absl::Status(const SecretBytes& mac_key)> check_mac) {
   absl::StatusOr<uint32_t> key_id = SqliteSecretStore::RecordedKeyId(staging);
   if (!key_id.ok()) {
     return Malformed(
@@ -381,20 +347,14 @@ absl::Status VerifyStaged(const std::string& staging, const Parts& parts,
   }
   ASSIGN_OR_RETURN(SecretBytes mac_key,
                    (*store)->DeriveSubkey(SubkeyPurpose::kBackupMac));
-  ASSIGN_OR_RETURN(std::string mac, Mac(mac_key, parts.signed_part));
-  if (sodium_memcmp(mac.data(), parts.mac.data(), kBackupMacBytes) != 0) {
-    return absl::DataLossError(
-        "backup file failed authentication: it was edited, damaged or "
-        "assembled from another backup (nothing restored)");
-  }
+  RETURN_IF_ERROR(check_mac(mac_key));
   // Authentic; the header must also describe this content (a bug guard).
   BackupInfo content;
   RETURN_IF_ERROR((*store)->RunInReadTransaction(
       [&](Database& db) { return ReadCounts(db, &content); }));
-  if (absl::BytesToHexString((*store)->store_id()) != parts.info.store_id ||
-      content.secrets != parts.info.secrets ||
-      content.versions != parts.info.versions ||
-      content.environments != parts.info.environments) {
+  if (absl::BytesToHexString((*store)->store_id()) != info.store_id ||
+      content.secrets != info.secrets || content.versions != info.versions ||
+      content.environments != info.environments) {
     return Malformed("header does not match the content");
   }
   return absl::OkStatus();
@@ -413,8 +373,8 @@ std::string DescribeBackup(const BackupInfo& info) {
       "environments: ", info.environments, "\n",
       info.format_version == kClusterBackupFormatVersion
           ? absl::StrCat("kind: etcd\n", "prefix: ", info.prefix, "\n",
-                         "revision: ", info.revision, "\n", "keys: ",
-                         info.keys, "\n")
+                         "revision: ", info.revision, "\n", "keys: ", info.keys,
+                         "\n")
           : std::string(),
       "file_bytes: ", info.file_bytes, "\n");
 }
@@ -562,8 +522,49 @@ absl::StatusOr<BackupInfo> RestoreBackup(const RestoreOptions& options,
   if (!options.verify_only && options.data_dir.empty()) {
     return absl::InvalidArgumentError("restore needs --data-dir");
   }
-  ASSIGN_OR_RETURN(std::string file, ReadWholeFile(options.backup_path));
-  ASSIGN_OR_RETURN(Parts parts, Split(file));
+  // Read in pieces, never whole: once to stage the payload, once (under the
+  // MAC key the staged store yields) to check the MAC.
+  ASSIGN_OR_RETURN(std::unique_ptr<BackupFileReader> reader,
+                   BackupFileReader::Open(options.backup_path));
+  ASSIGN_OR_RETURN(BackupInfo info, reader->ReadHeader());
+  if (info.format_version == kClusterBackupFormatVersion) {
+    return absl::InvalidArgumentError(
+        "this is a cluster backup (format version 2): restore it into etcd "
+        "(--etcd-endpoints, --etcd-prefix); a data directory cannot take it");
+  }
+  ASSIGN_OR_RETURN(const uint64_t payload_len, reader->ReadNumber(8));
+  if (payload_len != info.payload_bytes) {
+    return Malformed("header and payload lengths disagree");
+  }
+  const uint64_t payload_at = reader->offset();
+  const uint64_t expected = payload_at + payload_len + kBackupMacBytes;
+  if (reader->size() < expected) {
+    return Malformed(absl::StrCat("truncated (", reader->size(), " of ",
+                                  expected, " bytes)"));
+  }
+  if (reader->size() > expected) {
+    return Malformed(absl::StrCat(reader->size() - expected,
+                                  " unexpected bytes after the end"));
+  }
+  constexpr uint64_t kPiece = 1 << 20;
+  auto check_mac = [&](const SecretBytes& mac_key) -> absl::Status {
+    BackupMac mac(mac_key);
+    RETURN_IF_ERROR(reader->Rewind(&mac));
+    while (reader->offset() < payload_at + payload_len) {
+      RETURN_IF_ERROR(reader
+                          ->Read(std::min(kPiece, payload_at + payload_len -
+                                                      reader->offset()))
+                          .status());
+    }
+    ASSIGN_OR_RETURN(std::string tag, reader->ReadMacAndEnd());
+    const std::string want = mac.Final();
+    if (sodium_memcmp(want.data(), tag.data(), kBackupMacBytes) != 0) {
+      return absl::DataLossError(
+          "backup file failed authentication: it was edited, damaged or "
+          "assembled from another backup (nothing restored)");
+    }
+    return absl::OkStatus();
+  };
 
   std::string staging_dir;
   std::string private_dir;  // verify-only: removed at the end
@@ -589,11 +590,17 @@ absl::StatusOr<BackupInfo> RestoreBackup(const RestoreOptions& options,
     const int fd =
         open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoError("cannot create", staging);
-    absl::Status written = WriteAll(fd, parts.payload, staging);
+    absl::Status written;
+    while (written.ok() && reader->offset() < payload_at + payload_len) {
+      absl::StatusOr<std::string> piece = reader->Read(
+          std::min(kPiece, payload_at + payload_len - reader->offset()));
+      written = piece.ok() ? WriteAll(fd, *piece, staging) : piece.status();
+    }
     close(fd);
     RETURN_IF_ERROR(written);
     // The store closes at the end of VerifyStaged: its WAL is checkpointed.
-    RETURN_IF_ERROR(VerifyStaged(staging, parts, std::move(master_key), clock));
+    RETURN_IF_ERROR(
+        VerifyStaged(staging, info, std::move(master_key), clock, check_mac));
     if (options.verify_only) return absl::OkStatus();
     const int sync_fd = open(staging.c_str(), O_RDONLY | O_CLOEXEC);
     if (sync_fd < 0) return ErrnoError("cannot open", staging);
@@ -610,7 +617,7 @@ absl::StatusOr<BackupInfo> RestoreBackup(const RestoreOptions& options,
   cleanup();
   if (!status.ok()) return status;
   if (!options.verify_only) RETURN_IF_ERROR(SyncDirectory(options.data_dir));
-  return parts.info;
+  return info;
 }
 
 absl::Status SaveBackupFile(const std::string& path, absl::string_view bytes) {
@@ -644,17 +651,16 @@ void BackupMac::Update(absl::string_view bytes) {
 
 std::string BackupMac::Final() {
   std::string mac(kBackupMacBytes, '\0');
-  crypto_generichash_final(&state_, reinterpret_cast<unsigned char*>(mac.data()),
-                           mac.size());
+  crypto_generichash_final(
+      &state_, reinterpret_cast<unsigned char*>(mac.data()), mac.size());
   return mac;
 }
 
 std::string FrameClusterTrailer(const BackupInfo& info) {
-  const std::string trailer =
-      absl::StrCat("keys=", info.keys, "\n", "secrets=", info.secrets, "\n",
-                   "versions=", info.versions, "\n",
-                   "environments=", info.environments, "\n",
-                   "payload_bytes=", info.payload_bytes, "\n");
+  const std::string trailer = absl::StrCat(
+      "keys=", info.keys, "\n", "secrets=", info.secrets, "\n",
+      "versions=", info.versions, "\n", "environments=", info.environments,
+      "\n", "payload_bytes=", info.payload_bytes, "\n");
   std::string out;
   PutBigEndian(0, 4, &out);  // end of records
   PutBigEndian(trailer.size(), 4, &out);
@@ -695,8 +701,8 @@ BackupFileReader::~BackupFileReader() { close(fd_); }
 
 absl::StatusOr<std::string> BackupFileReader::Read(size_t n) {
   if (n > size_ - offset_) {
-    return Malformed(absl::StrCat("truncated (", size_, " bytes; needs more than ",
-                                  offset_ + n, ")"));
+    return Malformed(absl::StrCat(
+        "truncated (", size_, " bytes; needs more than ", offset_ + n, ")"));
   }
   std::string out(n, '\0');
   size_t done = 0;
@@ -803,9 +809,8 @@ absl::StatusOr<BackupInfo> CheckBackupFile(const std::string& path) {
   ASSIGN_OR_RETURN(BackupInfo info, reader->ReadHeader());
   if (info.format_version == kClusterBackupFormatVersion) {
     RETURN_IF_ERROR(reader->ReadClusterBody(
-        &info, [](absl::string_view, absl::string_view) {
-          return absl::OkStatus();
-        }));
+        &info,
+        [](absl::string_view, absl::string_view) { return absl::OkStatus(); }));
   } else {
     ASSIGN_OR_RETURN(uint64_t payload_len, reader->ReadNumber(8));
     if (payload_len != info.payload_bytes) {
@@ -867,9 +872,10 @@ absl::StatusOr<BackupInfo> BackupFileWriter::Commit() {
   if (rc != 0) return ErrnoError("cannot sync", tmp);
   ASSIGN_OR_RETURN(BackupInfo info, CheckBackupFile(tmp));
   if (link(tmp.c_str(), path_.c_str()) != 0) {
-    return errno == EEXIST ? absl::AlreadyExistsError(absl::StrCat(
-                                 path_, " exists; backups never overwrite a file"))
-                           : ErrnoError("cannot create", path_);
+    return errno == EEXIST
+               ? absl::AlreadyExistsError(absl::StrCat(
+                     path_, " exists; backups never overwrite a file"))
+               : ErrnoError("cannot create", path_);
   }
   unlink(tmp.c_str());
   RETURN_IF_ERROR(SyncDirectory(DirectoryOf(path_)));

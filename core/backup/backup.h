@@ -83,9 +83,9 @@ struct BackupInfo {
   uint64_t payload_bytes = 0;
   uint64_t file_bytes = 0;  // the whole file (not in the header)
   // Version 2 (cluster) only.
-  std::string prefix;     // the etcd prefix it was read from
-  int64_t revision = 0;   // the one etcd revision every key was read at
-  uint64_t keys = 0;      // records in the file
+  std::string prefix;    // the etcd prefix it was read from
+  int64_t revision = 0;  // the one etcd revision every key was read at
+  uint64_t keys = 0;     // records in the file
   std::string sealed_subkey_seed;  // P/meta/subkey_seed (binary, sealed)
   std::string key_check;           // P/meta/key_check (binary, sealed)
 };
@@ -135,10 +135,9 @@ class BackupFileReader {
   // and value; the trailer's counts are checked against the records and
   // copied into `info`.
   absl::Status ReadClusterBody(
-      BackupInfo* info,
-      absl::FunctionRef<absl::Status(absl::string_view key,
-                                     absl::string_view value)>
-          on_record);
+      BackupInfo* info, absl::FunctionRef<absl::Status(absl::string_view key,
+                                                       absl::string_view value)>
+                            on_record);
   // Reads the MAC, which must end the file.
   absl::StatusOr<std::string> ReadMacAndEnd();
   // Starts over at byte 0 with a new MAC (null: none).

@@ -178,10 +178,10 @@ absl::Status ReadAuthenticated(
       info, [&](absl::string_view key, absl::string_view value) {
         if (key == MarkerKey()) return Malformed("a restore marker");
         if (IsHeldBackMeta(key)) {
-          const std::string& expected =
-              key == "/meta/store_id"      ? store_id
-              : key == "/meta/subkey_seed" ? info->sealed_subkey_seed
-                                           : info->key_check;
+          const std::string& expected = key == "/meta/store_id" ? store_id
+                                        : key == "/meta/subkey_seed"
+                                            ? info->sealed_subkey_seed
+                                            : info->key_check;
           if (value != expected) return Malformed("header and keys disagree");
           ++meta_seen;
         }
@@ -231,8 +231,8 @@ absl::Status WriteIntoPrefix(BackupFileReader& reader,
         "restored)"));
   }
   const std::string marker = prefix + MarkerKey();
-  const std::string id = absl::BytesToHexString(
-      SecretBytes::Random(16).InsecureView());
+  const std::string id =
+      absl::BytesToHexString(SecretBytes::Random(16).InsecureView());
   {
     TxnRequest txn;
     for (const std::string& key : {marker, prefix + "/meta/key_check"}) {
@@ -307,10 +307,13 @@ absl::Status WriteIntoPrefix(BackupFileReader& reader,
     if (!undone.ok()) {
       return absl::Status(
           status.code(),
-          absl::StrCat(status.message(), "; removing the partial restore "
-                       "failed too (", undone.status().message(),
+          absl::StrCat(status.message(),
+                       "; removing the partial restore "
+                       "failed too (",
+                       undone.status().message(),
                        "): the daemon refuses this prefix until it is "
-                       "deleted (etcdctl del --prefix ", prefix, "/)"));
+                       "deleted (etcdctl del --prefix ",
+                       prefix, "/)"));
     }
   }
   return status;

@@ -8,8 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/base/status_macros.h"
 #include "core/backup/backup.h"
+#include "core/base/status_macros.h"
 #include "daemon/rpc/call_auditor.h"
 #include "daemon/rpc/grpc_status.h"
 #include "daemon/rpc/service_common.h"
@@ -65,10 +65,9 @@ class BackupStream final : public grpc::ServerWriteReactor<v1::BackupChunk> {
       }
       ASSIGN_OR_RETURN(source_, ctx->create_backup());
       const BackupInfo& info = source_->info();
-      log.detail =
-          info.format_version == kClusterBackupFormatVersion
-              ? absl::StrCat("etcd revision=", info.revision)
-              : absl::StrCat("bytes=", info.file_bytes);
+      log.detail = info.format_version == kClusterBackupFormatVersion
+                       ? absl::StrCat("etcd revision=", info.revision)
+                       : absl::StrCat("bytes=", info.file_bytes);
       return absl::OkStatus();
     }();
     if (ctx->auditor != nullptr) ctx->auditor->MarkAuditedElsewhere(call);

@@ -74,15 +74,13 @@ class ClusterBackupE2eTest : public ::testing::Test {
         dir_,
         {"--data-dir", dir_.Sub(name), "--key-file", dir_.Sub("master.key"),
          "--socket", dir_.Sub(name + ".sock"), "--store", "etcd",
-         "--etcd-endpoints", etcd_->JoinedEndpoints(), "--etcd-prefix",
-         prefix},
+         "--etcd-endpoints", etcd_->JoinedEndpoints(), "--etcd-prefix", prefix},
         kWait);
   }
 
   ProcessResult Cli(const std::vector<std::string>& args,
                     const std::string& socket = "") {
-    std::vector<std::string> argv = {
-        testing::Runfile("client/zlayer-secret")};
+    std::vector<std::string> argv = {testing::Runfile("client/zlayer-secret")};
     if (!socket.empty()) {
       argv.insert(argv.end(), {"--socket", socket, "--timeout", "60s"});
     }
@@ -180,9 +178,8 @@ TEST_F(ClusterBackupE2eTest, BackupUnderLoadRestoresIntoAnEmptyPrefix) {
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_NE(verify.out.find("verified"), std::string::npos);
 
-  const std::vector<std::string> to_dst = {"--etcd-endpoints",
-                                           etcd_->JoinedEndpoints(),
-                                           "--etcd-prefix", "/zs-dst"};
+  const std::vector<std::string> to_dst = {
+      "--etcd-endpoints", etcd_->JoinedEndpoints(), "--etcd-prefix", "/zs-dst"};
   std::vector<std::string> wrong = {"restore", file, "--key-file",
                                     dir_.Sub("wrong.key")};
   wrong.insert(wrong.end(), to_dst.begin(), to_dst.end());

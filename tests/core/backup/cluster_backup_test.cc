@@ -126,7 +126,8 @@ class ClusterBackupTest : public ::testing::Test {
     return out;
   }
 
-  Dump DumpStore(EtcdSecretStore& store, const std::vector<std::string>& scopes) {
+  Dump DumpStore(EtcdSecretStore& store,
+                 const std::vector<std::string>& scopes) {
     Dump dump;
     for (const std::string& scope : scopes) {
       auto list = store.ListSecrets(scope);
@@ -403,8 +404,8 @@ TEST_F(ClusterBackupTest, RestoreIntoANonEmptyPrefixIsRefused) {
 TEST_F(ClusterBackupTest, StoreRefusesAPrefixWithARestoreMarker) {
   // What an interrupted restore leaves: keys and the marker, no meta.
   etcdserverpb::PutRequest put;
-  put.set_key(absl::StrCat(dst_prefix_, "/meta/",
-                           EtcdSecretStore::kRestoreMarker));
+  put.set_key(
+      absl::StrCat(dst_prefix_, "/meta/", EtcdSecretStore::kRestoreMarker));
   put.set_value("0123");
   ASSERT_OK(client_->Put(put));
   absl::StatusOr<std::unique_ptr<EtcdSecretStore>> opened =
