@@ -3,6 +3,7 @@
 # docs/operations.md, "Backup and restore"). The key file is /tmp/zs-rss/k.key.
 # Usage: measure.sh BIN_DIR DATA_DIR LABEL [daemon args...]
 set -u
+mkdir -p /tmp/zs-rss
 BIN=$1; D=$2; L=$3; shift 3
 S=/tmp/zs-rss/$L.sock; rm -f $S /tmp/zs-rss/$L.zsb
 $BIN/zlayer-secretsd --data-dir $D --key-file /tmp/zs-rss/k.key --socket $S "$@" 2>/tmp/zs-rss/$L.log &
