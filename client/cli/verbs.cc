@@ -832,7 +832,10 @@ const std::vector<VerbSpec>& AllVerbs() {
        "write an encrypted backup of the whole store to FILE",
        "One consistent snapshot taken while writes go on. Values stay "
        "sealed; the file is authenticated with a key derived from the "
-       "store's keys, so restoring it needs the store's master key. Never "
+       "store's keys, so restoring it needs the store's master key. In "
+       "cluster mode (--store etcd) it is every key of the prefix at one "
+       "etcd revision; restore it with --etcd-endpoints. Streamed: FILE "
+       "appears only once complete (FILE.partial until then). Never "
        "overwrites FILE. Administrators only.",
        "", None(), "zlayer-secret backup /var/backups/secrets-$(date +%F).zsb"},
       {"restore", "", "Operations",
