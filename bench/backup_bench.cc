@@ -1,6 +1,8 @@
 // Backup and restore figures for a store of N secrets (core/backup):
 // the time to take a backup, its size, and the time to verify and restore
-// it. Run with `bazel run -c opt //bench:backup_bench -- N [VERSIONS]`.
+// it. Run with `bazel run -c opt //bench:backup_bench -- N [VERSIONS
+// [VALUE_BYTES]]`. The store stays in the printed directory (key: 32 'k'
+// bytes), e.g. to measure a daemon's memory during a backup of it.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@ namespace zs = zlayer::secrets;
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 10000;
   const int versions = argc > 2 ? std::atoi(argv[2]) : 1;
+  const int value_bytes = argc > 3 ? std::atoi(argv[3]) : 64;
   char dir[] = "/tmp/zs-bench-XXXXXX";
   if (mkdtemp(dir) == nullptr) return 1;
   const std::string path = absl::StrCat(dir, "/secrets.db");
@@ -44,7 +47,7 @@ int main(int argc, char** argv) {
         for (int v = 0; v < versions; ++v) {
           (void)(*store)->SetSecret(
               "bench", absl::StrCat("secret-", i),
-              zs::SecretBytes::FromString(std::string(64, 'v')), {});
+              zs::SecretBytes::FromString(std::string(value_bytes, 'v')), {});
         }
       }
     });
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "restore: %s\n", restored.status().ToString().c_str());
     return 1;
   }
+  std::printf("store_dir=%s\n", dir);
   std::printf("secrets=%d versions_each=%d store_file_bytes=%lld\n", n,
               versions, static_cast<long long>(st.st_size));
   std::printf("backup: %s, %llu bytes (%llu versions)\n",

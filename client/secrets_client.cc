@@ -409,6 +409,20 @@ absl::StatusOr<Response> SecretsClient::Call(
   }
 
 absl::StatusOr<std::string> SecretsClient::Backup(const CallOptions& call) {
+  std::string file;
+  absl::Status status = Backup(
+      [&](absl::string_view piece) {
+        file.append(piece.data(), piece.size());
+        return absl::OkStatus();
+      },
+      call);
+  if (!status.ok()) return status;
+  return file;
+}
+
+absl::Status SecretsClient::Backup(
+    absl::FunctionRef<absl::Status(absl::string_view piece)> sink,
+    const CallOptions& call) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(
       absl::Now() + call.timeout.value_or(options_.default_deadline)));
@@ -418,12 +432,19 @@ absl::StatusOr<std::string> SecretsClient::Backup(const CallOptions& call) {
   }
   std::unique_ptr<grpc::ClientReader<v1::BackupChunk>> reader =
       Preferred().admin->Backup(&context, v1::BackupRequest());
-  std::string file;
   v1::BackupChunk chunk;
-  while (reader->Read(&chunk)) file += chunk.data();
+  absl::Status sunk;
+  while (reader->Read(&chunk)) {
+    sunk = sink(chunk.data());
+    if (!sunk.ok()) {
+      context.TryCancel();
+      break;
+    }
+  }
   grpc::Status status = reader->Finish();
+  if (!sunk.ok()) return sunk;
   if (!status.ok()) return FromGrpcStatus(status);
-  return file;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<grpc::health::v1::HealthCheckResponse>

@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/random/bit_gen_ref.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
@@ -267,6 +268,12 @@ class SecretsClient {
   // Admin.Backup (admin only): the bytes of a backup file of the whole
   // store, gathered from the stream. Sent once (never retried).
   absl::StatusOr<std::string> Backup(const CallOptions& call = {});
+  // The same, each piece handed to `sink` as it arrives (nothing gathered);
+  // a sink error cancels the call. On an error the pieces so far are no
+  // backup: the caller discards them (BackupFileWriter does).
+  absl::Status Backup(
+      absl::FunctionRef<absl::Status(absl::string_view piece)> sink,
+      const CallOptions& call = {});
 
   // Admin service. Reads (retried):
   absl::StatusOr<v1::Environment> GetEnvironment(

@@ -6,7 +6,8 @@ Dependencies inside core/ point one way, down this list:
         -> store/sqlite, store/etcd, store/vault -> store -> format, crypto -> base
 
 Only the etcd backend links gRPC (etcd's API is gRPC, through
-//third_party/etcd_proto): core/store/etcd and core/env:etcd_environment_registry.
+//third_party/etcd_proto): core/store/etcd, core/env:etcd_environment_registry
+and core/backup:cluster_backup.
 Nothing else in core/ may. Only core/store/vault links libcurl (Vault's HTTP
 API); nothing in core/ depends on it (the daemon wires it in).
 
@@ -67,6 +68,7 @@ SQLITE_STORE_USERS = [
 ] + _OUTSIDE
 
 ETCD_STORE_USERS = [
+    "//core/backup:__pkg__",
     "//core/env:__pkg__",
     "//core/ops:__pkg__",
 ] + _OUTSIDE

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/backup/backup.h"
+#include "core/backup/cluster_backup.h"
 #include "core/base/secret_bytes.h"
 #include "core/base/status_macros.h"
 #include "daemon/daemon_state.h"
@@ -106,10 +107,14 @@ absl::Status Daemon::Init() {
   context.start_rekey = [this, sqlite_store, etcd_store] {
     return StartRekey(options_, sqlite_store, etcd_store);
   };
-  context.create_backup = [this,
-                           sqlite_store]() -> absl::StatusOr<std::string> {
+  context.create_backup =
+      [this, sqlite_store,
+       etcd_store]() -> absl::StatusOr<std::unique_ptr<BackupSource>> {
+    if (etcd_store != nullptr) {
+      return OpenClusterBackup(*etcd_store, state_->clock);
+    }
     if (sqlite_store == nullptr) return NotInClusterMode("backup");
-    return CreateBackup(*sqlite_store, state_->clock);
+    return OpenBackup(*sqlite_store, state_->clock);
   };
   context.rekey_status = [sqlite_store, etcd_store] {
     return RekeyStatus(sqlite_store, etcd_store);

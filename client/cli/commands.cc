@@ -311,13 +311,16 @@ class Runner {
   // its structure checks out (the MAC needs the key: restore --verify-only).
   int Backup() {
     const absl::Time start = absl::Now();
-    absl::StatusOr<std::string> file = client_->Backup();
-    if (!file.ok()) return Fail(file.status());
-    absl::StatusOr<BackupInfo> info = ReadBackupHeader(*file);
+    // Pieces go to FILE.partial as they arrive; only a complete file whose
+    // structure checks out is linked in as FILE (else removed).
+    absl::StatusOr<std::unique_ptr<BackupFileWriter>> writer =
+        BackupFileWriter::Create(cmd_.positionals[0]);
+    if (!writer.ok()) return Fail(writer.status());
+    absl::Status received = client_->Backup(
+        [&](absl::string_view piece) { return (*writer)->Append(piece); });
+    if (!received.ok()) return Fail(received);
+    absl::StatusOr<BackupInfo> info = (*writer)->Commit();
     if (!info.ok()) return Fail(info.status());
-    info->file_bytes = file->size();
-    absl::Status saved = SaveBackupFile(cmd_.positionals[0], *file);
-    if (!saved.ok()) return Fail(saved);
     if (Json()) {
       *io_.out << "{\"file\": " << JsonQuote(cmd_.positionals[0])
                << ", \"bytes\": " << info->file_bytes

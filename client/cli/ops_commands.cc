@@ -5,12 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "client/cli/exit_codes.h"
 #include "client/cli/help.h"
 #include "client/cli/migrate_command.h"
 #include "client/cli/verbs.h"
 #include "core/audit/audit_log.h"
 #include "core/backup/backup.h"
+#include "core/backup/cluster_backup.h"
 #include "core/base/clock.h"
 #include "core/crypto/key_manager.h"
 
@@ -37,11 +39,14 @@ bool WantsHelp(const std::vector<std::string>& args) {
   return false;
 }
 
-// restore FILE (--data-dir DIR | --verify-only) [--key-dir DIR]
-//         [--key-file F] [--deployment D]
+// restore FILE (--data-dir DIR | --etcd-endpoints A,B --etcd-prefix P |
+//               --verify-only) [--key-dir DIR] [--key-file F]
+//         [--deployment D] [--etcd-cacert F --etcd-cert F --etcd-key F]
 int Restore(const std::vector<std::string>& args, std::ostream& out,
             std::ostream& err) {
   RestoreOptions options;
+  ClusterRestoreOptions cluster;
+  bool to_etcd = false;
   KeyManagerOptions key;
   key.env = RealEnvironment();
   for (size_t i = 1; i < args.size(); ++i) {
@@ -70,15 +75,58 @@ int Restore(const std::vector<std::string>& args, std::ostream& out,
       key.key_file = value;
     } else if (a == "--deployment") {
       key.deployment = value;
+    } else if (a == "--etcd-endpoints") {
+      cluster.target.client.endpoints =
+          absl::StrSplit(value, ',', absl::SkipEmpty());
+      to_etcd = true;
+    } else if (a == "--etcd-prefix") {
+      cluster.target.prefix = value;
+    } else if (a == "--etcd-cacert") {
+      cluster.target.client.ca_cert_file = value;
+    } else if (a == "--etcd-cert") {
+      cluster.target.client.cert_file = value;
+    } else if (a == "--etcd-key") {
+      cluster.target.client.key_file = value;
     } else {
       return Usage(err, "restore", absl::StrCat("unknown option ", a));
     }
   }
+  if (to_etcd && !options.data_dir.empty()) {
+    return Usage(err, "restore",
+                 "--data-dir and --etcd-endpoints exclude each other");
+  }
   if (options.backup_path.empty()) {
     return Usage(err, "restore", "'restore' needs FILE");
   }
-  if (options.data_dir.empty() && !options.verify_only) {
-    return Usage(err, "restore", "'restore' needs --data-dir or --verify-only");
+  if (options.data_dir.empty() && !options.verify_only && !to_etcd) {
+    return Usage(err, "restore",
+                 "'restore' needs --data-dir, --etcd-endpoints or "
+                 "--verify-only");
+  }
+  // The file's own header says which store it is of (nothing is trusted
+  // before the MAC is checked; this only picks the check).
+  bool is_cluster = false;
+  {
+    absl::StatusOr<std::unique_ptr<BackupFileReader>> reader =
+        BackupFileReader::Open(options.backup_path);
+    absl::StatusOr<BackupInfo> header =
+        reader.ok() ? (*reader)->ReadHeader()
+                    : absl::StatusOr<BackupInfo>(reader.status());
+    if (!header.ok()) {
+      return Fail(err, header.status().message(),
+                  ExitCodeFor(header.status().code()));
+    }
+    is_cluster = header->format_version == kClusterBackupFormatVersion;
+  }
+  if (is_cluster && !options.verify_only && !to_etcd) {
+    return Usage(err, "restore",
+                 "a cluster backup restores into etcd (--etcd-endpoints, "
+                 "--etcd-prefix); a data directory cannot take it");
+  }
+  if (!is_cluster && to_etcd) {
+    return Usage(err, "restore",
+                 "a SQLite backup restores into a data directory "
+                 "(--data-dir), not into etcd");
   }
   if (key.key_dir.empty()) key.key_dir = options.data_dir;
   key.fallback_key_dir = options.data_dir;
@@ -95,16 +143,22 @@ int Restore(const std::vector<std::string>& args, std::ostream& out,
                 ExitCodeFor(master.status().code()));
   }
   RealClock clock;
+  cluster.backup_path = options.backup_path;
+  cluster.verify_only = options.verify_only;
   absl::StatusOr<BackupInfo> info =
-      RestoreBackup(options, std::move(master->key), &clock);
+      is_cluster ? RestoreClusterBackup(cluster, std::move(master->key))
+                 : RestoreBackup(options, std::move(master->key), &clock);
   if (!info.ok()) {
     return Fail(err, info.status().message(),
                 ExitCodeFor(info.status().code()));
   }
+  const std::string target =
+      is_cluster ? absl::StrCat("etcd prefix ", cluster.target.prefix)
+                 : absl::StrCat(options.data_dir, "/secrets.db");
   out << (options.verify_only
               ? absl::StrCat("Backup ", options.backup_path, " verified\n")
-              : absl::StrCat("Restored ", options.backup_path, " into ",
-                             options.data_dir, "/secrets.db\n"))
+              : absl::StrCat("Restored ", options.backup_path, " into ", target,
+                             "\n"))
       << DescribeBackup(*info);
   return kExitOk;
 }

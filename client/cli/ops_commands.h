@@ -1,7 +1,8 @@
 // zlayer-secret's offline verbs, which work on files with the daemon
 // stopped (or not involved) and so run before the daemon-client parser:
 //   migrate --from-upstream PATH --data-dir DIR ...   (migrate_command.h)
-//   restore FILE --data-dir DIR | FILE --verify-only   (core/backup)
+//   restore FILE --data-dir DIR | --etcd-endpoints E --etcd-prefix P |
+//           --verify-only   (core/backup, core/backup/cluster_backup.h)
 //   audit verify FILE... [--head F]                    (core/audit)
 // Their options are listed in verbs.cc (help, completions, man page);
 // `VERB --help` prints that help.

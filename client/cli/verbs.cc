@@ -667,6 +667,18 @@ constexpr OptionSpec kRestoreOptions[] = {
      ReadByOfflineVerb},
     {"verify-only", 0, ValueKind::kFlag, "", "", "",
      "check the file (key, MAC, content) and write nothing", ReadByOfflineVerb},
+    {"etcd-endpoints", 0, ValueKind::kText, "HOST:PORT,...", "", "",
+     "restore a cluster backup into etcd (an empty prefix; no daemon on it)",
+     ReadByOfflineVerb},
+    {"etcd-prefix", 0, ValueKind::kText, "PREFIX", "", "",
+     "the etcd prefix to restore into (e.g. /zlayer-secrets)",
+     ReadByOfflineVerb},
+    {"etcd-cacert", 0, ValueKind::kPath, "FILE", "", "",
+     "etcd over TLS: the CA to trust", ReadByOfflineVerb},
+    {"etcd-cert", 0, ValueKind::kPath, "FILE", "", "",
+     "etcd over TLS: the client certificate", ReadByOfflineVerb},
+    {"etcd-key", 0, ValueKind::kPath, "FILE", "", "",
+     "etcd over TLS: the client certificate's key", ReadByOfflineVerb},
 };
 
 constexpr OptionSpec kAuditOptions[] = {
@@ -820,11 +832,17 @@ const std::vector<VerbSpec>& AllVerbs() {
        "write an encrypted backup of the whole store to FILE",
        "One consistent snapshot taken while writes go on. Values stay "
        "sealed; the file is authenticated with a key derived from the "
-       "store's keys, so restoring it needs the store's master key. Never "
+       "store's keys, so restoring it needs the store's master key. In "
+       "cluster mode (--store etcd) it is every key of the prefix at one "
+       "etcd revision; restore it with --etcd-endpoints. Streamed: FILE "
+       "appears only once complete (FILE.partial until then). Never "
        "overwrites FILE. Administrators only.",
        "", None(), "zlayer-secret backup /var/backups/secrets-$(date +%F).zsb"},
-      {"restore", "", "Operations", "FILE --data-dir DIR | FILE --verify-only",
-       "restore a backup into an empty data directory (offline)",
+      {"restore", "", "Operations",
+       "FILE --data-dir DIR | FILE --etcd-endpoints E --etcd-prefix P | FILE "
+       "--verify-only",
+       "restore a backup into an empty data directory or etcd prefix "
+       "(offline)",
        "Checks the file's integrity and the key before anything is written "
        "(a wrong key, a truncated, edited or foreign file: nothing is "
        "written). The key is found as zlayer-secretsd finds it (--key-file, "
@@ -832,7 +850,9 @@ const std::vector<VerbSpec>& AllVerbs() {
        "never creates one.",
        "", kRestoreOptions,
        "zlayer-secret restore backup.zsb --data-dir /srv/zs --key-dir /etc/zs\n"
-       "zlayer-secret restore backup.zsb --verify-only --key-file master.key"},
+       "zlayer-secret restore backup.zsb --verify-only --key-file master.key\n"
+       "zlayer-secret restore cluster.zsb --key-file master.key \\\n"
+       "    --etcd-endpoints 10.0.0.1:2379 --etcd-prefix /zlayer-secrets"},
       {"migrate", "", "Operations", "--from-upstream PATH --data-dir DIR",
        "import an upstream ZLayer store (offline, all-or-nothing)",
        "Run with --dry-run first: it reports what would be created and every "

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/backup/backup.h"
 #include "core/base/status_macros.h"
 #include "daemon/rpc/call_auditor.h"
+#include "daemon/rpc/grpc_status.h"
 #include "daemon/rpc/service_common.h"
 
 namespace zlayer::secrets {
@@ -59,30 +63,40 @@ class BackupStream final : public grpc::ServerWriteReactor<v1::BackupChunk> {
       if (!ctx->create_backup) {
         return absl::UnimplementedError("this store cannot be backed up");
       }
-      ASSIGN_OR_RETURN(file_, ctx->create_backup());
-      log.detail = absl::StrCat("bytes=", file_.size());
+      ASSIGN_OR_RETURN(source_, ctx->create_backup());
+      const BackupInfo& info = source_->info();
+      log.detail = info.format_version == kClusterBackupFormatVersion
+                       ? absl::StrCat("etcd revision=", info.revision)
+                       : absl::StrCat("bytes=", info.file_bytes);
       return absl::OkStatus();
     }();
     if (ctx->auditor != nullptr) ctx->auditor->MarkAuditedElsewhere(call);
     const grpc::Status answer = log.Finish(status);
-    if (!answer.ok()) file_.clear();
+    if (!answer.ok()) source_.reset();
     return answer;
   }
 
+  // The next piece, made now (a read of the snapshot file or one etcd
+  // page): the daemon holds at most about one piece per stream.
   void WriteNext() {
-    if (offset_ >= file_.size()) {
+    absl::StatusOr<std::string> piece = source_->Next(chunk_bytes_);
+    if (!piece.ok()) {
+      // The client sees an error status and keeps no file.
+      source_.reset();
+      Finish(ToGrpcStatus(piece.status()));
+      return;
+    }
+    if (piece->empty()) {
+      source_.reset();
       Finish(grpc::Status::OK);
       return;
     }
-    const size_t n = std::min(chunk_bytes_, file_.size() - offset_);
-    chunk_.set_data(file_.substr(offset_, n));
-    offset_ += n;
+    chunk_.set_data(*std::move(piece));
     StartWrite(&chunk_);
   }
 
   const size_t chunk_bytes_;
-  std::string file_;
-  size_t offset_ = 0;
+  std::unique_ptr<BackupSource> source_;
   v1::BackupChunk chunk_;
 };
 

@@ -10,10 +10,14 @@
 // the auditor is told the call is audited elsewhere.
 //
 // The snapshot is taken on the gRPC callback thread that starts the call
-// (SQLite's backup API over one read transaction: milliseconds for small
-// stores, about a second per few hundred MB); the file is then sent in
-// chunks of at most 1 MiB (and at most half the message limit), one write
-// at a time, without holding a thread.
+// (SQLite: the backup API copies one read transaction into a private,
+// unlinked file in the data directory; etcd: the revision is fixed). The
+// file is then made and sent piece by piece (at most 1 MiB, and at most half
+// the message limit), one write at a time: each piece is produced when the
+// previous one was sent (a read of the snapshot file, or one etcd page at
+// the pinned revision), so the daemon never holds the whole file. An error
+// after the first piece (etcd compacted the revision, say) ends the stream
+// with that status; the client then keeps nothing.
 //
 //   grpc::ServerWriteReactor<v1::BackupChunk>* Backup(
 //       grpc::CallbackServerContext* call, const v1::BackupRequest*) override {

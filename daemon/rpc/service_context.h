@@ -10,10 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "core/audit/audit_log.h"
+#include "core/backup/backup.h"
 #include "core/base/clock.h"
 #include "core/base/secret_bytes.h"
 #include "core/env/environment_registry.h"
@@ -84,9 +86,10 @@ struct ServiceContext {
   // unset when the store has no data keys. Both or neither are set.
   std::function<absl::StatusOr<uint32_t>()> start_rekey;
   std::function<RekeyStatusInfo()> rekey_status;
-  // The bytes of a backup file of the whole store (core/backup); unset when
-  // the store cannot be backed up (the in-memory store).
-  std::function<absl::StatusOr<std::string>()> create_backup;
+  // A backup file of the whole store, produced piece by piece as it is sent
+  // (core/backup/backup.h, cluster_backup.h); unset when the store cannot
+  // be backed up (the in-memory store).
+  std::function<absl::StatusOr<std::unique_ptr<BackupSource>>()> create_backup;
 
   // Identity stores (daemon/server.cc wires them; tests may leave them null:
   // the Admin RPCs that need one then answer FAILED_PRECONDITION).

@@ -326,6 +326,14 @@ absl::StatusOr<std::unique_ptr<EtcdSecretStore>> EtcdSecretStore::Open(
     for (const auto& kv : read[0].kvs()) {
       values[kv.key().substr(meta.size())] = kv.value();
     }
+    if (values.contains(kRestoreMarker)) {
+      // core/backup/cluster_backup.h: a restore publishes the store by
+      // deleting this marker in its last Txn.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "a restore into etcd prefix ", options.prefix,
+          " is in progress or was interrupted (", meta, kRestoreMarker,
+          " exists); let it finish, or delete the prefix and restore again"));
+    }
     if (!values.contains("key_check")) {
       if (attempt > 0) return Damaged("key check value");
       // A new store: its id, seed, DEK 1 and key check, all or nothing. If
@@ -349,6 +357,11 @@ absl::StatusOr<std::unique_ptr<EtcdSecretStore>> EtcdSecretStore::Open(
       absent->set_target(Compare::CREATE);
       absent->set_result(Compare::EQUAL);
       absent->set_create_revision(0);
+      Compare* no_restore = txn.add_compare();
+      no_restore->set_key(meta + std::string(kRestoreMarker));
+      no_restore->set_target(Compare::CREATE);
+      no_restore->set_result(Compare::EQUAL);
+      no_restore->set_create_revision(0);
       *txn.add_success() = PutOp(meta + "store_id", store_id);
       *txn.add_success() = PutOp(meta + "subkey_seed", seed);
       *txn.add_success() = PutOp(keyring_prefix + Hex8(1), dek);
@@ -384,6 +397,27 @@ absl::StatusOr<std::unique_ptr<EtcdSecretStore>> EtcdSecretStore::Open(
     return store;
   }
   return Damaged("key check value");
+}
+
+absl::StatusOr<SecretBytes> EtcdSecretStore::DeriveSubkeyFromMeta(
+    absl::string_view store_id, absl::string_view sealed_seed,
+    absl::string_view key_check, SecretBytes master_key,
+    SubkeyPurpose purpose) {
+  if (store_id.size() != kStoreIdBytes) return Damaged("id");
+  ASSIGN_OR_RETURN(uint32_t kek_id, BlobKeyId(key_check));
+  ASSIGN_OR_RETURN(std::unique_ptr<Keyring> keyring,
+                   Keyring::Create(kek_id, std::move(master_key)));
+  absl::StatusOr<SecretBytes> plain =
+      keyring->Decrypt(key_check, KeyCheckAssociatedData(store_id, kek_id));
+  if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
+    return absl::FailedPreconditionError(kKeyMismatch);
+  }
+  absl::StatusOr<SecretBytes> seed =
+      keyring->Decrypt(sealed_seed, SubkeySeedAssociatedData(store_id));
+  if (!seed.ok() || seed->size() != kSubkeyBytes) {
+    return Damaged("subkey seed");
+  }
+  return ::zlayer::secrets::DeriveSubkey(*seed, purpose);
 }
 
 absl::StatusOr<uint32_t> EtcdSecretStore::RecordedKeyId(

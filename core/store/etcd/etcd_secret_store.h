@@ -115,6 +115,20 @@ class EtcdSecretStore final : public SecretStore {
       const EtcdStoreOptions& options);
   static constexpr uint32_t kFirstKeyId = 1;
 
+  // The subkey for `purpose` of the store whose meta records are
+  // `store_id`, `sealed_seed` (P/meta/subkey_seed) and `key_check`, opened
+  // with `master_key`; no etcd involved (core/backup checks a cluster
+  // backup's MAC with it). FailedPrecondition when the key does not open
+  // them; DataLoss for damaged records.
+  static absl::StatusOr<SecretBytes> DeriveSubkeyFromMeta(
+      absl::string_view store_id, absl::string_view sealed_seed,
+      absl::string_view key_check, SecretBytes master_key,
+      SubkeyPurpose purpose);
+
+  // P/meta/<kRestoreMarker> exists while a restore writes into the prefix
+  // (core/backup/cluster_backup.h); Open refuses a prefix that holds it.
+  static constexpr absl::string_view kRestoreMarker = "restore_in_progress";
+
   ~EtcdSecretStore() override;
 
   // SecretsProvider.

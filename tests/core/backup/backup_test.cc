@@ -366,5 +366,68 @@ TEST_F(BackupTest, BackupUnderEightWritersRestoresOneConsistentMoment) {
   RecordProperty("snapshots_between_a_and_b", mid_pair);
 }
 
+TEST_F(BackupTest, StreamedBackupLeavesNoSnapshotFileAndComesInPieces) {
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_OK(store_->SetSecret("bulk", absl::StrCat("s", i),
+                                SecretBytes::FromString(std::string(900, 'v')),
+                                {}));
+  }
+  auto source = OpenBackup(*store_, clock_);
+  ASSERT_OK(source);
+  // The snapshot's private file is unlinked as soon as it is open.
+  for (const std::string& name : Entries(dir_)) {
+    EXPECT_EQ(name.rfind(".backup-", 0), std::string::npos) << name;
+  }
+  std::string file;
+  size_t pieces = 0;
+  while (true) {
+    auto piece = (*source)->Next(4096);
+    ASSERT_OK(piece);
+    if (piece->empty()) break;
+    EXPECT_LE(piece->size(), 4096u);
+    file += *piece;
+    ++pieces;
+  }
+  EXPECT_GT(pieces, 10u);
+  EXPECT_EQ(file.size(), (*source)->info().file_bytes);
+  const std::string path = MakeTempDir() + "/streamed.zsb";
+  ASSERT_OK(SaveBackupFile(path, file));
+  ASSERT_OK(CheckBackupFile(path));
+  const std::string target = MakeTempDir() + "/restored";
+  ASSERT_OK(RestoreBackup(Restore(path, target), KeyA(), &clock_));
+  auto copy = OpenStore(target + "/secrets.db", KeyA(), &clock_);
+  ASSERT_OK(copy);
+  EXPECT_EQ(DumpStore(**copy, {"bulk"}), DumpStore(*store_, {"bulk"}));
+}
+
+TEST_F(BackupTest, ReceivedFileIsKeptOnlyWhenComplete) {
+  const std::string bytes = ReadFile(MakeBackup());
+  const std::string dir = MakeTempDir();
+  // A stream that stopped early: Commit refuses it, nothing is left.
+  {
+    auto writer = BackupFileWriter::Create(dir + "/cut.zsb");
+    ASSERT_OK(writer);
+    ASSERT_OK((*writer)->Append(bytes.substr(0, bytes.size() / 2)));
+    EXPECT_STATUS((*writer)->Commit(), kDataLoss);
+  }
+  // A stream that failed before Commit: dropped.
+  {
+    auto writer = BackupFileWriter::Create(dir + "/failed.zsb");
+    ASSERT_OK(writer);
+    ASSERT_OK((*writer)->Append(bytes.substr(0, 100)));
+  }
+  EXPECT_TRUE(Entries(dir).empty());
+  // A whole one is linked in, and never overwritten.
+  {
+    auto writer = BackupFileWriter::Create(dir + "/ok.zsb");
+    ASSERT_OK(writer);
+    ASSERT_OK((*writer)->Append(bytes));
+    ASSERT_OK((*writer)->Commit());
+  }
+  EXPECT_EQ(Entries(dir), std::vector<std::string>{"ok.zsb"});
+  EXPECT_EQ(ReadFile(dir + "/ok.zsb"), bytes);
+  EXPECT_STATUS(BackupFileWriter::Create(dir + "/ok.zsb"), kAlreadyExists);
+}
+
 }  // namespace
 }  // namespace zlayer::secrets
