@@ -107,7 +107,11 @@ class ClusterBackupSource final : public BackupSource {
     for (const auto& kv : page->kvs()) {
       const absl::string_view key =
           absl::string_view(kv.key()).substr(prefix_.size());
-      if (key == marker) continue;
+      // Not the restore marker, and not the key-rotation lock: its holder
+      // is attached to an etcd lease, which a restore cannot bring back, so
+      // a restored lock would never expire. An interrupted rekey's progress
+      // record is kept (the next daemon start finishes that rekey).
+      if (key == marker || absl::StartsWith(key, "/lock/")) continue;
       std::string record;
       PutU32(key.size(), &record);
       record.append(key.data(), key.size());

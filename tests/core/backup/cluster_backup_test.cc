@@ -401,6 +401,23 @@ TEST_F(ClusterBackupTest, RestoreIntoANonEmptyPrefixIsRefused) {
   EXPECT_EQ(Raw(src_prefix_), source);
 }
 
+// A key-rotation lock held while the backup is taken is lease-bound; a
+// restored copy would have no lease and never expire, so it is left out.
+TEST_F(ClusterBackupTest, RotationLockIsNotBackedUp) {
+  Fill();
+  etcdserverpb::PutRequest lock;
+  lock.set_key(src_prefix_ + "/lock/keys");
+  lock.set_value("host pid 1 socket /run/x.sock");
+  ASSERT_OK(client_->Put(lock));
+  BackupInfo info;
+  const std::string file = Backup(&info);
+  RawDump want = Raw(src_prefix_);
+  ASSERT_EQ(want.erase("/lock/keys"), 1u);
+  EXPECT_EQ(info.keys, want.size());
+  ASSERT_OK(Restore(file).status());
+  EXPECT_EQ(Raw(dst_prefix_), want);
+}
+
 TEST_F(ClusterBackupTest, StoreRefusesAPrefixWithARestoreMarker) {
   // What an interrupted restore leaves: keys and the marker, no meta.
   etcdserverpb::PutRequest put;
