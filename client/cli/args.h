@@ -126,6 +126,9 @@ struct Command {
   std::string subject;              // permissions --subject X (normalised)
   std::string grant_id;             // revoke --id ID
   std::vector<std::string> roles;   // apikey --role R (repeatable)
+  // set/create/rotate --node-affinity LIST (comma-separated; "" = remove);
+  // unset = keep the secret's.
+  absl::optional<std::vector<std::string>> node_affinity;
   std::string registry;             // credential registry add --registry R
   std::string username;             // credential ... add --username U
   std::string auth_type = "basic";  // credential registry add --auth-type

@@ -278,14 +278,18 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
                                        v1::SetSecretResponse* response) {
   // Out of the request at once, so that every path (errors too) wipes it.
   const SecretBytes value = TakeSecret(request->value());
-  const absl::Status input =
+  const auto affinity = NodeAffinityFromProto(request->has_node_affinity(),
+                                              request->node_affinity());
+  const absl::Status input = FirstError(
       FirstError(CheckValueSize(value.size(), ctx_->limits),
-                 CheckMaxVersions(request->max_versions()));
+                 CheckMaxVersions(request->max_versions())),
+      affinity.status());
   return Serve(ctx_, *context, "SetSecret",
                Secret(request->target(), request->name(), input),
                [&](Call& call) -> absl::Status {
                  WriteOptions options;
                  options.max_versions = request->max_versions();
+                 options.node_affinity = *affinity;
                  if (request->has_expected_version()) {
                    options.expected_version = request->expected_version();
                  }
@@ -343,14 +347,19 @@ grpc::Status SecretsService::RotateSecret(
     grpc::ServerContextBase* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
   const SecretBytes value = TakeSecret(request->value());
+  const auto affinity = NodeAffinityFromProto(request->has_node_affinity(),
+                                              request->node_affinity());
   return Serve(ctx_, *context, "RotateSecret",
                Secret(request->target(), request->name(),
-                      CheckValueSize(value.size(), ctx_->limits)),
+                      FirstError(CheckValueSize(value.size(), ctx_->limits),
+                                 affinity.status())),
                [&](Call& call) -> absl::Status {
                  const SecretKey& key = call.target;
-                 ASSIGN_OR_RETURN(
-                     RotationResult rotated,
-                     call.store().RotateSecret(key.scope, key.name, value));
+                 WriteOptions options;
+                 options.node_affinity = *affinity;
+                 ASSIGN_OR_RETURN(RotationResult rotated,
+                                  RotateSecretWith(&call.store(), key.scope,
+                                                   key.name, value, options));
                  call.log.versions.push_back(rotated.new_version);
                  response->set_previous_version(rotated.previous_version);
                  response->set_new_version(rotated.new_version);
