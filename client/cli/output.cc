@@ -1,7 +1,6 @@
 #include "client/cli/output.h"
 
 #include <algorithm>
-
 #include <map>
 #include <utility>
 
@@ -116,15 +115,14 @@ std::string SecretsJson(const std::vector<v1::SecretMetadata>& secrets) {
 }
 
 std::string MetadataText(const v1::SecretMetadata& m) {
-  return absl::StrCat("Name:       ", m.name(), "\n",
-                      "Version:    ", m.version(), "\n",
-                      "Created at: ", FormatTimestamp(m.created_at()), "\n",
-                      "Updated at: ", FormatTimestamp(m.updated_at()), "\n",
-                      m.node_affinity_size() > 0
-                          ? absl::StrCat("Node affinity: ",
-                                         absl::StrJoin(m.node_affinity(), ","),
-                                         "\n")
-                          : std::string());
+  return absl::StrCat(
+      "Name:       ", m.name(), "\n", "Version:    ", m.version(), "\n",
+      "Created at: ", FormatTimestamp(m.created_at()), "\n",
+      "Updated at: ", FormatTimestamp(m.updated_at()), "\n",
+      m.node_affinity_size() > 0
+          ? absl::StrCat(
+                "Node affinity: ", absl::StrJoin(m.node_affinity(), ","), "\n")
+          : std::string());
 }
 
 std::string MetadataJson(const v1::SecretMetadata& m) {

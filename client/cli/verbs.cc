@@ -359,9 +359,8 @@ constexpr OptionSpec kNodeAffinityRow = {
     }};
 
 constexpr OptionSpec kWriteOptions[] = {
-    kValueRow,        kFromFileRow,  kFromStdinRow,   kRandomRow,
-    kRandomLengthRow, kExactRow,     kIfVersionRow,   kCreateOnlyRow,
-    kNodeAffinityRow};
+    kValueRow, kFromFileRow,  kFromStdinRow,  kRandomRow,      kRandomLengthRow,
+    kExactRow, kIfVersionRow, kCreateOnlyRow, kNodeAffinityRow};
 
 constexpr OptionSpec kRotateOptions[] = {
     kValueRow,        kFromFileRow, kFromStdinRow,   kRandomRow,

@@ -14,8 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
-#include "core/store/node_affinity.h"
 #include "core/identity/identity_records.h"
+#include "core/store/node_affinity.h"
 
 namespace zlayer::secrets {
 namespace {

@@ -27,8 +27,8 @@
 // name the reason while the caller's answer does not.
 //
 //   NodeAffinityView view(ctx.store, nullptr, principal, is_admin);
-//   ASSIGN_OR_RETURN(ValueWithMetadata v, view.GetWithMetadata("prod", "db", 0));
-//   for (const SecretKey& k : view.hidden()) ...audit...
+//   ASSIGN_OR_RETURN(ValueWithMetadata v, view.GetWithMetadata("prod", "db",
+//   0)); for (const SecretKey& k : view.hidden()) ...audit...
 //
 // The affinity is read from the store's metadata after the value (one
 // GetMetadata per value read; batch reads one per found key), so a secret

@@ -171,7 +171,8 @@ absl::StatusOr<SecretMetadata> MemorySecretStore::WriteLocked(
   e.updated_at = now;
   e.deleted = false;
   e.deleted_at = 0;
-  if (options.node_affinity.has_value()) e.node_affinity = *options.node_affinity;
+  if (options.node_affinity.has_value())
+    e.node_affinity = *options.node_affinity;
   e.versions[version] = Version{value.Clone(), now};
   const uint32_t oldest = OldestKeptVersion(version, e.max_versions);
   e.versions.erase(e.versions.begin(), e.versions.lower_bound(oldest));

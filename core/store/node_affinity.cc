@@ -39,20 +39,20 @@ std::string Problem(absl::string_view entry) {
 
 absl::Status EntryError(size_t index, absl::string_view entry,
                         absl::string_view problem) {
-  const bool quotable =
-      entry.size() <= 2 * kMaxNodeAffinityPartBytes &&
-      std::all_of(entry.begin(), entry.end(),
-                  [](char c) { return absl::ascii_isgraph(c) && c != '\''; });
-  return absl::InvalidArgumentError(absl::StrCat(
-      "node affinity entry ", index + 1,
-      quotable ? absl::StrCat(" '", entry, "'") : std::string(), ": ",
-      problem));
+  const bool quotable = entry.size() <= 2 * kMaxNodeAffinityPartBytes &&
+                        std::all_of(entry.begin(), entry.end(), [](char c) {
+                          return absl::ascii_isgraph(c) && c != '\'';
+                        });
+  return absl::InvalidArgumentError(
+      absl::StrCat("node affinity entry ", index + 1,
+                   quotable ? absl::StrCat(" '", entry, "'") : std::string(),
+                   ": ", problem));
 }
 
 absl::Status CountError(size_t count) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("node affinity has ", count, " entries; at most ",
-                   kMaxNodeAffinityEntries));
+  return absl::InvalidArgumentError(absl::StrCat("node affinity has ", count,
+                                                 " entries; at most ",
+                                                 kMaxNodeAffinityEntries));
 }
 
 }  // namespace

@@ -216,10 +216,9 @@ void ToProto(const SecretMetadata& in, v1::SecretMetadata* out) {
 absl::StatusOr<absl::optional<std::vector<std::string>>> NodeAffinityFromProto(
     bool present, const v1::NodeAffinity& affinity) {
   if (!present) return absl::optional<std::vector<std::string>>();
-  ASSIGN_OR_RETURN(
-      std::vector<std::string> canonical,
-      CanonicalNodeAffinity(std::vector<std::string>(
-          affinity.entries().begin(), affinity.entries().end())));
+  ASSIGN_OR_RETURN(std::vector<std::string> canonical,
+                   CanonicalNodeAffinity(std::vector<std::string>(
+                       affinity.entries().begin(), affinity.entries().end())));
   return absl::optional<std::vector<std::string>>(std::move(canonical));
 }
 

@@ -202,9 +202,9 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContextBase* context,
     for (const SecretKey& key : keys) RETURN_IF_ERROR(may_read(key));
     ASSIGN_OR_RETURN(const std::string seal_key,
                      SealKey(request->seal_to(), call.principal, &call.log));
-    ASSIGN_OR_RETURN(BatchRead read,
-                     WithLimitFlag(ReadSecrets(
-                         &call.store(), keys, ctx_->limits.max_response_bytes)));
+    ASSIGN_OR_RETURN(BatchRead read, WithLimitFlag(ReadSecrets(
+                                         &call.store(), keys,
+                                         ctx_->limits.max_response_bytes)));
     std::vector<uint32_t> versions;
     for (const VersionedValue& v : read.values) versions.push_back(v.version);
     LogTargets(read.found, versions, &call.log);
@@ -280,10 +280,10 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
   const SecretBytes value = TakeSecret(request->value());
   const auto affinity = NodeAffinityFromProto(request->has_node_affinity(),
                                               request->node_affinity());
-  const absl::Status input = FirstError(
-      FirstError(CheckValueSize(value.size(), ctx_->limits),
-                 CheckMaxVersions(request->max_versions())),
-      affinity.status());
+  const absl::Status input =
+      FirstError(FirstError(CheckValueSize(value.size(), ctx_->limits),
+                            CheckMaxVersions(request->max_versions())),
+                 affinity.status());
   return Serve(ctx_, *context, "SetSecret",
                Secret(request->target(), request->name(), input),
                [&](Call& call) -> absl::Status {
@@ -411,8 +411,8 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
                      SealKey(request->seal_to(), call.principal, &log));
     ASSIGN_OR_RETURN(
         ResolvedEnv resolved,
-        ResolveRequest(*ctx_, &call.resolve_source(), *request, env, call.May(AccessLevel::kExecute),
-                       KeepGoing(*context)));
+        ResolveRequest(*ctx_, &call.resolve_source(), *request, env,
+                       call.May(AccessLevel::kExecute), KeepGoing(*context)));
     // Sealed values travel as bytes; only the plain `env` map is text.
     if (seal_key.empty()) {
       RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
@@ -494,8 +494,9 @@ grpc::Status SecretsService::ExportSecrets(
         ASSIGN_OR_RETURN(
             const std::string seal_key,
             SealKey(request->seal_to(), call.principal, &call.log));
-        ASSIGN_OR_RETURN(ExportedScope exported,
-                         ExportScope(&call.store(), call.target.scope, *format));
+        ASSIGN_OR_RETURN(
+            ExportedScope exported,
+            ExportScope(&call.store(), call.target.scope, *format));
         LogTargets(exported.read, exported.versions, &call.log);
         RETURN_IF_ERROR(SetValueOrSealed(&exported.content, seal_key,
                                          response->mutable_content(),

@@ -134,11 +134,9 @@ struct Call {
   void ReportHidden();
 
  private:
-  friend absl::Status Admit(const ServiceContext&,
-                            const grpc::ServerContextBase&, absl::string_view,
-                            const std::function<absl::StatusOr<SecretKey>(
-                                CallLog&)>&,
-                            Call*);
+  friend absl::Status Admit(
+      const ServiceContext&, const grpc::ServerContextBase&, absl::string_view,
+      const std::function<absl::StatusOr<SecretKey>(CallLog&)>&, Call*);
   NodeAffinityView& MakeView(std::unique_ptr<NodeAffinityView>* view,
                              SecretsProvider* values);
   const ServiceContext* ctx_ = nullptr;

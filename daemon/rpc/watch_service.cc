@@ -27,10 +27,9 @@ namespace {
 // Whether `view` hid scope/name from its caller (in this evaluation).
 bool HiddenBy(const NodeAffinityView& view, absl::string_view scope,
               absl::string_view name) {
-  return std::any_of(view.hidden().begin(), view.hidden().end(),
-                     [&](const SecretKey& k) {
-                       return k.scope == scope && k.name == name;
-                     });
+  return std::any_of(
+      view.hidden().begin(), view.hidden().end(),
+      [&](const SecretKey& k) { return k.scope == scope && k.name == name; });
 }
 
 v1::ChangeKind ToProto(ChangeKind kind) {
@@ -280,11 +279,11 @@ class WatchStream : public grpc::ServerWriteReactor<Response>,
   }
   void RecordHidden(const NodeAffinityView& view) {
     for (const SecretKey& key : view.hidden()) {
-      const bool known = std::any_of(
-          node_affinity_hidden_.begin(), node_affinity_hidden_.end(),
-          [&](const AuditTarget& t) {
-            return t.scope == key.scope && t.name == key.name;
-          });
+      const bool known =
+          std::any_of(node_affinity_hidden_.begin(),
+                      node_affinity_hidden_.end(), [&](const AuditTarget& t) {
+                        return t.scope == key.scope && t.name == key.name;
+                      });
       if (!known) node_affinity_hidden_.push_back({key.scope, key.name});
     }
   }

@@ -534,9 +534,8 @@ absl::StatusOr<EtcdSecretStore::RowState> EtcdSecretStore::ReadRowState(
                             &state.has_requested, &state.requested_value));
   if (state.found) {
     ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
-    ASSIGN_OR_RETURN(
-        std::string expected,
-        state.row.Mac(mac_key_, store_id_, scope, name));
+    ASSIGN_OR_RETURN(std::string expected,
+                     state.row.Mac(mac_key_, store_id_, scope, name));
     RETURN_IF_ERROR(CheckRowMac(state.row.mac, expected, "secret metadata"));
   }
   return state;
@@ -765,9 +764,8 @@ absl::StatusOr<std::vector<SecretMetadata>> EtcdSecretStore::ListRange(
       const absl::string_view name =
           absl::string_view(kv.key()).substr(rows.size());
       ASSIGN_OR_RETURN(Row row, Row::Decode(kv.value()));
-      ASSIGN_OR_RETURN(
-          std::string expected,
-          row.Mac(mac_key_, store_id_, scope, name));
+      ASSIGN_OR_RETURN(std::string expected,
+                       row.Mac(mac_key_, store_id_, scope, name));
       RETURN_IF_ERROR(CheckRowMac(row.mac, expected, "secret metadata"));
       if (row.deleted && !include_deleted) continue;
       out.push_back(row.Metadata(scope, name));
@@ -883,8 +881,7 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::PlanWrite(
                    deks_->Encrypt(value, ValueAssociatedData(
                                              {store_id_, scope, name, version,
                                               row.incarnation, generation})));
-  ASSIGN_OR_RETURN(row.mac,
-                   row.Mac(mac_key_, store_id_, scope, name));
+  ASSIGN_OR_RETURN(row.mac, row.Mac(mac_key_, store_id_, scope, name));
   ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
   ops->push_back(PutOp(VersionKey(scope, name, version),
                        EncodeVersion(now, generation, blob)));

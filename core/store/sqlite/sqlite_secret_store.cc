@@ -1301,14 +1301,15 @@ absl::StatusOr<SecretMetadata> SqliteSecretStore::Write(
   {
     ASSIGN_OR_RETURN(
         ScopedStatement st,
-        db.Prepare(found ? "UPDATE secrets SET current_version = ?3, "
-                           "updated_at = ?4, max_versions = ?5, "
-                           "deleted_at = NULL, mac = ?7, node_affinity = ?8 "
-                           "WHERE scope = ?1 AND name = ?2"
-                         : "INSERT INTO secrets (scope, name, current_version, "
-                           "created_at, updated_at, max_versions, deleted_at, "
-                           "incarnation, mac, node_affinity) "
-                           "VALUES (?1, ?2, ?3, ?4, ?4, ?5, NULL, ?6, ?7, ?8)"));
+        db.Prepare(found
+                       ? "UPDATE secrets SET current_version = ?3, "
+                         "updated_at = ?4, max_versions = ?5, "
+                         "deleted_at = NULL, mac = ?7, node_affinity = ?8 "
+                         "WHERE scope = ?1 AND name = ?2"
+                       : "INSERT INTO secrets (scope, name, current_version, "
+                         "created_at, updated_at, max_versions, deleted_at, "
+                         "incarnation, mac, node_affinity) "
+                         "VALUES (?1, ?2, ?3, ?4, ?4, ?5, NULL, ?6, ?7, ?8)"));
     RETURN_IF_ERROR(st->BindText(1, scope));
     RETURN_IF_ERROR(st->BindText(2, name));
     RETURN_IF_ERROR(st->BindInt64(3, version));

@@ -28,8 +28,8 @@ TEST(NodeAffinityTest, MalformedEntriesAreInvalidArgumentNamingTheRule) {
         std::string("node:a/b"), std::string("label:zone"),
         std::string("label:=a"), std::string("label:zone="),
         std::string("label:zone=a/b"), std::string("host:n1"),
-        std::string("n1,n2"), std::string(64, 'x'),
-        std::string("node:\xff"), std::string("node:n\n1")}) {
+        std::string("n1,n2"), std::string(64, 'x'), std::string("node:\xff"),
+        std::string("node:n\n1")}) {
     auto got = CanonicalNodeAffinity({"ok", bad});
     SCOPED_TRACE(bad);
     EXPECT_STATUS(got, kInvalidArgument);

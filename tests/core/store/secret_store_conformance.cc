@@ -754,7 +754,6 @@ TEST_P(SecretStoreConformanceTest, CheckAndSetSerialisesReadModifyWrite) {
             static_cast<uint32_t>(1 + kThreads * kIncrements));
 }
 
-
 // --- Node affinity
 // ----------------------------------------------------------
 
@@ -764,7 +763,8 @@ WriteOptions Pinned(std::vector<std::string> affinity) {
   return o;
 }
 
-TEST_P(SecretStoreConformanceTest, NodeAffinityRoundTripsAndIsKeptAcrossWrites) {
+TEST_P(SecretStoreConformanceTest,
+       NodeAffinityRoundTripsAndIsKeptAcrossWrites) {
   const Strings pinned = {"label:zone=a", "node:n1"};
   auto m = store_->SetSecret("prod", "db", V("one"), Pinned(pinned));
   ASSERT_OK(m);

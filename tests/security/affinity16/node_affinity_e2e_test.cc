@@ -30,12 +30,12 @@ namespace zlayer::secrets {
 namespace {
 
 using testing::DaemonProcess;
-using testing::ReadFile;
-using testing::RunProgram;
-using testing::Runfile;
-using testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::ReadFile;
+using testing::Runfile;
+using testing::RunProgram;
+using testing::TempDir;
 
 constexpr char kCanary[] = "node-affinity-canary-5d21";
 constexpr char kPlain[] = "unpinned-value";
@@ -82,9 +82,8 @@ class NodeAffinityTest : public ::testing::Test {
   void Start() {
     absl::StatusOr<std::unique_ptr<DaemonProcess>> proc = DaemonProcess::Start(
         {"--data-dir", data(), "--key-dir", data(), "--bootstrap-admin-key",
-         "none", "--socket", socket(), "--listen", "127.0.0.1:0",
-         "--tls-cert", tls_.server_cert, "--tls-key", tls_.server_key,
-         "--log-level", "info"},
+         "none", "--socket", socket(), "--listen", "127.0.0.1:0", "--tls-cert",
+         tls_.server_cert, "--tls-key", tls_.server_key, "--log-level", "info"},
         dir_.path());
     ASSERT_TRUE(proc.ok()) << proc.status();
     daemon_ = *std::move(proc);
@@ -158,8 +157,8 @@ class NodeAffinityTest : public ::testing::Test {
     return c.ok() ? *std::move(c) : nullptr;
   }
 
-  static absl::StatusOr<v1::ResolveEnvResponse> Resolve(SecretsClient* c,
-                                                        const std::string& ref) {
+  static absl::StatusOr<v1::ResolveEnvResponse> Resolve(
+      SecretsClient* c, const std::string& ref) {
     v1::ResolveEnvRequest req;
     (*req.mutable_env())["DB"] = ref;
     req.mutable_context()->set_deployment("shop");
@@ -196,8 +195,8 @@ class NodeAffinityTest : public ::testing::Test {
       auto r = c->GetSecrets(req);
       std::string extra;
       if (r.ok()) {
-        extra = absl::StrCat("values=", r->values_size(), " missing=",
-                             absl::StrJoin(r->missing(), ","));
+        extra = absl::StrCat("values=", r->values_size(),
+                             " missing=", absl::StrJoin(r->missing(), ","));
         EXPECT_EQ(r->values().count(name), 0u);
       }
       add("GetSecrets", AnswerOf(r), extra);
@@ -237,7 +236,8 @@ class NodeAffinityTest : public ::testing::Test {
       auto r = c->ListSecrets(req);
       std::string extra;
       if (r.ok()) {
-        for (const auto& m : r->secrets()) absl::StrAppend(&extra, m.name(), ",");
+        for (const auto& m : r->secrets())
+          absl::StrAppend(&extra, m.name(), ",");
       }
       add("ListSecrets", AnswerOf(r), extra);
     }
@@ -296,9 +296,9 @@ TEST_F(NodeAffinityTest, AgentOfThePinnedNodeResolvesOtherNodeGetsNotFound) {
       << refused.status();
   EXPECT_THAT(std::string(refused.status().message()), Not(HasSubstr("node")));
 
-  std::vector<std::string> allowed = AuditLines(
-      {"\"subject\":\"apikey:agent-n1\"", "\"rpc\":\"ResolveEnv\"",
-       "\"code\":\"OK\"", "\"targets\":[\"shop/db\"]"});
+  std::vector<std::string> allowed =
+      AuditLines({"\"subject\":\"apikey:agent-n1\"", "\"rpc\":\"ResolveEnv\"",
+                  "\"code\":\"OK\"", "\"targets\":[\"shop/db\"]"});
   ASSERT_EQ(allowed.size(), 1u);
   EXPECT_THAT(allowed[0], Not(HasSubstr("node_affinity_hidden")));
   std::vector<std::string> denied = AuditLines(
@@ -318,7 +318,8 @@ TEST_F(NodeAffinityTest, EveryReadPathOfAnotherNodeSeesNothing) {
       "GetSecret v1 NOT_FOUND secret not found ",
       "GetSecrets OK  values=1 missing=db",
   };
-  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(answers[i], expected[i]);
+  for (size_t i = 0; i < expected.size(); ++i)
+    EXPECT_EQ(answers[i], expected[i]);
   EXPECT_THAT(answers[3], HasSubstr("ResolveEnv NOT_FOUND"));
   EXPECT_THAT(answers[4], HasSubstr("exists=0"));
   EXPECT_THAT(answers[5], HasSubstr("count=1"));
@@ -327,9 +328,9 @@ TEST_F(NodeAffinityTest, EveryReadPathOfAnotherNodeSeesNothing) {
   EXPECT_EQ(answers[7], "SecretExists OK  exists=0");
   EXPECT_EQ(answers[8], "ListVersions NOT_FOUND secret not found ");
   // Each refusal is audited with its reason.
-  for (const char* rpc : {"GetSecret", "GetSecrets", "ResolveEnv", "CheckEnv",
-                          "ExportSecrets", "ListSecrets", "SecretExists",
-                          "ListVersions"}) {
+  for (const char* rpc :
+       {"GetSecret", "GetSecrets", "ResolveEnv", "CheckEnv", "ExportSecrets",
+        "ListSecrets", "SecretExists", "ListVersions"}) {
     EXPECT_FALSE(AuditLines({"\"subject\":\"apikey:agent-n2\"",
                              absl::StrCat("\"rpc\":\"", rpc, "\""),
                              "\"node_affinity_hidden\":[\"shop/db\"]"})
@@ -372,8 +373,7 @@ TEST_F(NodeAffinityTest, LabelsMatchAndAdministratorsSeeTheAffinityButNoValue) {
   absl::StatusOr<v1::GetSecretResponse> got = Get(zone.get(), "zoned");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->value(), "zone-value");
-  EXPECT_EQ(Get(zone.get(), "db").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Get(zone.get(), "db").status().code(), absl::StatusCode::kNotFound);
 
   // The administrator (root on the socket, no node) lists both pinned
   // secrets with their affinities, but gets no pinned value.
@@ -383,11 +383,11 @@ TEST_F(NodeAffinityTest, LabelsMatchAndAdministratorsSeeTheAffinityButNoValue) {
   ASSERT_TRUE(listed.ok());
   std::vector<std::string> rows;
   for (const auto& m : listed->secrets()) {
-    rows.push_back(absl::StrCat(m.name(), "=",
-                                absl::StrJoin(m.node_affinity(), ",")));
+    rows.push_back(
+        absl::StrCat(m.name(), "=", absl::StrJoin(m.node_affinity(), ",")));
   }
-  EXPECT_THAT(rows, ::testing::ElementsAre("db=node:n1", "plain=",
-                                           "zoned=label:zone=a,node:n9"));
+  EXPECT_THAT(rows, ::testing::ElementsAre(
+                        "db=node:n1", "plain=", "zoned=label:zone=a,node:n9"));
   EXPECT_EQ(Get(admin_.get(), "db").status().code(),
             absl::StatusCode::kNotFound);
 }
@@ -547,13 +547,15 @@ TEST_F(NodeAffinityTest, CliSetsAndShowsTheAffinityToAdministrators) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0) << out;
   EXPECT_THAT(out, HasSubstr("Node affinity: label:zone=a,node:n1"));
-  code = RunProgram({cli, "--socket", socket(), "--deployment", "shop", "ls"}, &out);
+  code = RunProgram({cli, "--socket", socket(), "--deployment", "shop", "ls"},
+                    &out);
   ASSERT_TRUE(code.ok());
   EXPECT_THAT(out, HasSubstr("NODE_AFFINITY"));
   EXPECT_THAT(out, HasSubstr("label:zone=a,node:n1"));
-  code = RunProgram({cli, "--socket", socket(), "--deployment", "shop", "rotate",
-                     "cli-pinned", "--value", "v2", "--node-affinity", "n2"},
-                    &out);
+  code =
+      RunProgram({cli, "--socket", socket(), "--deployment", "shop", "rotate",
+                  "cli-pinned", "--value", "v2", "--node-affinity", "n2"},
+                 &out);
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0) << out;
   std::unique_ptr<SecretsClient> n2 = Agent(n2_key_);
