@@ -568,5 +568,112 @@ TEST_F(NodeAffinityTest, CliSetsAndShowsTheAffinityToAdministrators) {
   EXPECT_THAT(out, HasSubstr("node affinity entry 1"));
 }
 
+// mTLS: a verified client certificate named system:node:<name> (or
+// node:<name>) speaks for that node; the key it calls with has no node.
+class NodeCertificateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<testing::TlsMaterial> tls =
+        testing::MakeTlsMaterial(dir_.path(), "t-");
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    tls_ = *tls;
+    MakeClientCert("system:node:n1", "kubelet-n1");
+    MakeClientCert("node:n2", "n2");
+    absl::StatusOr<std::unique_ptr<DaemonProcess>> proc = DaemonProcess::Start(
+        {"--data-dir", dir_.Sub("data"), "--key-dir", dir_.Sub("data"),
+         "--bootstrap-admin-key", "none", "--socket", dir_.Sub("d.sock"),
+         "--listen", "127.0.0.1:0", "--tls-cert", tls_.server_cert,
+         "--tls-key", tls_.server_key, "--tls-client-ca", tls_.ca_cert},
+        dir_.path());
+    ASSERT_TRUE(proc.ok()) << proc.status();
+    daemon_ = *std::move(proc);
+    absl::StatusOr<std::string> ready =
+        daemon_->WaitForLog("event=ready", absl::Seconds(30));
+    ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << daemon_->Stderr();
+    const size_t at = ready->find("tcp_port=");
+    ASSERT_NE(at, std::string::npos);
+    std::string port = ready->substr(at + 9);
+    ASSERT_TRUE(absl::SimpleAtoi(port.substr(0, port.find(' ')), &port_));
+    ClientOptions options;
+    options.address = "unix:" + dir_.Sub("d.sock");
+    absl::StatusOr<std::unique_ptr<SecretsClient>> admin =
+        SecretsClient::Connect(std::move(options));
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    v1::SetSecretRequest set;
+    set.mutable_target()->set_scope("shop");
+    set.set_name("db");
+    set.set_value(kCanary);
+    set.mutable_node_affinity()->add_entries("n1");
+    ASSERT_TRUE((*admin)->SetSecret(set).ok());
+    v1::CreateApiKeyRequest create;
+    create.set_id("agent");
+    absl::StatusOr<v1::CreateApiKeyResponse> key =
+        (*admin)->CreateApiKey(create);
+    ASSERT_TRUE(key.ok()) << key.status();
+    key_ = key->presentable_key();
+    v1::GrantRequest grant;
+    grant.set_subject("apikey:agent");
+    grant.mutable_resource()->set_kind(v1::RESOURCE_KIND_SCOPE);
+    grant.mutable_resource()->set_id("shop");
+    grant.set_level(v1::ACCESS_LEVEL_EXECUTE);
+    ASSERT_TRUE((*admin)->Grant(grant).ok());
+  }
+
+  // A client certificate with common name `cn`, signed by the test CA, as
+  // <file>.pem / <file>.key.
+  void MakeClientCert(const std::string& cn, const std::string& file) {
+    const std::string p = dir_.Sub(file);
+    for (const std::vector<std::string>& step :
+         std::vector<std::vector<std::string>>{
+             {"/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=" + cn,
+              "-keyout", p + ".key", "-out", p + ".csr"},
+             {"/usr/bin/openssl", "x509", "-req", "-in", p + ".csr", "-CA",
+              tls_.ca_cert, "-CAkey", tls_.ca_key, "-CAcreateserial", "-days",
+              "2", "-out", p + ".pem"}}) {
+      std::string out;
+      absl::StatusOr<int> rc = RunProgram(step, &out);
+      ASSERT_TRUE(rc.ok()) << rc.status();
+      ASSERT_EQ(*rc, 0) << out;
+    }
+  }
+
+  absl::StatusOr<v1::GetSecretResponse> GetAs(const std::string& cert,
+                                              const std::string& key) {
+    ClientOptions options;
+    options.address = absl::StrCat("127.0.0.1:", port_);
+    options.tls_ca_file = tls_.ca_cert;
+    options.tls_server_name = "localhost";
+    options.tls_cert_file = cert;
+    options.tls_key_file = key;
+    options.api_key = SecretBytes::FromString(key_);
+    options.retry.max_attempts = 1;
+    absl::StatusOr<std::unique_ptr<SecretsClient>> c =
+        SecretsClient::Connect(std::move(options));
+    if (!c.ok()) return c.status();
+    v1::GetSecretRequest get;
+    get.mutable_target()->set_scope("shop");
+    get.set_name("db");
+    return (*c)->GetSecret(get);
+  }
+
+  TempDir dir_;
+  testing::TlsMaterial tls_;
+  std::unique_ptr<DaemonProcess> daemon_;
+  int port_ = 0;
+  std::string key_;
+};
+
+TEST_F(NodeCertificateTest, CertificateNamedForTheNodeReadsOthersDoNot) {
+  absl::StatusOr<v1::GetSecretResponse> kubelet =
+      GetAs(dir_.Sub("kubelet-n1.pem"), dir_.Sub("kubelet-n1.key"));
+  ASSERT_TRUE(kubelet.ok()) << kubelet.status();
+  EXPECT_EQ(kubelet->value(), kCanary);
+  EXPECT_EQ(GetAs(dir_.Sub("n2.pem"), dir_.Sub("n2.key")).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetAs(tls_.client_cert, tls_.client_key).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace zlayer::secrets
