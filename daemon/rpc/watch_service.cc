@@ -687,8 +687,17 @@ grpc::Status WatchService::ListConsumers(
     log.name = request->name();
     RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
                                             AccessLevel::kRead));
+    // Through the node-affinity view: who uses a secret this caller's node
+    // may not see is not shown (an empty answer, as for a missing secret
+    // nobody resolved).
+    NodeAffinityView view(ctx_->store, nullptr, principal,
+                          ctx_->authorizer->CheckAdmin(principal).ok());
     absl::StatusOr<SecretMetadata> metadata =
-        ctx_->store->GetMetadata(scope, request->name());
+        view.GetMetadata(scope, request->name());
+    for (const SecretKey& key : view.hidden()) {
+      log.node_affinity_hidden.push_back({key.scope, key.name});
+    }
+    if (!view.hidden().empty()) return absl::OkStatus();
     const uint32_t current = metadata.ok() ? metadata->version : 0;
     for (const ConsumerUse& use : consumers_->Users({scope, request->name()})) {
       v1::ConsumerUse* out = response->add_consumers();

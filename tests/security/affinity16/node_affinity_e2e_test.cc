@@ -255,6 +255,14 @@ class NodeAffinityTest : public ::testing::Test {
       req.set_name(name);
       add("ListVersions", AnswerOf(c->ListVersions(req)));
     }
+    {
+      v1::ListConsumersRequest req;
+      req.mutable_target()->set_scope("shop");
+      req.set_name(name);
+      auto r = c->ListConsumers(req);
+      add("ListConsumers", AnswerOf(r),
+          r.ok() ? absl::StrCat("consumers=", r->consumers_size()) : "");
+    }
     return out;
   }
 
@@ -582,8 +590,8 @@ class NodeCertificateTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<DaemonProcess>> proc = DaemonProcess::Start(
         {"--data-dir", dir_.Sub("data"), "--key-dir", dir_.Sub("data"),
          "--bootstrap-admin-key", "none", "--socket", dir_.Sub("d.sock"),
-         "--listen", "127.0.0.1:0", "--tls-cert", tls_.server_cert,
-         "--tls-key", tls_.server_key, "--tls-client-ca", tls_.ca_cert},
+         "--listen", "127.0.0.1:0", "--tls-cert", tls_.server_cert, "--tls-key",
+         tls_.server_key, "--tls-client-ca", tls_.ca_cert},
         dir_.path());
     ASSERT_TRUE(proc.ok()) << proc.status();
     daemon_ = *std::move(proc);
