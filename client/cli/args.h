@@ -121,11 +121,14 @@ struct Command {
   absl::Duration debounce = absl::Milliseconds(500);  // --debounce
 
   // Identity verbs (client/cli/identity_commands.h).
-  std::string scope;                // grant/revoke/permissions --scope S
-  std::string secret_name;          // grant/revoke/permissions --name N
-  std::string subject;              // permissions --subject X (normalised)
-  std::string grant_id;             // revoke --id ID
-  std::vector<std::string> roles;   // apikey --role R (repeatable)
+  std::string scope;               // grant/revoke/permissions --scope S
+  std::string secret_name;         // grant/revoke/permissions --name N
+  std::string subject;             // permissions --subject X (normalised)
+  std::string grant_id;            // revoke --id ID
+  std::vector<std::string> roles;  // apikey --role R (repeatable)
+  // set/create/rotate --node-affinity LIST (comma-separated; "" = remove);
+  // unset = keep the secret's.
+  absl::optional<std::vector<std::string>> node_affinity;
   std::string registry;             // credential registry add --registry R
   std::string username;             // credential ... add --username U
   std::string auth_type = "basic";  // credential registry add --auth-type

@@ -403,6 +403,11 @@ class Runner {
     req.set_name(Name());
     SetValueField(*value, req.mutable_value());
     if (cmd_.expected_version) req.set_expected_version(*cmd_.expected_version);
+    if (cmd_.node_affinity.has_value()) {
+      for (const std::string& e : *cmd_.node_affinity) {
+        req.mutable_node_affinity()->add_entries(e);
+      }
+    }
     absl::StatusOr<v1::SetSecretResponse> resp = client_->SetSecret(req);
     WipeString(req.mutable_value());
     if (!resp.ok()) return Fail(resp.status());
@@ -538,6 +543,11 @@ class Runner {
     *req.mutable_target() = t_.target;
     req.set_name(Name());
     SetValueField(*value, req.mutable_value());
+    if (cmd_.node_affinity.has_value()) {
+      for (const std::string& e : *cmd_.node_affinity) {
+        req.mutable_node_affinity()->add_entries(e);
+      }
+    }
     absl::StatusOr<v1::RotateSecretResponse> resp = client_->RotateSecret(req);
     WipeString(req.mutable_value());
     if (!resp.ok()) return Fail(resp.status());

@@ -1,5 +1,6 @@
 #include "client/cli/output.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -42,6 +43,12 @@ void WriteMetadata(const v1::SecretMetadata& m, JsonWriter* w) {
   if (m.deleted()) {
     w->Key("deleted").Bool(true).Key("deleted_at").Int(m.deleted_at());
   }
+  // Only administrators are sent it; absent otherwise (and when unset).
+  if (m.node_affinity_size() > 0) {
+    w->Key("node_affinity").BeginArray();
+    for (const std::string& entry : m.node_affinity()) w->String(entry);
+    w->EndArray();
+  }
   w->EndObject();
 }
 
@@ -75,12 +82,26 @@ std::string FormatTimestamp(int64_t unix_seconds) {
 
 std::string SecretsTable(const std::vector<v1::SecretMetadata>& secrets) {
   if (secrets.empty()) return "(no secrets)\n";
-  std::string out = absl::StrFormat("%-30s %10s %22s %22s\n", "NAME", "VERSION",
+  // The NODE_AFFINITY column only when some secret shows one (only
+  // administrators are sent affinities), so other tables keep upstream's
+  // columns.
+  const bool affinity = std::any_of(
+      secrets.begin(), secrets.end(),
+      [](const v1::SecretMetadata& m) { return m.node_affinity_size() > 0; });
+  std::string out = absl::StrFormat("%-30s %10s %22s %22s", "NAME", "VERSION",
                                     "CREATED", "UPDATED");
+  out += affinity ? " NODE_AFFINITY\n" : "\n";
   for (const v1::SecretMetadata& m : secrets) {
-    absl::StrAppendFormat(&out, "%-30s %10d %22s %22s\n", m.name(), m.version(),
+    absl::StrAppendFormat(&out, "%-30s %10d %22s %22s", m.name(), m.version(),
                           FormatTimestamp(m.created_at()),
                           FormatTimestamp(m.updated_at()));
+    if (affinity) {
+      absl::StrAppend(&out, " ",
+                      m.node_affinity_size() > 0
+                          ? absl::StrJoin(m.node_affinity(), ",")
+                          : std::string("-"));
+    }
+    out += "\n";
   }
   return out;
 }
@@ -94,10 +115,14 @@ std::string SecretsJson(const std::vector<v1::SecretMetadata>& secrets) {
 }
 
 std::string MetadataText(const v1::SecretMetadata& m) {
-  return absl::StrCat("Name:       ", m.name(), "\n",
-                      "Version:    ", m.version(), "\n",
-                      "Created at: ", FormatTimestamp(m.created_at()), "\n",
-                      "Updated at: ", FormatTimestamp(m.updated_at()), "\n");
+  return absl::StrCat(
+      "Name:       ", m.name(), "\n", "Version:    ", m.version(), "\n",
+      "Created at: ", FormatTimestamp(m.created_at()), "\n",
+      "Updated at: ", FormatTimestamp(m.updated_at()), "\n",
+      m.node_affinity_size() > 0
+          ? absl::StrCat(
+                "Node affinity: ", absl::StrJoin(m.node_affinity(), ","), "\n")
+          : std::string());
 }
 
 std::string MetadataJson(const v1::SecretMetadata& m) {

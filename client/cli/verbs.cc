@@ -339,13 +339,32 @@ constexpr OptionSpec kSealToRow = {
 constexpr OptionSpec kNoOptions[] = {
     {"", 0, ValueKind::kFlag, "", "", "", "", nullptr}};  // never matched
 
-constexpr OptionSpec kWriteOptions[] = {
-    kValueRow,        kFromFileRow, kFromStdinRow, kRandomRow,
-    kRandomLengthRow, kExactRow,    kIfVersionRow, kCreateOnlyRow};
+constexpr OptionSpec kNodeAffinityRow = {
+    "node-affinity",
+    0,
+    ValueKind::kText,
+    "LIST",
+    "",
+    "",
+    "only nodes in LIST may read the value: comma-separated node names "
+    "(n1 or node:n1) and labels (label:zone=a); \"\" removes it "
+    "(changing one needs an administrator)",
+    [](absl::string_view v, ParseState* s) {
+      std::vector<std::string> entries;
+      for (absl::string_view e : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+        entries.emplace_back(absl::StripAsciiWhitespace(e));
+      }
+      s->cmd->node_affinity = std::move(entries);
+      return absl::OkStatus();
+    }};
 
-constexpr OptionSpec kRotateOptions[] = {kValueRow,        kFromFileRow,
-                                         kFromStdinRow,    kRandomRow,
-                                         kRandomLengthRow, kExactRow};
+constexpr OptionSpec kWriteOptions[] = {
+    kValueRow, kFromFileRow,  kFromStdinRow,  kRandomRow,      kRandomLengthRow,
+    kExactRow, kIfVersionRow, kCreateOnlyRow, kNodeAffinityRow};
+
+constexpr OptionSpec kRotateOptions[] = {
+    kValueRow,        kFromFileRow, kFromStdinRow,   kRandomRow,
+    kRandomLengthRow, kExactRow,    kNodeAffinityRow};
 
 constexpr OptionSpec kGetOptions[] = {
     {"reveal", 0, ValueKind::kFlag, "", "", "",
@@ -531,6 +550,18 @@ constexpr OptionSpec kApikeyOptions[] = {
        for (absl::string_view r : absl::StrSplit(v, ',', absl::SkipEmpty())) {
          s->cmd->roles.emplace_back(r);
        }
+       return absl::OkStatus();
+     }},
+    {"node", 0, ValueKind::kText, "NAME", "", "",
+     "the key speaks for node NAME (role node:NAME; see node affinity)",
+     [](absl::string_view v, ParseState* s) {
+       s->cmd->roles.push_back(absl::StrCat("node:", v));
+       return absl::OkStatus();
+     }},
+    {"node-label", 0, ValueKind::kText, "K=V", "", "",
+     "a label of the key's node (role node-label:K=V; repeatable)",
+     [](absl::string_view v, ParseState* s) {
+       s->cmd->roles.push_back(absl::StrCat("node-label:", v));
        return absl::OkStatus();
      }},
 };

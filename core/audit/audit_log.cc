@@ -500,6 +500,14 @@ std::string AuditLog::FormatChained(const AuditRecord& r, absl::Time time,
       .Str("code", absl::StatusCodeToString(r.code))
       .Str("message", hash ? "" : r.message);
   if (!r.service.empty()) writer.Str("service", r.service);
+  if (!r.node_affinity_hidden.empty()) {
+    std::vector<std::string> hidden_targets;
+    for (const AuditTarget& t : r.node_affinity_hidden) {
+      hidden_targets.push_back(
+          absl::StrCat(hidden(t.scope), "/", hidden(t.name)));
+    }
+    writer.StrList("node_affinity_hidden", hidden_targets);
+  }
   if (r.sealed.has_value()) {
     writer.Bool("sealed", *r.sealed);
     if (*r.sealed) writer.Str("client_key", r.client_key);

@@ -106,6 +106,12 @@ struct AuditRecord {
   // hashed like `name`; a name never holds '/', so the last '/' splits);
   // `versions` is then aligned with `targets` (same order and length).
   std::vector<AuditTarget> targets;
+  // Secrets the call was not shown because their node affinity excludes the
+  // caller (docs/identity.md, "Node affinity"): the caller got NOT_FOUND
+  // (or nothing) for them, as for a missing secret; this field says why.
+  // Written as "node_affinity_hidden":["scope/name",...] (hashed like
+  // `targets`) only when non-empty.
+  std::vector<AuditTarget> node_affinity_hidden;
   absl::StatusCode code = absl::StatusCode::kOk;
   std::string message;  // status message ("" when OK)
   // A summary of this many coalesced refusals; 0 = one call (no "count").

@@ -117,6 +117,9 @@ absl::StatusOr<std::string> SecretRowMac(const SecretBytes& mac_key,
   AppendU32(&message, row.max_versions);
   message.push_back(row.deleted ? 1 : 0);
   AppendU64(&message, static_cast<uint64_t>(row.deleted ? row.deleted_at : 0));
+  // Appended after the fixed-size fields, length-prefixed: a row with an
+  // affinity can never produce the message of a row without one.
+  if (!row.node_affinity.empty()) AppendField(&message, row.node_affinity);
   return KeyedHash(mac_key, message);
 }
 

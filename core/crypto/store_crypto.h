@@ -76,6 +76,10 @@ struct SecretRowFields {
   uint32_t max_versions = 0;
   bool deleted = false;
   int64_t deleted_at = 0;
+  // Encoded node affinity (core/store/node_affinity.h). Covered only when
+  // non-empty, so the MACs of rows written before it existed stay valid;
+  // an edit that empties it still changes the MAC.
+  absl::string_view node_affinity;
 };
 
 // The fields of an `environments` row the MAC covers.

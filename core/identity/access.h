@@ -57,6 +57,15 @@ struct Principal {
   std::string user;
   std::vector<std::string> groups;
 
+  // Node identity (docs/identity.md, "Node affinity"): the node names and
+  // labels ("key=value") this caller speaks for — from its API key's
+  // `node:<name>` / `node-label:<key>=<value>` roles, or, with mTLS, its
+  // client certificate's name. Empty = no node: secrets with a node
+  // affinity are invisible to it (core/identity/node_affinity_view.h). A
+  // delegated principal has none.
+  std::vector<std::string> node_names;
+  std::vector<std::string> node_labels;
+
   bool HasRole(absl::string_view role) const;
   bool IsDelegated() const { return !actor.empty(); }
   // A stable, log-safe description: "uid:1000", "apikey:ci", "anonymous",

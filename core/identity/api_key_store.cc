@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/identity/identity_records.h"
+#include "core/store/node_affinity.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -128,6 +129,24 @@ absl::Status ValidateApiKeyId(absl::string_view id) {
 }
 
 absl::Status ValidateRole(absl::string_view role) {
+  // Node identity roles (docs/identity.md, "Node affinity") follow the
+  // affinity's own rules, so that a key's node always can match a pin.
+  if (absl::StartsWith(role, kNodeRolePrefix)) {
+    if (IsValidNodeName(role.substr(kNodeRolePrefix.size()))) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        "role node:<name> needs a node name of 1..63 characters of "
+        "[A-Za-z0-9._-]");
+  }
+  if (absl::StartsWith(role, kNodeLabelRolePrefix)) {
+    if (IsValidNodeLabel(role.substr(kNodeLabelRolePrefix.size()))) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        "role node-label:<key>=<value> needs key and value of 1..63 "
+        "characters of [A-Za-z0-9._-] (the key may also hold '/')");
+  }
   if (role.empty() || role.size() > kMaxRoleBytes ||
       !std::all_of(role.begin(), role.end(), [](char c) {
         return IsIdChar(c) || c == '.' || c == ':';

@@ -80,7 +80,13 @@ inline constexpr absl::string_view kAdminRole = "admin";
 
 // Returns InvalidArgument unless `id` is 1..64 of [A-Za-z0-9_-].
 absl::Status ValidateApiKeyId(absl::string_view id);
-// Returns InvalidArgument unless `role` is 1..64 of [A-Za-z0-9_.:-].
+// Roles that give a key a node identity (docs/identity.md, "Node
+// affinity"): "node:<name>" and "node-label:<key>=<value>".
+inline constexpr absl::string_view kNodeRolePrefix = "node:";
+inline constexpr absl::string_view kNodeLabelRolePrefix = "node-label:";
+
+// Returns InvalidArgument unless `role` is 1..64 of [A-Za-z0-9_.:-], or a
+// node role whose name or label follows core/store/node_affinity.h.
 absl::Status ValidateRole(absl::string_view role);
 
 // What is known about a key; never its secret or hash.

@@ -47,4 +47,26 @@ absl::StatusOr<WriteOutcome> WriteSecret(SecretStore* store,
   return out;
 }
 
+absl::StatusOr<RotationResult> RotateSecretWith(SecretStore* store,
+                                                absl::string_view scope,
+                                                absl::string_view name,
+                                                const SecretBytes& value,
+                                                WriteOptions options) {
+  if (!options.node_affinity.has_value()) {
+    return store->RotateSecret(scope, name, value);
+  }
+  for (int attempt = 0; attempt < kCreateProbeAttempts; ++attempt) {
+    ASSIGN_OR_RETURN(SecretMetadata current, store->GetMetadata(scope, name));
+    options.expected_version = current.version;
+    absl::StatusOr<SecretMetadata> written =
+        store->SetSecret(scope, name, value, options);
+    if (written.ok()) {
+      return RotationResult{current.version, written->version};
+    }
+    if (!absl::IsFailedPrecondition(written.status())) return written.status();
+  }
+  return absl::AbortedError(
+      "the secret kept changing under this rotation; retry");
+}
+
 }  // namespace zlayer::secrets

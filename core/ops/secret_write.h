@@ -45,6 +45,17 @@ absl::StatusOr<WriteOutcome> WriteSecret(SecretStore* store,
                                          const SecretBytes& value,
                                          WriteOptions options);
 
+// RotateSecret that may also set the node affinity (RotateSecret RPC):
+// without options.node_affinity exactly store->RotateSecret; with it a
+// check-and-set write against the live version (re-read up to
+// kCreateProbeAttempts times when another writer slips in; then Aborted).
+// NotFound when there is no live secret, as RotateSecret.
+absl::StatusOr<RotationResult> RotateSecretWith(SecretStore* store,
+                                                absl::string_view scope,
+                                                absl::string_view name,
+                                                const SecretBytes& value,
+                                                WriteOptions options);
+
 }  // namespace zlayer::secrets
 
 #endif  // ZLAYER_SECRETS_CORE_OPS_SECRET_WRITE_H_

@@ -35,6 +35,7 @@ SecretMetadata MemorySecretStore::MetadataOf(const Map::value_type& kv) {
   m.deleted = e.deleted;
   m.deleted_at = e.deleted ? e.deleted_at : 0;
   m.incarnation = e.incarnation;
+  m.node_affinity = e.node_affinity;
   return m;
 }
 
@@ -170,6 +171,8 @@ absl::StatusOr<SecretMetadata> MemorySecretStore::WriteLocked(
   e.updated_at = now;
   e.deleted = false;
   e.deleted_at = 0;
+  if (options.node_affinity.has_value())
+    e.node_affinity = *options.node_affinity;
   e.versions[version] = Version{value.Clone(), now};
   const uint32_t oldest = OldestKeptVersion(version, e.max_versions);
   e.versions.erase(e.versions.begin(), e.versions.lower_bound(oldest));

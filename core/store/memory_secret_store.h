@@ -91,7 +91,8 @@ class MemorySecretStore final : public SecretStore {
     uint32_t max_versions = kDefaultMaxVersions;
     bool deleted = false;
     int64_t deleted_at = 0;
-    std::map<uint32_t, Version> versions;  // kept versions only
+    std::vector<std::string> node_affinity;  // canonical
+    std::map<uint32_t, Version> versions;    // kept versions only
   };
   // Ordered by (scope, name), byte-wise, so a scope is one contiguous range.
   using Map = std::map<std::pair<std::string, std::string>, Entry>;

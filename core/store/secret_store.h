@@ -92,6 +92,9 @@ struct SecretMetadata {
   bool deleted = false;  // soft-deleted (only in listings that ask for it)
   int64_t deleted_at = 0;
   std::string incarnation;  // as VersionedValue::incarnation
+  // Which nodes may read the value (core/store/node_affinity.h): canonical
+  // entries, empty = any node. Kept across writes that do not set it.
+  std::vector<std::string> node_affinity;
 };
 
 struct VersionInfo {
@@ -127,6 +130,10 @@ struct WriteOptions {
   // Versions to keep (1..kMaxMaxVersions); 0 = keep the secret's setting, or
   // kDefaultMaxVersions for a new secret.
   uint32_t max_versions = 0;
+  // Node affinity (core/store/node_affinity.h), canonical: absent = keep the
+  // secret's (none for a new secret); an empty list clears it. Part of the
+  // secret's metadata, so it applies to every version.
+  absl::optional<std::vector<std::string>> node_affinity;
 };
 
 struct ListOptions {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/ids.h"
 #include "core/base/status_macros.h"
+#include "core/store/node_affinity.h"
 
 namespace zlayer::secrets {
 
@@ -29,6 +30,9 @@ absl::Status ValidateWrite(absl::string_view scope, absl::string_view name,
     return absl::InvalidArgumentError(
         absl::StrCat("max_versions must be 1..", kMaxMaxVersions,
                      " (0 keeps the current setting)"));
+  }
+  if (options.node_affinity.has_value()) {
+    RETURN_IF_ERROR(ValidateCanonicalNodeAffinity(*options.node_affinity));
   }
   return absl::OkStatus();
 }

@@ -32,7 +32,8 @@ absl::Status ValidateKey(absl::string_view scope, absl::string_view name);
 
 // Everything SetSecret checks before touching storage: key, value size
 // (<= kMaxValueBytes; empty values are allowed) and options.max_versions
-// (0 or 1..kMaxMaxVersions). InvalidArgument otherwise.
+// (0 or 1..kMaxMaxVersions) and options.node_affinity (canonical,
+// core/store/node_affinity.h). InvalidArgument otherwise.
 absl::Status ValidateWrite(absl::string_view scope, absl::string_view name,
                            const SecretBytes& value,
                            const WriteOptions& options);

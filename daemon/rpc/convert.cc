@@ -12,6 +12,7 @@
 #include "core/crypto/sealed_box.h"
 #include "core/identity/identity_records.h"
 #include "core/ops/credential_access.h"
+#include "core/store/node_affinity.h"
 
 namespace zlayer::secrets {
 
@@ -207,6 +208,18 @@ void ToProto(const SecretMetadata& in, v1::SecretMetadata* out) {
   out->set_max_versions(in.max_versions);
   out->set_deleted(in.deleted);
   out->set_deleted_at(in.deleted_at);
+  for (const std::string& entry : in.node_affinity) {
+    out->add_node_affinity(entry);
+  }
+}
+
+absl::StatusOr<absl::optional<std::vector<std::string>>> NodeAffinityFromProto(
+    bool present, const v1::NodeAffinity& affinity) {
+  if (!present) return absl::optional<std::vector<std::string>>();
+  ASSIGN_OR_RETURN(std::vector<std::string> canonical,
+                   CanonicalNodeAffinity(std::vector<std::string>(
+                       affinity.entries().begin(), affinity.entries().end())));
+  return absl::optional<std::vector<std::string>>(std::move(canonical));
 }
 
 absl::StatusOr<SecretFileFormat> FormatFromRequest(v1::SecretFormat format) {

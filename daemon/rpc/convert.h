@@ -86,6 +86,11 @@ void ImportToProto(const ImportOutcome& in, v1::ImportSecretsResponse* out);
 // --- Requests, checked against the daemon's limits (InvalidArgument)
 absl::Status CheckValueSize(size_t size, const Limits& limits);
 absl::Status CheckMaxVersions(uint32_t max_versions);
+// A write's node affinity (SetSecret/RotateSecret): nullopt when the request
+// has none (`present` false: keep the secret's); else the canonical list
+// (core/store/node_affinity.h), InvalidArgument for a malformed one.
+absl::StatusOr<absl::optional<std::vector<std::string>>> NodeAffinityFromProto(
+    bool present, const v1::NodeAffinity& affinity);
 // ImportSecrets' content against limits.max_import_bytes.
 absl::Status CheckImportSize(size_t size, const Limits& limits);
 // GetSecret's optional JSON `field`: empty, or 1..kMaxNameBytes of text.

@@ -4,7 +4,10 @@
 // it, so identify + authorize + audit happen once per call, outside the
 // handler's body; a handler only converts, calls core and fills its answer.
 // Whether an RPC reveals values is declared next to it in
-// proto/secrets.proto (`option (reveals_values)`), not here.
+// proto/secrets.proto (`option (reveals_values)`), not here. Node affinity
+// is not declared per RPC either: it applies to every secret a body reads,
+// whatever the RPC, through the call's store view (Call::store(),
+// core/identity/node_affinity_view.h), after the access declared here.
 //
 //   const RpcSpec* spec = FindRpcSpec("SetSecret");
 //   // {"Secrets", "SetSecret", Access::kWrite, Target::kSecret}

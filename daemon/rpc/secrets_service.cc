@@ -92,16 +92,16 @@ void LogReceipt(const std::vector<ReceiptEntry>& receipt, bool pinned,
 // answer limit and the call's life; an entry the caller may not execute
 // fails like a bad reference (its secret is never read), so one answer
 // lists every problem. Reads from the resolve source (Vault-routed scopes)
-// when the daemon has one.
+// when the daemon has one, through `source` (the call's node-affinity view
+// of it).
 absl::StatusOr<ResolvedEnv> ResolveRequest(
-    const ServiceContext& ctx, const v1::ResolveEnvRequest& request,
+    const ServiceContext& ctx, SecretsProvider* source,
+    const v1::ResolveEnvRequest& request,
     const std::map<std::string, std::string>& env,
     const AccessCheck& may_execute, std::function<absl::Status()> keep_going) {
   ResolveBudget budget;
   budget.max_output_bytes = ctx.limits.max_response_bytes;
   budget.keep_going = std::move(keep_going);
-  SecretsProvider* source =
-      ctx.resolve_source != nullptr ? ctx.resolve_source : ctx.store;
   const Resolver resolver(source, ctx.environments);
   const ResolveContext context = ResolveContextFromProto(request.context());
   if (request.pin().empty()) {
@@ -173,7 +173,7 @@ grpc::Status SecretsService::GetSecret(grpc::ServerContextBase* context,
                      SealKey(request->seal_to(), call.principal, &call.log));
                  // Value and metadata from one snapshot.
                  ASSIGN_OR_RETURN(ValueWithMetadata got,
-                                  ctx_->store->GetWithMetadata(
+                                  call.store().GetWithMetadata(
                                       call.target.scope, call.target.name,
                                       request->version()));
                  if (!field.empty()) {
@@ -202,9 +202,9 @@ grpc::Status SecretsService::GetSecrets(grpc::ServerContextBase* context,
     for (const SecretKey& key : keys) RETURN_IF_ERROR(may_read(key));
     ASSIGN_OR_RETURN(const std::string seal_key,
                      SealKey(request->seal_to(), call.principal, &call.log));
-    ASSIGN_OR_RETURN(BatchRead read,
-                     WithLimitFlag(ReadSecrets(
-                         ctx_->store, keys, ctx_->limits.max_response_bytes)));
+    ASSIGN_OR_RETURN(BatchRead read, WithLimitFlag(ReadSecrets(
+                                         &call.store(), keys,
+                                         ctx_->limits.max_response_bytes)));
     std::vector<uint32_t> versions;
     for (const VersionedValue& v : read.values) versions.push_back(v.version);
     LogTargets(read.found, versions, &call.log);
@@ -233,7 +233,7 @@ grpc::Status SecretsService::ListSecrets(grpc::ServerContextBase* context,
         options.page_size = std::min(request->page_size(), kMaxPageSize);
         options.include_deleted = request->include_deleted();
         ASSIGN_OR_RETURN(ListPage page,
-                         ctx_->store->List(call.target.scope, options));
+                         call.store().List(call.target.scope, options));
         for (const SecretMetadata& m : page.secrets)
           ToProto(m, response->add_secrets());
         response->set_next_page_token(page.next_page_token);
@@ -249,7 +249,7 @@ grpc::Status SecretsService::SecretExists(
                [&](Call& call) -> absl::Status {
                  ASSIGN_OR_RETURN(
                      bool exists,
-                     ctx_->store->Exists(call.target.scope, call.target.name));
+                     call.store().Exists(call.target.scope, call.target.name));
                  response->set_exists(exists);
                  return absl::OkStatus();
                });
@@ -262,7 +262,7 @@ grpc::Status SecretsService::ListVersions(
                Secret(request->target(), request->name()),
                [&](Call& call) -> absl::Status {
                  ASSIGN_OR_RETURN(std::vector<VersionInfo> versions,
-                                  ctx_->store->ListVersions(call.target.scope,
+                                  call.store().ListVersions(call.target.scope,
                                                             call.target.name));
                  for (const VersionInfo& v : versions)
                    ToProto(v, response->add_versions());
@@ -278,20 +278,24 @@ grpc::Status SecretsService::SetSecret(grpc::ServerContextBase* context,
                                        v1::SetSecretResponse* response) {
   // Out of the request at once, so that every path (errors too) wipes it.
   const SecretBytes value = TakeSecret(request->value());
+  const auto affinity = NodeAffinityFromProto(request->has_node_affinity(),
+                                              request->node_affinity());
   const absl::Status input =
-      FirstError(CheckValueSize(value.size(), ctx_->limits),
-                 CheckMaxVersions(request->max_versions()));
+      FirstError(FirstError(CheckValueSize(value.size(), ctx_->limits),
+                            CheckMaxVersions(request->max_versions())),
+                 affinity.status());
   return Serve(ctx_, *context, "SetSecret",
                Secret(request->target(), request->name(), input),
                [&](Call& call) -> absl::Status {
                  WriteOptions options;
                  options.max_versions = request->max_versions();
+                 options.node_affinity = *affinity;
                  if (request->has_expected_version()) {
                    options.expected_version = request->expected_version();
                  }
                  ASSIGN_OR_RETURN(
                      WriteOutcome written,
-                     WriteSecret(ctx_->store, call.target.scope,
+                     WriteSecret(&call.store(), call.target.scope,
                                  call.target.name, value, options));
                  call.log.versions.push_back(written.metadata.version);
                  ToProto(written.metadata, response->mutable_metadata());
@@ -306,7 +310,7 @@ grpc::Status SecretsService::DeleteSecret(
   return Serve(ctx_, *context, "DeleteSecret",
                Secret(request->target(), request->name()),
                [&](Call& call) -> absl::Status {
-                 return ctx_->store->DeleteSecret(call.target.scope,
+                 return call.store().DeleteSecret(call.target.scope,
                                                   call.target.name);
                });
 }
@@ -319,9 +323,9 @@ grpc::Status SecretsService::UndeleteSecret(
       Secret(request->target(), request->name()),
       [&](Call& call) -> absl::Status {
         const SecretKey& key = call.target;
-        RETURN_IF_ERROR(ctx_->store->UndeleteSecret(key.scope, key.name));
+        RETURN_IF_ERROR(call.store().UndeleteSecret(key.scope, key.name));
         ASSIGN_OR_RETURN(SecretMetadata metadata,
-                         ctx_->store->GetMetadata(key.scope, key.name));
+                         call.store().GetMetadata(key.scope, key.name));
         call.log.versions.push_back(metadata.version);
         ToProto(metadata, response->mutable_metadata());
         return absl::OkStatus();
@@ -334,7 +338,7 @@ grpc::Status SecretsService::DestroySecret(
   return Serve(ctx_, *context, "DestroySecret",
                Secret(request->target(), request->name()),
                [&](Call& call) -> absl::Status {
-                 return ctx_->store->DestroySecret(call.target.scope,
+                 return call.store().DestroySecret(call.target.scope,
                                                    call.target.name);
                });
 }
@@ -343,14 +347,19 @@ grpc::Status SecretsService::RotateSecret(
     grpc::ServerContextBase* context, const v1::RotateSecretRequest* request,
     v1::RotateSecretResponse* response) {
   const SecretBytes value = TakeSecret(request->value());
+  const auto affinity = NodeAffinityFromProto(request->has_node_affinity(),
+                                              request->node_affinity());
   return Serve(ctx_, *context, "RotateSecret",
                Secret(request->target(), request->name(),
-                      CheckValueSize(value.size(), ctx_->limits)),
+                      FirstError(CheckValueSize(value.size(), ctx_->limits),
+                                 affinity.status())),
                [&](Call& call) -> absl::Status {
                  const SecretKey& key = call.target;
-                 ASSIGN_OR_RETURN(
-                     RotationResult rotated,
-                     ctx_->store->RotateSecret(key.scope, key.name, value));
+                 WriteOptions options;
+                 options.node_affinity = *affinity;
+                 ASSIGN_OR_RETURN(RotationResult rotated,
+                                  RotateSecretWith(&call.store(), key.scope,
+                                                   key.name, value, options));
                  call.log.versions.push_back(rotated.new_version);
                  response->set_previous_version(rotated.previous_version);
                  response->set_new_version(rotated.new_version);
@@ -374,7 +383,7 @@ grpc::Status SecretsService::RollbackSecret(
       [&](Call& call) -> absl::Status {
         const SecretKey& key = call.target;
         ASSIGN_OR_RETURN(SecretMetadata metadata,
-                         ctx_->store->RollbackSecret(key.scope, key.name,
+                         call.store().RollbackSecret(key.scope, key.name,
                                                      request->version()));
         call.log.versions.push_back(metadata.version);
         ToProto(metadata, response->mutable_metadata());
@@ -402,8 +411,8 @@ grpc::Status SecretsService::ResolveEnv(grpc::ServerContextBase* context,
                      SealKey(request->seal_to(), call.principal, &log));
     ASSIGN_OR_RETURN(
         ResolvedEnv resolved,
-        ResolveRequest(*ctx_, *request, env, call.May(AccessLevel::kExecute),
-                       KeepGoing(*context)));
+        ResolveRequest(*ctx_, &call.resolve_source(), *request, env,
+                       call.May(AccessLevel::kExecute), KeepGoing(*context)));
     // Sealed values travel as bytes; only the plain `env` map is text.
     if (seal_key.empty()) {
       RETURN_IF_ERROR(CheckValuesAreText(resolved, env.size()));
@@ -429,7 +438,7 @@ grpc::Status SecretsService::CheckEnv(grpc::ServerContextBase* context,
     call.log.detail = absl::StrCat("entries=", env.size());
     ASSIGN_OR_RETURN(
         EnvCheck check,
-        CheckEnvMap(ctx_->store, ctx_->environments, env,
+        CheckEnvMap(&call.store(), ctx_->environments, env,
                     ResolveContextFromProto(request->context()),
                     call.May(AccessLevel::kExecute),
                     call.May(AccessLevel::kRead), KeepGoing(*context)));
@@ -459,7 +468,7 @@ grpc::Status SecretsService::ImportSecrets(
         // written (OK status, applied=false, `errors` listed).
         ASSIGN_OR_RETURN(
             ImportOutcome out,
-            ImportIntoScope(ctx_->store, call.target.scope,
+            ImportIntoScope(&call.store(), call.target.scope,
                             content.InsecureView(), *format,
                             ctx_->limits.max_value_bytes, request->dry_run()));
         if (out.parsed) {
@@ -485,8 +494,9 @@ grpc::Status SecretsService::ExportSecrets(
         ASSIGN_OR_RETURN(
             const std::string seal_key,
             SealKey(request->seal_to(), call.principal, &call.log));
-        ASSIGN_OR_RETURN(ExportedScope exported,
-                         ExportScope(ctx_->store, call.target.scope, *format));
+        ASSIGN_OR_RETURN(
+            ExportedScope exported,
+            ExportScope(&call.store(), call.target.scope, *format));
         LogTargets(exported.read, exported.versions, &call.log);
         RETURN_IF_ERROR(SetValueOrSealed(&exported.content, seal_key,
                                          response->mutable_content(),

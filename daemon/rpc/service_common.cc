@@ -52,6 +52,7 @@ grpc::Status CallLog::Finish(const absl::Status& status) const {
     record.client_key = client_key;
     record.versions = versions;
     record.targets = targets;
+    record.node_affinity_hidden = node_affinity_hidden;
     record.code = status.code();
     record.message = std::string(status.message());
     if (call_ != nullptr) {
@@ -115,6 +116,34 @@ AccessCheck Call::May(AccessLevel level) const {
   };
 }
 
+NodeAffinityView& Call::MakeView(std::unique_ptr<NodeAffinityView>* view,
+                                 SecretsProvider* values) {
+  if (*view == nullptr) {
+    if (!administrator_.has_value()) {
+      administrator_ = ctx_->authorizer != nullptr &&
+                       ctx_->authorizer->CheckAdmin(principal).ok();
+    }
+    *view = std::make_unique<NodeAffinityView>(ctx_->store, values, principal,
+                                               *administrator_);
+  }
+  return **view;
+}
+
+NodeAffinityView& Call::store() { return MakeView(&store_, nullptr); }
+
+NodeAffinityView& Call::resolve_source() {
+  return MakeView(&resolve_source_, ctx_->resolve_source);
+}
+
+void Call::ReportHidden() {
+  for (const NodeAffinityView* view : {store_.get(), resolve_source_.get()}) {
+    if (view == nullptr) continue;
+    for (const SecretKey& key : view->hidden()) {
+      log.node_affinity_hidden.push_back({key.scope, key.name});
+    }
+  }
+}
+
 absl::Status Admit(const ServiceContext& ctx,
                    const grpc::ServerContextBase& call, absl::string_view rpc,
                    const Locate& locate, Call* out) {
@@ -128,6 +157,7 @@ absl::Status Admit(const ServiceContext& ctx,
     return absl::InternalError(absl::StrCat(
         "RPC ", rpc, "'s handler does not locate the target it declares"));
   }
+  out->ctx_ = &ctx;
   ASSIGN_OR_RETURN(out->principal, IdentifyCaller(ctx, call, &out->log));
   out->authorizer = ctx.authorizer;
   switch (spec->access) {

@@ -46,6 +46,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,7 @@
 #include "core/audit/audit_log.h"
 #include "core/base/secret_bytes.h"
 #include "core/identity/access.h"
+#include "core/identity/node_affinity_view.h"
 #include "core/resolve/resolver.h"
 #include "core/store/secret_store.h"
 #include "daemon/rpc/service_context.h"
@@ -91,6 +93,9 @@ class CallLog {
   std::string client_key;
   std::vector<uint32_t> versions;    // versions read or written
   std::vector<AuditTarget> targets;  // batch calls: every secret touched
+  // Secrets hidden from the caller by their node affinity (the audit
+  // record's node_affinity_hidden); filled by Serve from the call's view.
+  std::vector<AuditTarget> node_affinity_hidden;
 
   const std::string& request_id() const { return request_id_; }
 
@@ -117,6 +122,27 @@ struct Call {
   // kPerItem: the check of one item at `level` for this caller (as
   // core/resolve's AccessCheck). Valid while the call runs.
   AccessCheck May(AccessLevel level) const;
+
+  // The store as this caller may see it: every read and write of a body
+  // goes through it, so node affinity (core/identity/node_affinity_view.h)
+  // is enforced in one place for every RPC. resolve_source() is the same
+  // over ServiceContext::resolve_source (ResolveEnv). Made on first use,
+  // after Admit identified the caller; valid while the call runs.
+  NodeAffinityView& store();
+  NodeAffinityView& resolve_source();
+  // Copies what the views hid into log.node_affinity_hidden (Serve does).
+  void ReportHidden();
+
+ private:
+  friend absl::Status Admit(
+      const ServiceContext&, const grpc::ServerContextBase&, absl::string_view,
+      const std::function<absl::StatusOr<SecretKey>(CallLog&)>&, Call*);
+  NodeAffinityView& MakeView(std::unique_ptr<NodeAffinityView>* view,
+                             SecretsProvider* values);
+  const ServiceContext* ctx_ = nullptr;
+  absl::optional<bool> administrator_;
+  std::unique_ptr<NodeAffinityView> store_;
+  std::unique_ptr<NodeAffinityView> resolve_source_;
 };
 
 // How a kRead/kWrite RPC finds its target: validates the request's target
@@ -149,6 +175,7 @@ grpc::Status Serve(const ServiceContext* ctx,
   Call admitted(log);
   absl::Status status = Admit(*ctx, call, rpc, locate, &admitted);
   if (status.ok()) status = body(admitted);
+  admitted.ReportHidden();
   return log.Finish(status);
 }
 

@@ -16,12 +16,21 @@
 #include "core/base/text_validation.h"
 #include "core/env/environment_registry.h"
 #include "core/identity/identity_records.h"
+#include "core/identity/node_affinity_view.h"
 #include "core/resolve/resolver.h"
 #include "daemon/rpc/grpc_status.h"
 #include "daemon/rpc/service_common.h"
 
 namespace zlayer::secrets {
 namespace {
+
+// Whether `view` hid scope/name from its caller (in this evaluation).
+bool HiddenBy(const NodeAffinityView& view, absl::string_view scope,
+              absl::string_view name) {
+  return std::any_of(
+      view.hidden().begin(), view.hidden().end(),
+      [&](const SecretKey& k) { return k.scope == scope && k.name == name; });
+}
 
 v1::ChangeKind ToProto(ChangeKind kind) {
   switch (kind) {
@@ -257,6 +266,27 @@ class WatchStream : public grpc::ServerWriteReactor<Response>,
   std::vector<std::string> groups_;
   std::string scope_;
   std::string detail_;
+  // Secrets hidden from this caller by their node affinity, for the audit
+  // record (docs/identity.md, "Node affinity").
+  std::vector<AuditTarget> node_affinity_hidden_;
+
+  // A node-affinity view for one evaluation (core/identity/
+  // node_affinity_view.h); RecordHidden keeps what it hid.
+  NodeAffinityView ViewFor(const Principal& principal) const {
+    const ServiceContext& ctx = *service_->ctx_;
+    return NodeAffinityView(ctx.store, nullptr, principal,
+                            ctx.authorizer->CheckAdmin(principal).ok());
+  }
+  void RecordHidden(const NodeAffinityView& view) {
+    for (const SecretKey& key : view.hidden()) {
+      const bool known =
+          std::any_of(node_affinity_hidden_.begin(),
+                      node_affinity_hidden_.end(), [&](const AuditTarget& t) {
+                        return t.scope == key.scope && t.name == key.name;
+                      });
+      if (!known) node_affinity_hidden_.push_back({key.scope, key.name});
+    }
+  }
 
  private:
   enum class Action { kNone, kEvaluate, kFinish };
@@ -331,6 +361,7 @@ class WatchStream : public grpc::ServerWriteReactor<Response>,
     log.groups = groups_;
     log.scope = scope_;
     log.detail = detail_;
+    log.node_affinity_hidden = node_affinity_hidden_;
     this->Finish(log.Finish(status));
   }
 
@@ -429,6 +460,7 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
       for (const SecretKey& key : planned) env_scopes.insert(key.scope);
       targets_->Replace(std::move(planned));
     }
+    NodeAffinityView view = ViewFor(principal_);
     std::vector<std::pair<SecretKey, uint32_t>> versions;
     // What this message's receipt names: version and incarnation per secret.
     absl::flat_hash_map<SecretKey, std::pair<uint32_t, std::string>> holds;
@@ -442,8 +474,7 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
       }
       absl::StatusOr<SecretMetadata> metadata;
       if (status.ok()) {
-        metadata =
-            ctx_->store->GetMetadata(entry.target.scope, entry.target.name);
+        metadata = view.GetMetadata(entry.target.scope, entry.target.name);
         status = metadata.status();
       }
       if (!status.ok()) {
@@ -469,6 +500,8 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
       const StoreChange& c = event.change;
       // Identity records are never shown; they only trigger the re-check.
       if (IsSystemScope(c.scope)) continue;
+      // Nor changes of secrets this caller's node may not see.
+      if (HiddenBy(view, c.scope, c.name)) continue;
       // An environment change is news only if the map read (or now reads)
       // from that environment's scope.
       if (c.kind == ChangeKind::kEnvironment && !env_scopes.contains(c.scope)) {
@@ -501,6 +534,7 @@ class EnvStream final : public WatchStream<v1::WatchEnvResponse> {
     for (const auto& e : out->errors()) {
       absl::StrAppend(&state, e.key(), "\n", e.code(), "\n", e.message(), "\n");
     }
+    RecordHidden(view);
     const bool first = !sent_any_;
     if (!first && !batch.resync && out->changes_size() == 0 &&
         state == last_state_) {
@@ -586,10 +620,17 @@ class SecretsStream final : public WatchStream<v1::WatchSecretsResponse> {
     out->Clear();
     out->set_position(FormatPosition(batch.position));
     out->set_resync(batch.resync);
+    NodeAffinityView view = ViewFor(principal_);
     for (const FeedEvent& event : batch.events) {
       if (IsSystemScope(event.change.scope)) continue;
+      if (event.change.kind != ChangeKind::kEnvironment &&
+          !view.GetMetadata(event.change.scope, event.change.name).ok() &&
+          HiddenBy(view, event.change.scope, event.change.name)) {
+        continue;
+      }
       ToProto(event, epoch_, out->add_events());
     }
+    RecordHidden(view);
     const bool first = !sent_any_;
     sent_any_ = true;
     return first || batch.resync || out->events_size() > 0;
@@ -646,8 +687,17 @@ grpc::Status WatchService::ListConsumers(
     log.name = request->name();
     RETURN_IF_ERROR(ctx_->authorizer->Check(principal, {scope, request->name()},
                                             AccessLevel::kRead));
+    // Through the node-affinity view: who uses a secret this caller's node
+    // may not see is not shown (an empty answer, as for a missing secret
+    // nobody resolved).
+    NodeAffinityView view(ctx_->store, nullptr, principal,
+                          ctx_->authorizer->CheckAdmin(principal).ok());
     absl::StatusOr<SecretMetadata> metadata =
-        ctx_->store->GetMetadata(scope, request->name());
+        view.GetMetadata(scope, request->name());
+    for (const SecretKey& key : view.hidden()) {
+      log.node_affinity_hidden.push_back({key.scope, key.name});
+    }
+    if (!view.hidden().empty()) return absl::OkStatus();
     const uint32_t current = metadata.ok() ? metadata->version : 0;
     for (const ConsumerUse& use : consumers_->Users({scope, request->name()})) {
       v1::ConsumerUse* out = response->add_consumers();

@@ -12,6 +12,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "core/base/status_macros.h"
+#include "core/identity/node_affinity_view.h"
+#include "core/store/node_affinity.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -47,6 +49,24 @@ bool ValidActAsId(absl::string_view id) {
 }
 
 }  // namespace
+
+void AddNodeIdentityFromCertificate(const grpc::ServerContextBase& context,
+                                    Principal* principal) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) return;
+  for (const grpc::string_ref& cn :
+       auth->FindPropertyValues("x509_common_name")) {
+    absl::string_view name = ToView(cn);
+    if (!absl::ConsumePrefix(&name, "system:node:")) {
+      if (!absl::ConsumePrefix(&name, "node:")) continue;
+    }
+    if (IsValidNodeName(name) &&
+        std::find(principal->node_names.begin(), principal->node_names.end(),
+                  name) == principal->node_names.end()) {
+      principal->node_names.emplace_back(name);
+    }
+  }
+}
 
 absl::StatusOr<absl::optional<ActAs>> ParseActAs(
     const grpc::ServerContextBase& context) {
@@ -182,6 +202,8 @@ absl::StatusOr<Principal> ApiKeyIdentifier::Identify(
   }
   principal->transport = transport_;
   if (principal->api_key_id.empty()) principal->api_key_id = key->key_id;
+  AddNodeIdentityFromRoles(&*principal);
+  AddNodeIdentityFromCertificate(context, &*principal);
   return principal;
 }
 

@@ -69,6 +69,14 @@ struct ActAs {
 absl::StatusOr<absl::optional<ActAs>> ParseActAs(
     const grpc::ServerContextBase& context);
 
+// Node identity from an mTLS client certificate (docs/identity.md, "Node
+// affinity"): a verified peer whose certificate's common name is
+// "system:node:<name>" (Kubernetes' kubelet convention) or "node:<name>"
+// speaks for node <name>; added to principal->node_names. Nothing without
+// a verified client certificate (no --tls-client-ca).
+void AddNodeIdentityFromCertificate(const grpc::ServerContextBase& context,
+                                    Principal* principal);
+
 class UnixPeerIdentifier final : public CallerIdentifier {
  public:
   // `listener` is not owned and must outlive this identifier.

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "core/base/status_macros.h"
 #include "core/crypto/store_crypto.h"
+#include "core/store/node_affinity.h"
 #include "core/store/store_common.h"
 
 namespace zlayer::secrets {
@@ -190,7 +191,10 @@ absl::StatusOr<std::vector<RangeResponse>> ReadAtOneRevision(
 
 // A secret's record (what SQLite keeps in its `secrets` row), plus the key
 // id of the current version (for listings) and the op id of the write that
-// made it. Layout: 'R', 1, then the fields below big-endian, then the MAC.
+// made it. Layout: 'R', 1, then the fields below big-endian, then the MAC;
+// a secret with a node affinity is 'R', 2, the same, then the encoded
+// affinity (core/store/node_affinity.h) to the end. Without an affinity the
+// record stays version 1, which daemons of the previous release still read.
 struct EtcdSecretStore::Row {
   uint32_t current_version = 0;
   int64_t created_at = 0;
@@ -202,13 +206,14 @@ struct EtcdSecretStore::Row {
   std::string incarnation;
   std::string op_id;
   std::string mac;
+  std::vector<std::string> node_affinity;  // canonical
 
   static constexpr size_t kEncodedBytes = 2 + 4 + 8 + 8 + 4 + 1 + 8 + 4 +
                                           kIncarnationBytes + kOpIdBytes +
                                           kRowMacBytes;
 
   std::string Encode() const {
-    std::string out = "R\x01";
+    std::string out = node_affinity.empty() ? "R\x01" : "R\x02";
     PutU32(&out, current_version);
     PutI64(&out, created_at);
     PutI64(&out, updated_at);
@@ -219,11 +224,15 @@ struct EtcdSecretStore::Row {
     out += incarnation;
     out += op_id;
     out += mac;
+    out += EncodeNodeAffinity(node_affinity);
     return out;
   }
 
   static absl::StatusOr<Row> Decode(absl::string_view in) {
-    if (in.size() != kEncodedBytes || in[0] != 'R' || in[1] != 1) {
+    const bool with_affinity = in.size() > 1 && in[1] == 2;
+    if (in.size() < kEncodedBytes || in[0] != 'R' ||
+        (in[1] != 1 && !with_affinity) ||
+        (in.size() > kEncodedBytes) != with_affinity) {
       return absl::DataLossError("stored secret record is malformed");
     }
     Row row;
@@ -240,6 +249,10 @@ struct EtcdSecretStore::Row {
     row.op_id = std::string(in.substr(at, kOpIdBytes));
     at += kOpIdBytes;
     row.mac = std::string(in.substr(at, kRowMacBytes));
+    at += kRowMacBytes;
+    if (with_affinity) {
+      ASSIGN_OR_RETURN(row.node_affinity, DecodeNodeAffinity(in.substr(at)));
+    }
     if (row.current_version == 0 || row.max_versions == 0 ||
         row.max_versions > kMaxMaxVersions) {
       return absl::DataLossError("stored secret record is malformed");
@@ -247,9 +260,11 @@ struct EtcdSecretStore::Row {
     return row;
   }
 
-  SecretRowFields Fields(absl::string_view scope,
-                         absl::string_view name) const {
+  // The returned fields view `encoded_affinity`, which must outlive them.
+  SecretRowFields Fields(absl::string_view scope, absl::string_view name,
+                         const std::string& encoded_affinity) const {
     SecretRowFields f;
+    f.node_affinity = encoded_affinity;
     f.scope = scope;
     f.name = name;
     f.incarnation = incarnation;
@@ -275,7 +290,16 @@ struct EtcdSecretStore::Row {
     m.deleted = deleted;
     m.deleted_at = deleted_at;
     m.incarnation = incarnation;
+    m.node_affinity = node_affinity;
     return m;
+  }
+
+  absl::StatusOr<std::string> Mac(const SecretBytes& mac_key,
+                                  absl::string_view store_id,
+                                  absl::string_view scope,
+                                  absl::string_view name) const {
+    const std::string affinity = EncodeNodeAffinity(node_affinity);
+    return SecretRowMac(mac_key, store_id, Fields(scope, name, affinity));
   }
 };
 
@@ -539,9 +563,8 @@ absl::StatusOr<EtcdSecretStore::RowState> EtcdSecretStore::ReadRowState(
                             &state.has_requested, &state.requested_value));
   if (state.found) {
     ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
-    ASSIGN_OR_RETURN(
-        std::string expected,
-        SecretRowMac(mac_key_, store_id_, state.row.Fields(scope, name)));
+    ASSIGN_OR_RETURN(std::string expected,
+                     state.row.Mac(mac_key_, store_id_, scope, name));
     RETURN_IF_ERROR(CheckRowMac(state.row.mac, expected, "secret metadata"));
   }
   return state;
@@ -688,8 +711,7 @@ EtcdSecretStore::ReadVersions(const std::vector<VersionedKey>& pinned) {
       if (state.found) {
         ASSIGN_OR_RETURN(state.row, Row::Decode(row_value));
         ASSIGN_OR_RETURN(std::string expected,
-                         SecretRowMac(mac_key_, store_id_,
-                                      state.row.Fields(k.scope, k.name)));
+                         state.row.Mac(mac_key_, store_id_, k.scope, k.name));
         RETURN_IF_ERROR(
             CheckRowMac(state.row.mac, expected, "secret metadata"));
       }
@@ -736,7 +758,7 @@ absl::StatusOr<std::vector<VersionInfo>> EtcdSecretStore::ListVersions(
   if (r[0].kvs_size() == 0) return NotFound();
   ASSIGN_OR_RETURN(Row row, Row::Decode(r[0].kvs(0).value()));
   ASSIGN_OR_RETURN(std::string expected,
-                   SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
+                   row.Mac(mac_key_, store_id_, scope, name));
   RETURN_IF_ERROR(CheckRowMac(row.mac, expected, "secret metadata"));
   if (row.deleted) return NotFound();
   std::vector<VersionInfo> out;
@@ -777,9 +799,8 @@ absl::StatusOr<std::vector<SecretMetadata>> EtcdSecretStore::ListRange(
       const absl::string_view name =
           absl::string_view(kv.key()).substr(rows.size());
       ASSIGN_OR_RETURN(Row row, Row::Decode(kv.value()));
-      ASSIGN_OR_RETURN(
-          std::string expected,
-          SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
+      ASSIGN_OR_RETURN(std::string expected,
+                       row.Mac(mac_key_, store_id_, scope, name));
       RETURN_IF_ERROR(CheckRowMac(row.mac, expected, "secret metadata"));
       if (row.deleted && !include_deleted) continue;
       out.push_back(row.Metadata(scope, name));
@@ -902,6 +923,9 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::PlanWrite(
                                           state.found ? row.max_versions : 0);
   row.deleted = false;
   row.deleted_at = 0;
+  if (options.node_affinity.has_value()) {
+    row.node_affinity = *options.node_affinity;
+  }
   const uint32_t generation = deks.active;
   row.key_id = generation;
   row.op_id = op_id;
@@ -910,8 +934,7 @@ absl::StatusOr<SecretMetadata> EtcdSecretStore::PlanWrite(
       deks.ring->Encrypt(value,
                          ValueAssociatedData({store_id_, scope, name, version,
                                               row.incarnation, generation})));
-  ASSIGN_OR_RETURN(row.mac,
-                   SecretRowMac(mac_key_, store_id_, row.Fields(scope, name)));
+  ASSIGN_OR_RETURN(row.mac, row.Mac(mac_key_, store_id_, scope, name));
   ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
   ops->push_back(PutOp(VersionKey(scope, name, version),
                        EncodeVersion(now, generation, blob)));
@@ -991,8 +1014,7 @@ absl::Status EtcdSecretStore::DeleteSecret(absl::string_view scope,
         row.deleted = true;
         row.deleted_at = clock_->NowUnixSeconds();
         row.op_id = op_id;
-        ASSIGN_OR_RETURN(row.mac, SecretRowMac(mac_key_, store_id_,
-                                               row.Fields(scope, name)));
+        ASSIGN_OR_RETURN(row.mac, row.Mac(mac_key_, store_id_, scope, name));
         ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
         return absl::OkStatus();
       });
@@ -1012,8 +1034,7 @@ absl::Status EtcdSecretStore::UndeleteSecret(absl::string_view scope,
         row.deleted = false;
         row.deleted_at = 0;
         row.op_id = op_id;
-        ASSIGN_OR_RETURN(row.mac, SecretRowMac(mac_key_, store_id_,
-                                               row.Fields(scope, name)));
+        ASSIGN_OR_RETURN(row.mac, row.Mac(mac_key_, store_id_, scope, name));
         ops->push_back(PutOp(RowKey(scope, name), row.Encode()));
         return absl::OkStatus();
       });

@@ -14,6 +14,7 @@
 #include "core/base/status_macros.h"
 #include "core/crypto/store_crypto.h"
 #include "core/crypto/subkeys.h"
+#include "core/store/node_affinity.h"
 #include "core/store/store_common.h"
 
 namespace zlayer::secrets {
@@ -98,6 +99,12 @@ CREATE TABLE keyring (
   created_at INTEGER NOT NULL
 ) STRICT;
 )sql"},
+    // v3 (docs/identity.md, "Node affinity"): a secret's node affinity,
+    // canonical entries joined by ','. '' (every existing row) = none, which
+    // the row MAC leaves out, so existing MACs stay valid.
+    {3, "node affinity", R"sql(
+ALTER TABLE secrets ADD COLUMN node_affinity TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
@@ -133,6 +140,7 @@ struct Row {
   bool deleted = false;
   int64_t deleted_at = 0;
   std::string incarnation;
+  std::vector<std::string> node_affinity;  // canonical
   std::string mac;
 };
 
@@ -154,6 +162,8 @@ absl::StatusOr<std::string> MacOf(const RowAuth& auth, absl::string_view scope,
   fields.max_versions = row.max_versions;
   fields.deleted = row.deleted;
   fields.deleted_at = row.deleted_at;
+  const std::string affinity = EncodeNodeAffinity(row.node_affinity);
+  fields.node_affinity = affinity;
   return SecretRowMac(auth.mac_key, auth.store_id, fields);
 }
 
@@ -184,7 +194,8 @@ absl::StatusOr<bool> ReadRow(Database& db, const RowAuth& auth,
                              Row* row) {
   ASSIGN_OR_RETURN(ScopedStatement st,
                    db.Prepare("SELECT current_version, created_at, updated_at, "
-                              "max_versions, deleted_at, incarnation, mac "
+                              "max_versions, deleted_at, incarnation, mac, "
+                              "node_affinity "
                               "FROM secrets WHERE scope = ?1 AND name = ?2"));
   RETURN_IF_ERROR(st->BindText(1, scope));
   RETURN_IF_ERROR(st->BindText(2, name));
@@ -202,6 +213,7 @@ absl::StatusOr<bool> ReadRow(Database& db, const RowAuth& auth,
   row->deleted_at = row->deleted ? st->ColumnInt64(4) : 0;
   row->incarnation = std::string(st->ColumnBlob(5));
   row->mac = std::string(st->ColumnBlob(6));
+  ASSIGN_OR_RETURN(row->node_affinity, DecodeNodeAffinity(st->ColumnText(7)));
   RETURN_IF_ERROR(VerifyRow(auth, scope, name, *row));
   return true;
 }
@@ -238,6 +250,7 @@ SecretMetadata MakeMetadata(absl::string_view scope, absl::string_view name,
   m.deleted = row.deleted;
   m.deleted_at = row.deleted_at;
   m.incarnation = row.incarnation;
+  m.node_affinity = row.node_affinity;
   return m;
 }
 
@@ -256,7 +269,8 @@ absl::StatusOr<std::vector<SecretMetadata>> ListRows(
   // other way round.
   static constexpr absl::string_view kBase =
       "SELECT s.name, s.current_version, s.created_at, s.updated_at, "
-      "s.max_versions, s.deleted_at, v.key_id, s.incarnation, s.mac "
+      "s.max_versions, s.deleted_at, v.key_id, s.incarnation, s.mac, "
+      "s.node_affinity "
       "FROM secrets AS s LEFT JOIN secret_versions AS v "
       "ON v.scope = s.scope AND v.name = s.name AND v.version = "
       "s.current_version "
@@ -294,6 +308,7 @@ absl::StatusOr<std::vector<SecretMetadata>> ListRows(
     row.deleted_at = row.deleted ? st->ColumnInt64(5) : 0;
     row.incarnation = std::string(st->ColumnBlob(7));
     row.mac = std::string(st->ColumnBlob(8));
+    ASSIGN_OR_RETURN(row.node_affinity, DecodeNodeAffinity(st->ColumnText(9)));
     RETURN_IF_ERROR(VerifyRow(auth, scope, st->ColumnText(0), row));
     // Listings are metadata only: a missing current row shows key id 0 here
     // and fails as DataLoss when the value is read.
@@ -1272,6 +1287,9 @@ absl::StatusOr<SecretMetadata> SqliteSecretStore::Write(
       EffectiveMaxVersions(options.max_versions, found ? row.max_versions : 0);
   row.deleted = false;
   row.deleted_at = 0;
+  if (options.node_affinity.has_value()) {
+    row.node_affinity = *options.node_affinity;
+  }
 
   const uint32_t key_id = deks_->active_key_id();
   ASSIGN_OR_RETURN(std::string blob,
@@ -1283,14 +1301,15 @@ absl::StatusOr<SecretMetadata> SqliteSecretStore::Write(
   {
     ASSIGN_OR_RETURN(
         ScopedStatement st,
-        db.Prepare(found ? "UPDATE secrets SET current_version = ?3, "
-                           "updated_at = ?4, max_versions = ?5, "
-                           "deleted_at = NULL, mac = ?7 "
-                           "WHERE scope = ?1 AND name = ?2"
-                         : "INSERT INTO secrets (scope, name, current_version, "
-                           "created_at, updated_at, max_versions, deleted_at, "
-                           "incarnation, mac) "
-                           "VALUES (?1, ?2, ?3, ?4, ?4, ?5, NULL, ?6, ?7)"));
+        db.Prepare(found
+                       ? "UPDATE secrets SET current_version = ?3, "
+                         "updated_at = ?4, max_versions = ?5, "
+                         "deleted_at = NULL, mac = ?7, node_affinity = ?8 "
+                         "WHERE scope = ?1 AND name = ?2"
+                       : "INSERT INTO secrets (scope, name, current_version, "
+                         "created_at, updated_at, max_versions, deleted_at, "
+                         "incarnation, mac, node_affinity) "
+                         "VALUES (?1, ?2, ?3, ?4, ?4, ?5, NULL, ?6, ?7, ?8)"));
     RETURN_IF_ERROR(st->BindText(1, scope));
     RETURN_IF_ERROR(st->BindText(2, name));
     RETURN_IF_ERROR(st->BindInt64(3, version));
@@ -1298,6 +1317,7 @@ absl::StatusOr<SecretMetadata> SqliteSecretStore::Write(
     RETURN_IF_ERROR(st->BindInt64(5, row.max_versions));
     if (!found) RETURN_IF_ERROR(st->BindBlob(6, row.incarnation));
     RETURN_IF_ERROR(st->BindBlob(7, mac));
+    RETURN_IF_ERROR(st->BindText(8, EncodeNodeAffinity(row.node_affinity)));
     RETURN_IF_ERROR(st->Run());
   }
   {

@@ -104,7 +104,7 @@ struct SqliteStoreOptions {
 // 1: values sealed by the master key. 2: key hierarchy, incarnations and
 // metadata MACs; a schema-1 store is upgraded on its first Open, in the same
 // transaction that checks the key (a crash leaves it at 1 or 2).
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
 
 // How far a Rekey has come (SqliteSecretStore::rekey_progress()).
 struct RekeyProgress {

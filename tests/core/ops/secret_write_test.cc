@@ -1,6 +1,7 @@
 #include "core/ops/secret_write.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "core/base/clock.h"
@@ -102,6 +103,31 @@ TEST_F(SecretWriteTest, FailedMetadataReadStopsBeforeAnyWrite) {
   EXPECT_STATUS(Write("v1"), kDataLoss);
   EXPECT_EQ(store_.writes(), 0);
   EXPECT_EQ(Current(), "<none>");
+}
+
+TEST_F(SecretWriteTest, RotateWithAnAffinitySetsItOnTheNextVersion) {
+  ASSERT_OK(Write("v1").status());
+  WriteOptions pin;
+  pin.node_affinity = std::vector<std::string>{"node:n1"};
+  auto rotated = RotateSecretWith(&store_, "shop", "db",
+                                  SecretBytes::FromString("v2"), pin);
+  ASSERT_OK(rotated.status());
+  EXPECT_EQ(rotated->previous_version, 1u);
+  EXPECT_EQ(rotated->new_version, 2u);
+  EXPECT_EQ(Current(), "v2");
+  EXPECT_EQ(memory_.GetMetadata("shop", "db")->node_affinity,
+            std::vector<std::string>{"node:n1"});
+  // Without one it is a plain rotation, which keeps the affinity.
+  ASSERT_OK(RotateSecretWith(&store_, "shop", "db",
+                             SecretBytes::FromString("v3"), {})
+                .status());
+  EXPECT_EQ(memory_.GetMetadata("shop", "db")->node_affinity,
+            std::vector<std::string>{"node:n1"});
+  // Like RotateSecret, nothing to rotate is NotFound and writes nothing.
+  EXPECT_STATUS(RotateSecretWith(&store_, "shop", "nope",
+                                 SecretBytes::FromString("x"), pin),
+                kNotFound);
+  EXPECT_STATUS(memory_.GetMetadata("shop", "nope"), kNotFound);
 }
 
 }  // namespace

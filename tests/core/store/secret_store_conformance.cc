@@ -754,5 +754,66 @@ TEST_P(SecretStoreConformanceTest, CheckAndSetSerialisesReadModifyWrite) {
             static_cast<uint32_t>(1 + kThreads * kIncrements));
 }
 
+// --- Node affinity
+// ----------------------------------------------------------
+
+WriteOptions Pinned(std::vector<std::string> affinity) {
+  WriteOptions o;
+  o.node_affinity = std::move(affinity);
+  return o;
+}
+
+TEST_P(SecretStoreConformanceTest,
+       NodeAffinityRoundTripsAndIsKeptAcrossWrites) {
+  const Strings pinned = {"label:zone=a", "node:n1"};
+  auto m = store_->SetSecret("prod", "db", V("one"), Pinned(pinned));
+  ASSERT_OK(m);
+  EXPECT_EQ(m->node_affinity, pinned);
+  EXPECT_EQ(store_->GetMetadata("prod", "db")->node_affinity, pinned);
+  EXPECT_EQ(store_->GetWithMetadata("prod", "db", 0)->metadata.node_affinity,
+            pinned);
+  auto listed = store_->List("prod", {});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->secrets.size(), 1u);
+  EXPECT_EQ(listed->secrets[0].node_affinity, pinned);
+  EXPECT_EQ((*store_->ListSecrets("prod"))[0].node_affinity, pinned);
+
+  // Writes that do not name an affinity keep it: set, rotate, rollback,
+  // delete and undelete.
+  ASSERT_OK(store_->SetSecret("prod", "db", V("two"), {}));
+  ASSERT_OK(store_->RotateSecret("prod", "db", V("three")));
+  ASSERT_OK(store_->RollbackSecret("prod", "db", 1));
+  ASSERT_OK(store_->DeleteSecret("prod", "db"));
+  ASSERT_OK(store_->UndeleteSecret("prod", "db"));
+  EXPECT_EQ(store_->GetMetadata("prod", "db")->node_affinity, pinned);
+  EXPECT_EQ(store_->GetMetadata("prod", "db")->version, 4u);
+
+  // A new list replaces it; an empty one clears it.
+  ASSERT_OK(store_->SetSecret("prod", "db", V("five"), Pinned({"node:n2"})));
+  EXPECT_EQ(store_->GetMetadata("prod", "db")->node_affinity,
+            Strings{"node:n2"});
+  ASSERT_OK(store_->SetSecret("prod", "db", V("six"), Pinned({})));
+  EXPECT_TRUE(store_->GetMetadata("prod", "db")->node_affinity.empty());
+
+  // Other secrets have none, and a destroyed secret's affinity is gone.
+  ASSERT_OK(store_->SetSecret("prod", "other", V("x"), {}));
+  EXPECT_TRUE(store_->GetMetadata("prod", "other")->node_affinity.empty());
+  ASSERT_OK(store_->SetSecret("prod", "gone", V("x"), Pinned({"node:n1"})));
+  ASSERT_OK(store_->DestroySecret("prod", "gone"));
+  ASSERT_OK(store_->SetSecret("prod", "gone", V("y"), {}));
+  EXPECT_TRUE(store_->GetMetadata("prod", "gone")->node_affinity.empty());
+}
+
+TEST_P(SecretStoreConformanceTest, NonCanonicalNodeAffinityIsRejected) {
+  for (const Strings& bad :
+       {Strings{"n1"}, Strings{"node:n2", "node:n1"},
+        Strings{"node:n1", "node:n1"}, Strings{"node:"}, Strings{"node:a,b"},
+        Strings{"label:zone"}, Strings{"zone=a"}, Strings{"node:a b"}}) {
+    EXPECT_STATUS(store_->SetSecret("prod", "db", V("v"), Pinned(bad)),
+                  kInvalidArgument);
+  }
+  EXPECT_STATUS(store_->GetMetadata("prod", "db"), kNotFound);
+}
+
 }  // namespace
 }  // namespace zlayer::secrets::testing

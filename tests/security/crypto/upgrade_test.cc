@@ -191,7 +191,7 @@ TEST(V1UpgradeTest, EverySecretReadsBackAfterTheUpgrade) {
     EXPECT_EQ(env->id, kEnvId);
   }
   RawDb raw(path);
-  EXPECT_EQ(raw.Int("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), kSqliteSchemaVersion);
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM secret_versions WHERE key_id <> 1"),
             0);
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM secrets WHERE length(mac) <> 32 "
@@ -299,9 +299,9 @@ TEST(V1UpgradeTest, KilledAtAnyPointOfTheUpgradeLeavesV1OrV2) {
       return OpenStore(path, Key('A'), &clock).ok();
     });
     const int64_t schema = RawDb(path).Int("PRAGMA user_version");
-    EXPECT_TRUE(schema == 1 || schema == 2) << schema;
+    EXPECT_TRUE(schema == 1 || schema == kSqliteSchemaVersion) << schema;
     if (killed && schema == 1) ++left_v1;
-    if (schema == 2) ++left_v2;
+    if (schema == kSqliteSchemaVersion) ++left_v2;
     FakeClock clock;
     auto store = OpenStore(path, Key('A'), &clock);
     ASSERT_OK(store);

@@ -231,7 +231,7 @@ TEST_F(SqliteSecretStoreTest, RowCopiedToAnotherNameOrScopeIsDataLoss) {
       raw.Exec(
           "INSERT INTO secrets SELECT ?1, ?2, current_version, "
           "created_at, updated_at, max_versions, deleted_at, incarnation, "
-          "mac FROM secrets WHERE scope = 'prod' AND name = 'a'",
+          "mac, node_affinity FROM secrets WHERE scope = 'prod' AND name = 'a'",
           {scope, name});
       raw.Exec(
           "INSERT INTO secret_versions SELECT ?1, ?2, version, key_id, "
