@@ -19,9 +19,8 @@ cd "$(dirname "$0")/.."
 IMAGE=localhost/zlayer-secretsd:check
 # Debian's podman under a hybrid cgroup hierarchy: crun refuses it, runc
 # works; podman's default rlimits exceed what this host lets a root process
-# raise, so set them within the current hard limits.
-NOFILE=$(ulimit -Hn); NPROC=$(ulimit -Hu)
-[ "$NPROC" = unlimited ] && NPROC=65536
+# raise (even RLIMIT_NPROC at the hard limit is refused), so set them lower.
+NOFILE=$(ulimit -Hn); NPROC=8192
 [ "$NOFILE" = unlimited ] && NOFILE=65536
 PODMAN=(podman --runtime runc)
 LIMITS=(--ulimit "nofile=$NOFILE:$NOFILE" --ulimit "nproc=$NPROC:$NPROC")
