@@ -51,7 +51,8 @@ printf 'PLANTED-%s' "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" > "$planted"
 canary=$(cat "$planted")
 trap 'rm -f "$planted"' EXIT
 
-"${PODMAN[@]}" build --pull=never --network host "${LIMITS[@]}" \
+# --format docker: the OCI image format has no HEALTHCHECK; podman drops it.
+"${PODMAN[@]}" build --format docker --pull=never --network host "${LIMITS[@]}" \
   -f deploy/Containerfile -t "$IMAGE" .
 
 fail() { echo "image check: FAILED: $*" >&2; exit 1; }
@@ -66,14 +67,17 @@ rm -f /tmp/zs-image.tar
 # 2. Runs read-only, as its own user, key from a secret; health passes.
 name=zs-image-check
 "${PODMAN[@]}" rm -f -i "$name" >/dev/null
+# New named volumes take the image's directories (owner 10001, modes).
+"${PODMAN[@]}" volume rm -f zs-check-data zs-check-run >/dev/null 2>&1 || true
 "${PODMAN[@]}" secret rm zs-check-key >/dev/null 2>&1 || true
 key=$(openssl rand -hex 32)
 printf '%s' "$key" | "${PODMAN[@]}" secret create zs-check-key - >/dev/null
+# (--tmpfs /run/secrets: runc cannot create the secret's mount point on a
+# read-only root filesystem; crun can, and needs no such line.)
 "${PODMAN[@]}" run -d --name "$name" --read-only --network none "${LIMITS[@]}" \
-  --stop-timeout 30 \
+  --stop-timeout 30 --tmpfs /run/secrets:rw,mode=0755,size=64k \
   --secret zs-check-key,target=/run/secrets/master-key,uid=10001,mode=0400 \
-  --tmpfs /var/lib/zlayer/secrets:uid=10001,gid=10001,mode=0700 \
-  --tmpfs /run/zlayer-secrets:uid=10001,gid=10001,mode=0750 \
+  -v zs-check-data:/var/lib/zlayer/secrets -v zs-check-run:/run/zlayer-secrets \
   "$IMAGE" --key-file /run/secrets/master-key >/dev/null
 trap 'rm -f "$planted"; "${PODMAN[@]}" rm -f -t 0 "$name" >/dev/null 2>&1 || true' EXIT
 ok=0
@@ -101,5 +105,7 @@ code=$("${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' "$name")
 [ "$code" = 0 ] || fail "exit code $code after SIGTERM"
 "${PODMAN[@]}" logs "$name" 2>&1 | grep -q "event=drained" || fail "no drain logged"
 "${PODMAN[@]}" secret rm zs-check-key >/dev/null
+"${PODMAN[@]}" rm "$name" >/dev/null
+"${PODMAN[@]}" volume rm zs-check-data zs-check-run >/dev/null
 size=$("${PODMAN[@]}" image inspect -f '{{.Size}}' "$IMAGE")
 echo "image check: ok (image $((size / 1000000)) MB)"
