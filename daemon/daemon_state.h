@@ -32,6 +32,7 @@
 #include "core/watch/change_feed.h"
 #include "core/watch/consumer_graph.h"
 #include "daemon/cluster_change_relay.h"
+#include "daemon/metered_environment_registry.h"
 #include "daemon/metered_secret_store.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
@@ -71,6 +72,9 @@ struct DaemonState {
   // With --metrics-listen: times every call the services and identity
   // stores make on `data` (observed -> metered -> data).
   std::unique_ptr<MeteredSecretStore> metered;
+  // With --metrics-listen: times the environment registry's calls; owned
+  // by `environments` (observed -> metered -> backend registry).
+  MeteredEnvironmentRegistry* metered_environments = nullptr;
   // Every write made through `observed` (what the services and the
   // identity stores use) reaches the change feed that watchers follow.
   std::unique_ptr<ChangeFeed> feed;

@@ -46,8 +46,13 @@ std::string BootstrapAdminKeyPath(const DaemonOptions& options) {
 
 absl::Status OpenIdentity(const DaemonOptions& options, DaemonState* state) {
   SecretStore* store = state->observed.get();
-  // The grant store reports its own changes, once they are in its index.
-  ASSIGN_OR_RETURN(state->grants, GrantStore::Open(state->data, &state->clock));
+  // The grant store reports its own changes, once they are in its index,
+  // so it reads below the feed (but through the timer, when there is one).
+  SecretStore* unobserved =
+      state->metered != nullptr
+          ? static_cast<SecretStore*>(state->metered.get())
+          : state->data;
+  ASSIGN_OR_RETURN(state->grants, GrantStore::Open(unobserved, &state->clock));
   // (Cluster mode: the etcd watch tells the feed, StartClusterWatch.)
   if (state->etcd_store == nullptr) {
     state->grants->set_change_observer(state->feed.get());

@@ -9,16 +9,13 @@
 #include "core/identity/identity_records.h"
 
 namespace zlayer::secrets {
-namespace {
 
 // Seconds; a SQLite read from the page cache takes tens of microseconds, an
 // fsync'd group commit or an etcd round trip milliseconds.
-std::vector<double> LatencyBounds() {
+std::vector<double> StoreLatencyBounds() {
   return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
           0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5};
 }
-
-}  // namespace
 
 const char* StoreOpName(StoreOp op) {
   switch (op) {
@@ -83,7 +80,7 @@ MeteredSecretStore::MeteredSecretStore(SecretStore* inner, std::string backend,
                                        bool name_labels)
     : inner_(inner), backend_(std::move(backend)), name_labels_(name_labels) {
   for (auto& histogram : latency_) {
-    histogram = std::make_unique<Histogram>(LatencyBounds());
+    histogram = std::make_unique<Histogram>(StoreLatencyBounds());
   }
 }
 

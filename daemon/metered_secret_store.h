@@ -60,6 +60,9 @@ enum class StoreOp {
 inline constexpr size_t kStoreOpCount = 17;
 const char* StoreOpName(StoreOp op);
 
+// Upper bounds (seconds) of the store-latency histograms.
+std::vector<double> StoreLatencyBounds();
+
 class MeteredSecretStore final : public SecretStore {
  public:
   // Most secrets with their own zlayer_secrets_secret_reads_total series.

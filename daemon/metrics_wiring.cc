@@ -7,6 +7,7 @@
 #include "core/base/status_macros.h"
 #include "daemon/metered_secret_store.h"
 #include "daemon/rpc/call_queue.h"
+#include "daemon/transport/server_connections.h"
 #include "daemon/transport/tls_expiry.h"
 
 namespace zlayer::secrets {
@@ -73,6 +74,17 @@ absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
                 "Connections accepted on the Unix socket.", [listener] {
                   return static_cast<double>(listener->accepted_connections());
                 });
+  if (!options.listen.empty()) {
+    m.AddFunction("zlayer_secrets_tcp_connections", MetricType::kGauge,
+                  "TCP connections (--listen) open now, from gRPC's channelz "
+                  "registry.",
+                  []() -> absl::optional<double> {
+                    absl::StatusOr<ServerConnections> open =
+                        CountServerConnections();
+                    if (!open.ok()) return absl::nullopt;
+                    return static_cast<double>(open->tcp);
+                  });
+  }
   ApiKeyStore* keys = state->api_keys.get();
   m.AddFunction(
       "zlayer_secrets_api_key_verifications_total", MetricType::kCounter,
@@ -113,6 +125,10 @@ absl::Status StartMetrics(const DaemonOptions& options, const TlsFiles* tls,
   if (state->metered != nullptr) {
     MeteredSecretStore* metered = state->metered.get();
     m.AddCollector([metered](std::string* out) { metered->Collect(out); });
+  }
+  if (state->metered_environments != nullptr) {
+    MeteredEnvironmentRegistry* registry = state->metered_environments;
+    m.AddCollector([registry](std::string* out) { registry->Collect(out); });
   }
   if (state->store != nullptr) {
     AddSqliteFamilies(state->store.get(), &m);

@@ -413,6 +413,7 @@ void Daemon::Drain() {
   // The watch reads the stores and the identity caches: it goes first.
   state_->cluster_watch.reset();
   state_->environments.reset();
+  state_->metered_environments = nullptr;
   state_->observed.reset();
   state_->metered.reset();
   state_->data = nullptr;

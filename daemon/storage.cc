@@ -65,6 +65,22 @@ void AttachChangeFeed(const DaemonOptions& options, DaemonState* state) {
       backend, state->etcd_store != nullptr ? nullptr : state->feed.get());
 }
 
+// Puts the registry behind the change feed (every environment created,
+// renamed or deleted through this daemon reaches its watchers) and, with
+// --metrics-listen, behind a timer.
+void AttachEnvironments(const DaemonOptions& options,
+                        std::unique_ptr<EnvironmentRegistry> registry,
+                        DaemonState* state) {
+  if (!options.metrics_listen.empty()) {
+    auto metered = std::make_unique<MeteredEnvironmentRegistry>(
+        std::move(registry), state->etcd_store != nullptr ? "etcd" : "sqlite");
+    state->metered_environments = metered.get();
+    registry = std::move(metered);
+  }
+  state->environments = std::make_unique<ObservedEnvironmentRegistry>(
+      std::move(registry), state->feed.get());
+}
+
 // Names this daemon in the cluster's key-rotation lock (never a key).
 std::string RotationHolder(const DaemonOptions& options) {
   char host[256] = {};
@@ -130,8 +146,7 @@ absl::Status OpenEtcdStorage(const DaemonOptions& options, MasterKey master,
       EtcdEnvironmentRegistry::Create(state->etcd_store.get(), &state->clock));
   // Environment changes reach this daemon's watchers from here; the etcd
   // watch relays secret records only (docs/cluster.md).
-  state->environments = std::make_unique<ObservedEnvironmentRegistry>(
-      std::move(environments), state->feed.get());
+  AttachEnvironments(options, std::move(environments), state);
   spdlog::info("event=store_opened backend=etcd endpoints={} prefix={}",
                absl::StrJoin(options.etcd_endpoints, ","), options.etcd_prefix);
   return absl::OkStatus();
@@ -230,8 +245,7 @@ absl::Status OpenStorage(const DaemonOptions& options, DaemonState* state) {
   ASSIGN_OR_RETURN(
       std::unique_ptr<SqliteEnvironmentRegistry> environments,
       SqliteEnvironmentRegistry::Create(state->store.get(), &state->clock));
-  state->environments = std::make_unique<ObservedEnvironmentRegistry>(
-      std::move(environments), state->feed.get());
+  AttachEnvironments(options, std::move(environments), state);
   spdlog::info(
       "event=store_opened path={} synchronous={}", store_options.path,
       options.synchronous == SynchronousMode::kFull ? "full" : "normal");

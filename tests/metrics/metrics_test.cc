@@ -7,7 +7,8 @@
 // burst): the call queue's gauges and rejected counter, store operation
 // latency per op (SQLite and, where /usr/bin/etcd is installed, etcd),
 // SQLite's group-commit sizes and sealed-row cache; --metrics-name-labels
-// (per-secret reads, capped) and --channelz.
+// (per-secret reads, capped), --channelz, open TCP connections (from
+// channelz), the environment registry and the grant store timings.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -565,6 +566,110 @@ TEST(MetricsTest, TrafficFillsStoreCommitCacheAndQueueFamilies) {
   EXPECT_EQ(e.samples["zlayer_secrets_calls_rejected_total"], 0);
   // No name labels unless asked for.
   EXPECT_EQ(e.types.count("zlayer_secrets_secret_reads_total"), 0u);
+}
+
+// One TCP channel of its own (no subchannel shared with another channel),
+// connected.
+std::shared_ptr<grpc::Channel> OwnTcpChannel(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                grpc::InsecureChannelCredentials(), args);
+  EXPECT_TRUE(
+      channel->WaitForConnected(absl::ToChronoTime(absl::Now() + kWait)));
+  return channel;
+}
+
+// Scrapes until `sample` reads `want` (bounded by kWait); the last value.
+double WaitForSample(int port, const std::string& sample, double want) {
+  const absl::Time deadline = absl::Now() + kWait;
+  double value = -1;
+  do {
+    value = Parse(ScrapeText(port)).samples[sample];
+  } while (value != want && absl::Now() < deadline);
+  return value;
+}
+
+std::string RegistryOp(const std::string& op) {
+  return absl::StrCat(
+      "zlayer_secrets_environment_registry_seconds_count{backend=\"sqlite\","
+      "op=\"",
+      op, "\"}");
+}
+
+TEST(MetricsTest, TcpConnectionsRegistryAndGrantStoreAreCounted) {
+  TempDir dir;
+  auto daemon = Start(dir, {"--metrics-listen", "127.0.0.1:0", "--listen",
+                            "127.0.0.1:0", "--insecure-loopback"});
+  ASSERT_NE(daemon, nullptr);
+  const int port = MetricsPort(daemon.get());
+  ASSERT_GT(port, 0) << daemon->Stderr();
+  auto ready = daemon->WaitForLog("event=ready", kWait);
+  ASSERT_TRUE(ready.ok());
+  const int tcp_port = testing::LogFieldInt(*ready, "tcp_port=");
+  ASSERT_GT(tcp_port, 0) << *ready;
+
+  // TCP connections: open now, as gRPC's channelz registry lists them.
+  const std::string kTcp = "zlayer_secrets_tcp_connections";
+  Exposition idle = Parse(ScrapeText(port));
+  EXPECT_EQ(idle.types[kTcp], "gauge");
+  EXPECT_EQ(idle.samples.count(kTcp), 1u);
+  EXPECT_EQ(idle.samples[kTcp], 0);
+  {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    for (int i = 0; i < 3; ++i) channels.push_back(OwnTcpChannel(tcp_port));
+    EXPECT_EQ(WaitForSample(port, kTcp, 3), 3);
+  }  // the channels close
+  EXPECT_EQ(WaitForSample(port, kTcp, 0), 0);
+
+  // The environment registry (its own table, not the SecretStore).
+  Exposition before = Parse(ScrapeText(port));
+  auto admin = v1::Admin::NewStub(UnixChannel(dir.Sub("d.sock")));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    v1::CreateEnvironmentRequest request;
+    request.set_name("metrics-env");
+    v1::Environment env;
+    ASSERT_TRUE(admin->CreateEnvironment(&context, request, &env).ok());
+  }
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    v1::ListEnvironmentsRequest request;
+    v1::ListEnvironmentsResponse response;
+    ASSERT_TRUE(admin->ListEnvironments(&context, request, &response).ok());
+    ASSERT_EQ(response.environments_size(), 1);
+  }
+  // The grant store writes below the change feed, through the timer.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    v1::GrantRequest request;
+    request.set_subject("uid:4242");
+    request.mutable_resource()->set_kind(v1::RESOURCE_KIND_SCOPE);
+    request.mutable_resource()->set_id("metrics-scope");
+    request.set_level(v1::ACCESS_LEVEL_READ);
+    v1::AccessGrant grant;
+    ASSERT_TRUE(admin->Grant(&context, request, &grant).ok());
+  }
+  const std::string text = ScrapeText(port);
+  Exposition e = Parse(text);
+  ASSERT_TRUE(e.errors.empty()) << absl::StrJoin(e.errors, "\n") << text;
+  ExpectPromtoolAccepts(text);
+  EXPECT_EQ(e.types["zlayer_secrets_environment_registry_seconds"],
+            "histogram");
+  EXPECT_GE(
+      e.samples[RegistryOp("create")] - before.samples[RegistryOp("create")], 1)
+      << text;
+  EXPECT_GE(e.samples[RegistryOp("list")] - before.samples[RegistryOp("list")],
+            1)
+      << text;
+  EXPECT_GE(e.samples[StoreOp("sqlite", "set", "_count")] -
+                before.samples[StoreOp("sqlite", "set", "_count")],
+            1)
+      << text;
 }
 
 TEST(MetricsTest, QueuedBurstIsCountedAndRejectionsMatchTheClients) {
