@@ -80,7 +80,9 @@ struct FailoverOptions {
   // When a call has another daemon left to try, one attempt gets at most
   // this long, so a daemon that hangs (stopped, partitioned) leaves time
   // for the next. The last daemon of a round gets what is left of the
-  // call's deadline.
+  // call's deadline. For a write it bounds only the wait for a connection:
+  // once sent, a write has the call's whole deadline (it is never repeated
+  // elsewhere, so there is nothing to leave time for).
   absl::Duration attempt_timeout = absl::Seconds(2);
   // A daemon that failed is passed over (tried only after every other) for
   // initial_backoff, doubling with each further failure up to max_backoff;

@@ -367,14 +367,20 @@ absl::StatusOr<Response> SecretsClient::Call(
             absl::StrCat("no connection to the daemon at ", endpoint.address,
                          " (the write was not sent)"));
       } else {
+        // A sent write is never repeated on another daemon, so cutting it
+        // short of the call's deadline would only turn a write that may
+        // still succeed (a daemon waiting out an etcd leader election) into
+        // "outcome unknown". Reads keep the short attempt: they move on.
+        const absl::Time call_deadline =
+            kind == CallKind::kWrite ? deadline : attempt_deadline;
         grpc::ClientContext context;
-        context.set_deadline(absl::ToChronoTime(attempt_deadline));
+        context.set_deadline(absl::ToChronoTime(call_deadline));
         context.set_wait_for_ready(options_.wait_for_ready);
         AddIdentityMetadata(&context, &call);
         outcome.status = FromGrpcStatus(
             ((*(endpoint.*stub)).*method)(&context, request, &response));
         outcome.attempt_deadline_passed =
-            attempt_deadline < deadline && absl::Now() >= attempt_deadline;
+            call_deadline < deadline && absl::Now() >= call_deadline;
       }
       if (outcome.status.ok()) {
         daemons_.RecordSuccess(order[k]);

@@ -369,6 +369,23 @@ TEST_F(FailoverTest, SentWriteThatFailsIsNotRepeatedAnywhere) {
   EXPECT_EQ(service_.AttemptsOf(kSetSecret), 0);
 }
 
+// A read on a daemon with another left gets the short attempt; a sent write
+// gets the call's whole deadline, since it is never repeated elsewhere.
+TEST_F(FailoverTest, SentWriteHasTheWholeDeadlineAReadTheAttempt) {
+  StartA();
+  auto client = BothClient();
+  CallOptions call;
+  call.timeout = absl::Seconds(30);
+  const auto before = std::chrono::system_clock::now();
+  ASSERT_TRUE(client->GetSecret({}, call).ok());
+  ASSERT_TRUE(client->SetSecret({}, call).ok());
+  std::vector<ScriptedService::Attempt> attempts = service_a_.attempts();
+  ASSERT_THAT(attempts, SizeIs(2));
+  // FailoverOptions::attempt_timeout is 2 s by default.
+  EXPECT_LE(attempts[0].deadline, before + std::chrono::seconds(3));
+  EXPECT_GE(attempts[1].deadline, before + std::chrono::seconds(29));
+}
+
 TEST_F(FailoverTest, DaemonsOwnAnswerIsNotFailedOver) {
   StartA();
   service_a_.Script(100, grpc::StatusCode::NOT_FOUND);
