@@ -81,6 +81,17 @@ absl::Status NodeAffinityView::CheckValue(absl::string_view scope,
   return SecretNotFound();
 }
 
+absl::Status NodeAffinityView::CheckRead(absl::string_view scope,
+                                         absl::string_view name,
+                                         const VersionedValue& read) {
+  if (!read.node_affinity.has_value()) return CheckValue(scope, name);
+  if (NodeAffinityAdmits(*read.node_affinity, principal_)) {
+    return absl::OkStatus();
+  }
+  Hide(scope, name);
+  return SecretNotFound();
+}
+
 bool NodeAffinityView::MetadataVisible(const SecretMetadata& metadata) {
   if (administrator_ ||
       NodeAffinityAdmits(metadata.node_affinity, principal_)) {
@@ -125,7 +136,7 @@ NodeAffinityView::ReadBatch(const std::vector<SecretKey>& keys) {
   ASSIGN_OR_RETURN(auto read, values_->ReadBatch(keys));
   for (size_t i = 0; i < read.size() && i < keys.size(); ++i) {
     if (!read[i].ok()) continue;
-    absl::Status status = CheckValue(keys[i].scope, keys[i].name);
+    absl::Status status = CheckRead(keys[i].scope, keys[i].name, *read[i]);
     if (!status.ok()) read[i] = std::move(status);
   }
   return read;
@@ -136,7 +147,8 @@ NodeAffinityView::ReadVersions(const std::vector<VersionedKey>& keys) {
   ASSIGN_OR_RETURN(auto read, values_->ReadVersions(keys));
   for (size_t i = 0; i < read.size() && i < keys.size(); ++i) {
     if (!read[i].ok()) continue;
-    absl::Status status = CheckValue(keys[i].key.scope, keys[i].key.name);
+    absl::Status status =
+        CheckRead(keys[i].key.scope, keys[i].key.name, *read[i]);
     if (!status.ok()) read[i] = std::move(status);
   }
   return read;
@@ -146,7 +158,7 @@ absl::StatusOr<VersionedValue> NodeAffinityView::GetVersioned(
     absl::string_view scope, absl::string_view name, uint32_t version) {
   ASSIGN_OR_RETURN(VersionedValue value,
                    store_->GetVersioned(scope, name, version));
-  RETURN_IF_ERROR(CheckValue(scope, name));
+  RETURN_IF_ERROR(CheckRead(scope, name, value));
   return value;
 }
 

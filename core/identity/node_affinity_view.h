@@ -30,9 +30,12 @@
 //   ASSIGN_OR_RETURN(ValueWithMetadata v, view.GetWithMetadata("prod", "db",
 //   0)); for (const SecretKey& k : view.hidden()) ...audit...
 //
-// The affinity is read from the store's metadata after the value (one
-// GetMetadata per value read; batch reads one per found key), so a secret
-// pinned while a read runs is hidden from that read. Not thread-safe (one
+// The affinity comes with the value when the store reads both at one
+// snapshot (VersionedValue::node_affinity: ReadBatch, ReadVersions,
+// GetVersioned, GetWithMetadata on the daemon's stores); otherwise (plain
+// GetSecret/GetSecrets, values from another source) it is read from the
+// store's metadata after the value, so a secret pinned while such a read
+// runs is hidden from it. Not thread-safe (one
 // per call); the stores it wraps must outlive it.
 #ifndef ZLAYER_SECRETS_CORE_IDENTITY_NODE_AFFINITY_VIEW_H_
 #define ZLAYER_SECRETS_CORE_IDENTITY_NODE_AFFINITY_VIEW_H_
@@ -122,6 +125,11 @@ class NodeAffinityView final : public SecretStore {
   // recorded in hidden_. Errors of the metadata read other than NotFound
   // (DataLoss: an edited row) are returned as they are.
   absl::Status CheckValue(absl::string_view scope, absl::string_view name);
+  // The same for a value read with its affinity (VersionedValue::
+  // node_affinity, same snapshot): no second read. Falls back to
+  // CheckValue when the source carried none.
+  absl::Status CheckRead(absl::string_view scope, absl::string_view name,
+                         const VersionedValue& read);
   // The same for metadata: administrators are always admitted.
   bool MetadataVisible(const SecretMetadata& metadata);
   // What the caller is shown of metadata it may see.

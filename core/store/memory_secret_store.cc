@@ -56,7 +56,8 @@ absl::StatusOr<VersionedValue> MemorySecretStore::ReadLocked(
   if (it == e->versions.end()) {
     return absl::NotFoundError(absl::StrCat("version ", version, " not found"));
   }
-  return VersionedValue{it->second.value.Clone(), version, e->incarnation};
+  return VersionedValue{it->second.value.Clone(), version, e->incarnation,
+                        e->node_affinity};
 }
 
 absl::StatusOr<SecretBytes> MemorySecretStore::GetSecret(

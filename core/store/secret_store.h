@@ -110,6 +110,11 @@ struct VersionedValue {
   // again starts at version 1 under another incarnation, so a pin to "v1"
   // can tell the two apart. "" when the store keeps none. Not secret.
   std::string incarnation;
+  // The secret's node affinity (core/store/node_affinity.h) read at the same
+  // snapshot as the value, so a reader enforcing it needs no second read
+  // (and cannot see a different row); nullopt when the source keeps none
+  // (e.g. a Vault-mapped scope).
+  absl::optional<std::vector<std::string>> node_affinity;
 };
 
 // A value and the metadata of its secret, read at one snapshot.

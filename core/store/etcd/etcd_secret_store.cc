@@ -614,7 +614,8 @@ absl::StatusOr<VersionedValue> EtcdSecretStore::OpenValue(
         " failed its integrity check: ", value.status().message()));
   }
   if (metadata != nullptr) *metadata = row.Metadata(scope, name);
-  return VersionedValue{*std::move(value), version, row.incarnation};
+  return VersionedValue{*std::move(value), version, row.incarnation,
+                        row.node_affinity};
 }
 
 absl::StatusOr<SecretBytes> EtcdSecretStore::GetSecret(absl::string_view scope,

@@ -975,7 +975,8 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
             " failed its integrity check: ", value.status().message()));
       }
       if (metadata != nullptr) *metadata = m;
-      return VersionedValue{*std::move(value), m.version, hit->incarnation};
+      return VersionedValue{*std::move(value), m.version, hit->incarnation,
+                            m.node_affinity};
     }
   }
   Row row;
@@ -1045,7 +1046,8 @@ absl::StatusOr<VersionedValue> SqliteSecretStore::ReadValue(
                             row.incarnation, std::move(sealed)},
                   *cache_epoch);
   }
-  return VersionedValue{*std::move(*value), version, row.incarnation};
+  return VersionedValue{*std::move(*value), version, row.incarnation,
+                        row.node_affinity};
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include "core/store/memory_secret_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/fault_injecting_store.h"
 #include "tests/testutil/status_testing.h"
 
 namespace zlayer::secrets {
@@ -102,6 +103,31 @@ TEST_F(NodeAffinityViewTest, OtherNodeSeesAMissingSecretOnEveryRead) {
   EXPECT_EQ(view.ListSecrets("s")->size(), 1u);
   ASSERT_EQ(view.hidden().size(), 1u);
   EXPECT_EQ(view.hidden()[0], (SecretKey{"s", "pinned"}));
+}
+
+// Batch and versioned reads take the affinity from the row they read the
+// value from: no second read per key (ResolveEnv(20) stays one read, one
+// etcd quorum check in cluster mode), and no window in which the row
+// changes between the value and its affinity.
+TEST_F(NodeAffinityViewTest, BatchReadsUseTheAffinityReadWithTheValue) {
+  testing::FaultInjectingStore counted(&store_);
+  NodeAffinityView view(&counted, nullptr, Node("n2"), false);
+  auto batch = view.ReadBatch({{"s", "pinned"}, {"s", "free"}});
+  ASSERT_OK(batch);
+  EXPECT_STATUS((*batch)[0], kNotFound);
+  EXPECT_OK((*batch)[1]);
+  EXPECT_STATUS(view.GetVersioned("s", "pinned", 1), kNotFound);
+  EXPECT_EQ(counted.reads(), 2);  // the batch and the versioned read
+
+  // Values from a source whose metadata the view's store no longer has
+  // (the secret went away after its value was read): the affinity that
+  // came with the value still decides.
+  FakeClock clock;
+  MemorySecretStore empty(&clock);
+  NodeAffinityView late(&empty, &store_, Node("n2"), false);
+  auto read = late.ReadBatch({{"s", "pinned"}});
+  ASSERT_OK(read);
+  EXPECT_STATUS((*read)[0], kNotFound);
 }
 
 TEST_F(NodeAffinityViewTest, PinnedNodeReadsButIsNotShownTheAffinity) {
