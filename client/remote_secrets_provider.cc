@@ -129,9 +129,9 @@ RemoteSecretsProvider::ReadBatch(const std::vector<SecretKey>& keys) {
           "secret '", key.name, "' not found in scope '", key.scope, "'")));
     } else {
       // The same key may be asked for twice; each answer gets its own copy.
-      out.push_back(
-          VersionedValue{it->second.value.Clone(), it->second.version,
-                         it->second.incarnation});
+      // No affinity: the daemon enforced it before answering.
+      out.push_back(VersionedValue{it->second.value.Clone(), it->second.version,
+                                   it->second.incarnation, absl::nullopt});
     }
   }
   return out;
