@@ -4,7 +4,6 @@
 #include <limits>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -1640,50 +1639,52 @@ absl::Status EtcdSecretStore::RotateKey(uint32_t new_key_id,
     TxnRequest txn;
     *txn.add_compare() = LockHeld(lock);
     uint64_t rewrapped = 0;
-    keys_mu_.Lock();
-    absl::Cleanup unlock = [this] { keys_mu_.Unlock(); };
-    // Opened with our key first: a daemon whose key was rotated away by
-    // another cannot rotate.
-    const std::string& check = read[0].kvs(0).value();
-    ASSIGN_OR_RETURN(uint32_t kek_id, BlobKeyId(check));
-    absl::StatusOr<SecretBytes> plain =
-        kek_->Decrypt(check, KeyCheckAssociatedData(store_id_, kek_id));
-    if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
-      return absl::FailedPreconditionError(kMasterKeyRetired);
-    }
-    if (new_key_id <= kek_id) {
-      return absl::InvalidArgumentError("the new master key id must grow");
-    }
-    *txn.add_compare() =
-        ModIs(read[0].kvs(0).key(), read[0].kvs(0).mod_revision());
-    ASSIGN_OR_RETURN(
-        std::string new_check,
-        next->Encrypt(SecretBytes::FromString(kKeyCheckPlaintext),
-                      KeyCheckAssociatedData(store_id_, new_key_id)));
-    *txn.add_success() = PutOp(read[0].kvs(0).key(), new_check);
-    ASSIGN_OR_RETURN(SecretBytes seed,
-                     kek_->Decrypt(read[1].kvs(0).value(),
-                                   SubkeySeedAssociatedData(store_id_)));
-    ASSIGN_OR_RETURN(std::string new_seed,
-                     next->Encrypt(seed, SubkeySeedAssociatedData(store_id_)));
-    *txn.add_success() = PutOp(read[1].kvs(0).key(), new_seed);
-    for (const auto& kv : read[2].kvs()) {
-      const uint32_t generation = GenerationOfKey(kv.key(), keyring.size());
-      if (generation == 0) return Damaged("keyring");
-      ASSIGN_OR_RETURN(SecretBytes dek,
-                       kek_->Decrypt(kv.value(), DataKeyAssociatedData(
-                                                     store_id_, generation)));
+    // Built under keys_mu_ (it reads kek_); readers do not wait for etcd:
+    // keys_mu_ is not held during the Txn (kek_ changes only here, under
+    // the cluster lock).
+    RETURN_IF_ERROR([&]() -> absl::Status {
+      absl::MutexLock l(&keys_mu_);
+      // Opened with our key first: a daemon whose key was rotated away by
+      // another cannot rotate.
+      const std::string& check = read[0].kvs(0).value();
+      ASSIGN_OR_RETURN(uint32_t kek_id, BlobKeyId(check));
+      absl::StatusOr<SecretBytes> plain =
+          kek_->Decrypt(check, KeyCheckAssociatedData(store_id_, kek_id));
+      if (!plain.ok() || !plain->ConstantTimeEquals(kKeyCheckPlaintext)) {
+        return absl::FailedPreconditionError(kMasterKeyRetired);
+      }
+      if (new_key_id <= kek_id) {
+        return absl::InvalidArgumentError("the new master key id must grow");
+      }
+      *txn.add_compare() =
+          ModIs(read[0].kvs(0).key(), read[0].kvs(0).mod_revision());
       ASSIGN_OR_RETURN(
-          std::string sealed,
-          next->Encrypt(dek, DataKeyAssociatedData(store_id_, generation)));
-      *txn.add_compare() = ModIs(kv.key(), kv.mod_revision());
-      *txn.add_success() = PutOp(kv.key(), std::move(sealed));
-      ++rewrapped;
-    }
-    // Readers do not wait for etcd: the lock is dropped during the Txn
-    // (kek_ changes only here, under the cluster lock).
-    std::move(unlock).Cancel();
-    keys_mu_.Unlock();
+          std::string new_check,
+          next->Encrypt(SecretBytes::FromString(kKeyCheckPlaintext),
+                        KeyCheckAssociatedData(store_id_, new_key_id)));
+      *txn.add_success() = PutOp(read[0].kvs(0).key(), new_check);
+      ASSIGN_OR_RETURN(SecretBytes seed,
+                       kek_->Decrypt(read[1].kvs(0).value(),
+                                     SubkeySeedAssociatedData(store_id_)));
+      ASSIGN_OR_RETURN(
+          std::string new_seed,
+          next->Encrypt(seed, SubkeySeedAssociatedData(store_id_)));
+      *txn.add_success() = PutOp(read[1].kvs(0).key(), new_seed);
+      for (const auto& kv : read[2].kvs()) {
+        const uint32_t generation = GenerationOfKey(kv.key(), keyring.size());
+        if (generation == 0) return Damaged("keyring");
+        ASSIGN_OR_RETURN(SecretBytes dek,
+                         kek_->Decrypt(kv.value(), DataKeyAssociatedData(
+                                                       store_id_, generation)));
+        ASSIGN_OR_RETURN(
+            std::string sealed,
+            next->Encrypt(dek, DataKeyAssociatedData(store_id_, generation)));
+        *txn.add_compare() = ModIs(kv.key(), kv.mod_revision());
+        *txn.add_success() = PutOp(kv.key(), std::move(sealed));
+        ++rewrapped;
+      }
+      return absl::OkStatus();
+    }());
     ASSIGN_OR_RETURN(TxnResponse resp, client_->Txn(txn));
     if (!resp.succeeded()) {
       return absl::AbortedError(

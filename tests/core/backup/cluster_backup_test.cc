@@ -7,6 +7,7 @@
 // during a backup is a clear error.
 #include "core/backup/cluster_backup.h"
 
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -239,6 +240,7 @@ TEST_F(ClusterBackupTest, BackupUnderEightWritersHoldsOneRevision) {
   }
   std::atomic<bool> stop{false};
   std::atomic<int> writes{0};
+  std::array<std::atomic<int>, 8> writes_of{};
   std::vector<std::thread> writers;
   for (int w = 0; w < 8; ++w) {
     writers.emplace_back([&, w] {
@@ -248,14 +250,22 @@ TEST_F(ClusterBackupTest, BackupUnderEightWritersHoldsOneRevision) {
                             SecretBytes::FromString(absl::StrCat(w, ":", n)),
                             {})
                 .ok()) {
+          writes_of[w].fetch_add(1);
           writes.fetch_add(1);
         }
       }
     });
   }
-  // Wait until every writer has written, then back up in pages of 4 keys
+  // Wait until every writer has written (each one: a slow thread must not
+  // be missing from the backup's revision), then back up in pages of 4 keys
   // (many Range calls while the writers go on).
-  while (writes.load() < 16) std::this_thread::yield();
+  auto everyone_wrote = [&] {
+    for (const std::atomic<int>& n : writes_of) {
+      if (n.load() == 0) return false;
+    }
+    return writes.load() >= 16;
+  };
+  while (!everyone_wrote()) std::this_thread::yield();
   const int writes_before = writes.load();
   ClusterBackupOptions small_pages;
   small_pages.page_keys = 4;
