@@ -111,7 +111,8 @@ TEST_F(NodeAffinityViewTest, OtherNodeSeesAMissingSecretOnEveryRead) {
 // changes between the value and its affinity.
 TEST_F(NodeAffinityViewTest, BatchReadsUseTheAffinityReadWithTheValue) {
   testing::FaultInjectingStore counted(&store_);
-  NodeAffinityView view(&counted, nullptr, Node("n2"), false);
+  const Principal n2 = Node("n2");  // the view keeps a reference
+  NodeAffinityView view(&counted, nullptr, n2, false);
   auto batch = view.ReadBatch({{"s", "pinned"}, {"s", "free"}});
   ASSERT_OK(batch);
   EXPECT_STATUS((*batch)[0], kNotFound);
@@ -124,7 +125,7 @@ TEST_F(NodeAffinityViewTest, BatchReadsUseTheAffinityReadWithTheValue) {
   // came with the value still decides.
   FakeClock clock;
   MemorySecretStore empty(&clock);
-  NodeAffinityView late(&empty, &store_, Node("n2"), false);
+  NodeAffinityView late(&empty, &store_, n2, false);
   auto read = late.ReadBatch({{"s", "pinned"}});
   ASSERT_OK(read);
   EXPECT_STATUS((*read)[0], kNotFound);
