@@ -40,6 +40,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/test_support.h"
+#include "tests/testutil/daemon_launch.h"
 
 namespace zlayer::secrets {
 namespace {
@@ -228,10 +229,8 @@ class ApiProxyTest : public ::testing::Test {
     absl::StatusOr<std::string> ready =
         daemon_->WaitForLog("event=ready", absl::Seconds(30));
     ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << daemon_->Stderr();
-    const size_t at = ready->find("tcp_port=");
-    ASSERT_NE(at, std::string::npos);
-    std::string port = ready->substr(at + 9);
-    ASSERT_TRUE(absl::SimpleAtoi(port.substr(0, port.find(' ')), &port_));
+    port_ = testing::LogFieldInt(*ready, "tcp_port=");
+    ASSERT_GT(port_, 0) << *ready;
 
     // The administrator (this uid on the Unix socket) sets up what the
     // docs' proxy pattern describes: environments prod and staging, each
